@@ -1,0 +1,496 @@
+//! The `extern "C"` side of a Rust backend: the function table that
+//! [`export_backend!`](crate::export_backend) places in a static, and the
+//! trampolines that validate raw pointers from the harness before any safe
+//! code sees them. All `unsafe` of a Rust backend lives here.
+
+use std::ffi::{CStr, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::ffi::{self, XpuBackendApi, XpuContext, XpuError, XpuOpCall, XpuOpSupport, XpuStream};
+use crate::tensor::{TensorMut, TensorRef};
+use crate::{AttrValue, Attribute, Backend, BackendError, DType, OpCall};
+
+/// The backend's function table, in a form that can live in a `static`.
+#[repr(transparent)]
+pub struct ApiTable(XpuBackendApi);
+
+// SAFETY: the table is immutable after construction; its raw pointers point to
+// 'static data (the backend name) or are NULL, so sharing it between threads
+// cannot cause a data race.
+unsafe impl Sync for ApiTable {}
+
+impl ApiTable {
+    /// Builds the table for backend type `B`.
+    pub const fn new<B: Backend>() -> Self {
+        ApiTable(XpuBackendApi {
+            struct_size: std::mem::size_of::<XpuBackendApi>(),
+            abi_major: ffi::XPU_ABI_MAJOR,
+            abi_minor: ffi::XPU_ABI_MINOR,
+            name: B::NAME.as_ptr(),
+            capabilities: B::CAPABILITIES,
+            create_context: Some(create_context::<B>),
+            destroy_context: Some(destroy_context::<B>),
+            get_manifest: Some(get_manifest::<B>),
+            query_op: Some(query_op::<B>),
+            run_op: Some(run_op::<B>),
+            memory: std::ptr::null(),
+            streams: std::ptr::null(),
+            model: std::ptr::null(),
+        })
+    }
+}
+
+/// Writes `xpucert_backend_init_v1` for a type implementing [`Backend`].
+#[macro_export]
+macro_rules! export_backend {
+    ($backend:ty) => {
+        /// Entry point of the xpucert backend ABI v1.
+        ///
+        /// # Safety
+        /// Called by the harness with the pointers the header specifies.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn xpucert_backend_init_v1(
+            host: *const $crate::ffi::XpuHostApi,
+            out_api: *mut *const $crate::ffi::XpuBackendApi,
+            err: *mut $crate::ffi::XpuError,
+        ) -> i32 {
+            static API: $crate::export::ApiTable = $crate::export::ApiTable::new::<$backend>();
+            // SAFETY: the pointers are forwarded unchanged from the caller, who
+            // upholds the header's contract for this entry point.
+            unsafe { $crate::export::init(host, out_api, err, &API) }
+        }
+    };
+}
+
+/// Body of the generated entry point.
+///
+/// # Safety
+/// `host` may be NULL or point to a valid `XpuHostApi`; `out_api` and `err`
+/// must be NULL or valid for writes.
+pub unsafe fn init(
+    host: *const ffi::XpuHostApi,
+    out_api: *mut *const XpuBackendApi,
+    err: *mut XpuError,
+    table: &'static ApiTable,
+) -> i32 {
+    if out_api.is_null() {
+        // SAFETY: err is NULL or valid for writes (caller contract).
+        unsafe { set_error(err, &BackendError::invalid("out_api is NULL")) };
+        return ffi::XPU_STATUS_INVALID_ARGUMENT;
+    }
+    if !host.is_null() {
+        // SAFETY: host is non-NULL and points to a valid XpuHostApi whose
+        // first fields are struct_size and abi_major (caller contract).
+        let (size, major) = unsafe { ((*host).struct_size, (*host).abi_major) };
+        if size >= std::mem::offset_of!(ffi::XpuHostApi, abi_minor) && major != ffi::XPU_ABI_MAJOR {
+            let e = BackendError::invalid(format!(
+                "harness offers ABI major {major}, this backend implements major {}",
+                ffi::XPU_ABI_MAJOR
+            ));
+            // SAFETY: err is NULL or valid for writes (caller contract).
+            unsafe { set_error(err, &e) };
+            return ffi::XPU_STATUS_INVALID_ARGUMENT;
+        }
+    }
+    // SAFETY: out_api is non-NULL and valid for writes (checked above).
+    unsafe { *out_api = &table.0 };
+    ffi::XPU_STATUS_OK
+}
+
+/// Fills `err` if it is non-NULL and large enough to hold code and message.
+///
+/// # Safety
+/// `err` must be NULL or valid for writes of `(*err).struct_size` bytes.
+unsafe fn set_error(err: *mut XpuError, e: &BackendError) {
+    if err.is_null() {
+        return;
+    }
+    // SAFETY: err is non-NULL and valid (caller contract); we only touch the
+    // fields that fit inside the struct_size the harness declared.
+    unsafe {
+        if (*err).struct_size >= std::mem::size_of::<XpuError>() {
+            (*err).set(e.status.code(), &e.message);
+        } else if (*err).struct_size >= std::mem::offset_of!(XpuError, message) {
+            (*err).code = e.status.code();
+        }
+    }
+}
+
+/// Runs `f`, converting a panic into an INTERNAL error so nothing unwinds
+/// across the C boundary.
+fn guarded(err: *mut XpuError, f: impl FnOnce() -> Result<(), BackendError>) -> i32 {
+    let result = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(BackendError::internal(format!("backend panicked: {msg}")))
+        }
+    };
+    match result {
+        Ok(()) => ffi::XPU_STATUS_OK,
+        Err(e) => {
+            // SAFETY: err comes from the harness and is NULL or valid.
+            unsafe { set_error(err, &e) };
+            e.status.code()
+        }
+    }
+}
+
+/// Reads a NUL-terminated UTF-8 string.
+///
+/// # Safety
+/// `p` must be NULL or point to a NUL-terminated string valid for the call.
+unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str, BackendError> {
+    if p.is_null() {
+        return Err(BackendError::invalid(format!("{what} is NULL")));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map_err(|_| BackendError::invalid(format!("{what} is not valid UTF-8")))
+}
+
+/// Builds a slice from a pointer and length, allowing NULL when empty.
+///
+/// # Safety
+/// When `len > 0`, `p` must point to `len` valid `T`s for `'a`.
+unsafe fn slice<'a, T>(p: *const T, len: usize, what: &str) -> Result<&'a [T], BackendError> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(BackendError::invalid(format!("{what} is NULL with {len} entries")));
+    }
+    // SAFETY: non-NULL, len valid entries per the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// Validated metadata of one tensor: dtype, shape, strides, and the number of
+/// elements its strides reach (span), or `None` for an absent optional input.
+struct Meta<'a> {
+    dtype: DType,
+    shape: &'a [i64],
+    strides: &'a [i64],
+    span: usize,
+}
+
+/// # Safety
+/// `t` must point to a tensor struct valid for `'a`, with shape/strides
+/// arrays of `ndim` entries.
+unsafe fn meta<'a>(t: &'a ffi::XpuTensor, what: &str) -> Result<Option<Meta<'a>>, BackendError> {
+    if t.struct_size < std::mem::size_of::<ffi::XpuTensor>() {
+        return Err(BackendError::invalid(format!(
+            "{what}: struct_size {} is smaller than ABI 1.0's {}",
+            t.struct_size,
+            std::mem::size_of::<ffi::XpuTensor>()
+        )));
+    }
+    if t.dtype == 0 {
+        return Ok(None);
+    }
+    let dtype = DType::from_code(t.dtype)
+        .ok_or_else(|| BackendError::unsupported(format!("{what}: dtype code {}", t.dtype)))?;
+    if t.ndim < 0 {
+        return Err(BackendError::invalid(format!("{what}: ndim {} < 0", t.ndim)));
+    }
+    let nd = t.ndim as usize;
+    // SAFETY: shape and strides hold ndim entries (caller contract).
+    let shape = unsafe { slice(t.shape, nd, "shape")? };
+    // SAFETY: as above.
+    let strides = unsafe { slice(t.strides, nd, "strides")? };
+    let mut span: usize = 1;
+    let mut empty = false;
+    for (&d, &s) in shape.iter().zip(strides) {
+        if d < 0 || s < 0 {
+            return Err(BackendError::invalid(format!(
+                "{what}: negative dimension or stride in shape {shape:?} strides {strides:?}"
+            )));
+        }
+        if d == 0 {
+            empty = true;
+        } else {
+            span = (d as usize - 1)
+                .checked_mul(s as usize)
+                .and_then(|x| x.checked_add(span))
+                .ok_or_else(|| BackendError::invalid(format!("{what}: extent overflows")))?;
+        }
+    }
+    Ok(Some(Meta {
+        dtype,
+        shape,
+        strides,
+        span: if empty { 0 } else { span },
+    }))
+}
+
+/// # Safety
+/// `call` must point to a valid `XpuOpCall` whose arrays are valid for `'a`;
+/// when `with_data`, input data pointers must be readable over their extent.
+unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>, BackendError> {
+    if call.struct_size < std::mem::size_of::<XpuOpCall>() {
+        return Err(BackendError::invalid("XpuOpCall.struct_size too small"));
+    }
+    // SAFETY: the strings and arrays are valid for the call (header contract).
+    let domain = if call.domain.is_null() { "" } else { unsafe { c_str(call.domain, "domain")? } };
+    // SAFETY: as above.
+    let op_type = unsafe { c_str(call.op_type, "op_type")? };
+    // SAFETY: as above.
+    let raw_attrs = unsafe { slice(call.attributes, call.num_attributes, "attributes")? };
+    let mut attributes = Vec::with_capacity(raw_attrs.len());
+    for a in raw_attrs {
+        // SAFETY: attribute members are valid for the call (header contract).
+        let name = unsafe { c_str(a.name, "attribute name")? };
+        let value = match a.r#type {
+            ffi::XPU_ATTR_INT => AttrValue::Int(a.i),
+            ffi::XPU_ATTR_FLOAT => AttrValue::Float(a.f),
+            // SAFETY: as above.
+            ffi::XPU_ATTR_STRING => AttrValue::String(unsafe { c_str(a.s, name)? }),
+            // SAFETY: as above.
+            ffi::XPU_ATTR_INTS => AttrValue::Ints(unsafe { slice(a.ints, a.count, name)? }),
+            // SAFETY: as above.
+            ffi::XPU_ATTR_FLOATS => AttrValue::Floats(unsafe { slice(a.floats, a.count, name)? }),
+            t => {
+                return Err(BackendError::invalid(format!("attribute {name}: unknown type code {t}")));
+            }
+        };
+        attributes.push(Attribute { name, value });
+    }
+    // SAFETY: as above.
+    let raw_inputs = unsafe { slice(call.inputs, call.num_inputs, "inputs")? };
+    let mut inputs = Vec::with_capacity(raw_inputs.len());
+    for (i, t) in raw_inputs.iter().enumerate() {
+        // SAFETY: tensor arrays are valid for the call (header contract).
+        let m = unsafe { meta(t, &format!("input {i}"))? };
+        inputs.push(match m {
+            None => None,
+            Some(m) => {
+                let data = if with_data
+                    && t.memory_kind == ffi::XPU_MEMORY_HOST
+                    && !t.data.is_null()
+                    && m.span > 0
+                {
+                    let bytes = m.span * m.dtype.size();
+                    // SAFETY: the harness guarantees the input is readable over
+                    // its strided extent, starting byte_offset past data.
+                    Some(unsafe {
+                        std::slice::from_raw_parts(
+                            (t.data as *const u8).add(t.byte_offset as usize),
+                            bytes,
+                        )
+                    })
+                } else {
+                    None
+                };
+                Some(TensorRef {
+                    dtype: m.dtype,
+                    shape: m.shape,
+                    strides: m.strides,
+                    memory_kind: t.memory_kind,
+                    data,
+                })
+            }
+        });
+    }
+    // SAFETY: as above.
+    let raw_outputs = unsafe { slice(call.outputs, call.num_outputs, "outputs")? };
+    let mut output_specs = Vec::with_capacity(raw_outputs.len());
+    for (i, t) in raw_outputs.iter().enumerate() {
+        // SAFETY: as above.
+        let m = unsafe { meta(t, &format!("output {i}"))? }
+            .ok_or_else(|| BackendError::invalid(format!("output {i} has no dtype")))?;
+        output_specs.push((m.dtype, m.shape.to_vec()));
+    }
+    Ok(OpCall {
+        domain,
+        op_type,
+        opset: call.opset,
+        attributes,
+        inputs,
+        output_specs,
+    })
+}
+
+/// # Safety
+/// `call` must be valid for the call; output data must be writable over
+/// `numel * size` bytes past `byte_offset`, and alias nothing else in the call.
+unsafe fn outputs<'a>(call: &'a XpuOpCall) -> Result<Vec<TensorMut<'a>>, BackendError> {
+    // SAFETY: as in op_call.
+    let raw = unsafe { slice(call.outputs, call.num_outputs, "outputs")? };
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, t) in raw.iter().enumerate() {
+        let what = format!("output {i}");
+        // SAFETY: as in op_call.
+        let m = unsafe { meta(t, &what)? }
+            .ok_or_else(|| BackendError::invalid(format!("{what} has no dtype")))?;
+        if t.memory_kind != ffi::XPU_MEMORY_HOST {
+            return Err(BackendError::unsupported(format!("{what}: device memory")));
+        }
+        let numel: usize = m.shape.iter().map(|&d| d as usize).product();
+        let view = TensorRef {
+            dtype: m.dtype,
+            shape: m.shape,
+            strides: m.strides,
+            memory_kind: t.memory_kind,
+            data: None,
+        };
+        if numel > 0 && !view.is_contiguous() {
+            return Err(BackendError::invalid(format!("{what} is not contiguous")));
+        }
+        let bytes = numel * m.dtype.size();
+        let data: &mut [u8] = if bytes == 0 {
+            &mut []
+        } else if t.data.is_null() {
+            return Err(BackendError::invalid(format!("{what}: data is NULL")));
+        } else {
+            // SAFETY: the harness allocated this output for exactly this call;
+            // it is writable over numel elements and aliases no other tensor.
+            unsafe {
+                std::slice::from_raw_parts_mut((t.data as *mut u8).add(t.byte_offset as usize), bytes)
+            }
+        };
+        out.push(TensorMut {
+            dtype: m.dtype,
+            shape: m.shape,
+            data,
+        });
+    }
+    Ok(out)
+}
+
+/// # Safety
+/// ABI entry: see `create_context` in the header.
+unsafe extern "C" fn create_context<B: Backend>(
+    options: *const ffi::XpuOption,
+    num_options: usize,
+    out_ctx: *mut *mut XpuContext,
+    err: *mut XpuError,
+) -> i32 {
+    guarded(err, || {
+        if out_ctx.is_null() {
+            return Err(BackendError::invalid("out_ctx is NULL"));
+        }
+        // SAFETY: options holds num_options entries (header contract).
+        let raw = unsafe { slice(options, num_options, "options")? };
+        let mut opts = Vec::with_capacity(raw.len());
+        for o in raw {
+            // SAFETY: option strings are valid for the call.
+            let k = unsafe { c_str(o.key, "option key")? };
+            // SAFETY: as above.
+            let v = unsafe { c_str(o.value, "option value")? };
+            opts.push((k, v));
+        }
+        let backend = B::create(&opts)?;
+        // SAFETY: out_ctx is non-NULL and writable (checked above).
+        unsafe { *out_ctx = Box::into_raw(Box::new(backend)) as *mut XpuContext };
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `ctx` must come from `create_context::<B>` and not be used afterwards.
+unsafe extern "C" fn destroy_context<B: Backend>(ctx: *mut XpuContext) {
+    if ctx.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: ctx was produced by Box::into_raw in create_context::<B>.
+        drop(unsafe { Box::from_raw(ctx as *mut B) });
+    }));
+}
+
+/// # Safety
+/// `ctx` must be a live context of `B`.
+unsafe fn backend<'a, B: Backend>(ctx: *mut XpuContext) -> Result<&'a B, BackendError> {
+    if ctx.is_null() {
+        return Err(BackendError::invalid("context is NULL"));
+    }
+    // SAFETY: ctx was produced by create_context::<B> and is still alive.
+    Ok(unsafe { &*(ctx as *const B) })
+}
+
+/// # Safety
+/// ABI entry: see `get_manifest` in the header.
+unsafe extern "C" fn get_manifest<B: Backend>(
+    ctx: *mut XpuContext,
+    buf: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+    err: *mut XpuError,
+) -> i32 {
+    guarded(err, || {
+        // SAFETY: ctx is a live context (header contract).
+        let b = unsafe { backend::<B>(ctx)? };
+        if out_len.is_null() {
+            return Err(BackendError::invalid("out_len is NULL"));
+        }
+        let m = b.manifest();
+        // SAFETY: out_len is non-NULL and writable.
+        unsafe { *out_len = m.len() };
+        if !buf.is_null() && capacity >= m.len() {
+            // SAFETY: buf is writable for capacity >= m.len() bytes.
+            unsafe { std::ptr::copy_nonoverlapping(m.as_ptr(), buf as *mut u8, m.len()) };
+        }
+        Ok(())
+    })
+}
+
+/// # Safety
+/// ABI entry: see `query_op` in the header.
+unsafe extern "C" fn query_op<B: Backend>(
+    ctx: *mut XpuContext,
+    call: *const XpuOpCall,
+    out: *mut XpuOpSupport,
+    err: *mut XpuError,
+) -> i32 {
+    guarded(err, || {
+        // SAFETY: ctx is a live context (header contract).
+        let b = unsafe { backend::<B>(ctx)? };
+        if call.is_null() || out.is_null() {
+            return Err(BackendError::invalid("call or out is NULL"));
+        }
+        // SAFETY: call is valid for the duration of this function.
+        let c = unsafe { op_call(&*call, false)? };
+        let s = b.query_op(&c)?;
+        // SAFETY: out is non-NULL; we write only fields inside its struct_size.
+        unsafe {
+            if (*out).struct_size >= std::mem::offset_of!(XpuOpSupport, compute_precision) + 4 {
+                (*out).support = s.support.code();
+                (*out).compute_precision = s.compute_precision.code();
+            }
+            if (*out).struct_size >= std::mem::size_of::<XpuOpSupport>() {
+                ffi::write_c_buf(&mut (*out).note, &s.note);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// # Safety
+/// ABI entry: see `run_op` in the header.
+unsafe extern "C" fn run_op<B: Backend>(
+    ctx: *mut XpuContext,
+    call: *const XpuOpCall,
+    stream: *mut XpuStream,
+    err: *mut XpuError,
+) -> i32 {
+    guarded(err, || {
+        // SAFETY: ctx is a live context (header contract).
+        let b = unsafe { backend::<B>(ctx)? };
+        if call.is_null() {
+            return Err(BackendError::invalid("call is NULL"));
+        }
+        if !stream.is_null() {
+            return Err(BackendError::unsupported("streams are not provided"));
+        }
+        // SAFETY: call and its tensors are valid for this call; inputs are
+        // readable and outputs writable over their extents (header contract).
+        let c = unsafe { op_call(&*call, true)? };
+        // SAFETY: as above.
+        let mut outs = unsafe { outputs(&*call)? };
+        b.run_op(&c, &mut outs)
+    })
+}

@@ -1,0 +1,533 @@
+//! # xpucert-abi
+//!
+//! The xpucert backend ABI, seen from Rust. The contract itself is the C header
+//! `backends/include/xpucert_backend.h`; this crate has two halves:
+//!
+//! * [`ffi`]: a `#[repr(C)]` mirror of every struct and constant in the header,
+//!   checked against a C compiler's layout by `tests/layout.rs`. The harness
+//!   uses it to load vendor libraries.
+//! * A safe layer for backends written in Rust: implement [`Backend`], call
+//!   [`export_backend!`], build a `cdylib`, and the crate writes the
+//!   `extern "C"` entry point, validates every pointer and integer the harness
+//!   passes in, and turns panics into `XPU_STATUS_INTERNAL` so nothing unwinds
+//!   across the boundary.
+//!
+//! Integers that cross the boundary (status codes, dtype codes, attribute
+//! types) are validated with `from_code` functions that return `Option`; they
+//! are never transmuted into Rust enums, because a foreign library can send any
+//! value at all.
+//!
+//! ```ignore
+//! struct MyBackend;
+//! impl xpucert_abi::Backend for MyBackend { /* ... */ }
+//! xpucert_abi::export_backend!(MyBackend);
+//! ```
+
+pub mod export;
+pub mod ffi;
+mod tensor;
+
+pub use tensor::{Element, TensorMut, TensorRef};
+
+use std::ffi::CStr;
+use std::fmt;
+
+/// A status code of the ABI. Build one from a foreign integer with
+/// [`Status::from_code`]; unknown integers stay integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// `XPU_STATUS_OK`
+    Ok,
+    /// `XPU_STATUS_UNSUPPORTED`: not a failure; the call is not implemented.
+    Unsupported,
+    /// `XPU_STATUS_INVALID_ARGUMENT`
+    InvalidArgument,
+    /// `XPU_STATUS_OUT_OF_MEMORY`
+    OutOfMemory,
+    /// `XPU_STATUS_DEVICE_ERROR`
+    DeviceError,
+    /// `XPU_STATUS_TIMEOUT`
+    Timeout,
+    /// `XPU_STATUS_INTERNAL`
+    Internal,
+}
+
+impl Status {
+    /// Validates a status integer received from a library.
+    pub fn from_code(code: i32) -> Option<Status> {
+        Some(match code {
+            ffi::XPU_STATUS_OK => Status::Ok,
+            ffi::XPU_STATUS_UNSUPPORTED => Status::Unsupported,
+            ffi::XPU_STATUS_INVALID_ARGUMENT => Status::InvalidArgument,
+            ffi::XPU_STATUS_OUT_OF_MEMORY => Status::OutOfMemory,
+            ffi::XPU_STATUS_DEVICE_ERROR => Status::DeviceError,
+            ffi::XPU_STATUS_TIMEOUT => Status::Timeout,
+            ffi::XPU_STATUS_INTERNAL => Status::Internal,
+            _ => return None,
+        })
+    }
+
+    /// The integer written into the ABI.
+    pub fn code(self) -> i32 {
+        match self {
+            Status::Ok => ffi::XPU_STATUS_OK,
+            Status::Unsupported => ffi::XPU_STATUS_UNSUPPORTED,
+            Status::InvalidArgument => ffi::XPU_STATUS_INVALID_ARGUMENT,
+            Status::OutOfMemory => ffi::XPU_STATUS_OUT_OF_MEMORY,
+            Status::DeviceError => ffi::XPU_STATUS_DEVICE_ERROR,
+            Status::Timeout => ffi::XPU_STATUS_TIMEOUT,
+            Status::Internal => ffi::XPU_STATUS_INTERNAL,
+        }
+    }
+
+    /// The header's name without the prefix, lowercase: `invalid_argument`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Unsupported => "unsupported",
+            Status::InvalidArgument => "invalid_argument",
+            Status::OutOfMemory => "out_of_memory",
+            Status::DeviceError => "device_error",
+            Status::Timeout => "timeout",
+            Status::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An element type of the ABI (codes are ONNX `TensorProto.DataType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DType {
+    /// IEEE binary64
+    F64,
+    /// IEEE binary32
+    F32,
+    /// IEEE binary16
+    F16,
+    /// bfloat16
+    BF16,
+    /// fp8 E4M3 without infinities (OCP "fn")
+    F8E4M3FN,
+    /// fp8 E5M2
+    F8E5M2,
+    /// signed 8-bit integer
+    I8,
+    /// unsigned 8-bit integer
+    U8,
+    /// signed 16-bit integer
+    I16,
+    /// unsigned 16-bit integer
+    U16,
+    /// signed 32-bit integer
+    I32,
+    /// unsigned 32-bit integer
+    U32,
+    /// signed 64-bit integer
+    I64,
+    /// unsigned 64-bit integer
+    U64,
+    /// one byte, 0 or 1
+    Bool,
+}
+
+impl DType {
+    /// Every dtype this ABI version defines, in a stable order.
+    pub const ALL: [DType; 15] = [
+        DType::F64,
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::F8E4M3FN,
+        DType::F8E5M2,
+        DType::I8,
+        DType::U8,
+        DType::I16,
+        DType::U16,
+        DType::I32,
+        DType::U32,
+        DType::I64,
+        DType::U64,
+        DType::Bool,
+    ];
+
+    /// Validates a dtype integer received over the ABI. `XPU_DTYPE_UNDEFINED`
+    /// (0) and codes this crate does not know (fnuz fp8, int4, vendor codes)
+    /// give `None`.
+    pub fn from_code(code: i32) -> Option<DType> {
+        Some(match code {
+            1 => DType::F32,
+            2 => DType::U8,
+            3 => DType::I8,
+            4 => DType::U16,
+            5 => DType::I16,
+            6 => DType::I32,
+            7 => DType::I64,
+            9 => DType::Bool,
+            10 => DType::F16,
+            11 => DType::F64,
+            12 => DType::U32,
+            13 => DType::U64,
+            16 => DType::BF16,
+            17 => DType::F8E4M3FN,
+            19 => DType::F8E5M2,
+            _ => return None,
+        })
+    }
+
+    /// The ABI integer (ONNX `TensorProto.DataType`).
+    pub fn code(self) -> i32 {
+        match self {
+            DType::F32 => 1,
+            DType::U8 => 2,
+            DType::I8 => 3,
+            DType::U16 => 4,
+            DType::I16 => 5,
+            DType::I32 => 6,
+            DType::I64 => 7,
+            DType::Bool => 9,
+            DType::F16 => 10,
+            DType::F64 => 11,
+            DType::U32 => 12,
+            DType::U64 => 13,
+            DType::BF16 => 16,
+            DType::F8E4M3FN => 17,
+            DType::F8E5M2 => 19,
+        }
+    }
+
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F64 | DType::I64 | DType::U64 => 8,
+            DType::F32 | DType::I32 | DType::U32 => 4,
+            DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 2,
+            DType::F8E4M3FN | DType::F8E5M2 | DType::I8 | DType::U8 | DType::Bool => 1,
+        }
+    }
+
+    /// The short name used in suites, case ids and manifests: `f32`, `bf16`,
+    /// `f8e4m3fn`, `i64`, `bool`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F64 => "f64",
+            DType::F32 => "f32",
+            DType::F16 => "f16",
+            DType::BF16 => "bf16",
+            DType::F8E4M3FN => "f8e4m3fn",
+            DType::F8E5M2 => "f8e5m2",
+            DType::I8 => "i8",
+            DType::U8 => "u8",
+            DType::I16 => "i16",
+            DType::U16 => "u16",
+            DType::I32 => "i32",
+            DType::U32 => "u32",
+            DType::I64 => "i64",
+            DType::U64 => "u64",
+            DType::Bool => "bool",
+        }
+    }
+
+    /// Parses a short name as written by [`DType::name`].
+    pub fn from_name(name: &str) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// True for the floating-point types.
+    pub fn is_float(self) -> bool {
+        matches!(
+            self,
+            DType::F64 | DType::F32 | DType::F16 | DType::BF16 | DType::F8E4M3FN | DType::F8E5M2
+        )
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a backend supports one concrete call (`XPU_SUPPORT_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Support {
+    /// Not implemented: `run_op` would return `UNSUPPORTED`.
+    None,
+    /// Implemented on the device.
+    Native,
+    /// Implemented through a fallback, e.g. on the host.
+    Emulated,
+}
+
+impl Support {
+    /// Validates a support integer received over the ABI.
+    pub fn from_code(code: i32) -> Option<Support> {
+        Some(match code {
+            ffi::XPU_SUPPORT_NONE => Support::None,
+            ffi::XPU_SUPPORT_NATIVE => Support::Native,
+            ffi::XPU_SUPPORT_EMULATED => Support::Emulated,
+            _ => return None,
+        })
+    }
+
+    /// The ABI integer.
+    pub fn code(self) -> i32 {
+        match self {
+            Support::None => ffi::XPU_SUPPORT_NONE,
+            Support::Native => ffi::XPU_SUPPORT_NATIVE,
+            Support::Emulated => ffi::XPU_SUPPORT_EMULATED,
+        }
+    }
+}
+
+/// What an op really computes or accumulates in (`XPU_PRECISION_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// The op's own input/output dtype.
+    Default,
+    /// TensorFloat-32: f32 storage, 10-bit mantissa products.
+    Tf32,
+    /// A storage dtype used for computation (e.g. f32 accumulation of f16).
+    DType(DType),
+}
+
+impl Precision {
+    /// Validates a precision integer received over the ABI.
+    pub fn from_code(code: i32) -> Option<Precision> {
+        match code {
+            ffi::XPU_PRECISION_DEFAULT => Some(Precision::Default),
+            ffi::XPU_PRECISION_TF32 => Some(Precision::Tf32),
+            c => DType::from_code(c).map(Precision::DType),
+        }
+    }
+
+    /// The ABI integer.
+    pub fn code(self) -> i32 {
+        match self {
+            Precision::Default => ffi::XPU_PRECISION_DEFAULT,
+            Precision::Tf32 => ffi::XPU_PRECISION_TF32,
+            Precision::DType(d) => d.code(),
+        }
+    }
+
+    /// Short name: `default`, `tf32`, or a dtype name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Default => "default",
+            Precision::Tf32 => "tf32",
+            Precision::DType(d) => d.name(),
+        }
+    }
+}
+
+/// A backend's answer to `query_op`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpSupport {
+    /// Whether and how the call is implemented.
+    pub support: Support,
+    /// The precision the op really computes in.
+    pub compute_precision: Precision,
+    /// Optional free text (truncated to 255 bytes on the wire).
+    pub note: String,
+}
+
+impl OpSupport {
+    /// Implemented natively, in the io dtype's precision.
+    pub fn native() -> Self {
+        OpSupport {
+            support: Support::Native,
+            compute_precision: Precision::Default,
+            note: String::new(),
+        }
+    }
+
+    /// Not implemented, with a reason.
+    pub fn unsupported(note: impl Into<String>) -> Self {
+        OpSupport {
+            support: Support::None,
+            compute_precision: Precision::Default,
+            note: note.into(),
+        }
+    }
+}
+
+/// An error a Rust backend returns; becomes a status plus message in `XpuError`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendError {
+    /// Never [`Status::Ok`].
+    pub status: Status,
+    /// Human-readable, truncated to 1023 bytes on the wire.
+    pub message: String,
+}
+
+impl BackendError {
+    /// A call the backend does not implement.
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        BackendError {
+            status: Status::Unsupported,
+            message: message.into(),
+        }
+    }
+
+    /// A malformed call.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        BackendError {
+            status: Status::InvalidArgument,
+            message: message.into(),
+        }
+    }
+
+    /// A bug inside the backend.
+    pub fn internal(message: impl Into<String>) -> Self {
+        BackendError {
+            status: Status::Internal,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status, self.message)
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+/// A typed attribute value, borrowed from the call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AttrValue<'a> {
+    /// `XPU_ATTR_INT`
+    Int(i64),
+    /// `XPU_ATTR_FLOAT`
+    Float(f64),
+    /// `XPU_ATTR_STRING`
+    String(&'a str),
+    /// `XPU_ATTR_INTS`
+    Ints(&'a [i64]),
+    /// `XPU_ATTR_FLOATS`
+    Floats(&'a [f64]),
+}
+
+/// One named attribute of an op call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Attribute<'a> {
+    /// e.g. `transB`
+    pub name: &'a str,
+    /// The typed value.
+    pub value: AttrValue<'a>,
+}
+
+/// One operator invocation, validated and borrowed from the harness's
+/// `XpuOpCall` for the duration of the call.
+#[derive(Debug)]
+pub struct OpCall<'a> {
+    /// `""` for ONNX, `"xpucert"` for the harness's own ops.
+    pub domain: &'a str,
+    /// ONNX operator name, e.g. `MatMul`.
+    pub op_type: &'a str,
+    /// Opset whose semantics apply.
+    pub opset: i64,
+    /// Attributes as given.
+    pub attributes: Vec<Attribute<'a>>,
+    /// Inputs, positional; `None` for an omitted optional input.
+    pub inputs: Vec<Option<TensorRef<'a>>>,
+    /// The outputs' dtypes and shapes (the data is reached through the
+    /// `outputs` argument of [`Backend::run_op`]).
+    pub output_specs: Vec<(DType, Vec<i64>)>,
+}
+
+impl<'a> OpCall<'a> {
+    /// The attribute called `name`, if given.
+    pub fn attr(&self, name: &str) -> Option<AttrValue<'a>> {
+        self.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value)
+    }
+
+    /// An integer attribute, or `default` when absent; a wrong type is an error.
+    pub fn attr_int(&self, name: &str, default: i64) -> Result<i64, BackendError> {
+        match self.attr(name) {
+            None => Ok(default),
+            Some(AttrValue::Int(v)) => Ok(v),
+            Some(other) => Err(BackendError::invalid(format!(
+                "attribute {name} must be an int, got {other:?}"
+            ))),
+        }
+    }
+
+    /// A float attribute, or `default` when absent; a wrong type is an error.
+    pub fn attr_float(&self, name: &str, default: f64) -> Result<f64, BackendError> {
+        match self.attr(name) {
+            None => Ok(default),
+            Some(AttrValue::Float(v)) => Ok(v),
+            Some(other) => Err(BackendError::invalid(format!(
+                "attribute {name} must be a float, got {other:?}"
+            ))),
+        }
+    }
+
+    /// A string attribute, or `default` when absent; a wrong type is an error.
+    pub fn attr_str(&self, name: &str, default: &'a str) -> Result<&'a str, BackendError> {
+        match self.attr(name) {
+            None => Ok(default),
+            Some(AttrValue::String(v)) => Ok(v),
+            Some(other) => Err(BackendError::invalid(format!(
+                "attribute {name} must be a string, got {other:?}"
+            ))),
+        }
+    }
+
+    /// An int-list attribute, if given; a wrong type is an error.
+    pub fn attr_ints(&self, name: &str) -> Result<Option<&'a [i64]>, BackendError> {
+        match self.attr(name) {
+            None => Ok(None),
+            Some(AttrValue::Ints(v)) => Ok(Some(v)),
+            Some(other) => Err(BackendError::invalid(format!(
+                "attribute {name} must be a list of ints, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Input `i`, or an error naming it when it is absent.
+    pub fn input(&self, i: usize) -> Result<&TensorRef<'a>, BackendError> {
+        self.inputs
+            .get(i)
+            .and_then(|t| t.as_ref())
+            .ok_or_else(|| BackendError::invalid(format!("{}: input {i} is required", self.op_type)))
+    }
+
+    /// Input `i` if present.
+    pub fn optional_input(&self, i: usize) -> Option<&TensorRef<'a>> {
+        self.inputs.get(i).and_then(|t| t.as_ref())
+    }
+}
+
+/// A backend written in Rust. One value of the implementing type is one
+/// `XpuContext`. Calls on one context are serialised by the harness unless
+/// [`Backend::CAPABILITIES`] has `XPU_CAP_CONCURRENT_CONTEXT`, so `&self`
+/// methods may use interior mutability freely.
+pub trait Backend: Send + Sync + Sized + 'static {
+    /// Short backend name reported in `XpuBackendApi.name`.
+    const NAME: &'static CStr;
+    /// `XPU_CAP_*` bits.
+    const CAPABILITIES: u64 = 0;
+
+    /// Creates a context from key/value options. Reject unknown keys.
+    fn create(options: &[(&str, &str)]) -> Result<Self, BackendError>;
+
+    /// The manifest JSON (schema in the header).
+    fn manifest(&self) -> String;
+
+    /// Whether and how `run_op` would execute this call. Input data is absent
+    /// (`TensorRef::data` returns `None`) during a query.
+    fn query_op(&self, call: &OpCall<'_>) -> Result<OpSupport, BackendError>;
+
+    /// Executes the call, writing every element of every output.
+    fn run_op(&self, call: &OpCall<'_>, outputs: &mut [TensorMut<'_>]) -> Result<(), BackendError>;
+}

@@ -1,0 +1,16 @@
+//! # xpucert
+//!
+//! Certifies that AI operators and models run correctly on a backend. Data
+//! flows one way: suite YAML -> cases -> seeded inputs -> backend call and f64
+//! oracle -> comparison -> result record -> streamed to disk -> reports.
+//!
+//! Modules, each owning one concern:
+//! * [`op`]: the operator vocabulary (names, opsets, inputs, attributes).
+//! * [`numerics`]: dtypes, host tensors, conversions, tolerance checks.
+//! * [`oracle`]: the independent f64 reference of every op.
+//! * [`suite`]: the YAML suite format, case expansion, stable case ids, inputs.
+
+pub mod numerics;
+pub mod op;
+pub mod oracle;
+pub mod suite;

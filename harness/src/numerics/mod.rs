@@ -1,0 +1,14 @@
+//! Numbers: dtypes, host tensors, conversions between storage types and f64,
+//! and the tolerance checks that turn two tensors into a verdict.
+//!
+//! Every value the harness reasons about is held as f64: inputs are generated,
+//! rounded to the case's dtype, stored in that dtype for the backend, and read
+//! back into f64 for the oracle, so the oracle sees exactly what the backend saw.
+
+pub mod check;
+mod convert;
+mod tensor;
+
+pub use convert::{from_f64_bits, round_to, to_f64_bits};
+pub use tensor::HostTensor;
+pub use xpucert_abi::DType;
