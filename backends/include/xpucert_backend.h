@@ -19,6 +19,11 @@
  *     Structs only ever grow at the end. A reader that receives a smaller
  *     struct treats the missing trailing fields as absent (zero / NULL), never
  *     as an error; a reader that receives a larger one ignores the extra bytes.
+ *     Exception: structs that are passed as ARRAYS (XpuTensor, XpuAttribute,
+ *     XpuOption) are frozen for the whole major version, because a reader
+ *     steps through an array by its own sizeof. Per-element data added in a
+ *     later minor goes into a new parallel array appended to the owning
+ *     struct (e.g. XpuOpCall), never into the element struct.
  *  4. A NULL function pointer means "not provided". The harness reports it and
  *     never calls it. Optional groups (device memory, streams, whole model) are
  *     NULL pointers when the backend does not offer them.
@@ -159,6 +164,9 @@ typedef struct XpuError {
  * as contiguous. Strides are >= 0 for inputs. Outputs are always contiguous
  * row-major. A tensor with a zero in its shape has no elements and data may be
  * any value. A scalar has ndim == 0 and one element.
+ * Host buffers allocated by the harness are 64-byte aligned at `data`, and
+ * byte_offset is a multiple of the element size, so every element is
+ * naturally aligned.
  * An absent optional input has dtype == XPU_DTYPE_UNDEFINED and data == NULL.
  * ------------------------------------------------------------------------- */
 typedef struct XpuTensor {
@@ -311,6 +319,9 @@ typedef struct XpuHostApi {
  *
  * Required slots: create_context, destroy_context, get_manifest, query_op,
  * run_op. The groups memory, streams and model may be NULL.
+ * Every function taking a context receives a live context from this
+ * library's create_context, never NULL; every err argument is non-NULL and
+ * its struct_size says how much of it may be written.
  * ------------------------------------------------------------------------- */
 typedef struct XpuBackendApi {
     size_t struct_size;
@@ -342,8 +353,10 @@ typedef struct XpuBackendApi {
                             XpuError *err);
 
     /* Says whether and how run_op would execute this exact call (tensors'
-     * data may be NULL). Returns OK with out->support filled, or an error
-     * status if the question itself could not be answered. */
+     * data may be NULL). Returns OK with out->support filled, including
+     * XPU_SUPPORT_NONE for "not supported" (with the reason in out->note);
+     * an error status only if the question itself could not be answered.
+     * (The harness also reads an UNSUPPORTED status here as SUPPORT_NONE.) */
     int32_t (*query_op)(XpuContext *ctx, const XpuOpCall *call, XpuOpSupport *out,
                         XpuError *err);
 
@@ -361,8 +374,9 @@ typedef struct XpuBackendApi {
  * The entry point. The harness calls it once, right after loading the library.
  * On success it stores a pointer to the library's static function table in
  * *out_api and returns XPU_STATUS_OK. On failure it fills err and returns the
- * status. The backend should check host->abi_major == 1; it should not reject
- * a different minor.
+ * status. host, out_api and err are never NULL. The backend should check
+ * host->abi_major == 1 and return XPU_STATUS_INVALID_ARGUMENT otherwise; it
+ * must not reject a different minor.
  * ------------------------------------------------------------------------- */
 typedef int32_t (*XpuBackendInitV1Fn)(const XpuHostApi *host, const XpuBackendApi **out_api,
                                       XpuError *err);

@@ -10,6 +10,14 @@ use crate::ffi::{self, XpuBackendApi, XpuContext, XpuError, XpuOpCall, XpuOpSupp
 use crate::tensor::{TensorMut, TensorRef};
 use crate::{AttrValue, Attribute, Backend, BackendError, DType, OpCall};
 
+/// What an `XpuContext*` points to. The extra byte guarantees a real heap
+/// allocation even for a zero-sized backend type, so every context has its
+/// own address (a zero-sized `Box` would hand out the same dangling pointer).
+struct Context<B> {
+    backend: B,
+    _addressable: u8,
+}
+
 /// The backend's function table, in a form that can live in a `static`.
 #[repr(transparent)]
 pub struct ApiTable(XpuBackendApi);
@@ -163,7 +171,9 @@ unsafe fn slice<'a, T>(p: *const T, len: usize, what: &str) -> Result<&'a [T], B
         return Ok(&[]);
     }
     if p.is_null() {
-        return Err(BackendError::invalid(format!("{what} is NULL with {len} entries")));
+        return Err(BackendError::invalid(format!(
+            "{what} is NULL with {len} entries"
+        )));
     }
     // SAFETY: non-NULL, len valid entries per the caller's contract.
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
@@ -195,7 +205,10 @@ unsafe fn meta<'a>(t: &'a ffi::XpuTensor, what: &str) -> Result<Option<Meta<'a>>
     let dtype = DType::from_code(t.dtype)
         .ok_or_else(|| BackendError::unsupported(format!("{what}: dtype code {}", t.dtype)))?;
     if t.ndim < 0 {
-        return Err(BackendError::invalid(format!("{what}: ndim {} < 0", t.ndim)));
+        return Err(BackendError::invalid(format!(
+            "{what}: ndim {} < 0",
+            t.ndim
+        )));
     }
     let nd = t.ndim as usize;
     // SAFETY: shape and strides hold ndim entries (caller contract).
@@ -235,7 +248,11 @@ unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>
         return Err(BackendError::invalid("XpuOpCall.struct_size too small"));
     }
     // SAFETY: the strings and arrays are valid for the call (header contract).
-    let domain = if call.domain.is_null() { "" } else { unsafe { c_str(call.domain, "domain")? } };
+    let domain = if call.domain.is_null() {
+        ""
+    } else {
+        unsafe { c_str(call.domain, "domain")? }
+    };
     // SAFETY: as above.
     let op_type = unsafe { c_str(call.op_type, "op_type")? };
     // SAFETY: as above.
@@ -254,7 +271,9 @@ unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>
             // SAFETY: as above.
             ffi::XPU_ATTR_FLOATS => AttrValue::Floats(unsafe { slice(a.floats, a.count, name)? }),
             t => {
-                return Err(BackendError::invalid(format!("attribute {name}: unknown type code {t}")));
+                return Err(BackendError::invalid(format!(
+                    "attribute {name}: unknown type code {t}"
+                )));
             }
         };
         attributes.push(Attribute { name, value });
@@ -273,7 +292,14 @@ unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>
                     && !t.data.is_null()
                     && m.span > 0
                 {
-                    let bytes = m.span * m.dtype.size();
+                    let bytes = m
+                        .span
+                        .checked_mul(m.dtype.size())
+                        .and_then(|b| b.checked_add(t.byte_offset as usize))
+                        .ok_or_else(|| {
+                            BackendError::invalid(format!("input {i}: extent overflows"))
+                        })?
+                        - t.byte_offset as usize;
                     // SAFETY: the harness guarantees the input is readable over
                     // its strided extent, starting byte_offset past data.
                     Some(unsafe {
@@ -329,7 +355,11 @@ unsafe fn outputs<'a>(call: &'a XpuOpCall) -> Result<Vec<TensorMut<'a>>, Backend
         if t.memory_kind != ffi::XPU_MEMORY_HOST {
             return Err(BackendError::unsupported(format!("{what}: device memory")));
         }
-        let numel: usize = m.shape.iter().map(|&d| d as usize).product();
+        let numel = m
+            .shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize))
+            .ok_or_else(|| BackendError::invalid(format!("{what}: element count overflows")))?;
         let view = TensorRef {
             dtype: m.dtype,
             shape: m.shape,
@@ -340,7 +370,11 @@ unsafe fn outputs<'a>(call: &'a XpuOpCall) -> Result<Vec<TensorMut<'a>>, Backend
         if numel > 0 && !view.is_contiguous() {
             return Err(BackendError::invalid(format!("{what} is not contiguous")));
         }
-        let bytes = numel * m.dtype.size();
+        let bytes = numel
+            .checked_mul(m.dtype.size())
+            .and_then(|b| b.checked_add(t.byte_offset as usize))
+            .ok_or_else(|| BackendError::invalid(format!("{what}: extent overflows")))?
+            - t.byte_offset as usize;
         let data: &mut [u8] = if bytes == 0 {
             &mut []
         } else if t.data.is_null() {
@@ -349,7 +383,10 @@ unsafe fn outputs<'a>(call: &'a XpuOpCall) -> Result<Vec<TensorMut<'a>>, Backend
             // SAFETY: the harness allocated this output for exactly this call;
             // it is writable over numel elements and aliases no other tensor.
             unsafe {
-                std::slice::from_raw_parts_mut((t.data as *mut u8).add(t.byte_offset as usize), bytes)
+                std::slice::from_raw_parts_mut(
+                    (t.data as *mut u8).add(t.byte_offset as usize),
+                    bytes,
+                )
             }
         };
         out.push(TensorMut {
@@ -385,7 +422,12 @@ unsafe extern "C" fn create_context<B: Backend>(
         }
         let backend = B::create(&opts)?;
         // SAFETY: out_ctx is non-NULL and writable (checked above).
-        unsafe { *out_ctx = Box::into_raw(Box::new(backend)) as *mut XpuContext };
+        unsafe {
+            *out_ctx = Box::into_raw(Box::new(Context {
+                backend,
+                _addressable: 0,
+            })) as *mut XpuContext
+        };
         Ok(())
     })
 }
@@ -398,7 +440,7 @@ unsafe extern "C" fn destroy_context<B: Backend>(ctx: *mut XpuContext) {
     }
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: ctx was produced by Box::into_raw in create_context::<B>.
-        drop(unsafe { Box::from_raw(ctx as *mut B) });
+        drop(unsafe { Box::from_raw(ctx as *mut Context<B>) });
     }));
 }
 
@@ -409,7 +451,7 @@ unsafe fn backend<'a, B: Backend>(ctx: *mut XpuContext) -> Result<&'a B, Backend
         return Err(BackendError::invalid("context is NULL"));
     }
     // SAFETY: ctx was produced by create_context::<B> and is still alive.
-    Ok(unsafe { &*(ctx as *const B) })
+    Ok(unsafe { &(*(ctx as *const Context<B>)).backend })
 }
 
 /// # Safety
@@ -453,8 +495,16 @@ unsafe extern "C" fn query_op<B: Backend>(
             return Err(BackendError::invalid("call or out is NULL"));
         }
         // SAFETY: call is valid for the duration of this function.
-        let c = unsafe { op_call(&*call, false)? };
-        let s = b.query_op(&c)?;
+        let answer = unsafe { op_call(&*call, false) }.and_then(|c| b.query_op(&c));
+        // "Not supported" is an answer, not a failure of the query: a dtype
+        // code this crate does not know, or a backend that answers with an
+        // UNSUPPORTED error, becomes OK + XPU_SUPPORT_NONE with the reason.
+        let s = match answer {
+            Err(e) if e.status == crate::Status::Unsupported => {
+                crate::OpSupport::unsupported(e.message)
+            }
+            other => other?,
+        };
         // SAFETY: out is non-NULL; we write only fields inside its struct_size.
         unsafe {
             if (*out).struct_size >= std::mem::offset_of!(XpuOpSupport, compute_precision) + 4 {

@@ -22,6 +22,29 @@ pub const XPU_STATUS_DEVICE_ERROR: i32 = 4;
 pub const XPU_STATUS_TIMEOUT: i32 = 5;
 pub const XPU_STATUS_INTERNAL: i32 = 6;
 
+pub const XPU_DTYPE_UNDEFINED: i32 = 0;
+pub const XPU_DTYPE_F32: i32 = 1;
+pub const XPU_DTYPE_U8: i32 = 2;
+pub const XPU_DTYPE_I8: i32 = 3;
+pub const XPU_DTYPE_U16: i32 = 4;
+pub const XPU_DTYPE_I16: i32 = 5;
+pub const XPU_DTYPE_I32: i32 = 6;
+pub const XPU_DTYPE_I64: i32 = 7;
+pub const XPU_DTYPE_BOOL: i32 = 9;
+pub const XPU_DTYPE_F16: i32 = 10;
+pub const XPU_DTYPE_F64: i32 = 11;
+pub const XPU_DTYPE_U32: i32 = 12;
+pub const XPU_DTYPE_U64: i32 = 13;
+pub const XPU_DTYPE_BF16: i32 = 16;
+pub const XPU_DTYPE_F8E4M3FN: i32 = 17;
+pub const XPU_DTYPE_F8E4M3FNUZ: i32 = 18;
+pub const XPU_DTYPE_F8E5M2: i32 = 19;
+pub const XPU_DTYPE_F8E5M2FNUZ: i32 = 20;
+pub const XPU_DTYPE_U4: i32 = 21;
+pub const XPU_DTYPE_I4: i32 = 22;
+pub const XPU_DTYPE_F4E2M1: i32 = 23;
+pub const XPU_DTYPE_VENDOR_BASE: i32 = 0x10000;
+
 pub const XPU_PRECISION_DEFAULT: i32 = 0;
 pub const XPU_PRECISION_TF32: i32 = 0x1001;
 
@@ -167,7 +190,11 @@ pub struct XpuStreamApi {
         ) -> i32,
     >,
     pub sync: Option<
-        unsafe extern "C" fn(ctx: *mut XpuContext, stream: *mut XpuStream, err: *mut XpuError) -> i32,
+        unsafe extern "C" fn(
+            ctx: *mut XpuContext,
+            stream: *mut XpuStream,
+            err: *mut XpuError,
+        ) -> i32,
     >,
     pub destroy: Option<unsafe extern "C" fn(ctx: *mut XpuContext, stream: *mut XpuStream)>,
 }

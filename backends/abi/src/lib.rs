@@ -496,10 +496,9 @@ impl<'a> OpCall<'a> {
 
     /// Input `i`, or an error naming it when it is absent.
     pub fn input(&self, i: usize) -> Result<&TensorRef<'a>, BackendError> {
-        self.inputs
-            .get(i)
-            .and_then(|t| t.as_ref())
-            .ok_or_else(|| BackendError::invalid(format!("{}: input {i} is required", self.op_type)))
+        self.inputs.get(i).and_then(|t| t.as_ref()).ok_or_else(|| {
+            BackendError::invalid(format!("{}: input {i} is required", self.op_type))
+        })
     }
 
     /// Input `i` if present.

@@ -43,6 +43,46 @@ pub struct TensorRef<'a> {
 }
 
 impl<'a> TensorRef<'a> {
+    /// A host tensor over `bytes`, for a backend's own unit tests: `bytes`
+    /// starts at element (0, ..., 0) and must cover every element the strides
+    /// reach. The same validation as for tensors arriving over the ABI.
+    pub fn host(
+        dtype: DType,
+        shape: &'a [i64],
+        strides: &'a [i64],
+        bytes: &'a [u8],
+    ) -> Result<Self, BackendError> {
+        if shape.len() != strides.len() {
+            return Err(BackendError::invalid("shape and strides differ in length"));
+        }
+        if shape.iter().chain(strides).any(|&v| v < 0) {
+            return Err(BackendError::invalid("negative dimension or stride"));
+        }
+        let empty = shape.contains(&0);
+        let span = if empty {
+            0
+        } else {
+            1 + shape
+                .iter()
+                .zip(strides)
+                .map(|(&d, &s)| (d as usize - 1) * s as usize)
+                .sum::<usize>()
+        };
+        if bytes.len() < span * dtype.size() {
+            return Err(BackendError::invalid(format!(
+                "{} bytes do not cover {span} elements of {dtype}",
+                bytes.len()
+            )));
+        }
+        Ok(TensorRef {
+            dtype,
+            shape,
+            strides,
+            memory_kind: crate::ffi::XPU_MEMORY_HOST,
+            data: if span == 0 { None } else { Some(bytes) },
+        })
+    }
+
     /// Element type.
     pub fn dtype(&self) -> DType {
         self.dtype
@@ -145,6 +185,26 @@ pub struct TensorMut<'a> {
 }
 
 impl<'a> TensorMut<'a> {
+    /// A contiguous output over `bytes` (exactly `numel * dtype.size()` long),
+    /// for a backend's own unit tests.
+    pub fn host(dtype: DType, shape: &'a [i64], bytes: &'a mut [u8]) -> Result<Self, BackendError> {
+        if shape.iter().any(|&d| d < 0) {
+            return Err(BackendError::invalid("negative dimension"));
+        }
+        let n: usize = shape.iter().map(|&d| d as usize).product();
+        if bytes.len() != n * dtype.size() {
+            return Err(BackendError::invalid(format!(
+                "{} bytes for {n} elements of {dtype}",
+                bytes.len()
+            )));
+        }
+        Ok(TensorMut {
+            dtype,
+            shape,
+            data: bytes,
+        })
+    }
+
     /// Element type.
     pub fn dtype(&self) -> DType {
         self.dtype
@@ -185,5 +245,37 @@ impl<'a> TensorMut<'a> {
             v.write(chunk);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strided_host_view_reads_in_logical_order() {
+        // A 2x3 logical view of a 3x2 row-major buffer, transposed.
+        let buf: Vec<u8> = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
+        let t = TensorRef::host(DType::F32, &[2, 3], &[1, 2], &buf).unwrap();
+        assert!(!t.is_contiguous());
+        assert_eq!(t.read::<f32>().unwrap(), vec![1.0, 3.0, 5.0, 2.0, 4.0, 6.0]);
+        assert!(TensorRef::host(DType::F32, &[2, 3], &[1, 2], &buf[..20]).is_err());
+        assert!(
+            t.read::<f64>().is_err(),
+            "element size must match the dtype"
+        );
+    }
+
+    #[test]
+    fn output_writes_every_element() {
+        let mut buf = vec![0u8; 8];
+        let mut t = TensorMut::host(DType::F32, &[2], &mut buf).unwrap();
+        t.write(&[1.5f32, -2.0]).unwrap();
+        assert!(t.write(&[1.0f32]).is_err(), "length must match numel");
+        assert_eq!(&buf[..4], &1.5f32.to_ne_bytes());
+        assert!(TensorMut::host(DType::F32, &[3], &mut [0u8; 8]).is_err());
     }
 }
