@@ -1,0 +1,294 @@
+//! MatMul (numpy semantics, batch broadcasting) and Gemm.
+//!
+//! The inner kernel runs i-k-j: for each row of A and each k, a contiguous row
+//! of B is scaled into a contiguous row of C. Each output element is still
+//! accumulated in plain k order, one f32 (or f64) rounding per step; blocking
+//! over k only keeps a slab of B in cache while every row of A uses it, which
+//! matters for the suites' small-M, large-K*N shapes.
+
+use xpucert_abi::BackendError;
+
+use super::Args;
+use crate::layout::{broadcast_offsets, broadcast_shapes};
+use crate::tensor::{Real, Tensor, with_real};
+
+/// Elements of B (about 256 KiB of f32) kept hot across the rows of A.
+const B_SLAB_ELEMENTS: usize = 1 << 16;
+
+/// `c[m x n] += a[m x k] * b[k x n]`, all contiguous row-major.
+pub fn matmul_acc<T: Real>(a: &[T], b: &[T], c: &mut [T], m: usize, k: usize, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let kb = (B_SLAB_ELEMENTS / n).clamp(1, k.max(1));
+    let mut k0 = 0;
+    while k0 < k {
+        let k1 = (k0 + kb).min(k);
+        for i in 0..m {
+            let c_row = &mut c[i * n..(i + 1) * n];
+            let a_row = &a[i * k..(i + 1) * k];
+            for p in k0..k1 {
+                let av = a_row[p];
+                let b_row = &b[p * n..(p + 1) * n];
+                for (cv, &bv) in c_row.iter_mut().zip(b_row) {
+                    *cv += av * bv;
+                }
+            }
+        }
+        k0 = k1;
+    }
+}
+
+/// The transpose of a `rows x cols` row-major matrix, in 32x32 tiles.
+pub fn transpose2d<T: Copy + Default>(src: &[T], rows: usize, cols: usize) -> Vec<T> {
+    const TILE: usize = 32;
+    let mut out = vec![T::default(); rows * cols];
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    out[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// MatMul: 1-D operands are promoted (A to a row, B to a column) and the added
+/// dimension removed from the result; batch dimensions broadcast.
+pub fn matmul(args: &Args<'_>) -> Result<Tensor, BackendError> {
+    let (a, b) = (args.input(0)?, args.input(1)?);
+    if a.shape.is_empty() || b.shape.is_empty() {
+        return Err(args.invalid("operands must have at least one dimension"));
+    }
+    let a_vec = a.shape.len() == 1;
+    let b_vec = b.shape.len() == 1;
+    let a_shape: Vec<usize> = if a_vec {
+        vec![1, a.shape[0]]
+    } else {
+        a.shape.clone()
+    };
+    let b_shape: Vec<usize> = if b_vec {
+        vec![b.shape[0], 1]
+    } else {
+        b.shape.clone()
+    };
+    let (m, k) = (a_shape[a_shape.len() - 2], a_shape[a_shape.len() - 1]);
+    let (kb, n) = (b_shape[b_shape.len() - 2], b_shape[b_shape.len() - 1]);
+    if k != kb {
+        return Err(args.invalid(format!(
+            "inner dimensions differ: A {:?}, B {:?}",
+            a.shape, b.shape
+        )));
+    }
+    let a_batch = &a_shape[..a_shape.len() - 2];
+    let b_batch = &b_shape[..b_shape.len() - 2];
+    let batch = broadcast_shapes(&[a_batch, b_batch])?;
+    let a_index = broadcast_offsets(a_batch, &batch)?;
+    let b_index = broadcast_offsets(b_batch, &batch)?;
+    let mut shape = batch.clone();
+    if !a_vec {
+        shape.push(m);
+    }
+    if !b_vec {
+        shape.push(n);
+    }
+    with_real!(a.dtype(), T => {
+        let (av, bv) = (a.to_real::<T>()?, b.to_real::<T>()?);
+        let mut out = vec![T::ZERO; a_index.len() * m * n];
+        for (bi, (&ai, &bj)) in a_index.iter().zip(&b_index).enumerate() {
+            matmul_acc(
+                &av[ai * m * k..(ai + 1) * m * k],
+                &bv[bj * k * n..(bj + 1) * k * n],
+                &mut out[bi * m * n..(bi + 1) * m * n],
+                m,
+                k,
+                n,
+            );
+        }
+        Tensor::from_real(a.dtype(), shape, out)
+    })
+}
+
+/// Gemm: `alpha * op(A) * op(B) + beta * C`, op = optional transpose, C
+/// broadcast to M x N.
+pub fn gemm(args: &Args<'_>) -> Result<Tensor, BackendError> {
+    let (a, b, c) = (args.input(0)?, args.input(1)?, args.optional(2));
+    if a.shape.len() != 2 || b.shape.len() != 2 {
+        return Err(args.invalid(format!(
+            "A and B must be 2-D, got {:?} and {:?}",
+            a.shape, b.shape
+        )));
+    }
+    let trans_a = args.attrs.int("transA", 0)? != 0;
+    let trans_b = args.attrs.int("transB", 0)? != 0;
+    let alpha = args.attrs.float("alpha", 1.0)?;
+    let beta = args.attrs.float("beta", 1.0)?;
+    let (m, k) = if trans_a {
+        (a.shape[1], a.shape[0])
+    } else {
+        (a.shape[0], a.shape[1])
+    };
+    let (kb, n) = if trans_b {
+        (b.shape[1], b.shape[0])
+    } else {
+        (b.shape[0], b.shape[1])
+    };
+    if k != kb {
+        return Err(args.invalid(format!(
+            "inner dimensions differ: A {:?} (transA={trans_a}), B {:?} (transB={trans_b})",
+            a.shape, b.shape
+        )));
+    }
+    let c_index = c
+        .map(|c| broadcast_offsets(&c.shape, &[m, n]))
+        .transpose()?;
+    with_real!(a.dtype(), T => {
+        let mut av = a.to_real::<T>()?;
+        let mut bv = b.to_real::<T>()?;
+        if trans_a {
+            av = transpose2d(&av, k, m);
+        }
+        if trans_b {
+            bv = transpose2d(&bv, n, k);
+        }
+        let mut out = vec![T::ZERO; m * n];
+        matmul_acc(&av, &bv, &mut out, m, k, n);
+        let alpha = T::from_f64(alpha);
+        for y in &mut out {
+            *y *= alpha;
+        }
+        if let (Some(c), Some(index)) = (c, c_index) {
+            let cv = c.to_real::<T>()?;
+            let beta = T::from_f64(beta);
+            for (y, &i) in out.iter_mut().zip(&index) {
+                *y += beta * cv[i];
+            }
+        }
+        Tensor::from_real(a.dtype(), vec![m, n], out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use xpucert_abi::{AttrValue, Status};
+
+    #[test]
+    fn matmul_2d_and_vectors() {
+        let a = f32t(&[2, 3], &[1., 2., 3., 4., 5., 6.]);
+        let b = f32t(&[3, 2], &[7., 8., 9., 10., 11., 12.]);
+        let y = run1("MatMul", &[], vec![a.clone(), b]).unwrap();
+        assert_eq!(y.shape, vec![2, 2]);
+        assert_eq!(values(&y), vec![58., 64., 139., 154.]);
+        // Matrix times vector drops the column dimension.
+        let v = f32t(&[3], &[1., 0., -1.]);
+        let y = run1("MatMul", &[], vec![a.clone(), v.clone()]).unwrap();
+        assert_eq!(y.shape, vec![2]);
+        assert_eq!(values(&y), vec![-2., -2.]);
+        // Vector times matrix drops the row dimension; vector . vector is a scalar.
+        let y = run1("MatMul", &[], vec![f32t(&[2], &[1., 1.]), a]).unwrap();
+        assert_eq!((y.shape.clone(), values(&y)), (vec![3], vec![5., 7., 9.]));
+        let y = run1("MatMul", &[], vec![v.clone(), v]).unwrap();
+        assert_eq!((y.shape.clone(), values(&y)), (vec![], vec![2.]));
+    }
+
+    #[test]
+    fn matmul_broadcasts_batches() {
+        // A: (2, 1, 2) batch of two row vectors; B: (2, 1) shared.
+        let a = f32t(&[2, 1, 2], &[1., 2., 3., 4.]);
+        let b = f32t(&[2, 1], &[10., 1.]);
+        let y = run1("MatMul", &[], vec![a, b]).unwrap();
+        assert_eq!(
+            (y.shape.clone(), values(&y)),
+            (vec![2, 1, 1], vec![12., 34.])
+        );
+        // A (3, 2, 2) identity-ish against B (1, 2, 1).
+        let a = f32t(&[3, 1, 2], &[1., 0., 0., 1., 1., 1.]);
+        let b = f32t(&[1, 2, 1], &[5., 7.]);
+        let y = run1("MatMul", &[], vec![a, b]).unwrap();
+        assert_eq!(
+            (y.shape.clone(), values(&y)),
+            (vec![3, 1, 1], vec![5., 7., 12.])
+        );
+    }
+
+    #[test]
+    fn matmul_blocking_matches_naive_order() {
+        // n = 1 makes the k slab the whole of k; n large makes it 1 row.
+        for &(m, k, n) in &[(3, 70_000, 1), (2, 5, 70_000), (4, 33, 17)] {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 13) as f32) - 6.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32) * 0.25).collect();
+            let mut c = vec![0f32; m * n];
+            matmul_acc(&a, &b, &mut c, m, k, n);
+            for (i, j) in [(0, 0), (m - 1, n - 1), (m / 2, n / 2)] {
+                let mut s = 0f32;
+                for p in 0..k {
+                    s += a[i * k + p] * b[p * n + j];
+                }
+                assert_eq!(c[i * n + j], s, "({i},{j}) of {m}x{k}x{n}");
+            }
+        }
+    }
+
+    #[test]
+    fn matmul_shape_errors() {
+        let e = run1(
+            "MatMul",
+            &[],
+            vec![f32t(&[2, 3], &[0.; 6]), f32t(&[2, 3], &[0.; 6])],
+        )
+        .unwrap_err();
+        assert_eq!(e.status, Status::InvalidArgument);
+        let e = run1("MatMul", &[], vec![f32t(&[], &[1.]), f32t(&[1], &[1.])]).unwrap_err();
+        assert_eq!(e.status, Status::InvalidArgument);
+        let e = run1(
+            "MatMul",
+            &[],
+            vec![f32t(&[2, 1, 1], &[1., 2.]), f32t(&[3, 1, 1], &[1., 2., 3.])],
+        )
+        .unwrap_err();
+        assert_eq!(e.status, Status::InvalidArgument);
+    }
+
+    #[test]
+    fn gemm_transposes_scales_and_broadcasts_c() {
+        // A^T where A = [[1,3],[2,4]] stored as (K=2, M=2): op(A) = [[1,2],[3,4]].
+        let a = f32t(&[2, 2], &[1., 3., 2., 4.]);
+        // B^T: B stored (N=3, K=2), op(B) = [[1,0,1],[0,1,1]].
+        let b = f32t(&[3, 2], &[1., 0., 0., 1., 1., 1.]);
+        let c = f32t(&[3], &[100., 200., 300.]);
+        let attrs = [
+            ("transA", AttrValue::Int(1)),
+            ("transB", AttrValue::Int(1)),
+            ("alpha", AttrValue::Float(2.0)),
+            ("beta", AttrValue::Float(0.5)),
+        ];
+        let y = run1("Gemm", &attrs, vec![a.clone(), b.clone(), c]).unwrap();
+        assert_eq!(y.shape, vec![2, 3]);
+        // op(A)op(B) = [[1,2,3],[3,4,7]]
+        assert_eq!(values(&y), vec![52., 104., 156., 56., 108., 164.]);
+        // Without C, and with a scalar C.
+        let y = run1("Gemm", &attrs[..2], vec![a.clone(), b.clone()]).unwrap();
+        assert_eq!(values(&y), vec![1., 2., 3., 3., 4., 7.]);
+        let y = run1(
+            "Gemm",
+            &attrs[..2],
+            vec![a.clone(), b.clone(), f32t(&[], &[1.])],
+        )
+        .unwrap();
+        assert_eq!(values(&y), vec![2., 3., 4., 4., 5., 8.]);
+        let e = run1("Gemm", &attrs[..2], vec![a, b, f32t(&[2], &[1., 1.])]).unwrap_err();
+        assert_eq!(e.status, Status::InvalidArgument);
+    }
+
+    #[test]
+    fn tiled_transpose() {
+        let src: Vec<u32> = (0..35 * 70).collect();
+        let t = transpose2d(&src, 35, 70);
+        assert_eq!(t[5 * 35 + 3], src[3 * 70 + 5]);
+        assert_eq!(t[69 * 35 + 34], src[34 * 70 + 69]);
+    }
+}

@@ -1,0 +1,191 @@
+//! The kernels, one module per op family, and the dispatcher that maps an
+//! ONNX operator name to its kernel.
+//!
+//! Kernels receive contiguous [`Tensor`]s and return their outputs; they
+//! validate shapes and index values themselves and report bad calls as
+//! `INVALID_ARGUMENT`. Dtype and attribute support has already been decided by
+//! [`crate::support::check`].
+
+pub mod attention;
+pub mod elementwise;
+pub mod linalg;
+pub mod movement;
+pub mod norm;
+pub mod reduce;
+pub mod rope;
+pub mod topk;
+
+use xpucert_abi::BackendError;
+
+use crate::support::{Attrs, Invocation, check};
+use crate::tensor::Tensor;
+
+/// The inputs and attributes of one call, as kernels see them.
+#[derive(Debug)]
+pub struct Args<'a> {
+    /// Operator name, for messages.
+    pub op: &'a str,
+    /// Attributes.
+    pub attrs: Attrs<'a>,
+    /// Inputs, positional; `None` for an omitted optional input.
+    pub inputs: &'a [Option<Tensor>],
+}
+
+impl<'a> Args<'a> {
+    /// Input `i`, which must be present.
+    pub fn input(&self, i: usize) -> Result<&'a Tensor, BackendError> {
+        self.optional(i)
+            .ok_or_else(|| BackendError::invalid(format!("{}: input {i} is required", self.op)))
+    }
+
+    /// Input `i` if present.
+    pub fn optional(&self, i: usize) -> Option<&'a Tensor> {
+        self.inputs.get(i).and_then(Option::as_ref)
+    }
+
+    /// An error naming the op.
+    pub fn invalid(&self, message: impl std::fmt::Display) -> BackendError {
+        BackendError::invalid(format!("{}: {message}", self.op))
+    }
+}
+
+/// Checks support (the same decision `query_op` reports), then runs the
+/// kernel. Returns every output the op defines (TopK: values and indices).
+pub fn evaluate(
+    inv: &Invocation<'_>,
+    inputs: &[Option<Tensor>],
+) -> Result<Vec<Tensor>, BackendError> {
+    check(inv)?;
+    let args = Args {
+        op: inv.op_type,
+        attrs: inv.attrs,
+        inputs,
+    };
+    let one = |t: Result<Tensor, BackendError>| t.map(|t| vec![t]);
+    match inv.op_type {
+        "Add" | "Sub" | "Mul" | "Div" => one(elementwise::binary(&args)),
+        "Neg" | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Tanh" | "Sigmoid" | "Relu" | "Erf"
+        | "Softplus" | "Gelu" => one(elementwise::unary(&args)),
+        "MatMul" => one(linalg::matmul(&args)),
+        "Gemm" => one(linalg::gemm(&args)),
+        "ReduceSum" | "ReduceMean" | "ReduceMax" => one(reduce::reduce(&args)),
+        "Softmax" | "LogSoftmax" => one(norm::softmax(&args)),
+        "LayerNormalization" => one(norm::layer_norm(&args)),
+        "RMSNormalization" => one(norm::rms_norm(&args)),
+        "Gather" => one(movement::gather(&args)),
+        "Transpose" => one(movement::transpose(&args)),
+        "Reshape" => one(movement::reshape(&args)),
+        "Concat" => one(movement::concat(&args)),
+        "Where" => one(movement::where_(&args)),
+        "Cast" => one(movement::cast(&args)),
+        "TopK" => topk::topk(&args),
+        "RotaryEmbedding" => one(rope::rotary_embedding(&args)),
+        "Attention" => one(attention::attention(&args)),
+        other => Err(BackendError::internal(format!(
+            "{other} is in the support table but has no kernel"
+        ))),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Helpers for kernel tests: build an invocation from tensors and run it
+    //! through the same path as `run_op`.
+
+    use super::*;
+    use crate::support::{Meta, find};
+    use crate::tensor::Data;
+    use xpucert_abi::{AttrValue, Attribute, DType};
+
+    /// Runs `op` at its table opset on `inputs`, requesting every output.
+    pub fn run(
+        op: &str,
+        attrs: &[(&str, AttrValue<'_>)],
+        inputs: Vec<Option<Tensor>>,
+    ) -> Result<Vec<Tensor>, BackendError> {
+        let info = find(op).expect("op in table");
+        let attributes: Vec<Attribute<'_>> = attrs
+            .iter()
+            .map(|&(name, value)| Attribute { name, value })
+            .collect();
+        let metas: Vec<Option<Meta>> = inputs
+            .iter()
+            .map(|t| {
+                t.as_ref().map(|t| Meta {
+                    dtype: t.dtype(),
+                    shape: t.shape.clone(),
+                    host: true,
+                })
+            })
+            .collect();
+        let inv = Invocation {
+            domain: "",
+            op_type: info.name,
+            opset: info.opsets[0],
+            attrs: Attrs(&attributes),
+            output_dtypes: expected_outputs(op, &metas, &attributes),
+            inputs: metas,
+        };
+        evaluate(&inv, &inputs)
+    }
+
+    fn expected_outputs(op: &str, metas: &[Option<Meta>], attrs: &[Attribute<'_>]) -> Vec<DType> {
+        let main = metas
+            .get(usize::from(op == "Where"))
+            .and_then(|m| m.as_ref())
+            .map_or(DType::F32, |m| m.dtype);
+        match op {
+            "TopK" => vec![main, DType::I64],
+            "Cast" => {
+                let to = attrs
+                    .iter()
+                    .find(|a| a.name == "to")
+                    .and_then(|a| match a.value {
+                        AttrValue::Int(c) => i32::try_from(c).ok().and_then(DType::from_code),
+                        _ => None,
+                    });
+                vec![to.unwrap_or(main)]
+            }
+            _ => vec![main],
+        }
+    }
+
+    /// Runs a single-output op and returns its output.
+    pub fn run1(
+        op: &str,
+        attrs: &[(&str, AttrValue<'_>)],
+        inputs: Vec<Option<Tensor>>,
+    ) -> Result<Tensor, BackendError> {
+        Ok(run(op, attrs, inputs)?.remove(0))
+    }
+
+    /// An f32 tensor.
+    pub fn f32t(shape: &[usize], values: &[f32]) -> Option<Tensor> {
+        Some(Tensor::f32(shape, values.to_vec()).expect("consistent test tensor"))
+    }
+
+    /// An int64 tensor.
+    pub fn i64t(shape: &[usize], values: &[i64]) -> Option<Tensor> {
+        Some(
+            Tensor::new(shape.to_vec(), Data::I64(values.to_vec()))
+                .expect("consistent test tensor"),
+        )
+    }
+
+    /// The values of an f32 output.
+    pub fn values(t: &Tensor) -> Vec<f32> {
+        match &t.data {
+            Data::F32(v) => v.clone(),
+            other => panic!("expected f32 output, got {other:?}"),
+        }
+    }
+
+    /// Asserts two float slices agree to a relative/absolute tolerance.
+    pub fn assert_close(got: &[f32], want: &[f32], tol: f32) {
+        assert_eq!(got.len(), want.len(), "length: got {got:?}, want {want:?}");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            let ok = (g - w).abs() <= tol * (1.0 + w.abs()) || (g.is_nan() && w.is_nan());
+            assert!(ok, "element {i}: got {g}, want {w} (all: {got:?})");
+        }
+    }
+}

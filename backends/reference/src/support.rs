@@ -1,0 +1,428 @@
+//! What the backend supports, decided in one place.
+//!
+//! [`check`] is the only function that answers "is this call supported?"; both
+//! `query_op` and `run_op` call it, so they cannot disagree, and the manifest
+//! is generated from the same [`OPS`] table.
+
+use xpucert_abi::{AttrValue, Attribute, BackendError, DType};
+
+/// Metadata of one tensor of a call: what `query_op` can see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meta {
+    /// Element type.
+    pub dtype: DType,
+    /// Dimensions.
+    pub shape: Vec<usize>,
+    /// True when the data lives in host memory.
+    pub host: bool,
+}
+
+/// One operator call as the backend sees it, without tensor data.
+#[derive(Debug, Clone)]
+pub struct Invocation<'a> {
+    /// `""` for ONNX.
+    pub domain: &'a str,
+    /// ONNX operator name.
+    pub op_type: &'a str,
+    /// Opset whose semantics apply.
+    pub opset: i64,
+    /// Attributes as given.
+    pub attrs: Attrs<'a>,
+    /// Inputs, positional; `None` for an omitted optional input.
+    pub inputs: Vec<Option<Meta>>,
+    /// Dtypes of the outputs the caller allocated (their number is how many
+    /// outputs are wanted).
+    pub output_dtypes: Vec<DType>,
+}
+
+impl Invocation<'_> {
+    /// Input `i`'s metadata, or an invalid-argument error if it is absent.
+    pub fn input(&self, i: usize) -> Result<&Meta, BackendError> {
+        self.inputs.get(i).and_then(Option::as_ref).ok_or_else(|| {
+            BackendError::invalid(format!("{}: input {i} is required", self.op_type))
+        })
+    }
+
+    /// Input `i`'s dtype if the input is present.
+    fn dtype(&self, i: usize) -> Option<DType> {
+        self.inputs.get(i).and_then(Option::as_ref).map(|m| m.dtype)
+    }
+}
+
+/// Typed access to a call's attributes with ONNX defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct Attrs<'a>(pub &'a [Attribute<'a>]);
+
+impl<'a> Attrs<'a> {
+    fn get(&self, name: &str) -> Option<AttrValue<'a>> {
+        self.0.iter().find(|a| a.name == name).map(|a| a.value)
+    }
+
+    /// True when the attribute was given.
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Integer attribute or `default`.
+    pub fn int(&self, name: &str, default: i64) -> Result<i64, BackendError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(AttrValue::Int(v)) => Ok(v),
+            Some(v) => Err(type_error(name, "an int", v)),
+        }
+    }
+
+    /// Float attribute or `default` (an int is accepted and widened).
+    pub fn float(&self, name: &str, default: f64) -> Result<f64, BackendError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(AttrValue::Float(v)) => Ok(v),
+            Some(AttrValue::Int(v)) => Ok(v as f64),
+            Some(v) => Err(type_error(name, "a float", v)),
+        }
+    }
+
+    /// String attribute or `default`.
+    pub fn string(&self, name: &str, default: &'a str) -> Result<&'a str, BackendError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(AttrValue::String(v)) => Ok(v),
+            Some(v) => Err(type_error(name, "a string", v)),
+        }
+    }
+
+    /// Int-list attribute, if given.
+    pub fn ints(&self, name: &str) -> Result<Option<&'a [i64]>, BackendError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(AttrValue::Ints(v)) => Ok(Some(v)),
+            Some(v) => Err(type_error(name, "a list of ints", v)),
+        }
+    }
+}
+
+fn type_error(name: &str, want: &str, got: AttrValue<'_>) -> BackendError {
+    BackendError::invalid(format!("attribute {name} must be {want}, got {got:?}"))
+}
+
+/// One supported operator: the opsets whose semantics are implemented, the
+/// dtypes of its main input, and its input/output counts.
+#[derive(Debug, Clone, Copy)]
+pub struct OpInfo {
+    /// ONNX operator name.
+    pub name: &'static str,
+    /// Opsets accepted.
+    pub opsets: &'static [i64],
+    /// Dtypes of the main (first data) input, as listed in the manifest.
+    pub dtypes: &'static [DType],
+    /// Inputs that must be present.
+    pub required_inputs: usize,
+    /// Most inputs accepted (`usize::MAX` for variadic).
+    pub max_inputs: usize,
+    /// Most outputs produced.
+    pub max_outputs: usize,
+}
+
+const FLOATS: &[DType] = &[DType::F32, DType::F16, DType::BF16, DType::F64];
+const FLOATS_AND_INTS: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I32,
+    DType::I64,
+];
+/// Dtypes of the data-movement ops and of Cast (both sides).
+const MOVABLE: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I8,
+    DType::U8,
+    DType::Bool,
+];
+
+const fn op(
+    name: &'static str,
+    opset: &'static [i64],
+    dtypes: &'static [DType],
+    inputs: (usize, usize),
+    max_outputs: usize,
+) -> OpInfo {
+    OpInfo {
+        name,
+        opsets: opset,
+        dtypes,
+        required_inputs: inputs.0,
+        max_inputs: inputs.1,
+        max_outputs,
+    }
+}
+
+/// Every operator the backend implements.
+pub const OPS: &[OpInfo] = &[
+    op("Add", &[14], FLOATS_AND_INTS, (2, 2), 1),
+    op("Sub", &[14], FLOATS_AND_INTS, (2, 2), 1),
+    op("Mul", &[14], FLOATS_AND_INTS, (2, 2), 1),
+    op("Div", &[14], FLOATS, (2, 2), 1),
+    op("Neg", &[13], FLOATS, (1, 1), 1),
+    op("Exp", &[13], FLOATS, (1, 1), 1),
+    op("Log", &[13], FLOATS, (1, 1), 1),
+    op("Sqrt", &[13], FLOATS, (1, 1), 1),
+    op("Reciprocal", &[13], FLOATS, (1, 1), 1),
+    op("Tanh", &[13], FLOATS, (1, 1), 1),
+    op("Sigmoid", &[13], FLOATS, (1, 1), 1),
+    op("Relu", &[14], FLOATS, (1, 1), 1),
+    op("Erf", &[13], FLOATS, (1, 1), 1),
+    op("Softplus", &[22], FLOATS, (1, 1), 1),
+    op("Gelu", &[20], FLOATS, (1, 1), 1),
+    op("MatMul", &[13], FLOATS, (2, 2), 1),
+    op("Gemm", &[13], FLOATS, (2, 3), 1),
+    op("ReduceSum", &[13], FLOATS, (1, 2), 1),
+    op("ReduceMean", &[18], FLOATS, (1, 2), 1),
+    op("ReduceMax", &[18], FLOATS, (1, 2), 1),
+    op("Softmax", &[13], FLOATS, (1, 1), 1),
+    op("LogSoftmax", &[13], FLOATS, (1, 1), 1),
+    op("LayerNormalization", &[17], FLOATS, (2, 3), 1),
+    op("RMSNormalization", &[23], FLOATS, (2, 2), 1),
+    op("Gather", &[13], MOVABLE, (2, 2), 1),
+    op("Transpose", &[21], MOVABLE, (1, 1), 1),
+    op("Reshape", &[21], MOVABLE, (2, 2), 1),
+    op("Concat", &[13], MOVABLE, (1, usize::MAX), 1),
+    op("Where", &[16], MOVABLE, (3, 3), 1),
+    op("Cast", &[21], MOVABLE, (1, 1), 1),
+    op("TopK", &[11], FLOATS, (2, 2), 2),
+    op("RotaryEmbedding", &[23], FLOATS, (3, 4), 1),
+    op("Attention", &[23], FLOATS, (3, 6), 1),
+];
+
+/// The table entry for `name`.
+pub fn find(name: &str) -> Option<&'static OpInfo> {
+    OPS.iter().find(|o| o.name == name)
+}
+
+fn unsupported_dtype(inv: &Invocation<'_>, input: usize, dtype: DType) -> BackendError {
+    BackendError::unsupported(format!(
+        "{}: input {input} of dtype {dtype} is not supported",
+        inv.op_type
+    ))
+}
+
+/// Requires input `i`, when present, to have a dtype in `allowed`.
+fn want(inv: &Invocation<'_>, i: usize, allowed: &[DType]) -> Result<(), BackendError> {
+    match inv.dtype(i) {
+        Some(d) if !allowed.contains(&d) => Err(unsupported_dtype(inv, i, d)),
+        _ => Ok(()),
+    }
+}
+
+/// The dtype input 0 converts to for Cast (`to`), validated.
+pub fn cast_target(attrs: &Attrs<'_>) -> Result<DType, BackendError> {
+    if !attrs.has("to") {
+        return Err(BackendError::invalid("Cast: attribute `to` is required"));
+    }
+    let code = attrs.int("to", 0)?;
+    let to = i32::try_from(code)
+        .ok()
+        .and_then(DType::from_code)
+        .ok_or_else(|| BackendError::unsupported(format!("Cast: target dtype code {code}")))?;
+    if !MOVABLE.contains(&to) {
+        return Err(BackendError::unsupported(format!(
+            "Cast: target dtype {to}"
+        )));
+    }
+    Ok(to)
+}
+
+/// The dtypes of the outputs the op produces for this call.
+fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, BackendError> {
+    Ok(match inv.op_type {
+        "Cast" => vec![cast_target(&inv.attrs)?],
+        "TopK" => vec![main, DType::I64],
+        "Where" => vec![inv.input(1)?.dtype],
+        _ => vec![main],
+    })
+}
+
+/// Decides whether the call is supported. `Ok(info)` means `run_op` will
+/// execute it; an `UNSUPPORTED` error means it will not; any other error means
+/// the call is malformed. Shapes are validated later by the kernels.
+pub fn check(inv: &Invocation<'_>) -> Result<&'static OpInfo, BackendError> {
+    if !inv.domain.is_empty() {
+        return Err(BackendError::unsupported(format!(
+            "domain {:?} (only the ONNX domain \"\" is implemented)",
+            inv.domain
+        )));
+    }
+    let info = find(inv.op_type)
+        .ok_or_else(|| BackendError::unsupported(format!("operator {}", inv.op_type)))?;
+    if !info.opsets.contains(&inv.opset) {
+        return Err(BackendError::unsupported(format!(
+            "{} opset {} (implemented: {:?})",
+            inv.op_type, inv.opset, info.opsets
+        )));
+    }
+    if inv.inputs.len() > info.max_inputs {
+        return Err(BackendError::invalid(format!(
+            "{}: {} inputs given, at most {} accepted",
+            inv.op_type,
+            inv.inputs.len(),
+            info.max_inputs
+        )));
+    }
+    if inv.inputs.len() < info.required_inputs {
+        return Err(BackendError::invalid(format!(
+            "{}: {} inputs given, {} required",
+            inv.op_type,
+            inv.inputs.len(),
+            info.required_inputs
+        )));
+    }
+    // A variadic op (Concat) needs every input it is given.
+    let needed = if info.max_inputs == usize::MAX {
+        inv.inputs.len()
+    } else {
+        info.required_inputs
+    };
+    for i in 0..needed {
+        inv.input(i)?;
+    }
+    if inv.output_dtypes.is_empty() {
+        return Err(BackendError::invalid(format!("{}: no output", inv.op_type)));
+    }
+    if inv.output_dtypes.len() > info.max_outputs {
+        return Err(BackendError::unsupported(format!(
+            "{}: {} outputs requested, only the first {} are implemented",
+            inv.op_type,
+            inv.output_dtypes.len(),
+            info.max_outputs
+        )));
+    }
+    for (i, m) in inv.inputs.iter().enumerate() {
+        if matches!(m, Some(m) if !m.host) {
+            return Err(BackendError::unsupported(format!(
+                "{}: input {i} is in device memory",
+                inv.op_type
+            )));
+        }
+    }
+    // The main input's dtype (Where's is X; the condition is checked below).
+    let main_index = usize::from(inv.op_type == "Where");
+    let main = inv.input(main_index)?.dtype;
+    if !info.dtypes.contains(&main) {
+        return Err(unsupported_dtype(inv, main_index, main));
+    }
+    check_op_specific(inv, main)?;
+    let expected = output_dtypes(inv, main)?;
+    for (i, (&got, &want)) in inv.output_dtypes.iter().zip(&expected).enumerate() {
+        if got != want {
+            return Err(BackendError::invalid(format!(
+                "{}: output {i} is allocated as {got}, the op produces {want}",
+                inv.op_type
+            )));
+        }
+    }
+    Ok(info)
+}
+
+/// Dtype and attribute rules beyond the main input's dtype.
+fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendError> {
+    let same = [main];
+    let indices = [DType::I64];
+    match inv.op_type {
+        "Add" | "Sub" | "Mul" | "Div" | "MatMul" | "Gemm" | "LayerNormalization" => {
+            for i in 1..inv.inputs.len() {
+                want(inv, i, &same)?;
+            }
+        }
+        "ReduceSum" | "ReduceMean" | "ReduceMax" | "Reshape" | "TopK" => want(inv, 1, &indices)?,
+        "Gather" => want(inv, 1, &[DType::I64, DType::I32])?,
+        "Concat" => {
+            for i in 1..inv.inputs.len() {
+                want(inv, i, &same)?;
+            }
+        }
+        "Where" => {
+            want(inv, 0, &[DType::Bool])?;
+            want(inv, 2, &same)?;
+        }
+        "Cast" => {
+            cast_target(&inv.attrs)?;
+        }
+        "Gelu" => {
+            let approximate = inv.attrs.string("approximate", "none")?;
+            if approximate != "none" && approximate != "tanh" {
+                return Err(BackendError::unsupported(format!(
+                    "Gelu: approximate={approximate:?}"
+                )));
+            }
+        }
+        "RMSNormalization" => want(inv, 1, FLOATS)?,
+        "RotaryEmbedding" => {
+            want(inv, 1, &same)?;
+            want(inv, 2, &same)?;
+            want(inv, 3, &indices)?;
+        }
+        "Attention" => {
+            for i in [1, 2, 4, 5] {
+                want(inv, i, &same)?;
+            }
+            want(inv, 3, &[main, DType::Bool])?;
+            let precision = inv.attrs.int("softmax_precision", 1)?;
+            let ok = matches!(precision, 1 | 10 | 16) || (precision == 11 && main == DType::F64);
+            if !ok {
+                return Err(BackendError::unsupported(format!(
+                    "Attention: softmax_precision {precision} with {main} inputs"
+                )));
+            }
+        }
+        _ => {}
+    }
+    if matches!(inv.op_type, "LayerNormalization" | "RMSNormalization") {
+        let stash = inv.attrs.int("stash_type", 1)?;
+        if stash != 1 {
+            return Err(BackendError::unsupported(format!(
+                "{}: stash_type {stash} (only 1, float32, is implemented)",
+                inv.op_type
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The precision the call is really computed in: f32 for f16/bf16 inputs of
+/// arithmetic ops, the io dtype otherwise.
+pub fn compute_precision(info: &OpInfo, main: DType) -> Option<DType> {
+    let arithmetic = info.dtypes == FLOATS || info.dtypes == FLOATS_AND_INTS;
+    (arithmetic && matches!(main, DType::F16 | DType::BF16)).then_some(DType::F32)
+}
+
+/// The manifest JSON (schema 1), generated from [`OPS`].
+pub fn manifest_json() -> String {
+    let ops: Vec<String> = OPS
+        .iter()
+        .map(|o| {
+            let opsets: Vec<String> = o.opsets.iter().map(i64::to_string).collect();
+            let dtypes: Vec<String> = o
+                .dtypes
+                .iter()
+                .map(|d| format!("\"{}\"", d.name()))
+                .collect();
+            format!(
+                "{{\"domain\": \"\", \"op\": \"{}\", \"opsets\": [{}], \"dtypes\": [{}]}}",
+                o.name,
+                opsets.join(", "),
+                dtypes.join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "{{\"schema\": 1, \"vendor\": \"xpucert\", \"device\": \"cpu\", \
+         \"backend_version\": \"{}\", \"ops\": [{}]}}",
+        env!("CARGO_PKG_VERSION"),
+        ops.join(", ")
+    )
+}
