@@ -423,7 +423,10 @@ mod tests {
             assert!(seen.insert(op.name), "{} listed twice", op.name);
             assert_eq!(find(op.name).unwrap().name, op.name);
         }
-        assert!(find("matmul").is_none(), "lookup is case-sensitive, like ONNX");
+        assert!(
+            find("matmul").is_none(),
+            "lookup is case-sensitive, like ONNX"
+        );
         assert_eq!(OPS.len(), 33);
     }
 
@@ -435,6 +438,10 @@ mod tests {
         assert_eq!(a.int("axis", -1).unwrap(), 1);
         assert_eq!(a.int("missing", -1).unwrap(), -1);
         assert_eq!(a.string("approximate", "none").unwrap(), "tanh");
-        assert!(a.float("approximate", 0.0).unwrap_err().contains("approximate"));
+        assert!(
+            a.float("approximate", 0.0)
+                .unwrap_err()
+                .contains("approximate")
+        );
     }
 }

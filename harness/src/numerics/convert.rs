@@ -78,7 +78,11 @@ fn f8_to_f64(b: u8, e: u32, m: u32, ieee: bool) -> f64 {
     let bias = (1 << (e - 1)) - 1;
     let max_exp = (1 << e) - 1;
     if ieee && exp == max_exp {
-        return if man == 0 { sign * f64::INFINITY } else { f64::NAN };
+        return if man == 0 {
+            sign * f64::INFINITY
+        } else {
+            f64::NAN
+        };
     }
     if !ieee && exp == max_exp && man == (1 << m) - 1 {
         return f64::NAN;
@@ -94,12 +98,16 @@ fn f8_to_f64(b: u8, e: u32, m: u32, ieee: bool) -> f64 {
 /// ties to the even code. Slow but obviously right; replaced by tables in the
 /// numerics work.
 fn f8_encode(x: f64, e: u32, m: u32, ieee: bool) -> u8 {
-    let nan = if ieee { 0x7f } else { 0x7f };
+    // S.1111.111 is NaN in both formats (E5M2 has other NaN codes too).
     if x.is_nan() {
-        return nan;
+        return 0x7f;
     }
     let sign = if x.is_sign_negative() { 0x80u8 } else { 0 };
     let a = x.abs();
+    if !ieee && a.is_infinite() {
+        // E4M3FN has no infinity: a non-saturating conversion gives NaN.
+        return sign | 0x7f;
+    }
     let mut best = 0u8;
     let mut best_err = f64::INFINITY;
     for code in 0u8..0x80 {
@@ -116,6 +124,14 @@ fn f8_encode(x: f64, e: u32, m: u32, ieee: bool) -> u8 {
     let max = f8_to_f64(best, e, m, ieee);
     if ieee && a.is_infinite() {
         return sign | 0x7c;
+    }
+    if !ieee && a > max {
+        // Beyond the largest finite value by more than half an ulp: NaN. At
+        // exactly half an ulp, 448 (mantissa 110) is the even neighbour.
+        let ulp = max - f8_to_f64(best - 1, e, m, ieee);
+        if a > max + ulp / 2.0 {
+            return sign | 0x7f;
+        }
     }
     if ieee && a > max {
         // Beyond the largest finite value by more than half an ulp: Inf.
@@ -143,7 +159,10 @@ mod tests {
     fn float_rounding_is_nearest_even() {
         // 1 + 2^-11 is exactly between two f16 values: ties to even (1.0).
         assert_eq!(round_to(DType::F16, 1.0 + 2f64.powi(-11)), 1.0);
-        assert_eq!(round_to(DType::F16, 1.0 + 3.0 * 2f64.powi(-11)), 1.0 + 2f64.powi(-9));
+        assert_eq!(
+            round_to(DType::F16, 1.0 + 3.0 * 2f64.powi(-11)),
+            1.0 + 2f64.powi(-9)
+        );
         assert_eq!(round_to(DType::BF16, 1.0 + 2f64.powi(-8)), 1.0);
         assert_eq!(round_to(DType::F32, 0.1), 0.1f32 as f64);
         assert!(round_to(DType::F16, 1e6).is_infinite());
@@ -156,6 +175,23 @@ mod tests {
         assert_eq!(round_to(DType::F8E4M3FN, 2f64.powi(-9)), 2f64.powi(-9));
         assert!(round_to(DType::F8E5M2, f64::INFINITY).is_infinite());
         assert!(round_to(DType::F8E4M3FN, f64::NAN).is_nan());
+        assert!(
+            round_to(DType::F8E4M3FN, f64::INFINITY).is_nan(),
+            "no Inf in E4M3FN"
+        );
+        assert_eq!(round_to(DType::F8E4M3FN, 463.0), 448.0);
+        assert_eq!(
+            round_to(DType::F8E4M3FN, 464.0),
+            448.0,
+            "tie to the even code"
+        );
+        assert!(round_to(DType::F8E4M3FN, 464.5).is_nan());
+        assert_eq!(
+            round_to(DType::F8E5M2, 61440.0),
+            f64::INFINITY,
+            "tie to the even code"
+        );
+        assert_eq!(round_to(DType::F8E5M2, -1e6), f64::NEG_INFINITY);
     }
 
     #[test]

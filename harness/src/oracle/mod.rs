@@ -1,1 +1,504 @@
-//! The f64 oracle (being written).
+//! The f64 oracle: an independent reference for every operator xpucert tests.
+//!
+//! The oracle receives the inputs exactly as the backend did (already rounded
+//! to the case's dtype, then widened to f64) and computes each op in f64 from
+//! the ONNX operator specification, at the opset named in [`crate::op::OPS`].
+//! It shares no code with any backend: a bug in shared code would be invisible.
+//!
+//! Three rules shape everything here:
+//! * The result is exact f64, never rounded to the output dtype, so the checks
+//!   in `numerics` can measure a backend's error against the true value. Only
+//!   Cast (whose result *is* a rounding) and integer-typed outputs (where the
+//!   dtype's wrap-around is the semantics) are brought into the dtype.
+//! * The output shapes are also the harness's shape inference: every invalid
+//!   combination of shapes, attributes and dtypes is an [`OracleError`] with a
+//!   message naming the op and the problem, never a panic.
+//! * Clarity over speed, but no quadratic surprises: MatMul and Attention go
+//!   through ndarray's `dot` on 2-D views.
+//!
+//! Submodules hold one family of ops each; this file holds the public API,
+//! dispatch, and the helpers every family uses (attributes, axes, integer
+//! wrap-around, reading index tensors).
+
+mod attention;
+mod broadcast;
+mod elementwise;
+mod linalg;
+mod norm;
+mod reduce;
+mod rope;
+mod shape;
+
+use ndarray::ArrayD;
+
+use crate::numerics::DType;
+use crate::op::{Arity, Attributes, AttributesExt, OpSpec};
+
+/// A tensor as the oracle sees it: values in f64, plus the dtype they are stored in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    /// The dtype the values are stored in on the backend side; the values in
+    /// `data` are exactly representable in it.
+    pub dtype: DType,
+    /// The values, widened to f64.
+    pub data: ArrayD<f64>,
+}
+
+impl Value {
+    /// A value of `dtype` holding `data` (taken as already representable in `dtype`).
+    pub fn new(dtype: DType, data: ArrayD<f64>) -> Self {
+        Value { dtype, data }
+    }
+
+    /// The tensor's dimensions.
+    pub fn shape(&self) -> &[usize] {
+        self.data.shape()
+    }
+}
+
+/// One output of the oracle.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Exact (f64) result; `dtype` is the output's ONNX dtype.
+    pub value: Value,
+    /// Per-element sum of |terms| for error bounds: MatMul/Gemm
+    /// `|alpha| sum_k |a_ik b_kj| + |beta c_ij|`, ReduceSum `sum |x|`,
+    /// ReduceMean `sum |x| / n`. `None` where the check needs no magnitude.
+    pub magnitude: Option<ArrayD<f64>>,
+}
+
+impl Output {
+    /// An output without a magnitude.
+    fn plain(dtype: DType, data: ArrayD<f64>) -> Self {
+        Output {
+            value: Value { dtype, data },
+            magnitude: None,
+        }
+    }
+}
+
+/// Why the oracle cannot evaluate a call.
+#[derive(Debug, thiserror::Error)]
+pub enum OracleError {
+    /// Bad shapes, attributes or dtypes for the op: a configuration error in
+    /// the suite, with a message that says exactly what is wrong.
+    #[error("{op}: {message}")]
+    Invalid {
+        /// The ONNX operator name.
+        op: String,
+        /// What is wrong, e.g. "inner dimensions differ: A is [3, 4], B is [5, 6]".
+        message: String,
+    },
+}
+
+type Result<T> = std::result::Result<T, OracleError>;
+
+/// Evaluates one op. `inputs` are positional; `None` = omitted optional input.
+/// The number of outputs is `spec.outputs` (TopK: values and indices;
+/// everything else 1).
+pub fn evaluate(
+    spec: &OpSpec,
+    attrs: &Attributes,
+    inputs: &[Option<Value>],
+) -> std::result::Result<Vec<Output>, OracleError> {
+    let call = Call {
+        spec,
+        attrs,
+        inputs,
+    };
+    call.check_signature()?;
+    let outputs = match spec.name {
+        "Add" | "Sub" | "Mul" | "Div" => vec![elementwise::arithmetic(&call)?],
+        "Neg" | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Tanh" | "Sigmoid" | "Relu" | "Erf"
+        | "Softplus" | "Gelu" => vec![elementwise::unary(&call)?],
+        "Where" => vec![elementwise::where_(&call)?],
+        "Cast" => vec![elementwise::cast(&call)?],
+        "MatMul" => vec![linalg::matmul(&call)?],
+        "Gemm" => vec![linalg::gemm(&call)?],
+        "ReduceSum" | "ReduceMean" | "ReduceMax" => vec![reduce::reduce(&call)?],
+        "Softmax" | "LogSoftmax" => vec![reduce::softmax(&call)?],
+        "TopK" => reduce::topk(&call)?,
+        "LayerNormalization" => vec![norm::layer_norm(&call)?],
+        "RMSNormalization" => vec![norm::rms_norm(&call)?],
+        "Gather" => vec![shape::gather(&call)?],
+        "Transpose" => vec![shape::transpose(&call)?],
+        "Reshape" => vec![shape::reshape(&call)?],
+        "Concat" => vec![shape::concat(&call)?],
+        "RotaryEmbedding" => vec![rope::rotary_embedding(&call)?],
+        "Attention" => vec![attention::attention(&call)?],
+        other => return Err(call.err(format!("the oracle has no implementation of {other}"))),
+    };
+    debug_assert_eq!(outputs.len(), spec.outputs, "{}: output count", spec.name);
+    Ok(outputs)
+}
+
+/// One call being evaluated: the op, its attributes and inputs, and the
+/// helpers that turn every problem into an [`OracleError`] naming the op.
+struct Call<'a> {
+    spec: &'a OpSpec,
+    attrs: &'a Attributes,
+    inputs: &'a [Option<Value>],
+}
+
+impl Call<'_> {
+    /// A configuration error for this op.
+    fn err(&self, message: impl Into<String>) -> OracleError {
+        OracleError::Invalid {
+            op: self.spec.name.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Checks the input count against the op's arity and the attribute names
+    /// and types against the op's declaration, so a suite typo cannot be
+    /// silently ignored by the oracle.
+    fn check_signature(&self) -> Result<()> {
+        match self.spec.arity {
+            Arity::Fixed { required, optional } => {
+                if self.inputs.len() > required + optional {
+                    return Err(self.err(format!(
+                        "takes at most {} inputs, got {}",
+                        required + optional,
+                        self.inputs.len()
+                    )));
+                }
+                for i in 0..required {
+                    if self.inputs.get(i).is_none_or(|v| v.is_none()) {
+                        return Err(
+                            self.err(format!("required input {} is missing", self.input_name(i)))
+                        );
+                    }
+                }
+            }
+            Arity::Variadic => {
+                if self.inputs.is_empty() {
+                    return Err(self.err("needs at least one input"));
+                }
+                if let Some(i) = self.inputs.iter().position(|v| v.is_none()) {
+                    return Err(self.err(format!("input {i} is missing")));
+                }
+            }
+        }
+        for (name, value) in self.attrs {
+            match self.spec.attributes.iter().find(|(n, _)| n == name) {
+                None => return Err(self.err(format!("unknown attribute {name}"))),
+                Some((_, ty)) => {
+                    let actual = value.attr_type();
+                    // An integer literal where a float is declared is fine
+                    // (suites write `alpha: 1`); the getter converts it.
+                    let float_from_int =
+                        *ty == crate::op::AttrType::Float && actual == crate::op::AttrType::Int;
+                    if actual != *ty && !float_from_int {
+                        return Err(
+                            self.err(format!("attribute {name} must be {ty:?}, got {value}"))
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The input's name for messages.
+    fn input_name(&self, i: usize) -> String {
+        match self.spec.arity {
+            Arity::Variadic => format!("{}[{i}]", self.spec.input_names[0]),
+            Arity::Fixed { .. } => self
+                .spec
+                .input_names
+                .get(i)
+                .map_or_else(|| format!("#{i}"), |n| n.to_string()),
+        }
+    }
+
+    /// A required input (presence was checked by `check_signature`).
+    fn input(&self, i: usize) -> Result<&Value> {
+        self.opt(i)
+            .ok_or_else(|| self.err(format!("required input {} is missing", self.input_name(i))))
+    }
+
+    /// An optional input: `None` when omitted.
+    fn opt(&self, i: usize) -> Option<&Value> {
+        self.inputs.get(i).and_then(|v| v.as_ref())
+    }
+
+    /// Integer attribute or its ONNX default.
+    fn int(&self, name: &str, default: i64) -> Result<i64> {
+        self.attrs.int(name, default).map_err(|m| self.err(m))
+    }
+
+    /// Float attribute or its ONNX default.
+    fn float(&self, name: &str, default: f64) -> Result<f64> {
+        self.attrs.float(name, default).map_err(|m| self.err(m))
+    }
+
+    /// String attribute or its ONNX default.
+    fn string<'s>(&'s self, name: &str, default: &'s str) -> Result<&'s str> {
+        self.attrs.string(name, default).map_err(|m| self.err(m))
+    }
+
+    /// Int-list attribute, if present.
+    fn ints(&self, name: &str) -> Result<Option<&[i64]>> {
+        self.attrs.ints(name).map_err(|m| self.err(m))
+    }
+
+    /// Resolves a possibly negative axis against `rank` (ONNX accepts
+    /// `[-rank, rank - 1]`).
+    fn axis(&self, what: &str, axis: i64, rank: usize) -> Result<usize> {
+        let r = rank as i64;
+        if axis < -r || axis >= r {
+            return Err(self.err(format!(
+                "{what} {axis} is out of range for rank {rank} (accepted: [{}, {}])",
+                -r,
+                r - 1
+            )));
+        }
+        Ok(if axis < 0 {
+            (axis + r) as usize
+        } else {
+            axis as usize
+        })
+    }
+
+    /// Fails unless `v` has a floating-point dtype (ops whose ONNX type
+    /// constraint is float only).
+    fn require_float(&self, i: usize, v: &Value) -> Result<()> {
+        if v.dtype.is_float() {
+            Ok(())
+        } else {
+            Err(self.err(format!(
+                "input {} must be a float tensor, got {}",
+                self.input_name(i),
+                v.dtype
+            )))
+        }
+    }
+
+    /// Fails unless `v` is numeric (any dtype but bool).
+    fn require_numeric(&self, i: usize, v: &Value) -> Result<()> {
+        if v.dtype == DType::Bool {
+            Err(self.err(format!(
+                "input {} must be numeric, got bool",
+                self.input_name(i)
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Fails unless `b` has the same dtype as `a` (ONNX type variables bind
+    /// one dtype for all inputs that share them).
+    fn require_same_dtype(&self, ia: usize, a: &Value, ib: usize, b: &Value) -> Result<()> {
+        if a.dtype == b.dtype {
+            Ok(())
+        } else {
+            Err(self.err(format!(
+                "inputs {} and {} must have the same dtype, got {} and {}",
+                self.input_name(ia),
+                self.input_name(ib),
+                a.dtype,
+                b.dtype
+            )))
+        }
+    }
+
+    /// Reads an integer tensor input (axes, shape, K, indices) as i64 values,
+    /// in row-major order. Accepts any integer dtype; rejects floats and
+    /// non-integral values rather than guessing.
+    fn int_values(&self, i: usize, v: &Value) -> Result<Vec<i64>> {
+        if v.dtype.is_float() || v.dtype == DType::Bool {
+            return Err(self.err(format!(
+                "input {} must be an integer tensor, got {}",
+                self.input_name(i),
+                v.dtype
+            )));
+        }
+        v.data
+            .iter()
+            .map(|&x| {
+                if x.is_finite() && x.fract() == 0.0 && x.abs() <= 9.007_199_254_740_992e15 {
+                    Ok(x as i64)
+                } else {
+                    Err(self.err(format!(
+                        "input {} holds {x}, which is not an integer",
+                        self.input_name(i)
+                    )))
+                }
+            })
+            .collect()
+    }
+}
+
+/// Brings exact results into an integer or bool output dtype: truncation
+/// toward zero, then two's-complement wrap-around (numpy's behaviour and the
+/// one ONNX describes for out-of-range fixed-point conversions). Float dtypes
+/// are left exact: the oracle never rounds a float result.
+fn finish(dtype: DType, mut data: ArrayD<f64>) -> ArrayD<f64> {
+    if !dtype.is_float() {
+        data.mapv_inplace(|x| wrap_int(dtype, x));
+    }
+    data
+}
+
+/// Wraps one value into an integer dtype (see [`finish`]). Bool: nonzero is 1.
+fn wrap_int(dtype: DType, x: f64) -> f64 {
+    let (bits, signed) = match dtype {
+        DType::Bool => return f64::from(u8::from(x != 0.0)),
+        DType::I8 => (8, true),
+        DType::U8 => (8, false),
+        DType::I16 => (16, true),
+        DType::U16 => (16, false),
+        DType::I32 => (32, true),
+        DType::U32 => (32, false),
+        DType::I64 => (64, true),
+        DType::U64 => (64, false),
+        _ => return x,
+    };
+    if !x.is_finite() {
+        // Undefined in ONNX; 0 keeps the output storable.
+        return 0.0;
+    }
+    // f64 -> i128 saturates beyond +-2^127, far outside anything a suite makes.
+    let t = x.trunc() as i128;
+    let modulus = 1i128 << bits;
+    let mut m = t.rem_euclid(modulus);
+    if signed && m >= modulus / 2 {
+        m -= modulus;
+    }
+    m as f64
+}
+
+/// Test helpers shared by every submodule's tests.
+#[cfg(test)]
+mod testutil {
+    use ndarray::{ArrayD, IxDyn};
+
+    use super::*;
+    use crate::op::{AttrValue, find};
+
+    /// An f32 value with the given shape and row-major data.
+    pub fn f(shape: &[usize], data: &[f64]) -> Value {
+        t(DType::F32, shape, data)
+    }
+
+    /// A value of any dtype.
+    pub fn t(dtype: DType, shape: &[usize], data: &[f64]) -> Value {
+        Value::new(
+            dtype,
+            ArrayD::from_shape_vec(IxDyn(shape), data.to_vec()).expect("test shape"),
+        )
+    }
+
+    /// An i64 value.
+    pub fn i(shape: &[usize], data: &[i64]) -> Value {
+        let d: Vec<f64> = data.iter().map(|&x| x as f64).collect();
+        t(DType::I64, shape, &d)
+    }
+
+    /// Attributes from (name, value) pairs.
+    pub fn attrs(list: &[(&str, AttrValue)]) -> Attributes {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    /// Evaluates `op` with every input present.
+    pub fn run(op: &str, a: &Attributes, inputs: &[Value]) -> Result<Vec<Output>> {
+        let opt: Vec<Option<Value>> = inputs.iter().cloned().map(Some).collect();
+        run_opt(op, a, &opt)
+    }
+
+    /// Evaluates `op` with optional inputs.
+    pub fn run_opt(op: &str, a: &Attributes, inputs: &[Option<Value>]) -> Result<Vec<Output>> {
+        let spec = find(op).expect("known op");
+        evaluate(spec, a, inputs)
+    }
+
+    /// The single output's value of a successful call.
+    pub fn run1(op: &str, a: &Attributes, inputs: &[Value]) -> Value {
+        let mut out = run(op, a, inputs).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.len(), 1);
+        out.remove(0).value
+    }
+
+    /// Asserts that the call fails with a message containing `needle`.
+    pub fn fails(op: &str, a: &Attributes, inputs: &[Option<Value>], needle: &str) {
+        match run_opt(op, a, inputs) {
+            Ok(out) => panic!("{op} should fail with {needle:?}, got {:?}", out[0].value),
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(msg.starts_with(op), "message names the op: {msg}");
+                assert!(msg.contains(needle), "{msg:?} should contain {needle:?}");
+            }
+        }
+    }
+
+    /// Asserts element-wise closeness with a relative-and-absolute tolerance.
+    pub fn close(actual: &ArrayD<f64>, expected: &[f64], tol: f64) {
+        assert_eq!(actual.len(), expected.len(), "length of {actual:?}");
+        for (k, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+            let ok = (a.is_nan() && e.is_nan()) || a == e || (a - e).abs() <= tol * (1.0 + e.abs());
+            assert!(ok, "element {k}: got {a}, expected {e} (all: {actual:?})");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+    use crate::op::{AttrValue, OPS};
+
+    #[test]
+    fn wrap_int_is_twos_complement() {
+        assert_eq!(wrap_int(DType::I8, 200.0), -56.0);
+        assert_eq!(wrap_int(DType::I8, -129.0), 127.0);
+        assert_eq!(wrap_int(DType::U8, -1.0), 255.0);
+        assert_eq!(wrap_int(DType::I32, -7.9), -7.0);
+        assert_eq!(wrap_int(DType::I64, -3.0), -3.0);
+        assert_eq!(wrap_int(DType::U16, 65536.0 + 5.0), 5.0);
+        assert_eq!(wrap_int(DType::Bool, -0.5), 1.0);
+        assert_eq!(wrap_int(DType::F32, 0.5), 0.5);
+    }
+
+    #[test]
+    fn every_registered_op_is_implemented() {
+        // A call with no inputs must fail on arity, not on "no implementation".
+        for spec in OPS {
+            let e = evaluate(spec, &Attributes::new(), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains("no implementation"), "{e}");
+        }
+    }
+
+    #[test]
+    fn signature_errors() {
+        let x = f(&[2], &[1.0, 2.0]);
+        fails(
+            "Add",
+            &Attributes::new(),
+            &[Some(x.clone())],
+            "required input B",
+        );
+        fails(
+            "Add",
+            &Attributes::new(),
+            &[Some(x.clone()), Some(x.clone()), Some(x.clone())],
+            "at most 2",
+        );
+        fails(
+            "Softmax",
+            &attrs(&[("axes", AttrValue::Int(0))]),
+            &[Some(x.clone())],
+            "unknown attribute axes",
+        );
+        fails(
+            "Softmax",
+            &attrs(&[("axis", AttrValue::String("0".into()))]),
+            &[Some(x.clone())],
+            "attribute axis",
+        );
+        fails("Concat", &Attributes::new(), &[], "at least one");
+    }
+}

@@ -1,1 +1,349 @@
-//! Suites (being written).
+//! Operator suites: the YAML format, its expansion into [`Case`]s with stable
+//! ids, and the seeded generation of every case's inputs.
+//!
+//! A suite file lists cases; each case names an op, a list of dtypes and
+//! optionally a sweep (a cartesian product of named values usable in shapes
+//! and attributes). Expansion gives one [`Case`] per dtype and sweep point,
+//! with an id `<suite>.<op>.<dtype>.<name>[.<var><value>...]` that depends only
+//! on what the case says, so results stay comparable across runs, vendors and
+//! harness versions. Inputs are generated from a seed derived from the suite
+//! seed and the case id alone: adding, removing or filtering cases never
+//! changes another case's bytes.
+//!
+//! Every mistake in a file is a [`SuiteError`] pointing at the line and column
+//! of the offending node: serde-saphyr gives positions for syntax and schema
+//! errors, and [`serde_saphyr::Spanned`] values keep them for the semantic
+//! checks made after parsing (unknown op, attribute types, shapes, arity).
+//! The format is documented in `docs/suite-format.md`.
+
+mod error;
+mod expand;
+mod inputs;
+mod layout;
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::numerics::DType;
+#[cfg(test)]
+use crate::numerics::HostTensor;
+use crate::numerics::check::CheckSpec;
+use crate::op::{Attributes, AttributesExt, OpSpec};
+
+pub use error::SuiteError;
+pub use inputs::{dtype_max, dtype_min_normal, generate_inputs};
+pub use layout::{Layout, POISON, ROW_PAD, offsets};
+
+/// A loaded suite: its cases after includes, sweeps and dtypes are expanded.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// The `suite:` name of the root file.
+    pub name: String,
+    /// The root file's `description:` (empty when absent).
+    pub description: String,
+    /// The root file as given.
+    pub path: PathBuf,
+    /// Hex sha256 of the root file's bytes when it includes nothing; with
+    /// includes, sha256 over the lines `<hex sha256 of file>\n` of every file
+    /// read, root first, in load order.
+    pub sha256: String,
+    /// Every file read (root first), canonicalized.
+    pub files: Vec<PathBuf>,
+    /// Expanded cases, in file order (includes where the `include:` is, i.e.
+    /// before the including file's own cases).
+    pub cases: Vec<Case>,
+}
+
+/// One concrete call to test: an op with fixed dtype, attributes and inputs.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Stable id, `<suite>.<op lowercase>.<dtype>.<name>[.<var><value>...]`.
+    pub id: String,
+    /// The operator, from the registry.
+    pub op: &'static OpSpec,
+    /// Opset of the call (the registry's; other opsets are rejected).
+    pub opset: i64,
+    /// The case dtype: the default dtype of its inputs.
+    pub dtype: DType,
+    /// Typed attributes, checked against the op's registry entry.
+    pub attributes: Attributes,
+    /// Positional inputs, as ONNX numbers them.
+    pub inputs: Vec<InputSpec>,
+    /// Tolerance override; `None` means the runner's default for op and dtype.
+    pub check: Option<CheckSpec>,
+    /// Seed of the input generator, derived from the suite seed and the id.
+    pub seed: u64,
+    /// Where the case is written, `file:line:col`.
+    pub location: String,
+}
+
+/// One positional input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputSpec {
+    /// An omitted optional input (ONNX empty name).
+    Absent,
+    /// A tensor the harness generates.
+    Tensor(TensorSpec),
+}
+
+/// How to make one input tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorSpec {
+    /// Element type.
+    pub dtype: DType,
+    /// Logical shape (`[]` is a scalar).
+    pub shape: Vec<usize>,
+    /// Where the values come from.
+    pub source: Source,
+    /// How the tensor is stored for the backend.
+    pub layout: Layout,
+}
+
+impl TensorSpec {
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// Where an input's values come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// Drawn from a distribution with the case's seed.
+    Dist(Distribution),
+    /// Written in the suite, row-major (rounded to the input dtype).
+    Values(Vec<f64>),
+}
+
+/// A distribution of generated values. Draws are made in f64 and then
+/// rounded to the input's dtype.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Distribution {
+    /// Uniform on `[low, high)`; default `[-1, 1)`.
+    Uniform {
+        /// lower bound (inclusive)
+        #[serde(default = "minus_one")]
+        low: f64,
+        /// upper bound (exclusive)
+        #[serde(default = "one")]
+        high: f64,
+    },
+    /// Normal with the given mean and standard deviation.
+    Normal {
+        /// mean
+        #[serde(default)]
+        mean: f64,
+        /// standard deviation
+        #[serde(default = "one")]
+        std: f64,
+    },
+    /// Integers uniform on `[low, high]`, both inclusive (indices, integer
+    /// dtypes, or integer-valued floats to create ties).
+    Int {
+        /// lowest value
+        low: i64,
+        /// highest value
+        high: i64,
+    },
+    /// 1 with probability `p`, else 0.
+    Bernoulli {
+        /// probability of 1
+        #[serde(default = "half")]
+        p: f64,
+    },
+    /// `start + i * step` for the row-major element index `i`.
+    Arange {
+        /// first value
+        #[serde(default)]
+        start: f64,
+        /// increment
+        #[serde(default = "one")]
+        step: f64,
+    },
+    /// Each element is, with probability `fraction`, one of `values` (chosen
+    /// uniformly), otherwise drawn from `base` (default uniform [-1, 1)).
+    Special {
+        /// share of special elements, in [0, 1]
+        fraction: f64,
+        /// the special values to mix in
+        values: Vec<SpecialValue>,
+        /// distribution of the other elements
+        #[serde(default = "default_base")]
+        base: Box<Distribution>,
+    },
+}
+
+/// A value that exercises a corner of floating point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecialValue {
+    /// quiet NaN
+    Nan,
+    /// +infinity
+    Inf,
+    /// -infinity
+    #[serde(rename = "-inf")]
+    NegInf,
+    /// negative zero
+    #[serde(rename = "-0")]
+    NegZero,
+    /// a subnormal of the input dtype, random magnitude and sign
+    Denormal,
+    /// the largest finite value of the input dtype
+    Max,
+    /// the smallest positive normal value of the input dtype
+    MinNormal,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn minus_one() -> f64 {
+    -1.0
+}
+fn half() -> f64 {
+    0.5
+}
+fn default_base() -> Box<Distribution> {
+    Box::new(Distribution::default())
+}
+
+impl Default for Distribution {
+    /// Uniform on [-1, 1).
+    fn default() -> Self {
+        Distribution::Uniform {
+            low: -1.0,
+            high: 1.0,
+        }
+    }
+}
+
+/// Loads one suite file and everything it includes, and expands its cases.
+pub fn load(path: &Path) -> Result<Suite, SuiteError> {
+    expand::load_suite(path)
+}
+
+/// Loads several suites. Each path is a file or a directory (all `*.yaml` in
+/// it, sorted by name, not recursive). A file that another listed suite
+/// already includes is not loaded a second time; any other case id that
+/// appears twice is an error.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Suite>, SuiteError> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let rd = std::fs::read_dir(p)
+                .map_err(|e| SuiteError::file(p, format!("cannot read directory: {e}")))?;
+            let mut found: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "yaml") && f.is_file())
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(SuiteError::file(p, "directory holds no *.yaml suite"));
+            }
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut suites = Vec::new();
+    for f in &files {
+        suites.push(load(f)?);
+    }
+    // Drop suites that another suite already pulls in through `include:`.
+    let included: Vec<&PathBuf> = suites.iter().flat_map(|s| s.files.iter().skip(1)).collect();
+    let mut seen_roots = std::collections::BTreeSet::new();
+    let suites: Vec<Suite> = suites
+        .iter()
+        .filter(|s| !included.contains(&&s.files[0]) && seen_roots.insert(s.files[0].clone()))
+        .cloned()
+        .collect();
+    let mut ids: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for s in &suites {
+        for c in &s.cases {
+            if let Some(first) = ids.insert(&c.id, &c.location) {
+                return Err(expand::duplicate_error(&c.location, &c.id, first));
+            }
+        }
+    }
+    Ok(suites)
+}
+
+impl Case {
+    /// Rough cost of running the case once (multiply-adds for MatMul, Gemm
+    /// and Attention; elements touched otherwise), for scheduling, sharding
+    /// and timeouts. Relative, not in any unit of time.
+    pub fn cost(&self) -> f64 {
+        let shapes: Vec<Option<&[usize]>> = self
+            .inputs
+            .iter()
+            .map(|i| match i {
+                InputSpec::Tensor(t) => Some(t.shape.as_slice()),
+                InputSpec::Absent => None,
+            })
+            .collect();
+        let elems: f64 = shapes
+            .iter()
+            .flatten()
+            .map(|s| s.iter().product::<usize>() as f64)
+            .sum();
+        let shape = |i: usize| shapes.get(i).copied().flatten().unwrap_or(&[]);
+        let prod = |s: &[usize]| s.iter().product::<usize>() as f64;
+        let flops = match self.op.name {
+            "MatMul" => {
+                let (a, b) = (shape(0), shape(1));
+                let k = a.last().copied().unwrap_or(1) as f64;
+                let m = if a.len() >= 2 {
+                    a[a.len() - 2] as f64
+                } else {
+                    1.0
+                };
+                let n = if b.len() >= 2 {
+                    b[b.len() - 1] as f64
+                } else {
+                    1.0
+                };
+                let batch_a = if a.len() > 2 {
+                    prod(&a[..a.len() - 2])
+                } else {
+                    1.0
+                };
+                let batch_b = if b.len() > 2 {
+                    prod(&b[..b.len() - 2])
+                } else {
+                    1.0
+                };
+                batch_a.max(batch_b) * m * n * k
+            }
+            "Gemm" => {
+                let (a, b) = (shape(0), shape(1));
+                if a.len() == 2 && b.len() == 2 {
+                    let trans_a = self.attributes.int("transA", 0).unwrap_or(0) != 0;
+                    let k = if trans_a { a[0] } else { a[1] } as f64;
+                    // (M*K) * (K*N) / K = M*N*K, whatever the transposes.
+                    prod(a) * prod(b) / k.max(1.0)
+                } else {
+                    0.0
+                }
+            }
+            "Attention" => {
+                let (q, k) = (shape(0), shape(1));
+                match (q.len(), k.len()) {
+                    // [B, Hq, Sq, D] x [B, Hkv, Skv, D]: QK^T and PV.
+                    (4, 4) => 2.0 * prod(q) * k[2] as f64,
+                    // [B, Sq, Hq*D] x [B, Skv, Hkv*D]
+                    (3, 3) => 2.0 * prod(q) * k[1] as f64,
+                    _ => 0.0,
+                }
+            }
+            _ => 0.0,
+        };
+        1.0 + elems + flops
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,537 @@
+//! Attention (opset 23), output Y only.
+
+use ndarray::{Array2, Array4, ArrayD, ArrayView4, Axis, Ix4, IxDyn, s};
+
+use super::{Call, Output, Result, Value, broadcast};
+use crate::numerics::DType;
+
+/// One of Q, K, V as a 4-D `(batch, heads, seq, head_size)` array: 4-D
+/// inputs as they are, 3-D `(batch, seq, heads * head_size)` inputs split
+/// into `heads` heads.
+fn to_bhsd(call: &Call, i: usize, v: &Value, heads_attr: Option<usize>) -> Result<Array4<f64>> {
+    let shape = v.shape();
+    match shape.len() {
+        4 => {
+            if let Some(h) = heads_attr.filter(|&h| h != shape[1]) {
+                return Err(call.err(format!(
+                    "input {} has {} heads, but the num_heads attribute says {h}",
+                    call.input_name(i),
+                    shape[1]
+                )));
+            }
+            v.data
+                .view()
+                .into_dimensionality::<Ix4>()
+                .map(|a| a.to_owned())
+                .map_err(|e| call.err(format!("{}: {e}", call.input_name(i))))
+        }
+        3 => {
+            let h = heads_attr.ok_or_else(|| {
+                call.err("3-D Q, K, V need the q_num_heads and kv_num_heads attributes")
+            })?;
+            let (b, sq, hidden) = (shape[0], shape[1], shape[2]);
+            if h == 0 || hidden % h != 0 {
+                return Err(call.err(format!(
+                    "hidden size {hidden} of {} {shape:?} is not a multiple of its {h} heads",
+                    call.input_name(i)
+                )));
+            }
+            let split = v
+                .data
+                .to_shape((b, sq, h, hidden / h))
+                .map_err(|e| call.err(format!("{}: {e}", call.input_name(i))))?;
+            Ok(split
+                .permuted_axes([0, 2, 1, 3])
+                .as_standard_layout()
+                .into_owned())
+        }
+        _ => Err(call.err(format!(
+            "input {} must be 3-D or 4-D, got shape {shape:?}",
+            call.input_name(i)
+        ))),
+    }
+}
+
+/// A positive head-count attribute, if given.
+fn heads(call: &Call, name: &str) -> Result<Option<usize>> {
+    match call.attrs.get(name) {
+        None => Ok(None),
+        Some(_) => {
+            let h = call.int(name, 0)?;
+            usize::try_from(h)
+                .ok()
+                .filter(|&h| h > 0)
+                .map(Some)
+                .ok_or_else(|| call.err(format!("{name} must be > 0, got {h}")))
+        }
+    }
+}
+
+/// The additive attention bias from attn_mask, as a view broadcast to
+/// `(batch, q_heads, q_seq, total)`. A bool mask gives 0 where true (attend)
+/// and -inf where false; any other mask is added as it is. A last dimension
+/// shorter than `total` is padded with -inf (false), as the spec says.
+fn mask_bias(call: &Call, mask: &Value, target: [usize; 4]) -> Result<Array4<f64>> {
+    if mask.data.ndim() > 4 {
+        return Err(call.err(format!(
+            "attn_mask must have rank <= 4, got shape {:?}",
+            mask.shape()
+        )));
+    }
+    let mut bias: ArrayD<f64> = if mask.dtype == DType::Bool {
+        mask.data
+            .mapv(|m| if m != 0.0 { 0.0 } else { f64::NEG_INFINITY })
+    } else {
+        mask.data.clone()
+    };
+    let total = target[3];
+    if let Some(&last) = bias.shape().last().filter(|&&last| last < total) {
+        let mut pad_shape = bias.shape().to_vec();
+        let axis = pad_shape.len() - 1;
+        pad_shape[axis] = total - last;
+        let pad = ArrayD::from_elem(IxDyn(&pad_shape), f64::NEG_INFINITY);
+        bias = ndarray::concatenate(Axis(axis), &[bias.view(), pad.view()])
+            .map_err(|e| call.err(format!("attn_mask: {e}")))?;
+    }
+    let view = broadcast::to(call, "attn_mask", &bias, &target)?;
+    view.into_dimensionality::<Ix4>()
+        .map(|v| v.to_owned())
+        .map_err(|e| call.err(format!("attn_mask: {e}")))
+}
+
+/// Attention (opset 23): `Y = softmax(softcap(scale * Q K^T) + bias) V`.
+///
+/// * Q, K, V are 4-D `(batch, heads, seq, head_size)`, or 3-D
+///   `(batch, seq, heads * head_size)` with q_num_heads / kv_num_heads.
+///   V's head size may differ from Q's and K's.
+/// * past_key / past_value (4-D, given together) are concatenated before K
+///   and V along the sequence.
+/// * GQA: q_heads must be a multiple of kv_heads; q head h uses kv head
+///   `h / (q_heads / kv_heads)` (each kv head repeated for consecutive q heads).
+/// * scale defaults to 1/sqrt(head_size). The spec scales Q and K by
+///   sqrt(scale) each; in exact arithmetic that is the same as scaling Q K^T.
+/// * is_causal: query i (0-based within Q) may attend key j (0-based over
+///   past + new keys) iff `j <= i + past_len`. Without a past this is the
+///   spec's "upper left causal bias"; with a past, the past tokens are all
+///   visible, as the ONNX reference implementation does (offset = the past
+///   length). Masking applies on top of attn_mask ("regardless of the
+///   attn_mask input").
+/// * softcap (> 0): `softcap * tanh(s / softcap)` is applied to the scaled
+///   scores *before* the mask is added. The spec's diagram draws it after the
+///   mask, but that maps a -inf mask to -softcap and lets masked keys leak
+///   weight; the ONNX reference implementation applies it before the mask,
+///   and so do the models that use softcapping.
+/// * A query row with every key masked has softmax 0/0: its output is NaN,
+///   as the reference implementation's softmax produces; the spec says nothing.
+/// * qk_matmul_output_mode and softmax_precision only concern an output the
+///   harness does not request and the precision of a real implementation.
+pub(super) fn attention(call: &Call) -> Result<Output> {
+    let (q_in, k_in, v_in) = (call.input(0)?, call.input(1)?, call.input(2)?);
+    for (i, v) in [(0, q_in), (1, k_in), (2, v_in)] {
+        call.require_float(i, v)?;
+    }
+    call.require_same_dtype(0, q_in, 1, k_in)?;
+    let rank = q_in.data.ndim();
+    if k_in.data.ndim() != rank || v_in.data.ndim() != rank {
+        return Err(call.err(format!(
+            "Q, K and V must have the same rank, got {:?}, {:?}, {:?}",
+            q_in.shape(),
+            k_in.shape(),
+            v_in.shape()
+        )));
+    }
+    let q = to_bhsd(call, 0, q_in, heads(call, "q_num_heads")?)?;
+    let kv_heads_attr = heads(call, "kv_num_heads")?;
+    let mut k = to_bhsd(call, 1, k_in, kv_heads_attr)?;
+    let mut v = to_bhsd(call, 2, v_in, kv_heads_attr)?;
+    let (b, hq, sq, d) = q.dim();
+    let (kb, hkv, skv, kd) = k.dim();
+    let (vb, vh, vs, dv) = v.dim();
+    if kb != b || vb != b {
+        return Err(call.err(format!(
+            "batch sizes differ: Q {:?}, K {:?}, V {:?}",
+            q_in.shape(),
+            k_in.shape(),
+            v_in.shape()
+        )));
+    }
+    if kd != d {
+        return Err(call.err(format!("head sizes of Q ({d}) and K ({kd}) differ")));
+    }
+    if vh != hkv || vs != skv {
+        return Err(call.err(format!(
+            "K and V disagree in heads or sequence: K {:?}, V {:?}",
+            k_in.shape(),
+            v_in.shape()
+        )));
+    }
+    if hkv == 0 || hq % hkv != 0 {
+        return Err(call.err(format!(
+            "q heads ({hq}) must be a multiple of kv heads ({hkv})"
+        )));
+    }
+
+    // KV cache: past first, then the new keys and values.
+    let past_len = match (call.opt(4), call.opt(5)) {
+        (None, None) => 0,
+        (Some(pk), Some(pv)) => {
+            call.require_same_dtype(0, q_in, 4, pk)?;
+            call.require_same_dtype(2, v_in, 5, pv)?;
+            let pk4 = pk.data.view().into_dimensionality::<Ix4>().ok();
+            let pv4 = pv.data.view().into_dimensionality::<Ix4>().ok();
+            let (Some(pk4), Some(pv4)) = (pk4, pv4) else {
+                return Err(call.err("past_key and past_value must be 4-D"));
+            };
+            let (pb, ph, ps, pd) = pk4.dim();
+            if (pb, ph, pd) != (b, hkv, d) || pv4.dim() != (b, hkv, ps, dv) {
+                return Err(call.err(format!(
+                    "past_key {:?} / past_value {:?} must be [batch {b}, kv_heads {hkv}, past, {d} / {dv}]",
+                    pk.shape(),
+                    pv.shape()
+                )));
+            }
+            k = ndarray::concatenate(Axis(2), &[pk4, k.view()])
+                .map_err(|e| call.err(format!("past_key: {e}")))?;
+            v = ndarray::concatenate(Axis(2), &[pv4, v.view()])
+                .map_err(|e| call.err(format!("past_value: {e}")))?;
+            ps
+        }
+        _ => return Err(call.err("past_key and past_value must be given together")),
+    };
+    let total = past_len + skv;
+
+    let scale = match call.attrs.get("scale") {
+        None => 1.0 / (d as f64).sqrt(),
+        Some(_) => call.float("scale", 0.0)?,
+    };
+    let softcap = call.float("softcap", 0.0)?;
+    if softcap.is_nan() || softcap < 0.0 {
+        return Err(call.err(format!("softcap must be >= 0, got {softcap}")));
+    }
+    let causal = call.int("is_causal", 0)? != 0;
+    let bias = match call.opt(3) {
+        None => None,
+        Some(m) => Some(mask_bias(call, m, [b, hq, sq, total])?),
+    };
+
+    let group = hq / hkv;
+    let mut y = Array4::<f64>::zeros((b, hq, sq, dv));
+    for bi in 0..b {
+        for h in 0..hq {
+            let kvh = h / group;
+            let qm = q.slice(s![bi, h, .., ..]);
+            let km = k.slice(s![bi, kvh, .., ..]);
+            let vm = v.slice(s![bi, kvh, .., ..]);
+            let mut scores: Array2<f64> = qm.dot(&km.t());
+            scores.mapv_inplace(|x| {
+                let x = scale * x;
+                if softcap > 0.0 {
+                    softcap * (x / softcap).tanh()
+                } else {
+                    x
+                }
+            });
+            add_bias(
+                &mut scores,
+                bias.as_ref().map(|m| m.view()),
+                bi,
+                h,
+                causal,
+                past_len,
+            );
+            softmax_rows(&mut scores);
+            y.slice_mut(s![bi, h, .., ..]).assign(&scores.dot(&vm));
+        }
+    }
+
+    let out = if rank == 3 {
+        y.permuted_axes([0, 2, 1, 3])
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order(IxDyn(&[b, sq, hq * dv]))
+            .map_err(|e| call.err(format!("output: {e}")))?
+    } else {
+        y.into_dyn()
+    };
+    Ok(Output::plain(q_in.dtype, out))
+}
+
+/// Adds the mask bias of (batch bi, head h) and the causal mask to `scores`
+/// (q_seq x total).
+fn add_bias(
+    scores: &mut Array2<f64>,
+    bias: Option<ArrayView4<f64>>,
+    bi: usize,
+    h: usize,
+    causal: bool,
+    past_len: usize,
+) {
+    if let Some(m) = bias {
+        *scores += &m.slice(s![bi, h, .., ..]);
+    }
+    if causal {
+        for (i, mut row) in scores.outer_iter_mut().enumerate() {
+            for (j, x) in row.iter_mut().enumerate() {
+                if j > i + past_len {
+                    *x = f64::NEG_INFINITY;
+                }
+            }
+        }
+    }
+}
+
+/// Softmax of each row, maximum subtracted; an all -inf row becomes NaN.
+fn softmax_rows(scores: &mut Array2<f64>) {
+    for mut row in scores.outer_iter_mut() {
+        let max = row.fold(
+            f64::NEG_INFINITY,
+            |m, &x| if x.is_nan() || x > m { x } else { m },
+        );
+        row.mapv_inplace(|x| (x - max).exp());
+        let sum = row.sum();
+        row.mapv_inplace(|x| x / sum);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::op::{AttrValue, Attributes};
+
+    fn attn(a: &Attributes, inputs: &[Option<Value>]) -> Value {
+        run_opt("Attention", a, inputs)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .remove(0)
+            .value
+    }
+
+    fn seq(n: usize, step: f64) -> Vec<f64> {
+        (0..n)
+            .map(|k| ((k * 13) % 11) as f64 * step - 0.6)
+            .collect()
+    }
+
+    #[test]
+    fn one_key_returns_v() {
+        let q = f(&[1, 2, 3, 4], &seq(24, 0.2));
+        let k = f(&[1, 2, 1, 4], &seq(8, 0.3));
+        let v = f(&[1, 2, 1, 2], &[1.0, -2.0, 3.5, 4.0]);
+        let y = attn(&Attributes::new(), &[Some(q), Some(k), Some(v)]);
+        assert_eq!(y.shape(), &[1, 2, 3, 2]);
+        close(
+            &y.data,
+            &[
+                1.0, -2.0, 1.0, -2.0, 1.0, -2.0, 3.5, 4.0, 3.5, 4.0, 3.5, 4.0,
+            ],
+            1e-15,
+        );
+    }
+
+    #[test]
+    fn two_keys_by_hand() {
+        // d = 4, default scale 1/2. q = [2, 0, 0, 0]; k0 = [0,0,0,0], k1 = [ln 3, 0, 0, 0]
+        // scores = 1/2 * [0, 2 ln 3] = [0, ln 3] -> softmax [1/4, 3/4]; V = [[4], [8]] -> 7.
+        let q = f(&[1, 1, 1, 4], &[2.0, 0.0, 0.0, 0.0]);
+        let k = f(
+            &[1, 1, 2, 4],
+            &[0.0, 0.0, 0.0, 0.0, 3f64.ln(), 0.0, 0.0, 0.0],
+        );
+        let v = f(&[1, 1, 2, 1], &[4.0, 8.0]);
+        let y = attn(
+            &Attributes::new(),
+            &[Some(q.clone()), Some(k.clone()), Some(v.clone())],
+        );
+        close(&y.data, &[7.0], 1e-14);
+        // scale 1 doubles the score: [0, 2 ln 3] -> [1/10, 9/10] -> 7.6.
+        let a = attrs(&[("scale", AttrValue::Float(1.0))]);
+        let y = attn(&a, &[Some(q.clone()), Some(k.clone()), Some(v.clone())]);
+        close(&y.data, &[7.6], 1e-14);
+        // Float mask [ln 3, 0] evens the scores out: 6.
+        let m = f(&[1, 2], &[3f64.ln(), 0.0]);
+        let y = attn(
+            &Attributes::new(),
+            &[Some(q.clone()), Some(k.clone()), Some(v.clone()), Some(m)],
+        );
+        close(&y.data, &[6.0], 1e-14);
+        // Bool mask hiding key 1: 4.
+        let m = t(DType::Bool, &[2], &[1.0, 0.0]);
+        let y = attn(
+            &Attributes::new(),
+            &[Some(q.clone()), Some(k.clone()), Some(v.clone()), Some(m)],
+        );
+        close(&y.data, &[4.0], 0.0);
+        // A mask of last dimension 1 is padded with -inf: key 1 hidden again.
+        let m = f(&[1], &[0.0]);
+        let y = attn(
+            &Attributes::new(),
+            &[Some(q.clone()), Some(k.clone()), Some(v.clone()), Some(m)],
+        );
+        close(&y.data, &[4.0], 0.0);
+        // softcap 1: scores [0, tanh(ln 3)] = [0, 0.8] -> 4 + 4 e^0.8 / (1 + e^0.8).
+        let a = attrs(&[("softcap", AttrValue::Float(1.0))]);
+        let y = attn(&a, &[Some(q), Some(k), Some(v)]);
+        let w = 0.8f64.exp() / (1.0 + 0.8f64.exp());
+        close(&y.data, &[4.0 + 4.0 * w], 1e-14);
+    }
+
+    #[test]
+    fn causal_masks_the_future() {
+        // 3 queries, 3 keys, V rows e0, e1, e2: row i averages the visible keys
+        // weighted by softmax; with Q = 0 all scores are 0, so row i is the mean
+        // of rows 0..=i: [1,0,0], [1/2,1/2,0], [1/3,1/3,1/3].
+        let q = f(&[1, 1, 3, 2], &[0.0; 6]);
+        let k = f(&[1, 1, 3, 2], &seq(6, 0.5));
+        let v = f(
+            &[1, 1, 3, 3],
+            &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+        );
+        let a = attrs(&[("is_causal", AttrValue::Int(1))]);
+        let y = attn(&a, &[Some(q.clone()), Some(k.clone()), Some(v.clone())]);
+        let third = 1.0 / 3.0;
+        close(
+            &y.data,
+            &[1.0, 0.0, 0.0, 0.5, 0.5, 0.0, third, third, third],
+            1e-15,
+        );
+        // With 2 past tokens and 1 new query: the query sees all 3 keys.
+        let past_k = f(&[1, 1, 2, 2], &seq(4, 0.1));
+        let past_v = f(&[1, 1, 2, 3], &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+        let q1 = f(&[1, 1, 1, 2], &[0.0; 2]);
+        let k1 = f(&[1, 1, 1, 2], &[0.3, 0.4]);
+        let v1 = f(&[1, 1, 1, 3], &[0.0, 0.0, 1.0]);
+        let y = attn(
+            &a,
+            &[
+                Some(q1),
+                Some(k1),
+                Some(v1),
+                None,
+                Some(past_k),
+                Some(past_v),
+            ],
+        );
+        close(&y.data, &[third, third, third], 1e-15);
+    }
+
+    #[test]
+    fn past_concatenation_equals_full_kv() {
+        let q = f(&[1, 2, 2, 4], &seq(16, 0.25));
+        let k = f(&[1, 2, 5, 4], &seq(40, 0.2));
+        let v = f(&[1, 2, 5, 3], &seq(30, 0.4));
+        let full = attn(
+            &Attributes::new(),
+            &[Some(q.clone()), Some(k.clone()), Some(v.clone())],
+        );
+        let split = |x: &Value, at: usize| {
+            let a = x.data.slice_axis(Axis(2), (..at).into()).to_owned();
+            let b = x.data.slice_axis(Axis(2), (at..).into()).to_owned();
+            (Value::new(x.dtype, a), Value::new(x.dtype, b))
+        };
+        let (pk, nk) = split(&k, 3);
+        let (pv, nv) = split(&v, 3);
+        let cached = attn(
+            &Attributes::new(),
+            &[Some(q), Some(nk), Some(nv), None, Some(pk), Some(pv)],
+        );
+        close(&cached.data, full.data.as_slice().unwrap(), 1e-15);
+    }
+
+    #[test]
+    fn gqa_equals_repeated_kv_heads_and_3d_layout_agrees() {
+        // 4 q heads, 2 kv heads: q heads 0,1 use kv head 0; 2,3 use kv head 1.
+        let q = f(&[2, 4, 3, 2], &seq(48, 0.3));
+        let k = f(&[2, 2, 5, 2], &seq(40, 0.2));
+        let v = f(&[2, 2, 5, 3], &seq(60, 0.1));
+        let gqa = attn(
+            &Attributes::new(),
+            &[Some(q.clone()), Some(k.clone()), Some(v.clone())],
+        );
+        let repeat = |x: &Value| {
+            let heads: Vec<_> = (0..4)
+                .map(|h| x.data.slice_axis(Axis(1), (h / 2..h / 2 + 1).into()))
+                .collect();
+            Value::new(x.dtype, ndarray::concatenate(Axis(1), &heads).unwrap())
+        };
+        let mha = attn(
+            &Attributes::new(),
+            &[Some(q.clone()), Some(repeat(&k)), Some(repeat(&v))],
+        );
+        close(&gqa.data, mha.data.as_slice().unwrap(), 1e-15);
+        // The same call in 3-D layout.
+        let to3 = |x: &Value| {
+            let (b, h, s, d) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+            let t = x.data.view().permuted_axes(IxDyn(&[0, 2, 1, 3]));
+            Value::new(
+                x.dtype,
+                t.to_shape(IxDyn(&[b, s, h * d])).unwrap().into_owned(),
+            )
+        };
+        let a = attrs(&[
+            ("q_num_heads", AttrValue::Int(4)),
+            ("kv_num_heads", AttrValue::Int(2)),
+        ]);
+        let y3 = attn(&a, &[Some(to3(&q)), Some(to3(&k)), Some(to3(&v))]);
+        assert_eq!(y3.shape(), &[2, 3, 12]);
+        close(&y3.data, to3(&gqa).data.as_slice().unwrap(), 1e-15);
+    }
+
+    #[test]
+    fn fully_masked_row_is_nan() {
+        let q = f(&[1, 1, 2, 2], &[0.1, 0.2, 0.3, 0.4]);
+        let k = f(&[1, 1, 2, 2], &[0.5, 0.6, 0.7, 0.8]);
+        let v = f(&[1, 1, 2, 1], &[1.0, 2.0]);
+        // Row 0 hides everything, row 1 hides nothing.
+        let m = t(DType::Bool, &[2, 2], &[0.0, 0.0, 1.0, 1.0]);
+        let y = attn(&Attributes::new(), &[Some(q), Some(k), Some(v), Some(m)]);
+        assert!(y.data[[0, 0, 0, 0]].is_nan());
+        assert!(y.data[[0, 0, 1, 0]].is_finite());
+    }
+
+    #[test]
+    fn attention_errors() {
+        let none = Attributes::new();
+        let q = Some(f(&[1, 3, 2, 4], &[0.0; 24]));
+        let k = Some(f(&[1, 2, 2, 4], &[0.0; 16]));
+        let v = Some(f(&[1, 2, 2, 4], &[0.0; 16]));
+        fails(
+            "Attention",
+            &none,
+            &[q.clone(), k.clone(), v.clone()],
+            "multiple of kv heads",
+        );
+        let q = Some(f(&[1, 2, 2, 4], &[0.0; 16]));
+        let k5 = Some(f(&[1, 2, 2, 5], &[0.0; 20]));
+        fails(
+            "Attention",
+            &none,
+            &[q.clone(), k5, v.clone()],
+            "head sizes",
+        );
+        let q3 = Some(f(&[1, 2, 8], &[0.0; 16]));
+        fails(
+            "Attention",
+            &none,
+            &[q3.clone(), q3.clone(), q3],
+            "q_num_heads",
+        );
+        fails(
+            "Attention",
+            &none,
+            &[q.clone(), k.clone(), v.clone(), None, k.clone(), None],
+            "together",
+        );
+        fails(
+            "Attention",
+            &none,
+            &[q.clone(), k.clone(), v.clone(), Some(f(&[3, 2], &[0.0; 6]))],
+            "cannot be broadcast",
+        );
+        fails(
+            "Attention",
+            &none,
+            &[q, Some(f(&[2, 4], &[0.0; 8])), v],
+            "same rank",
+        );
+    }
+}

@@ -1,0 +1,486 @@
+//! Elementwise ops: the four arithmetic ops with broadcasting, the unary math
+//! functions, Where and Cast.
+
+use ndarray::Zip;
+
+use super::{Call, Output, Result, broadcast, finish, wrap_int};
+use crate::numerics::{DType, round_to};
+
+/// Add, Sub, Mul, Div (opset 14): multidirectional broadcasting, output dtype
+/// = input dtype. Float division follows IEEE (x/0 is +-inf or NaN). Integer
+/// ops are computed exactly in i128 and wrapped to the dtype; integer Div
+/// truncates toward zero, and an integer division by zero (undefined in ONNX)
+/// is reported as an error rather than given a made-up value.
+pub(super) fn arithmetic(call: &Call) -> Result<Output> {
+    let (a, b) = (call.input(0)?, call.input(1)?);
+    call.require_numeric(0, a)?;
+    call.require_numeric(1, b)?;
+    call.require_same_dtype(0, a, 1, b)?;
+    let shape = broadcast::shapes(call, &[a.shape(), b.shape()])?;
+    let av = broadcast::to(call, "A", &a.data, &shape)?;
+    let bv = broadcast::to(call, "B", &b.data, &shape)?;
+    let op = call.spec.name;
+    let data = if a.dtype.is_float() {
+        let f: fn(f64, f64) -> f64 = match op {
+            "Add" => |x, y| x + y,
+            "Sub" => |x, y| x - y,
+            "Mul" => |x, y| x * y,
+            _ => |x, y| x / y,
+        };
+        Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y))
+    } else {
+        if op == "Div" && bv.iter().any(|&y| y == 0.0) {
+            return Err(call.err("integer division by zero (undefined in ONNX)"));
+        }
+        // Inputs of an integer dtype hold integers, so `as i128` is exact;
+        // wrapping i128 arithmetic keeps the low bits that the dtype keeps.
+        let f: fn(i128, i128) -> i128 = match op {
+            "Add" => i128::wrapping_add,
+            "Sub" => i128::wrapping_sub,
+            "Mul" => i128::wrapping_mul,
+            _ => i128::wrapping_div,
+        };
+        let exact = Zip::from(&av)
+            .and(&bv)
+            .map_collect(|&x, &y| f(x as i128, y as i128) as f64);
+        finish(a.dtype, exact)
+    };
+    Ok(Output::plain(a.dtype, data))
+}
+
+/// The unary ops. Neg and Relu also accept signed integers (their ONNX type
+/// constraints do); every other op here is float-only.
+pub(super) fn unary(call: &Call) -> Result<Output> {
+    let x = call.input(0)?;
+    let op = call.spec.name;
+    let signed_int = matches!(x.dtype, DType::I8 | DType::I16 | DType::I32 | DType::I64);
+    if matches!(op, "Neg" | "Relu") && signed_int {
+        let f: fn(f64) -> f64 = if op == "Neg" { |v| -v } else { |v| v.max(0.0) };
+        return Ok(Output::plain(x.dtype, finish(x.dtype, x.data.mapv(f))));
+    }
+    call.require_float(0, x)?;
+    let f: fn(f64) -> f64 = match op {
+        "Neg" => |v| -v,
+        "Exp" => f64::exp,
+        "Log" => f64::ln,
+        "Sqrt" => f64::sqrt,
+        "Reciprocal" => |v| 1.0 / v,
+        "Tanh" => f64::tanh,
+        "Sigmoid" => sigmoid,
+        // f64::max would turn NaN into 0; Relu must propagate it.
+        "Relu" => |v| if v < 0.0 { 0.0 } else { v },
+        "Erf" => libm::erf,
+        "Softplus" => softplus,
+        "Gelu" => match call.string("approximate", "none")? {
+            "none" => gelu_erf,
+            "tanh" => gelu_tanh,
+            other => {
+                return Err(call.err(format!(
+                    "attribute approximate must be \"none\" or \"tanh\", got {other:?}"
+                )));
+            }
+        },
+        other => return Err(call.err(format!("{other} is not a unary op"))),
+    };
+    Ok(Output::plain(x.dtype, x.data.mapv(f)))
+}
+
+/// 1 / (1 + e^-x), in the form that never overflows.
+fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// ln(1 + e^x) (Softplus-22), without overflow for large x and without
+/// losing the tiny result for very negative x.
+fn softplus(x: f64) -> f64 {
+    if x > 0.0 {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
+/// Gelu with approximate="none": 0.5 x (1 + erf(x / sqrt 2)), written as
+/// 0.5 x erfc(-x / sqrt 2), which is the same function but keeps full
+/// relative accuracy in the negative tail, where 1 + erf cancels to 0.
+fn gelu_erf(x: f64) -> f64 {
+    0.5 * x * libm::erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// Gelu with approximate="tanh": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+/// Since 1 + tanh(u) = 2 sigmoid(2u), this is x sigmoid(2u), which avoids the
+/// same cancellation as above.
+fn gelu_tanh(x: f64) -> f64 {
+    let u = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
+    x * sigmoid(2.0 * u)
+}
+
+/// Where (opset 16): `condition ? X : Y` with all three broadcast together.
+pub(super) fn where_(call: &Call) -> Result<Output> {
+    let (c, x, y) = (call.input(0)?, call.input(1)?, call.input(2)?);
+    if c.dtype != DType::Bool {
+        return Err(call.err(format!("condition must be bool, got {}", c.dtype)));
+    }
+    call.require_same_dtype(1, x, 2, y)?;
+    let shape = broadcast::shapes(call, &[c.shape(), x.shape(), y.shape()])?;
+    let cv = broadcast::to(call, "condition", &c.data, &shape)?;
+    let xv = broadcast::to(call, "X", &x.data, &shape)?;
+    let yv = broadcast::to(call, "Y", &y.data, &shape)?;
+    let data = Zip::from(&cv)
+        .and(&xv)
+        .and(&yv)
+        .map_collect(|&c, &x, &y| if c != 0.0 { x } else { y });
+    Ok(Output::plain(x.dtype, data))
+}
+
+/// The largest finite value of each fp8 format and the threshold above which
+/// a value rounds past it (halfway to the next value the exponent range would
+/// have, ties going to the even, out-of-range code).
+const E4M3FN_MAX: f64 = 448.0;
+const E4M3FN_OVERFLOW: f64 = 464.0;
+const E5M2_MAX: f64 = 57344.0;
+
+/// Cast (opset 21): the value converted to `to`.
+/// * to a float type: round to nearest even (`round_to`);
+/// * to fp8: the spec's tables. With saturate=1 (default) +-Inf and values
+///   whose rounding exceeds the largest finite value become +-max (e4m3fn
+///   and e5m2 alike). With saturate=0, e4m3fn gives NaN and e5m2 gives
+///   +-Inf for those;
+/// * float to integer: truncation toward zero (numpy's `astype`, which the
+///   ONNX reference uses); out of range is undefined in ONNX and saturates
+///   here; NaN gives 0;
+/// * integer or bool to integer: "when OOR, discard higher bits and
+///   reinterpret" (two's complement wrap);
+/// * to bool: zero is false, everything else (NaN included) true.
+pub(super) fn cast(call: &Call) -> Result<Output> {
+    let x = call.input(0)?;
+    let code = match call.attrs.get("to") {
+        None => return Err(call.err("attribute to is required")),
+        Some(_) => call.int("to", 0)?,
+    };
+    let to = i32::try_from(code)
+        .ok()
+        .and_then(DType::from_code)
+        .ok_or_else(|| {
+            call.err(format!(
+                "attribute to = {code} is not a dtype xpucert knows"
+            ))
+        })?;
+    let saturate = call.int("saturate", 1)? != 0;
+    let from_float = x.dtype.is_float();
+    let data = x.data.mapv(|v| match to {
+        DType::F8E4M3FN => {
+            if v.is_nan() {
+                f64::NAN
+            } else if v.is_infinite() || v.abs() > E4M3FN_OVERFLOW {
+                if saturate {
+                    E4M3FN_MAX.copysign(v)
+                } else {
+                    f64::NAN
+                }
+            } else {
+                round_to(to, v)
+            }
+        }
+        DType::F8E5M2 => {
+            let r = round_to(to, v);
+            if r.is_infinite() && saturate {
+                E5M2_MAX.copysign(v)
+            } else {
+                r
+            }
+        }
+        DType::Bool => wrap_int(DType::Bool, v),
+        t if t.is_float() => round_to(t, v),
+        t if from_float => round_to(t, v),
+        t => wrap_int(t, v),
+    });
+    Ok(Output::plain(to, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::op::{AttrValue, Attributes};
+
+    fn none() -> Attributes {
+        Attributes::new()
+    }
+
+    #[test]
+    fn arithmetic_broadcasts() {
+        // [[1,2,3],[4,5,6]] + [10,20,30] -> [[11,22,33],[14,25,36]]
+        let a = f(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let b = f(&[3], &[10.0, 20.0, 30.0]);
+        let y = run1("Add", &none(), &[a.clone(), b.clone()]);
+        assert_eq!(y.shape(), &[2, 3]);
+        close(&y.data, &[11.0, 22.0, 33.0, 14.0, 25.0, 36.0], 0.0);
+        assert_eq!(y.dtype, DType::F32);
+        // Column broadcast: [[1],[2]] - [10,20,30]
+        let c = f(&[2, 1], &[1.0, 2.0]);
+        let y = run1("Sub", &none(), &[c.clone(), b.clone()]);
+        close(&y.data, &[-9.0, -19.0, -29.0, -8.0, -18.0, -28.0], 0.0);
+        let y = run1("Mul", &none(), &[a.clone(), c]);
+        close(&y.data, &[1.0, 2.0, 3.0, 8.0, 10.0, 12.0], 0.0);
+        let y = run1("Div", &none(), &[b.clone(), f(&[], &[4.0])]);
+        close(&y.data, &[2.5, 5.0, 7.5], 0.0);
+    }
+
+    #[test]
+    fn float_division_is_ieee() {
+        let y = run1(
+            "Div",
+            &none(),
+            &[f(&[3], &[1.0, -1.0, 0.0]), f(&[3], &[0.0, 0.0, 0.0])],
+        );
+        assert_eq!(y.data[[0]], f64::INFINITY);
+        assert_eq!(y.data[[1]], f64::NEG_INFINITY);
+        assert!(y.data[[2]].is_nan());
+    }
+
+    #[test]
+    fn integer_arithmetic_truncates_and_wraps() {
+        let a = t(DType::I32, &[4], &[7.0, -7.0, 7.0, -7.0]);
+        let b = t(DType::I32, &[4], &[2.0, 2.0, -2.0, -2.0]);
+        let y = run1("Div", &none(), &[a, b]);
+        close(&y.data, &[3.0, -3.0, -3.0, 3.0], 0.0);
+        assert_eq!(y.dtype, DType::I32);
+        let y = run1(
+            "Add",
+            &none(),
+            &[t(DType::I8, &[1], &[100.0]), t(DType::I8, &[1], &[100.0])],
+        );
+        assert_eq!(y.data[[0]], -56.0);
+        let z = t(DType::I32, &[1], &[0.0]);
+        fails(
+            "Div",
+            &none(),
+            &[Some(z.clone()), Some(z)],
+            "division by zero",
+        );
+        fails(
+            "Add",
+            &none(),
+            &[Some(f(&[1], &[1.0])), Some(t(DType::F16, &[1], &[1.0]))],
+            "same dtype",
+        );
+        fails(
+            "Add",
+            &none(),
+            &[Some(f(&[2], &[1.0, 2.0])), Some(f(&[3], &[1.0, 2.0, 3.0]))],
+            "cannot be broadcast",
+        );
+    }
+
+    #[test]
+    fn unary_known_values() {
+        let x = f(&[3], &[-1.0, 0.0, 2.0]);
+        close(
+            &run1("Neg", &none(), std::slice::from_ref(&x)).data,
+            &[1.0, 0.0, -2.0],
+            0.0,
+        );
+        close(
+            &run1("Exp", &none(), std::slice::from_ref(&x)).data,
+            &[0.367_879_441_171_442_33, 1.0, 7.389_056_098_930_65],
+            1e-15,
+        );
+        close(
+            &run1("Relu", &none(), std::slice::from_ref(&x)).data,
+            &[0.0, 0.0, 2.0],
+            0.0,
+        );
+        close(
+            &run1("Sigmoid", &none(), std::slice::from_ref(&x)).data,
+            &[0.268_941_421_369_995_1, 0.5, 0.880_797_077_977_882_3],
+            1e-15,
+        );
+        close(
+            &run1("Tanh", &none(), std::slice::from_ref(&x)).data,
+            &[-0.761_594_155_955_764_9, 0.0, 0.964_027_580_075_817],
+            1e-15,
+        );
+        let p = f(&[3], &[0.25, 1.0, 4.0]);
+        close(
+            &run1("Sqrt", &none(), std::slice::from_ref(&p)).data,
+            &[0.5, 1.0, 2.0],
+            0.0,
+        );
+        close(
+            &run1("Reciprocal", &none(), std::slice::from_ref(&p)).data,
+            &[4.0, 1.0, 0.25],
+            0.0,
+        );
+        close(
+            &run1("Log", &none(), &[p]).data,
+            &[-1.386_294_361_119_890_6, 0.0, 1.386_294_361_119_890_6],
+            1e-15,
+        );
+        // Log(0) = -inf, Sqrt(-1) = NaN, Relu(NaN) = NaN.
+        let y = run1("Log", &none(), &[f(&[1], &[0.0])]);
+        assert_eq!(y.data[[0]], f64::NEG_INFINITY);
+        assert!(run1("Sqrt", &none(), &[f(&[1], &[-1.0])]).data[[0]].is_nan());
+        assert!(run1("Relu", &none(), &[f(&[1], &[f64::NAN])]).data[[0]].is_nan());
+        // Integer Neg and Relu are allowed; Exp on integers is not.
+        let yi = run1("Neg", &none(), &[t(DType::I8, &[2], &[-128.0, 5.0])]);
+        close(&yi.data, &[-128.0, -5.0], 0.0); // -(-128) wraps in int8
+        fails(
+            "Exp",
+            &none(),
+            &[Some(t(DType::I32, &[1], &[1.0]))],
+            "must be a float tensor",
+        );
+    }
+
+    #[test]
+    fn erf_matches_high_precision_values() {
+        // Reference values of erf/erfc computed to 40 digits (mpmath), rounded
+        // to the nearest f64.
+        let x = f(&[5], &[0.5, 1.0, 2.0, -0.7, 0.0]);
+        close(
+            &run1("Erf", &none(), &[x]).data,
+            &[
+                0.520_499_877_813_046_5,
+                0.842_700_792_949_714_9,
+                0.995_322_265_018_952_7,
+                -0.677_801_193_837_418_4,
+                0.0,
+            ],
+            2e-16,
+        );
+        // erfc in the tail, used by Gelu: erfc(5) = 1.5374597944280348502e-12.
+        let r = libm::erfc(5.0);
+        assert!((r / 1.537_459_794_428_035e-12 - 1.0).abs() < 1e-14, "{r}");
+    }
+
+    #[test]
+    fn softplus_is_stable() {
+        let x = f(&[4], &[0.0, 1.0, 1000.0, -1000.0]);
+        let y = run1("Softplus", &none(), &[x]);
+        // ln 2; ln(1+e) = 1.3132616875182228; 1000 exactly; e^-1000 underflows to 0.
+        close(
+            &y.data,
+            &[std::f64::consts::LN_2, 1.313_261_687_518_222_8, 1000.0, 0.0],
+            1e-15,
+        );
+        let y = run1("Softplus", &none(), &[f(&[1], &[-30.0])]);
+        // ln(1 + e^-30) = 9.3576229688397368e-14 (e^-30 minus its square / 2).
+        close(&y.data, &[9.357_622_968_839_737e-14], 1e-15);
+    }
+
+    #[test]
+    fn gelu_both_forms() {
+        let x = f(&[3], &[1.0, -1.0, 0.0]);
+        // 0.5 * 1 * (1 + erf(1/sqrt 2)) = Phi(1) = 0.8413447460685429
+        let y = run1("Gelu", &none(), std::slice::from_ref(&x));
+        close(
+            &y.data,
+            &[0.841_344_746_068_542_9, -0.158_655_253_931_457_05, 0.0],
+            1e-15,
+        );
+        // tanh form at 1: u = sqrt(2/pi) * 1.044715 = 0.83356196893916;
+        // 0.5 * (1 + tanh(u)) = 0.84119199060827670
+        let a = attrs(&[("approximate", AttrValue::String("tanh".into()))]);
+        let y = run1("Gelu", &a, std::slice::from_ref(&x));
+        close(
+            &y.data,
+            &[0.841_191_990_608_276_7, -0.158_808_009_391_723_3, 0.0],
+            1e-15,
+        );
+        // The forms differ, so a backend mixing them up is caught.
+        assert!((y.data[[0]] - 0.841_344_746_068_542_9).abs() > 1e-4);
+        // Deep negative tail keeps relative accuracy: gelu(-10) = -10 * Phi(-10)
+        // = -7.619853024160527e-23.
+        let y = run1("Gelu", &none(), &[f(&[1], &[-10.0])]);
+        close(&y.data, &[-7.619_853_024_160_527e-23], 1e-12);
+        let bad = attrs(&[("approximate", AttrValue::String("fast".into()))]);
+        fails("Gelu", &bad, &[Some(x)], "approximate");
+    }
+
+    #[test]
+    fn where_broadcasts_all_three() {
+        let c = t(DType::Bool, &[2, 1], &[1.0, 0.0]);
+        let x = f(&[3], &[1.0, 2.0, 3.0]);
+        let y = f(&[], &[-1.0]);
+        let out = run1("Where", &none(), &[c, x.clone(), y.clone()]);
+        assert_eq!(out.shape(), &[2, 3]);
+        close(&out.data, &[1.0, 2.0, 3.0, -1.0, -1.0, -1.0], 0.0);
+        fails(
+            "Where",
+            &none(),
+            &[Some(x.clone()), Some(x.clone()), Some(y)],
+            "condition must be bool",
+        );
+    }
+
+    fn cast_to(to: DType, extra: &[(&str, AttrValue)], x: Value) -> Value {
+        let mut a = vec![("to", AttrValue::Int(to.code() as i64))];
+        a.extend(extra.iter().cloned());
+        run1("Cast", &attrs(&a), &[x])
+    }
+
+    use super::super::Value;
+
+    #[test]
+    fn cast_rounds_and_truncates() {
+        // 1 + 2^-11 is a tie in f16: to even (1.0); 1 + 3*2^-11 rounds up.
+        let x = t(
+            DType::F64,
+            &[2],
+            &[1.0 + 2f64.powi(-11), 1.0 + 3.0 * 2f64.powi(-11)],
+        );
+        let y = cast_to(DType::F16, &[], x);
+        assert_eq!(y.dtype, DType::F16);
+        close(&y.data, &[1.0, 1.0 + 2f64.powi(-9)], 0.0);
+        // Float to int truncates toward zero.
+        let y = cast_to(DType::I32, &[], f(&[4], &[2.7, -2.7, 0.5, -0.0]));
+        close(&y.data, &[2.0, -2.0, 0.0, 0.0], 0.0);
+        // Int to narrower int discards high bits: 200 (int16) -> -56 (int8).
+        let y = cast_to(DType::I8, &[], t(DType::I16, &[1], &[200.0]));
+        assert_eq!(y.data[[0]], -56.0);
+        // To bool: NaN and -3 are true, -0 is false.
+        let y = cast_to(DType::Bool, &[], f(&[3], &[f64::NAN, -3.0, -0.0]));
+        close(&y.data, &[1.0, 1.0, 0.0], 0.0);
+        fails(
+            "Cast",
+            &Attributes::new(),
+            &[Some(f(&[1], &[1.0]))],
+            "to is required",
+        );
+        fails(
+            "Cast",
+            &attrs(&[("to", AttrValue::Int(8))]),
+            &[Some(f(&[1], &[1.0]))],
+            "to = 8",
+        );
+    }
+
+    #[test]
+    fn cast_fp8_saturation_tables() {
+        let x = f(&[5], &[f64::INFINITY, -1000.0, 464.0, 465.0, f64::NAN]);
+        let y = cast_to(DType::F8E4M3FN, &[], x.clone());
+        close(&y.data, &[448.0, -448.0, 448.0, 448.0, f64::NAN], 0.0);
+        let y = cast_to(DType::F8E4M3FN, &[("saturate", AttrValue::Int(0))], x);
+        // 464 is the tie between 448 and 480 and goes to the even 448.
+        close(
+            &y.data,
+            &[f64::NAN, f64::NAN, 448.0, f64::NAN, f64::NAN],
+            0.0,
+        );
+        let x = f(&[4], &[f64::NEG_INFINITY, 61440.0, 61439.0, 1e6]);
+        let y = cast_to(DType::F8E5M2, &[], x.clone());
+        close(&y.data, &[-57344.0, 57344.0, 57344.0, 57344.0], 0.0);
+        let y = cast_to(DType::F8E5M2, &[("saturate", AttrValue::Int(0))], x);
+        close(
+            &y.data,
+            &[f64::NEG_INFINITY, f64::INFINITY, 57344.0, f64::INFINITY],
+            0.0,
+        );
+    }
+}

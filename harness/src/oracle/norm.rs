@@ -1,0 +1,188 @@
+//! LayerNormalization (17) and RMSNormalization (23): statistics over the
+//! trailing dimensions `axis..rank`, then a broadcast scale (and bias).
+
+use ndarray::{ArrayD, IxDyn, Zip};
+
+use super::{Call, Output, Result, Value, broadcast};
+
+/// X viewed as rows of the normalised dimensions, with each row replaced by
+/// `f(row)`; returns an array of X's shape. `axis` is the first normalised
+/// dimension.
+fn per_row(call: &Call, x: &Value, axis: usize, f: impl Fn(&mut [f64])) -> Result<ArrayD<f64>> {
+    let shape = x.shape();
+    let outer: usize = shape[..axis].iter().product();
+    let inner: usize = shape[axis..].iter().product();
+    let mut flat: Vec<f64> = x.data.iter().copied().collect();
+    if inner > 0 {
+        for row in flat.chunks_exact_mut(inner).take(outer) {
+            f(row);
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(shape), flat).map_err(|e| call.err(format!("X: {e}")))
+}
+
+/// The epsilon attribute (default 1e-5); negative or non-finite values are
+/// configuration errors because they make the square root meaningless.
+fn epsilon(call: &Call) -> Result<f64> {
+    let eps = call.float("epsilon", 1e-5)?;
+    if eps.is_finite() && eps >= 0.0 {
+        Ok(eps)
+    } else {
+        Err(call.err(format!("epsilon must be finite and >= 0, got {eps}")))
+    }
+}
+
+/// LayerNormalization (opset 17), output Y only:
+/// `Y = (X - mean) / sqrt(var + epsilon) * Scale + B`, with mean and the
+/// (population, 1/n) variance over dimensions `axis..rank` (axis default
+/// -1). Scale and B are multiplied and added with numpy broadcasting, as in
+/// the spec's function body, so they must broadcast to X's shape; the
+/// usual case is a tensor of the normalised shape. X, Scale and B share one
+/// dtype (T). stash_type only selects the precision of a real
+/// implementation; the oracle is f64 regardless.
+pub(super) fn layer_norm(call: &Call) -> Result<Output> {
+    let x = call.input(0)?;
+    let scale = call.input(1)?;
+    call.require_float(0, x)?;
+    call.require_same_dtype(0, x, 1, scale)?;
+    let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
+    let eps = epsilon(call)?;
+    let normalized = per_row(call, x, axis, |row| {
+        let n = row.len() as f64;
+        let mean = row.iter().sum::<f64>() / n;
+        // Two passes: the variance of the centred values, not E[x^2] - mean^2,
+        // which cancels badly when |mean| >> std.
+        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        let std = (var + eps).sqrt();
+        for v in row.iter_mut() {
+            *v = (*v - mean) / std;
+        }
+    })?;
+    let shape = x.shape().to_vec();
+    let sv = broadcast::to(call, "Scale", &scale.data, &shape)?;
+    let mut y = Zip::from(&normalized).and(&sv).map_collect(|&n, &s| n * s);
+    if let Some(b) = call.opt(2) {
+        call.require_same_dtype(0, x, 2, b)?;
+        let bv = broadcast::to(call, "B", &b.data, &shape)?;
+        y.zip_mut_with(&bv, |y, &b| *y += b);
+    }
+    Ok(Output::plain(x.dtype, y))
+}
+
+/// RMSNormalization (opset 23): `Y = X / sqrt(mean(X^2) + epsilon) * scale`
+/// over dimensions `axis..rank` (axis default -1). The spec says scale
+/// "should be broadcastable to the normalized shape", and gives Y the dtype
+/// of scale (type V), which may differ from X's (type T).
+pub(super) fn rms_norm(call: &Call) -> Result<Output> {
+    let x = call.input(0)?;
+    let scale = call.input(1)?;
+    call.require_float(0, x)?;
+    call.require_float(1, scale)?;
+    let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
+    let eps = epsilon(call)?;
+    broadcast::to(call, "scale", &scale.data, &x.shape()[axis..])?;
+    let normalized = per_row(call, x, axis, |row| {
+        let n = row.len() as f64;
+        let rms = (row.iter().map(|v| v * v).sum::<f64>() / n + eps).sqrt();
+        for v in row.iter_mut() {
+            *v /= rms;
+        }
+    })?;
+    let sv = broadcast::to(call, "scale", &scale.data, x.shape())?;
+    let y = Zip::from(&normalized).and(&sv).map_collect(|&n, &s| n * s);
+    Ok(Output::plain(scale.dtype, y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use crate::numerics::DType;
+    use crate::op::{AttrValue, Attributes};
+
+    #[test]
+    fn layer_norm_by_hand() {
+        // Row [1, 2, 3, 6]: mean 3, var (4+1+0+9)/4 = 3.5; eps 0.5 -> std 2.
+        // Normalised: [-1, -0.5, 0, 1.5]; scale [1, 2, 1, 2], B [0, 0, 1, -1]:
+        // Y = [-1, -1, 1, 2].
+        let x = f(&[1, 4], &[1.0, 2.0, 3.0, 6.0]);
+        let s = f(&[4], &[1.0, 2.0, 1.0, 2.0]);
+        let b = f(&[4], &[0.0, 0.0, 1.0, -1.0]);
+        let a = attrs(&[("epsilon", AttrValue::Float(0.5))]);
+        let y = run1("LayerNormalization", &a, &[x, s, b]);
+        assert_eq!(y.dtype, DType::F32);
+        close(&y.data, &[-1.0, -1.0, 1.0, 2.0], 1e-15);
+    }
+
+    #[test]
+    fn layer_norm_standardises_over_trailing_dims() {
+        // axis 1 of a [2, 2, 3]: each batch's 6 values get mean 0, var 1.
+        let vals: Vec<f64> = (0..12)
+            .map(|k| ((k * 7) % 5) as f64 * 1.5 - 2.0 + k as f64)
+            .collect();
+        let x = f(&[2, 2, 3], &vals);
+        let ones = f(&[2, 3], &[1.0; 6]);
+        let a = attrs(&[
+            ("axis", AttrValue::Int(1)),
+            ("epsilon", AttrValue::Float(0.0)),
+        ]);
+        let opt = [Some(x), Some(ones), None];
+        let y = run_opt("LayerNormalization", &a, &opt)
+            .unwrap()
+            .remove(0)
+            .value;
+        for batch in y.data.outer_iter() {
+            let n = batch.len() as f64;
+            let mean = batch.sum() / n;
+            let var = batch.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+            assert!(mean.abs() < 1e-15, "{mean}");
+            assert!((var - 1.0).abs() < 1e-14, "{var}");
+        }
+    }
+
+    #[test]
+    fn layer_norm_errors() {
+        let x = f(&[2, 3], &[0.0; 6]);
+        let none = Attributes::new();
+        fails(
+            "LayerNormalization",
+            &none,
+            &[Some(x.clone()), Some(f(&[2], &[1.0; 2]))],
+            "cannot be broadcast",
+        );
+        fails(
+            "LayerNormalization",
+            &attrs(&[("axis", AttrValue::Int(2))]),
+            &[Some(x.clone()), Some(f(&[3], &[1.0; 3]))],
+            "out of range",
+        );
+        fails(
+            "LayerNormalization",
+            &none,
+            &[Some(x), Some(t(DType::F16, &[3], &[1.0; 3]))],
+            "same dtype",
+        );
+    }
+
+    #[test]
+    fn rms_norm_by_hand() {
+        // Row [3, 4]: mean square 12.5, eps 3.5 -> rms 4. Y = [0.75, 1] * [2, -1].
+        // Row [0, 0]: rms sqrt(3.5); Y = 0.
+        let x = f(&[2, 2], &[3.0, 4.0, 0.0, 0.0]);
+        let s = t(DType::F16, &[2], &[2.0, -1.0]);
+        let a = attrs(&[("epsilon", AttrValue::Float(3.5))]);
+        let y = run1("RMSNormalization", &a, &[x.clone(), s]);
+        assert_eq!(y.dtype, DType::F16, "Y takes the dtype of scale");
+        close(&y.data, &[1.5, -1.0, 0.0, 0.0], 1e-15);
+        // Default epsilon 1e-5 over both axes: mean square 25/4 -> rms ~2.5.
+        let a = attrs(&[("axis", AttrValue::Int(0))]);
+        let y = run1("RMSNormalization", &a, &[x.clone(), f(&[1], &[1.0])]);
+        let rms = (6.25f64 + 1e-5).sqrt();
+        close(&y.data, &[3.0 / rms, 4.0 / rms, 0.0, 0.0], 1e-15);
+        fails(
+            "RMSNormalization",
+            &Attributes::new(),
+            &[Some(x), Some(f(&[2, 2], &[1.0; 4]))],
+            "cannot be broadcast to [2]",
+        );
+    }
+}

@@ -1,0 +1,480 @@
+//! Reductions along axes: ReduceSum/Mean/Max, Softmax/LogSoftmax and TopK.
+
+use std::cmp::Ordering;
+
+use ndarray::{ArrayD, Axis, IxDyn, Zip};
+
+use super::{Call, Output, Result, Value, finish};
+use crate::numerics::DType;
+
+/// The axes a Reduce* call reduces, sorted, or `None` for the identity
+/// (`noop_with_empty_axes=1` with no axes). The axes come from the optional
+/// int64 input (opset 13 for ReduceSum, 18 for Mean/Max); absent or empty
+/// axes reduce everything unless noop_with_empty_axes is set.
+fn reduce_axes(call: &Call, rank: usize) -> Result<Option<Vec<usize>>> {
+    let noop = call.int("noop_with_empty_axes", 0)? != 0;
+    let given = match call.opt(1) {
+        None => Vec::new(),
+        Some(v) => {
+            if v.data.ndim() > 1 {
+                return Err(call.err(format!("axes must be 1-D, got shape {:?}", v.shape())));
+            }
+            call.int_values(1, v)?
+        }
+    };
+    if given.is_empty() {
+        return Ok(if noop {
+            None
+        } else {
+            Some((0..rank).collect())
+        });
+    }
+    let mut axes = Vec::with_capacity(given.len());
+    for &a in &given {
+        let ax = call.axis("axis", a, rank)?;
+        if axes.contains(&ax) {
+            return Err(call.err(format!("axes {given:?} name dimension {ax} twice")));
+        }
+        axes.push(ax);
+    }
+    axes.sort_unstable();
+    Ok(Some(axes))
+}
+
+/// The smallest value of a dtype: ReduceMax's result over an empty set for
+/// types without -inf ("minus infinity (if supported by the datatype) or the
+/// minimum value of the data type otherwise").
+fn lowest(dtype: DType) -> f64 {
+    match dtype {
+        DType::I8 => i8::MIN as f64,
+        DType::I16 => i16::MIN as f64,
+        DType::I32 => i32::MIN as f64,
+        DType::I64 => i64::MIN as f64,
+        DType::U8 | DType::U16 | DType::U32 | DType::U64 | DType::Bool => 0.0,
+        _ => f64::NEG_INFINITY,
+    }
+}
+
+/// ReduceSum (13), ReduceMean (18), ReduceMax (18). keepdims defaults to 1.
+/// Over an empty set: ReduceSum gives 0 (the spec's "yields 0"); ReduceMean
+/// gives NaN (0/0; the spec says "yields undefined"); ReduceMax gives -inf,
+/// or the dtype's minimum for integers (the spec's wording). ReduceMax
+/// propagates NaN: a NaN anywhere in the reduced set gives NaN.
+pub(super) fn reduce(call: &Call) -> Result<Output> {
+    let x = call.input(0)?;
+    call.require_numeric(0, x)?;
+    let keepdims = call.int("keepdims", 1)? != 0;
+    let op = call.spec.name;
+    let shape = x.shape().to_vec();
+    let Some(axes) = reduce_axes(call, shape.len())? else {
+        let magnitude = (op != "ReduceMax").then(|| x.data.mapv(f64::abs));
+        return Ok(Output {
+            value: x.clone(),
+            magnitude,
+        });
+    };
+    // Move the reduced axes last, so each output element is one contiguous
+    // row of a (outer, inner) matrix.
+    let kept: Vec<usize> = (0..shape.len()).filter(|d| !axes.contains(d)).collect();
+    let perm: Vec<usize> = kept.iter().chain(axes.iter()).copied().collect();
+    let outer: usize = kept.iter().map(|&d| shape[d]).product();
+    let inner: usize = axes.iter().map(|&d| shape[d]).product();
+    let permuted = x.data.view().permuted_axes(IxDyn(&perm));
+    let rows = permuted
+        .to_shape((outer, inner))
+        .map_err(|e| call.err(format!("data: {e}")))?;
+    let out_shape: Vec<usize> = if keepdims {
+        (0..shape.len())
+            .map(|d| if axes.contains(&d) { 1 } else { shape[d] })
+            .collect()
+    } else {
+        kept.iter().map(|&d| shape[d]).collect()
+    };
+    let n = inner as f64;
+    let mut value = Vec::with_capacity(outer);
+    let mut magnitude = Vec::with_capacity(outer);
+    for row in rows.rows() {
+        let abs_sum: f64 = row.iter().map(|v| v.abs()).sum();
+        match op {
+            "ReduceSum" => {
+                value.push(row.sum());
+                magnitude.push(abs_sum);
+            }
+            "ReduceMean" => {
+                value.push(row.sum() / n);
+                magnitude.push(abs_sum / n);
+            }
+            _ => value.push(row.iter().fold(lowest(x.dtype), |acc, &v| {
+                if acc.is_nan() || v.is_nan() {
+                    f64::NAN
+                } else {
+                    acc.max(v)
+                }
+            })),
+        }
+    }
+    let to_array = |v: Vec<f64>| {
+        ArrayD::from_shape_vec(IxDyn(&out_shape), v).map_err(|e| call.err(format!("output: {e}")))
+    };
+    let magnitude = if op == "ReduceMax" {
+        None
+    } else {
+        Some(to_array(magnitude)?)
+    };
+    Ok(Output {
+        value: Value::new(x.dtype, finish(x.dtype, to_array(value)?)),
+        magnitude,
+    })
+}
+
+/// Softmax and LogSoftmax (opset 13) along one axis (default -1), computed
+/// with the maximum subtracted so large logits cannot overflow. A lane whose
+/// maximum is +-inf gives NaN, as exp(inf - inf) does in the spec's
+/// definition.
+///
+/// Magnitudes, for the `bound` check. With m the lane maximum and
+/// y the softmax, computing `x - m` in the working precision has an absolute
+/// error of u * |x - m|, which exp turns into a relative error; the sum S then
+/// carries the weighted average of those, K = sum_j y_j |x_j - m|, plus its own
+/// summation error (relative, since every term is positive). So:
+/// Softmax: M = y * (1 + |x - m| + K);
+/// LogSoftmax (y = x - m - log S): M = 1 + |x - m| + |log S| + K.
+/// Terms with y_j = 0 (x_j = -inf, or underflow) contribute nothing.
+pub(super) fn softmax(call: &Call) -> Result<Output> {
+    let x = call.input(0)?;
+    call.require_float(0, x)?;
+    let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
+    let log = call.spec.name == "LogSoftmax";
+    let mut data = x.data.clone();
+    let mut magnitude = x.data.clone();
+    for (mut lane, mut mag) in data
+        .lanes_mut(Axis(axis))
+        .into_iter()
+        .zip(magnitude.lanes_mut(Axis(axis)))
+    {
+        let max = lane.fold(
+            f64::NEG_INFINITY,
+            |m, &v| if v.is_nan() || v > m { v } else { m },
+        );
+        let sum: f64 = lane.iter().map(|&v| (v - max).exp()).sum();
+        let spread: f64 = lane
+            .iter()
+            .map(|&v| {
+                let y = (v - max).exp() / sum;
+                if y > 0.0 { y * (v - max).abs() } else { 0.0 }
+            })
+            .sum();
+        let log_sum = sum.ln();
+        for (v, m) in lane.iter_mut().zip(mag.iter_mut()) {
+            let d = (*v - max).abs();
+            if log {
+                *m = 1.0 + d + log_sum.abs() + spread;
+                *v = *v - max - log_sum;
+            } else {
+                let y = (*v - max).exp() / sum;
+                *m = if y > 0.0 { y * (1.0 + d + spread) } else { 0.0 };
+                *v = y;
+            }
+        }
+    }
+    Ok(Output {
+        value: Value::new(x.dtype, data),
+        magnitude: Some(magnitude),
+    })
+}
+
+/// The order TopK ranks values in: the usual one, with NaN above everything
+/// (so NaN comes first for largest=1 and last for largest=0, as in numpy's
+/// sort, which puts NaN at the end), and -0 equal to +0.
+fn rank_order(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// TopK (opset 11): the K largest (or smallest) elements along `axis`
+/// (default -1) and their indices (int64). K is a one-element int64 input,
+/// 0 <= K <= the axis length. Ties keep the lower index first, which the spec
+/// requires ("If two or more elements are equal, the one with the lower index
+/// appears first"); the output is always sorted, which is also a valid result
+/// for sorted=0 (whose order the spec leaves unspecified).
+pub(super) fn topk(call: &Call) -> Result<Vec<Output>> {
+    let x = call.input(0)?;
+    call.require_numeric(0, x)?;
+    let kv = call.input(1)?;
+    let ks = call.int_values(1, kv)?;
+    if kv.data.ndim() != 1 || ks.len() != 1 {
+        return Err(call.err(format!(
+            "K must be a 1-D tensor with one element, got shape {:?}",
+            kv.shape()
+        )));
+    }
+    let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
+    let largest = call.int("largest", 1)? != 0;
+    let n = x.shape()[axis];
+    let k = ks[0];
+    if k < 0 || k as u64 > n as u64 {
+        return Err(call.err(format!(
+            "K = {k} is outside [0, {n}] (the length of axis {axis} of X {:?})",
+            x.shape()
+        )));
+    }
+    let k = k as usize;
+    let mut out_shape = x.shape().to_vec();
+    out_shape[axis] = k;
+    let mut values = ArrayD::<f64>::zeros(IxDyn(&out_shape));
+    let mut indices = ArrayD::<f64>::zeros(IxDyn(&out_shape));
+    let mut order: Vec<usize> = Vec::with_capacity(n);
+    Zip::from(x.data.lanes(Axis(axis)))
+        .and(values.lanes_mut(Axis(axis)))
+        .and(indices.lanes_mut(Axis(axis)))
+        .for_each(|lane, mut vals, mut idxs| {
+            order.clear();
+            order.extend(0..n);
+            // A stable sort over increasing indices keeps ties in index order.
+            if largest {
+                order.sort_by(|&i, &j| rank_order(lane[j], lane[i]));
+            } else {
+                order.sort_by(|&i, &j| rank_order(lane[i], lane[j]));
+            }
+            for (slot, &i) in order.iter().take(k).enumerate() {
+                vals[slot] = lane[i];
+                idxs[slot] = i as f64;
+            }
+        });
+    Ok(vec![
+        Output::plain(x.dtype, values),
+        Output::plain(DType::I64, indices),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::op::{AttrValue, Attributes};
+
+    fn x23() -> Value {
+        // [[1, 2, 3], [4, 5, 6]]
+        f(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, -6.0])
+    }
+
+    #[test]
+    fn reduce_sum_axes_and_keepdims() {
+        let none = Attributes::new();
+        let out = run("ReduceSum", &none, &[x23(), i(&[1], &[1])])
+            .unwrap()
+            .remove(0);
+        assert_eq!(out.value.shape(), &[2, 1]);
+        close(&out.value.data, &[6.0, 3.0], 0.0);
+        close(out.magnitude.as_ref().unwrap(), &[6.0, 15.0], 0.0);
+        let nokeep = attrs(&[("keepdims", AttrValue::Int(0))]);
+        let y = run1("ReduceSum", &nokeep, &[x23(), i(&[1], &[-2])]);
+        assert_eq!(y.shape(), &[3]);
+        close(&y.data, &[5.0, 7.0, -3.0], 0.0);
+        // No axes: everything, keeping rank.
+        let out = run_opt("ReduceSum", &none, &[Some(x23()), None])
+            .unwrap()
+            .remove(0);
+        assert_eq!(out.value.shape(), &[1, 1]);
+        close(&out.value.data, &[9.0], 0.0);
+        close(out.magnitude.as_ref().unwrap(), &[21.0], 0.0);
+        // Empty axes with noop: identity.
+        let noop = attrs(&[("noop_with_empty_axes", AttrValue::Int(1))]);
+        let y = run1("ReduceSum", &noop, &[x23(), i(&[0], &[])]);
+        assert_eq!(y, x23());
+        // Both axes given explicitly, in reverse order.
+        let y = run1("ReduceSum", &nokeep, &[x23(), i(&[2], &[1, 0])]);
+        assert_eq!(y.shape(), &[] as &[usize]);
+        close(&y.data, &[9.0], 0.0);
+    }
+
+    #[test]
+    fn reduce_mean_and_max() {
+        let none = Attributes::new();
+        let out = run("ReduceMean", &none, &[x23(), i(&[1], &[0])])
+            .unwrap()
+            .remove(0);
+        close(&out.value.data, &[2.5, 3.5, -1.5], 0.0);
+        close(out.magnitude.as_ref().unwrap(), &[2.5, 3.5, 4.5], 0.0);
+        let out = run("ReduceMax", &none, &[x23(), i(&[1], &[1])])
+            .unwrap()
+            .remove(0);
+        close(&out.value.data, &[3.0, 5.0], 0.0);
+        assert!(out.magnitude.is_none());
+        // NaN propagates through ReduceMax, wherever it sits.
+        let xn = f(&[2, 2], &[f64::NAN, 1.0, 1.0, f64::NAN]);
+        let y = run1("ReduceMax", &none, &[xn, i(&[1], &[1])]);
+        assert!(y.data.iter().all(|v| v.is_nan()));
+        // Integer mean truncates toward zero in the int dtype: mean(-3, 0) = -1.
+        let xi = t(DType::I32, &[2], &[-3.0, 0.0]);
+        let y = run1("ReduceMean", &none, &[xi, i(&[1], &[0])]);
+        close(&y.data, &[-1.0], 0.0);
+    }
+
+    #[test]
+    fn reduce_over_empty_sets() {
+        let none = Attributes::new();
+        let empty = f(&[2, 0], &[]);
+        let axis1 = i(&[1], &[1]);
+        close(
+            &run1("ReduceSum", &none, &[empty.clone(), axis1.clone()]).data,
+            &[0.0, 0.0],
+            0.0,
+        );
+        let mean = run1("ReduceMean", &none, &[empty.clone(), axis1.clone()]);
+        assert!(mean.data.iter().all(|v| v.is_nan()));
+        let max = run1("ReduceMax", &none, &[empty, axis1.clone()]);
+        close(&max.data, &[f64::NEG_INFINITY, f64::NEG_INFINITY], 0.0);
+        let max = run1("ReduceMax", &none, &[t(DType::I8, &[1, 0], &[]), axis1]);
+        close(&max.data, &[-128.0], 0.0);
+        // Rank-0 input, all axes: the element itself.
+        let y = run1("ReduceSum", &none, &[f(&[], &[4.5])]);
+        close(&y.data, &[4.5], 0.0);
+    }
+
+    #[test]
+    fn reduce_errors() {
+        let none = Attributes::new();
+        fails(
+            "ReduceSum",
+            &none,
+            &[Some(x23()), Some(i(&[1], &[2]))],
+            "out of range",
+        );
+        fails(
+            "ReduceSum",
+            &none,
+            &[Some(x23()), Some(i(&[2], &[0, -2]))],
+            "twice",
+        );
+        fails(
+            "ReduceSum",
+            &none,
+            &[Some(x23()), Some(f(&[1], &[0.0]))],
+            "integer tensor",
+        );
+        fails(
+            "ReduceMax",
+            &none,
+            &[Some(x23()), Some(i(&[1, 1], &[0]))],
+            "1-D",
+        );
+    }
+
+    #[test]
+    fn softmax_by_hand_and_identities() {
+        // softmax([0, ln 2, ln 5]) = [1, 2, 5] / 8
+        let x = f(&[1, 3], &[0.0, 2f64.ln(), 5f64.ln()]);
+        let y = run1("Softmax", &Attributes::new(), std::slice::from_ref(&x));
+        close(&y.data, &[0.125, 0.25, 0.625], 1e-15);
+        let ly = run1("LogSoftmax", &Attributes::new(), &[x]);
+        close(
+            &ly.data,
+            &[-(8f64.ln()), -(4f64.ln()), (0.625f64).ln()],
+            1e-15,
+        );
+        // Large logits do not overflow; axis 0 sums to 1; log_softmax = ln softmax.
+        let x = f(&[2, 3], &[1000.0, -5.0, 3.0, 1001.0, -4.0, 3.5]);
+        let a0 = attrs(&[("axis", AttrValue::Int(0))]);
+        let y = run1("Softmax", &a0, std::slice::from_ref(&x));
+        for j in 0..3 {
+            assert!((y.data[[0, j]] + y.data[[1, j]] - 1.0).abs() < 1e-15);
+        }
+        // Column 0: [1000, 1001] -> [1/(1+e), e/(1+e)]
+        let e = std::f64::consts::E;
+        assert!((y.data[[0, 0]] - 1.0 / (1.0 + e)).abs() < 1e-15);
+        let ly = run1("LogSoftmax", &a0, &[x]);
+        Zip::from(&ly.data)
+            .and(&y.data)
+            .for_each(|&l, &s| assert!((l - s.ln()).abs() < 1e-13));
+        fails(
+            "Softmax",
+            &attrs(&[("axis", AttrValue::Int(2))]),
+            &[Some(f(&[2, 3], &[0.0; 6]))],
+            "out of range",
+        );
+    }
+
+    #[test]
+    fn softmax_all_masked_row_is_nan() {
+        let x = f(&[2], &[f64::NEG_INFINITY, f64::NEG_INFINITY]);
+        let y = run1("Softmax", &Attributes::new(), &[x]);
+        assert!(y.data.iter().all(|v| v.is_nan()));
+    }
+
+    fn topk(a: &Attributes, x: Value, k: i64) -> (Value, Value) {
+        let mut out = run("TopK", a, &[x, i(&[1], &[k])]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.len(), 2);
+        let idx = out.remove(1).value;
+        (out.remove(0).value, idx)
+    }
+
+    #[test]
+    fn topk_by_hand_with_ties() {
+        // Row [3, 1, 3, 2]: top-3 largest = 3 (i0), 3 (i2), 2 (i3).
+        // Row [0, 5, 5, 5]: top-3 = 5 (i1), 5 (i2), 5 (i3).
+        let x = f(&[2, 4], &[3.0, 1.0, 3.0, 2.0, 0.0, 5.0, 5.0, 5.0]);
+        let (v, ix) = topk(&Attributes::new(), x.clone(), 3);
+        assert_eq!(v.shape(), &[2, 3]);
+        assert_eq!(ix.dtype, DType::I64);
+        assert_eq!(v.dtype, DType::F32);
+        close(&v.data, &[3.0, 3.0, 2.0, 5.0, 5.0, 5.0], 0.0);
+        close(&ix.data, &[0.0, 2.0, 3.0, 1.0, 2.0, 3.0], 0.0);
+        // Smallest 2: [1 (i1), 2 (i3)] and [0 (i0), 5 (i1)].
+        let small = attrs(&[("largest", AttrValue::Int(0))]);
+        let (v, ix) = topk(&small, x.clone(), 2);
+        close(&v.data, &[1.0, 2.0, 0.0, 5.0], 0.0);
+        close(&ix.data, &[1.0, 3.0, 0.0, 1.0], 0.0);
+        // Along axis 0: column maxima.
+        let a0 = attrs(&[("axis", AttrValue::Int(0))]);
+        let (v, ix) = topk(&a0, x, 1);
+        assert_eq!(v.shape(), &[1, 4]);
+        close(&v.data, &[3.0, 5.0, 5.0, 5.0], 0.0);
+        close(&ix.data, &[0.0, 1.0, 1.0, 1.0], 0.0);
+    }
+
+    #[test]
+    fn topk_nan_ranks_highest() {
+        let x = f(&[4], &[1.0, f64::NAN, 7.0, -1.0]);
+        let (v, ix) = topk(&Attributes::new(), x.clone(), 2);
+        assert!(v.data[[0]].is_nan());
+        assert_eq!(v.data[[1]], 7.0);
+        close(&ix.data, &[1.0, 2.0], 0.0);
+        let (_, ix) = topk(&attrs(&[("largest", AttrValue::Int(0))]), x, 4);
+        close(&ix.data, &[3.0, 0.0, 2.0, 1.0], 0.0);
+    }
+
+    #[test]
+    fn topk_errors() {
+        let none = Attributes::new();
+        let x = f(&[3], &[1.0, 2.0, 3.0]);
+        fails(
+            "TopK",
+            &none,
+            &[Some(x.clone()), Some(i(&[1], &[4]))],
+            "K = 4 is outside [0, 3]",
+        );
+        fails(
+            "TopK",
+            &none,
+            &[Some(x.clone()), Some(i(&[1], &[-1]))],
+            "outside",
+        );
+        fails(
+            "TopK",
+            &none,
+            &[Some(x.clone()), Some(i(&[2], &[1, 1]))],
+            "one element",
+        );
+        fails(
+            "TopK",
+            &none,
+            &[Some(f(&[], &[1.0])), Some(i(&[1], &[1]))],
+            "out of range",
+        );
+    }
+}

@@ -1,0 +1,420 @@
+//! RotaryEmbedding (opset 23).
+
+use ndarray::{Array4, ArrayView2, ArrayView3, CowArray, Ix2, Ix3, Ix4, IxDyn};
+
+use super::{Call, Output, Result};
+
+/// RotaryEmbedding (opset 23), read from the spec:
+/// * X is 4-D `(batch, num_heads, seq, head_size)` or 3-D
+///   `(batch, seq, hidden)` with the `num_heads` attribute required and
+///   `hidden = num_heads * head_size`.
+/// * With `position_ids` (int64, `(batch, seq)`), cos_cache and sin_cache are
+///   2-D `(max_position_id_plus_1, rot/2)` and are indexed by the ids;
+///   without, they are 3-D `(batch, seq, rot/2)`.
+/// * `rot` = `rotary_embedding_dim`, or head_size when it is 0 (default);
+///   it must be even and at most head_size. Elements past `rot` in each head
+///   pass through unchanged.
+/// * Pairs: interleaved=1 rotates `(x[2i], x[2i+1])`; interleaved=0 (default)
+///   rotates `(x[i], x[i + rot/2])`. Each pair `(a, b)` becomes
+///   `(a cos - b sin, a sin + b cos)` with the angle of its token and index i.
+pub(super) fn rotary_embedding(call: &Call) -> Result<Output> {
+    let x = call.input(0)?;
+    let cos = call.input(1)?;
+    let sin = call.input(2)?;
+    call.require_float(0, x)?;
+    call.require_same_dtype(0, x, 1, cos)?;
+    call.require_same_dtype(0, x, 2, sin)?;
+    let interleaved = call.int("interleaved", 0)? != 0;
+    let num_heads_attr = call.int("num_heads", 0)?;
+    let rot_attr = call.int("rotary_embedding_dim", 0)?;
+
+    // Bring X to (batch, seq, heads, head_size) for the computation.
+    let shape = x.shape().to_vec();
+    let (b, s, h, d, x4) = match shape.len() {
+        4 => {
+            let (b, h, s, d) = (shape[0], shape[1], shape[2], shape[3]);
+            let v = x
+                .data
+                .view()
+                .into_dimensionality::<Ix4>()
+                .map_err(|e| call.err(format!("X: {e}")))?
+                .permuted_axes([0, 2, 1, 3]);
+            (b, s, h, d, CowArray::from(v))
+        }
+        3 => {
+            if num_heads_attr <= 0 {
+                return Err(call.err("a 3-D X needs the num_heads attribute (> 0)"));
+            }
+            let (b, s, hidden) = (shape[0], shape[1], shape[2]);
+            let h = num_heads_attr as usize;
+            if hidden % h != 0 {
+                return Err(call.err(format!(
+                    "hidden size {hidden} of X {shape:?} is not a multiple of num_heads {h}"
+                )));
+            }
+            let d = hidden / h;
+            (
+                b,
+                s,
+                h,
+                d,
+                x.data
+                    .to_shape((b, s, h, d))
+                    .map_err(|e| call.err(format!("X: {e}")))?,
+            )
+        }
+        _ => {
+            return Err(call.err(format!("X must be 3-D or 4-D, got shape {shape:?}")));
+        }
+    };
+    if d % 2 != 0 {
+        return Err(call.err(format!("head size {d} must be even")));
+    }
+    let rot = if rot_attr == 0 { d as i64 } else { rot_attr };
+    if rot < 0 || rot as usize > d || rot % 2 != 0 {
+        return Err(call.err(format!(
+            "rotary dimension {rot} must be even and in [0, head_size {d}]"
+        )));
+    }
+    let rot = rot as usize;
+    let half = rot / 2;
+
+    // angle(bi, si) -> the cos and sin rows for that token.
+    let caches = Caches::new(call, cos, sin, b, s, half)?;
+    let mut out = Array4::<f64>::zeros((b, s, h, d));
+    for bi in 0..b {
+        for si in 0..s {
+            let (c, sn) = caches.row(bi, si);
+            for hi in 0..h {
+                for j in rot..d {
+                    out[[bi, si, hi, j]] = x4[[bi, si, hi, j]];
+                }
+                for k in 0..half {
+                    let (i1, i2) = if interleaved {
+                        (2 * k, 2 * k + 1)
+                    } else {
+                        (k, k + half)
+                    };
+                    let (x1, x2) = (x4[[bi, si, hi, i1]], x4[[bi, si, hi, i2]]);
+                    out[[bi, si, hi, i1]] = x1 * c[k] - x2 * sn[k];
+                    out[[bi, si, hi, i2]] = x1 * sn[k] + x2 * c[k];
+                }
+            }
+        }
+    }
+    let y = if shape.len() == 4 {
+        out.into_dyn()
+            .permuted_axes(IxDyn(&[0, 2, 1, 3]))
+            .as_standard_layout()
+            .into_owned()
+    } else {
+        out.into_shape_with_order(IxDyn(&shape))
+            .map_err(|e| call.err(format!("output: {e}")))?
+    };
+    Ok(Output::plain(x.dtype, y))
+}
+
+/// The cos/sin caches in one of the two layouts the spec allows.
+enum Caches<'a> {
+    /// `(batch, seq, half)`: one row per token.
+    PerToken(ArrayView3<'a, f64>, ArrayView3<'a, f64>),
+    /// `(max_position_id_plus_1, half)` indexed by validated position ids.
+    ByPosition(ArrayView2<'a, f64>, ArrayView2<'a, f64>, Vec<usize>, usize),
+}
+
+impl<'a> Caches<'a> {
+    fn new(
+        call: &Call,
+        cos: &'a super::Value,
+        sin: &'a super::Value,
+        b: usize,
+        s: usize,
+        half: usize,
+    ) -> Result<Self> {
+        if cos.shape() != sin.shape() {
+            return Err(call.err(format!(
+                "cos_cache {:?} and sin_cache {:?} differ in shape",
+                cos.shape(),
+                sin.shape()
+            )));
+        }
+        match call.opt(3) {
+            None => {
+                if cos.shape() != [b, s, half] {
+                    return Err(call.err(format!(
+                        "without position_ids, cos_cache/sin_cache must be [batch, seq, rot/2] = {:?}, got {:?}",
+                        [b, s, half],
+                        cos.shape()
+                    )));
+                }
+                let c = cos.data.view().into_dimensionality::<Ix3>();
+                let sn = sin.data.view().into_dimensionality::<Ix3>();
+                match (c, sn) {
+                    (Ok(c), Ok(sn)) => Ok(Caches::PerToken(c, sn)),
+                    _ => Err(call.err("cos_cache/sin_cache must be 3-D")),
+                }
+            }
+            Some(p) => {
+                if p.shape() != [b, s] {
+                    return Err(call.err(format!(
+                        "position_ids must be [batch, seq] = {:?}, got {:?}",
+                        [b, s],
+                        p.shape()
+                    )));
+                }
+                let cs = cos.shape();
+                if cs.len() != 2 || cs[1] != half {
+                    return Err(call.err(format!(
+                        "with position_ids, cos_cache/sin_cache must be [max_position_id_plus_1, rot/2 = {half}], got {cs:?}"
+                    )));
+                }
+                let max = cs[0];
+                let ids = call
+                    .int_values(3, p)?
+                    .into_iter()
+                    .map(|id| {
+                        usize::try_from(id)
+                            .ok()
+                            .filter(|&u| u < max)
+                            .ok_or_else(|| {
+                                call.err(format!(
+                                    "position id {id} is outside the caches' {max} positions"
+                                ))
+                            })
+                    })
+                    .collect::<Result<Vec<usize>>>()?;
+                let c = cos.data.view().into_dimensionality::<Ix2>();
+                let sn = sin.data.view().into_dimensionality::<Ix2>();
+                match (c, sn) {
+                    (Ok(c), Ok(sn)) => Ok(Caches::ByPosition(c, sn, ids, s)),
+                    _ => Err(call.err("cos_cache/sin_cache must be 2-D")),
+                }
+            }
+        }
+    }
+
+    /// The cos and sin rows of token (bi, si).
+    fn row(
+        &self,
+        bi: usize,
+        si: usize,
+    ) -> (ndarray::ArrayView1<'_, f64>, ndarray::ArrayView1<'_, f64>) {
+        match self {
+            Caches::PerToken(c, s) => (
+                c.slice(ndarray::s![bi, si, ..]),
+                s.slice(ndarray::s![bi, si, ..]),
+            ),
+            Caches::ByPosition(c, s, ids, seq) => {
+                let p = ids[bi * seq + si];
+                (c.row(p), s.row(p))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Value;
+    use super::super::testutil::*;
+    use crate::op::{AttrValue, Attributes};
+
+    /// cos/sin caches of shape [positions, half] for angles theta(p, k).
+    fn caches(
+        positions: usize,
+        half: usize,
+        theta: impl Fn(usize, usize) -> f64,
+    ) -> (Value, Value) {
+        let mut c = Vec::new();
+        let mut s = Vec::new();
+        for p in 0..positions {
+            for k in 0..half {
+                c.push(theta(p, k).cos());
+                s.push(theta(p, k).sin());
+            }
+        }
+        (f(&[positions, half], &c), f(&[positions, half], &s))
+    }
+
+    #[test]
+    fn half_split_and_interleaved_by_hand() {
+        // One token, one head of size 4, angle 90 degrees for pair 0 and 0 for
+        // pair 1: cos = [0, 1], sin = [1, 0].
+        let x = f(&[1, 1, 1, 4], &[1.0, 2.0, 3.0, 4.0]);
+        let cos = f(&[1, 1, 2], &[0.0, 1.0]);
+        let sin = f(&[1, 1, 2], &[1.0, 0.0]);
+        // Half split: pairs (x0, x2) = (1, 3) rotated 90 -> (-3, 1); (x1, x3) = (2, 4) kept.
+        let y = run1(
+            "RotaryEmbedding",
+            &Attributes::new(),
+            &[x.clone(), cos.clone(), sin.clone()],
+        );
+        close(&y.data, &[-3.0, 2.0, 1.0, 4.0], 0.0);
+        // Interleaved: pairs (x0, x1) = (1, 2) -> (-2, 1); (x2, x3) = (3, 4) kept.
+        let a = attrs(&[("interleaved", AttrValue::Int(1))]);
+        let y = run1("RotaryEmbedding", &a, &[x, cos, sin]);
+        close(&y.data, &[-2.0, 1.0, 3.0, 4.0], 0.0);
+    }
+
+    #[test]
+    fn partial_rotation_and_position_ids() {
+        // head_size 6, rotary_embedding_dim 4 (half 2): the last 2 pass through.
+        // Position ids pick cache rows 2 and 0; row 2 has angle pi for both pairs,
+        // row 0 angle 0 (identity).
+        let x = f(
+            &[1, 2, 6],
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        );
+        let (cos, sin) = caches(3, 2, |p, _| if p == 2 { std::f64::consts::PI } else { 0.0 });
+        let a = attrs(&[
+            ("num_heads", AttrValue::Int(1)),
+            ("rotary_embedding_dim", AttrValue::Int(4)),
+        ]);
+        let y = run1("RotaryEmbedding", &a, &[x, cos, sin, i(&[1, 2], &[2, 0])]);
+        assert_eq!(y.shape(), &[1, 2, 6]);
+        // Rotation by pi negates both members of each pair.
+        close(
+            &y.data,
+            &[
+                -1.0, -2.0, -3.0, -4.0, 5.0, 6.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0,
+            ],
+            1e-15,
+        );
+    }
+
+    #[test]
+    fn zero_angle_is_identity_and_norms_are_kept() {
+        // 4-D X: batch 2, heads 3, seq 4, head 8, with real angles.
+        let vals: Vec<f64> = (0..192)
+            .map(|k| ((k * 37) % 23) as f64 / 7.0 - 1.5)
+            .collect();
+        let x = f(&[2, 3, 4, 8], &vals);
+        let (c0, s0) = caches(4, 4, |_, _| 0.0);
+        let ids = i(&[2, 4], &[0, 1, 2, 3, 3, 2, 1, 0]);
+        for inter in [0, 1] {
+            let a = attrs(&[("interleaved", AttrValue::Int(inter))]);
+            let y = run1(
+                "RotaryEmbedding",
+                &a,
+                &[x.clone(), c0.clone(), s0.clone(), ids.clone()],
+            );
+            assert_eq!(y, x);
+        }
+        let (c, s) = caches(4, 4, |p, k| p as f64 * 10000f64.powf(-(k as f64) / 4.0));
+        for inter in [0usize, 1] {
+            let a = attrs(&[("interleaved", AttrValue::Int(inter as i64))]);
+            let y = run1(
+                "RotaryEmbedding",
+                &a,
+                &[x.clone(), c.clone(), s.clone(), ids.clone()],
+            );
+            let xs = x.data.as_slice().unwrap();
+            let ys = y.data.as_slice().unwrap();
+            for (head_x, head_y) in xs.chunks(8).zip(ys.chunks(8)) {
+                for k in 0..4 {
+                    let (i1, i2) = if inter == 1 {
+                        (2 * k, 2 * k + 1)
+                    } else {
+                        (k, k + 4)
+                    };
+                    let nx = head_x[i1].hypot(head_x[i2]);
+                    let ny = head_y[i1].hypot(head_y[i2]);
+                    assert!((nx - ny).abs() < 1e-14, "pair norm {nx} vs {ny}");
+                }
+            }
+            // Position 0 (batch 0, seq 0, every head) has angle 0: unchanged.
+            for h in 0..3 {
+                for j in 0..8 {
+                    assert_eq!(y.data[[0, h, 0, j]], x.data[[0, h, 0, j]]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn layouts_agree() {
+        // The same tokens as 4-D (b, h, s, d) and 3-D (b, s, h*d) give the same result.
+        let vals: Vec<f64> = (0..48).map(|k| (k as f64 * 0.37).sin()).collect();
+        let x4 = f(&[1, 2, 3, 8], &vals);
+        let x3 = run1(
+            "Transpose",
+            &attrs(&[("perm", AttrValue::Ints(vec![0, 2, 1, 3]))]),
+            std::slice::from_ref(&x4),
+        );
+        let x3 = run1("Reshape", &Attributes::new(), &[x3, i(&[3], &[1, 3, 16])]);
+        let (c, s) = caches(3, 4, |p, k| 0.3 * p as f64 + 0.1 * k as f64);
+        let ids = i(&[1, 3], &[0, 1, 2]);
+        let y4 = run1(
+            "RotaryEmbedding",
+            &Attributes::new(),
+            &[x4, c.clone(), s.clone(), ids.clone()],
+        );
+        let a = attrs(&[("num_heads", AttrValue::Int(2))]);
+        let y3 = run1("RotaryEmbedding", &a, &[x3, c, s, ids]);
+        let y4t = run1(
+            "Transpose",
+            &attrs(&[("perm", AttrValue::Ints(vec![0, 2, 1, 3]))]),
+            &[y4],
+        );
+        let y4t = run1("Reshape", &Attributes::new(), &[y4t, i(&[3], &[1, 3, 16])]);
+        close(&y3.data, y4t.data.as_slice().unwrap(), 0.0);
+    }
+
+    #[test]
+    fn rope_errors() {
+        let none = Attributes::new();
+        let odd = f(&[1, 1, 1, 3], &[0.0; 3]);
+        let c1 = f(&[1, 1, 1], &[1.0]);
+        fails(
+            "RotaryEmbedding",
+            &attrs(&[("rotary_embedding_dim", AttrValue::Int(2))]),
+            &[Some(odd), Some(c1.clone()), Some(c1)],
+            "head size 3 must be even",
+        );
+        let x = f(&[1, 1, 1, 4], &[0.0; 4]);
+        let c = f(&[1, 1, 2], &[1.0; 2]);
+        fails(
+            "RotaryEmbedding",
+            &none,
+            &[
+                Some(f(&[1, 2, 4], &[0.0; 8])),
+                Some(c.clone()),
+                Some(c.clone()),
+            ],
+            "num_heads",
+        );
+        fails(
+            "RotaryEmbedding",
+            &attrs(&[("rotary_embedding_dim", AttrValue::Int(3))]),
+            &[Some(x.clone()), Some(c.clone()), Some(c.clone())],
+            "must be even",
+        );
+        fails(
+            "RotaryEmbedding",
+            &none,
+            &[
+                Some(x.clone()),
+                Some(f(&[1, 1, 3], &[1.0; 3])),
+                Some(f(&[1, 1, 3], &[1.0; 3])),
+            ],
+            "[batch, seq, rot/2]",
+        );
+        let c2 = f(&[2, 2], &[1.0; 4]);
+        fails(
+            "RotaryEmbedding",
+            &none,
+            &[
+                Some(x.clone()),
+                Some(c2.clone()),
+                Some(c2.clone()),
+                Some(i(&[1, 1], &[2])),
+            ],
+            "position id 2",
+        );
+        fails(
+            "RotaryEmbedding",
+            &none,
+            &[Some(x), Some(c2.clone()), Some(c2), Some(i(&[1], &[0]))],
+            "position_ids must be",
+        );
+    }
+}

@@ -1,0 +1,388 @@
+//! Data movement: Gather, Transpose, Reshape, Concat. Values are copied,
+//! never computed, so the check for these is `exact`; what matters here is
+//! that every shape rule of the spec is enforced.
+
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+
+use super::{Call, Output, Result};
+
+/// Copies `view` into a row-major owned array of `shape` (which must have
+/// the same number of elements).
+fn reshaped(call: &Call, view: ArrayViewD<f64>, shape: &[usize]) -> Result<ArrayD<f64>> {
+    Ok(view
+        .to_shape(IxDyn(shape))
+        .map_err(|e| {
+            call.err(format!(
+                "cannot reshape {:?} to {shape:?}: {e}",
+                view.shape()
+            ))
+        })?
+        .into_owned())
+}
+
+/// Gather (opset 13): entries of `data` along `axis` (default 0) picked by
+/// `indices` (int32 or int64, any shape). Output shape is
+/// `data.shape[..axis] ++ indices.shape ++ data.shape[axis+1..]`. Negative
+/// indices count from the end; anything outside `[-s, s-1]` is an error (the
+/// spec: "It is an error if any of the index values are out of bounds").
+pub(super) fn gather(call: &Call) -> Result<Output> {
+    let data = call.input(0)?;
+    let iv = call.input(1)?;
+    let rank = data.data.ndim();
+    let axis = call.axis("axis", call.int("axis", 0)?, rank)?;
+    let s = data.shape()[axis];
+    let raw = call.int_values(1, iv)?;
+    let mut picks = Vec::with_capacity(raw.len());
+    for &k in &raw {
+        let ok = -(s as i64) <= k && k < s as i64;
+        if !ok {
+            return Err(call.err(format!(
+                "index {k} is out of bounds for axis {axis} of length {s} (data {:?})",
+                data.shape()
+            )));
+        }
+        picks.push(if k < 0 {
+            (k + s as i64) as usize
+        } else {
+            k as usize
+        });
+    }
+    let selected = data.data.select(Axis(axis), &picks);
+    let mut out_shape = data.shape()[..axis].to_vec();
+    out_shape.extend_from_slice(iv.shape());
+    out_shape.extend_from_slice(&data.shape()[axis + 1..]);
+    let out = reshaped(call, selected.view(), &out_shape)?;
+    Ok(Output::plain(data.dtype, out))
+}
+
+/// Transpose (opset 21): dimensions permuted by `perm` (default: reversed).
+pub(super) fn transpose(call: &Call) -> Result<Output> {
+    let x = call.input(0)?;
+    let rank = x.data.ndim();
+    let perm: Vec<usize> = match call.ints("perm")? {
+        None => (0..rank).rev().collect(),
+        Some(p) => {
+            let mut seen = vec![false; rank];
+            let mut perm = Vec::with_capacity(rank);
+            for &d in p {
+                // The spec's perm holds non-negative axes; a negative or
+                // repeated entry is not a permutation.
+                match usize::try_from(d) {
+                    Ok(u) if u < rank && !seen[u] => {
+                        seen[u] = true;
+                        perm.push(u);
+                    }
+                    _ => {
+                        return Err(
+                            call.err(format!("perm {p:?} is not a permutation of 0..{rank}"))
+                        );
+                    }
+                }
+            }
+            if perm.len() != rank {
+                return Err(call.err(format!("perm {p:?} is not a permutation of 0..{rank}")));
+            }
+            perm
+        }
+    };
+    let out = x
+        .data
+        .view()
+        .permuted_axes(IxDyn(&perm))
+        .as_standard_layout()
+        .into_owned();
+    Ok(Output::plain(x.dtype, out))
+}
+
+/// Reshape (opset 21): the target shape is an int64 input. A 0 copies the
+/// input's dimension at the same index (unless allowzero=1, when it means
+/// an empty dimension), and one -1 is inferred from the element count. The
+/// spec forbids more than one -1 and, with allowzero=1, a 0 together with a
+/// -1; both are errors here, as is any other negative value or a count that
+/// does not match.
+pub(super) fn reshape(call: &Call) -> Result<Output> {
+    let data = call.input(0)?;
+    let sv = call.input(1)?;
+    if sv.data.ndim() != 1 {
+        return Err(call.err(format!("shape must be 1-D, got shape {:?}", sv.shape())));
+    }
+    let requested = call.int_values(1, sv)?;
+    let allowzero = call.int("allowzero", 0)? != 0;
+    let in_shape = data.shape();
+    let total: usize = in_shape.iter().product();
+    if allowzero && requested.contains(&0) && requested.contains(&-1) {
+        return Err(call.err(format!(
+            "shape {requested:?} has both 0 and -1, which allowzero=1 forbids"
+        )));
+    }
+    let mut infer = None;
+    let mut out = Vec::with_capacity(requested.len());
+    for (k, &d) in requested.iter().enumerate() {
+        let dim = match d {
+            -1 => {
+                if infer.replace(k).is_some() {
+                    return Err(call.err(format!("shape {requested:?} has more than one -1")));
+                }
+                1
+            }
+            0 if !allowzero => *in_shape.get(k).ok_or_else(|| {
+                call.err(format!(
+                    "shape {requested:?} copies dimension {k} (a 0), but data {in_shape:?} has rank {}",
+                    in_shape.len()
+                ))
+            })?,
+            d if d < 0 => {
+                return Err(call.err(format!("shape {requested:?} has invalid dimension {d}")));
+            }
+            d => d as usize,
+        };
+        out.push(dim);
+    }
+    let known: usize = out.iter().product();
+    if let Some(k) = infer {
+        if known == 0 || !total.is_multiple_of(known) {
+            return Err(call.err(format!(
+                "cannot infer the -1 in {requested:?}: data {in_shape:?} has {total} elements"
+            )));
+        }
+        out[k] = total / known;
+    } else if known != total {
+        return Err(call.err(format!(
+            "shape {requested:?} has {known} elements, data {in_shape:?} has {total}"
+        )));
+    }
+    let y = reshaped(call, data.data.view(), &out)?;
+    Ok(Output::plain(data.dtype, y))
+}
+
+/// Concat (opset 13): inputs of one rank and dtype joined along `axis`
+/// (required; negative counts from the end). All other dimensions must match;
+/// inputs empty along the axis are allowed.
+pub(super) fn concat(call: &Call) -> Result<Output> {
+    let first = call.input(0)?;
+    let axis_attr = match call.attrs.get("axis") {
+        None => return Err(call.err("attribute axis is required")),
+        Some(_) => call.int("axis", 0)?,
+    };
+    let rank = first.data.ndim();
+    let axis = call.axis("axis", axis_attr, rank)?;
+    let mut views = Vec::with_capacity(call.inputs.len());
+    for i in 0..call.inputs.len() {
+        let v = call.input(i)?;
+        call.require_same_dtype(0, first, i, v)?;
+        let same_rank = v.data.ndim() == rank;
+        let others_match =
+            same_rank && (0..rank).all(|d| d == axis || v.shape()[d] == first.shape()[d]);
+        if !others_match {
+            return Err(call.err(format!(
+                "input {i} has shape {:?}, which does not match input 0 {:?} outside axis {axis}",
+                v.shape(),
+                first.shape()
+            )));
+        }
+        views.push(v.data.view());
+    }
+    let out = ndarray::concatenate(Axis(axis), &views)
+        .map_err(|e| call.err(format!("cannot concatenate: {e}")))?;
+    Ok(Output::plain(first.dtype, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Value;
+    use super::super::testutil::*;
+    use crate::numerics::DType;
+    use crate::op::{AttrValue, Attributes};
+
+    fn x23() -> Value {
+        f(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    }
+
+    #[test]
+    fn gather_by_hand() {
+        // axis 0 with indices [[1, 0], [-1, 1]] -> shape [2, 2, 3].
+        let idx = i(&[2, 2], &[1, 0, -1, 1]);
+        let y = run1("Gather", &Attributes::new(), &[x23(), idx]);
+        assert_eq!(y.shape(), &[2, 2, 3]);
+        close(
+            &y.data,
+            &[4.0, 5.0, 6.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 4.0, 5.0, 6.0],
+            0.0,
+        );
+        // axis 1 with int32 indices [2, 0] -> columns 2 and 0.
+        let a = attrs(&[("axis", AttrValue::Int(-1))]);
+        let y = run1("Gather", &a, &[x23(), t(DType::I32, &[2], &[2.0, 0.0])]);
+        assert_eq!(y.shape(), &[2, 2]);
+        close(&y.data, &[3.0, 1.0, 6.0, 4.0], 0.0);
+        // A scalar index removes the axis.
+        let y = run1("Gather", &a, &[x23(), i(&[], &[1])]);
+        assert_eq!(y.shape(), &[2]);
+        close(&y.data, &[2.0, 5.0], 0.0);
+    }
+
+    #[test]
+    fn gather_errors() {
+        let none = Attributes::new();
+        fails(
+            "Gather",
+            &none,
+            &[Some(x23()), Some(i(&[1], &[2]))],
+            "index 2 is out of bounds",
+        );
+        fails(
+            "Gather",
+            &none,
+            &[Some(x23()), Some(i(&[1], &[-3]))],
+            "out of bounds",
+        );
+        fails(
+            "Gather",
+            &none,
+            &[Some(x23()), Some(f(&[1], &[0.0]))],
+            "integer tensor",
+        );
+        fails(
+            "Gather",
+            &attrs(&[("axis", AttrValue::Int(2))]),
+            &[Some(x23()), Some(i(&[1], &[0]))],
+            "out of range",
+        );
+    }
+
+    #[test]
+    fn transpose_default_and_perm() {
+        let y = run1("Transpose", &Attributes::new(), &[x23()]);
+        assert_eq!(y.shape(), &[3, 2]);
+        close(&y.data, &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0], 0.0);
+        // [2, 3, 2] with perm [1, 0, 2] and back again is the identity.
+        let vals: Vec<f64> = (0..12).map(f64::from).collect();
+        let x = f(&[2, 3, 2], &vals);
+        let p = attrs(&[("perm", AttrValue::Ints(vec![1, 0, 2]))]);
+        let y = run1("Transpose", &p, std::slice::from_ref(&x));
+        assert_eq!(y.shape(), &[3, 2, 2]);
+        // y[1, 0, :] = x[0, 1, :] = [2, 3]
+        assert_eq!(y.data[[1, 0, 0]], 2.0);
+        assert_eq!(y.data[[1, 0, 1]], 3.0);
+        assert_eq!(run1("Transpose", &p, &[y]), x);
+        let p = attrs(&[("perm", AttrValue::Ints(vec![2, 0, 1]))]);
+        let inv = attrs(&[("perm", AttrValue::Ints(vec![1, 2, 0]))]);
+        let y = run1("Transpose", &p, std::slice::from_ref(&x));
+        assert_eq!(y.shape(), &[2, 2, 3]);
+        assert_eq!(run1("Transpose", &inv, &[y]), x);
+        for bad in [vec![0, 0, 1], vec![0, 1], vec![0, 1, 3], vec![-1, 0, 1]] {
+            let a = attrs(&[("perm", AttrValue::Ints(bad))]);
+            fails("Transpose", &a, &[Some(x.clone())], "not a permutation");
+        }
+    }
+
+    #[test]
+    fn reshape_rules() {
+        let none = Attributes::new();
+        let y = run1("Reshape", &none, &[x23(), i(&[2], &[3, -1])]);
+        assert_eq!(y.shape(), &[3, 2]);
+        close(&y.data, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 0.0);
+        // 0 copies the input dimension.
+        let y = run1("Reshape", &none, &[x23(), i(&[3], &[0, 3, 1])]);
+        assert_eq!(y.shape(), &[2, 3, 1]);
+        // Round trip through a transposed layout keeps row-major order.
+        let tr = run1("Transpose", &none, &[x23()]);
+        let y = run1("Reshape", &none, &[tr, i(&[1], &[-1])]);
+        close(&y.data, &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0], 0.0);
+        let back = run1("Reshape", &none, &[y, i(&[2], &[3, 2])]);
+        assert_eq!(back.shape(), &[3, 2]);
+        // allowzero=1: 0 is a real empty dimension.
+        let az = attrs(&[("allowzero", AttrValue::Int(1))]);
+        let y = run1("Reshape", &az, &[f(&[0, 3], &[]), i(&[2], &[3, 0])]);
+        assert_eq!(y.shape(), &[3, 0]);
+    }
+
+    #[test]
+    fn reshape_errors() {
+        let none = Attributes::new();
+        let az = attrs(&[("allowzero", AttrValue::Int(1))]);
+        let x = Some(x23());
+        fails(
+            "Reshape",
+            &none,
+            &[x.clone(), Some(i(&[2], &[-1, -1]))],
+            "more than one -1",
+        );
+        fails(
+            "Reshape",
+            &none,
+            &[x.clone(), Some(i(&[2], &[4, -1]))],
+            "cannot infer",
+        );
+        fails(
+            "Reshape",
+            &none,
+            &[x.clone(), Some(i(&[2], &[4, 2]))],
+            "has 8 elements",
+        );
+        fails(
+            "Reshape",
+            &none,
+            &[x.clone(), Some(i(&[2], &[-2, 3]))],
+            "invalid dimension -2",
+        );
+        fails(
+            "Reshape",
+            &none,
+            &[x.clone(), Some(i(&[3], &[1, 6, 0]))],
+            "has rank 2",
+        );
+        fails(
+            "Reshape",
+            &az,
+            &[x.clone(), Some(i(&[2], &[0, -1]))],
+            "both 0 and -1",
+        );
+        fails(
+            "Reshape",
+            &none,
+            &[x, Some(i(&[1, 2], &[3, 2]))],
+            "must be 1-D",
+        );
+    }
+
+    #[test]
+    fn concat_axes_and_empty_inputs() {
+        let a0 = attrs(&[("axis", AttrValue::Int(0))]);
+        let a1 = attrs(&[("axis", AttrValue::Int(-1))]);
+        let b = f(&[2, 1], &[7.0, 8.0]);
+        let y = run1("Concat", &a1, &[x23(), b.clone()]);
+        assert_eq!(y.shape(), &[2, 4]);
+        close(&y.data, &[1.0, 2.0, 3.0, 7.0, 4.0, 5.0, 6.0, 8.0], 0.0);
+        let y = run1(
+            "Concat",
+            &a0,
+            &[f(&[0, 3], &[]), x23(), f(&[1, 3], &[9.0; 3])],
+        );
+        assert_eq!(y.shape(), &[3, 3]);
+        close(&y.data, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 9.0, 9.0, 9.0], 0.0);
+        fails(
+            "Concat",
+            &a0,
+            &[Some(x23()), Some(b.clone())],
+            "does not match",
+        );
+        fails(
+            "Concat",
+            &a0,
+            &[Some(x23()), Some(f(&[6], &[0.0; 6]))],
+            "does not match",
+        );
+        fails(
+            "Concat",
+            &Attributes::new(),
+            &[Some(x23())],
+            "axis is required",
+        );
+        fails(
+            "Concat",
+            &a1,
+            &[Some(x23()), Some(t(DType::F16, &[2, 1], &[0.0; 2]))],
+            "same dtype",
+        );
+    }
+}
