@@ -1,0 +1,359 @@
+//! The command line: `xpucert run | list | info`.
+//!
+//! Exit codes (stable, documented in the README):
+//! * 0: conformant (no fail, error, crash or timeout), or the command succeeded;
+//! * 1: conformance failures;
+//! * 2: usage or configuration error (bad flags, a suite with a mistake);
+//! * 3: the backend could not be loaded.
+//!
+//! Every error is one line on stderr, `xpucert: error: ...`; never a panic.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use comfy_table::Table;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use sha2::{Digest, Sha256};
+
+use crate::backend::{self, DylibBackend};
+use crate::run::{self, CaseResult, ResultsFile, ResultsWriter, SuiteInfo, Summary};
+use crate::suite::{self, Suite};
+
+/// Certify AI operators and models on a backend.
+#[derive(Parser, Debug)]
+#[command(name = "xpucert", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run suites against a backend and write results.
+    Run(RunArgs),
+    /// List the case ids of suites.
+    List(ListArgs),
+    /// Show a backend's manifest and declared capabilities.
+    Info(InfoArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Backend library path, or a bundled backend name (`reference`).
+    #[arg(long)]
+    backend: String,
+    /// Suite file or directory of suites (repeatable).
+    #[arg(long = "suite", default_value = "suites/ops/core.yaml")]
+    suites: Vec<PathBuf>,
+    /// Only cases whose id matches this glob (`*`, `?`; repeatable: any matches).
+    #[arg(long = "filter")]
+    filters: Vec<String>,
+    /// Directory for results.jsonl and results.json.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Backend context option KEY=VALUE (repeatable).
+    #[arg(long = "option", value_parser = parse_option)]
+    options: Vec<(String, String)>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(clap::Args, Debug)]
+struct ListArgs {
+    /// Suite file or directory of suites (repeatable).
+    #[arg(long = "suite", default_value = "suites/ops/core.yaml")]
+    suites: Vec<PathBuf>,
+    /// Only cases whose id matches this glob.
+    #[arg(long = "filter")]
+    filters: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct InfoArgs {
+    /// Backend library path, or a bundled backend name (`reference`).
+    #[arg(long)]
+    backend: String,
+    /// Backend context option KEY=VALUE (repeatable).
+    #[arg(long = "option", value_parser = parse_option)]
+    options: Vec<(String, String)>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Format {
+    /// The op x dtype summary table, failures, and the verdict.
+    Table,
+    /// results.json on stdout.
+    Json,
+}
+
+fn parse_option(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))
+}
+
+/// A failure that ends the command with a documented exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn config(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    fn backend(e: backend::LoadError) -> Self {
+        Failure {
+            code: 3,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(a) => cmd_run(a),
+        Command::List(a) => cmd_list(a),
+        Command::Info(a) => cmd_info(a),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("xpucert: error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn load_suites(paths: &[PathBuf]) -> Result<Vec<Suite>, Failure> {
+    suite::load_all(paths).map_err(|e| Failure::config(e.to_string()))
+}
+
+fn selected<'a>(suites: &'a [Suite], filters: &[String]) -> Vec<&'a suite::Case> {
+    suites
+        .iter()
+        .flat_map(|s| &s.cases)
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| run::glob_match(f, &c.id)))
+        .collect()
+}
+
+fn cmd_list(a: ListArgs) -> Result<u8, Failure> {
+    let suites = load_suites(&a.suites)?;
+    for c in selected(&suites, &a.filters) {
+        println!("{}", c.id);
+    }
+    Ok(0)
+}
+
+fn open_backend(spec: &str, options: &[(String, String)]) -> Result<DylibBackend, Failure> {
+    let path = backend::resolve(spec).map_err(Failure::backend)?;
+    DylibBackend::open(&path, options).map_err(Failure::backend)
+}
+
+fn sha256_file(path: &Path) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => hex(&Sha256::digest(&bytes)),
+        Err(e) => format!("unreadable: {e}"),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn cmd_info(a: InfoArgs) -> Result<u8, Failure> {
+    let b = open_backend(&a.backend, &a.options)?;
+    let (major, minor) = b.abi_version();
+    println!("backend:   {}", b.name());
+    println!("library:   {}", b.path().display());
+    println!("sha256:    {}", sha256_file(b.path()));
+    println!(
+        "abi:       {major}.{minor} (function table {} bytes)",
+        b.table_size()
+    );
+    for (group, present) in b.optional_groups() {
+        println!(
+            "{:<10} {}",
+            format!("{group}:"),
+            if present { "provided" } else { "not provided" }
+        );
+    }
+    let manifest = b.manifest().map_err(|e| {
+        Failure::config(format!("{}: get_manifest failed: {e}", b.path().display()))
+    })?;
+    match serde_json::from_str::<serde_json::Value>(&manifest) {
+        Ok(v) => {
+            for key in [
+                "vendor",
+                "device",
+                "backend_version",
+                "driver_version",
+                "firmware_version",
+                "sdk_version",
+            ] {
+                if let Some(s) = v.get(key).and_then(|x| x.as_str()) {
+                    println!("{:<10} {s}", format!("{key}:"));
+                }
+            }
+            let mut t = Table::new();
+            t.load_style(UTF8_FULL_CONDENSED)
+                .set_header(["op", "opsets", "dtypes"]);
+            for op in v
+                .get("ops")
+                .and_then(|o| o.as_array())
+                .into_iter()
+                .flatten()
+            {
+                let name = op.get("op").and_then(|x| x.as_str()).unwrap_or("?");
+                let domain = op.get("domain").and_then(|x| x.as_str()).unwrap_or("");
+                let join = |k: &str| -> String {
+                    op.get(k)
+                        .and_then(|x| x.as_array())
+                        .map(|a| {
+                            a.iter()
+                                .map(|x| x.to_string().trim_matches('"').to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_default()
+                };
+                let full = if domain.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{domain}.{name}")
+                };
+                t.add_row([full, join("opsets"), join("dtypes")]);
+            }
+            println!("{t}");
+        }
+        Err(e) => println!("manifest is not valid JSON ({e}):\n{manifest}"),
+    }
+    Ok(0)
+}
+
+fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
+    let started_at = run::utc_now();
+    let start = Instant::now();
+    let suites = load_suites(&a.suites)?;
+    let cases = selected(&suites, &a.filters);
+    if cases.is_empty() {
+        return Err(Failure::config(format!(
+            "no case matches the filter {:?} in {} suite(s)",
+            a.filters,
+            suites.len()
+        )));
+    }
+    let b = open_backend(&a.backend, &a.options)?;
+    let manifest = match b.manifest() {
+        Ok(m) => serde_json::from_str(&m).unwrap_or(serde_json::Value::String(m)),
+        Err(e) => {
+            eprintln!("xpucert: warning: get_manifest failed: {e}");
+            serde_json::Value::Null
+        }
+    };
+    let mut writer = ResultsWriter::create(&a.out).map_err(|e| {
+        Failure::config(format!("cannot write results in {}: {e}", a.out.display()))
+    })?;
+
+    let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let mut results: Vec<CaseResult> = Vec::with_capacity(cases.len());
+    for (i, case) in cases.iter().enumerate() {
+        if progress {
+            eprint!("\r\x1b[K[{}/{}] {}", i + 1, cases.len(), case.id);
+        }
+        let r = run::run_case(&b, case);
+        writer.append(&r).map_err(|e| {
+            Failure::config(format!("cannot append to {}: {e}", writer.path().display()))
+        })?;
+        results.push(r);
+    }
+    if progress {
+        eprint!("\r\x1b[K");
+    }
+
+    let canonical = b
+        .path()
+        .canonicalize()
+        .unwrap_or_else(|_| b.path().to_path_buf());
+    let (major, minor) = b.abi_version();
+    let file = ResultsFile {
+        schema: run::results::SCHEMA.to_string(),
+        schema_version: run::results::SCHEMA_VERSION,
+        provenance: run::Provenance {
+            harness_version: env!("CARGO_PKG_VERSION").to_string(),
+            harness_commit: Some(env!("XPUCERT_GIT_COMMIT").to_string()).filter(|s| !s.is_empty()),
+            backend_path: canonical.display().to_string(),
+            backend_sha256: sha256_file(b.path()),
+            backend_name: b.name().to_string(),
+            backend_abi: format!("{major}.{minor}"),
+            manifest,
+            host: [
+                ("os", std::env::consts::OS.to_string()),
+                ("arch", std::env::consts::ARCH.to_string()),
+                (
+                    "cpus",
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1)
+                        .to_string(),
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+            suites: suites
+                .iter()
+                .map(|s| SuiteInfo {
+                    name: s.name.clone(),
+                    path: s.path.display().to_string(),
+                    sha256: s.sha256.clone(),
+                    cases: s.cases.len(),
+                })
+                .collect(),
+            command: std::env::args().collect(),
+            started_at,
+            finished_at: run::utc_now(),
+        },
+        summary: Summary::of(&results, start.elapsed().as_secs_f64()),
+        cases: results,
+    };
+    let json_path = a.out.join("results.json");
+    file.write(&json_path)
+        .map_err(|e| Failure::config(format!("cannot write {}: {e}", json_path.display())))?;
+
+    match a.format {
+        Format::Json => {
+            let text =
+                serde_json::to_string_pretty(&file).map_err(|e| Failure::config(e.to_string()))?;
+            println!("{text}");
+        }
+        Format::Table => {
+            println!("{}", crate::report::summary_table(&file));
+            let suites_arg: Vec<String> = a
+                .suites
+                .iter()
+                .map(|s| format!("--suite {}", s.display()))
+                .collect();
+            let prefix = format!(
+                "xpucert run --backend {} {}",
+                a.backend,
+                suites_arg.join(" ")
+            );
+            for line in crate::report::failure_details(&file, &prefix, 20) {
+                println!("{line}");
+            }
+            println!("{}", crate::report::verdict_line(&file));
+            println!("results: {}", json_path.display());
+        }
+    }
+    Ok(if file.summary.conformant { 0 } else { 1 })
+}

@@ -1,0 +1,149 @@
+//! Reports for people: the terminal summary of a run, grouped by op x dtype,
+//! and the list of what went wrong with the command that reproduces each.
+//! (JUnit, Markdown, HTML and the compatibility matrix come with the reports
+//! work and read the same [`crate::run::ResultsFile`].)
+
+use std::collections::BTreeMap;
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+
+use crate::run::{CaseResult, ResultsFile, Status};
+
+/// Counts for one op x dtype row.
+#[derive(Default)]
+struct Row {
+    counts: BTreeMap<Status, usize>,
+    worst_headroom: f64,
+    precision: Option<String>,
+}
+
+/// The op x dtype summary table.
+pub fn summary_table(results: &ResultsFile) -> Table {
+    let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
+    let order: Vec<String> = crate::op::names().map(str::to_string).collect();
+    for c in &results.cases {
+        let row = rows.entry((c.op.clone(), c.dtype.clone())).or_default();
+        *row.counts.entry(c.status).or_default() += 1;
+        if c.status != Status::Unsupported {
+            row.worst_headroom = row.worst_headroom.max(c.headroom());
+        }
+        if row.precision.is_none() {
+            row.precision = c.compute_precision.clone().filter(|p| p != "default");
+        }
+    }
+    let mut keys: Vec<_> = rows.keys().cloned().collect();
+    keys.sort_by_key(|(op, dt)| {
+        (
+            order.iter().position(|o| o == op).unwrap_or(usize::MAX),
+            dt.clone(),
+        )
+    });
+
+    let statuses: Vec<Status> = Status::ALL
+        .into_iter()
+        .filter(|s| results.summary.count(*s) > 0)
+        .collect();
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    let mut header = vec![Cell::new("op"), Cell::new("dtype"), Cell::new("cases")];
+    header.extend(statuses.iter().map(|s| Cell::new(s.name())));
+    header.push(Cell::new("worst headroom"));
+    header.push(Cell::new("verdict"));
+    t.set_header(header);
+    for key in keys {
+        let row = &rows[&key];
+        let total: usize = row.counts.values().sum();
+        let mut cells = vec![
+            Cell::new(&key.0),
+            Cell::new(match &row.precision {
+                Some(p) => format!("{} ({p})", key.1),
+                None => key.1.clone(),
+            }),
+            Cell::new(total).set_alignment(CellAlignment::Right),
+        ];
+        for s in &statuses {
+            let n = row.counts.get(s).copied().unwrap_or(0);
+            let text = if n == 0 { String::new() } else { n.to_string() };
+            cells.push(Cell::new(text).set_alignment(CellAlignment::Right));
+        }
+        cells
+            .push(Cell::new(headroom_text(row.worst_headroom)).set_alignment(CellAlignment::Right));
+        let verdict = if row.counts.keys().any(|s| s.is_failure()) {
+            "FAIL"
+        } else if row
+            .counts
+            .keys()
+            .all(|s| *s == Status::Unsupported || *s == Status::Skip)
+        {
+            "unsupported"
+        } else {
+            "ok"
+        };
+        cells.push(Cell::new(verdict));
+        t.add_row(cells);
+    }
+    t
+}
+
+fn headroom_text(h: f64) -> String {
+    if h == 0.0 {
+        "-".into()
+    } else if h.is_infinite() {
+        "inf".into()
+    } else {
+        format!("{h:.3}")
+    }
+}
+
+/// Lines describing every failed case (at most `limit`), each with the
+/// command that reruns it alone.
+pub fn failure_details(results: &ResultsFile, rerun_prefix: &str, limit: usize) -> Vec<String> {
+    let failed: Vec<&CaseResult> = results
+        .cases
+        .iter()
+        .filter(|c| c.status.is_failure() || c.capability_mismatch)
+        .collect();
+    let mut out = Vec::new();
+    for c in failed.iter().take(limit) {
+        out.push(format!(
+            "{} {} ({})",
+            c.status.name().to_uppercase(),
+            c.id,
+            c.location
+        ));
+        if let Some(m) = &c.message {
+            out.push(format!("    {m}"));
+        }
+        out.push(format!("    rerun: {rerun_prefix} --filter '{}'", c.id));
+    }
+    if failed.len() > limit {
+        out.push(format!(
+            "... and {} more; every case is in results.json",
+            failed.len() - limit
+        ));
+    }
+    out
+}
+
+/// The closing line: counts and the verdict.
+pub fn verdict_line(results: &ResultsFile) -> String {
+    let s = &results.summary;
+    let counts: Vec<String> = s
+        .by_status
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect();
+    format!(
+        "{} cases: {} in {:.1} s -> {}",
+        s.total,
+        counts.join(", "),
+        s.wall_seconds,
+        if s.conformant {
+            "CONFORMANT"
+        } else {
+            "NOT CONFORMANT"
+        }
+    )
+}

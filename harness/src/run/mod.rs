@@ -1,0 +1,437 @@
+//! Running cases against a backend: one case at a time, from seeded inputs to
+//! a [`CaseResult`], streamed to `results.jsonl` as soon as it is known.
+//!
+//! For each case: generate the inputs (deterministic from the case id), ask
+//! the oracle for the exact outputs (which also gives the output shapes the
+//! harness allocates), store the inputs in the case's layout, ask `query_op`,
+//! call `run_op`, read the outputs back and compare each with the oracle under
+//! the case's check. Every outcome is a typed [`Status`], never a panic.
+
+pub mod results;
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use xpucert_abi::{Precision, Status as AbiStatus, Support};
+
+pub use results::{Provenance, ResultsFile, ResultsWriter, SuiteInfo, Summary, utc_now};
+
+use crate::backend::call::{PreparedCall, StoredTensor};
+use crate::backend::{CallError, DylibBackend};
+use crate::numerics::check::{self, CheckSpec, Comparison};
+use crate::numerics::{DType, HostTensor};
+use crate::oracle::{self, Value};
+use crate::suite::{Case, InputSpec, TensorSpec};
+
+/// The verdict on one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every output within tolerance.
+    Pass,
+    /// Conformant, but beyond a quality bound (set by the numerics work).
+    Warn,
+    /// An output outside tolerance, or NaN/Inf disagreement.
+    Fail,
+    /// Declared or returned UNSUPPORTED.
+    Unsupported,
+    /// The backend returned a failure status (or the case could not be built).
+    Error,
+    /// The backend process died (worker isolation).
+    Crash,
+    /// The backend did not finish in time (worker isolation).
+    Timeout,
+    /// Filtered out.
+    Skip,
+}
+
+impl Status {
+    /// Lowercase name, as in results files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Unsupported => "unsupported",
+            Status::Error => "error",
+            Status::Crash => "crash",
+            Status::Timeout => "timeout",
+            Status::Skip => "skip",
+        }
+    }
+
+    /// Whether this status breaks conformance.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Status::Fail | Status::Error | Status::Crash | Status::Timeout
+        )
+    }
+
+    /// All statuses in report order.
+    pub const ALL: [Status; 8] = [
+        Status::Pass,
+        Status::Warn,
+        Status::Fail,
+        Status::Unsupported,
+        Status::Error,
+        Status::Crash,
+        Status::Timeout,
+        Status::Skip,
+    ];
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The comparison of one output with the oracle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputResult {
+    /// Output position.
+    pub index: usize,
+    /// Output dtype.
+    pub dtype: String,
+    /// Output shape.
+    pub shape: Vec<usize>,
+    /// The figures.
+    pub comparison: Comparison,
+}
+
+/// Everything known about one case after it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseResult {
+    /// Stable case id.
+    pub id: String,
+    /// ONNX op name.
+    pub op: String,
+    /// Opset of the call.
+    pub opset: i64,
+    /// Case dtype.
+    pub dtype: String,
+    /// The verdict.
+    pub status: Status,
+    /// Why, for anything but a pass: the backend's message, the first
+    /// mismatch, or the reason the case could not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `native`, `emulated` or `none`, from query_op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support: Option<String>,
+    /// Declared compute precision, from query_op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_precision: Option<String>,
+    /// query_op and run_op disagreed about support.
+    #[serde(default)]
+    pub capability_mismatch: bool,
+    /// Per-output comparisons (empty when the op did not run).
+    #[serde(default)]
+    pub outputs: Vec<OutputResult>,
+    /// Wall time of the single run_op call, in seconds.
+    #[serde(default)]
+    pub run_seconds: f64,
+    /// Where the case is written.
+    pub location: String,
+}
+
+impl CaseResult {
+    fn new(case: &Case, status: Status, message: Option<String>) -> Self {
+        CaseResult {
+            id: case.id.clone(),
+            op: case.op.name.to_string(),
+            opset: case.opset,
+            dtype: case.dtype.name().to_string(),
+            status,
+            message,
+            support: None,
+            compute_precision: None,
+            capability_mismatch: false,
+            outputs: Vec::new(),
+            run_seconds: 0.0,
+            location: case.location.clone(),
+        }
+    }
+
+    /// The worst headroom over outputs (0 when none ran).
+    pub fn headroom(&self) -> f64 {
+        self.outputs
+            .iter()
+            .map(|o| o.comparison.headroom)
+            .fold(0.0, f64::max)
+    }
+
+    /// A result for a case that was filtered out or not attempted.
+    pub fn skipped(case: &Case, why: &str) -> Self {
+        CaseResult::new(case, Status::Skip, Some(why.to_string()))
+    }
+}
+
+/// Number of terms summed per output element, for the default `bound` check.
+fn reduction_len(case: &Case, shapes: &[Option<Vec<usize>>], out: &[usize]) -> usize {
+    let dim = |i: usize, from_end: usize| -> usize {
+        shapes
+            .get(i)
+            .and_then(|s| s.as_ref())
+            .and_then(|s| {
+                s.len()
+                    .checked_sub(from_end)
+                    .and_then(|k| s.get(k))
+                    .copied()
+            })
+            .unwrap_or(1)
+    };
+    match case.op.name {
+        "MatMul" => dim(0, 1),
+        "Gemm" => {
+            let trans_a = matches!(
+                case.attributes.get("transA"),
+                Some(crate::op::AttrValue::Int(1))
+            );
+            if trans_a { dim(0, 2) } else { dim(0, 1) }
+        }
+        "ReduceSum" | "ReduceMean" => {
+            let n: usize = shapes
+                .first()
+                .and_then(|s| s.as_ref())
+                .map(|s| s.iter().product())
+                .unwrap_or(1);
+            let m: usize = out.iter().product();
+            n / m.max(1)
+        }
+        "Softmax" | "LogSoftmax" => {
+            let rank = shapes.first().and_then(|s| s.as_ref()).map_or(0, Vec::len) as i64;
+            let axis = match case.attributes.get("axis") {
+                Some(crate::op::AttrValue::Int(a)) => *a,
+                _ => -1,
+            };
+            let axis = if axis < 0 { axis + rank } else { axis };
+            usize::try_from(axis).map_or(1, |a| dim(0, rank as usize - a))
+        }
+        // QK^T sums over the head size, PV over the key sequence.
+        "Attention" => dim(0, 1).max(dim(1, 2)),
+        _ => 1,
+    }
+}
+
+/// The unit roundoff the bound check uses for a declared precision.
+fn compute_roundoff(precision: Precision, out_dtype: DType) -> f64 {
+    match precision {
+        Precision::Default => check::unit_roundoff(out_dtype),
+        Precision::Tf32 => 2f64.powi(-11),
+        Precision::DType(d) => check::unit_roundoff(d),
+    }
+}
+
+/// Runs one case against `backend`.
+pub fn run_case(backend: &DylibBackend, case: &Case) -> CaseResult {
+    let inputs = crate::suite::generate_inputs(case);
+    let values: Vec<Option<Value>> = inputs
+        .iter()
+        .map(|t| t.as_ref().map(|t| Value::new(t.dtype, t.to_f64())))
+        .collect();
+    let expected = match oracle::evaluate(case.op, &case.attributes, &values) {
+        Ok(o) => o,
+        Err(e) => {
+            return CaseResult::new(case, Status::Error, Some(format!("invalid case: {e}")));
+        }
+    };
+    let stored: Vec<Option<StoredTensor>> = case
+        .inputs
+        .iter()
+        .zip(&inputs)
+        .map(|(spec, t)| match (spec, t) {
+            (InputSpec::Tensor(TensorSpec { layout, .. }), Some(t)) => {
+                let (bytes, strides) = layout.store(t);
+                Some(StoredTensor::new(t.dtype, &t.shape, strides, &bytes))
+            }
+            _ => None,
+        })
+        .collect();
+    let outputs: Vec<StoredTensor> = expected
+        .iter()
+        .map(|o| StoredTensor::output(o.value.dtype, o.value.shape()))
+        .collect();
+    let mut call = PreparedCall::new(
+        case.op.domain,
+        case.op.name,
+        case.opset,
+        &case.attributes,
+        stored,
+        outputs,
+    );
+
+    let mut result = CaseResult::new(case, Status::Error, None);
+    let answer = match backend.query(&mut call) {
+        Ok(a) => a,
+        // The header asks for OK + SUPPORT_NONE, but an UNSUPPORTED status
+        // says the same thing and is read the same way.
+        Err(CallError::Failed {
+            status: AbiStatus::Unsupported,
+            message,
+        }) => {
+            result.status = Status::Unsupported;
+            result.support = Some("none".into());
+            result.message = Some(message);
+            return result;
+        }
+        Err(e) => {
+            result.message = Some(format!("query_op failed: {e}"));
+            return result;
+        }
+    };
+    result.support = Some(
+        match answer.support {
+            Support::None => "none",
+            Support::Native => "native",
+            Support::Emulated => "emulated",
+        }
+        .to_string(),
+    );
+    result.compute_precision = Some(answer.precision.name().to_string());
+    if answer.support == Support::None {
+        result.status = Status::Unsupported;
+        result.message = Some(if answer.note.is_empty() {
+            "declared unsupported by query_op".into()
+        } else {
+            answer.note
+        });
+        return result;
+    }
+
+    let start = Instant::now();
+    let outcome = backend.run(&mut call);
+    result.run_seconds = start.elapsed().as_secs_f64();
+    match outcome {
+        Ok(()) => {}
+        Err(CallError::Failed {
+            status: AbiStatus::Unsupported,
+            message,
+        }) => {
+            result.status = Status::Unsupported;
+            result.capability_mismatch = true;
+            result.message = Some(format!(
+                "query_op declared it supported, run_op returned UNSUPPORTED: {message}"
+            ));
+            return result;
+        }
+        Err(e) => {
+            result.message = Some(format!("run_op failed: {e}"));
+            return result;
+        }
+    }
+
+    let shapes: Vec<Option<Vec<usize>>> = inputs
+        .iter()
+        .map(|t| t.as_ref().map(|t| t.shape.clone()))
+        .collect();
+    let mut failures = Vec::new();
+    for (i, (out, exp)) in call.outputs.iter().zip(&expected).enumerate() {
+        let actual: HostTensor = out.to_host();
+        let dtype = exp.value.dtype;
+        let n = reduction_len(case, &shapes, exp.value.shape());
+        let mut spec = case
+            .check
+            .unwrap_or_else(|| check::default_check(case.op, dtype, n));
+        if matches!(spec, CheckSpec::Bound { .. }) && exp.magnitude.is_none() {
+            // A bound needs the oracle's magnitudes; without them, fall back
+            // to the dtype's allclose rule rather than judge by |y*| alone.
+            spec = check::torch_allclose(dtype);
+        }
+        let cmp = check::compare(
+            spec,
+            dtype,
+            compute_roundoff(answer.precision, dtype),
+            &exp.value.data,
+            &actual.to_f64(),
+            exp.magnitude.as_ref(),
+        );
+        if !cmp.passed {
+            failures.push(describe_failure(i, &cmp));
+        }
+        result.outputs.push(OutputResult {
+            index: i,
+            dtype: dtype.name().to_string(),
+            shape: exp.value.shape().to_vec(),
+            comparison: cmp,
+        });
+    }
+    if failures.is_empty() {
+        result.status = Status::Pass;
+    } else {
+        result.status = Status::Fail;
+        result.message = Some(failures.join("; "));
+    }
+    result
+}
+
+/// One line saying how output `i` failed its check.
+fn describe_failure(i: usize, c: &Comparison) -> String {
+    let mut s = format!(
+        "output {i}: {} of {} elements outside {} (max abs err {:.3e}, max rel err {:.3e}",
+        c.mismatches, c.elements, c.check, c.max_abs_err, c.max_rel_err
+    );
+    if c.special_mismatches > 0 {
+        s.push_str(&format!(", {} NaN/Inf mismatches", c.special_mismatches));
+    }
+    s.push(')');
+    if let Some(m) = &c.first_mismatch {
+        s.push_str(&format!(
+            "; first at {:?}: expected {:e}, got {:e}",
+            m.index, m.expected, m.actual
+        ));
+    }
+    s
+}
+
+/// Matches a case id against a glob with `*` (any run) and `?` (one char).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob() {
+        assert!(glob_match("core.matmul.*", "core.matmul.f32.square"));
+        assert!(glob_match("*.f32.*", "core.add.f32.scalar"));
+        assert!(glob_match("core.add.f3?.x", "core.add.f32.x"));
+        assert!(!glob_match("core.matmul.*", "core.gemm.f32.x"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("a*b", "acbd"));
+    }
+
+    #[test]
+    fn failure_status_classes() {
+        assert!(Status::Fail.is_failure());
+        assert!(Status::Crash.is_failure());
+        assert!(!Status::Unsupported.is_failure());
+        assert!(!Status::Warn.is_failure());
+    }
+}

@@ -1,0 +1,198 @@
+//! The results files: `results.jsonl` (one case per line, flushed as each case
+//! finishes, so a killed run loses nothing) and `results.json` (schema-
+//! versioned, with provenance and summary, written at the end). The schema is
+//! documented in `docs/results-schema.md`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::{CaseResult, Status};
+
+/// The `schema` field of every results file.
+pub const SCHEMA: &str = "xpucert.results";
+/// The current schema version; readers refuse other versions.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One suite that took part in the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteInfo {
+    /// `suite:` name.
+    pub name: String,
+    /// Path as given.
+    pub path: String,
+    /// sha256 of its files.
+    pub sha256: String,
+    /// Number of cases it expanded to.
+    pub cases: usize,
+}
+
+/// Where a result came from, so anyone can check and reproduce it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// xpucert's version.
+    pub harness_version: String,
+    /// The git commit xpucert was built from, when known.
+    pub harness_commit: Option<String>,
+    /// Backend library path (canonical).
+    pub backend_path: String,
+    /// sha256 of the backend library file.
+    pub backend_sha256: String,
+    /// The library's self-reported name.
+    pub backend_name: String,
+    /// ABI version the library was built against, `major.minor`.
+    pub backend_abi: String,
+    /// The manifest as JSON (a string if the backend's text is not JSON).
+    pub manifest: serde_json::Value,
+    /// Operating system, architecture and logical CPUs of the host.
+    pub host: BTreeMap<String, String>,
+    /// Suites run.
+    pub suites: Vec<SuiteInfo>,
+    /// The command line.
+    pub command: Vec<String>,
+    /// Start, UTC, RFC 3339.
+    pub started_at: String,
+    /// End, UTC, RFC 3339.
+    pub finished_at: String,
+}
+
+/// Counts by status and the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Number of cases.
+    pub total: usize,
+    /// Count per status name.
+    pub by_status: BTreeMap<String, usize>,
+    /// No fail, error, crash or timeout.
+    pub conformant: bool,
+    /// Wall time of the whole run in seconds.
+    pub wall_seconds: f64,
+}
+
+impl Summary {
+    /// Counts `cases`.
+    pub fn of(cases: &[CaseResult], wall_seconds: f64) -> Self {
+        let mut by_status = BTreeMap::new();
+        for s in Status::ALL {
+            let n = cases.iter().filter(|c| c.status == s).count();
+            if n > 0 {
+                by_status.insert(s.name().to_string(), n);
+            }
+        }
+        Summary {
+            total: cases.len(),
+            by_status,
+            conformant: !cases.iter().any(|c| c.status.is_failure()),
+            wall_seconds,
+        }
+    }
+
+    /// Count of one status.
+    pub fn count(&self, s: Status) -> usize {
+        self.by_status.get(s.name()).copied().unwrap_or(0)
+    }
+}
+
+/// The whole `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsFile {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// [`SCHEMA_VERSION`] when written by this xpucert.
+    pub schema_version: u32,
+    /// Where the results came from.
+    pub provenance: Provenance,
+    /// Counts and verdict.
+    pub summary: Summary,
+    /// Every case, in run order.
+    pub cases: Vec<CaseResult>,
+}
+
+impl ResultsFile {
+    /// Writes pretty JSON atomically (temp file, then rename).
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        {
+            let mut w = BufWriter::new(File::create(&tmp)?);
+            serde_json::to_writer_pretty(&mut w, self)?;
+            w.write_all(b"\n")?;
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)
+    }
+}
+
+/// Appends each case result to `results.jsonl` and flushes it at once.
+pub struct ResultsWriter {
+    path: PathBuf,
+    file: File,
+}
+
+impl ResultsWriter {
+    /// Creates (truncates) `dir/results.jsonl`, creating `dir` if needed.
+    pub fn create(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("results.jsonl");
+        let file = File::create(&path)?;
+        Ok(ResultsWriter { path, file })
+    }
+
+    /// The jsonl path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one line and flushes it to the OS.
+    pub fn append(&mut self, r: &CaseResult) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(r)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.flush()
+    }
+}
+
+/// The current UTC time as RFC 3339 (`2026-11-23T01:02:03Z`).
+pub fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (proleptic Gregorian), after H. Hinnant's algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_395_723), "2026-11-23T01:02:03Z");
+    }
+}
