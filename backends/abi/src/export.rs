@@ -28,6 +28,17 @@ pub struct ApiTable(XpuBackendApi);
 unsafe impl Sync for ApiTable {}
 
 impl ApiTable {
+    /// The raw table, e.g. to copy it and replace a slot in a test backend.
+    pub const fn raw(&self) -> &XpuBackendApi {
+        &self.0
+    }
+
+    /// Wraps a hand-assembled table (for backends that need raw control of
+    /// a slot, such as the mutants backend's ABI-violation modes).
+    pub const fn from_raw(api: XpuBackendApi) -> Self {
+        ApiTable(api)
+    }
+
     /// Builds the table for backend type `B`.
     pub const fn new<B: Backend>() -> Self {
         ApiTable(XpuBackendApi {
@@ -400,7 +411,7 @@ unsafe fn outputs<'a>(call: &'a XpuOpCall) -> Result<Vec<TensorMut<'a>>, Backend
 
 /// # Safety
 /// ABI entry: see `create_context` in the header.
-unsafe extern "C" fn create_context<B: Backend>(
+pub unsafe extern "C" fn create_context<B: Backend>(
     options: *const ffi::XpuOption,
     num_options: usize,
     out_ctx: *mut *mut XpuContext,
@@ -434,7 +445,7 @@ unsafe extern "C" fn create_context<B: Backend>(
 
 /// # Safety
 /// `ctx` must come from `create_context::<B>` and not be used afterwards.
-unsafe extern "C" fn destroy_context<B: Backend>(ctx: *mut XpuContext) {
+pub unsafe extern "C" fn destroy_context<B: Backend>(ctx: *mut XpuContext) {
     if ctx.is_null() {
         return;
     }
@@ -456,7 +467,7 @@ unsafe fn backend<'a, B: Backend>(ctx: *mut XpuContext) -> Result<&'a B, Backend
 
 /// # Safety
 /// ABI entry: see `get_manifest` in the header.
-unsafe extern "C" fn get_manifest<B: Backend>(
+pub unsafe extern "C" fn get_manifest<B: Backend>(
     ctx: *mut XpuContext,
     buf: *mut c_char,
     capacity: usize,
@@ -482,7 +493,7 @@ unsafe extern "C" fn get_manifest<B: Backend>(
 
 /// # Safety
 /// ABI entry: see `query_op` in the header.
-unsafe extern "C" fn query_op<B: Backend>(
+pub unsafe extern "C" fn query_op<B: Backend>(
     ctx: *mut XpuContext,
     call: *const XpuOpCall,
     out: *mut XpuOpSupport,
@@ -521,7 +532,7 @@ unsafe extern "C" fn query_op<B: Backend>(
 
 /// # Safety
 /// ABI entry: see `run_op` in the header.
-unsafe extern "C" fn run_op<B: Backend>(
+pub unsafe extern "C" fn run_op<B: Backend>(
     ctx: *mut XpuContext,
     call: *const XpuOpCall,
     stream: *mut XpuStream,

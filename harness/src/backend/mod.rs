@@ -157,7 +157,10 @@ pub struct QueryAnswer {
 }
 
 /// The bundled backends that `--backend NAME` finds without a path.
-pub const BUNDLED: &[(&str, &str)] = &[("reference", "xpucert_reference")];
+pub const BUNDLED: &[(&str, &str)] = &[
+    ("reference", "xpucert_reference"),
+    ("mutants", "xpucert_mutants"),
+];
 
 /// Turns `--backend` into a library path: an existing path is used as is; a
 /// bundled name is looked up next to the running executable (and its parent,

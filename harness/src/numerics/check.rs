@@ -34,6 +34,12 @@ pub enum CheckSpec {
         /// absolute tolerance
         atol: f64,
     },
+    /// `|y - y*| <= n * ulp(y*)`, the ulp counted in the output dtype at the
+    /// exact oracle value (a correctly rounded result is within 0.5).
+    Ulp {
+        /// allowed distance in ulps
+        n: f64,
+    },
     /// `|y - y*| <= c * u * M + u_out * |y*|` with the oracle's magnitude `M`.
     Bound {
         /// multiple of the unit roundoff allowed per unit of magnitude
@@ -48,6 +54,7 @@ impl std::fmt::Display for CheckSpec {
             CheckSpec::Allclose { rtol, atol } => {
                 write!(f, "allclose(rtol={rtol:e}, atol={atol:e})")
             }
+            CheckSpec::Ulp { n } => write!(f, "ulp({n})"),
             CheckSpec::Bound { c } => write!(f, "bound(c={c:.1})"),
         }
     }
@@ -64,6 +71,35 @@ pub fn unit_roundoff(dtype: DType) -> f64 {
         DType::F8E5M2 => 2f64.powi(-3),
         _ => 0.0,
     }
+}
+
+/// The spacing of `dtype`'s representable numbers at `x` (one ulp): for
+/// |x| in [2^e, 2^(e+1)) it is 2^(e - p + 1) with p the precision in bits;
+/// below the normal range it is the subnormal spacing. 0 for integers.
+pub fn ulp(dtype: DType, x: f64) -> f64 {
+    let (p, emin) = match dtype {
+        DType::F64 => (53, -1022),
+        DType::F32 => (24, -126),
+        DType::F16 => (11, -14),
+        DType::BF16 => (8, -126),
+        DType::F8E4M3FN => (4, -6),
+        DType::F8E5M2 => (3, -14),
+        _ => return 0.0,
+    };
+    let a = x.abs();
+    let e = if a == 0.0 || !a.is_finite() {
+        emin
+    } else {
+        // frexp-style exponent, exact for every finite f64 (no log2 rounding).
+        let bits = a.to_bits();
+        let biased = ((bits >> 52) & 0x7ff) as i32;
+        if biased == 0 {
+            -1023 // an f64 subnormal: far below every emin listed
+        } else {
+            biased - 1023
+        }
+    };
+    2f64.powi(e.max(emin) - (p - 1))
 }
 
 /// Half the smallest positive subnormal of a float dtype: the largest error
@@ -174,6 +210,7 @@ fn allowed_error(
     match *check {
         CheckSpec::Exact => None,
         CheckSpec::Allclose { rtol, atol } => Some(atol + rtol * expected.abs()),
+        CheckSpec::Ulp { n } => Some(n * ulp(out_dtype, expected)),
         CheckSpec::Bound { c } => {
             // Rounding into the output dtype: half an ulp. Below the normal
             // range the spacing is fixed, and the last two roundings of a
@@ -450,6 +487,25 @@ mod tests {
             )
             .passed
         );
+    }
+
+    #[test]
+    fn ulp_spacing_per_dtype() {
+        assert_eq!(ulp(DType::F32, 1.0), 2f64.powi(-23));
+        assert_eq!(ulp(DType::F32, 1.9999), 2f64.powi(-23));
+        assert_eq!(ulp(DType::F32, 2.0), 2f64.powi(-22));
+        assert_eq!(ulp(DType::F32, -0.75), 2f64.powi(-24));
+        assert_eq!(ulp(DType::F32, 1e-40), 2f64.powi(-149), "subnormal spacing");
+        assert_eq!(ulp(DType::F32, 0.0), 2f64.powi(-149));
+        assert_eq!(ulp(DType::F16, 1.0), 2f64.powi(-10));
+        assert_eq!(ulp(DType::BF16, 1.0), 2f64.powi(-7));
+        assert_eq!(ulp(DType::F16, 1e-6), 2f64.powi(-24));
+        assert_eq!(ulp(DType::I32, 5.0), 0.0);
+        // a 1-ulp error passes ulp(1), fails ulp(0.5)
+        let e = arr(&[1.0]);
+        let a = arr(&[1.0 + 2f64.powi(-23)]);
+        assert!(compare(CheckSpec::Ulp { n: 1.0 }, DType::F32, 0.0, &e, &a, None).passed);
+        assert!(!compare(CheckSpec::Ulp { n: 0.5 }, DType::F32, 0.0, &e, &a, None).passed);
     }
 
     #[test]

@@ -315,10 +315,21 @@ impl FileCtx<'_> {
         self.check_arity(op, c)?;
         let check = match &c.check {
             Some(ch) => {
-                if let crate::numerics::check::CheckSpec::Allclose { rtol, atol } = ch.value
-                    && !(rtol >= 0.0 && atol >= 0.0)
-                {
-                    return Err(self.err(ch.referenced, "rtol and atol must be >= 0"));
+                use crate::numerics::check::CheckSpec;
+                let bad =
+                    match ch.value {
+                        CheckSpec::Exact => None,
+                        CheckSpec::Allclose { rtol, atol } => {
+                            (!(rtol >= 0.0 && atol >= 0.0 && rtol.is_finite() && atol.is_finite()))
+                                .then_some("rtol and atol must be finite and >= 0")
+                        }
+                        CheckSpec::Ulp { n } => (!(n >= 0.0 && n.is_finite()))
+                            .then_some("ulp n must be finite and >= 0"),
+                        CheckSpec::Bound { c } => (!(c >= 0.0 && c.is_finite()))
+                            .then_some("bound c must be finite and >= 0"),
+                    };
+                if let Some(msg) = bad {
+                    return Err(self.err(ch.referenced, msg));
                 }
                 Some(ch.value)
             }

@@ -22,8 +22,9 @@ pub fn xpucert() -> Command {
     c
 }
 
-/// Builds the reference backend into the same target directory and profile
-/// as the xpucert binary under test, so `--backend reference` finds it.
+/// Builds the bundled backends (reference, mutants) into the same target
+/// directory and profile as the xpucert binary under test, so
+/// `--backend reference` and `--backend mutants` find them.
 pub fn build_reference() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
@@ -32,9 +33,16 @@ pub fn build_reference() {
         let target = profile_dir.parent().expect("profile dir has a parent");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "xpucert-reference", "--target-dir"])
-            .arg(target)
-            .current_dir(repo());
+        cmd.args([
+            "build",
+            "-p",
+            "xpucert-reference",
+            "-p",
+            "xpucert-mutants",
+            "--target-dir",
+        ])
+        .arg(target)
+        .current_dir(repo());
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }

@@ -1,0 +1,8 @@
+//! Reliability faults: crashes, hangs, memory corruption, ABI violations.
+
+use crate::Mode;
+
+/// The reliability fault modes.
+pub fn modes() -> Vec<Mode> {
+    Vec::new()
+}

@@ -1,0 +1,401 @@
+//! # xpucert-reference-core
+//!
+//! The bundled CPU backend of xpucert: every operator of the harness's
+//! vocabulary, written for clarity and dependable numerics rather than peak
+//! speed. This crate holds the kernels and the [`ReferenceBackend`] type; the
+//! `xpucert-reference` crate exports it as the `cdylib` the harness loads
+//! (`xpucert_backend_init_v1` through [`xpucert_abi::export_backend!`]).
+//! The split exists so other backends (the mutants backend) can reuse the
+//! kernels without linking a second copy of the entry symbol.
+//!
+//! ## How a call flows
+//!
+//! 1. The ABI layer validates the raw `XpuOpCall` and hands over an
+//!    [`xpucert_abi::OpCall`]. We reduce it to an [`support::Invocation`]:
+//!    names, attributes, and each tensor's dtype and shape, no data.
+//! 2. [`support::check`] decides whether the call is supported. It is the
+//!    *only* place that decides: `query_op` reports its verdict and `run_op`
+//!    obeys it, so the two can never disagree, and the manifest is printed
+//!    from the same table.
+//! 3. `run_op` gathers each input into a contiguous [`tensor::Tensor`] with
+//!    `TensorRef::read` (which follows the strides, so transposed and sliced
+//!    views are read correctly), runs the kernel in [`ops`], checks that the
+//!    results have exactly the shapes and dtypes the harness allocated, and
+//!    writes them.
+//!
+//! ## Numerics
+//!
+//! f32 is computed in f32 with plain sequential accumulation; f16 and bf16
+//! are widened to f32, computed in f32 (accumulation included) and rounded to
+//! nearest even once at the end, which `query_op` declares as an f32 compute
+//! precision; f64 is computed in f64. Softmax subtracts the row maximum;
+//! LayerNormalization takes the mean first, then the biased variance; Gelu and
+//! Erf use an accurate `erf` from `libm`.
+//!
+//! ## Errors
+//!
+//! Unsupported (op, opset, dtype, attribute value, domain) is `UNSUPPORTED`;
+//! a malformed call (shape mismatch, index out of range, wrong output
+//! allocation) is `INVALID_ARGUMENT` with a message naming the op. Kernels
+//! check before they index, so a bad call never panics.
+
+pub mod layout;
+pub mod ops;
+pub mod support;
+pub mod tensor;
+
+use xpucert_abi::{
+    Backend, BackendError, DType, Element, OpCall, OpSupport, Precision, TensorMut, TensorRef,
+};
+
+use crate::support::{Attrs, Invocation, Meta, check, compute_precision};
+use crate::tensor::{Data, Tensor};
+
+/// The reference backend. It holds no state: every call is independent.
+#[derive(Debug, Default)]
+pub struct ReferenceBackend;
+
+/// The invocation (metadata only) of an ABI call.
+fn invocation<'a>(call: &'a OpCall<'a>) -> Invocation<'a> {
+    Invocation {
+        domain: call.domain,
+        op_type: call.op_type,
+        opset: call.opset,
+        attrs: Attrs(&call.attributes),
+        inputs: call
+            .inputs
+            .iter()
+            .map(|t| {
+                t.as_ref().map(|t| Meta {
+                    dtype: t.dtype(),
+                    shape: t.shape().iter().map(|&d| d as usize).collect(),
+                    host: t.memory_kind() == xpucert_abi::ffi::XPU_MEMORY_HOST,
+                })
+            })
+            .collect(),
+        output_dtypes: call.output_specs.iter().map(|(d, _)| *d).collect(),
+    }
+}
+
+/// Reads a tensor in logical row-major order. Contiguous tensors are copied
+/// straight from their bytes (no per-element offset table); all others go
+/// through `TensorRef::read`, which follows the strides.
+fn read_elements<T: Element>(t: &TensorRef<'_>) -> Result<Vec<T>, BackendError> {
+    let n = t.numel();
+    if T::SIZE == t.dtype().size()
+        && t.is_contiguous()
+        && let Some(bytes) = t.data().filter(|b| b.len() >= n * T::SIZE)
+    {
+        return Ok(bytes[..n * T::SIZE]
+            .chunks_exact(T::SIZE)
+            .map(T::read)
+            .collect());
+    }
+    t.read::<T>()
+}
+
+/// Gathers an input into a contiguous [`Tensor`].
+fn load(t: &TensorRef<'_>) -> Result<Tensor, BackendError> {
+    let data = match t.dtype() {
+        DType::F64 => Data::F64(read_elements(t)?),
+        DType::F32 => Data::F32(read_elements(t)?),
+        DType::F16 => Data::F16(read_elements(t)?),
+        DType::BF16 => Data::BF16(read_elements(t)?),
+        DType::I64 => Data::I64(read_elements(t)?),
+        DType::I32 => Data::I32(read_elements(t)?),
+        DType::I8 => Data::I8(read_elements(t)?),
+        DType::U8 => Data::U8(read_elements(t)?),
+        DType::Bool => Data::Bool(read_elements(t)?),
+        other => return Err(BackendError::unsupported(format!("input dtype {other}"))),
+    };
+    Tensor::new(t.shape().iter().map(|&d| d as usize).collect(), data)
+}
+
+/// Writes a result into the output the harness allocated, which must have
+/// the same dtype and shape.
+fn store(
+    op: &str,
+    index: usize,
+    result: &Tensor,
+    out: &mut TensorMut<'_>,
+) -> Result<(), BackendError> {
+    let shape: Vec<usize> = out.shape().iter().map(|&d| d as usize).collect();
+    if out.dtype() != result.dtype() || shape != result.shape {
+        return Err(BackendError::invalid(format!(
+            "{op}: output {index} is allocated as {} {:?}, the result is {} {:?}",
+            out.dtype(),
+            shape,
+            result.dtype(),
+            result.shape
+        )));
+    }
+    match &result.data {
+        Data::F64(v) => out.write(v),
+        Data::F32(v) => out.write(v),
+        Data::F16(v) | Data::BF16(v) => out.write(v),
+        Data::I64(v) => out.write(v),
+        Data::I32(v) => out.write(v),
+        Data::I8(v) => out.write(v),
+        Data::U8(v) | Data::Bool(v) => out.write(v),
+    }
+}
+
+impl Backend for ReferenceBackend {
+    const NAME: &'static std::ffi::CStr = c"xpucert-reference";
+
+    fn create(options: &[(&str, &str)]) -> Result<Self, BackendError> {
+        match options.first() {
+            Some((key, _)) => Err(BackendError::invalid(format!(
+                "unknown option {key:?}: the reference backend takes no options"
+            ))),
+            None => Ok(ReferenceBackend),
+        }
+    }
+
+    fn manifest(&self) -> String {
+        support::manifest_json()
+    }
+
+    fn query_op(&self, call: &OpCall<'_>) -> Result<OpSupport, BackendError> {
+        let inv = invocation(call);
+        match check(&inv) {
+            Ok(info) => {
+                let mut answer = OpSupport::native();
+                let main = inv.input(usize::from(inv.op_type == "Where"))?.dtype;
+                if let Some(p) = compute_precision(info, main) {
+                    answer.compute_precision = Precision::DType(p);
+                }
+                Ok(answer)
+            }
+            Err(e) if e.status == xpucert_abi::Status::Unsupported => {
+                Ok(OpSupport::unsupported(e.message))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn run_op(&self, call: &OpCall<'_>, outputs: &mut [TensorMut<'_>]) -> Result<(), BackendError> {
+        let inv = invocation(call);
+        check(&inv)?;
+        let inputs = call
+            .inputs
+            .iter()
+            .map(|t| t.as_ref().map(load).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = ops::evaluate(&inv, &inputs)?;
+        if outputs.len() > results.len() {
+            return Err(BackendError::internal(format!(
+                "{}: {} outputs requested, {} computed",
+                call.op_type,
+                outputs.len(),
+                results.len()
+            )));
+        }
+        for (i, (result, out)) in results.iter().zip(outputs.iter_mut()).enumerate() {
+            store(call.op_type, i, result, out)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testing::*;
+    use xpucert_abi::{AttrValue, Status};
+
+    #[test]
+    fn options_are_rejected() {
+        assert!(ReferenceBackend::create(&[]).is_ok());
+        let e = ReferenceBackend::create(&[("device", "0")]).unwrap_err();
+        assert_eq!(e.status, Status::InvalidArgument);
+        assert!(e.message.contains("device"));
+    }
+
+    #[test]
+    fn manifest_lists_every_op_once() {
+        let m = ReferenceBackend.manifest();
+        assert!(m.starts_with("{\"schema\": 1, \"vendor\": \"xpucert\", \"device\": \"cpu\""));
+        assert!(m.contains(&format!(
+            "\"backend_version\": \"{}\"",
+            env!("CARGO_PKG_VERSION")
+        )));
+        assert_eq!(support::OPS.len(), 33);
+        for op in support::OPS {
+            assert_eq!(
+                m.matches(&format!("\"op\": \"{}\"", op.name)).count(),
+                1,
+                "{}",
+                op.name
+            );
+        }
+        assert!(m.contains("{\"domain\": \"\", \"op\": \"TopK\", \"opsets\": [11], \"dtypes\": [\"f32\", \"f16\", \"bf16\", \"f64\"]}"));
+        // Balanced braces and brackets: a cheap well-formedness check.
+        assert_eq!(m.matches('{').count(), m.matches('}').count());
+        assert_eq!(m.matches('[').count(), m.matches(']').count());
+    }
+
+    fn meta(dtype: DType, shape: &[usize]) -> Option<Meta> {
+        Some(Meta {
+            dtype,
+            shape: shape.to_vec(),
+            host: true,
+        })
+    }
+
+    fn inv<'a>(
+        op: &'a str,
+        opset: i64,
+        attrs: &'a [xpucert_abi::Attribute<'a>],
+        inputs: Vec<Option<Meta>>,
+        out: DType,
+    ) -> Invocation<'a> {
+        Invocation {
+            domain: "",
+            op_type: op,
+            opset,
+            attrs: Attrs(attrs),
+            inputs,
+            output_dtypes: vec![out],
+        }
+    }
+
+    #[test]
+    fn query_and_run_agree_on_unsupported_calls() {
+        // Each case is checked by the one decision function and by the run path.
+        let i8_add = inv(
+            "Add",
+            14,
+            &[],
+            vec![meta(DType::I8, &[1]), meta(DType::I8, &[1])],
+            DType::I8,
+        );
+        let e = check(&i8_add).unwrap_err();
+        assert_eq!(e.status, Status::Unsupported);
+        let a = Tensor::new(vec![1], Data::I8(vec![1])).ok();
+        let run_err = ops::evaluate(&i8_add, &[a.clone(), a]).unwrap_err();
+        assert_eq!(run_err, e);
+
+        let cases = [
+            inv("Conv", 11, &[], vec![meta(DType::F32, &[1])], DType::F32),
+            inv("Relu", 6, &[], vec![meta(DType::F32, &[1])], DType::F32),
+            inv("Exp", 13, &[], vec![meta(DType::I32, &[1])], DType::I32),
+            inv(
+                "MatMul",
+                13,
+                &[],
+                vec![meta(DType::F32, &[1]), meta(DType::F16, &[1])],
+                DType::F32,
+            ),
+            Invocation {
+                domain: "com.microsoft",
+                ..inv("Gelu", 20, &[], vec![meta(DType::F32, &[1])], DType::F32)
+            },
+        ];
+        for c in &cases {
+            assert_eq!(check(c).unwrap_err().status, Status::Unsupported, "{c:?}");
+        }
+        // LayerNormalization's mean/inv_std outputs are not implemented.
+        let mut ln = inv(
+            "LayerNormalization",
+            17,
+            &[],
+            vec![meta(DType::F32, &[2]), meta(DType::F32, &[2])],
+            DType::F32,
+        );
+        ln.output_dtypes.push(DType::F32);
+        assert_eq!(check(&ln).unwrap_err().status, Status::Unsupported);
+        // Device-memory inputs are unsupported rather than misread.
+        let mut dev = inv("Neg", 13, &[], vec![meta(DType::F32, &[1])], DType::F32);
+        dev.inputs[0].as_mut().unwrap().host = false;
+        assert_eq!(check(&dev).unwrap_err().status, Status::Unsupported);
+    }
+
+    #[test]
+    fn malformed_calls_are_invalid() {
+        let wrong_out = inv("Neg", 13, &[], vec![meta(DType::F32, &[1])], DType::F16);
+        assert_eq!(
+            check(&wrong_out).unwrap_err().status,
+            Status::InvalidArgument
+        );
+        let missing = inv(
+            "Add",
+            14,
+            &[],
+            vec![meta(DType::F32, &[1]), None],
+            DType::F32,
+        );
+        assert_eq!(check(&missing).unwrap_err().status, Status::InvalidArgument);
+        let too_many = inv(
+            "Neg",
+            13,
+            &[],
+            vec![meta(DType::F32, &[1]), meta(DType::F32, &[1])],
+            DType::F32,
+        );
+        assert_eq!(
+            check(&too_many).unwrap_err().status,
+            Status::InvalidArgument
+        );
+        let attrs = [xpucert_abi::Attribute {
+            name: "axis",
+            value: AttrValue::String("x"),
+        }];
+        let bad_attr = inv(
+            "Softmax",
+            13,
+            &attrs,
+            vec![meta(DType::F32, &[1])],
+            DType::F32,
+        );
+        let x = f32t(&[1], &[1.]);
+        assert_eq!(
+            ops::evaluate(&bad_attr, &[x]).unwrap_err().status,
+            Status::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn supported_half_precision_declares_f32_compute() {
+        let info = check(&inv(
+            "MatMul",
+            13,
+            &[],
+            vec![meta(DType::BF16, &[1, 1]), meta(DType::BF16, &[1, 1])],
+            DType::BF16,
+        ))
+        .unwrap();
+        assert_eq!(compute_precision(info, DType::BF16), Some(DType::F32));
+        assert_eq!(compute_precision(info, DType::F32), None);
+        let gather = check(&inv(
+            "Gather",
+            13,
+            &[],
+            vec![meta(DType::F16, &[2]), meta(DType::I32, &[1])],
+            DType::F16,
+        ))
+        .unwrap();
+        assert_eq!(compute_precision(gather, DType::F16), None);
+    }
+
+    #[test]
+    fn transposed_view_offsets_feed_the_kernels_in_logical_order() {
+        // `TensorRef` views can only be built by the ABI layer, so this checks
+        // the contract the loader relies on: a strided view read in logical
+        // order (here through layout::view_offsets, the same odometer) equals
+        // the materialised transpose, and the kernels see only that.
+        let storage = [1f32, 2., 3., 4., 5., 6.]; // 2x3 row-major
+        let logical: Vec<f32> = layout::view_offsets(&[3, 2], &[1, 3])
+            .iter()
+            .map(|&o| storage[o])
+            .collect();
+        assert_eq!(logical, vec![1., 4., 2., 5., 3., 6.]);
+        let y = run1(
+            "MatMul",
+            &[],
+            vec![f32t(&[3, 2], &logical), f32t(&[2], &[1., 1.])],
+        )
+        .unwrap();
+        assert_eq!(values(&y), vec![5., 7., 9.]);
+    }
+}
