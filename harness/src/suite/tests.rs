@@ -695,7 +695,7 @@ fn errors_point_at_the_node() {
             case(
                 "    op: Exp\n    inputs: [{shape: [1]}]\n    check: {allclose: {rtol: -1, atol: 0}}\n",
             ),
-            "s.yaml:8:12: rtol and atol must be >= 0",
+            "s.yaml:8:12: rtol and atol must be finite and >= 0",
         ),
         (
             case("    op: Exp\n    inputs: [{values: [nan]}]\n"),
