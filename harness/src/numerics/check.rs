@@ -132,24 +132,105 @@ pub fn torch_allclose(dtype: DType) -> CheckSpec {
     CheckSpec::Allclose { rtol, atol }
 }
 
+/// One ulp of 1.0 in a float dtype (2^(1-p)): the relative size of one ulp
+/// at the bottom of a binade, so `n * eps * |y|` is at least `n` ulps of y.
+fn epsilon(dtype: DType) -> f64 {
+    2.0 * unit_roundoff(dtype)
+}
+
+/// The absolute floor below which a result of `dtype` may legally be
+/// anything within `n` ulps of zero. For f32, bf16 and f64 that is the
+/// smallest normal number: GPUs in flush-to-zero mode return 0 for results
+/// in the subnormal range, and bf16 units commonly flush. f16 (and fp8)
+/// hardware keeps subnormals, so there the floor is `n` subnormal spacings,
+/// what `ulp(n)` allows at zero.
+fn subnormal_floor(dtype: DType, n: f64) -> f64 {
+    match dtype {
+        DType::F32 | DType::BF16 => 2f64.powi(-126),
+        DType::F64 => 2f64.powi(-1022),
+        _ => n * 2.0 * half_subnormal(dtype),
+    }
+}
+
+/// `n` ulps relative, written as an allclose so that it can carry the
+/// subnormal floor (the `ulp` rule has none): `|y - y*| <= n eps |y*| +
+/// floor`. At most twice as loose as `ulp(n)` (at the top of a binade).
+fn ulps_with_floor(dtype: DType, n: f64, floor: f64) -> CheckSpec {
+    CheckSpec::Allclose {
+        rtol: n * epsilon(dtype),
+        atol: floor,
+    }
+}
+
 /// The default rule for one output of `op` stored as `dtype`, where
 /// `reduction_len` is the number of terms summed per output element (1 for
 /// elementwise ops).
 ///
-/// Data movement, comparisons and integer outputs are exact. Dot-product-like
-/// reductions (MatMul, Gemm, ReduceSum/Mean, Attention) use `bound` with
-/// `c = 4 + 2 * sqrt(n)`: summing n terms of similar size has an error that
-/// grows like `sqrt(n) * u * M` in practice, while a wrong accumulation
-/// precision (bf16 for f32) is 2^16 times larger and still caught. Softmax
-/// and LogSoftmax use `c = 4 + n` (see below).
-/// Everything else uses torch's allclose defaults.
+/// Every default is the error a *correct* implementation can have, derived
+/// from how the value is computed, so that honest hardware passes and a
+/// bug a little larger than that fails:
+///
+/// * Data movement, comparisons, Cast, TopK, ReduceMax and integer outputs:
+///   `exact` (no arithmetic, nothing to round).
+/// * Add, Sub, Mul: IEEE-754 requires the correctly rounded result (the
+///   OpenCL CTS allows 0 ulp), so 0.5 ulp relative. f16/bf16 computed in f32
+///   and rounded again are still correctly rounded: double rounding is
+///   innocuous for +, -, *, / and sqrt when the wide format has at least
+///   2p + 2 bits (24 >= 2 * 11 + 2). Floor: the flush-to-zero floor.
+/// * Div, Reciprocal: 2.5 ulp relative (CTS single-precision divide); a
+///   multiply by the reciprocal (1.5 ulp) passes. Flush-to-zero floor.
+/// * Sqrt: `ulp(3)` (CTS); sqrt never returns a subnormal, so the ulp rule
+///   needs no floor.
+/// * Exp: `ulp(4)`: the CTS budget of 3 plus one for f16/bf16 results
+///   computed by an f32 routine and rounded, and for argument reductions
+///   that lose a bit at |x| near 88. Suites keep Exp results normal (the ulp
+///   rule has no flush-to-zero floor).
+/// * Tanh: `ulp(6)` (CTS 5, plus one as for Exp); expm1-based and
+///   polynomial tanh are 2-3 ulp, and the (e^2x - 1)/(e^2x + 1) form that
+///   cancels near zero is hundreds of ulps off there, which a relative rule
+///   sees and torch's atol did not.
+/// * Erf: `ulp(16)` (CTS erf budget).
+/// * Log: 4 ulps relative plus an absolute 4u. Near x = 1 the result is
+///   tiny, and a correct log that reduces x to 2^e * m with m in [1, 2)
+///   cancels `e ln2 + log m` there: its error is ~2u absolute, unbounded in
+///   ulps of the result.
+/// * Sigmoid: 5 ulps relative (an exp within 3 ulps, one add, one divide)
+///   with the flush-to-zero floor: 1/(1 + e^-x) is 0 below x = -88 in f32,
+///   where the exact value is subnormal.
+/// * Softplus: 4 ulps relative plus an absolute 4u: ln(1 + e^x) (the ONNX
+///   definition) rounds 1 + e^x, which costs u absolute, so for x << 0 the
+///   relative error of a correct-as-specified implementation is large while
+///   the absolute one stays below u.
+/// * Gelu: torch's allclose. The ONNX formula 0.5 x (1 + erf(x/sqrt 2)) is
+///   what ORT and PyTorch compute, and 1 + erf cancels for x < -2: the
+///   honest error is ~|x| u absolute, thousands of ulps relative in the
+///   tail. An absolute tolerance is the only rule that fits, and without
+///   the inputs' range here torch's atol is kept.
+/// * MatMul, Gemm, ReduceSum/Mean, Attention: `bound` with
+///   `c = 4 + 2 sqrt(n)`: summing n terms of similar size has an error that
+///   grows like `sqrt(n) u M` in practice, while a wrong accumulation
+///   precision (bf16 for f32) is 2^16 times larger and still caught.
+/// * Softmax, LogSoftmax: `bound` with `c = 4 + n` (see below).
+/// * LayerNormalization, RMSNormalization, RotaryEmbedding: torch's
+///   allclose. The oracle gives no magnitude for them, so no length-aware
+///   bound is possible; their honest error is a few u relative for the
+///   suites' moderate row lengths and means.
 pub fn default_check(op: &OpSpec, dtype: DType, reduction_len: usize) -> CheckSpec {
     if !dtype.is_float() {
         return CheckSpec::Exact;
     }
+    let u = unit_roundoff(dtype);
     match op.name {
         "Gather" | "Transpose" | "Reshape" | "Concat" | "Where" | "Cast" | "Neg" | "Relu"
         | "TopK" | "ReduceMax" => CheckSpec::Exact,
+        "Add" | "Sub" | "Mul" => ulps_with_floor(dtype, 0.5, subnormal_floor(dtype, 0.5)),
+        "Div" | "Reciprocal" => ulps_with_floor(dtype, 2.5, subnormal_floor(dtype, 2.5)),
+        "Sqrt" => CheckSpec::Ulp { n: 3.0 },
+        "Exp" => CheckSpec::Ulp { n: 4.0 },
+        "Tanh" => CheckSpec::Ulp { n: 6.0 },
+        "Erf" => CheckSpec::Ulp { n: 16.0 },
+        "Log" | "Softplus" => ulps_with_floor(dtype, 4.0, 4.0 * u),
+        "Sigmoid" => ulps_with_floor(dtype, 5.0, subnormal_floor(dtype, 5.0)),
         "MatMul" | "Gemm" | "ReduceSum" | "ReduceMean" | "Attention" => CheckSpec::Bound {
             c: 4.0 + 2.0 * (reduction_len.max(1) as f64).sqrt(),
         },
@@ -195,9 +276,49 @@ pub struct Comparison {
     /// Largest measured error / allowed error over finite pairs: below 1
     /// passes; the closer to 1, the less margin. 0 for exact matches.
     pub headroom: f64,
+    /// Like `headroom`, but with one ulp of the output dtype discounted from
+    /// every error first: the part of the error an implementation could have
+    /// avoided. Rounding a higher-precision result into f16 costs up to an
+    /// ulp by itself, so an honest f16 op can sit at headroom 0.9 while its
+    /// quality figure stays near 0. Above [`WARN_QUALITY`] a pass is a `warn`.
+    #[serde(default)]
+    pub quality: f64,
+    /// For `bound` checks: the unit roundoff the measured errors imply,
+    /// max over elements of |y - y*| / (c * M). Far above the declared
+    /// precision's u, it tells which precision the backend really used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implied_roundoff: Option<f64>,
     /// The first failing element in row-major order.
     pub first_mismatch: Option<Mismatch>,
 }
+
+/// Names the precision whose unit roundoff is nearest (in log scale) to an
+/// implied one: `f32`, `tf32/f16`, `bf16`, `fp8`; `None` when it is at or
+/// below f32's.
+pub fn implied_precision(u: f64) -> Option<&'static str> {
+    let candidates = [
+        ("f32", 2f64.powi(-24)),
+        ("tf32/f16", 2f64.powi(-11)),
+        ("bf16", 2f64.powi(-8)),
+        ("fp8", 2f64.powi(-4)),
+    ];
+    if u.is_nan() || u <= 2f64.powi(-24) {
+        return None;
+    }
+    candidates
+        .iter()
+        .min_by(|a, b| {
+            let da = (u.log2() - a.1.log2()).abs();
+            let db = (u.log2() - b.1.log2()).abs();
+            da.total_cmp(&db)
+        })
+        .map(|c| c.0)
+}
+
+/// A passing output whose [`Comparison::quality`] exceeds this is reported
+/// as `warn`: conformant, but using more than half of its allowance beyond
+/// what output rounding explains.
+pub const WARN_QUALITY: f64 = 0.5;
 
 /// The allowed |y - y*| for one element under `check`, or `None` for `exact`.
 fn allowed_error(
@@ -210,14 +331,18 @@ fn allowed_error(
     match *check {
         CheckSpec::Exact => None,
         CheckSpec::Allclose { rtol, atol } => Some(atol + rtol * expected.abs()),
-        CheckSpec::Ulp { n } => Some(n * ulp(out_dtype, expected)),
+        // Below the normal range, f32/bf16/f64 results may legally flush to
+        // zero: both computation-derived rules keep that floor.
+        CheckSpec::Ulp { n } => {
+            Some((n * ulp(out_dtype, expected)).max(subnormal_floor(out_dtype, n.max(2.0))))
+        }
         CheckSpec::Bound { c } => {
             // Rounding into the output dtype: half an ulp. Below the normal
-            // range the spacing is fixed, and the last two roundings of a
-            // computation (say exp, then a division) may each cost half of
-            // it, so the floor is two subnormal spacings.
+            // range: f32/bf16/f64 may flush to zero (floor: the smallest
+            // normal); f16 keeps subnormals, where the last two roundings
+            // (say exp, then a division) may each cost half a spacing.
             let output_rounding =
-                (unit_roundoff(out_dtype) * expected.abs()).max(4.0 * half_subnormal(out_dtype));
+                (unit_roundoff(out_dtype) * expected.abs()).max(subnormal_floor(out_dtype, 2.0));
             Some(c * compute_u * magnitude + output_rounding)
         }
     }
@@ -250,6 +375,8 @@ pub fn compare(
         max_abs_err: 0.0,
         max_rel_err: 0.0,
         headroom: 0.0,
+        quality: 0.0,
+        implied_roundoff: None,
         first_mismatch: None,
     };
     let mags = magnitude.map(|m| m.iter().copied().collect::<Vec<f64>>());
@@ -284,6 +411,7 @@ pub fn compare(
                     let bad = a.to_bits() != e.to_bits();
                     if bad {
                         c.headroom = f64::INFINITY;
+                        c.quality = f64::INFINITY;
                     }
                     bad
                 }
@@ -298,6 +426,22 @@ pub fn compare(
                         f64::INFINITY
                     };
                     c.headroom = c.headroom.max(ratio);
+                    if let CheckSpec::Bound { c: cb } = check
+                        && cb > 0.0
+                        && m > 0.0
+                    {
+                        let implied = err / (cb * m);
+                        c.implied_roundoff = Some(c.implied_roundoff.unwrap_or(0.0).max(implied));
+                    }
+                    let avoidable = (err - ulp(out_dtype, e)).max(0.0);
+                    if avoidable > 0.0 {
+                        let q = if allowed > 0.0 {
+                            avoidable / allowed
+                        } else {
+                            f64::INFINITY
+                        };
+                        c.quality = c.quality.max(q);
+                    }
                     err > allowed
                 }
             }
@@ -490,6 +634,39 @@ mod tests {
     }
 
     #[test]
+    fn implied_precision_names_the_accumulator() {
+        // errors of ~u_tf32 * M where f32 was declared
+        let u = unit_roundoff(DType::F32);
+        let e = arr(&[10.0]);
+        let m = arr(&[100.0]);
+        let a = arr(&[10.0 + 3.0 * 2f64.powi(-11) * 100.0]);
+        let c = compare(CheckSpec::Bound { c: 4.0 }, DType::F32, u, &e, &a, Some(&m));
+        assert!(!c.passed);
+        let implied = c.implied_roundoff.unwrap();
+        assert_eq!(implied_precision(implied), Some("tf32/f16"));
+        assert_eq!(implied_precision(2f64.powi(-9)), Some("bf16"));
+        assert_eq!(implied_precision(2f64.powi(-26)), None);
+    }
+
+    #[test]
+    fn quality_discounts_one_output_ulp() {
+        // An f16 result one ulp off (pure rounding of a higher-precision
+        // value) has headroom near 1 under f16 allclose, but quality 0.
+        let e = arr(&[1.0]);
+        let a = arr(&[1.0 + 2f64.powi(-10)]);
+        let c = compare(torch_allclose(DType::F16), DType::F16, 0.0, &e, &a, None);
+        assert!(c.passed);
+        assert!(c.headroom > 0.9, "{}", c.headroom);
+        assert_eq!(c.quality, 0.0);
+        // an f32 error of 60% of its allowance is avoidable: quality > 0.5
+        let allowed = 1e-5 + 1.3e-6;
+        let a = arr(&[1.0 + 0.6 * allowed]);
+        let c = compare(torch_allclose(DType::F32), DType::F32, 0.0, &e, &a, None);
+        assert!(c.passed);
+        assert!(c.quality > WARN_QUALITY && c.quality < 0.6, "{}", c.quality);
+    }
+
+    #[test]
     fn ulp_spacing_per_dtype() {
         assert_eq!(ulp(DType::F32, 1.0), 2f64.powi(-23));
         assert_eq!(ulp(DType::F32, 1.9999), 2f64.powi(-23));
@@ -521,9 +698,45 @@ mod tests {
             CheckSpec::Bound { c } => assert!((c - 260.0).abs() < 1e-9),
             other => panic!("{other:?}"),
         }
-        let ex = crate::op::find("Exp").unwrap();
-        assert_eq!(default_check(ex, DType::F16, 1), torch_allclose(DType::F16));
         let g = crate::op::find("Gather").unwrap();
         assert_eq!(default_check(g, DType::F32, 1), CheckSpec::Exact);
+        let ex = crate::op::find("Exp").unwrap();
+        assert_eq!(default_check(ex, DType::F16, 1), CheckSpec::Ulp { n: 4.0 });
+        let ge = crate::op::find("Gelu").unwrap();
+        assert_eq!(default_check(ge, DType::F32, 1), torch_allclose(DType::F32));
+    }
+
+    /// Judges `actual` against `exact` under op's f32 default.
+    fn passes(op: &str, dtype: DType, exact: f64, actual: f64) -> bool {
+        let spec = default_check(crate::op::find(op).unwrap(), dtype, 1);
+        compare(spec, dtype, 0.0, &arr(&[exact]), &arr(&[actual]), None).passed
+    }
+
+    #[test]
+    fn elementwise_defaults_follow_the_error_of_correct_arithmetic() {
+        let ulp1 = 2f64.powi(-23);
+        // Add: correctly rounded passes, a result one ulp off fails.
+        assert!(passes("Add", DType::F32, 1.0 + 0.5 * ulp1, 1.0));
+        assert!(!passes("Add", DType::F32, 1.0 + 0.25 * ulp1, 1.0 + ulp1));
+        // Flush-to-zero of an f32 subnormal passes; in f16 it does not.
+        assert!(passes("Mul", DType::F32, 1e-40, 0.0));
+        assert!(!passes("Mul", DType::F16, 1e-6, 0.0));
+        assert!(passes("Sigmoid", DType::F32, 2e-39, 0.0));
+        // Div: a 2-ulp reciprocal product passes, 4 ulps fail.
+        assert!(passes("Div", DType::F32, 1.5, 1.5 + 2.0 * ulp1));
+        assert!(!passes("Div", DType::F32, 1.0, 1.0 + 4.0 * ulp1));
+        // Tanh at 1e-3: 3 ulps pass; the cancelling form (~30 ulps) fails,
+        // although its absolute error is far below torch's atol of 1e-5.
+        let t = 1e-3f64.tanh();
+        let ulp_t = 2f64.powi(-33);
+        assert!(passes("Tanh", DType::F32, t, t + 3.0 * ulp_t));
+        assert!(!passes("Tanh", DType::F32, t, t + 30.0 * ulp_t));
+        // Log near 1: an absolute error of 1.5u passes whatever the result's
+        // ulp; Exp 40 ulps off fails.
+        let l = 1.001f64.ln();
+        assert!(passes("Log", DType::F32, l, l + 1.5 * 2f64.powi(-24)));
+        assert!(!passes("Exp", DType::F32, 3.0, 3.0 + 40.0 * 2f64.powi(-22)));
+        // Softplus far left: ln(1 + e^x) rounds 1 + e^x to 1 and returns 0.
+        assert!(passes("Softplus", DType::F32, (-20f64).exp(), 0.0));
     }
 }

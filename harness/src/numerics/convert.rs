@@ -1,12 +1,24 @@
 //! Conversions between f64 and each storage dtype's bits.
 //!
-//! Floating conversions round to nearest, ties to even; NaN stays NaN and
-//! infinities stay infinite where the format has them. Integer conversions of
-//! finite values truncate toward zero and saturate at the type's range (the
-//! suites generate integers exactly, so this only matters for Cast, whose
-//! out-of-range behaviour ONNX leaves undefined and suites avoid).
-
-use half::{bf16, f16};
+//! Floating conversions round to nearest, ties to even, in one step from the
+//! full f64 value; NaN stays NaN (quiet, sign and leading payload bits kept)
+//! and infinities stay infinite where the format has them.
+//!
+//! f16, bf16 and both fp8 formats share one encoder and one decoder driven by
+//! a [`Format`] description. We do not use the `half` crate's `from_f64`: it
+//! keeps only the top 32 bits of the f64 before rounding, so an f64 just
+//! above a tie (e.g. `1 + 2^-11 + 2^-52` to f16) is rounded as the tie
+//! itself and lands on the wrong neighbour. f32 keeps Rust's `as`, which is
+//! a single correct rounding.
+//!
+//! Integer conversions of finite values truncate toward zero and saturate at
+//! the type's range, and NaN gives 0 (Rust's `as`). ONNX leaves out-of-range
+//! float-to-integer casts undefined; the suites generate integers exactly
+//! and avoid out-of-range Casts, so saturation is just a deterministic choice.
+//! Bool is `x != 0`, so NaN is true, as ONNX specifies.
+//!
+//! The conversions are verified exhaustively against an independent
+//! implementation in `tests/conversions.rs`.
 
 use super::DType;
 
@@ -19,24 +31,22 @@ pub fn round_to(dtype: DType, x: f64) -> f64 {
 
 /// Writes `x` converted to `dtype` into `out` (exactly `dtype.size()` bytes,
 /// native byte order).
+///
+/// Overflow follows IEEE 754 (and ONNX Cast with `saturate=0` for fp8):
+/// values at or beyond half an ulp past the largest finite value become ±Inf,
+/// or NaN in E4M3FN, which has no infinity (so there ±Inf becomes NaN too).
 pub fn from_f64_bits(dtype: DType, x: f64, out: &mut [u8]) {
-    match dtype {
-        DType::F64 => out.copy_from_slice(&x.to_ne_bytes()),
-        DType::F32 => out.copy_from_slice(&(x as f32).to_ne_bytes()),
-        DType::F16 => out.copy_from_slice(&f16::from_f64(x).to_bits().to_ne_bytes()),
-        DType::BF16 => out.copy_from_slice(&bf16::from_f64(x).to_bits().to_ne_bytes()),
-        DType::F8E4M3FN => out[0] = f8e4m3fn_from_f64(x),
-        DType::F8E5M2 => out[0] = f8e5m2_from_f64(x),
-        DType::I8 => out.copy_from_slice(&(x as i8).to_ne_bytes()),
-        DType::U8 => out.copy_from_slice(&(x as u8).to_ne_bytes()),
-        DType::I16 => out.copy_from_slice(&(x as i16).to_ne_bytes()),
-        DType::U16 => out.copy_from_slice(&(x as u16).to_ne_bytes()),
-        DType::I32 => out.copy_from_slice(&(x as i32).to_ne_bytes()),
-        DType::U32 => out.copy_from_slice(&(x as u32).to_ne_bytes()),
-        DType::I64 => out.copy_from_slice(&(x as i64).to_ne_bytes()),
-        DType::U64 => out.copy_from_slice(&(x as u64).to_ne_bytes()),
-        DType::Bool => out[0] = u8::from(x != 0.0),
-    }
+    write_bits(dtype, x, Overflow::Ieee, out);
+}
+
+/// Like [`from_f64_bits`], but with ONNX Cast's `saturate=1` (its default)
+/// for the fp8 formats: finite values that round past the largest finite
+/// value, and ±Inf, become ±max finite (±448 for E4M3FN, ±57344 for E5M2,
+/// per the Cast spec table, which maps ±Inf to max for E5M2 too). NaN stays
+/// NaN. Other dtypes behave exactly as in [`from_f64_bits`]: ONNX applies
+/// `saturate` to float8 targets only.
+pub fn from_f64_bits_saturating(dtype: DType, x: f64, out: &mut [u8]) {
+    write_bits(dtype, x, Overflow::Saturate, out);
 }
 
 /// Reads one element of `dtype` from `bytes` (native byte order) as f64.
@@ -52,10 +62,10 @@ pub fn to_f64_bits(dtype: DType, bytes: &[u8]) -> f64 {
     match dtype {
         DType::F64 => rd!(f64),
         DType::F32 => rd!(f32) as f64,
-        DType::F16 => f16::from_bits(rd!(u16)).to_f64(),
-        DType::BF16 => bf16::from_bits(rd!(u16)).to_f64(),
-        DType::F8E4M3FN => f8_to_f64(bytes[0], 4, 3, false),
-        DType::F8E5M2 => f8_to_f64(bytes[0], 5, 2, true),
+        DType::F16 => decode(F16, u32::from(rd!(u16))),
+        DType::BF16 => decode(BF16, u32::from(rd!(u16))),
+        DType::F8E4M3FN => E4M3FN_VALUES[usize::from(bytes[0])],
+        DType::F8E5M2 => E5M2_VALUES[usize::from(bytes[0])],
         DType::I8 => rd!(i8) as f64,
         DType::U8 => rd!(u8) as f64,
         DType::I16 => rd!(i16) as f64,
@@ -68,92 +78,275 @@ pub fn to_f64_bits(dtype: DType, bytes: &[u8]) -> f64 {
     }
 }
 
-/// Decodes an 8-bit float with `e` exponent and `m` mantissa bits. E5M2 is
-/// IEEE-like (Inf and NaN at the top exponent); E4M3FN has no Inf and only
-/// S.1111.111 is NaN.
-fn f8_to_f64(b: u8, e: u32, m: u32, ieee: bool) -> f64 {
-    let sign = if b & 0x80 != 0 { -1.0 } else { 1.0 };
-    let exp = ((b >> m) & ((1 << e) - 1) as u8) as i32;
-    let man = (b & ((1 << m) - 1) as u8) as i32;
-    let bias = (1 << (e - 1)) - 1;
-    let max_exp = (1 << e) - 1;
-    if ieee && exp == max_exp {
-        return if man == 0 {
-            sign * f64::INFINITY
+/// What a value beyond the largest finite one becomes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    /// ±Inf, or NaN in a format without infinities.
+    Ieee,
+    /// ±max finite, for ±Inf as well (ONNX `saturate=1`, fp8 only).
+    Saturate,
+}
+
+fn write_bits(dtype: DType, x: f64, overflow: Overflow, out: &mut [u8]) {
+    // `overflow` reaches the fp8 formats only: saturation is an fp8 notion
+    // in ONNX, and wider formats always overflow to Inf.
+    match dtype {
+        DType::F64 => out.copy_from_slice(&x.to_ne_bytes()),
+        // `as f32` is one IEEE round-to-nearest-even step; NaN stays NaN.
+        DType::F32 => out.copy_from_slice(&(x as f32).to_ne_bytes()),
+        DType::F16 => out.copy_from_slice(&narrow_u16(F16, x).to_ne_bytes()),
+        DType::BF16 => out.copy_from_slice(&narrow_u16(BF16, x).to_ne_bytes()),
+        DType::F8E4M3FN => out[0] = narrow_u8(E4M3FN, x, overflow),
+        DType::F8E5M2 => out[0] = narrow_u8(E5M2, x, overflow),
+        // Rust's float-to-int `as` truncates toward zero, saturates at the
+        // range and maps NaN to 0: the documented choice for what ONNX
+        // leaves undefined.
+        DType::I8 => out.copy_from_slice(&(x as i8).to_ne_bytes()),
+        DType::U8 => out.copy_from_slice(&(x as u8).to_ne_bytes()),
+        DType::I16 => out.copy_from_slice(&(x as i16).to_ne_bytes()),
+        DType::U16 => out.copy_from_slice(&(x as u16).to_ne_bytes()),
+        DType::I32 => out.copy_from_slice(&(x as i32).to_ne_bytes()),
+        DType::U32 => out.copy_from_slice(&(x as u32).to_ne_bytes()),
+        DType::I64 => out.copy_from_slice(&(x as i64).to_ne_bytes()),
+        DType::U64 => out.copy_from_slice(&(x as u64).to_ne_bytes()),
+        DType::Bool => out[0] = u8::from(x != 0.0),
+    }
+}
+
+// The casts below cannot truncate: a format's codes fit in its width.
+fn narrow_u16(fmt: Format, x: f64) -> u16 {
+    encode(fmt, x, Overflow::Ieee) as u16
+}
+
+fn narrow_u8(fmt: Format, x: f64, overflow: Overflow) -> u8 {
+    encode(fmt, x, overflow) as u8
+}
+
+/// A binary floating-point storage format narrower than f64: one sign bit,
+/// `exp_bits` of biased exponent, `man_bits` of stored significand.
+#[derive(Clone, Copy)]
+struct Format {
+    exp_bits: u32,
+    man_bits: u32,
+    /// IEEE-like: the all-ones exponent holds ±Inf (significand 0) and NaNs.
+    /// Otherwise ("FN", finite): only all-ones exponent and significand is
+    /// NaN, and the rest of that binade holds ordinary finite values.
+    has_inf: bool,
+}
+
+const F16: Format = Format {
+    exp_bits: 5,
+    man_bits: 10,
+    has_inf: true,
+};
+const BF16: Format = Format {
+    exp_bits: 8,
+    man_bits: 7,
+    has_inf: true,
+};
+const E4M3FN: Format = Format {
+    exp_bits: 4,
+    man_bits: 3,
+    has_inf: false,
+};
+const E5M2: Format = Format {
+    exp_bits: 5,
+    man_bits: 2,
+    has_inf: true,
+};
+
+const F64_FRAC_BITS: u32 = 52;
+const F64_FRAC_MASK: u64 = (1 << F64_FRAC_BITS) - 1;
+const F64_EXP_BIAS: i32 = 1023;
+const F64_QUIET_NAN: u64 = 0x7ff8_0000_0000_0000;
+
+impl Format {
+    const fn bias(self) -> i32 {
+        (1 << (self.exp_bits - 1)) - 1
+    }
+
+    /// Exponent of the smallest normal value; subnormals share its ulp.
+    const fn emin(self) -> i32 {
+        1 - self.bias()
+    }
+
+    const fn sign_bit(self) -> u32 {
+        1 << (self.exp_bits + self.man_bits)
+    }
+
+    const fn exp_all_ones(self) -> u32 {
+        (1 << self.exp_bits) - 1
+    }
+
+    const fn man_mask(self) -> u32 {
+        (1 << self.man_bits) - 1
+    }
+
+    const fn max_finite(self) -> u32 {
+        if self.has_inf {
+            (self.exp_all_ones() << self.man_bits) - 1
         } else {
-            f64::NAN
-        };
+            // All ones is NaN; the code below it is the largest value.
+            (self.sign_bit() - 1) - 1
+        }
     }
-    if !ieee && exp == max_exp && man == (1 << m) - 1 {
-        return f64::NAN;
+
+    /// The code of +Inf, or of NaN where the format has no infinity.
+    const fn infinity_or_nan(self) -> u32 {
+        if self.has_inf {
+            self.exp_all_ones() << self.man_bits
+        } else {
+            self.sign_bit() - 1
+        }
     }
-    if exp == 0 {
-        sign * (man as f64) * 2f64.powi(1 - bias - m as i32)
+}
+
+/// Rounds `x` to `fmt`, ties to even, straight from the f64 bits, so there is
+/// exactly one rounding. Returns the code including the sign bit.
+fn encode(fmt: Format, x: f64, overflow: Overflow) -> u32 {
+    let bits = x.to_bits();
+    let sign = if bits >> 63 != 0 { fmt.sign_bit() } else { 0 };
+    let exp_field = ((bits >> F64_FRAC_BITS) & 0x7ff) as i32;
+    let frac = bits & F64_FRAC_MASK;
+    let overflowed = match overflow {
+        Overflow::Ieee => sign | fmt.infinity_or_nan(),
+        Overflow::Saturate => sign | fmt.max_finite(),
+    };
+
+    if exp_field == 0x7ff {
+        if frac == 0 {
+            return overflowed;
+        }
+        return sign | quiet_nan(fmt, frac);
+    }
+
+    // x = sig * 2^(e - 52) exactly, subnormal f64s included.
+    let (e, sig) = if exp_field == 0 {
+        (1 - F64_EXP_BIAS, frac)
     } else {
-        sign * (1.0 + man as f64 / (1 << m) as f64) * 2f64.powi(exp - bias)
+        (exp_field - F64_EXP_BIAS, frac | (1 << F64_FRAC_BITS))
+    };
+    if sig == 0 {
+        return sign;
     }
+
+    // The target's ulp at this magnitude is 2^(max(e, emin) - man_bits):
+    // below emin the spacing stops shrinking (subnormals). Count x in those
+    // ulps by shifting the f64 significand right, then round the remainder.
+    let man_bits = fmt.man_bits as i32;
+    let ulp_exp = e.max(fmt.emin()) - man_bits;
+    // At least 52 - man_bits > 0, so `half` below is well defined.
+    let shift = (F64_FRAC_BITS as i32 + ulp_exp - e) as u32;
+    let ulps = if shift >= 64 {
+        // Far below the smallest subnormal: less than half an ulp.
+        0
+    } else {
+        let kept = sig >> shift;
+        let rest = sig & ((1u64 << shift) - 1);
+        let half = 1u64 << (shift - 1);
+        if rest > half || (rest == half && kept & 1 == 1) {
+            kept + 1
+        } else {
+            kept
+        }
+    };
+
+    // For a normal result `ulps` includes the implicit bit (2^man_bits), so
+    // adding (e - emin) << man_bits yields the biased exponent field; when
+    // rounding carries to 2^(man_bits + 1) it moves into the next binade by
+    // itself. Subnormals (and a carry into the smallest normal) need nothing.
+    let code = if e >= fmt.emin() {
+        (((e - fmt.emin()) as u64) << man_bits) + ulps
+    } else {
+        ulps
+    };
+    if code > u64::from(fmt.max_finite()) {
+        return overflowed;
+    }
+    sign | code as u32
 }
 
-/// Encodes by searching the 128 non-negative codes: the nearest finite value,
-/// ties to the even code. Slow but obviously right; replaced by tables in the
-/// numerics work.
-fn f8_encode(x: f64, e: u32, m: u32, ieee: bool) -> u8 {
-    // S.1111.111 is NaN in both formats (E5M2 has other NaN codes too).
-    if x.is_nan() {
-        return 0x7f;
+/// A quiet NaN of `fmt` keeping the leading bits of the f64 payload `frac`.
+fn quiet_nan(fmt: Format, frac: u64) -> u32 {
+    if !fmt.has_inf {
+        // FN formats have a single NaN code per sign.
+        return fmt.sign_bit() - 1;
     }
-    let sign = if x.is_sign_negative() { 0x80u8 } else { 0 };
-    let a = x.abs();
-    if !ieee && a.is_infinite() {
-        // E4M3FN has no infinity: a non-saturating conversion gives NaN.
-        return sign | 0x7f;
-    }
-    let mut best = 0u8;
-    let mut best_err = f64::INFINITY;
-    for code in 0u8..0x80 {
-        let v = f8_to_f64(code, e, m, ieee);
-        if !v.is_finite() {
-            continue;
-        }
-        let err = (v - a).abs();
-        if err < best_err || (err == best_err && code % 2 == 0) {
-            best = code;
-            best_err = err;
-        }
-    }
-    let max = f8_to_f64(best, e, m, ieee);
-    if ieee && a.is_infinite() {
-        return sign | 0x7c;
-    }
-    if !ieee && a > max {
-        // Beyond the largest finite value by more than half an ulp: NaN. At
-        // exactly half an ulp, 448 (mantissa 110) is the even neighbour.
-        let ulp = max - f8_to_f64(best - 1, e, m, ieee);
-        if a > max + ulp / 2.0 {
-            return sign | 0x7f;
-        }
-    }
-    if ieee && a > max {
-        // Beyond the largest finite value by more than half an ulp: Inf.
-        let ulp = max - f8_to_f64(best - 1, e, m, ieee);
-        if a >= max + ulp / 2.0 {
-            return sign | 0x7c;
-        }
-    }
-    sign | best
+    let payload = (frac >> (F64_FRAC_BITS - fmt.man_bits)) as u32 & fmt.man_mask();
+    let quiet = 1 << (fmt.man_bits - 1);
+    (fmt.exp_all_ones() << fmt.man_bits) | quiet | payload
 }
 
-fn f8e4m3fn_from_f64(x: f64) -> u8 {
-    f8_encode(x, 4, 3, false)
+/// The exact f64 value of `code` in `fmt` (a widening, so never rounded).
+/// NaNs decode to quiet f64 NaNs with the sign and payload kept.
+const fn decode(fmt: Format, code: u32) -> f64 {
+    let sign = if code & fmt.sign_bit() != 0 {
+        1u64 << 63
+    } else {
+        0
+    };
+    let exp_field = (code >> fmt.man_bits) & fmt.exp_all_ones();
+    let man = (code & fmt.man_mask()) as u64;
+    let to_f64_frac = F64_FRAC_BITS - fmt.man_bits;
+
+    if exp_field == fmt.exp_all_ones() {
+        if fmt.has_inf {
+            // Inf keeps a zero fraction; NaN payloads widen as-is, made quiet.
+            let quiet = if man == 0 { 0 } else { F64_QUIET_NAN };
+            return f64::from_bits(sign | (0x7ff << F64_FRAC_BITS) | quiet | (man << to_f64_frac));
+        }
+        if man == fmt.man_mask() as u64 {
+            return f64::from_bits(sign | F64_QUIET_NAN);
+        }
+    }
+    if exp_field == 0 {
+        if man == 0 {
+            return f64::from_bits(sign);
+        }
+        // man * 2^(emin - man_bits): normalise so the leading one becomes
+        // f64's implicit bit.
+        let lead = 63 - man.leading_zeros();
+        let e = fmt.emin() - fmt.man_bits as i32 + lead as i32;
+        let frac = (man << (F64_FRAC_BITS - lead)) & F64_FRAC_MASK;
+        return f64::from_bits(sign | (((e + F64_EXP_BIAS) as u64) << F64_FRAC_BITS) | frac);
+    }
+    let e = exp_field as i32 - fmt.bias();
+    f64::from_bits(sign | (((e + F64_EXP_BIAS) as u64) << F64_FRAC_BITS) | (man << to_f64_frac))
 }
 
-fn f8e5m2_from_f64(x: f64) -> u8 {
-    f8_encode(x, 5, 2, true)
+/// Every fp8 code's value, built at compile time.
+const fn fp8_table(fmt: Format) -> [f64; 256] {
+    let mut table = [0.0; 256];
+    let mut code = 0;
+    while code < 256 {
+        table[code] = decode(fmt, code as u32);
+        code += 1;
+    }
+    table
 }
+
+static E4M3FN_VALUES: [f64; 256] = fp8_table(E4M3FN);
+static E5M2_VALUES: [f64; 256] = fp8_table(E5M2);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stored code of `x` in a 16- or 8-bit float dtype.
+    fn bits(dtype: DType, x: f64) -> u16 {
+        let mut buf = [0u8; 2];
+        from_f64_bits(dtype, x, &mut buf[..dtype.size()]);
+        match dtype.size() {
+            1 => u16::from(buf[0]),
+            _ => u16::from_ne_bytes(buf),
+        }
+    }
+
+    fn sat(dtype: DType, x: f64) -> f64 {
+        let mut buf = [0u8; 8];
+        from_f64_bits_saturating(dtype, x, &mut buf[..dtype.size()]);
+        to_f64_bits(dtype, &buf[..dtype.size()])
+    }
 
     #[test]
     fn float_rounding_is_nearest_even() {
@@ -166,6 +359,43 @@ mod tests {
         assert_eq!(round_to(DType::BF16, 1.0 + 2f64.powi(-8)), 1.0);
         assert_eq!(round_to(DType::F32, 0.1), 0.1f32 as f64);
         assert!(round_to(DType::F16, 1e6).is_infinite());
+    }
+
+    #[test]
+    fn one_rounding_from_the_full_f64() {
+        // Just above a tie, in bits the `half` crate drops: rounds up.
+        let above_tie = f64::from_bits((1.0 + 2f64.powi(-11)).to_bits() + 1);
+        assert_eq!(round_to(DType::F16, above_tie), 1.0 + 2f64.powi(-10));
+        let above_tie = f64::from_bits((1.0 + 2f64.powi(-8)).to_bits() + 1);
+        assert_eq!(round_to(DType::BF16, above_tie), 1.0 + 2f64.powi(-7));
+        // And in the subnormal range: just above half the smallest
+        // subnormal rounds up to it; the exact half goes to even zero.
+        let half_min = 2f64.powi(-25);
+        assert_eq!(round_to(DType::F16, half_min), 0.0);
+        let above = f64::from_bits(half_min.to_bits() + 1);
+        assert_eq!(round_to(DType::F16, above), 2f64.powi(-24));
+        assert_eq!(round_to(DType::BF16, 2f64.powi(-134)), 0.0);
+        assert_eq!(
+            round_to(DType::BF16, f64::from_bits(2f64.powi(-134).to_bits() + 1)),
+            2f64.powi(-133)
+        );
+    }
+
+    #[test]
+    fn special_values_keep_their_meaning() {
+        assert_eq!(bits(DType::F16, -0.0), 0x8000);
+        assert_eq!(bits(DType::BF16, f64::NEG_INFINITY), 0xff80);
+        assert_eq!(bits(DType::F16, f64::NAN), 0x7e00);
+        assert_eq!(bits(DType::BF16, -f64::NAN), 0xffc0);
+        // A signalling NaN whose payload is all below f16's bits stays NaN.
+        assert!(round_to(DType::F16, f64::from_bits(0x7ff0_0000_0000_0001)).is_nan());
+        assert_eq!(bits(DType::F8E5M2, f64::NAN), 0x7e);
+        assert_eq!(bits(DType::F8E4M3FN, -f64::NAN), 0xff);
+        // f16 overflow: 65520 is the tie between 65504 and 2^16 (odd code).
+        assert_eq!(round_to(DType::F16, 65519.99), 65504.0);
+        assert_eq!(round_to(DType::F16, 65520.0), f64::INFINITY);
+        assert_eq!(round_to(DType::F16, f64::MAX), f64::INFINITY);
+        assert_eq!(round_to(DType::F16, f64::MIN_POSITIVE / 2.0), 0.0);
     }
 
     #[test]
@@ -195,10 +425,50 @@ mod tests {
     }
 
     #[test]
+    fn fp8_saturation_follows_onnx() {
+        assert_eq!(sat(DType::F8E4M3FN, 464.5), 448.0);
+        assert_eq!(sat(DType::F8E4M3FN, f64::NEG_INFINITY), -448.0);
+        assert_eq!(sat(DType::F8E4M3FN, 464.0), 448.0);
+        assert!(sat(DType::F8E4M3FN, f64::NAN).is_nan());
+        assert_eq!(sat(DType::F8E5M2, 61440.0), 57344.0);
+        assert_eq!(sat(DType::F8E5M2, -1e300), -57344.0);
+        assert_eq!(sat(DType::F8E5M2, f64::INFINITY), 57344.0);
+        assert!(sat(DType::F8E5M2, f64::NAN).is_nan());
+        // saturate is an fp8 attribute: f16 still overflows to Inf.
+        assert_eq!(sat(DType::F16, 1e6), f64::INFINITY);
+    }
+
+    #[test]
+    fn fp8_tables_match_the_decoder() {
+        for code in 0..=255u8 {
+            for (fmt, table) in [(E4M3FN, &E4M3FN_VALUES), (E5M2, &E5M2_VALUES)] {
+                let v = decode(fmt, u32::from(code));
+                assert!(v.to_bits() == table[usize::from(code)].to_bits());
+            }
+        }
+        assert_eq!(E4M3FN_VALUES[0x01], 2f64.powi(-9));
+        assert_eq!(E4M3FN_VALUES[0x7e], 448.0);
+        assert!(E4M3FN_VALUES[0x7f].is_nan() && E4M3FN_VALUES[0xff].is_nan());
+        assert_eq!(E4M3FN_VALUES[0x78], 256.0, "no Inf at the top exponent");
+        assert_eq!(E5M2_VALUES[0x7b], 57344.0);
+        assert_eq!(E5M2_VALUES[0xfc], f64::NEG_INFINITY);
+        assert!(E5M2_VALUES[0x7d].is_nan());
+    }
+
+    #[test]
     fn integers_and_bool() {
         assert_eq!(round_to(DType::I8, -3.0), -3.0);
         assert_eq!(round_to(DType::I64, 123456789.0), 123456789.0);
         assert_eq!(round_to(DType::Bool, -2.0), 1.0);
         assert_eq!(round_to(DType::U8, 255.0), 255.0);
+        // Truncation toward zero, saturation, NaN -> 0.
+        assert_eq!(round_to(DType::I8, -3.9), -3.0);
+        assert_eq!(round_to(DType::U8, 255.9), 255.0);
+        assert_eq!(round_to(DType::I8, 1e9), 127.0);
+        assert_eq!(round_to(DType::U16, -5.0), 0.0);
+        assert_eq!(round_to(DType::I32, f64::NEG_INFINITY), i32::MIN as f64);
+        assert_eq!(round_to(DType::U64, f64::NAN), 0.0);
+        assert_eq!(round_to(DType::Bool, f64::NAN), 1.0);
+        assert_eq!(round_to(DType::Bool, -0.0), 0.0);
     }
 }

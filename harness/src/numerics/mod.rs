@@ -9,6 +9,6 @@ pub mod check;
 mod convert;
 mod tensor;
 
-pub use convert::{from_f64_bits, round_to, to_f64_bits};
+pub use convert::{from_f64_bits, from_f64_bits_saturating, round_to, to_f64_bits};
 pub use tensor::HostTensor;
 pub use xpucert_abi::DType;
