@@ -18,8 +18,8 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{self, DylibBackend};
-use crate::run::{self, CaseResult, ResultsFile, ResultsWriter, SuiteInfo, Summary};
+use crate::backend::{self, DylibBackend, Executor, WorkerBackend};
+use crate::run::{self, CaseResult, ResultsFile, SuiteInfo, Summary};
 use crate::suite::{self, Suite};
 
 /// Certify AI operators and models on a backend.
@@ -38,6 +38,9 @@ enum Command {
     List(ListArgs),
     /// Show a backend's manifest and declared capabilities.
     Info(InfoArgs),
+    /// Serve one backend over stdin/stdout frames (started by `run`).
+    #[command(hide = true)]
+    Worker,
 }
 
 #[derive(clap::Args, Debug)]
@@ -60,6 +63,34 @@ struct RunArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Where the backend runs: a worker process per backend, replaced after
+    /// a crash or hang (`process`), or inside xpucert (`none`, for debugging).
+    #[arg(long, value_enum, default_value_t = Isolation::Process)]
+    isolation: Isolation,
+    /// Base time limit of one backend call in seconds, scaled up by the
+    /// case's cost; a suite or case `timeout:` replaces the base.
+    #[arg(long, default_value = "30", value_parser = parse_seconds)]
+    timeout: f64,
+    /// Continue the run in `--out`: keep the cases results.jsonl already
+    /// holds, run the others (the suites, backend, filters and options must
+    /// be the same).
+    #[arg(long)]
+    resume: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Isolation {
+    /// In a worker child process.
+    Process,
+    /// In the xpucert process itself.
+    None,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t > 0.0 && t.is_finite() && t <= 1e6 => Ok(t),
+        _ => Err(format!("expected seconds in (0, 1e6], got `{s}`")),
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -80,6 +111,9 @@ struct InfoArgs {
     /// Backend context option KEY=VALUE (repeatable).
     #[arg(long = "option", value_parser = parse_option)]
     options: Vec<(String, String)>,
+    /// Where the backend is loaded (see `run --isolation`).
+    #[arg(long, value_enum, default_value_t = Isolation::Process)]
+    isolation: Isolation,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -124,6 +158,15 @@ pub fn main() -> ExitCode {
         Command::Run(a) => cmd_run(a),
         Command::List(a) => cmd_list(a),
         Command::Info(a) => cmd_info(a),
+        Command::Worker => {
+            return match backend::worker::serve() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("xpucert worker: error: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
@@ -154,9 +197,24 @@ fn cmd_list(a: ListArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn open_backend(spec: &str, options: &[(String, String)]) -> Result<DylibBackend, Failure> {
+fn open_backend(
+    spec: &str,
+    options: &[(String, String)],
+    isolation: Isolation,
+    startup_limit: f64,
+) -> Result<Box<dyn Executor>, Failure> {
     let path = backend::resolve(spec).map_err(Failure::backend)?;
-    DylibBackend::open(&path, options).map_err(Failure::backend)
+    Ok(match isolation {
+        Isolation::None => Box::new(DylibBackend::open(&path, options).map_err(Failure::backend)?),
+        Isolation::Process => Box::new(
+            WorkerBackend::open(
+                &path,
+                options,
+                std::time::Duration::from_secs_f64(startup_limit),
+            )
+            .map_err(Failure::backend)?,
+        ),
+    })
 }
 
 fn sha256_file(path: &Path) -> String {
@@ -171,7 +229,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn cmd_info(a: InfoArgs) -> Result<u8, Failure> {
-    let b = open_backend(&a.backend, &a.options)?;
+    let mut b = open_backend(&a.backend, &a.options, a.isolation, 60.0)?;
     let (major, minor) = b.abi_version();
     println!("backend:   {}", b.name());
     println!("library:   {}", b.path().display());
@@ -252,7 +310,7 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             suites.len()
         )));
     }
-    let b = open_backend(&a.backend, &a.options)?;
+    let mut b = open_backend(&a.backend, &a.options, a.isolation, a.timeout.max(60.0))?;
     let manifest = match b.manifest() {
         Ok(m) => serde_json::from_str(&m).unwrap_or(serde_json::Value::String(m)),
         Err(e) => {
@@ -260,22 +318,76 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             serde_json::Value::Null
         }
     };
-    let mut writer = ResultsWriter::create(&a.out).map_err(|e| {
-        Failure::config(format!("cannot write results in {}: {e}", a.out.display()))
-    })?;
+    let suite_infos: Vec<SuiteInfo> = suites
+        .iter()
+        .map(|s| SuiteInfo {
+            name: s.name.clone(),
+            path: s.path.display().to_string(),
+            sha256: s.sha256.clone(),
+            cases: s.cases.len(),
+        })
+        .collect();
+    let mut settings: std::collections::BTreeMap<String, String> = a
+        .options
+        .iter()
+        .map(|(k, v)| (format!("option.{k}"), v.clone()))
+        .collect();
+    settings.insert(
+        "isolation".into(),
+        format!("{:?}", a.isolation).to_lowercase(),
+    );
+    settings.insert("timeout".into(), a.timeout.to_string());
+    let header = run::RunHeader {
+        record: run::RunHeader::RECORD.into(),
+        schema: run::results::SCHEMA.into(),
+        schema_version: run::results::SCHEMA_VERSION,
+        suites: suite_infos.clone(),
+        backend_path: b
+            .path()
+            .canonicalize()
+            .unwrap_or_else(|_| b.path().to_path_buf())
+            .display()
+            .to_string(),
+        backend_sha256: sha256_file(b.path()),
+        filters: a.filters.clone(),
+        settings,
+        started_at,
+    };
+    let mut session = if a.resume {
+        run::resume::Session::resume(&a.out, &header, &cases)
+    } else {
+        run::resume::Session::fresh(&a.out, &header)
+    }
+    .map_err(|e| Failure::config(e.to_string()))?;
+    let started_at = session.started_at.clone();
+    if let Err(e) = run::interrupt::install() {
+        eprintln!("xpucert: warning: cannot catch Ctrl-C: {e}");
+    }
 
     let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    let mut results: Vec<CaseResult> = Vec::with_capacity(cases.len());
     for (i, case) in cases.iter().enumerate() {
+        if session.is_done(&case.id) {
+            continue;
+        }
+        if run::interrupt::requested() {
+            break;
+        }
         if progress {
             eprint!("\r\x1b[K[{}/{}] {}", i + 1, cases.len(), case.id);
         }
-        let r = run::run_case(&b, case);
-        writer.append(&r).map_err(|e| {
-            Failure::config(format!("cannot append to {}: {e}", writer.path().display()))
-        })?;
-        results.push(r);
+        let limit = run::time_limit(case, std::time::Duration::from_secs_f64(a.timeout));
+        let r = run::run_case(b.as_mut(), case, limit);
+        if run::interrupt::requested() {
+            // Abandoned: its worker may have been killed by the same signal,
+            // so the result says nothing; a resume runs it again.
+            break;
+        }
+        session
+            .record(r)
+            .map_err(|e| Failure::config(e.to_string()))?;
     }
+    let interrupted = run::interrupt::requested();
+    let results: Vec<CaseResult> = session.finish(&cases, "not run: interrupted");
     if progress {
         eprint!("\r\x1b[K");
     }
@@ -323,7 +435,10 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             started_at,
             finished_at: run::utc_now(),
         },
-        summary: Summary::of(&results, start.elapsed().as_secs_f64()),
+        summary: {
+            let s = Summary::of(&results, start.elapsed().as_secs_f64());
+            if interrupted { s.interrupted() } else { s }
+        },
         cases: results,
     };
     let json_path = a.out.join("results.json");
@@ -354,6 +469,10 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             println!("{}", crate::report::verdict_line(&file));
             println!("results: {}", json_path.display());
         }
+    }
+    if interrupted {
+        eprintln!("xpucert: interrupted; `--resume` with the same arguments continues the run");
+        return Ok(run::interrupt::EXIT_CODE);
     }
     Ok(if file.summary.conformant { 0 } else { 1 })
 }

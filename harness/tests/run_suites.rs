@@ -30,7 +30,7 @@ fn reference_backend_passes_the_core_suite() {
 
     let r = results(out_dir.path());
     assert_eq!(r["schema"], "xpucert.results");
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["schema_version"], 2);
     let cases = r["cases"].as_array().unwrap();
     assert!(cases.len() > 150, "core suite has {} cases", cases.len());
     let not_passing: Vec<String> = cases
@@ -57,9 +57,10 @@ fn reference_backend_passes_the_core_suite() {
     assert_eq!(p["backend_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(p["suites"][0]["name"], "core");
     assert_eq!(p["manifest"]["schema"], 1);
-    // the streamed file has the same cases, one per line
+    // the streamed file has a header line, then the same cases, one per line
     let jsonl = std::fs::read_to_string(out_dir.path().join("results.jsonl")).unwrap();
-    assert_eq!(jsonl.lines().count(), cases.len());
+    assert!(jsonl.starts_with("{\"record\":\"header\""));
+    assert_eq!(jsonl.lines().count(), 1 + cases.len());
 }
 
 #[test]

@@ -138,4 +138,5 @@ impl Backend for MutantBackend {
     }
 }
 
-xpucert_abi::export_backend!(MutantBackend);
+// The entry point is hand-written in `faults::abi` (not `export_backend!`):
+// the ABI-violation modes need their own `create_context` and `run_op` slots.

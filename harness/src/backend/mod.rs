@@ -1,18 +1,133 @@
 //! Backends as the harness sees them: loading a vendor library, finding the
 //! bundled ones by name, and the typed errors of both.
 //!
-//! `dylib` holds the whole ABI boundary (all of the harness's `unsafe`);
-//! `call` owns the buffers an op call points into. Worker-process isolation
-//! (a later piece of work) wraps the same [`DylibBackend`] in a child process.
+//! `dylib` holds the whole ABI boundary (all of the harness's `unsafe` that
+//! touches vendor code); `call` owns the buffers an op call points into.
+//! `worker` runs the same [`DylibBackend`] in a child process (`xpucert
+//! worker`) that `frame` messages reach over pipes, so a crash or hang in
+//! vendor code costs one case, not the run. The runner sees either through
+//! the [`Executor`] trait.
 
 pub mod call;
 mod dylib;
+pub mod frame;
+pub mod worker;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use dylib::DylibBackend;
+pub use worker::WorkerBackend;
 use xpucert_abi::{Precision, Status, Support};
+
+use call::PreparedCall;
+
+/// The optional function groups of the ABI, in the order
+/// [`Executor::optional_groups`] lists them.
+pub const OPTIONAL_GROUPS: [&str; 3] = ["device memory", "streams", "whole model"];
+
+/// What the runner needs from a backend, wherever it runs: in this process
+/// ([`DylibBackend`], `--isolation none`) or in a worker process
+/// ([`WorkerBackend`], the default).
+pub trait Executor {
+    /// The library's self-reported name.
+    fn name(&self) -> &str;
+    /// The library path.
+    fn path(&self) -> &Path;
+    /// (major, minor) the library was built against.
+    fn abi_version(&self) -> (u32, u32);
+    /// Which optional groups the library provides.
+    fn optional_groups(&self) -> Vec<(&'static str, bool)>;
+    /// Size in bytes of the library's function table.
+    fn table_size(&self) -> usize;
+    /// The manifest JSON text.
+    fn manifest(&mut self) -> Result<String, CallError>;
+    /// Asks whether and how the call would run; `limit` bounds the wait
+    /// where the executor can enforce one.
+    fn query(&mut self, call: &mut PreparedCall, limit: Duration)
+    -> Result<QueryAnswer, ExecError>;
+    /// Executes the call; on success the outputs in `call` hold the results
+    /// and the answer lists the memory-safety findings made around the call
+    /// (see [`PreparedCall::verify_after_call`]), one line each.
+    fn run(&mut self, call: &mut PreparedCall, limit: Duration) -> Result<Vec<String>, ExecError>;
+}
+
+impl Executor for DylibBackend {
+    fn name(&self) -> &str {
+        DylibBackend::name(self)
+    }
+    fn path(&self) -> &Path {
+        DylibBackend::path(self)
+    }
+    fn abi_version(&self) -> (u32, u32) {
+        DylibBackend::abi_version(self)
+    }
+    fn optional_groups(&self) -> Vec<(&'static str, bool)> {
+        DylibBackend::optional_groups(self)
+    }
+    fn table_size(&self) -> usize {
+        DylibBackend::table_size(self)
+    }
+    fn manifest(&mut self) -> Result<String, CallError> {
+        DylibBackend::manifest(self)
+    }
+    // In-process calls cannot be interrupted: the limit is not enforced.
+    fn query(
+        &mut self,
+        call: &mut PreparedCall,
+        _limit: Duration,
+    ) -> Result<QueryAnswer, ExecError> {
+        DylibBackend::query(self, call).map_err(ExecError::Call)
+    }
+    fn run(&mut self, call: &mut PreparedCall, _limit: Duration) -> Result<Vec<String>, ExecError> {
+        DylibBackend::run(self, call).map_err(ExecError::Call)?;
+        Ok(call
+            .verify_after_call()
+            .iter()
+            .map(ToString::to_string)
+            .collect())
+    }
+}
+
+/// Why a call through an [`Executor`] gave no answer from the backend.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecError {
+    /// The backend answered with a failure.
+    Call(CallError),
+    /// The worker process died during the call.
+    Crashed {
+        /// The ABI function that was running (`query_op`, `run_op`).
+        during: &'static str,
+        /// How it died: `killed by SIGSEGV`, `exited with code 0`.
+        death: String,
+    },
+    /// The worker did not answer within the limit and was killed.
+    TimedOut {
+        /// The ABI function that was running.
+        during: &'static str,
+        /// The limit that applied.
+        limit: Duration,
+    },
+    /// The worker answered something that does not fit the call (a bug in
+    /// the harness or a corrupted worker); the worker is replaced.
+    Protocol(String),
+}
+
+impl fmt::Display for ExecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExecError::Call(e) => write!(f, "{e}"),
+            ExecError::Crashed { during, death } => write!(f, "worker {death} during {during}"),
+            ExecError::TimedOut { during, limit } => write!(
+                f,
+                "no answer from {during} after {:.1} s; worker killed",
+                limit.as_secs_f64()
+            ),
+            ExecError::Protocol(m) => write!(f, "worker protocol error: {m}"),
+        }
+    }
+}
 
 /// Why a library could not be used as a backend. Displayed as one line that
 /// names the library and what is wrong.
@@ -25,7 +140,8 @@ pub struct LoadError {
 }
 
 /// The ways loading can fail.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LoadErrorKind {
     /// No file at that path.
     Missing,
@@ -48,6 +164,9 @@ pub enum LoadErrorKind {
     },
     /// Its function table is unusable.
     BadTable(String),
+    /// The worker process could not start, or died or hung while loading
+    /// the library (e.g. a crash in its init): how.
+    WorkerDied(String),
     /// A bundled backend name whose library is not built.
     NotBuilt {
         /// The name asked for.
@@ -90,6 +209,12 @@ impl fmt::Display for LoadError {
                 )
             }
             LoadErrorKind::BadTable(m) => write!(f, "cannot load backend {lib}: {m}"),
+            LoadErrorKind::WorkerDied(m) => {
+                write!(
+                    f,
+                    "cannot load backend {lib}: the worker {m} during start-up"
+                )
+            }
             LoadErrorKind::NotBuilt { name, looked } => {
                 let looked: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
                 write!(

@@ -7,17 +7,19 @@
 //! call `run_op`, read the outputs back and compare each with the oracle under
 //! the case's check. Every outcome is a typed [`Status`], never a panic.
 
+pub mod interrupt;
 pub mod results;
+pub mod resume;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use xpucert_abi::{Precision, Status as AbiStatus, Support};
 
-pub use results::{Provenance, ResultsFile, ResultsWriter, SuiteInfo, Summary, utc_now};
+pub use results::{Provenance, ResultsFile, ResultsWriter, RunHeader, SuiteInfo, Summary, utc_now};
 
 use crate::backend::call::{PreparedCall, StoredTensor};
-use crate::backend::{CallError, DylibBackend};
+use crate::backend::{CallError, ExecError, Executor};
 use crate::numerics::check::{self, CheckSpec, Comparison};
 use crate::numerics::{DType, HostTensor};
 use crate::oracle::{self, Value};
@@ -224,8 +226,36 @@ fn compute_roundoff(precision: Precision, out_dtype: DType) -> f64 {
     }
 }
 
-/// Runs one case against `backend`.
-pub fn run_case(backend: &DylibBackend, case: &Case) -> CaseResult {
+/// The cost units (see [`Case::cost`]) a backend is assumed to get through
+/// per second at the very least, to scale time limits: 0.2 G multiply-adds
+/// per second, so a 16384-long MatMul is slow, not hung.
+pub const MIN_THROUGHPUT: f64 = 0.2e9;
+
+/// The time limit of one call of `case`: its own or its suite's `timeout:`
+/// if given, else `default` (`--timeout`), plus the case's cost at
+/// [`MIN_THROUGHPUT`].
+pub fn time_limit(case: &Case, default: Duration) -> Duration {
+    let base = case
+        .timeout
+        .and_then(|t| Duration::try_from_secs_f64(t).ok())
+        .unwrap_or(default);
+    base + Duration::from_secs_f64(case.cost().max(0.0) / MIN_THROUGHPUT)
+}
+
+/// The result of a call that never answered: the worker crashed or hung.
+fn lost(result: &mut CaseResult, e: &ExecError) -> bool {
+    match e {
+        ExecError::Crashed { .. } => result.status = Status::Crash,
+        ExecError::TimedOut { .. } => result.status = Status::Timeout,
+        _ => return false,
+    }
+    result.message = Some(e.to_string());
+    true
+}
+
+/// Runs one case against `backend`; each call may take up to `limit` (see
+/// [`time_limit`]) where the executor can enforce it.
+pub fn run_case(backend: &mut dyn Executor, case: &Case, limit: Duration) -> CaseResult {
     let inputs = crate::suite::generate_inputs(case);
     let values: Vec<Option<Value>> = inputs
         .iter()
@@ -263,14 +293,15 @@ pub fn run_case(backend: &DylibBackend, case: &Case) -> CaseResult {
     );
 
     let mut result = CaseResult::new(case, Status::Error, None);
-    let answer = match backend.query(&mut call) {
+    let answer = match backend.query(&mut call, limit) {
         Ok(a) => a,
+        Err(e) if lost(&mut result, &e) => return result,
         // The header asks for OK + SUPPORT_NONE, but an UNSUPPORTED status
         // says the same thing and is read the same way.
-        Err(CallError::Failed {
+        Err(ExecError::Call(CallError::Failed {
             status: AbiStatus::Unsupported,
             message,
-        }) => {
+        })) => {
             result.status = Status::Unsupported;
             result.support = Some("none".into());
             result.message = Some(message);
@@ -301,14 +332,15 @@ pub fn run_case(backend: &DylibBackend, case: &Case) -> CaseResult {
     }
 
     let start = Instant::now();
-    let outcome = backend.run(&mut call);
+    let outcome = backend.run(&mut call, limit);
     result.run_seconds = start.elapsed().as_secs_f64();
-    match outcome {
-        Ok(()) => {}
-        Err(CallError::Failed {
+    let findings = match outcome {
+        Ok(findings) => findings,
+        Err(e) if lost(&mut result, &e) => return result,
+        Err(ExecError::Call(CallError::Failed {
             status: AbiStatus::Unsupported,
             message,
-        }) => {
+        })) => {
             result.status = Status::Unsupported;
             result.capability_mismatch = true;
             result.message = Some(format!(
@@ -320,7 +352,7 @@ pub fn run_case(backend: &DylibBackend, case: &Case) -> CaseResult {
             result.message = Some(format!("run_op failed: {e}"));
             return result;
         }
-    }
+    };
 
     let shapes: Vec<Option<Vec<usize>>> = inputs
         .iter()
@@ -357,8 +389,33 @@ pub fn run_case(backend: &DylibBackend, case: &Case) -> CaseResult {
             comparison: cmp,
         });
     }
-    if failures.is_empty() {
-        result.status = Status::Pass;
+    if !findings.is_empty() {
+        // A memory-safety violation (output never written, input written,
+        // a write outside the output) outweighs whatever the outputs say.
+        // It is a `fail`, not an `error`: the backend broke the contract and
+        // claimed success; `error` is for failure codes it returned.
+        result.status = Status::Fail;
+        failures.splice(0..0, findings);
+        result.message = Some(failures.join("; "));
+    } else if failures.is_empty() {
+        let marginal = result
+            .outputs
+            .iter()
+            .find(|o| o.comparison.quality > check::WARN_QUALITY);
+        result.status = match marginal {
+            Some(o) => {
+                result.message = Some(format!(
+                    "output {}: within {} but using {:.0}% of the allowance beyond output rounding (quality {:.2} > {})",
+                    o.index,
+                    o.comparison.check,
+                    o.comparison.quality * 100.0,
+                    o.comparison.quality,
+                    check::WARN_QUALITY
+                ));
+                Status::Warn
+            }
+            None => Status::Pass,
+        };
     } else {
         result.status = Status::Fail;
         result.message = Some(failures.join("; "));
@@ -376,6 +433,12 @@ fn describe_failure(i: usize, c: &Comparison) -> String {
         s.push_str(&format!(", {} NaN/Inf mismatches", c.special_mismatches));
     }
     s.push(')');
+    if let Some(name) = c.implied_roundoff.and_then(check::implied_precision) {
+        s.push_str(&format!(
+            "; the errors imply a unit roundoff of {:.1e}, as if computed in {name}",
+            c.implied_roundoff.unwrap_or(0.0)
+        ));
+    }
     if let Some(m) = &c.first_mismatch {
         s.push_str(&format!(
             "; first at {:?}: expected {:e}, got {:e}",

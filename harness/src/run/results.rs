@@ -1,13 +1,15 @@
-//! The results files: `results.jsonl` (one case per line, flushed as each case
-//! finishes, so a killed run loses nothing) and `results.json` (schema-
-//! versioned, with provenance and summary, written at the end). The schema is
-//! documented in `docs/results-schema.md`.
+//! The results files: `results.jsonl` (a [`RunHeader`] line that says what
+//! defines the run, then one case per line, flushed as each case finishes and
+//! synced to disk every few lines or seconds, so a killed run loses at most
+//! the case in flight) and `results.json` (schema-versioned, with provenance
+//! and summary, written at the end). The schema is documented in
+//! `docs/results-schema.md`; `--resume` reads the jsonl back (`resume.rs`).
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +17,46 @@ use super::{CaseResult, Status};
 
 /// The `schema` field of every results file.
 pub const SCHEMA: &str = "xpucert.results";
-/// The current schema version; readers refuse other versions.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The current schema version; readers refuse other versions. Version 2
+/// added the header line of `results.jsonl` (a reader of version 1 would take
+/// it for a case) and `summary.interrupted`.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Lines between two `sync_data` calls on `results.jsonl`.
+const SYNC_EVERY_LINES: usize = 32;
+/// Seconds between two `sync_data` calls on `results.jsonl`.
+const SYNC_EVERY_SECS: f64 = 2.0;
+
+/// The first line of `results.jsonl`: everything that defines which cases a
+/// run has and what they mean, so `--resume` can refuse to continue a run
+/// that was something else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunHeader {
+    /// Always `"header"`: tells this line from case lines.
+    pub record: String,
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// Suites, with the sha256 of their files.
+    pub suites: Vec<SuiteInfo>,
+    /// Backend library path (canonical).
+    pub backend_path: String,
+    /// sha256 of the backend library file.
+    pub backend_sha256: String,
+    /// `--filter` globs, in the order given.
+    pub filters: Vec<String>,
+    /// Other settings that change results (backend `--option`s as
+    /// `option.KEY`, isolation, timeout, ...), compared one by one on resume.
+    pub settings: BTreeMap<String, String>,
+    /// Start of the first invocation, UTC, RFC 3339.
+    pub started_at: String,
+}
+
+impl RunHeader {
+    /// The value of [`RunHeader::record`].
+    pub const RECORD: &'static str = "header";
+}
 
 /// One suite that took part in the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,8 +109,13 @@ pub struct Summary {
     pub by_status: BTreeMap<String, usize>,
     /// No fail, error, crash or timeout.
     pub conformant: bool,
-    /// Wall time of the whole run in seconds.
+    /// Wall time of the run in seconds (of this invocation alone when it
+    /// resumed an earlier one).
     pub wall_seconds: f64,
+    /// The run was stopped by SIGINT/SIGTERM: cases never run are listed as
+    /// `skip` ("not run: interrupted") and `conformant` is false.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 impl Summary {
@@ -88,7 +133,15 @@ impl Summary {
             by_status,
             conformant: !cases.iter().any(|c| c.status.is_failure()),
             wall_seconds,
+            interrupted: false,
         }
+    }
+
+    /// Marks the run as interrupted: no verdict of conformance then.
+    pub fn interrupted(mut self) -> Self {
+        self.interrupted = true;
+        self.conformant = false;
+        self
     }
 
     /// Count of one status.
@@ -126,19 +179,44 @@ impl ResultsFile {
     }
 }
 
-/// Appends each case result to `results.jsonl` and flushes it at once.
+/// Appends each case result to `results.jsonl`, flushes it at once and syncs
+/// it to disk every [`SYNC_EVERY_LINES`] lines or [`SYNC_EVERY_SECS`] seconds.
 pub struct ResultsWriter {
     path: PathBuf,
     file: File,
+    unsynced: usize,
+    last_sync: Instant,
 }
 
 impl ResultsWriter {
-    /// Creates (truncates) `dir/results.jsonl`, creating `dir` if needed.
-    pub fn create(dir: &Path) -> std::io::Result<Self> {
+    /// Creates (truncates) `dir/results.jsonl`, creating `dir` if needed, and
+    /// writes `header` as its first line.
+    pub fn create(dir: &Path, header: &RunHeader) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("results.jsonl");
         let file = File::create(&path)?;
-        Ok(ResultsWriter { path, file })
+        let mut w = ResultsWriter {
+            path,
+            file,
+            unsynced: 0,
+            last_sync: Instant::now(),
+        };
+        w.write_line(header)?;
+        w.sync()?;
+        Ok(w)
+    }
+
+    /// Reopens `path` to append after its first `keep` bytes (the complete
+    /// lines a resume read; a torn last line beyond them is cut off).
+    pub fn reopen(path: &Path, keep: u64) -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new().append(true).open(path)?;
+        file.set_len(keep)?;
+        Ok(ResultsWriter {
+            path: path.to_path_buf(),
+            file,
+            unsynced: 0,
+            last_sync: Instant::now(),
+        })
     }
 
     /// The jsonl path.
@@ -146,12 +224,39 @@ impl ResultsWriter {
         &self.path
     }
 
-    /// Appends one line and flushes it to the OS.
+    /// Appends one case line and flushes it to the OS.
     pub fn append(&mut self, r: &CaseResult) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(r)?;
+        self.write_line(r)?;
+        self.unsynced += 1;
+        if self.unsynced >= SYNC_EVERY_LINES
+            || self.last_sync.elapsed().as_secs_f64() >= SYNC_EVERY_SECS
+        {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Syncs what was written to disk (also done on drop, best effort).
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.unsynced = 0;
+        self.last_sync = Instant::now();
+        self.file.sync_data()
+    }
+
+    // One write call per line: a kill can tear only the last line.
+    fn write_line<T: Serialize>(&mut self, value: &T) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(value)?;
         line.push(b'\n');
         self.file.write_all(&line)?;
         self.file.flush()
+    }
+}
+
+impl Drop for ResultsWriter {
+    fn drop(&mut self) {
+        if self.unsynced > 0 {
+            let _ = self.file.sync_data();
+        }
     }
 }
 

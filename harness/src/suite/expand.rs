@@ -18,7 +18,20 @@ use crate::op::{self, Arity, AttrType, AttrValue, Attributes, OpSpec};
 const MAX_ELEMENTS: usize = 1 << 31;
 
 pub(crate) fn load_suite(path: &Path) -> Result<Suite, SuiteError> {
-    let mut ld = Loader::default();
+    load_with(Loader::default(), path)
+}
+
+/// Loads a suite from `text` as if it were the file `name`; `include:` is
+/// refused, as there is no directory to resolve it against.
+pub(crate) fn load_text(name: &Path, text: &str) -> Result<Suite, SuiteError> {
+    let ld = Loader {
+        memory: Some(text.to_string()),
+        ..Loader::default()
+    };
+    load_with(ld, name)
+}
+
+fn load_with(mut ld: Loader, path: &Path) -> Result<Suite, SuiteError> {
     let root = ld
         .load_file(path, None)?
         .expect("the root file is never already visited");
@@ -94,6 +107,8 @@ struct Loader {
     digests: Vec<String>,
     cases: Vec<Case>,
     ids: HashMap<String, String>,
+    /// The root file's text when it does not come from disk (`parse_str`).
+    memory: Option<String>,
 }
 
 impl Loader {
@@ -108,7 +123,19 @@ impl Loader {
             Some((f, src, loc)) => SuiteError::at(f, src, loc, msg),
             None => SuiteError::file(path, msg),
         };
-        let bytes = std::fs::read(path).map_err(|e| {
+        if let (Some(_), Some((f, src, loc))) = (&self.memory, from) {
+            return Err(SuiteError::at(
+                f,
+                src,
+                loc,
+                "include: is not available in a suite parsed from text",
+            ));
+        }
+        let read = match &self.memory {
+            Some(text) => Ok(text.clone().into_bytes()),
+            None => std::fs::read(path),
+        };
+        let bytes = read.map_err(|e| {
             fail(match from {
                 Some(_) => format!("cannot read included file {}: {e}", path.display()),
                 None => format!("cannot read suite: {e}"),
@@ -143,6 +170,7 @@ impl Loader {
             src: &source,
             suite: &raw.suite.value,
             seed: raw.seed,
+            timeout: raw.timeout.as_ref().map(|t| (t.value, t.referenced)),
         };
         if !is_segment(&raw.suite.value) {
             return Err(ctx.err(
@@ -222,6 +250,8 @@ struct FileCtx<'a> {
     src: &'a str,
     suite: &'a str,
     seed: u64,
+    /// The file's `timeout:` and where it is written.
+    timeout: Option<(f64, Location)>,
 }
 
 fn is_segment(s: &str) -> bool {
@@ -310,6 +340,17 @@ impl FileCtx<'_> {
                 ),
             ));
         }
+        let timeout = match c
+            .timeout
+            .as_ref()
+            .map(|t| (t.value, t.referenced))
+            .or(self.timeout)
+        {
+            Some((t, loc)) if !(t > 0.0 && t.is_finite() && t <= 1e6) => {
+                return Err(self.err(loc, "timeout must be a number of seconds in (0, 1e6]"));
+            }
+            t => t.map(|(t, _)| t),
+        };
         let dtypes = self.dtypes(rc, default_dtypes)?;
         let sweep = self.sweep(c.sweep.as_ref())?;
         self.check_arity(op, c)?;
@@ -368,6 +409,7 @@ impl FileCtx<'_> {
                     attributes,
                     inputs,
                     check,
+                    timeout,
                     location: location_string(self.path, rc.referenced),
                 });
             }

@@ -75,6 +75,9 @@ pub struct Case {
     pub check: Option<CheckSpec>,
     /// Seed of the input generator, derived from the suite seed and the id.
     pub seed: u64,
+    /// Base time limit of one call in seconds, from the case's or its
+    /// file's `timeout:`; `None` means the run's `--timeout`.
+    pub timeout: Option<f64>,
     /// Where the case is written, `file:line:col`.
     pub location: String,
 }
@@ -224,6 +227,13 @@ impl Default for Distribution {
 /// Loads one suite file and everything it includes, and expands its cases.
 pub fn load(path: &Path) -> Result<Suite, SuiteError> {
     expand::load_suite(path)
+}
+
+/// Parses and expands a suite given as text, as if read from a file called
+/// `name` (used in locations and errors). The text may not `include:` other
+/// files. For tests and the fuzzer: it never touches the file system.
+pub fn parse_str(name: &str, text: &str) -> Result<Suite, SuiteError> {
+    expand::load_text(Path::new(name), text)
 }
 
 /// Loads several suites. Each path is a file or a directory (all `*.yaml` in

@@ -29,6 +29,9 @@ pub(crate) struct RawSuite {
     pub dtypes: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub include: Vec<Spanned<String>>,
+    /// Default base time limit (seconds) of this file's cases.
+    #[serde(default)]
+    pub timeout: Option<Spanned<f64>>,
     #[serde(default)]
     pub cases: Vec<Spanned<RawCase>>,
 }
@@ -53,6 +56,9 @@ pub(crate) struct RawCase {
     pub inputs: Spanned<Vec<Spanned<RawInput>>>,
     #[serde(default)]
     pub check: Option<Spanned<CheckSpec>>,
+    /// Base time limit (seconds) of this case's calls.
+    #[serde(default)]
+    pub timeout: Option<Spanned<f64>>,
 }
 
 /// One positional input: `absent` or a tensor mapping.

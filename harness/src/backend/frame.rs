@@ -1,0 +1,690 @@
+//! The worker protocol: length-prefixed binary frames over the worker's
+//! stdin (requests) and stdout (answers).
+//!
+//! A frame is `u32` little-endian length `n`, then `n` bytes: one tag byte and
+//! the payload. Payloads without tensor data are JSON. Payloads that carry
+//! tensors (`Query`, `Run`, `RunDone`) are `u32` little-endian header length,
+//! a JSON header, then the tensor bytes raw, back to back, in the order and
+//! with the lengths the header lists: bulk data never goes through JSON.
+//!
+//! The decoder reads frames that a dying or corrupted process may have cut
+//! short or scrambled, so it never panics on arbitrary bytes, checks every
+//! length against what is actually there, and refuses frames over
+//! [`MAX_FRAME_LEN`] before allocating anything (a fuzz target in
+//! `harness/fuzz` holds it to that).
+
+use std::io::{self, Read, Write};
+
+use serde::{Deserialize, Serialize};
+use xpucert_abi::{Precision, Status, Support};
+
+use super::{CallError, LoadErrorKind, QueryAnswer};
+use crate::op::Attributes;
+
+/// The largest frame accepted, tag included: 3 GiB. A longer length prefix
+/// is a corrupted stream, not a big tensor.
+pub const MAX_FRAME_LEN: u32 = 3 << 30;
+
+/// Tag bytes, one per message kind.
+mod tag {
+    pub const OPEN: u8 = 1;
+    pub const OPENED: u8 = 2;
+    pub const OPEN_FAILED: u8 = 3;
+    pub const QUERY: u8 = 4;
+    pub const QUERY_ANSWER: u8 = 5;
+    pub const RUN: u8 = 6;
+    pub const RUN_DONE: u8 = 7;
+    pub const RUN_FAILED: u8 = 8;
+}
+
+/// One message between the harness and a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    /// Harness -> worker, first frame: load this library with these options.
+    Open(OpenRequest),
+    /// Worker -> harness: the library is loaded and a context is live.
+    Opened(OpenedInfo),
+    /// Worker -> harness: the library could not be loaded.
+    OpenFailed(LoadErrorKind),
+    /// Harness -> worker: `query_op` for this call (tensor data not sent).
+    Query(CallSpec),
+    /// Worker -> harness: `query_op`'s validated answer.
+    QueryAnswer(Result<QueryAnswer, CallError>),
+    /// Harness -> worker: `run_op` for this call, inputs included.
+    Run(CallSpec),
+    /// Worker -> harness: `run_op` returned OK.
+    RunDone {
+        /// The output bytes, in order.
+        outputs: Vec<Vec<u8>>,
+        /// Memory-safety findings the worker made around the call (writes
+        /// into inputs, past outputs), one line each.
+        findings: Vec<String>,
+    },
+    /// Worker -> harness: `run_op` did not return OK.
+    RunFailed(CallError),
+}
+
+/// What the worker needs to open a backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRequest {
+    /// Library path (already resolved by the harness).
+    pub library: String,
+    /// Context options, KEY=VALUE pairs.
+    pub options: Vec<(String, String)>,
+}
+
+/// What the harness learns about a backend opened in a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenedInfo {
+    /// The library's self-reported name.
+    pub name: String,
+    /// (major, minor) the library was built against.
+    pub abi: (u32, u32),
+    /// Size in bytes of its function table.
+    pub table_size: usize,
+    /// Presence of each optional group, in [`super::OPTIONAL_GROUPS`] order.
+    pub groups: Vec<bool>,
+    /// The manifest, or why `get_manifest` failed.
+    pub manifest: Result<String, WireCallError>,
+}
+
+/// One tensor of a call, without its bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TensorDesc {
+    /// ABI dtype code.
+    pub dtype: i32,
+    /// Dimensions.
+    pub shape: Vec<i64>,
+    /// Strides in elements.
+    pub strides: Vec<i64>,
+}
+
+/// An op call as sent to a worker: what `PreparedCall` holds, by value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallSpec {
+    /// Operator domain (`""` for ONNX).
+    pub domain: String,
+    /// Operator name.
+    pub op_type: String,
+    /// Opset.
+    pub opset: i64,
+    /// Typed attributes.
+    pub attributes: Attributes,
+    /// Inputs with their bytes (empty for queries); `None` when omitted.
+    pub inputs: Vec<Option<(TensorDesc, Vec<u8>)>>,
+    /// Outputs the worker allocates.
+    pub outputs: Vec<TensorDesc>,
+}
+
+/// The JSON header of a [`CallSpec`]; the input bytes follow it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallHeader {
+    domain: String,
+    op_type: String,
+    opset: i64,
+    attributes: Attributes,
+    inputs: Vec<Option<TensorDesc>>,
+    outputs: Vec<TensorDesc>,
+    /// Byte length of each present input, in order.
+    blobs: Vec<u64>,
+}
+
+/// The JSON header of `RunDone`: the byte length of each output.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlobHeader {
+    blobs: Vec<u64>,
+    findings: Vec<String>,
+}
+
+/// [`CallError`] as it crosses the pipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum WireCallError {
+    /// [`CallError::Failed`], status as its ABI code.
+    Failed {
+        /// Status code (never OK).
+        status: i32,
+        /// The backend's message.
+        message: String,
+    },
+    /// [`CallError::UnknownStatus`].
+    UnknownStatus {
+        /// The integer returned.
+        code: i32,
+        /// The backend's message.
+        message: String,
+    },
+    /// [`CallError::BadValue`].
+    BadValue {
+        /// Which field.
+        what: String,
+        /// The integer returned.
+        value: i32,
+    },
+}
+
+/// The `what` of [`CallError::BadValue`] is a static name; these are the
+/// ones the loader uses, anything else reads back as `value`.
+const BAD_VALUE_NAMES: [&str; 2] = ["support level", "compute precision"];
+
+impl From<&CallError> for WireCallError {
+    fn from(e: &CallError) -> Self {
+        match e {
+            CallError::Failed { status, message } => WireCallError::Failed {
+                status: status.code(),
+                message: message.clone(),
+            },
+            CallError::UnknownStatus { code, message } => WireCallError::UnknownStatus {
+                code: *code,
+                message: message.clone(),
+            },
+            CallError::BadValue { what, value } => WireCallError::BadValue {
+                what: what.to_string(),
+                value: *value,
+            },
+        }
+    }
+}
+
+impl From<WireCallError> for CallError {
+    fn from(w: WireCallError) -> Self {
+        match w {
+            WireCallError::Failed { status, message } => match Status::from_code(status) {
+                Some(status) if status != Status::Ok => CallError::Failed { status, message },
+                _ => CallError::UnknownStatus {
+                    code: status,
+                    message,
+                },
+            },
+            WireCallError::UnknownStatus { code, message } => {
+                CallError::UnknownStatus { code, message }
+            }
+            WireCallError::BadValue { what, value } => CallError::BadValue {
+                what: BAD_VALUE_NAMES
+                    .iter()
+                    .find(|n| **n == what)
+                    .copied()
+                    .unwrap_or("value"),
+                value,
+            },
+        }
+    }
+}
+
+/// `query_op`'s answer as it crosses the pipe.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum WireQuery {
+    Answer {
+        support: i32,
+        precision: i32,
+        note: String,
+    },
+    Error(WireCallError),
+}
+
+/// Why bytes could not be read as a frame. One line, lowercase.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The stream ended cleanly before a frame started.
+    #[error("end of stream")]
+    Eof,
+    /// Reading failed (including a stream cut inside a frame).
+    #[error("read failed: {0}")]
+    Io(#[from] io::Error),
+    /// The frame is malformed.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+}
+
+fn malformed(msg: impl Into<String>) -> FrameError {
+    FrameError::Malformed(msg.into())
+}
+
+impl Frame {
+    /// The tag, the non-bulk payload and the bulk parts, in wire order.
+    fn parts(&self) -> (u8, Vec<u8>, Vec<&[u8]>) {
+        match self {
+            Frame::Open(o) => (tag::OPEN, to_json(o), Vec::new()),
+            Frame::Opened(o) => (tag::OPENED, to_json(o), Vec::new()),
+            Frame::OpenFailed(k) => (tag::OPEN_FAILED, to_json(k), Vec::new()),
+            Frame::Query(c) => {
+                let (h, b) = call_parts(c);
+                (tag::QUERY, h, b)
+            }
+            Frame::Run(c) => {
+                let (h, b) = call_parts(c);
+                (tag::RUN, h, b)
+            }
+            Frame::QueryAnswer(a) => {
+                let w = match a {
+                    Ok(a) => WireQuery::Answer {
+                        support: a.support.code(),
+                        precision: a.precision.code(),
+                        note: a.note.clone(),
+                    },
+                    Err(e) => WireQuery::Error(e.into()),
+                };
+                (tag::QUERY_ANSWER, to_json(&w), Vec::new())
+            }
+            Frame::RunDone { outputs, findings } => {
+                let header = BlobHeader {
+                    blobs: outputs.iter().map(|o| o.len() as u64).collect(),
+                    findings: findings.clone(),
+                };
+                let parts = outputs.iter().map(Vec::as_slice).collect();
+                (tag::RUN_DONE, with_header(&to_json(&header)), parts)
+            }
+            Frame::RunFailed(e) => (
+                tag::RUN_FAILED,
+                to_json(&WireCallError::from(e)),
+                Vec::new(),
+            ),
+        }
+    }
+
+    /// Writes the frame; fails without writing if it would exceed
+    /// [`MAX_FRAME_LEN`].
+    pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
+        let (tag, head, bulk) = self.parts();
+        let total = 1 + head.len() as u64 + bulk.iter().map(|b| b.len() as u64).sum::<u64>();
+        if total > u64::from(MAX_FRAME_LEN) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("frame of {total} bytes exceeds the {MAX_FRAME_LEN}-byte limit"),
+            ));
+        }
+        w.write_all(&(total as u32).to_le_bytes())?;
+        w.write_all(&[tag])?;
+        w.write_all(&head)?;
+        for b in bulk {
+            w.write_all(b)?;
+        }
+        w.flush()
+    }
+
+    /// The frame as bytes (length prefix included).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        // Writing to a Vec only fails over the size limit; the caller gets
+        // an empty encoding then, which every decoder rejects.
+        if self.write_to(&mut v).is_err() {
+            v.clear();
+        }
+        v
+    }
+
+    /// Reads one frame. Allocation grows with the bytes actually received,
+    /// so a lying length prefix costs nothing before it is refuted.
+    pub fn read_from(r: &mut impl Read) -> Result<Frame, FrameError> {
+        let mut len = [0u8; 4];
+        let mut got = 0;
+        while got < 4 {
+            match r.read(&mut len[got..]) {
+                Ok(0) if got == 0 => return Err(FrameError::Eof),
+                Ok(0) => {
+                    return Err(FrameError::Io(io::ErrorKind::UnexpectedEof.into()));
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let len = u32::from_le_bytes(len);
+        check_len(len)?;
+        let mut body = Vec::with_capacity((len as usize).min(1 << 20));
+        r.take(u64::from(len)).read_to_end(&mut body)?;
+        if body.len() != len as usize {
+            return Err(FrameError::Io(io::ErrorKind::UnexpectedEof.into()));
+        }
+        decode_body(&body)
+    }
+}
+
+fn check_len(len: u32) -> Result<(), FrameError> {
+    if len == 0 {
+        return Err(malformed("zero-length frame (no tag)"));
+    }
+    if len > MAX_FRAME_LEN {
+        return Err(malformed(format!(
+            "frame length {len} exceeds the {MAX_FRAME_LEN}-byte limit"
+        )));
+    }
+    Ok(())
+}
+
+/// Decodes exactly one frame from `bytes` (length prefix included); trailing
+/// bytes are an error. Never panics.
+pub fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
+    let Some((len, body)) = bytes.split_first_chunk::<4>() else {
+        return Err(malformed(format!(
+            "{} bytes, shorter than a length prefix",
+            bytes.len()
+        )));
+    };
+    let len = u32::from_le_bytes(*len);
+    check_len(len)?;
+    if body.len() as u64 != u64::from(len) {
+        return Err(malformed(format!(
+            "length prefix says {len} bytes, {} follow",
+            body.len()
+        )));
+    }
+    decode_body(body)
+}
+
+/// Decodes a frame body (tag + payload).
+fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
+    let Some((&tag, payload)) = body.split_first() else {
+        return Err(malformed("empty frame"));
+    };
+    let json_err = |what: &str, e: serde_json::Error| malformed(format!("{what}: {e}"));
+    match tag {
+        tag::OPEN => serde_json::from_slice(payload)
+            .map(Frame::Open)
+            .map_err(|e| json_err("open", e)),
+        tag::OPENED => serde_json::from_slice(payload)
+            .map(Frame::Opened)
+            .map_err(|e| json_err("opened", e)),
+        tag::OPEN_FAILED => serde_json::from_slice(payload)
+            .map(Frame::OpenFailed)
+            .map_err(|e| json_err("open failed", e)),
+        tag::QUERY => decode_call(payload).map(Frame::Query),
+        tag::RUN => decode_call(payload).map(Frame::Run),
+        tag::QUERY_ANSWER => {
+            let w: WireQuery =
+                serde_json::from_slice(payload).map_err(|e| json_err("query answer", e))?;
+            Ok(Frame::QueryAnswer(match w {
+                WireQuery::Answer {
+                    support,
+                    precision,
+                    note,
+                } => match (Support::from_code(support), Precision::from_code(precision)) {
+                    (Some(support), Some(precision)) => Ok(QueryAnswer {
+                        support,
+                        precision,
+                        note,
+                    }),
+                    (None, _) => Err(CallError::BadValue {
+                        what: "support level",
+                        value: support,
+                    }),
+                    (_, None) => Err(CallError::BadValue {
+                        what: "compute precision",
+                        value: precision,
+                    }),
+                },
+                WireQuery::Error(e) => Err(e.into()),
+            }))
+        }
+        tag::RUN_DONE => {
+            let (head, bulk) = split_header(payload)?;
+            let h: BlobHeader =
+                serde_json::from_slice(head).map_err(|e| json_err("run done", e))?;
+            let outputs = split_blobs(bulk, &h.blobs)?;
+            Ok(Frame::RunDone {
+                outputs,
+                findings: h.findings,
+            })
+        }
+        tag::RUN_FAILED => serde_json::from_slice::<WireCallError>(payload)
+            .map(|w| Frame::RunFailed(w.into()))
+            .map_err(|e| json_err("run failed", e)),
+        other => Err(malformed(format!("unknown tag {other}"))),
+    }
+}
+
+/// `u32` header length + header JSON, as bytes.
+fn with_header(json: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(4 + json.len());
+    v.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    v.extend_from_slice(json);
+    v
+}
+
+fn split_header(payload: &[u8]) -> Result<(&[u8], &[u8]), FrameError> {
+    let Some((len, rest)) = payload.split_first_chunk::<4>() else {
+        return Err(malformed("payload shorter than its header length"));
+    };
+    let len = u32::from_le_bytes(*len) as usize;
+    if len > rest.len() {
+        return Err(malformed(format!(
+            "header length {len} exceeds the {} bytes left",
+            rest.len()
+        )));
+    }
+    Ok(rest.split_at(len))
+}
+
+/// Cuts `bulk` into blobs of the given lengths, which must cover it exactly.
+fn split_blobs(mut bulk: &[u8], lens: &[u64]) -> Result<Vec<Vec<u8>>, FrameError> {
+    let total = lens
+        .iter()
+        .try_fold(0u64, |acc, &l| acc.checked_add(l))
+        .ok_or_else(|| malformed("tensor byte lengths overflow"))?;
+    if total != bulk.len() as u64 {
+        return Err(malformed(format!(
+            "header lists {total} tensor bytes, {} follow",
+            bulk.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(lens.len());
+    for &l in lens {
+        // Fits: the total was checked against bulk.len() above.
+        let (head, rest) = bulk.split_at(l as usize);
+        out.push(head.to_vec());
+        bulk = rest;
+    }
+    Ok(out)
+}
+
+fn call_parts(c: &CallSpec) -> (Vec<u8>, Vec<&[u8]>) {
+    let header = CallHeader {
+        domain: c.domain.clone(),
+        op_type: c.op_type.clone(),
+        opset: c.opset,
+        attributes: c.attributes.clone(),
+        inputs: c
+            .inputs
+            .iter()
+            .map(|i| i.as_ref().map(|(d, _)| d.clone()))
+            .collect(),
+        outputs: c.outputs.clone(),
+        blobs: c
+            .inputs
+            .iter()
+            .flatten()
+            .map(|(_, b)| b.len() as u64)
+            .collect(),
+    };
+    let bulk = c
+        .inputs
+        .iter()
+        .flatten()
+        .map(|(_, b)| b.as_slice())
+        .collect();
+    (with_header(&to_json(&header)), bulk)
+}
+
+fn decode_call(payload: &[u8]) -> Result<CallSpec, FrameError> {
+    let (head, bulk) = split_header(payload)?;
+    let h: CallHeader =
+        serde_json::from_slice(head).map_err(|e| malformed(format!("call header: {e}")))?;
+    let present = h.inputs.iter().flatten().count();
+    if present != h.blobs.len() {
+        return Err(malformed(format!(
+            "{present} inputs present but {} byte lengths",
+            h.blobs.len()
+        )));
+    }
+    let mut blobs = split_blobs(bulk, &h.blobs)?.into_iter();
+    let inputs = h
+        .inputs
+        .into_iter()
+        .map(|d| d.map(|d| (d, blobs.next().unwrap_or_default())))
+        .collect();
+    Ok(CallSpec {
+        domain: h.domain,
+        op_type: h.op_type,
+        opset: h.opset,
+        attributes: h.attributes,
+        inputs,
+        outputs: h.outputs,
+    })
+}
+
+/// A payload type as JSON. Serialising these plain structs cannot fail; if
+/// it did, the empty payload would be rejected by the reader.
+fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::AttrValue;
+
+    fn call() -> CallSpec {
+        let mut attributes = Attributes::new();
+        attributes.insert("perm".into(), AttrValue::Ints(vec![1, 0]));
+        attributes.insert("alpha".into(), AttrValue::Float(0.5));
+        CallSpec {
+            domain: String::new(),
+            op_type: "Transpose".into(),
+            opset: 21,
+            attributes,
+            inputs: vec![
+                Some((
+                    TensorDesc {
+                        dtype: 1,
+                        shape: vec![2, 3],
+                        strides: vec![3, 1],
+                    },
+                    (0u8..24).collect(),
+                )),
+                None,
+            ],
+            outputs: vec![TensorDesc {
+                dtype: 1,
+                shape: vec![3, 2],
+                strides: vec![2, 1],
+            }],
+        }
+    }
+
+    fn all_frames() -> Vec<Frame> {
+        vec![
+            Frame::Open(OpenRequest {
+                library: "/x/libb.so".into(),
+                options: vec![("mode".into(), "honest".into())],
+            }),
+            Frame::Opened(OpenedInfo {
+                name: "b".into(),
+                abi: (1, 0),
+                table_size: 96,
+                groups: vec![false, true, false],
+                manifest: Ok("{}".into()),
+            }),
+            Frame::OpenFailed(LoadErrorKind::InitFailed {
+                status: "internal".into(),
+                message: "no device".into(),
+            }),
+            Frame::Query(call()),
+            Frame::Run(call()),
+            Frame::QueryAnswer(Ok(QueryAnswer {
+                support: Support::Emulated,
+                precision: Precision::Tf32,
+                note: "n".into(),
+            })),
+            Frame::QueryAnswer(Err(CallError::BadValue {
+                what: "support level",
+                value: 9,
+            })),
+            Frame::RunDone {
+                outputs: vec![vec![1, 2, 3], vec![], vec![9; 100]],
+                findings: vec!["run_op wrote into input 0".into()],
+            },
+            Frame::RunFailed(CallError::UnknownStatus {
+                code: 42,
+                message: "x".into(),
+            }),
+            Frame::RunFailed(CallError::Failed {
+                status: Status::DeviceError,
+                message: "gone".into(),
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_frame_round_trips_through_slice_and_stream() {
+        let mut stream = Vec::new();
+        for f in all_frames() {
+            let bytes = f.encode();
+            assert_eq!(decode(&bytes).unwrap(), f);
+            stream.extend_from_slice(&bytes);
+        }
+        let mut r = stream.as_slice();
+        for f in all_frames() {
+            assert_eq!(Frame::read_from(&mut r).unwrap(), f);
+        }
+        assert!(matches!(Frame::read_from(&mut r), Err(FrameError::Eof)));
+    }
+
+    #[test]
+    fn tensor_bytes_travel_raw() {
+        let bytes = Frame::Run(call()).encode();
+        let raw: Vec<u8> = (0u8..24).collect();
+        assert!(bytes.ends_with(&raw), "input bytes are the frame's tail");
+    }
+
+    #[test]
+    fn oversized_and_lying_lengths_are_refused_without_allocating() {
+        let mut huge = (MAX_FRAME_LEN + 1).to_le_bytes().to_vec();
+        huge.push(tag::RUN);
+        let e = Frame::read_from(&mut huge.as_slice()).unwrap_err();
+        assert!(e.to_string().contains("exceeds"), "{e}");
+        // A plausible length with nothing behind it: an early end, not a
+        // 2 GiB allocation.
+        let mut short = (2u32 << 30).to_le_bytes().to_vec();
+        short.push(tag::RUN);
+        let e = Frame::read_from(&mut short.as_slice()).unwrap_err();
+        assert!(matches!(e, FrameError::Io(_)), "{e}");
+        assert!(decode(&short).is_err());
+    }
+
+    #[test]
+    fn malformed_frames_are_errors() {
+        let cases: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0, 0, 0, 0],
+            vec![1, 0, 0, 0, 99],
+            vec![1, 0, 0, 0, tag::OPEN],
+            // a call header claiming more bytes than there are
+            vec![5, 0, 0, 0, tag::RUN, 0xFF, 0xFF, 0xFF, 0xFF],
+            // RunDone whose blob lengths overflow u64
+            {
+                let h = br#"{"blobs":[18446744073709551615,2],"findings":[]}"#;
+                let mut body = vec![tag::RUN_DONE];
+                body.extend_from_slice(&with_header(h));
+                let mut v = (body.len() as u32).to_le_bytes().to_vec();
+                v.extend_from_slice(&body);
+                v
+            },
+        ];
+        for c in cases {
+            assert!(decode(&c).is_err(), "{c:?} decoded");
+        }
+        let mut trailing = Frame::RunDone {
+            outputs: vec![vec![1]],
+            findings: Vec::new(),
+        }
+        .encode();
+        trailing.push(0);
+        assert!(decode(&trailing).is_err());
+    }
+}

@@ -1,0 +1,660 @@
+//! Worker-process isolation: the backend library lives in a child process
+//! (`xpucert worker`, this same binary), so a crash, `exit()` or hang in
+//! vendor code ends that process, not the run.
+//!
+//! The harness side is [`WorkerBackend`]: it starts the worker in its own
+//! process group, sends it [`Frame`]s on its stdin and reads answers from its
+//! stdout on a reader thread, so every wait has a deadline. When the worker
+//! dies (the pipe closes) the exit status says how: a signal (`killed by
+//! SIGSEGV`) or an exit code. When it does not answer in time, its process
+//! group gets SIGTERM, a short grace period, then SIGKILL. Either way the
+//! call becomes one typed [`ExecError`] and the next call starts a fresh
+//! worker. A worker that dies while loading the library is a [`LoadError`]:
+//! the run stops once instead of reporting the same crash for every case.
+//!
+//! The worker side is [`serve`]: it keeps the protocol on a private copy of
+//! its stdout and points fd 1 at stderr, so a vendor library that prints to
+//! stdout shows in the log instead of corrupting frames. Outputs are
+//! allocated with guard pages there, since a fault now costs one case.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use xpucert_abi::DType;
+
+use super::call::{self, AlignedBuf, PreparedCall, StoredTensor};
+use super::frame::{CallSpec, Frame, FrameError, OpenRequest, OpenedInfo, TensorDesc};
+use super::{
+    CallError, DylibBackend, ExecError, LoadError, LoadErrorKind, OPTIONAL_GROUPS, QueryAnswer,
+};
+
+/// How long a worker gets to exit after SIGTERM (or after its stdin closes)
+/// before SIGKILL.
+const GRACE: Duration = Duration::from_millis(500);
+
+/// A backend running in a worker process.
+pub struct WorkerBackend {
+    path: PathBuf,
+    options: Vec<(String, String)>,
+    startup_limit: Duration,
+    info: OpenedInfo,
+    /// `None` after the worker died or was killed; the next call starts one.
+    proc: Option<Process>,
+}
+
+impl std::fmt::Debug for WorkerBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerBackend")
+            .field("path", &self.path)
+            .field("name", &self.info.name)
+            .field("pid", &self.proc.as_ref().map(|p| p.child.id()))
+            .finish()
+    }
+}
+
+/// One live worker process.
+struct Process {
+    child: Child,
+    /// `None` once closed, which asks the worker to exit.
+    stdin: Option<BufWriter<ChildStdin>>,
+    answers: Receiver<Result<Frame, FrameError>>,
+}
+
+/// Why an exchange with a worker gave no answer.
+enum Lost {
+    /// The worker is gone: how it died.
+    Died(String),
+    /// No answer in time; the worker was killed.
+    Hung,
+    /// It answered bytes that are not a frame; it was killed.
+    Garbled(String),
+}
+
+impl WorkerBackend {
+    /// Starts a worker and has it load `path` with `options`. A worker that
+    /// does not finish loading within `startup_limit` is killed.
+    pub fn open(
+        path: &Path,
+        options: &[(String, String)],
+        startup_limit: Duration,
+    ) -> Result<Self, LoadError> {
+        let (proc, info) = spawn(path, options, startup_limit).map_err(|kind| LoadError {
+            library: path.to_path_buf(),
+            kind,
+        })?;
+        Ok(WorkerBackend {
+            path: path.to_path_buf(),
+            options: options.to_vec(),
+            startup_limit,
+            info,
+            proc: Some(proc),
+        })
+    }
+
+    /// Process id of the current worker, if one is running.
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(|p| p.child.id())
+    }
+
+    /// Sends `request` and waits up to `limit` for the answer; on any loss
+    /// the worker is gone afterwards and the next call starts a new one.
+    fn exchange(
+        &mut self,
+        request: &Frame,
+        during: &'static str,
+        limit: Duration,
+    ) -> Result<Frame, ExecError> {
+        if self.proc.is_none() {
+            match spawn(&self.path, &self.options, self.startup_limit) {
+                Ok((p, _)) => self.proc = Some(p),
+                Err(kind) => {
+                    return Err(ExecError::Crashed {
+                        during: "start-up of a replacement worker",
+                        death: match kind {
+                            LoadErrorKind::WorkerDied(m) => m,
+                            other => format!(
+                                "could not reload the backend: {}",
+                                LoadError {
+                                    library: self.path.clone(),
+                                    kind: other,
+                                }
+                            ),
+                        },
+                    });
+                }
+            }
+        }
+        let Some(p) = self.proc.as_mut() else {
+            return Err(ExecError::Protocol("no worker".into()));
+        };
+        match p.exchange(request, limit) {
+            Ok(f) => Ok(f),
+            Err(lost) => {
+                self.proc = None;
+                Err(match lost {
+                    Lost::Died(death) => ExecError::Crashed { during, death },
+                    Lost::Hung => ExecError::TimedOut { during, limit },
+                    Lost::Garbled(m) => ExecError::Protocol(m),
+                })
+            }
+        }
+    }
+
+    /// Ends the current worker (after an answer that does not fit).
+    fn discard(&mut self) {
+        if let Some(p) = self.proc.take() {
+            p.shutdown();
+        }
+    }
+}
+
+impl super::Executor for WorkerBackend {
+    fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn abi_version(&self) -> (u32, u32) {
+        self.info.abi
+    }
+
+    fn optional_groups(&self) -> Vec<(&'static str, bool)> {
+        OPTIONAL_GROUPS
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (*g, self.info.groups.get(i).copied().unwrap_or(false)))
+            .collect()
+    }
+
+    fn table_size(&self) -> usize {
+        self.info.table_size
+    }
+
+    fn manifest(&mut self) -> Result<String, CallError> {
+        self.info.manifest.clone().map_err(CallError::from)
+    }
+
+    fn query(
+        &mut self,
+        call: &mut PreparedCall,
+        limit: Duration,
+    ) -> Result<QueryAnswer, ExecError> {
+        let request = Frame::Query(spec(call, false));
+        match self.exchange(&request, "query_op", limit)? {
+            Frame::QueryAnswer(a) => a.map_err(ExecError::Call),
+            other => {
+                self.discard();
+                Err(unexpected("query_op", &other))
+            }
+        }
+    }
+
+    fn run(&mut self, call: &mut PreparedCall, limit: Duration) -> Result<Vec<String>, ExecError> {
+        let request = Frame::Run(spec(call, true));
+        match self.exchange(&request, "run_op", limit)? {
+            Frame::RunDone { outputs, findings } => {
+                if outputs.len() != call.outputs.len() {
+                    self.discard();
+                    return Err(ExecError::Protocol(format!(
+                        "worker returned {} outputs for {}",
+                        outputs.len(),
+                        call.outputs.len()
+                    )));
+                }
+                for (i, (dst, src)) in call.outputs.iter_mut().zip(&outputs).enumerate() {
+                    let dst = dst.buf.bytes_mut();
+                    if dst.len() != src.len() {
+                        self.discard();
+                        return Err(ExecError::Protocol(format!(
+                            "worker returned {} bytes for output {i} of {} bytes",
+                            src.len(),
+                            dst.len()
+                        )));
+                    }
+                    dst.copy_from_slice(src);
+                }
+                Ok(findings)
+            }
+            Frame::RunFailed(e) => Err(ExecError::Call(e)),
+            other => {
+                self.discard();
+                Err(unexpected("run_op", &other))
+            }
+        }
+    }
+}
+
+impl Drop for WorkerBackend {
+    fn drop(&mut self) {
+        self.discard();
+    }
+}
+
+fn unexpected(during: &str, f: &Frame) -> ExecError {
+    let kind = match f {
+        Frame::Open(_) => "open",
+        Frame::Opened(_) => "opened",
+        Frame::OpenFailed(_) => "open failed",
+        Frame::Query(_) => "query",
+        Frame::QueryAnswer(_) => "query answer",
+        Frame::Run(_) => "run",
+        Frame::RunDone { .. } => "run done",
+        Frame::RunFailed(_) => "run failed",
+    };
+    ExecError::Protocol(format!("worker answered {during} with a `{kind}` frame"))
+}
+
+fn desc(t: &StoredTensor) -> TensorDesc {
+    TensorDesc {
+        dtype: t.dtype.code(),
+        shape: t.shape.clone(),
+        strides: t.strides.clone(),
+    }
+}
+
+/// The call by value; input bytes only when they are needed (`run_op`).
+fn spec(call: &PreparedCall, with_data: bool) -> CallSpec {
+    CallSpec {
+        domain: call.domain().to_string(),
+        op_type: call.op_type().to_string(),
+        opset: call.opset(),
+        attributes: call.attributes(),
+        inputs: call
+            .inputs
+            .iter()
+            .map(|t| {
+                t.as_ref().map(|t| {
+                    let bytes = if with_data {
+                        t.buf.bytes().to_vec()
+                    } else {
+                        Vec::new()
+                    };
+                    (desc(t), bytes)
+                })
+            })
+            .collect(),
+        outputs: call.outputs.iter().map(desc).collect(),
+    }
+}
+
+/// Starts a worker and opens the library in it.
+fn spawn(
+    path: &Path,
+    options: &[(String, String)],
+    limit: Duration,
+) -> Result<(Process, OpenedInfo), LoadErrorKind> {
+    let exe = std::env::current_exe()
+        .map_err(|e| LoadErrorKind::WorkerDied(format!("could not be started ({e})")))?;
+    let mut child = Command::new(exe)
+        .arg("worker")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| LoadErrorKind::WorkerDied(format!("could not be started ({e})")))?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(LoadErrorKind::WorkerDied("has no pipes".into()));
+    };
+    let (tx, answers) = mpsc::channel();
+    let reader = std::thread::Builder::new()
+        .name("xpucert-worker-reader".into())
+        .spawn(move || {
+            let mut r = BufReader::with_capacity(1 << 16, stdout);
+            loop {
+                let f = Frame::read_from(&mut r);
+                let end = f.is_err();
+                if tx.send(f).is_err() || end {
+                    break;
+                }
+            }
+        });
+    let mut p = Process {
+        child,
+        stdin: Some(BufWriter::with_capacity(1 << 16, stdin)),
+        answers,
+    };
+    if let Err(e) = reader {
+        p.shutdown();
+        return Err(LoadErrorKind::WorkerDied(format!(
+            "could not be watched ({e})"
+        )));
+    }
+    let request = Frame::Open(OpenRequest {
+        library: path.display().to_string(),
+        options: options.to_vec(),
+    });
+    match p.exchange(&request, limit) {
+        Ok(Frame::Opened(info)) => Ok((p, info)),
+        Ok(Frame::OpenFailed(kind)) => {
+            p.shutdown();
+            Err(kind)
+        }
+        Ok(_) => {
+            p.shutdown();
+            Err(LoadErrorKind::WorkerDied(
+                "answered the open request with an unexpected frame".into(),
+            ))
+        }
+        Err(Lost::Died(death)) => Err(LoadErrorKind::WorkerDied(if death.starts_with("killed") {
+            format!("was {death}")
+        } else {
+            death
+        })),
+        Err(Lost::Hung) => Err(LoadErrorKind::WorkerDied(format!(
+            "gave no answer within {:.1} s and was killed",
+            limit.as_secs_f64()
+        ))),
+        Err(Lost::Garbled(m)) => Err(LoadErrorKind::WorkerDied(format!(
+            "sent a malformed answer ({m})"
+        ))),
+    }
+}
+
+impl Process {
+    fn exchange(&mut self, request: &Frame, limit: Duration) -> Result<Frame, Lost> {
+        let sent = match self.stdin.as_mut() {
+            Some(w) => request.write_to(w),
+            None => Err(std::io::ErrorKind::BrokenPipe.into()),
+        };
+        if let Err(e) = sent {
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                // Too large to send: the worker is fine, the call is not.
+                return Err(Lost::Garbled(e.to_string()));
+            }
+            return Err(Lost::Died(self.reap()));
+        }
+        match self.answers.recv_timeout(limit) {
+            Ok(Ok(f)) => Ok(f),
+            Ok(Err(FrameError::Malformed(m))) => {
+                self.terminate();
+                Err(Lost::Garbled(m))
+            }
+            Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => Err(Lost::Died(self.reap())),
+            Err(RecvTimeoutError::Timeout) => {
+                self.terminate();
+                Err(Lost::Hung)
+            }
+        }
+    }
+
+    /// After the worker's stdout closed: it is exiting or dead. The group is
+    /// killed first (a no-op for a process already past its exit, which
+    /// keeps its status; it takes along anything the worker started), then
+    /// the worker is reaped.
+    fn reap(&mut self) -> String {
+        sys::signal_group(self.child.id(), sys::SIGKILL);
+        match self.child.wait() {
+            Ok(s) => death(s),
+            Err(e) => format!("vanished (wait failed: {e})"),
+        }
+    }
+
+    /// SIGTERM to the group, a grace period, then SIGKILL; reaps the worker.
+    fn terminate(&mut self) {
+        sys::signal_group(self.child.id(), sys::SIGTERM);
+        self.wait_or_kill();
+    }
+
+    /// Waits up to [`GRACE`] for the worker to exit, then SIGKILLs its group.
+    fn wait_or_kill(&mut self) {
+        let deadline = Instant::now() + GRACE;
+        while Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        sys::signal_group(self.child.id(), sys::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    /// Closes the worker's stdin (its cue to destroy the context and exit)
+    /// and makes sure it is gone.
+    fn shutdown(mut self) {
+        drop(self.stdin.take());
+        self.wait_or_kill();
+    }
+}
+
+/// How a worker ended, as in `worker killed by SIGSEGV`.
+fn death(s: ExitStatus) -> String {
+    if let Some(sig) = s.signal() {
+        format!("killed by {}", signal_name(sig))
+    } else if let Some(code) = s.code() {
+        format!("exited with code {code}")
+    } else {
+        format!("ended ({s})")
+    }
+}
+
+/// The conventional name of a signal number.
+pub fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGSYS => "SIGSYS",
+        _ => return format!("signal {sig}"),
+    };
+    name.to_string()
+}
+
+/// The worker's main loop (`xpucert worker`): reads frames from stdin until
+/// it closes. Errors are for the worker's stderr; the harness learns of them
+/// from the closed pipe.
+pub fn serve() -> Result<(), String> {
+    let out = sys::protocol_stdout().map_err(|e| format!("cannot set up stdout: {e}"))?;
+    let mut out = BufWriter::with_capacity(1 << 16, out);
+    call::set_default_guard(call::Guard::Pages);
+    let mut input = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
+    let send = |out: &mut BufWriter<File>, f: Frame| {
+        f.write_to(out)
+            .map_err(|e| format!("cannot answer the harness: {e}"))
+    };
+    let request = match Frame::read_from(&mut input) {
+        Ok(Frame::Open(r)) => r,
+        Ok(_) => return Err("the first frame must be an open request".into()),
+        Err(FrameError::Eof) => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let backend = match DylibBackend::open(Path::new(&request.library), &request.options) {
+        Ok(b) => b,
+        Err(e) => return send(&mut out, Frame::OpenFailed(e.kind)),
+    };
+    let info = OpenedInfo {
+        name: backend.name().to_string(),
+        abi: backend.abi_version(),
+        table_size: backend.table_size(),
+        groups: backend.optional_groups().iter().map(|(_, p)| *p).collect(),
+        manifest: backend.manifest().map_err(|e| (&e).into()),
+    };
+    send(&mut out, Frame::Opened(info))?;
+    loop {
+        let answer = match Frame::read_from(&mut input) {
+            Err(FrameError::Eof) => return Ok(()),
+            Err(e) => return Err(e.to_string()),
+            Ok(Frame::Query(s)) => {
+                let mut call = prepare(&s, false)?;
+                Frame::QueryAnswer(backend.query(&mut call))
+            }
+            Ok(Frame::Run(s)) => {
+                let mut call = prepare(&s, true)?;
+                match backend.run(&mut call) {
+                    Ok(()) => Frame::RunDone {
+                        findings: call
+                            .verify_after_call()
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect(),
+                        outputs: call
+                            .outputs
+                            .iter()
+                            .map(|o| o.buf.bytes().to_vec())
+                            .collect(),
+                    },
+                    Err(e) => Frame::RunFailed(e),
+                }
+            }
+            Ok(_) => return Err("unexpected frame from the harness".into()),
+        };
+        send(&mut out, answer)?;
+    }
+}
+
+/// Rebuilds the harness's call in the worker. Queries get tensors without
+/// storage (the ABI passes NULL data to `query_op`).
+fn prepare(s: &CallSpec, with_data: bool) -> Result<PreparedCall, String> {
+    let dtype = |d: &TensorDesc| {
+        DType::from_code(d.dtype).ok_or_else(|| format!("unknown dtype code {}", d.dtype))
+    };
+    let dims = |d: &TensorDesc| -> Result<Vec<usize>, String> {
+        let dims: Vec<usize> = d
+            .shape
+            .iter()
+            .map(|&x| {
+                usize::try_from(x).map_err(|_| format!("negative dimension in {:?}", d.shape))
+            })
+            .collect::<Result<_, _>>()?;
+        dims.iter()
+            .try_fold(1usize, |a, &x| a.checked_mul(x))
+            .ok_or_else(|| format!("shape {:?} overflows", d.shape))?;
+        Ok(dims)
+    };
+    let mut inputs = Vec::with_capacity(s.inputs.len());
+    for i in &s.inputs {
+        inputs.push(match i {
+            None => None,
+            Some((d, bytes)) => Some(StoredTensor::new(
+                dtype(d)?,
+                &dims(d)?,
+                d.strides.clone(),
+                bytes,
+            )),
+        });
+    }
+    let mut outputs = Vec::with_capacity(s.outputs.len());
+    for d in &s.outputs {
+        let (dt, shape) = (dtype(d)?, dims(d)?);
+        outputs.push(if with_data {
+            StoredTensor::output(dt, &shape)
+        } else {
+            StoredTensor {
+                dtype: dt,
+                shape: d.shape.clone(),
+                strides: d.strides.clone(),
+                buf: AlignedBuf::new(0, 0),
+            }
+        });
+    }
+    Ok(PreparedCall::new(
+        &s.domain,
+        &s.op_type,
+        s.opset,
+        &s.attributes,
+        inputs,
+        outputs,
+    ))
+}
+
+/// The only `unsafe` of worker isolation: signalling a process group and
+/// moving fd 1.
+mod sys {
+    use std::fs::File;
+    use std::io;
+    use std::os::fd::AsFd;
+
+    pub use libc::{SIGKILL, SIGTERM};
+
+    /// Sends `sig` to the process group led by `leader` (our worker, spawned
+    /// with `process_group(0)`, so its group id is its pid).
+    pub fn signal_group(leader: u32, sig: i32) {
+        let Ok(pgid) = libc::pid_t::try_from(leader) else {
+            return;
+        };
+        if pgid <= 1 {
+            return;
+        }
+        // SAFETY: kill(2) has no memory-safety preconditions. The group id
+        // is our unreaped child's pid, so it cannot have been reused by an
+        // unrelated group. An error (ESRCH: already gone) is harmless.
+        unsafe { libc::kill(-pgid, sig) };
+    }
+
+    /// A private duplicate of stdout for frames; fd 1 then points at stderr,
+    /// so whatever vendor code prints lands in the log.
+    pub fn protocol_stdout() -> io::Result<File> {
+        let fd = io::stdout().as_fd().try_clone_to_owned()?;
+        // SAFETY: dup2(2) only changes the descriptor table; fd 1 is not
+        // owned by any Rust object we use afterwards (std's stdout writes to
+        // fd 1 by number, which now reaches stderr, as intended).
+        if unsafe { libc::dup2(2, 1) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(File::from(fd))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deaths_read_as_results_say() {
+        assert_eq!(
+            death(ExitStatus::from_raw(libc::SIGSEGV)),
+            "killed by SIGSEGV"
+        );
+        assert_eq!(
+            death(ExitStatus::from_raw(libc::SIGABRT)),
+            "killed by SIGABRT"
+        );
+        assert_eq!(death(ExitStatus::from_raw(0)), "exited with code 0");
+        assert_eq!(death(ExitStatus::from_raw(3 << 8)), "exited with code 3");
+        assert_eq!(signal_name(64), "signal 64");
+    }
+
+    #[test]
+    fn query_specs_carry_no_bytes_and_runs_do() {
+        let input = StoredTensor::new(DType::F32, &[2], vec![1], &[1u8; 8]);
+        let call = PreparedCall::new(
+            "",
+            "Relu",
+            14,
+            &Default::default(),
+            vec![Some(input), None],
+            vec![StoredTensor::output(DType::F32, &[2])],
+        );
+        let q = spec(&call, false);
+        assert_eq!(q.inputs[0].as_ref().unwrap().1.len(), 0);
+        assert!(q.inputs[1].is_none());
+        let r = spec(&call, true);
+        assert_eq!(r.inputs[0].as_ref().unwrap().1, vec![1u8; 8]);
+        assert_eq!(r.op_type, "Relu");
+        let back = prepare(&r, true).unwrap();
+        assert_eq!(back.outputs[0].buf.bytes().len(), 8);
+        assert_eq!(back.inputs[0].as_ref().unwrap().buf.bytes(), &[1u8; 8]);
+    }
+}
