@@ -422,15 +422,7 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
-            suites: suites
-                .iter()
-                .map(|s| SuiteInfo {
-                    name: s.name.clone(),
-                    path: s.path.display().to_string(),
-                    sha256: s.sha256.clone(),
-                    cases: s.cases.len(),
-                })
-                .collect(),
+            suites: suite_infos.clone(),
             command: std::env::args().collect(),
             started_at,
             finished_at: run::utc_now(),
