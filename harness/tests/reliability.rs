@@ -273,3 +273,67 @@ fn bad_timeout_is_a_usage_error() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("expected seconds"), "{}", out.stderr);
 }
+
+/// The children of `pid`, from /proc (Linux).
+fn children(pid: u32) -> Vec<u32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_hung_worker_dies_with_a_killed_harness() {
+    build_reference();
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut child = xpucert()
+        .args([
+            "run",
+            "--backend",
+            "mutants",
+            "--option",
+            "mode=infinite_loop",
+        ])
+        .args([
+            "--timeout",
+            "600",
+            "--filter",
+            "core.relu.f32.basic.s17",
+            "--out",
+        ])
+        .arg(out_dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the worker to appear (it then spins in Relu for 600 s).
+    let mut worker = None;
+    for _ in 0..200 {
+        if let Some(&w) = children(child.id()).first() {
+            worker = Some(w);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let worker = worker.expect("the worker process starts");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let alive = |p: u32| {
+        std::fs::read_to_string(format!("/proc/{p}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+    };
+    let mut gone = false;
+    for _ in 0..200 {
+        if !alive(worker) {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(gone, "worker {worker} outlived the SIGKILLed harness");
+}

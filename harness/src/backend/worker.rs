@@ -466,6 +466,7 @@ pub fn signal_name(sig: i32) -> String {
 /// it closes. Errors are for the worker's stderr; the harness learns of them
 /// from the closed pipe.
 pub fn serve() -> Result<(), String> {
+    sys::die_with_parent();
     let out = sys::protocol_stdout().map_err(|e| format!("cannot set up stdout: {e}"))?;
     let mut out = BufWriter::with_capacity(1 << 16, out);
     call::set_default_guard(call::Guard::Pages);
@@ -601,6 +602,24 @@ mod sys {
         // is our unreaped child's pid, so it cannot have been reused by an
         // unrelated group. An error (ESRCH: already gone) is harmless.
         unsafe { libc::kill(-pgid, sig) };
+    }
+
+    /// Asks the kernel to SIGKILL this worker when the process that spawned
+    /// it dies, even by SIGKILL, so a hung vendor call never outlives its
+    /// run. Linux only; elsewhere the worker ends when its stdin closes.
+    pub fn die_with_parent() {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers and only
+            // changes this process's own death-signal setting.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            // The harness may have died before the prctl: then this process
+            // was already reparented (to init, pid 1) and must not linger.
+            // SAFETY: getppid(2) cannot fail and has no preconditions.
+            if unsafe { libc::getppid() } == 1 {
+                std::process::exit(0);
+            }
+        }
     }
 
     /// A private duplicate of stdout for frames; fd 1 then points at stderr,
