@@ -400,6 +400,29 @@ pub const OPS: &[OpSpec] = &[
             ("softmax_precision", AttrType::Int),
         ],
     },
+    OpSpec {
+        name: "QuantizeLinear",
+        domain: "",
+        opset: 21,
+        arity: fixed(2, 1),
+        input_names: &["x", "y_scale", "y_zero_point"],
+        outputs: 1,
+        attributes: &[
+            ("axis", AttrType::Int),
+            ("block_size", AttrType::Int),
+            ("saturate", AttrType::Int),
+            ("output_dtype", AttrType::Int),
+        ],
+    },
+    OpSpec {
+        name: "DequantizeLinear",
+        domain: "",
+        opset: 21,
+        arity: fixed(2, 1),
+        input_names: &["x", "x_scale", "x_zero_point"],
+        outputs: 1,
+        attributes: &[("axis", AttrType::Int), ("block_size", AttrType::Int)],
+    },
 ];
 
 /// Looks an operator up by ONNX name (case-sensitive, as in ONNX).
@@ -427,7 +450,7 @@ mod tests {
             find("matmul").is_none(),
             "lookup is case-sensitive, like ONNX"
         );
-        assert_eq!(OPS.len(), 33);
+        assert_eq!(OPS.len(), 35);
     }
 
     #[test]

@@ -39,6 +39,7 @@
 //! allocation) is `INVALID_ARGUMENT` with a message naming the op. Kernels
 //! check before they index, so a bad call never panics.
 
+pub mod fp8;
 pub mod layout;
 pub mod ops;
 pub mod support;
@@ -101,10 +102,14 @@ fn load(t: &TensorRef<'_>) -> Result<Tensor, BackendError> {
         DType::F32 => Data::F32(read_elements(t)?),
         DType::F16 => Data::F16(read_elements(t)?),
         DType::BF16 => Data::BF16(read_elements(t)?),
+        DType::F8E4M3FN => Data::F8E4M3FN(read_elements(t)?),
+        DType::F8E5M2 => Data::F8E5M2(read_elements(t)?),
         DType::I64 => Data::I64(read_elements(t)?),
         DType::I32 => Data::I32(read_elements(t)?),
         DType::I8 => Data::I8(read_elements(t)?),
         DType::U8 => Data::U8(read_elements(t)?),
+        DType::I16 => Data::I16(read_elements(t)?),
+        DType::U16 => Data::U16(read_elements(t)?),
         DType::Bool => Data::Bool(read_elements(t)?),
         other => return Err(BackendError::unsupported(format!("input dtype {other}"))),
     };
@@ -132,11 +137,12 @@ fn store(
     match &result.data {
         Data::F64(v) => out.write(v),
         Data::F32(v) => out.write(v),
-        Data::F16(v) | Data::BF16(v) => out.write(v),
+        Data::F16(v) | Data::BF16(v) | Data::U16(v) => out.write(v),
         Data::I64(v) => out.write(v),
         Data::I32(v) => out.write(v),
+        Data::I16(v) => out.write(v),
         Data::I8(v) => out.write(v),
-        Data::U8(v) | Data::Bool(v) => out.write(v),
+        Data::U8(v) | Data::Bool(v) | Data::F8E4M3FN(v) | Data::F8E5M2(v) => out.write(v),
     }
 }
 
@@ -220,7 +226,7 @@ mod tests {
             "\"backend_version\": \"{}\"",
             env!("CARGO_PKG_VERSION")
         )));
-        assert_eq!(support::OPS.len(), 33);
+        assert_eq!(support::OPS.len(), 35);
         for op in support::OPS {
             assert_eq!(
                 m.matches(&format!("\"op\": \"{}\"", op.name)).count(),
@@ -309,6 +315,78 @@ mod tests {
         let mut dev = inv("Neg", 13, &[], vec![meta(DType::F32, &[1])], DType::F32);
         dev.inputs[0].as_mut().unwrap().host = false;
         assert_eq!(check(&dev).unwrap_err().status, Status::Unsupported);
+    }
+
+    #[test]
+    fn quantization_query_and_run_agree() {
+        let block = [xpucert_abi::Attribute {
+            name: "block_size",
+            value: AttrValue::Int(2),
+        }];
+        let blocked = inv(
+            "QuantizeLinear",
+            21,
+            &block,
+            vec![meta(DType::F32, &[2, 4]), meta(DType::F32, &[2, 2])],
+            DType::U8,
+        );
+        let e = check(&blocked).unwrap_err();
+        assert_eq!(e.status, Status::Unsupported);
+        let x = Tensor::new(vec![2, 4], Data::F32(vec![0.0; 8])).ok();
+        let s = Tensor::new(vec![2, 2], Data::F32(vec![1.0; 4])).ok();
+        assert_eq!(ops::evaluate(&blocked, &[x, s]).unwrap_err(), e);
+        // int32 x (allowed by ONNX) and f64 scales are not implemented.
+        let int_x = inv(
+            "QuantizeLinear",
+            21,
+            &[],
+            vec![meta(DType::I32, &[2]), meta(DType::I32, &[])],
+            DType::U8,
+        );
+        assert_eq!(check(&int_x).unwrap_err().status, Status::Unsupported);
+        let f64_scale = inv(
+            "DequantizeLinear",
+            21,
+            &[],
+            vec![meta(DType::I8, &[2]), meta(DType::F64, &[])],
+            DType::F64,
+        );
+        assert_eq!(check(&f64_scale).unwrap_err().status, Status::Unsupported);
+        // Output allocations that disagree with the op are malformed: the
+        // default output is u8, DequantizeLinear's follows the scale.
+        let wrong = inv(
+            "QuantizeLinear",
+            21,
+            &[],
+            vec![meta(DType::F32, &[2]), meta(DType::F32, &[])],
+            DType::I8,
+        );
+        assert_eq!(check(&wrong).unwrap_err().status, Status::InvalidArgument);
+        let wrong = inv(
+            "DequantizeLinear",
+            21,
+            &[],
+            vec![meta(DType::U8, &[2]), meta(DType::F16, &[])],
+            DType::F32,
+        );
+        assert_eq!(check(&wrong).unwrap_err().status, Status::InvalidArgument);
+        // Supported: f16 quantization declares its f32 division.
+        let half = inv(
+            "QuantizeLinear",
+            21,
+            &[],
+            vec![
+                meta(DType::F16, &[2]),
+                meta(DType::F16, &[]),
+                meta(DType::F8E4M3FN, &[]),
+            ],
+            DType::F8E4M3FN,
+        );
+        let info = check(&half).unwrap();
+        assert_eq!(compute_precision(info, DType::F16), Some(DType::F32));
+        assert_eq!(compute_precision(info, DType::F32), None);
+        let m = ReferenceBackend.manifest();
+        assert!(m.contains("\"op\": \"DequantizeLinear\", \"opsets\": [21], \"dtypes\": [\"i8\", \"u8\", \"i16\", \"u16\", \"i32\", \"f8e4m3fn\", \"f8e5m2\"]"));
     }
 
     #[test]

@@ -143,6 +143,30 @@ const MOVABLE: &[DType] = &[
     DType::I8,
     DType::U8,
     DType::Bool,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
+];
+/// Dtypes QuantizeLinear quantizes from (its `x` and `y_scale`).
+/// ONNX also allows int32 `x`; not implemented.
+const QUANTIZE_FROM: &[DType] = &[DType::F32, DType::F16, DType::BF16];
+/// Dtypes QuantizeLinear produces and DequantizeLinear reads (besides i32).
+const QUANTIZED: &[DType] = &[
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
+];
+/// Dtypes DequantizeLinear reads.
+const DEQUANTIZE_FROM: &[DType] = &[
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
 ];
 
 const fn op(
@@ -197,6 +221,8 @@ pub const OPS: &[OpInfo] = &[
     op("TopK", &[11], FLOATS, (2, 2), 2),
     op("RotaryEmbedding", &[23], FLOATS, (3, 4), 1),
     op("Attention", &[23], FLOATS, (3, 6), 1),
+    op("QuantizeLinear", &[21], QUANTIZE_FROM, (2, 3), 1),
+    op("DequantizeLinear", &[21], DEQUANTIZE_FROM, (2, 3), 1),
 ];
 
 /// The table entry for `name`.
@@ -237,10 +263,57 @@ pub fn cast_target(attrs: &Attrs<'_>) -> Result<DType, BackendError> {
     Ok(to)
 }
 
+/// The ONNX `saturate` attribute (default 1) of Cast and QuantizeLinear; it
+/// only matters for fp8 results.
+pub fn saturate(attrs: &Attrs<'_>) -> Result<bool, BackendError> {
+    match attrs.int("saturate", 1)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(BackendError::invalid(format!(
+            "attribute saturate must be 0 or 1, got {other}"
+        ))),
+    }
+}
+
+/// The dtype QuantizeLinear produces: `y_zero_point`'s when it is given,
+/// else `output_dtype` when it is set (non-zero), else u8. Both given and
+/// different is a malformed call, as in ONNX's type inference.
+pub fn quantize_target(
+    attrs: &Attrs<'_>,
+    zero_point: Option<DType>,
+) -> Result<DType, BackendError> {
+    let code = attrs.int("output_dtype", 0)?;
+    let from_attr = match code {
+        0 => None,
+        code => {
+            let d = i32::try_from(code)
+                .ok()
+                .and_then(DType::from_code)
+                .filter(|d| QUANTIZED.contains(d))
+                .ok_or_else(|| {
+                    BackendError::unsupported(format!("QuantizeLinear: output_dtype {code}"))
+                })?;
+            Some(d)
+        }
+    };
+    match (zero_point, from_attr) {
+        (Some(zp), Some(d)) if zp != d => Err(BackendError::invalid(format!(
+            "QuantizeLinear: output_dtype {d} differs from y_zero_point's dtype {zp}"
+        ))),
+        (Some(zp), _) => Ok(zp),
+        (None, Some(d)) => Ok(d),
+        (None, None) => Ok(DType::U8),
+    }
+}
+
 /// The dtypes of the outputs the op produces for this call.
 fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, BackendError> {
     Ok(match inv.op_type {
         "Cast" => vec![cast_target(&inv.attrs)?],
+        "QuantizeLinear" => vec![quantize_target(&inv.attrs, inv.dtype(2))?],
+        // The scale's dtype is the output's (ONNX opset 21 has no
+        // output_dtype attribute for DequantizeLinear).
+        "DequantizeLinear" => vec![inv.input(1)?.dtype],
         "TopK" => vec![main, DType::I64],
         "Where" => vec![inv.input(1)?.dtype],
         _ => vec![main],
@@ -351,7 +424,9 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         }
         "Cast" => {
             cast_target(&inv.attrs)?;
+            saturate(&inv.attrs)?;
         }
+        "QuantizeLinear" | "DequantizeLinear" => check_quantization(inv, main)?,
         "Gelu" => {
             let approximate = inv.attrs.string("approximate", "none")?;
             if approximate != "none" && approximate != "tanh" {
@@ -393,10 +468,58 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
     Ok(())
 }
 
+/// Dtype and attribute rules of QuantizeLinear and DequantizeLinear (opset
+/// 21). Blocked quantization (`block_size > 0`) is not implemented.
+fn check_quantization(inv: &Invocation<'_>, main: DType) -> Result<(), BackendError> {
+    let op = inv.op_type;
+    inv.attrs.int("axis", 1)?;
+    match inv.attrs.int("block_size", 0)? {
+        0 => {}
+        b if b < 0 => {
+            return Err(BackendError::invalid(format!(
+                "{op}: block_size {b} is negative"
+            )));
+        }
+        b => {
+            return Err(BackendError::unsupported(format!(
+                "{op}: blocked quantization (block_size {b})"
+            )));
+        }
+    }
+    let scale = inv.input(1)?.dtype;
+    if op == "QuantizeLinear" {
+        // x and y_scale share the type variable T1 at opset 21.
+        if scale != main {
+            return Err(BackendError::invalid(format!(
+                "{op}: y_scale is {scale}, x is {main}; opset 21 requires the same type"
+            )));
+        }
+        want(inv, 2, QUANTIZED)?;
+        quantize_target(&inv.attrs, inv.dtype(2))?;
+        saturate(&inv.attrs)?;
+    } else {
+        if !QUANTIZE_FROM.contains(&scale) {
+            return Err(unsupported_dtype(inv, 1, scale));
+        }
+        // The zero point has x's type (T1).
+        if let Some(zp) = inv.dtype(2)
+            && zp != main
+        {
+            return Err(BackendError::invalid(format!(
+                "{op}: x_zero_point is {zp}, x is {main}; they must have the same type"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The precision the call is really computed in: f32 for f16/bf16 inputs of
-/// arithmetic ops, the io dtype otherwise.
+/// arithmetic ops and of QuantizeLinear (whose `x / y_scale` is an f32
+/// division), the io dtype otherwise. DequantizeLinear computes exactly in
+/// f64 and rounds once, so it is correctly rounded in its output dtype.
 pub fn compute_precision(info: &OpInfo, main: DType) -> Option<DType> {
-    let arithmetic = info.dtypes == FLOATS || info.dtypes == FLOATS_AND_INTS;
+    let arithmetic =
+        info.dtypes == FLOATS || info.dtypes == FLOATS_AND_INTS || info.name == "QuantizeLinear";
     (arithmetic && matches!(main, DType::F16 | DType::BF16)).then_some(DType::F32)
 }
 

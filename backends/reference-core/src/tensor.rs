@@ -9,8 +9,11 @@
 use half::{bf16, f16};
 use xpucert_abi::{BackendError, DType};
 
+use crate::fp8::Fp8;
+
 /// The elements of a tensor, in logical row-major order, in their storage type.
-/// f16 and bf16 are kept as raw bit patterns; bool is one byte, 0 or 1.
+/// f16, bf16 and the fp8 formats are kept as raw bit patterns; bool is one
+/// byte, 0 or 1.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Data {
     /// IEEE binary64
@@ -21,6 +24,10 @@ pub enum Data {
     F16(Vec<u16>),
     /// bfloat16, as bits
     BF16(Vec<u16>),
+    /// fp8 E4M3FN, as bits (see [`crate::fp8`])
+    F8E4M3FN(Vec<u8>),
+    /// fp8 E5M2, as bits (see [`crate::fp8`])
+    F8E5M2(Vec<u8>),
     /// signed 64-bit integers
     I64(Vec<i64>),
     /// signed 32-bit integers
@@ -29,6 +36,10 @@ pub enum Data {
     I8(Vec<i8>),
     /// unsigned 8-bit integers
     U8(Vec<u8>),
+    /// signed 16-bit integers (quantized data only)
+    I16(Vec<i16>),
+    /// unsigned 16-bit integers (quantized data only)
+    U16(Vec<u16>),
     /// booleans, one byte each (0 or 1)
     Bool(Vec<u8>),
 }
@@ -43,10 +54,14 @@ macro_rules! map_data {
             Data::F32($v) => Data::F32($body),
             Data::F16($v) => Data::F16($body),
             Data::BF16($v) => Data::BF16($body),
+            Data::F8E4M3FN($v) => Data::F8E4M3FN($body),
+            Data::F8E5M2($v) => Data::F8E5M2($body),
             Data::I64($v) => Data::I64($body),
             Data::I32($v) => Data::I32($body),
             Data::I8($v) => Data::I8($body),
             Data::U8($v) => Data::U8($body),
+            Data::I16($v) => Data::I16($body),
+            Data::U16($v) => Data::U16($body),
             Data::Bool($v) => Data::Bool($body),
         }
     };
@@ -81,10 +96,14 @@ impl Data {
             Data::F32(_) => DType::F32,
             Data::F16(_) => DType::F16,
             Data::BF16(_) => DType::BF16,
+            Data::F8E4M3FN(_) => DType::F8E4M3FN,
+            Data::F8E5M2(_) => DType::F8E5M2,
             Data::I64(_) => DType::I64,
             Data::I32(_) => DType::I32,
             Data::I8(_) => DType::I8,
             Data::U8(_) => DType::U8,
+            Data::I16(_) => DType::I16,
+            Data::U16(_) => DType::U16,
             Data::Bool(_) => DType::Bool,
         }
     }
@@ -94,11 +113,12 @@ impl Data {
         match self {
             Data::F64(v) => v.len(),
             Data::F32(v) => v.len(),
-            Data::F16(v) | Data::BF16(v) => v.len(),
+            Data::F16(v) | Data::BF16(v) | Data::U16(v) => v.len(),
             Data::I64(v) => v.len(),
             Data::I32(v) => v.len(),
+            Data::I16(v) => v.len(),
             Data::I8(v) => v.len(),
-            Data::U8(v) | Data::Bool(v) => v.len(),
+            Data::U8(v) | Data::Bool(v) | Data::F8E4M3FN(v) | Data::F8E5M2(v) => v.len(),
         }
     }
 
@@ -124,15 +144,17 @@ impl Data {
             match (&mut out, part) {
                 (Data::F64(o), Data::F64(v)) => o.extend_from_slice(v),
                 (Data::F32(o), Data::F32(v)) => o.extend_from_slice(v),
-                (Data::F16(o), Data::F16(v)) | (Data::BF16(o), Data::BF16(v)) => {
-                    o.extend_from_slice(v)
-                }
+                (Data::F16(o), Data::F16(v))
+                | (Data::BF16(o), Data::BF16(v))
+                | (Data::U16(o), Data::U16(v)) => o.extend_from_slice(v),
                 (Data::I64(o), Data::I64(v)) => o.extend_from_slice(v),
                 (Data::I32(o), Data::I32(v)) => o.extend_from_slice(v),
+                (Data::I16(o), Data::I16(v)) => o.extend_from_slice(v),
                 (Data::I8(o), Data::I8(v)) => o.extend_from_slice(v),
-                (Data::U8(o), Data::U8(v)) | (Data::Bool(o), Data::Bool(v)) => {
-                    o.extend_from_slice(v)
-                }
+                (Data::U8(o), Data::U8(v))
+                | (Data::Bool(o), Data::Bool(v))
+                | (Data::F8E4M3FN(o), Data::F8E4M3FN(v))
+                | (Data::F8E5M2(o), Data::F8E5M2(v)) => o.extend_from_slice(v),
                 (o, p) => {
                     return Err(BackendError::internal(format!(
                         "concatenation of {} and {} buffers",
@@ -143,6 +165,28 @@ impl Data {
             }
         }
         Ok(out)
+    }
+
+    /// The elements' bytes in native order, as they are stored in an ABI
+    /// buffer of this dtype.
+    pub fn to_ne_bytes(&self) -> Vec<u8> {
+        fn bytes<T: xpucert_abi::Element>(v: &[T]) -> Vec<u8> {
+            let mut out = vec![0u8; v.len() * T::SIZE];
+            for (x, chunk) in v.iter().zip(out.chunks_exact_mut(T::SIZE)) {
+                x.write(chunk);
+            }
+            out
+        }
+        match self {
+            Data::F64(v) => bytes(v),
+            Data::F32(v) => bytes(v),
+            Data::F16(v) | Data::BF16(v) | Data::U16(v) => bytes(v),
+            Data::I64(v) => bytes(v),
+            Data::I32(v) => bytes(v),
+            Data::I16(v) => bytes(v),
+            Data::I8(v) => bytes(v),
+            Data::U8(v) | Data::Bool(v) | Data::F8E4M3FN(v) | Data::F8E5M2(v) => v.clone(),
+        }
     }
 }
 
@@ -196,6 +240,14 @@ impl Tensor {
             Data::BF16(v) => v
                 .iter()
                 .map(|&b| T::from_f32(bf16::from_bits(b).to_f32()))
+                .collect(),
+            Data::F8E4M3FN(v) => v
+                .iter()
+                .map(|&b| T::from_f32(Fp8::E4M3FN.decode(b)))
+                .collect(),
+            Data::F8E5M2(v) => v
+                .iter()
+                .map(|&b| T::from_f32(Fp8::E5M2.decode(b)))
                 .collect(),
             other => {
                 return Err(BackendError::unsupported(format!(

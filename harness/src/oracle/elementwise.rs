@@ -3,7 +3,7 @@
 
 use ndarray::Zip;
 
-use super::{Call, Output, Result, broadcast, finish, wrap_int};
+use super::{Call, Output, Result, broadcast, finish, quant, wrap_int};
 use crate::numerics::{DType, round_to};
 
 /// Add, Sub, Mul, Div (opset 14): multidirectional broadcasting, output dtype
@@ -138,19 +138,12 @@ pub(super) fn where_(call: &Call) -> Result<Output> {
     Ok(Output::plain(x.dtype, data))
 }
 
-/// The largest finite value of each fp8 format and the threshold above which
-/// a value rounds past it (halfway to the next value the exponent range would
-/// have, ties going to the even, out-of-range code).
-const E4M3FN_MAX: f64 = 448.0;
-const E4M3FN_OVERFLOW: f64 = 464.0;
-const E5M2_MAX: f64 = 57344.0;
-
 /// Cast (opset 21): the value converted to `to`.
 /// * to a float type: round to nearest even (`round_to`);
 /// * to fp8: the spec's tables. With saturate=1 (default) +-Inf and values
 ///   whose rounding exceeds the largest finite value become +-max (e4m3fn
 ///   and e5m2 alike). With saturate=0, e4m3fn gives NaN and e5m2 gives
-///   +-Inf for those;
+///   +-Inf for those (`quant::to_fp8`, shared with QuantizeLinear);
 /// * float to integer: truncation toward zero (numpy's `astype`, which the
 ///   ONNX reference uses); out of range is undefined in ONNX and saturates
 ///   here; NaN gives 0;
@@ -174,27 +167,7 @@ pub(super) fn cast(call: &Call) -> Result<Output> {
     let saturate = call.int("saturate", 1)? != 0;
     let from_float = x.dtype.is_float();
     let data = x.data.mapv(|v| match to {
-        DType::F8E4M3FN => {
-            if v.is_nan() {
-                f64::NAN
-            } else if v.is_infinite() || v.abs() > E4M3FN_OVERFLOW {
-                if saturate {
-                    E4M3FN_MAX.copysign(v)
-                } else {
-                    f64::NAN
-                }
-            } else {
-                round_to(to, v)
-            }
-        }
-        DType::F8E5M2 => {
-            let r = round_to(to, v);
-            if r.is_infinite() && saturate {
-                E5M2_MAX.copysign(v)
-            } else {
-                r
-            }
-        }
+        DType::F8E4M3FN | DType::F8E5M2 => quant::to_fp8(to, v, saturate),
         DType::Bool => wrap_int(DType::Bool, v),
         t if t.is_float() => round_to(t, v),
         t if from_float => round_to(t, v),

@@ -8,8 +8,9 @@
 //! Three rules shape everything here:
 //! * The result is exact f64, never rounded to the output dtype, so the checks
 //!   in `numerics` can measure a backend's error against the true value. Only
-//!   Cast (whose result *is* a rounding) and integer-typed outputs (where the
-//!   dtype's wrap-around is the semantics) are brought into the dtype.
+//!   Cast and QuantizeLinear (whose results *are* a rounding) and
+//!   integer-typed outputs (where the dtype's wrap-around is the semantics)
+//!   are brought into the dtype.
 //! * The output shapes are also the harness's shape inference: every invalid
 //!   combination of shapes, attributes and dtypes is an [`OracleError`] with a
 //!   message naming the op and the problem, never a panic.
@@ -25,6 +26,7 @@ mod broadcast;
 mod elementwise;
 mod linalg;
 mod norm;
+mod quant;
 mod reduce;
 mod rope;
 mod shape;
@@ -126,6 +128,8 @@ pub fn evaluate(
         "Concat" => vec![shape::concat(&call)?],
         "RotaryEmbedding" => vec![rope::rotary_embedding(&call)?],
         "Attention" => vec![attention::attention(&call)?],
+        "QuantizeLinear" => vec![quant::quantize_linear(&call)?],
+        "DequantizeLinear" => vec![quant::dequantize_linear(&call)?],
         other => return Err(call.err(format!("the oracle has no implementation of {other}"))),
     };
     debug_assert_eq!(outputs.len(), spec.outputs, "{}: output count", spec.name);

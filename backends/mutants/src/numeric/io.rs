@@ -52,10 +52,14 @@ pub fn load_tensor(t: &TensorRef<'_>, how: Reading) -> Result<Tensor, BackendErr
         DType::F32 => Data::F32(read(t, how)?),
         DType::F16 => Data::F16(read(t, how)?),
         DType::BF16 => Data::BF16(read(t, how)?),
+        DType::F8E4M3FN => Data::F8E4M3FN(read(t, how)?),
+        DType::F8E5M2 => Data::F8E5M2(read(t, how)?),
         DType::I64 => Data::I64(read(t, how)?),
         DType::I32 => Data::I32(read(t, how)?),
         DType::I8 => Data::I8(read(t, how)?),
         DType::U8 => Data::U8(read(t, how)?),
+        DType::I16 => Data::I16(read(t, how)?),
+        DType::U16 => Data::U16(read(t, how)?),
         DType::Bool => Data::Bool(read(t, how)?),
         other => return Err(BackendError::unsupported(format!("input dtype {other}"))),
     };
@@ -164,22 +168,7 @@ impl<'a> Loaded<'a> {
 
 /// The raw bytes of a tensor's elements in native order.
 fn bytes_of(t: &Tensor) -> Vec<u8> {
-    fn b<T: xpucert_abi::Element>(v: &[T]) -> Vec<u8> {
-        let mut out = vec![0u8; v.len() * T::SIZE];
-        for (x, chunk) in v.iter().zip(out.chunks_exact_mut(T::SIZE)) {
-            x.write(chunk);
-        }
-        out
-    }
-    match &t.data {
-        Data::F64(v) => b(v),
-        Data::F32(v) => b(v),
-        Data::F16(v) | Data::BF16(v) => b(v),
-        Data::I64(v) => b(v),
-        Data::I32(v) => b(v),
-        Data::I8(v) => b(v),
-        Data::U8(v) | Data::Bool(v) => b(v),
-    }
+    t.data.to_ne_bytes()
 }
 
 /// Writes results into the outputs byte for byte. Unlike the reference this

@@ -11,6 +11,7 @@ pub mod elementwise;
 pub mod linalg;
 pub mod movement;
 pub mod norm;
+pub mod quantize;
 pub mod reduce;
 pub mod rope;
 pub mod topk;
@@ -81,6 +82,8 @@ pub fn evaluate(
         "TopK" => topk::topk(&args),
         "RotaryEmbedding" => one(rope::rotary_embedding(&args)),
         "Attention" => one(attention::attention(&args)),
+        "QuantizeLinear" => one(quantize::quantize_linear(&args)),
+        "DequantizeLinear" => one(quantize::dequantize_linear(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -146,6 +149,25 @@ pub(crate) mod testing {
                     });
                 vec![to.unwrap_or(main)]
             }
+            // The zero point's dtype, else output_dtype, else u8; a bad
+            // output_dtype is left for the support check to refuse.
+            "QuantizeLinear" => {
+                let zp = metas.get(2).and_then(|m| m.as_ref()).map(|m| m.dtype);
+                let attr = attrs
+                    .iter()
+                    .find(|a| a.name == "output_dtype")
+                    .and_then(|a| match a.value {
+                        AttrValue::Int(c) => i32::try_from(c).ok().and_then(DType::from_code),
+                        _ => None,
+                    });
+                vec![zp.or(attr).unwrap_or(DType::U8)]
+            }
+            "DequantizeLinear" => vec![
+                metas
+                    .get(1)
+                    .and_then(|m| m.as_ref())
+                    .map_or(DType::F32, |m| m.dtype),
+            ],
             _ => vec![main],
         }
     }

@@ -8,11 +8,12 @@
 use xpucert_abi::{BackendError, DType};
 
 use super::Args;
+use crate::fp8::Fp8;
 use crate::layout::{
     broadcast_offsets, broadcast_shapes, contiguous_strides, normalize_axis, split_at_axis,
     view_offsets,
 };
-use crate::support::cast_target;
+use crate::support::{cast_target, saturate};
 use crate::tensor::{Data, Real, Tensor};
 
 /// Gather (13): picks slices along `axis` (default 0) by int64/int32 indices;
@@ -182,21 +183,30 @@ enum Wide {
     Int(Vec<i64>),
 }
 
-/// Cast (21) between f64, f32, f16, bf16, i64, i32, i8, u8 and bool. Floats
-/// round to nearest even; floats to integers truncate toward zero (and
-/// saturate, NaN -> 0, where ONNX leaves the result undefined); integers wrap;
-/// anything to bool is `!= 0`.
+/// Cast (21) between f64, f32, f16, bf16, fp8 (e4m3fn, e5m2), i64, i32, i8,
+/// u8 and bool. Floats round to nearest even, once (every source value is
+/// exact in f64); to fp8, `saturate` (default 1) clamps values that round
+/// out of range, and ±Inf, to ±max, otherwise they become NaN (e4m3fn) or
+/// ±Inf (e5m2). Floats to integers truncate toward zero (and saturate,
+/// NaN -> 0, where ONNX leaves the result undefined); integers wrap; anything
+/// to bool is `!= 0`.
 pub fn cast(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let x = args.input(0)?;
     let to = cast_target(&args.attrs)?;
+    let sat = saturate(&args.attrs)?;
     let wide = match &x.data {
-        Data::F64(_) | Data::F32(_) | Data::F16(_) | Data::BF16(_) => {
-            Wide::Float(x.to_real::<f64>()?)
-        }
+        Data::F64(_)
+        | Data::F32(_)
+        | Data::F16(_)
+        | Data::BF16(_)
+        | Data::F8E4M3FN(_)
+        | Data::F8E5M2(_) => Wide::Float(x.to_real::<f64>()?),
         Data::I64(v) => Wide::Int(v.clone()),
         Data::I32(v) => Wide::Int(v.iter().map(|&e| i64::from(e)).collect()),
         Data::I8(v) => Wide::Int(v.iter().map(|&e| i64::from(e)).collect()),
         Data::U8(v) | Data::Bool(v) => Wide::Int(v.iter().map(|&e| i64::from(e)).collect()),
+        Data::I16(v) => Wide::Int(v.iter().map(|&e| i64::from(e)).collect()),
+        Data::U16(v) => Wide::Int(v.iter().map(|&e| i64::from(e)).collect()),
     };
     macro_rules! convert {
         ($f:expr, $i:expr) => {
@@ -218,6 +228,12 @@ pub fn cast(args: &Args<'_>) -> Result<Tensor, BackendError> {
         DType::I8 => Data::I8(convert!(|&e| e as i8, |&e| e as i8)),
         DType::U8 => Data::U8(convert!(|&e| e as u8, |&e| e as u8)),
         DType::Bool => Data::Bool(convert!(|&e| u8::from(e != 0.0), |&e| u8::from(e != 0))),
+        DType::F8E4M3FN => {
+            Data::F8E4M3FN(convert!(|&e| Fp8::E4M3FN.encode(e, sat), |&e| Fp8::E4M3FN
+                .encode(e as f64, sat)))
+        }
+        DType::F8E5M2 => Data::F8E5M2(convert!(|&e| Fp8::E5M2.encode(e, sat), |&e| Fp8::E5M2
+            .encode(e as f64, sat))),
         other => return Err(BackendError::unsupported(format!("Cast to {other}"))),
     };
     Tensor::new(x.shape.clone(), data)
@@ -367,9 +383,61 @@ mod tests {
         let b = t(&[2], Data::Bool(vec![1, 0]));
         let y = run1("Cast", &to(DType::BF16), vec![b]).unwrap();
         assert_eq!(y.data, Data::BF16(vec![0x3F80, 0]));
-        let e = run1("Cast", &to(DType::F8E4M3FN), vec![f32t(&[1], &[1.])]).unwrap_err();
+        let e = run1("Cast", &to(DType::U16), vec![f32t(&[1], &[1.])]).unwrap_err();
         assert_eq!(e.status, Status::Unsupported);
         let e = run1("Cast", &[], vec![f32t(&[1], &[1.])]).unwrap_err();
+        assert_eq!(e.status, Status::InvalidArgument);
+    }
+
+    #[test]
+    fn cast_to_and_from_fp8() {
+        let to = |d: DType, sat: i64| {
+            [
+                ("to", AttrValue::Int(i64::from(d.code()))),
+                ("saturate", AttrValue::Int(sat)),
+            ]
+        };
+        let x = f32t(&[6], &[1.0, -464.0, 465.0, f32::INFINITY, f32::NAN, -0.0]);
+        let y = run1("Cast", &to(DType::F8E4M3FN, 1), vec![x.clone()]).unwrap();
+        assert_eq!(
+            y.data,
+            Data::F8E4M3FN(vec![0x38, 0xFE, 0x7E, 0x7E, 0x7F, 0x80])
+        );
+        let y = run1("Cast", &to(DType::F8E4M3FN, 0), vec![x.clone()]).unwrap();
+        assert_eq!(
+            y.data,
+            Data::F8E4M3FN(vec![0x38, 0xFE, 0x7F, 0x7F, 0x7F, 0x80])
+        );
+        let y = run1("Cast", &to(DType::F8E5M2, 0), vec![x.clone()]).unwrap();
+        assert_eq!(
+            y.data,
+            Data::F8E5M2(vec![0x3C, 0xDF, 0x5F, 0x7C, 0x7F, 0x80])
+        );
+        let y = run1("Cast", &to(DType::F8E5M2, 1), vec![x]).unwrap();
+        assert_eq!(
+            y.data,
+            Data::F8E5M2(vec![0x3C, 0xDF, 0x5F, 0x7B, 0x7F, 0x80])
+        );
+        // f16 and bf16 sources convert with one rounding: 61440 (f16 0x7B80)
+        // overflows E5M2 without saturation.
+        let h = t(&[2], Data::F16(vec![0x7B80, 0x3C00]));
+        let y = run1("Cast", &to(DType::F8E5M2, 0), vec![h]).unwrap();
+        assert_eq!(y.data, Data::F8E5M2(vec![0x7C, 0x3C]));
+        let b = t(&[1], Data::BF16(vec![0x43E8])); // 464
+        let y = run1("Cast", &to(DType::F8E4M3FN, 0), vec![b]).unwrap();
+        assert_eq!(y.data, Data::F8E4M3FN(vec![0x7E]));
+        // From fp8: exact widening, Inf kept, NaN stays NaN.
+        let f8 = t(&[4], Data::F8E5M2(vec![0x7B, 0xFC, 0x01, 0x7F]));
+        let y = run1("Cast", &to(DType::F32, 1), vec![f8.clone()]).unwrap();
+        let v = values(&y);
+        assert_eq!(&v[..3], &[57344.0, f32::NEG_INFINITY, 2f32.powi(-16)]);
+        assert!(v[3].is_nan());
+        let y = run1("Cast", &to(DType::BF16, 1), vec![f8.clone()]).unwrap();
+        assert_eq!(y.data, Data::BF16(vec![0x4760, 0xFF80, 0x3780, 0x7FC0]));
+        // fp8 to fp8: 57344 does not fit E4M3FN.
+        let y = run1("Cast", &to(DType::F8E4M3FN, 0), vec![f8]).unwrap();
+        assert_eq!(y.data, Data::F8E4M3FN(vec![0x7F, 0xFF, 0x00, 0x7F]));
+        let e = run1("Cast", &to(DType::F8E5M2, 2), vec![f32t(&[1], &[1.])]).unwrap_err();
         assert_eq!(e.status, Status::InvalidArgument);
     }
 }
