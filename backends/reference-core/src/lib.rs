@@ -95,8 +95,10 @@ fn read_elements<T: Element>(t: &TensorRef<'_>) -> Result<Vec<T>, BackendError> 
     t.read::<T>()
 }
 
-/// Gathers an input into a contiguous [`Tensor`].
-fn load(t: &TensorRef<'_>) -> Result<Tensor, BackendError> {
+/// Gathers an input into a contiguous [`Tensor`] (every dtype the backend
+/// stores; public so other backends built on these kernels read inputs the
+/// same way).
+pub fn load(t: &TensorRef<'_>) -> Result<Tensor, BackendError> {
     let data = match t.dtype() {
         DType::F64 => Data::F64(read_elements(t)?),
         DType::F32 => Data::F32(read_elements(t)?),

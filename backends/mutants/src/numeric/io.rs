@@ -9,7 +9,7 @@
 use xpucert_abi::{AttrValue, Attribute, BackendError, DType, OpCall, TensorMut, TensorRef};
 use xpucert_reference_core::ops;
 use xpucert_reference_core::support::{Attrs, Invocation, Meta};
-use xpucert_reference_core::tensor::{Data, Tensor};
+use xpucert_reference_core::tensor::Tensor;
 
 /// A call's inputs and attributes, owned so that modes can rewrite them.
 pub struct Loaded<'a> {
@@ -34,36 +34,24 @@ pub enum Reading {
     DenseAsContiguous,
 }
 
-fn read<T: xpucert_abi::Element>(t: &TensorRef<'_>, how: Reading) -> Result<Vec<T>, BackendError> {
-    let n = t.numel();
+/// Gathers one input into a contiguous tensor with the reference's loader;
+/// for [`Reading::DenseAsContiguous`], a dense non-contiguous view is first
+/// re-described as row-major over the same bytes (the bug being modelled).
+pub fn load_tensor(t: &TensorRef<'_>, how: Reading) -> Result<Tensor, BackendError> {
+    let bytes = t.numel() * t.dtype().size();
     if how == Reading::DenseAsContiguous
         && !t.is_contiguous()
-        && let Some(bytes) = t.data().filter(|b| b.len() == n * T::SIZE)
+        && let Some(data) = t.data().filter(|b| b.len() == bytes)
     {
-        return Ok(bytes.chunks_exact(T::SIZE).map(T::read).collect());
+        let shape = t.shape();
+        let mut strides = vec![1i64; shape.len()];
+        for ax in (0..shape.len().saturating_sub(1)).rev() {
+            strides[ax] = strides[ax + 1] * shape[ax + 1];
+        }
+        let view = TensorRef::host(t.dtype(), shape, &strides, data)?;
+        return xpucert_reference_core::load(&view);
     }
-    t.read::<T>()
-}
-
-/// Gathers one input into a contiguous tensor.
-pub fn load_tensor(t: &TensorRef<'_>, how: Reading) -> Result<Tensor, BackendError> {
-    let data = match t.dtype() {
-        DType::F64 => Data::F64(read(t, how)?),
-        DType::F32 => Data::F32(read(t, how)?),
-        DType::F16 => Data::F16(read(t, how)?),
-        DType::BF16 => Data::BF16(read(t, how)?),
-        DType::F8E4M3FN => Data::F8E4M3FN(read(t, how)?),
-        DType::F8E5M2 => Data::F8E5M2(read(t, how)?),
-        DType::I64 => Data::I64(read(t, how)?),
-        DType::I32 => Data::I32(read(t, how)?),
-        DType::I8 => Data::I8(read(t, how)?),
-        DType::U8 => Data::U8(read(t, how)?),
-        DType::I16 => Data::I16(read(t, how)?),
-        DType::U16 => Data::U16(read(t, how)?),
-        DType::Bool => Data::Bool(read(t, how)?),
-        other => return Err(BackendError::unsupported(format!("input dtype {other}"))),
-    };
-    Tensor::new(t.shape().iter().map(|&d| d as usize).collect(), data)
+    xpucert_reference_core::load(t)
 }
 
 impl<'a> Loaded<'a> {
