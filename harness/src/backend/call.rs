@@ -409,7 +409,16 @@ impl StoredTensor {
         Some((count, first))
     }
 
-    fn raw(&self, data: *mut std::ffi::c_void) -> XpuTensor {
+    /// The ABI view of this tensor; `data` is NULL unless `with_data` (a
+    /// query). The pointer comes from a mutable borrow for inputs too: the
+    /// header makes inputs read-only, but this keeps a backend's stray write
+    /// defined behaviour on our side, so verify_after_call can report it.
+    fn raw(&mut self, with_data: bool) -> XpuTensor {
+        let data = if with_data {
+            self.buf.bytes_mut().as_mut_ptr() as *mut std::ffi::c_void
+        } else {
+            std::ptr::null_mut()
+        };
         XpuTensor {
             struct_size: std::mem::size_of::<XpuTensor>(),
             data,
@@ -677,31 +686,10 @@ impl PreparedCall {
                     shape: std::ptr::null(),
                     strides: std::ptr::null(),
                 },
-                Some(t) => {
-                    // The header makes inputs read-only, but a mutable
-                    // borrow keeps a backend's stray write defined behaviour
-                    // on our side, so verify_after_call can report it.
-                    let data = if with_data {
-                        t.buf.bytes_mut().as_mut_ptr() as *mut std::ffi::c_void
-                    } else {
-                        std::ptr::null_mut()
-                    };
-                    t.raw(data)
-                }
+                Some(t) => t.raw(with_data),
             })
             .collect();
-        let outputs: Vec<XpuTensor> = self
-            .outputs
-            .iter_mut()
-            .map(|t| {
-                let data = if with_data {
-                    t.buf.bytes_mut().as_mut_ptr() as *mut std::ffi::c_void
-                } else {
-                    std::ptr::null_mut()
-                };
-                t.raw(data)
-            })
-            .collect();
+        let outputs: Vec<XpuTensor> = self.outputs.iter_mut().map(|t| t.raw(with_data)).collect();
         let call = XpuOpCall {
             struct_size: std::mem::size_of::<XpuOpCall>(),
             domain: self.domain.as_ptr(),
