@@ -16,7 +16,6 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use sha2::{Digest, Sha256};
 
 use crate::backend::{self, DylibBackend, Executor, WorkerBackend};
 use crate::run::{self, CaseResult, ResultsFile, SuiteInfo, Summary};
@@ -219,13 +218,9 @@ fn open_backend(
 
 fn sha256_file(path: &Path) -> String {
     match std::fs::read(path) {
-        Ok(bytes) => hex(&Sha256::digest(&bytes)),
+        Ok(bytes) => crate::digest::sha256_hex(&bytes),
         Err(e) => format!("unreadable: {e}"),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn cmd_info(a: InfoArgs) -> Result<u8, Failure> {

@@ -9,13 +9,15 @@
 //! * [`numerics`]: dtypes, host tensors, conversions, tolerance checks.
 //! * [`oracle`]: the independent f64 reference of every op.
 //! * [`suite`]: the YAML suite format, case expansion, stable case ids, inputs.
-//! * [`backend`]: loading vendor libraries through the C ABI (all `unsafe`).
+//! * [`backend`]: loading vendor libraries, the worker process, guarded buffers.
+//! * [`digest`]: sha256 hex for provenance.
 //! * [`run`]: executing cases, statuses, streamed results files.
 //! * [`report`]: terminal tables and failure details.
 //! * [`cli`]: the `xpucert` command and its exit codes.
 
 pub mod backend;
 pub mod cli;
+pub mod digest;
 pub mod numerics;
 pub mod op;
 pub mod oracle;

@@ -51,7 +51,7 @@ fn load_with(mut ld: Loader, path: &Path) -> Result<Suite, SuiteError> {
             h.update(d.as_bytes());
             h.update(b"\n");
         }
-        hex(&h.finalize())
+        crate::digest::hex(&h.finalize())
     };
     Ok(Suite {
         name: root.name,
@@ -82,10 +82,6 @@ pub(crate) fn duplicate_error(second: &str, id: &str, first: &str) -> SuiteError
         },
         _ => SuiteError::file(Path::new(second), message),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What the root file contributes besides cases.
@@ -157,7 +153,8 @@ impl Loader {
         let source = String::from_utf8(bytes)
             .map_err(|e| SuiteError::file(path, format!("suite is not UTF-8: {e}")))?;
         self.files.push(canon.clone());
-        self.digests.push(hex(&Sha256::digest(source.as_bytes())));
+        self.digests
+            .push(crate::digest::sha256_hex(source.as_bytes()));
         let options = serde_saphyr::options! {
             // `n`, `y`, `on`, `no` are sweep variables and names here, not booleans.
             strict_booleans: true,
