@@ -136,6 +136,71 @@ pub struct CaseResult {
     pub run_seconds: f64,
     /// Where the case is written.
     pub location: String,
+    /// Timed repetitions of the call, when the case was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<Throughput>,
+    /// End-to-end model figures, for a case of a model suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSummary>,
+}
+
+/// Timed repetitions of one call, measured inside the worker after warm-up.
+/// Times are seconds per iteration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Throughput {
+    /// Timed iterations (after warm-up).
+    pub iterations: u64,
+    /// Per-iteration times, in the order measured.
+    #[serde(default)]
+    pub samples_s: Vec<f64>,
+    /// Median time.
+    pub median_s: f64,
+    /// 10th percentile time.
+    pub p10_s: f64,
+    /// 90th percentile time.
+    pub p90_s: f64,
+    /// Median absolute deviation of the samples.
+    pub mad_s: f64,
+    /// Floating-point operations of one call, from the op's cost model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flops: Option<f64>,
+    /// Bytes moved by one call (inputs read plus outputs written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<f64>,
+    /// flops / median_s / 1e9.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gflops: Option<f64>,
+    /// bytes / median_s / 1e9.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gbps: Option<f64>,
+}
+
+/// What a model case adds to a [`CaseResult`]: the model's name, its
+/// end-to-end figures and throughput, and where it diverged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ModelSummary {
+    /// Model name as in its suite (e.g. `smollm2-135m`).
+    pub name: String,
+    /// Architecture family (`bert`, `llama`, `deepseek_v3`).
+    pub family: String,
+    /// End-to-end figures by name (cosine, rel_l2, top1_agreement, ...).
+    #[serde(default)]
+    pub metrics: std::collections::BTreeMap<String, f64>,
+    /// Prompt tokens per second through the backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_tokens_per_s: Option<f64>,
+    /// Generated tokens per second through the backend (KV cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_tokens_per_s: Option<f64>,
+    /// Time to first token, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_s: Option<f64>,
+    /// The first layer whose hidden-state error exceeded its bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_divergent_layer: Option<String>,
+    /// The op kind whose swap to the reference restored conformance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blamed_op: Option<String>,
 }
 
 impl CaseResult {
@@ -153,6 +218,8 @@ impl CaseResult {
             outputs: Vec::new(),
             run_seconds: 0.0,
             location: case.location.clone(),
+            throughput: None,
+            model: None,
         }
     }
 
