@@ -18,6 +18,10 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 
 use crate::backend::{self, DylibBackend, Executor, WorkerBackend};
+use crate::model::{
+    self,
+    spec::{ModelCase, ModelSuite},
+};
 use crate::run::{self, CaseResult, ResultsFile, SuiteInfo, Summary};
 use crate::suite::{self, Suite};
 
@@ -150,6 +154,26 @@ impl Failure {
     }
 }
 
+/// The result of a model case that did not run.
+fn model_skipped(mc: &ModelCase, why: &str) -> CaseResult {
+    CaseResult {
+        id: mc.id.clone(),
+        op: "model".into(),
+        opset: 0,
+        dtype: mc.dtype.name().into(),
+        status: run::Status::Skip,
+        message: Some(why.into()),
+        support: None,
+        compute_precision: None,
+        capability_mismatch: false,
+        outputs: Vec::new(),
+        run_seconds: 0.0,
+        location: mc.suite.path.display().to_string(),
+        throughput: None,
+        model: None,
+    }
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -180,6 +204,31 @@ fn load_suites(paths: &[PathBuf]) -> Result<Vec<Suite>, Failure> {
     suite::load_all(paths).map_err(|e| Failure::config(e.to_string()))
 }
 
+/// Op suites, the selected model cases, and the model suites.
+type Loaded = (Vec<Suite>, Vec<ModelCase>, Vec<ModelSuite>);
+
+/// Op suites and model cases from `--suite` arguments; model suites are the
+/// files whose top level has `model:`.
+fn load_all_suites(paths: &[PathBuf], filters: &[String]) -> Result<Loaded, Failure> {
+    let cfg = |e: suite::SuiteError| Failure::config(e.to_string());
+    let (op_paths, model_paths) = model::spec::split_paths(paths).map_err(cfg)?;
+    let suites = if op_paths.is_empty() {
+        Vec::new()
+    } else {
+        load_suites(&op_paths)?
+    };
+    let mut model_suites = Vec::new();
+    for p in &model_paths {
+        model_suites.push(model::spec::load(p).map_err(cfg)?);
+    }
+    let model_cases = model_suites
+        .iter()
+        .flat_map(ModelSuite::cases)
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| run::glob_match(f, &c.id)))
+        .collect();
+    Ok((suites, model_cases, model_suites))
+}
+
 fn selected<'a>(suites: &'a [Suite], filters: &[String]) -> Vec<&'a suite::Case> {
     suites
         .iter()
@@ -189,8 +238,11 @@ fn selected<'a>(suites: &'a [Suite], filters: &[String]) -> Vec<&'a suite::Case>
 }
 
 fn cmd_list(a: ListArgs) -> Result<u8, Failure> {
-    let suites = load_suites(&a.suites)?;
+    let (suites, model_cases, _) = load_all_suites(&a.suites, &a.filters)?;
     for c in selected(&suites, &a.filters) {
+        println!("{}", c.id);
+    }
+    for c in &model_cases {
         println!("{}", c.id);
     }
     Ok(0)
@@ -296,9 +348,9 @@ fn cmd_info(a: InfoArgs) -> Result<u8, Failure> {
 fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
     let started_at = run::utc_now();
     let start = Instant::now();
-    let suites = load_suites(&a.suites)?;
+    let (suites, model_cases, model_suites) = load_all_suites(&a.suites, &a.filters)?;
     let cases = selected(&suites, &a.filters);
-    if cases.is_empty() {
+    if cases.is_empty() && model_cases.is_empty() {
         return Err(Failure::config(format!(
             "no case matches the filter {:?} in {} suite(s)",
             a.filters,
@@ -321,6 +373,12 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             sha256: s.sha256.clone(),
             cases: s.cases.len(),
         })
+        .chain(model_suites.iter().map(|s| SuiteInfo {
+            name: format!("models.{}", s.model),
+            path: s.path.display().to_string(),
+            sha256: s.sha256.clone(),
+            cases: s.dtypes.len(),
+        }))
         .collect();
     let mut settings: std::collections::BTreeMap<String, String> = a
         .options
@@ -349,7 +407,8 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
         started_at,
     };
     let mut session = if a.resume {
-        run::resume::Session::resume(&a.out, &header, &cases)
+        let model_ids: Vec<&str> = model_cases.iter().map(|c| c.id.as_str()).collect();
+        run::resume::Session::resume(&a.out, &header, &cases, &model_ids)
     } else {
         run::resume::Session::fresh(&a.out, &header)
     }
@@ -381,8 +440,48 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             .record(r)
             .map_err(|e| Failure::config(e.to_string()))?;
     }
+    // Model cases after the op cases: each runs the oracle here and the
+    // backend path where the library lives (the worker), then judges.
+    let reference = backend::resolve("reference").ok().filter(|p| p.exists());
+    let dump_dir = a.out.join("models");
+    for (i, mc) in model_cases.iter().enumerate() {
+        if session.is_done(&mc.id) || run::interrupt::requested() {
+            continue;
+        }
+        if progress {
+            eprint!(
+                "\r\x1b[K[model {}/{}] {} (oracle and backend paths)",
+                i + 1,
+                model_cases.len(),
+                mc.id
+            );
+        }
+        let ctx = model::run::ModelRunCtx {
+            reference: reference.as_deref(),
+            dump_dir: Some(&dump_dir),
+            limit: std::time::Duration::from_secs_f64(
+                mc.suite.timeout.unwrap_or(900.0).max(a.timeout),
+            ),
+        };
+        let r = model::run::run_model_case(b.as_mut(), mc, &ctx);
+        if run::interrupt::requested() {
+            break;
+        }
+        session
+            .record(r)
+            .map_err(|e| Failure::config(e.to_string()))?;
+    }
     let interrupted = run::interrupt::requested();
-    let results: Vec<CaseResult> = session.finish(&cases, "not run: interrupted");
+    let model_results: Vec<CaseResult> = model_cases
+        .iter()
+        .map(|mc| {
+            session
+                .take(&mc.id)
+                .unwrap_or_else(|| model_skipped(mc, "not run: interrupted"))
+        })
+        .collect();
+    let mut results: Vec<CaseResult> = session.finish(&cases, "not run: interrupted");
+    results.extend(model_results);
     if progress {
         eprint!("\r\x1b[K");
     }
@@ -451,6 +550,9 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
                 suites_arg.join(" ")
             );
             for line in crate::report::failure_details(&file, &prefix, 20) {
+                println!("{line}");
+            }
+            for line in file.cases.iter().filter_map(model::run::summary_line) {
                 println!("{line}");
             }
             println!("{}", crate::report::verdict_line(&file));

@@ -18,6 +18,7 @@
 pub mod backend;
 pub mod cli;
 pub mod digest;
+pub mod model;
 pub mod numerics;
 pub mod op;
 pub mod oracle;

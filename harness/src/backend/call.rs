@@ -589,6 +589,22 @@ impl PreparedCall {
         inputs: Vec<Option<StoredTensor>>,
         outputs: Vec<StoredTensor>,
     ) -> Self {
+        Self::with_trusted_inputs(domain, op_type, opset, attributes, inputs, outputs, &[])
+    }
+
+    /// [`PreparedCall::new`], except that inputs marked in `trusted` are not
+    /// snapshotted: the caller checks them itself. For model weights, which
+    /// stay resident across thousands of calls and are verified once at the
+    /// end of a run instead of copied before every call.
+    pub fn with_trusted_inputs(
+        domain: &str,
+        op_type: &str,
+        opset: i64,
+        attributes: &Attributes,
+        inputs: Vec<Option<StoredTensor>>,
+        outputs: Vec<StoredTensor>,
+        trusted: &[bool],
+    ) -> Self {
         let attr_names = attributes.keys().map(|k| c_string(k)).collect();
         let attr_values = attributes
             .values()
@@ -604,11 +620,14 @@ impl PreparedCall {
             .collect();
         let input_before = inputs
             .iter()
-            .map(|t| {
-                t.as_ref().map(|t| {
-                    let b = t.buf.bytes();
-                    (hash64(b), Box::<[u8]>::from(b))
-                })
+            .enumerate()
+            .map(|(i, t)| {
+                t.as_ref()
+                    .filter(|_| !trusted.get(i).copied().unwrap_or(false))
+                    .map(|t| {
+                        let b = t.buf.bytes();
+                        (hash64(b), Box::<[u8]>::from(b))
+                    })
             })
             .collect();
         PreparedCall {

@@ -35,6 +35,8 @@ mod tag {
     pub const RUN: u8 = 6;
     pub const RUN_DONE: u8 = 7;
     pub const RUN_FAILED: u8 = 8;
+    pub const MODEL: u8 = 9;
+    pub const MODEL_DONE: u8 = 10;
 }
 
 /// One message between the harness and a worker.
@@ -62,6 +64,12 @@ pub enum Frame {
     },
     /// Worker -> harness: `run_op` did not return OK.
     RunFailed(CallError),
+    /// Harness -> worker: run a model's backend path (a JSON
+    /// `model::run::ModelJob`); the worker executes the whole graph op by op
+    /// against its library, so weights never cross the pipe.
+    Model(Vec<u8>),
+    /// Worker -> harness: the model run's outcome (JSON).
+    ModelDone(Vec<u8>),
 }
 
 /// What the worker needs to open a backend.
@@ -285,6 +293,8 @@ impl Frame {
                 to_json(&WireCallError::from(e)),
                 Vec::new(),
             ),
+            Frame::Model(j) => (tag::MODEL, Vec::new(), vec![j.as_slice()]),
+            Frame::ModelDone(j) => (tag::MODEL_DONE, Vec::new(), vec![j.as_slice()]),
         }
     }
 
@@ -395,6 +405,8 @@ fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
             .map(Frame::OpenFailed)
             .map_err(|e| json_err("open failed", e)),
         tag::QUERY => decode_call(payload).map(Frame::Query),
+        tag::MODEL => Ok(Frame::Model(payload.to_vec())),
+        tag::MODEL_DONE => Ok(Frame::ModelDone(payload.to_vec())),
         tag::RUN => decode_call(payload).map(Frame::Run),
         tag::QUERY_ANSWER => {
             let w: WireQuery =

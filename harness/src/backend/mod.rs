@@ -51,6 +51,9 @@ pub trait Executor {
     /// and the answer lists the memory-safety findings made around the call
     /// (see [`PreparedCall::verify_after_call`]), one line each.
     fn run(&mut self, call: &mut PreparedCall, limit: Duration) -> Result<Vec<String>, ExecError>;
+    /// Runs a model's backend path where the library lives: `job` and the
+    /// answer are the JSON of `model::run::ModelJob` and its outcome.
+    fn run_model(&mut self, job: &[u8], limit: Duration) -> Result<Vec<u8>, ExecError>;
 }
 
 impl Executor for DylibBackend {
@@ -87,6 +90,9 @@ impl Executor for DylibBackend {
             .iter()
             .map(ToString::to_string)
             .collect())
+    }
+    fn run_model(&mut self, job: &[u8], _limit: Duration) -> Result<Vec<u8>, ExecError> {
+        Ok(crate::model::run::serve_job(self, job))
     }
 }
 

@@ -230,6 +230,16 @@ impl super::Executor for WorkerBackend {
             }
         }
     }
+
+    fn run_model(&mut self, job: &[u8], limit: Duration) -> Result<Vec<u8>, ExecError> {
+        match self.exchange(&Frame::Model(job.to_vec()), "a model run", limit)? {
+            Frame::ModelDone(answer) => Ok(answer),
+            other => {
+                self.discard();
+                Err(unexpected("a model run", &other))
+            }
+        }
+    }
 }
 
 impl Drop for WorkerBackend {
@@ -248,6 +258,8 @@ fn unexpected(during: &str, f: &Frame) -> ExecError {
         Frame::Run(_) => "run",
         Frame::RunDone { .. } => "run done",
         Frame::RunFailed(_) => "run failed",
+        Frame::Model(_) => "model",
+        Frame::ModelDone(_) => "model done",
     };
     ExecError::Protocol(format!("worker answered {during} with a `{kind}` frame"))
 }
@@ -519,6 +531,7 @@ pub fn serve() -> Result<(), String> {
                     Err(e) => Frame::RunFailed(e),
                 }
             }
+            Ok(Frame::Model(job)) => Frame::ModelDone(crate::model::run::serve_job(&backend, &job)),
             Ok(_) => return Err("unexpected frame from the harness".into()),
         };
         send(&mut out, answer)?;

@@ -103,6 +103,17 @@ pub fn evaluate(
     attrs: &Attributes,
     inputs: &[Option<Value>],
 ) -> std::result::Result<Vec<Output>, OracleError> {
+    let refs: Vec<Option<&Value>> = inputs.iter().map(Option::as_ref).collect();
+    evaluate_refs(spec, attrs, &refs)
+}
+
+/// [`evaluate`] on borrowed inputs, so that a caller holding large tensors
+/// (model weights) need not copy them for every call.
+pub fn evaluate_refs(
+    spec: &OpSpec,
+    attrs: &Attributes,
+    inputs: &[Option<&Value>],
+) -> std::result::Result<Vec<Output>, OracleError> {
     let call = Call {
         spec,
         attrs,
@@ -141,7 +152,7 @@ pub fn evaluate(
 struct Call<'a> {
     spec: &'a OpSpec,
     attrs: &'a Attributes,
-    inputs: &'a [Option<Value>],
+    inputs: &'a [Option<&'a Value>],
 }
 
 impl Call<'_> {
@@ -223,7 +234,7 @@ impl Call<'_> {
 
     /// An optional input: `None` when omitted.
     fn opt(&self, i: usize) -> Option<&Value> {
-        self.inputs.get(i).and_then(|v| v.as_ref())
+        self.inputs.get(i).copied().flatten()
     }
 
     /// Integer attribute or its ONNX default.

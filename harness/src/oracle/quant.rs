@@ -750,10 +750,11 @@ mod tests {
                 .map(|t| t.map(|t| Value::new(t.dtype, t.to_f64())))
                 .collect();
             let spec = find("QuantizeLinear").expect("registered");
+            let refs: Vec<Option<&Value>> = inputs.iter().map(Option::as_ref).collect();
             let call = Call {
                 spec,
                 attrs: &case.attributes,
-                inputs: &inputs,
+                inputs: &refs,
             };
             let exact = evaluate(spec, &case.attributes, &inputs)
                 .unwrap_or_else(|e| panic!("{}: {e}", case.id))

@@ -310,7 +310,7 @@ pub fn time_limit(case: &Case, default: Duration) -> Duration {
 }
 
 /// The result of a call that never answered: the worker crashed or hung.
-fn lost(result: &mut CaseResult, e: &ExecError) -> bool {
+pub(crate) fn lost(result: &mut CaseResult, e: &ExecError) -> bool {
     match e {
         ExecError::Crashed { .. } => result.status = Status::Crash,
         ExecError::TimedOut { .. } => result.status = Status::Timeout,

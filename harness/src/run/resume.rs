@@ -290,11 +290,20 @@ impl Session {
     /// Continues the run in `dir/results.jsonl`, which must be the run
     /// `header` describes. Finished cases that are not in `cases` cannot
     /// exist when the header matches; they are ignored all the same.
-    pub fn resume(dir: &Path, header: &RunHeader, cases: &[&Case]) -> Result<Self, ResumeError> {
+    pub fn resume(
+        dir: &Path,
+        header: &RunHeader,
+        cases: &[&Case],
+        model_ids: &[&str],
+    ) -> Result<Self, ResumeError> {
         let path = dir.join("results.jsonl");
         let prev = read_previous(&path)?;
         check_same_run(&path, &prev.header, header)?;
-        let wanted: std::collections::HashSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        let wanted: std::collections::HashSet<&str> = cases
+            .iter()
+            .map(|c| c.id.as_str())
+            .chain(model_ids.iter().copied())
+            .collect();
         let mut done = HashMap::new();
         for c in prev.cases {
             if wanted.contains(c.id.as_str()) {
@@ -329,6 +338,12 @@ impl Session {
         })?;
         self.done.insert(r.id.clone(), r);
         Ok(())
+    }
+
+    /// Removes and returns the result recorded for `id` (model cases, which
+    /// [`Session::finish`] does not list).
+    pub fn take(&mut self, id: &str) -> Option<CaseResult> {
+        self.done.remove(id)
     }
 
     /// The jsonl path.

@@ -1,0 +1,90 @@
+//! The outputs of both paths of a model case, written for anyone who wants
+//! to compare them with another framework: `.npy` (f64, little-endian) and
+//! a JSON of the tokens and the per-layer error profile.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::run::PathOutput;
+
+/// Writes a 2-D f64 array as `.npy` (format 1.0).
+pub fn write_npy(path: &Path, rows: &[Vec<f64>]) -> std::io::Result<()> {
+    let cols = rows.first().map_or(0, Vec::len);
+    if rows.iter().any(|r| r.len() != cols) {
+        return Err(std::io::Error::other("rows of different lengths"));
+    }
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}), }}",
+        rows.len(),
+        cols
+    );
+    // magic (6) + version (2) + header length (2) + header + '\n', padded to 64
+    let total = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - total % 64) % 64));
+    header.push('\n');
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    f.write_all(b"\x93NUMPY\x01\x00")?;
+    f.write_all(&(header.len() as u16).to_le_bytes())?;
+    f.write_all(header.as_bytes())?;
+    for r in rows {
+        for x in r {
+            f.write_all(&x.to_le_bytes())?;
+        }
+    }
+    f.flush()
+}
+
+/// Writes `oracle.npy`, `backend.npy` and `paths.json` into `dir`.
+pub fn write(dir: &Path, oracle: &PathOutput, backend: &PathOutput) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_npy(&dir.join("oracle.npy"), &oracle.outputs)?;
+    write_npy(&dir.join("backend.npy"), &backend.outputs)?;
+    let profile: Vec<serde_json::Value> = oracle
+        .probes
+        .iter()
+        .zip(&backend.probes)
+        .map(|(o, b)| {
+            let (mut d, mut n) = (0.0, 0.0);
+            for (x, y) in b.data.iter().zip(&o.data) {
+                d += (x - y) * (x - y);
+                n += y * y;
+            }
+            serde_json::json!({ "label": o.label, "rel_l2": (d / n).sqrt() })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "oracle_tokens": oracle.tokens,
+        "backend_argmax": backend.tokens,
+        "layer_profile": profile,
+        "prefill_seconds": backend.prefill_s,
+        "decode_seconds": backend.decode_s,
+        "op_seconds": backend.times.seconds,
+        "op_calls": backend.times.calls,
+    });
+    std::fs::write(dir.join("paths.json"), serde_json::to_vec_pretty(&doc)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_header_is_aligned_and_sized() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.npy");
+        write_npy(&p, &[vec![1.0, 2.0, 3.0], vec![4.0, 5.0, 6.0]]).unwrap();
+        let b = std::fs::read(&p).unwrap();
+        let hlen = u16::from_le_bytes([b[8], b[9]]) as usize;
+        assert_eq!((10 + hlen) % 64, 0);
+        assert_eq!(b.len(), 10 + hlen + 6 * 8);
+        assert!(
+            std::str::from_utf8(&b[10..10 + hlen])
+                .unwrap()
+                .contains("(2, 3)")
+        );
+        assert_eq!(
+            f64::from_le_bytes(b[10 + hlen..18 + hlen].try_into().unwrap()),
+            1.0
+        );
+    }
+}

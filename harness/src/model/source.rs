@@ -1,0 +1,186 @@
+//! Where a model's weights and config come from: a seeded generator (the
+//! tiny DeepSeek-style model) or a checkpoint file (see `checkpoint.rs`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayD;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use rand_distr::{Distribution, Normal};
+use sha2::{Digest, Sha256};
+
+use super::exec::{ModelError, WeightProvider};
+use super::graph::{BertConfig, DeepseekConfig, LlamaConfig, WeightKind, deepseek_weights};
+use super::spec::{Family, ModelSuite, WeightsSpec};
+
+/// A family's config, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Config {
+    /// BERT encoder.
+    Bert(BertConfig),
+    /// Llama decoder.
+    Llama(LlamaConfig),
+    /// DeepSeek-V3-style decoder.
+    Deepseek(DeepseekConfig),
+}
+
+/// A model ready to build: its config and its weights.
+pub struct Model {
+    /// The config.
+    pub config: Config,
+    /// The weights.
+    pub weights: Box<dyn WeightProvider>,
+}
+
+/// Weights drawn from a seed, deterministically per weight name.
+pub struct Seeded {
+    seed: u64,
+    shapes: BTreeMap<String, (Vec<usize>, WeightKind)>,
+}
+
+impl WeightProvider for Seeded {
+    fn get(&self, name: &str) -> Result<ArrayD<f64>, ModelError> {
+        let (shape, kind) = self.shapes.get(name).ok_or_else(|| {
+            ModelError::Weights(format!("the seeded model has no weight `{name}`"))
+        })?;
+        let digest = Sha256::digest(format!("{}/{name}", self.seed).as_bytes());
+        let mut rng = ChaCha20Rng::from_seed(digest.into());
+        let n: usize = shape.iter().product();
+        let (mean, std) = match kind {
+            WeightKind::Linear => (0.0, 1.0 / (shape[0] as f64).sqrt()),
+            WeightKind::Embedding => (0.0, 1.0),
+            WeightKind::Norm => (1.0, 0.1),
+        };
+        let dist = Normal::new(mean, std).expect("finite std");
+        let data: Vec<f64> = (0..n).map(|_| dist.sample(&mut rng)).collect();
+        Ok(ArrayD::from_shape_vec(shape.clone(), data).expect("shape and data agree"))
+    }
+}
+
+/// Resolves a weight path of a suite: as given if it exists, else relative
+/// to the repository root the suite sits in (`<root>/suites/models/x.yaml`).
+pub fn resolve_path(suite: &ModelSuite, p: &Path) -> PathBuf {
+    if p.is_absolute() || p.exists() {
+        return p.to_path_buf();
+    }
+    let root = suite
+        .path
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let q = root.join(p);
+    if q.exists() { q } else { p.to_path_buf() }
+}
+
+fn overrides<T: serde::de::DeserializeOwned + serde::Serialize>(
+    base: T,
+    suite: &ModelSuite,
+) -> Result<T, ModelError> {
+    if suite.config.is_empty() {
+        return Ok(base);
+    }
+    let mut v = serde_json::to_value(&base).map_err(|e| ModelError::Config(e.to_string()))?;
+    for (k, x) in &suite.config {
+        match v.get_mut(k) {
+            Some(slot) => *slot = x.clone(),
+            None => {
+                return Err(ModelError::Config(format!(
+                    "config key `{k}` is not a {} setting",
+                    suite.family.name()
+                )));
+            }
+        }
+    }
+    serde_json::from_value(v).map_err(|e| ModelError::Config(format!("config: {e}")))
+}
+
+/// Opens a suite's model: config and weights. Checks the weight file's
+/// sha256 when the suite pins one.
+pub fn open(suite: &ModelSuite) -> Result<Model, ModelError> {
+    match (&suite.weights, suite.family) {
+        (WeightsSpec::Seeded { seed }, Family::DeepseekV3) => {
+            let map: serde_json::Map<String, serde_json::Value> =
+                suite.config.clone().into_iter().collect();
+            let cfg: DeepseekConfig = serde_json::from_value(serde_json::Value::Object(map))
+                .map_err(|e| ModelError::Config(format!("deepseek_v3 config: {e}")))?;
+            Ok(Model {
+                weights: Box::new(Seeded {
+                    seed: *seed,
+                    shapes: deepseek_weights(&cfg),
+                }),
+                config: Config::Deepseek(cfg),
+            })
+        }
+        (WeightsSpec::Seeded { .. }, f) => Err(ModelError::Config(format!(
+            "seeded weights are for deepseek_v3; {} needs a checkpoint",
+            f.name()
+        ))),
+        (WeightsSpec::Safetensors { path, sha256 }, Family::Bert) => {
+            let path = resolve_path(suite, path);
+            verify(&path, sha256.as_deref())?;
+            let (cfg, w) = super::checkpoint::bert(&path)?;
+            Ok(Model {
+                config: Config::Bert(overrides(cfg, suite)?),
+                weights: w,
+            })
+        }
+        (WeightsSpec::Gguf { path, sha256 }, Family::Llama) => {
+            let path = resolve_path(suite, path);
+            verify(&path, sha256.as_deref())?;
+            let (cfg, w) = super::checkpoint::llama(&path)?;
+            Ok(Model {
+                config: Config::Llama(overrides(cfg, suite)?),
+                weights: w,
+            })
+        }
+        (w, f) => Err(ModelError::Config(format!(
+            "{} weights for the {} family are not supported (bert: safetensors, llama: gguf, deepseek_v3: seeded)",
+            match w {
+                WeightsSpec::Safetensors { .. } => "safetensors",
+                WeightsSpec::Gguf { .. } => "gguf",
+                WeightsSpec::Seeded { .. } => "seeded",
+            },
+            f.name()
+        ))),
+    }
+}
+
+/// Fails unless `path` exists and (when pinned) has the sha256 `want`.
+pub fn verify(path: &Path, want: Option<&str>) -> Result<(), ModelError> {
+    if !path.exists() {
+        return Err(ModelError::Weights(format!(
+            "{} not found; fetch the checkpoints with `bash fixtures/fetch-models.sh`",
+            path.display()
+        )));
+    }
+    if let Some(want) = want {
+        let got = crate::digest::sha256_file(path)
+            .map_err(|e| ModelError::Weights(format!("{}: {e}", path.display())))?;
+        if !got.eq_ignore_ascii_case(want) {
+            return Err(ModelError::Weights(format!(
+                "{}: sha256 is {got}, the suite pins {want}; re-fetch with `bash fixtures/fetch-models.sh`",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_weights_are_deterministic_per_name() {
+        let mut shapes = BTreeMap::new();
+        shapes.insert("a".to_string(), (vec![4, 3], WeightKind::Linear));
+        shapes.insert("b".to_string(), (vec![4, 3], WeightKind::Linear));
+        let s = Seeded { seed: 5, shapes };
+        assert_eq!(s.get("a").unwrap(), s.get("a").unwrap());
+        assert_ne!(s.get("a").unwrap(), s.get("b").unwrap());
+        assert!(s.get("c").is_err());
+    }
+}
