@@ -1,0 +1,3 @@
+//! Real model checkpoints: loading weight files (`weights`).
+
+pub mod weights;
