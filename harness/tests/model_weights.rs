@@ -817,7 +817,8 @@ fn real_smollm2_gguf() {
 
 /// Writes dequantized tensors of both real files as raw little-endian f64
 /// for `fixtures/crosscheck_weights.py`:
-/// `XPUCERT_WEIGHTS_DUMP=/tmp/dump cargo test -p xpucert --test model_weights -- --ignored dump_for_crosscheck`
+/// `XPUCERT_WEIGHTS_DUMP=/tmp/dump cargo test -p xpucert --test model_weights -- --ignored dump_for_crosscheck`;
+/// `XPUCERT_CROSSCHECK_EXTRA` (a path list) adds every tensor of more GGUF files.
 #[test]
 #[ignore = "writes ~300 MB of dumps for fixtures/crosscheck_weights.py"]
 fn dump_for_crosscheck() {
@@ -872,6 +873,23 @@ fn dump_for_crosscheck() {
                 "format": format, "model": path, "name": name, "shape": t.shape,
                 "source_dtype": t.source_dtype, "file": file,
             }));
+        }
+    }
+    // GGUF files written by the Python gguf package (`crosscheck_weights.py
+    // make-synthetic`): every tensor, for the types the real file lacks.
+    if let Some(extra) = std::env::var_os("XPUCERT_CROSSCHECK_EXTRA") {
+        for (k, path) in std::env::split_paths(&extra).enumerate() {
+            let w = Weights::open_gguf(&path).unwrap();
+            for name in w.names() {
+                let t = w.get(name).unwrap();
+                let file = format!("extra{k}.{name}.f64");
+                let bytes: Vec<u8> = t.data.iter().flat_map(|x| x.to_le_bytes()).collect();
+                std::fs::write(out.join(&file), bytes).unwrap();
+                index.push(serde_json::json!({
+                    "format": "gguf", "model": path, "name": name, "shape": t.shape,
+                    "source_dtype": t.source_dtype, "file": file,
+                }));
+            }
         }
     }
     std::fs::write(
