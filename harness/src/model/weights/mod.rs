@@ -143,6 +143,21 @@ impl Weights {
         safetensors::parse(path, bytes)
     }
 
+    /// Parses GGUF bytes already in memory; `name` stands for the file in
+    /// error messages (for fuzzing and tests that corrupt files by the thousand).
+    pub fn gguf_from_bytes(name: impl AsRef<Path>, bytes: Vec<u8>) -> Result<Weights, WeightError> {
+        gguf::parse(name.as_ref(), bytes)
+    }
+
+    /// Parses safetensors bytes already in memory; `name` as in [`Weights::gguf_from_bytes`].
+    /// [`Weights::config_json`] looks next to `name`.
+    pub fn safetensors_from_bytes(
+        name: impl AsRef<Path>,
+        bytes: Vec<u8>,
+    ) -> Result<Weights, WeightError> {
+        safetensors::parse(name.as_ref(), bytes)
+    }
+
     /// Opens either format, chosen by the file's first bytes (`GGUF` magic or not).
     pub fn open(path: impl AsRef<Path>) -> Result<Weights, WeightError> {
         let path = path.as_ref();
