@@ -11,6 +11,7 @@
 //! * [`suite`]: the YAML suite format, case expansion, stable case ids, inputs.
 //! * [`backend`]: loading vendor libraries, the worker process, guarded buffers.
 //! * [`digest`]: sha256 hex for provenance.
+//! * [`model`]: real model checkpoints (weight files: GGUF, safetensors).
 //! * [`run`]: executing cases, statuses, streamed results files.
 //! * [`report`]: terminal tables and failure details.
 //! * [`cli`]: the `xpucert` command and its exit codes.

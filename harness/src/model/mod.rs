@@ -11,3 +11,4 @@ pub mod run;
 pub mod shapes;
 pub mod source;
 pub mod spec;
+pub mod weights;
