@@ -87,6 +87,7 @@ mod tests {
             spec: find("Add").expect("Add"),
             attrs: ATTRS.get_or_init(Attributes::new),
             inputs: &[],
+            magnitudes: true,
         }
     }
 

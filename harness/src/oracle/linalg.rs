@@ -16,8 +16,13 @@ use crate::numerics::DType;
 const ABS_BLOCK_ELEMS: usize = 1 << 20;
 
 /// `a . b` and `|a| . |b|` for one pair of matrices.
-fn product(a: ArrayView2<f64>, b: ArrayView2<f64>) -> (Array2<f64>, Array2<f64>) {
+/// Without `magnitudes` (model runs, which never bound by them) the second
+/// product is skipped and the magnitude is left zero.
+fn product(a: ArrayView2<f64>, b: ArrayView2<f64>, magnitudes: bool) -> (Array2<f64>, Array2<f64>) {
     let value = a.dot(&b);
+    if !magnitudes {
+        return (value, Array2::zeros((0, 0)));
+    }
     let a_abs = a.mapv(f64::abs);
     let (k, n) = b.dim();
     let mut magnitude = Array2::zeros((a.nrows(), n));
@@ -115,9 +120,15 @@ pub(super) fn matmul(call: &Call) -> Result<Output> {
     for (flat, idx) in broadcast::indices(&batch).enumerate() {
         let ia = broadcast::flat_index(&idx, a_batch);
         let ib = broadcast::flat_index(&idx, b_batch);
-        let (v, mag) = product(a3.index_axis(Axis(0), ia), b3.index_axis(Axis(0), ib));
+        let (v, mag) = product(
+            a3.index_axis(Axis(0), ia),
+            b3.index_axis(Axis(0), ib),
+            call.magnitudes,
+        );
         value.index_axis_mut(Axis(0), flat).assign(&v);
-        magnitude.index_axis_mut(Axis(0), flat).assign(&mag);
+        if call.magnitudes {
+            magnitude.index_axis_mut(Axis(0), flat).assign(&mag);
+        }
     }
     let mut out_shape = batch.clone();
     if a.data.ndim() > 1 {
@@ -133,7 +144,11 @@ pub(super) fn matmul(call: &Call) -> Result<Output> {
     let value = finish(a.dtype, reshape(value)?);
     Ok(Output {
         value: Value::new(a.dtype, value),
-        magnitude: Some(reshape(magnitude)?),
+        magnitude: if call.magnitudes {
+            Some(reshape(magnitude)?)
+        } else {
+            None
+        },
     })
 }
 
@@ -182,7 +197,7 @@ pub(super) fn gemm(call: &Call) -> Result<Output> {
         )));
     }
     let (m, n) = (am.nrows(), bm.ncols());
-    let (mut value, mut magnitude) = product(am, bm);
+    let (mut value, mut magnitude) = product(am, bm, true);
     value.mapv_inplace(|x| alpha * x);
     magnitude.mapv_inplace(|x| alpha.abs() * x);
     if let Some(c) = call.opt(2) {

@@ -104,20 +104,23 @@ pub fn evaluate(
     inputs: &[Option<Value>],
 ) -> std::result::Result<Vec<Output>, OracleError> {
     let refs: Vec<Option<&Value>> = inputs.iter().map(Option::as_ref).collect();
-    evaluate_refs(spec, attrs, &refs)
+    evaluate_refs(spec, attrs, &refs, true)
 }
 
 /// [`evaluate`] on borrowed inputs, so that a caller holding large tensors
-/// (model weights) need not copy them for every call.
+/// (model weights) need not copy them for every call; without `magnitudes`
+/// only the values are computed (MatMul's magnitude is a second product).
 pub fn evaluate_refs(
     spec: &OpSpec,
     attrs: &Attributes,
     inputs: &[Option<&Value>],
+    magnitudes: bool,
 ) -> std::result::Result<Vec<Output>, OracleError> {
     let call = Call {
         spec,
         attrs,
         inputs,
+        magnitudes,
     };
     call.check_signature()?;
     let outputs = match spec.name {
@@ -153,6 +156,9 @@ struct Call<'a> {
     spec: &'a OpSpec,
     attrs: &'a Attributes,
     inputs: &'a [Option<&'a Value>],
+    /// Whether to compute error-bound magnitudes (op suites) or only values
+    /// (model runs).
+    magnitudes: bool,
 }
 
 impl Call<'_> {

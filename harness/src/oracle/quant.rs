@@ -755,6 +755,7 @@ mod tests {
                 spec,
                 attrs: &case.attributes,
                 inputs: &refs,
+                magnitudes: true,
             };
             let exact = evaluate(spec, &case.attributes, &inputs)
                 .unwrap_or_else(|e| panic!("{}: {e}", case.id))
