@@ -161,7 +161,7 @@ impl Exec for OracleExec<'_> {
     ) -> Result<Vec<Self::T>, ModelError> {
         let spec = op::find(name).ok_or_else(|| ModelError::Config(format!("no op {name}")))?;
         let refs: Vec<Option<&Value>> = inputs.iter().map(|t| t.map(|v| v.as_ref())).collect();
-        let out = oracle::evaluate_refs(spec, attrs, &refs)?;
+        let out = oracle::evaluate_refs(spec, attrs, &refs, false)?;
         Ok(out.into_iter().map(|o| Rc::new(o.value)).collect())
     }
 
@@ -221,6 +221,11 @@ impl OpTimes {
     }
 }
 
+/// Weights prepared for the backend path (with the hash of their bytes),
+/// kept between runs of the same model in one worker.
+#[derive(Default)]
+pub struct Resident(HashMap<String, (BT, u64)>);
+
 /// The backend path: every op is a `run_op` call on the library (or, for op
 /// kinds in `swap`, on the reference library: operator attribution).
 /// Weights are prepared once and stay resident; the harness does not copy
@@ -243,24 +248,32 @@ pub struct BackendExec<'a> {
 }
 
 impl<'a> BackendExec<'a> {
-    /// A backend executor for a model run in `dtype`.
+    /// A backend executor for a model run in `dtype`, starting from weights
+    /// already prepared by an earlier run of the same model and dtype
+    /// ([`BackendExec::into_resident`]; empty for a first run).
     pub fn new(
         lib: &'a DylibBackend,
         swap: Option<(&'a DylibBackend, BTreeSet<String>)>,
         dtype: DType,
         weights: &'a dyn WeightProvider,
+        resident: Resident,
     ) -> Self {
         BackendExec {
             lib,
             swap,
             dtype,
             weights,
-            cache: HashMap::new(),
+            cache: resident.0,
             probes: Vec::new(),
             record_probes: true,
             times: OpTimes::default(),
             used: BTreeSet::new(),
         }
+    }
+
+    /// The prepared weights, to hand to the next run of the same model.
+    pub fn into_resident(self) -> Resident {
+        Resident(self.cache)
     }
 
     fn slot(t: StoredTensor, resident: bool) -> BT {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::exec::{BackendExec, Exec, ModelError, OpTimes, OracleExec, Probe};
+use super::exec::{BackendExec, Exec, ModelError, OpTimes, OracleExec, Probe, Resident};
 use super::graph::{self, KvCache};
 use super::source::{self, Config, Model};
 use super::spec::{ModelCase, ModelSuite, Thresholds};
@@ -170,6 +170,12 @@ fn drive<E: Exec>(
     Ok(out)
 }
 
+thread_local! {
+    /// The last job's prepared weights, by model file and dtype.
+    static RESIDENT: std::cell::RefCell<Option<(String, Resident)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// The worker's (or in-process) side of a model run: opens the model's
 /// weights here, runs every op through `lib`, returns the outcome as JSON.
 pub fn serve_job(lib: &DylibBackend, job: &[u8]) -> Vec<u8> {
@@ -195,18 +201,33 @@ pub fn serve_job(lib: &DylibBackend, job: &[u8]) -> Vec<u8> {
         let swap = reference
             .as_ref()
             .map(|r| (r, job.swap.iter().cloned().collect::<BTreeSet<String>>()));
-        let mut e = BackendExec::new(lib, swap, dtype, model.weights.as_ref());
-        let mut out = drive(
+        // Weights prepared by the previous job stay resident when it ran the
+        // same model file at the same dtype (attribution reruns).
+        let key = format!("{}|{}|{}", suite.path.display(), suite.sha256, job.dtype);
+        let resident = RESIDENT.with_borrow_mut(|r| match r.take() {
+            Some((k, w)) if k == key => w,
+            _ => Resident::default(),
+        });
+        let mut e = BackendExec::new(lib, swap, dtype, model.weights.as_ref(), resident);
+        let driven = drive(
             &mut e,
             &model,
             dtype,
             &suite,
             Some(&job.forced),
             job.prefill_only,
-        )?;
-        out.probes = std::mem::take(&mut e.probes);
-        out.times = e.times.clone();
-        out.weights_changed = e.weights_intact();
+        );
+        let probes = std::mem::take(&mut e.probes);
+        let times = e.times.clone();
+        let changed = e.weights_intact();
+        if changed.is_empty() {
+            let kept = e.into_resident();
+            RESIDENT.with_borrow_mut(|r| *r = Some((key, kept)));
+        }
+        let mut out = driven?;
+        out.probes = probes;
+        out.times = times;
+        out.weights_changed = changed;
         Ok(out)
     })();
     serde_json::to_vec(&outcome).unwrap_or_else(|e| {
