@@ -92,3 +92,22 @@ pub fn results(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json written");
     serde_json::from_str(&text).expect("results.json is JSON")
 }
+
+/// Fetches the real checkpoints (fixtures/fetch-models.sh: pip download,
+/// sha256-checked; a no-op when they are present), once per test binary.
+pub fn fetch_models() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo().join("fixtures/fetch-models.sh"))
+            .current_dir(repo())
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "fixtures/fetch-models.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
