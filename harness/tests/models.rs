@@ -70,7 +70,7 @@ fn assert_localized(cases: &[serde_json::Value], layer: &str, op: &str) {
 }
 
 #[test]
-fn deepseek_tiny_reference_passes_in_f32_and_bf16() {
+fn deepseek_tiny_reference_passes_in_f32_bf16_and_f16() {
     build_reference();
     let out = tempfile::tempdir().unwrap();
     let (code, cases) = run_model(
@@ -80,7 +80,7 @@ fn deepseek_tiny_reference_passes_in_f32_and_bf16() {
         out.path(),
     );
     assert_eq!(code, 0);
-    assert_eq!(cases.len(), 2);
+    assert_eq!(cases.len(), 3);
     assert_passes_with_throughput(&cases, true);
     // Both paths' outputs are written for outside comparison.
     let d = out.path().join("models/models.deepseek-tiny.f32");
@@ -204,4 +204,37 @@ fn smollm2_reference_passes_and_rope_fault_is_localized() {
         out.path(),
     );
     assert_localized(&cases, "layer 0", "RotaryEmbedding");
+}
+
+#[test]
+fn a_broken_model_suite_is_a_usage_error_and_missing_weights_say_how_to_fetch() {
+    build_reference();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "model: x\nfamily: llama\nweights: { format: gguf, path: nowhere.gguf }\n\
+         inputs: { prompt: [1], decode: 2 }\ndtypes: [f32]\n\
+         thresholds:\n  f32: { logits_cosine_min: 0.9, layer_rel_l2_max: 1.0 }\n",
+    )
+    .unwrap();
+    let o = run(xpucert()
+        .args(["run", "--backend", "reference", "--suite"])
+        .arg(&bad));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("thresholds.f32.top1_min"), "{}", o.stderr);
+
+    let fixed = std::fs::read_to_string(&bad)
+        .unwrap()
+        .replace("0.9, layer", "0.9, top1_min: 1.0, layer");
+    std::fs::write(&bad, fixed).unwrap();
+    let out = dir.path().join("out");
+    let (code, cases) = run_model(bad.to_str().unwrap(), "reference", &[], &out);
+    assert_eq!(code, 1);
+    assert_eq!(cases[0]["status"], "error", "{}", cases[0]);
+    let msg = cases[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("nowhere.gguf not found") && msg.contains("fetch-models.sh"),
+        "{msg}"
+    );
 }
