@@ -11,6 +11,7 @@
 //! * [`suite`]: the YAML suite format, case expansion, stable case ids, inputs.
 //! * [`backend`]: loading vendor libraries, the worker process, guarded buffers.
 //! * [`digest`]: sha256 hex for provenance.
+//! * [`perf`]: throughput measurement, cost models, throughput requirements.
 //! * [`run`]: executing cases, statuses, streamed results files.
 //! * [`report`]: terminal tables and failure details.
 //! * [`cli`]: the `xpucert` command and its exit codes.
@@ -21,6 +22,7 @@ pub mod digest;
 pub mod numerics;
 pub mod op;
 pub mod oracle;
+pub mod perf;
 pub mod report;
 pub mod run;
 pub mod suite;

@@ -51,6 +51,17 @@ pub trait Executor {
     /// and the answer lists the memory-safety findings made around the call
     /// (see [`PreparedCall::verify_after_call`]), one line each.
     fn run(&mut self, call: &mut PreparedCall, limit: Duration) -> Result<Vec<String>, ExecError>;
+    /// Times `calls` (input variants of one case) where the backend lives,
+    /// per `plan` (see [`crate::perf::measure::time_calls`]): per-call
+    /// seconds, and afterwards each call's outputs hold one untimed,
+    /// unperturbed result. The answer lists the memory-safety findings of
+    /// those final calls. `limit` bounds the whole measurement.
+    fn measure(
+        &mut self,
+        calls: &mut [PreparedCall],
+        plan: &crate::perf::MeasurePlan,
+        limit: Duration,
+    ) -> Result<crate::perf::measure::Measured, ExecError>;
 }
 
 impl Executor for DylibBackend {
@@ -87,6 +98,16 @@ impl Executor for DylibBackend {
             .iter()
             .map(ToString::to_string)
             .collect())
+    }
+    // In process: the clock runs around the library call itself.
+    fn measure(
+        &mut self,
+        calls: &mut [PreparedCall],
+        plan: &crate::perf::MeasurePlan,
+        _limit: Duration,
+    ) -> Result<crate::perf::measure::Measured, ExecError> {
+        crate::perf::measure::measure_with(calls, plan, &mut |c| DylibBackend::run(self, c))
+            .map_err(ExecError::Call)
     }
 }
 
