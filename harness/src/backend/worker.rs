@@ -37,6 +37,11 @@ use super::{
 /// before SIGKILL.
 const GRACE: Duration = Duration::from_millis(500);
 
+/// Environment variable naming the executable to start as the worker
+/// (default: the running executable, which is `xpucert`). For programs that
+/// embed the harness, such as its benches.
+pub const WORKER_EXE_ENV: &str = "XPUCERT_WORKER_EXE";
+
 /// A backend running in a worker process.
 pub struct WorkerBackend {
     path: PathBuf,
@@ -374,8 +379,11 @@ fn spawn(
     options: &[(String, String)],
     limit: Duration,
 ) -> Result<(Process, OpenedInfo), LoadErrorKind> {
-    let exe = std::env::current_exe()
-        .map_err(|e| LoadErrorKind::WorkerDied(format!("could not be started ({e})")))?;
+    let exe = match std::env::var_os(WORKER_EXE_ENV) {
+        Some(p) => PathBuf::from(p),
+        None => std::env::current_exe()
+            .map_err(|e| LoadErrorKind::WorkerDied(format!("could not be started ({e})")))?,
+    };
     let mut child = Command::new(exe)
         .arg("worker")
         .stdin(Stdio::piped())
