@@ -25,4 +25,21 @@ fn main() {
     println!("cargo:rustc-env=XPUCERT_GIT_COMMIT={value}");
     println!("cargo:rerun-if-changed=../.git/HEAD");
     println!("cargo:rerun-if-changed=../.git/index");
+    bench_baseline();
+}
+
+/// The plain C function benches/dispatch.rs calls directly, linked into the
+/// benches only (never into the library or the binary).
+fn bench_baseline() {
+    println!("cargo:rerun-if-changed=benches/tiny.c");
+    let Some(out) = std::env::var_os("OUT_DIR") else {
+        return;
+    };
+    cc::Build::new()
+        .file("benches/tiny.c")
+        .opt_level(2)
+        .cargo_metadata(false)
+        .compile("xpucert_bench_tiny");
+    let lib = std::path::Path::new(&out).join("libxpucert_bench_tiny.a");
+    println!("cargo:rustc-link-arg-benches={}", lib.display());
 }

@@ -22,6 +22,7 @@ use crate::model::{
     self,
     spec::{ModelCase, ModelSuite},
 };
+use crate::perf;
 use crate::run::{self, CaseResult, ResultsFile, SuiteInfo, Summary};
 use crate::suite::{self, Suite};
 
@@ -79,6 +80,14 @@ struct RunArgs {
     /// be the same).
     #[arg(long)]
     resume: bool,
+    /// Measure the throughput of every passing case (cases with a
+    /// `throughput:` section in their suite are measured regardless).
+    #[arg(long)]
+    measure: bool,
+    /// Results file (results.json) whose throughput figures `max_slowdown`
+    /// requirements are judged against.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -357,6 +366,12 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             suites.len()
         )));
     }
+    let baseline = match &a.baseline {
+        Some(p) => {
+            Some(perf::require::Baseline::load(p).map_err(|e| Failure::config(e.to_string()))?)
+        }
+        None => None,
+    };
     let mut b = open_backend(&a.backend, &a.options, a.isolation, a.timeout.max(60.0))?;
     let manifest = match b.manifest() {
         Ok(m) => serde_json::from_str(&m).unwrap_or(serde_json::Value::String(m)),
@@ -430,7 +445,15 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             eprint!("\r\x1b[K[{}/{}] {}", i + 1, cases.len(), case.id);
         }
         let limit = run::time_limit(case, std::time::Duration::from_secs_f64(a.timeout));
-        let r = run::run_case(b.as_mut(), case, limit);
+        let mut r = run::run_case(b.as_mut(), case, limit);
+        perf::case::after_run(
+            b.as_mut(),
+            case,
+            a.measure,
+            limit,
+            baseline.as_ref(),
+            &mut r,
+        );
         if run::interrupt::requested() {
             // Abandoned: its worker may have been killed by the same signal,
             // so the result says nothing; a resume runs it again.

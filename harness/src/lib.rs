@@ -12,6 +12,7 @@
 //! * [`backend`]: loading vendor libraries, the worker process, guarded buffers.
 //! * [`digest`]: sha256 hex for provenance.
 //! * [`model`]: real model checkpoints (weight files: GGUF, safetensors).
+//! * [`perf`]: throughput measurement, cost models, throughput requirements.
 //! * [`run`]: executing cases, statuses, streamed results files.
 //! * [`report`]: terminal tables and failure details.
 //! * [`cli`]: the `xpucert` command and its exit codes.
@@ -23,6 +24,7 @@ pub mod model;
 pub mod numerics;
 pub mod op;
 pub mod oracle;
+pub mod perf;
 pub mod report;
 pub mod run;
 pub mod suite;

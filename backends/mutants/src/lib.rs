@@ -11,6 +11,7 @@
 //! * numeric faults ([`numeric`]): small, realistic bugs (unbiased variance,
 //!   tanh-Gelu for erf-Gelu, truncating bf16 rounding, strides ignored, ...).
 //!   The harness must FAIL them.
+//! * a throughput cheat ([`cache`]): correct outputs, remembered by input.
 //! * reliability faults ([`faults`]): crashes, hangs, memory corruption, ABI
 //!   violations. The harness must survive them and report each as a result.
 //!
@@ -19,6 +20,7 @@
 //! modes with their expected verdicts is [`modes`]; the harness's detection
 //! test runs every one and prints the matrix.
 
+pub mod cache;
 pub mod faults;
 pub mod numeric;
 
@@ -79,6 +81,13 @@ pub struct Mode {
 /// Every mode: the numeric ones, then the reliability faults.
 pub fn modes() -> Vec<Mode> {
     let mut all = numeric::modes();
+    all.push(Mode {
+        name: "cache_outputs",
+        expect: Expect::Pass,
+        ops: &[],
+        description: "returns remembered outputs when the op and input bytes repeat (a throughput cheat; results stay correct)",
+        behaviour: Box::new(cache::CacheOutputs::default()),
+    });
     all.extend(faults::modes());
     all
 }

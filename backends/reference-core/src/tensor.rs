@@ -330,6 +330,7 @@ pub trait Real:
     + std::ops::DivAssign
     + Send
     + Sync
+    + ndarray::LinalgScalar
     + 'static
 {
     /// 0

@@ -13,6 +13,7 @@
 //! [`MAX_FRAME_LEN`] before allocating anything (a fuzz target in
 //! `harness/fuzz` holds it to that).
 
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ use xpucert_abi::{Precision, Status, Support};
 
 use super::{CallError, LoadErrorKind, QueryAnswer};
 use crate::op::Attributes;
+use crate::perf::MeasurePlan;
 
 /// The largest frame accepted, tag included: 3 GiB. A longer length prefix
 /// is a corrupted stream, not a big tensor.
@@ -35,8 +37,10 @@ mod tag {
     pub const RUN: u8 = 6;
     pub const RUN_DONE: u8 = 7;
     pub const RUN_FAILED: u8 = 8;
-    pub const MODEL: u8 = 9;
-    pub const MODEL_DONE: u8 = 10;
+    pub const MEASURE: u8 = 9;
+    pub const MEASURED: u8 = 10;
+    pub const MODEL: u8 = 11;
+    pub const MODEL_DONE: u8 = 12;
 }
 
 /// One message between the harness and a worker.
@@ -70,6 +74,43 @@ pub enum Frame {
     Model(Vec<u8>),
     /// Worker -> harness: the model run's outcome (JSON).
     ModelDone(Vec<u8>),
+    /// Harness -> worker: time these input variants of one call per the
+    /// plan (see `perf::measure`). Answered by `Measured` or `RunFailed`.
+    Measure {
+        /// How long and how often.
+        plan: MeasurePlan,
+        /// The variants, inputs included.
+        calls: Vec<CallSpec>,
+    },
+    /// Worker -> harness: the per-call times and each variant's outputs
+    /// from its final, untimed call.
+    Measured {
+        /// Seconds per timed call.
+        samples_s: Vec<f64>,
+        /// Per variant, the output bytes in order.
+        outputs: Vec<Vec<Vec<u8>>>,
+        /// Memory-safety findings of the final calls.
+        findings: Vec<String>,
+    },
+}
+
+/// The JSON header of `Measure`: the plan and the byte length of each
+/// encoded call (a `Query`/`Run` payload) that follows.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeasureHeader {
+    plan: MeasurePlan,
+    calls: Vec<u64>,
+}
+
+/// The JSON header of `Measured`: per variant, the byte length of each
+/// output that follows.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeasuredHeader {
+    samples_s: Vec<f64>,
+    blobs: Vec<Vec<u64>>,
+    findings: Vec<String>,
 }
 
 /// What the worker needs to open a backend.
@@ -256,18 +297,53 @@ fn malformed(msg: impl Into<String>) -> FrameError {
 
 impl Frame {
     /// The tag, the non-bulk payload and the bulk parts, in wire order.
-    fn parts(&self) -> (u8, Vec<u8>, Vec<&[u8]>) {
+    fn parts(&self) -> (u8, Vec<u8>, Vec<Cow<'_, [u8]>>) {
         match self {
             Frame::Open(o) => (tag::OPEN, to_json(o), Vec::new()),
             Frame::Opened(o) => (tag::OPENED, to_json(o), Vec::new()),
             Frame::OpenFailed(k) => (tag::OPEN_FAILED, to_json(k), Vec::new()),
             Frame::Query(c) => {
                 let (h, b) = call_parts(c);
-                (tag::QUERY, h, b)
+                (tag::QUERY, h, b.into_iter().map(Cow::Borrowed).collect())
             }
             Frame::Run(c) => {
                 let (h, b) = call_parts(c);
-                (tag::RUN, h, b)
+                (tag::RUN, h, b.into_iter().map(Cow::Borrowed).collect())
+            }
+            Frame::Measure { plan, calls } => {
+                let mut bulk = Vec::new();
+                let mut lens = Vec::new();
+                for c in calls {
+                    let (h, b) = call_parts(c);
+                    lens.push(h.len() as u64 + b.iter().map(|x| x.len() as u64).sum::<u64>());
+                    bulk.push(Cow::Owned(h));
+                    bulk.extend(b.into_iter().map(Cow::Borrowed));
+                }
+                let header = MeasureHeader {
+                    plan: *plan,
+                    calls: lens,
+                };
+                (tag::MEASURE, with_header(&to_json(&header)), bulk)
+            }
+            Frame::Measured {
+                samples_s,
+                outputs,
+                findings,
+            } => {
+                let header = MeasuredHeader {
+                    samples_s: samples_s.clone(),
+                    blobs: outputs
+                        .iter()
+                        .map(|v| v.iter().map(|o| o.len() as u64).collect())
+                        .collect(),
+                    findings: findings.clone(),
+                };
+                let parts = outputs
+                    .iter()
+                    .flatten()
+                    .map(|o| Cow::Borrowed(o.as_slice()))
+                    .collect();
+                (tag::MEASURED, with_header(&to_json(&header)), parts)
             }
             Frame::QueryAnswer(a) => {
                 let w = match a {
@@ -285,7 +361,10 @@ impl Frame {
                     blobs: outputs.iter().map(|o| o.len() as u64).collect(),
                     findings: findings.clone(),
                 };
-                let parts = outputs.iter().map(Vec::as_slice).collect();
+                let parts = outputs
+                    .iter()
+                    .map(|o| Cow::Borrowed(o.as_slice()))
+                    .collect();
                 (tag::RUN_DONE, with_header(&to_json(&header)), parts)
             }
             Frame::RunFailed(e) => (
@@ -293,8 +372,12 @@ impl Frame {
                 to_json(&WireCallError::from(e)),
                 Vec::new(),
             ),
-            Frame::Model(j) => (tag::MODEL, Vec::new(), vec![j.as_slice()]),
-            Frame::ModelDone(j) => (tag::MODEL_DONE, Vec::new(), vec![j.as_slice()]),
+            Frame::Model(j) => (tag::MODEL, Vec::new(), vec![Cow::Borrowed(j.as_slice())]),
+            Frame::ModelDone(j) => (
+                tag::MODEL_DONE,
+                Vec::new(),
+                vec![Cow::Borrowed(j.as_slice())],
+            ),
         }
     }
 
@@ -312,7 +395,7 @@ impl Frame {
         w.write_all(&(total as u32).to_le_bytes())?;
         w.write_all(&[tag])?;
         w.write_all(&head)?;
-        for b in bulk {
+        for b in &bulk {
             w.write_all(b)?;
         }
         w.flush()
@@ -440,6 +523,36 @@ fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
                 serde_json::from_slice(head).map_err(|e| json_err("run done", e))?;
             let outputs = split_blobs(bulk, &h.blobs)?;
             Ok(Frame::RunDone {
+                outputs,
+                findings: h.findings,
+            })
+        }
+        tag::MEASURE => {
+            let (head, bulk) = split_header(payload)?;
+            let h: MeasureHeader =
+                serde_json::from_slice(head).map_err(|e| json_err("measure", e))?;
+            let calls = split_blobs(bulk, &h.calls)?
+                .iter()
+                .map(|c| decode_call(c))
+                .collect::<Result<_, _>>()?;
+            Ok(Frame::Measure {
+                plan: h.plan,
+                calls,
+            })
+        }
+        tag::MEASURED => {
+            let (head, bulk) = split_header(payload)?;
+            let h: MeasuredHeader =
+                serde_json::from_slice(head).map_err(|e| json_err("measured", e))?;
+            let flat: Vec<u64> = h.blobs.iter().flatten().copied().collect();
+            let mut blobs = split_blobs(bulk, &flat)?.into_iter();
+            let outputs = h
+                .blobs
+                .iter()
+                .map(|v| blobs.by_ref().take(v.len()).collect())
+                .collect();
+            Ok(Frame::Measured {
+                samples_s: h.samples_s,
                 outputs,
                 findings: h.findings,
             })
@@ -608,6 +721,15 @@ mod tests {
             }),
             Frame::Query(call()),
             Frame::Run(call()),
+            Frame::Measure {
+                plan: MeasurePlan::default(),
+                calls: vec![call(), call()],
+            },
+            Frame::Measured {
+                samples_s: vec![1e-3, 2.5e-3],
+                outputs: vec![vec![vec![1, 2, 3]], vec![vec![4, 5, 6]]],
+                findings: vec!["input variant 1: input 0 written".into()],
+            },
             Frame::QueryAnswer(Ok(QueryAnswer {
                 support: Support::Emulated,
                 precision: Precision::Tf32,

@@ -54,6 +54,17 @@ pub trait Executor {
     /// Runs a model's backend path where the library lives: `job` and the
     /// answer are the JSON of `model::run::ModelJob` and its outcome.
     fn run_model(&mut self, job: &[u8], limit: Duration) -> Result<Vec<u8>, ExecError>;
+    /// Times `calls` (input variants of one case) where the backend lives,
+    /// per `plan` (see [`crate::perf::measure::time_calls`]): per-call
+    /// seconds, and afterwards each call's outputs hold one untimed,
+    /// unperturbed result. The answer lists the memory-safety findings of
+    /// those final calls. `limit` bounds the whole measurement.
+    fn measure(
+        &mut self,
+        calls: &mut [PreparedCall],
+        plan: &crate::perf::MeasurePlan,
+        limit: Duration,
+    ) -> Result<crate::perf::measure::Measured, ExecError>;
 }
 
 impl Executor for DylibBackend {
@@ -93,6 +104,16 @@ impl Executor for DylibBackend {
     }
     fn run_model(&mut self, job: &[u8], _limit: Duration) -> Result<Vec<u8>, ExecError> {
         Ok(crate::model::run::serve_job(self, job))
+    }
+    // In process: the clock runs around the library call itself.
+    fn measure(
+        &mut self,
+        calls: &mut [PreparedCall],
+        plan: &crate::perf::MeasurePlan,
+        _limit: Duration,
+    ) -> Result<crate::perf::measure::Measured, ExecError> {
+        crate::perf::measure::measure_with(calls, plan, &mut |c| DylibBackend::run(self, c))
+            .map_err(ExecError::Call)
     }
 }
 

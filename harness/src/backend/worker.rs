@@ -37,6 +37,11 @@ use super::{
 /// before SIGKILL.
 const GRACE: Duration = Duration::from_millis(500);
 
+/// Environment variable naming the executable to start as the worker
+/// (default: the running executable, which is `xpucert`). For programs that
+/// embed the harness, such as its benches.
+pub const WORKER_EXE_ENV: &str = "XPUCERT_WORKER_EXE";
+
 /// A backend running in a worker process.
 pub struct WorkerBackend {
     path: PathBuf,
@@ -240,6 +245,86 @@ impl super::Executor for WorkerBackend {
             }
         }
     }
+    fn measure(
+        &mut self,
+        calls: &mut [PreparedCall],
+        plan: &crate::perf::MeasurePlan,
+        limit: Duration,
+    ) -> Result<crate::perf::measure::Measured, ExecError> {
+        self.measure_in_worker(calls, plan, limit)
+    }
+}
+
+impl WorkerBackend {
+    /// [`super::Executor::measure`] through the worker: the timing loop runs
+    /// in the worker around the library call, so the figures hold no pipe
+    /// or copy time.
+    fn measure_in_worker(
+        &mut self,
+        calls: &mut [PreparedCall],
+        plan: &crate::perf::MeasurePlan,
+        limit: Duration,
+    ) -> Result<crate::perf::measure::Measured, ExecError> {
+        let request = Frame::Measure {
+            plan: *plan,
+            calls: calls.iter().map(|c| spec(c, true)).collect(),
+        };
+        match self.exchange(&request, "measurement", limit)? {
+            Frame::Measured {
+                samples_s,
+                outputs,
+                findings,
+            } => {
+                if outputs.len() != calls.len() {
+                    self.discard();
+                    return Err(ExecError::Protocol(format!(
+                        "worker returned outputs of {} variants for {}",
+                        outputs.len(),
+                        calls.len()
+                    )));
+                }
+                for (call, outs) in calls.iter_mut().zip(&outputs) {
+                    if let Err(e) = copy_outputs(call, outs) {
+                        self.discard();
+                        return Err(e);
+                    }
+                }
+                Ok(crate::perf::measure::Measured {
+                    samples_s,
+                    findings,
+                })
+            }
+            Frame::RunFailed(e) => Err(ExecError::Call(e)),
+            other => {
+                self.discard();
+                Err(unexpected("measurement", &other))
+            }
+        }
+    }
+}
+
+/// Copies a worker's output bytes into the harness's buffers, checking
+/// count and sizes.
+fn copy_outputs(call: &mut PreparedCall, outputs: &[Vec<u8>]) -> Result<(), ExecError> {
+    if outputs.len() != call.outputs.len() {
+        return Err(ExecError::Protocol(format!(
+            "worker returned {} outputs for {}",
+            outputs.len(),
+            call.outputs.len()
+        )));
+    }
+    for (i, (dst, src)) in call.outputs.iter_mut().zip(outputs).enumerate() {
+        let dst = dst.buf.bytes_mut();
+        if dst.len() != src.len() {
+            return Err(ExecError::Protocol(format!(
+                "worker returned {} bytes for output {i} of {} bytes",
+                src.len(),
+                dst.len()
+            )));
+        }
+        dst.copy_from_slice(src);
+    }
+    Ok(())
 }
 
 impl Drop for WorkerBackend {
@@ -260,6 +345,8 @@ fn unexpected(during: &str, f: &Frame) -> ExecError {
         Frame::RunFailed(_) => "run failed",
         Frame::Model(_) => "model",
         Frame::ModelDone(_) => "model done",
+        Frame::Measure { .. } => "measure",
+        Frame::Measured { .. } => "measured",
     };
     ExecError::Protocol(format!("worker answered {during} with a `{kind}` frame"))
 }
@@ -303,8 +390,11 @@ fn spawn(
     options: &[(String, String)],
     limit: Duration,
 ) -> Result<(Process, OpenedInfo), LoadErrorKind> {
-    let exe = std::env::current_exe()
-        .map_err(|e| LoadErrorKind::WorkerDied(format!("could not be started ({e})")))?;
+    let exe = match std::env::var_os(WORKER_EXE_ENV) {
+        Some(p) => PathBuf::from(p),
+        None => std::env::current_exe()
+            .map_err(|e| LoadErrorKind::WorkerDied(format!("could not be started ({e})")))?,
+    };
     let mut child = Command::new(exe)
         .arg("worker")
         .stdin(Stdio::piped())
@@ -532,6 +622,24 @@ pub fn serve() -> Result<(), String> {
                 }
             }
             Ok(Frame::Model(job)) => Frame::ModelDone(crate::model::run::serve_job(&backend, &job)),
+            Ok(Frame::Measure { plan, calls }) => {
+                let mut calls = calls
+                    .iter()
+                    .map(|s| prepare(s, true))
+                    .collect::<Result<Vec<_>, _>>()?;
+                match crate::perf::measure::measure_with(&mut calls, &plan, &mut |c| backend.run(c))
+                {
+                    Ok(m) => Frame::Measured {
+                        samples_s: m.samples_s,
+                        outputs: calls
+                            .iter()
+                            .map(|c| c.outputs.iter().map(|o| o.buf.bytes().to_vec()).collect())
+                            .collect(),
+                        findings: m.findings,
+                    },
+                    Err(e) => Frame::RunFailed(e),
+                }
+            }
             Ok(_) => return Err("unexpected frame from the harness".into()),
         };
         send(&mut out, answer)?;

@@ -324,40 +324,10 @@ pub(crate) fn lost(result: &mut CaseResult, e: &ExecError) -> bool {
 /// [`time_limit`]) where the executor can enforce it.
 pub fn run_case(backend: &mut dyn Executor, case: &Case, limit: Duration) -> CaseResult {
     let inputs = crate::suite::generate_inputs(case);
-    let values: Vec<Option<Value>> = inputs
-        .iter()
-        .map(|t| t.as_ref().map(|t| Value::new(t.dtype, t.to_f64())))
-        .collect();
-    let expected = match oracle::evaluate(case.op, &case.attributes, &values) {
-        Ok(o) => o,
-        Err(e) => {
-            return CaseResult::new(case, Status::Error, Some(format!("invalid case: {e}")));
-        }
+    let (mut call, expected) = match prepare_call(case, &inputs) {
+        Ok(p) => p,
+        Err(e) => return CaseResult::new(case, Status::Error, Some(e)),
     };
-    let stored: Vec<Option<StoredTensor>> = case
-        .inputs
-        .iter()
-        .zip(&inputs)
-        .map(|(spec, t)| match (spec, t) {
-            (InputSpec::Tensor(TensorSpec { layout, .. }), Some(t)) => {
-                let (bytes, strides) = layout.store(t);
-                Some(StoredTensor::new(t.dtype, &t.shape, strides, &bytes))
-            }
-            _ => None,
-        })
-        .collect();
-    let outputs: Vec<StoredTensor> = expected
-        .iter()
-        .map(|o| StoredTensor::output(o.value.dtype, o.value.shape()))
-        .collect();
-    let mut call = PreparedCall::new(
-        case.op.domain,
-        case.op.name,
-        case.opset,
-        &case.attributes,
-        stored,
-        outputs,
-    );
 
     let mut result = CaseResult::new(case, Status::Error, None);
     let answer = match backend.query(&mut call, limit) {
@@ -421,41 +391,9 @@ pub fn run_case(backend: &mut dyn Executor, case: &Case, limit: Duration) -> Cas
         }
     };
 
-    let shapes: Vec<Option<Vec<usize>>> = inputs
-        .iter()
-        .map(|t| t.as_ref().map(|t| t.shape.clone()))
-        .collect();
-    let mut failures = Vec::new();
-    for (i, (out, exp)) in call.outputs.iter().zip(&expected).enumerate() {
-        let actual: HostTensor = out.to_host();
-        let dtype = exp.value.dtype;
-        let n = reduction_len(case, &shapes, exp.value.shape());
-        let mut spec = case
-            .check
-            .unwrap_or_else(|| check::default_check(case.op, dtype, n));
-        if matches!(spec, CheckSpec::Bound { .. }) && exp.magnitude.is_none() {
-            // A bound needs the oracle's magnitudes; without them, fall back
-            // to the dtype's allclose rule rather than judge by |y*| alone.
-            spec = check::torch_allclose(dtype);
-        }
-        let cmp = check::compare(
-            spec,
-            dtype,
-            compute_roundoff(answer.precision, dtype),
-            &exp.value.data,
-            &actual.to_f64(),
-            exp.magnitude.as_ref(),
-        );
-        if !cmp.passed {
-            failures.push(describe_failure(i, &cmp));
-        }
-        result.outputs.push(OutputResult {
-            index: i,
-            dtype: dtype.name().to_string(),
-            shape: exp.value.shape().to_vec(),
-            comparison: cmp,
-        });
-    }
+    let (outputs, mut failures) =
+        compare_outputs(case, &inputs, &expected, &call, answer.precision);
+    result.outputs = outputs;
     if !findings.is_empty() {
         // A memory-safety violation (output never written, input written,
         // a write outside the output) outweighs whatever the outputs say.
@@ -488,6 +426,93 @@ pub fn run_case(backend: &mut dyn Executor, case: &Case, limit: Duration) -> Cas
         result.message = Some(failures.join("; "));
     }
     result
+}
+
+/// The call of `case` on `inputs` (its generated inputs, or a variant of
+/// them) and the oracle's outputs for it; `Err` says why the case is invalid.
+pub(crate) fn prepare_call(
+    case: &Case,
+    inputs: &[Option<HostTensor>],
+) -> Result<(PreparedCall, Vec<oracle::Output>), String> {
+    let values: Vec<Option<Value>> = inputs
+        .iter()
+        .map(|t| t.as_ref().map(|t| Value::new(t.dtype, t.to_f64())))
+        .collect();
+    let expected = oracle::evaluate(case.op, &case.attributes, &values)
+        .map_err(|e| format!("invalid case: {e}"))?;
+    let stored: Vec<Option<StoredTensor>> = case
+        .inputs
+        .iter()
+        .zip(inputs)
+        .map(|(spec, t)| match (spec, t) {
+            (InputSpec::Tensor(TensorSpec { layout, .. }), Some(t)) => {
+                let (bytes, strides) = layout.store(t);
+                Some(StoredTensor::new(t.dtype, &t.shape, strides, &bytes))
+            }
+            _ => None,
+        })
+        .collect();
+    let outputs: Vec<StoredTensor> = expected
+        .iter()
+        .map(|o| StoredTensor::output(o.value.dtype, o.value.shape()))
+        .collect();
+    let call = PreparedCall::new(
+        case.op.domain,
+        case.op.name,
+        case.opset,
+        &case.attributes,
+        stored,
+        outputs,
+    );
+    Ok((call, expected))
+}
+
+/// Compares every output of `call` with the oracle's `expected` under the
+/// case's check: the figures per output and one line per failed output.
+pub(crate) fn compare_outputs(
+    case: &Case,
+    inputs: &[Option<HostTensor>],
+    expected: &[oracle::Output],
+    call: &PreparedCall,
+    precision: Precision,
+) -> (Vec<OutputResult>, Vec<String>) {
+    let shapes: Vec<Option<Vec<usize>>> = inputs
+        .iter()
+        .map(|t| t.as_ref().map(|t| t.shape.clone()))
+        .collect();
+    let mut failures = Vec::new();
+    let mut results = Vec::new();
+    for (i, (out, exp)) in call.outputs.iter().zip(expected).enumerate() {
+        let actual: HostTensor = out.to_host();
+        let dtype = exp.value.dtype;
+        let n = reduction_len(case, &shapes, exp.value.shape());
+        let mut spec = case
+            .check
+            .unwrap_or_else(|| check::default_check(case.op, dtype, n));
+        if matches!(spec, CheckSpec::Bound { .. }) && exp.magnitude.is_none() {
+            // A bound needs the oracle's magnitudes; without them, fall back
+            // to the dtype's allclose rule rather than judge by |y*| alone.
+            spec = check::torch_allclose(dtype);
+        }
+        let cmp = check::compare(
+            spec,
+            dtype,
+            compute_roundoff(precision, dtype),
+            &exp.value.data,
+            &actual.to_f64(),
+            exp.magnitude.as_ref(),
+        );
+        if !cmp.passed {
+            failures.push(describe_failure(i, &cmp));
+        }
+        results.push(OutputResult {
+            index: i,
+            dtype: dtype.name().to_string(),
+            shape: exp.value.shape().to_vec(),
+            comparison: cmp,
+        });
+    }
+    (results, failures)
 }
 
 /// One line saying how output `i` failed its check.

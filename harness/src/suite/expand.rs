@@ -168,6 +168,7 @@ impl Loader {
             suite: &raw.suite.value,
             seed: raw.seed,
             timeout: raw.timeout.as_ref().map(|t| (t.value, t.referenced)),
+            throughput: raw.throughput.as_ref().map(|t| (t.value, t.referenced)),
         };
         if !is_segment(&raw.suite.value) {
             return Err(ctx.err(
@@ -249,6 +250,8 @@ struct FileCtx<'a> {
     seed: u64,
     /// The file's `timeout:` and where it is written.
     timeout: Option<(f64, Location)>,
+    /// The file's `throughput:` and where it is written.
+    throughput: Option<(crate::perf::ThroughputSpec, Location)>,
 }
 
 fn is_segment(s: &str) -> bool {
@@ -348,6 +351,18 @@ impl FileCtx<'_> {
             }
             t => t.map(|(t, _)| t),
         };
+        let throughput = match (c.throughput.as_ref(), self.throughput) {
+            (None, None) => None,
+            (Some(i), Some((o, _))) => Some((i.value.or(o), i.referenced)),
+            (Some(i), None) => Some((i.value, i.referenced)),
+            (None, Some(o)) => Some(o),
+        };
+        if let Some((spec, loc)) = throughput
+            && let Some(problem) = spec.problem()
+        {
+            return Err(self.err(loc, problem));
+        }
+        let throughput = throughput.map(|(s, _)| s);
         let dtypes = self.dtypes(rc, default_dtypes)?;
         let sweep = self.sweep(c.sweep.as_ref())?;
         self.check_arity(op, c)?;
@@ -407,6 +422,7 @@ impl FileCtx<'_> {
                     inputs,
                     check,
                     timeout,
+                    throughput,
                     location: location_string(self.path, rc.referenced),
                 });
             }

@@ -78,6 +78,9 @@ pub struct Case {
     /// Base time limit of one call in seconds, from the case's or its
     /// file's `timeout:`; `None` means the run's `--timeout`.
     pub timeout: Option<f64>,
+    /// Throughput measurement and requirements from the case's or its
+    /// file's `throughput:`; `None` means not measured (unless `run --measure`).
+    pub throughput: Option<crate::perf::ThroughputSpec>,
     /// Where the case is written, `file:line:col`.
     pub location: String,
 }

@@ -14,6 +14,7 @@ use serde_saphyr::Spanned;
 
 use super::{Distribution, Layout};
 use crate::numerics::check::CheckSpec;
+use crate::perf::ThroughputSpec;
 
 /// A whole suite file.
 #[derive(Debug, Deserialize)]
@@ -32,6 +33,9 @@ pub(crate) struct RawSuite {
     /// Default base time limit (seconds) of this file's cases.
     #[serde(default)]
     pub timeout: Option<Spanned<f64>>,
+    /// Default throughput measurement and requirements of this file's cases.
+    #[serde(default)]
+    pub throughput: Option<Spanned<ThroughputSpec>>,
     #[serde(default)]
     pub cases: Vec<Spanned<RawCase>>,
 }
@@ -59,6 +63,9 @@ pub(crate) struct RawCase {
     /// Base time limit (seconds) of this case's calls.
     #[serde(default)]
     pub timeout: Option<Spanned<f64>>,
+    /// Throughput measurement and requirements (over the file's).
+    #[serde(default)]
+    pub throughput: Option<Spanned<ThroughputSpec>>,
 }
 
 /// One positional input: `absent` or a tensor mapping.

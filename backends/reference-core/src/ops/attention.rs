@@ -12,6 +12,8 @@
 //!   scores with `softcap * tanh(s / softcap)` before the mask is added.
 //! * A row whose keys are all masked has no defined softmax: it gives NaN.
 
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
 use xpucert_abi::BackendError;
 
 use super::Args;
@@ -138,6 +140,33 @@ fn mask<T: Real>(
     Ok(Some(Mask { bias, index, len }))
 }
 
+/// `c[m x n] += a[m x k] * b`, where `b` is `k x n` row-major, or (with
+/// `b_transposed`) the transpose of an `n x k` row-major matrix.
+fn product<T: Real>(
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    (m, k, n): (usize, usize, usize),
+    b_transposed: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let views = (
+        ArrayView2::from_shape((m, k), a),
+        if b_transposed {
+            ArrayView2::from_shape((n, k), b).map(|v| v.reversed_axes())
+        } else {
+            ArrayView2::from_shape((k, n), b)
+        },
+        ArrayViewMut2::from_shape((m, n), c),
+    );
+    let (Ok(a), Ok(b), Ok(mut c)) = views else {
+        panic!("attention: slices do not hold {m}x{k} and {k}x{n} matrices");
+    };
+    general_mat_mul(T::ONE, &a, &b, T::ONE, &mut c);
+}
+
 /// Attention on float inputs; one output `Y`.
 pub fn attention(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let q_in = args.input(0)?;
@@ -172,27 +201,29 @@ pub fn attention(args: &Args<'_>) -> Result<Tensor, BackendError> {
         let m = mask::<T>(args, batch, q.heads, q.seq)?;
         let (total, dv) = (k.seq, v.size);
         let mut out = vec![T::ZERO; batch * q.heads * q.seq * dv];
-        let mut scores = vec![T::ZERO; total];
+        // Per head: S = Q Kᵀ and O = P V as two fast matrix products (see
+        // linalg.rs); scale, softcap, mask and causality are applied to S
+        // row by row in between, then each row's softmax.
+        let mut scores = vec![T::ZERO; q.seq * total];
         for b in 0..batch {
             for h in 0..q.heads {
                 let kvh = b * k.heads + h / group;
                 let keys = &k.data[kvh * total * k.size..(kvh + 1) * total * k.size];
                 let vals = &v.data[kvh * total * dv..(kvh + 1) * total * dv];
+                let qh = (b * q.heads + h) * q.seq;
+                let qmat = &q.data[qh * q.size..(qh + q.seq) * q.size];
+                scores.fill(T::ZERO);
+                product(qmat, keys, &mut scores, (q.seq, q.size, total), true);
                 for i in 0..q.seq {
-                    let qrow = &q.data[((b * q.heads + h) * q.seq + i) * q.size..][..q.size];
-                    for (j, sc) in scores.iter_mut().enumerate() {
-                        let krow = &keys[j * k.size..(j + 1) * k.size];
-                        let mut dot = T::ZERO;
-                        for (&a, &c) in qrow.iter().zip(krow) {
-                            dot += a * c;
-                        }
-                        let mut s = dot * scale;
+                    let row = &mut scores[i * total..(i + 1) * total];
+                    for (j, sc) in row.iter_mut().enumerate() {
+                        let mut s = *sc * scale;
                         if softcap > 0.0 {
                             s = cap * (s / cap).tanh();
                         }
                         if let Some(m) = &m {
                             s = if j < m.len {
-                                s + m.bias[m.index[((b * q.heads + h) * q.seq + i) * m.len + j]]
+                                s + m.bias[m.index[(qh + i) * m.len + j]]
                             } else {
                                 T::NEG_INFINITY
                             };
@@ -202,14 +233,10 @@ pub fn attention(args: &Args<'_>) -> Result<Tensor, BackendError> {
                         }
                         *sc = s;
                     }
-                    softmax_row(&mut scores, false);
-                    let orow = &mut out[((b * q.heads + h) * q.seq + i) * dv..][..dv];
-                    for (j, &p) in scores.iter().enumerate() {
-                        for (o, &x) in orow.iter_mut().zip(&vals[j * dv..(j + 1) * dv]) {
-                            *o += p * x;
-                        }
-                    }
+                    softmax_row(row, false);
                 }
+                let orows = &mut out[qh * dv..(qh + q.seq) * dv];
+                product(&scores, vals, orows, (q.seq, total, dv), false);
             }
         }
         let (out, shape) = if three_d {

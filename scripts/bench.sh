@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Throughput figures of xpucert and its reference backend, measured in one
+# run on this machine (docs/performance.md quotes its output):
+#   1. reference f32 MatMul GFLOP/s at 1024 and 4096 vs numpy (OpenBLAS),
+#      and a 16M-element Add in GB/s vs numpy, side by side;
+#   2. the same figures through the worker and in process (agreement);
+#   3. core-suite wall time with and without worker isolation;
+#   4. [slot] SmolLM2-135M decode tokens/s vs PyTorch CPU f32.
+# numpy comes from PyPI into a venv under the cargo target directory (never
+# the source tree). Usage: scripts/bench.sh   (env: CARGO_TARGET_DIR)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT=$TARGET/bench
+VENV=$TARGET/bench-venv
+mkdir -p "$OUT"
+
+echo "== building (release)" >&2
+cargo build --release --workspace --quiet
+XPU=$TARGET/release/xpucert
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "== creating $VENV with numpy from PyPI" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet numpy
+fi
+
+echo "== xpucert: suites/perf/bench.yaml through the worker" >&2
+"$XPU" run --backend reference --suite suites/perf/bench.yaml --out "$OUT/worker" \
+  --format json --isolation process > /dev/null
+echo "== numpy" >&2
+"$VENV/bin/python" scripts/bench_numpy.py 1024 4096 > "$OUT/numpy.json"
+echo "== xpucert: suites/perf/bench.yaml in process" >&2
+"$XPU" run --backend reference --suite suites/perf/bench.yaml --out "$OUT/inproc" \
+  --format json --isolation none > /dev/null
+
+echo "== core suite wall time" >&2
+t0=$(date +%s.%N)
+"$XPU" run --backend reference --suite suites/ops/core.yaml --out "$OUT/core-process" \
+  --isolation process --format json > /dev/null
+t1=$(date +%s.%N)
+"$XPU" run --backend reference --suite suites/ops/core.yaml --out "$OUT/core-none" \
+  --isolation none --format json > /dev/null
+t2=$(date +%s.%N)
+
+"$VENV/bin/python" - "$OUT" "$t0" "$t1" "$t2" <<'PY'
+import json, os, sys
+out, t0, t1, t2 = sys.argv[1], *map(float, sys.argv[2:])
+def cases(d):
+    r = json.load(open(os.path.join(out, d, "results.json")))
+    return {c["id"]: c for c in r["cases"]}
+w, p, npy = cases("worker"), cases("inproc"), json.load(open(os.path.join(out, "numpy.json")))
+print(f"host: {os.cpu_count()} cpus; numpy {npy['numpy']} (BLAS: {npy['blas']})")
+print()
+print("| figure | xpucert reference (worker) | in process | numpy | reference / numpy |")
+print("|---|---|---|---|---|")
+for n in ["1024", "4096"]:
+    cid = f"perf.matmul.f32.square.n{n}"
+    a, b = w[cid], p[cid]
+    g, gp, gn = a["throughput"]["gflops"], b["throughput"]["gflops"], npy["matmul"][n]["gflops"]
+    print(f"| f32 MatMul {n} GFLOP/s | {g:.1f} ({a['status']}) | {gp:.1f} | {gn:.1f} | {g / gn:.2f} |")
+cid = "perf.add.f32.large"
+a, b = w[cid], p[cid]
+g, gp, gn = a["throughput"]["gbps"], b["throughput"]["gbps"], npy["add"]["gbps"]
+print(f"| f32 Add 16M GB/s | {g:.1f} ({a['status']}) | {gp:.1f} | {gn:.1f} | {g / gn:.2f} |")
+print()
+print("worker vs in-process (median time, ops > 100 us): case, worker, in-process, ratio, noise (p90-p10)/median")
+for cid in sorted(w):
+    tw, tp = w[cid].get("throughput"), p[cid].get("throughput")
+    if not tw or not tp:
+        continue
+    if tp["median_s"] < 100e-6:
+        continue
+    spread = max((tw["p90_s"] - tw["p10_s"]) / tw["median_s"], (tp["p90_s"] - tp["p10_s"]) / tp["median_s"])
+    print(f"  {cid}: {tw['median_s']*1e3:.3f} ms, {tp['median_s']*1e3:.3f} ms, "
+          f"ratio {tw['median_s'] / tp['median_s']:.3f}, spread {spread:.3f}")
+print()
+iso, none = t1 - t0, t2 - t1
+print(f"core suite wall time: {iso:.2f} s with worker isolation, {none:.2f} s in process, ratio {iso / none:.2f}")
+print()
+print("SmolLM2-135M decode tokens/s vs PyTorch CPU f32: SLOT (filled by the lead after the model engine merges)")
+PY
+# --- SLOT: SmolLM2-135M decode (lead) ---------------------------------------
+# After the model engine lands: run the SmolLM2-135M model suite with the
+# reference backend (decode_tokens_per_s from its ModelSummary) and the same
+# prompt/decode length through PyTorch CPU f32 installed into "$VENV"
+# (pip install torch --index-url https://download.pytorch.org/whl/cpu is not
+# reachable here; use PyPI's torch), and print both and their ratio here.
