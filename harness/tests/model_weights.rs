@@ -486,6 +486,22 @@ fn gguf_missing_and_undecoded_tensors() {
     assert!(e.contains("m.gguf"), "{e}");
 }
 
+/// Found by the `weight_files` fuzz target: a zero dimension next to huge
+/// ones is an empty tensor, and must not overflow when its size is computed.
+#[test]
+fn empty_tensors_with_huge_dimensions() {
+    let g = GgufBuilder::new()
+        .tensor("z", &[0, 1 << 40, 1 << 40], 0, vec![])
+        .build();
+    let w = Weights::gguf_from_bytes("z.gguf", g).unwrap();
+    let t = w.get("z").unwrap();
+    assert_eq!(t.shape, vec![1 << 40, 1 << 40, 0]);
+    assert!(t.data.is_empty());
+    let st = safetensors_file(&[("z", "F32", vec![1 << 40, 1 << 40, 0], vec![])]);
+    let w = Weights::safetensors_from_bytes("z.safetensors", st).unwrap();
+    assert!(w.get("z").unwrap().data.is_empty());
+}
+
 /// Every proper prefix of a valid file is a clean error; every single-byte
 /// corruption of the header either loads or is a clean error, and whatever
 /// loads decodes or fails cleanly. None may panic.

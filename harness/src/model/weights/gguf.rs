@@ -400,10 +400,7 @@ pub(crate) fn parse(path: &Path, bytes: Vec<u8>) -> Result<Weights, WeightError>
             tensor: name.clone(),
             what,
         };
-        let numel = dims
-            .iter()
-            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-            .filter(|&n| n <= usize::MAX as u64 / 8)
+        let numel = super::element_count(&dims)
             .ok_or_else(|| mismatch(format!("dimensions {dims:?} overflow")))?;
         // ggml requires whole blocks along the fastest dimension.
         let fastest = dims.first().copied().unwrap_or(1);
@@ -446,6 +443,7 @@ pub(crate) fn parse(path: &Path, bytes: Vec<u8>) -> Result<Weights, WeightError>
         );
         entries.push(Entry {
             shape: dims.iter().rev().map(|&d| d as usize).collect(),
+            numel: numel as usize,
             name,
             encoding,
             start: start as usize,

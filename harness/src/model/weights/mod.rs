@@ -109,6 +109,9 @@ pub const DECODED_TYPES: &str =
 pub(crate) struct Entry {
     pub name: String,
     pub shape: Vec<usize>,
+    /// Product of `shape`, computed with overflow checks at open (a zero
+    /// dimension next to huge ones must not overflow a later product).
+    pub numel: usize,
     pub encoding: Encoding,
     /// Absolute byte range in the file (end checked against the file length).
     pub start: usize,
@@ -248,8 +251,7 @@ impl Weights {
     /// Decodes one tensor into exact f64 values.
     pub fn get(&self, name: &str) -> Result<WeightTensor, WeightError> {
         let e = self.entry(name)?;
-        let numel = e.shape.iter().product::<usize>();
-        let data = dequant::decode(&e.encoding, &self.bytes[e.start..e.end], numel).map_err(
+        let data = dequant::decode(&e.encoding, &self.bytes[e.start..e.end], e.numel).map_err(
             |problem| match problem {
                 dequant::Problem::Unsupported => WeightError::UnsupportedType {
                     path: self.path.clone(),
@@ -313,6 +315,18 @@ impl Weights {
             }),
         }
     }
+}
+
+/// Product of the dimensions, `None` when it overflows or exceeds what a
+/// `Vec<f64>` could hold. A zero dimension makes it 0 whatever the others
+/// are (the same answer in any dimension order).
+pub(crate) fn element_count(dims: &[u64]) -> Option<u64> {
+    if dims.contains(&0) {
+        return Some(0);
+    }
+    dims.iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= usize::MAX as u64 / 8)
 }
 
 /// Reads a HF `config.json` into a JSON value.

@@ -136,10 +136,7 @@ pub(crate) fn parse(path: &Path, bytes: Vec<u8>) -> Result<Weights, WeightError>
         if begin > end {
             return Err(bad(&format!("data_offsets [{begin}, {end}] run backwards")));
         }
-        let numel = shape
-            .iter()
-            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-            .filter(|&n| n <= usize::MAX as u64 / 8)
+        let numel = super::element_count(&shape)
             .ok_or_else(|| bad(&format!("shape {shape:?} overflows")))?;
         if numel.checked_mul(size) != Some(end - begin) {
             return Err(WeightError::ShapeMismatch {
@@ -168,6 +165,7 @@ pub(crate) fn parse(path: &Path, bytes: Vec<u8>) -> Result<Weights, WeightError>
         entries.push(Entry {
             name: name.clone(),
             shape: shape.iter().map(|&d| d as usize).collect(),
+            numel: numel as usize,
             encoding,
             start: start as usize,
             end: stop as usize,
