@@ -2,7 +2,7 @@
 # Regenerates reports/: the compatibility matrix of the bundled backends
 # (the reference backend, the C example backend, and the honest variants of
 # the mutants backend: correct implementations that compute differently)
-# over the core suite.
+# over the core and deepseek suites.
 #
 #   bash reports/generate.sh            # release build
 #   PROFILE=debug bash reports/generate.sh
@@ -21,7 +21,7 @@ else
 fi
 make -s -C backends/example-c
 x="$target/$profile/xpucert"
-suite=suites/ops/core.yaml
+suites=(--suite suites/ops/core.yaml --suite suites/ops/deepseek.yaml)
 runs=reports/runs
 rm -rf "$runs"
 mkdir -p "$runs"
@@ -33,7 +33,7 @@ honest_modes="honest reversed_sum pairwise_sum fma_matmul blocked_matmul f64_acc
 run() { # name, then run arguments
   local name="$1"; shift
   # exit 1 (non-conformant) is a result to publish, not an error
-  "$x" run --suite "$suite" --out "$runs/$name" --format json "$@" > /dev/null || [ $? -eq 1 ]
+  "$x" run "${suites[@]}" --out "$runs/$name" --format json "$@" > /dev/null || [ $? -eq 1 ]
   rm -f "$runs/$name/results.jsonl"
 }
 

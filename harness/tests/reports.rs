@@ -925,3 +925,67 @@ fn shell_words(line: &str) -> Vec<String> {
     flush(&mut cur, &mut words);
     words
 }
+
+/// The DeepSeek profile: `run --profile` runs its suites (core + deepseek),
+/// the reference backend reaches L2 on its op x dtype set (bf16, fp8
+/// dequantize paths), and a backend with a broken op on that set does not.
+#[test]
+fn deepseek_profile_levels_reference_and_a_broken_backend() {
+    build_reference();
+    let t = tmp();
+    let run_dir = t.path().join("run");
+    let o = run(xpucert()
+        .args([
+            "run",
+            "--backend",
+            "reference",
+            "--profile",
+            "deepseek",
+            "--format",
+            "json",
+            "--out",
+        ])
+        .arg(&run_dir));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let r = results(&run_dir);
+    let suites: Vec<&str> = r["provenance"]["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(suites, ["core", "deepseek"]);
+    let bundle = t.path().join("bundle");
+    let o = run(xpucert()
+        .args(["certify", "--profile", "deepseek", "--results"])
+        .arg(run_dir.join("results.json"))
+        .arg("--out")
+        .arg(&bundle));
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("level L2"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("no result for model deepseek-v3-tiny"),
+        "{}",
+        o.stdout
+    );
+    let o = run(xpucert().arg("verify").arg(&bundle));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+
+    // Softmax broken: L1 only, and the certificate says why
+    let bad = t.path().join("bad");
+    let o = run(xpucert()
+        .args([
+            "certify",
+            "--profile",
+            "deepseek",
+            "--backend",
+            "mutants",
+            "--option",
+            "mode=softmax_no_max",
+            "--out",
+        ])
+        .arg(&bad));
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("level L1"), "{}", o.stdout);
+    assert!(o.stdout.contains("L2: Softmax x"), "{}", o.stdout);
+}
