@@ -42,6 +42,18 @@ enum Command {
     List(ListArgs),
     /// Show a backend's manifest and declared capabilities.
     Info(InfoArgs),
+    /// Join the results.json files of `run --shard` into one.
+    Merge(crate::report::cmd::MergeArgs),
+    /// Compare a run with a baseline; exit 1 on regressions.
+    Gate(crate::report::cmd::GateArgs),
+    /// One compatibility matrix across backends (one results.json each).
+    Matrix(crate::report::cmd::MatrixArgs),
+    /// Render a results.json as table, json, junit, md or html.
+    Report(crate::report::cmd::ReportArgs),
+    /// Run a certification profile and write a verifiable bundle.
+    Certify(crate::report::cmd::CertifyArgs),
+    /// Re-check every hash and the level of a certificate bundle.
+    Verify(crate::report::cmd::VerifyArgs),
     /// Serve one backend over stdin/stdout frames (started by `run`).
     #[command(hide = true)]
     Worker,
@@ -88,6 +100,19 @@ struct RunArgs {
     /// requirements are judged against.
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// Run only shard K of N (`2/4`), split by expected cost; `auto` reads
+    /// the index from CI variables (see docs/ci.md). `xpucert merge` joins
+    /// the shards' results.json files.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<crate::report::shard::ShardRequest>,
+    /// Run the suites of certification profile NAME (suites/profiles/NAME.yaml,
+    /// or a path to a profile file) instead of `--suite`.
+    #[arg(long)]
+    profile: Option<String>,
+}
+
+fn parse_shard(s: &str) -> Result<crate::report::shard::ShardRequest, String> {
+    crate::report::shard::ShardRequest::parse(s).map_err(|e| e.to_string())
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -134,6 +159,12 @@ enum Format {
     Table,
     /// results.json on stdout.
     Json,
+    /// JUnit XML on stdout (one testcase per case).
+    Junit,
+    /// Markdown on stdout, sized for a pull-request comment.
+    Md,
+    /// A self-contained HTML report on stdout.
+    Html,
 }
 
 fn parse_option(s: &str) -> Result<(String, String), String> {
@@ -183,6 +214,15 @@ fn model_skipped(mc: &ModelCase, why: &str) -> CaseResult {
     }
 }
 
+impl From<crate::report::cmd::CmdFailure> for Failure {
+    fn from(f: crate::report::cmd::CmdFailure) -> Self {
+        Failure {
+            code: f.code,
+            message: f.message,
+        }
+    }
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -190,6 +230,12 @@ pub fn main() -> ExitCode {
         Command::Run(a) => cmd_run(a),
         Command::List(a) => cmd_list(a),
         Command::Info(a) => cmd_info(a),
+        Command::Merge(a) => crate::report::cmd::merge(a).map_err(Failure::from),
+        Command::Gate(a) => crate::report::cmd::gate(a).map_err(Failure::from),
+        Command::Matrix(a) => crate::report::cmd::matrix(a).map_err(Failure::from),
+        Command::Report(a) => crate::report::cmd::report(a).map_err(Failure::from),
+        Command::Certify(a) => crate::report::cmd::certify(a).map_err(Failure::from),
+        Command::Verify(a) => crate::report::cmd::verify(a).map_err(Failure::from),
         Command::Worker => {
             return match backend::worker::serve() {
                 Ok(()) => ExitCode::SUCCESS,
@@ -357,6 +403,11 @@ fn cmd_info(a: InfoArgs) -> Result<u8, Failure> {
 fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
     let started_at = run::utc_now();
     let start = Instant::now();
+    let mut a = a;
+    if let Some(name) = &a.profile {
+        a.suites = crate::report::cert::profile_suites(name)
+            .map_err(|e| Failure::config(e.to_string()))?;
+    }
     let (suites, model_cases, model_suites) = load_all_suites(&a.suites, &a.filters)?;
     let cases = selected(&suites, &a.filters);
     if cases.is_empty() && model_cases.is_empty() {
@@ -371,6 +422,23 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             Some(perf::require::Baseline::load(p).map_err(|e| Failure::config(e.to_string()))?)
         }
         None => None,
+    };
+    if a.shard.is_some() && !model_cases.is_empty() {
+        // Shards split op cases by cost and merge by position; a model case
+        // is one long case, best run as its own CI job.
+        return Err(Failure::config(
+            "--shard applies to op suites; run model suites (suites/models) in their own job",
+        ));
+    }
+    let (cases, shard) = match a.shard {
+        Some(request) => {
+            let spec = request
+                .resolve()
+                .map_err(|e| Failure::config(e.to_string()))?;
+            let (kept, info) = crate::report::shard::select(&cases, spec);
+            (kept, Some(info))
+        }
+        None => (cases, None),
     };
     let mut b = open_backend(&a.backend, &a.options, a.isolation, a.timeout.max(60.0))?;
     let manifest = match b.manifest() {
@@ -405,6 +473,9 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
         format!("{:?}", a.isolation).to_lowercase(),
     );
     settings.insert("timeout".into(), a.timeout.to_string());
+    if let Some(s) = &shard {
+        settings.insert("shard".into(), format!("{}/{}", s.index, s.total));
+    }
     let header = run::RunHeader {
         record: run::RunHeader::RECORD.into(),
         schema: run::results::SCHEMA.into(),
@@ -549,12 +620,23 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             if interrupted { s.interrupted() } else { s }
         },
         cases: results,
+        shard,
     };
     let json_path = a.out.join("results.json");
     file.write(&json_path)
         .map_err(|e| Failure::config(format!("cannot write {}: {e}", json_path.display())))?;
 
     match a.format {
+        Format::Junit | Format::Md | Format::Html => {
+            let text = match a.format {
+                Format::Junit => crate::report::junit::render(&file),
+                Format::Md => {
+                    crate::report::markdown::render(&file, crate::report::markdown::MAX_CHARS)
+                }
+                _ => crate::report::html::render(&file),
+            };
+            println!("{text}");
+        }
         Format::Json => {
             let text =
                 serde_json::to_string_pretty(&file).map_err(|e| Failure::config(e.to_string()))?;

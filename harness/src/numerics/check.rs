@@ -251,8 +251,10 @@ pub struct Mismatch {
     /// Multi-dimensional index in the output.
     pub index: Vec<usize>,
     /// Oracle value.
+    #[serde(with = "super::json_f64")]
     pub expected: f64,
     /// Backend value.
+    #[serde(with = "super::json_f64")]
     pub actual: f64,
 }
 
@@ -270,18 +272,21 @@ pub struct Comparison {
     /// Elements where NaN/Inf disagreed with the oracle.
     pub special_mismatches: usize,
     /// Largest |y - y*| over finite pairs.
+    #[serde(with = "super::json_f64")]
     pub max_abs_err: f64,
     /// Largest |y - y*| / |y*| over finite pairs with y* != 0.
+    #[serde(with = "super::json_f64")]
     pub max_rel_err: f64,
     /// Largest measured error / allowed error over finite pairs: below 1
     /// passes; the closer to 1, the less margin. 0 for exact matches.
+    #[serde(with = "super::json_f64")]
     pub headroom: f64,
     /// Like `headroom`, but with one ulp of the output dtype discounted from
     /// every error first: the part of the error an implementation could have
     /// avoided. Rounding a higher-precision result into f16 costs up to an
     /// ulp by itself, so an honest f16 op can sit at headroom 0.9 while its
     /// quality figure stays near 0. Above [`WARN_QUALITY`] a pass is a `warn`.
-    #[serde(default)]
+    #[serde(default, with = "super::json_f64")]
     pub quality: f64,
     /// For `bound` checks: the unit roundoff the measured errors imply,
     /// max over elements of |y - y*| / (c * M). Far above the declared

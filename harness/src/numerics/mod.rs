@@ -7,6 +7,7 @@
 
 pub mod check;
 mod convert;
+pub mod json_f64;
 mod tensor;
 
 pub use convert::{from_f64_bits, from_f64_bits_saturating, round_to, to_f64_bits};

@@ -3,6 +3,15 @@
 //! (JUnit, Markdown, HTML and the compatibility matrix come with the reports
 //! work and read the same [`crate::run::ResultsFile`].)
 
+pub mod cert;
+pub mod cmd;
+pub mod gate;
+pub mod html;
+pub mod junit;
+pub mod markdown;
+pub mod matrix;
+pub mod shard;
+
 use std::collections::BTreeMap;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;

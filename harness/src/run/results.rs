@@ -163,6 +163,10 @@ pub struct ResultsFile {
     pub summary: Summary,
     /// Every case, in run order.
     pub cases: Vec<CaseResult>,
+    /// Which shard of a split run this file holds (`run --shard`); absent
+    /// for a whole run (and after `xpucert merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::report::shard::ShardInfo>,
 }
 
 impl ResultsFile {

@@ -1,0 +1,352 @@
+//! The compatibility matrix: rows op x dtype (then one row per model x
+//! dtype), one column per results file (a backend, with its options), each
+//! cell a verdict with the declared compute precision and the worst
+//! headroom. Rendered as Markdown, HTML, JSON or a terminal table.
+//!
+//! A cell is `fail` if any of its cases failed, errored, crashed or timed
+//! out; else `unsupported` if none ran; else `warn` if any warned; else
+//! `emulated` if the backend declared any of them emulated; else `pass`.
+
+use std::collections::BTreeMap;
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
+use serde::Serialize;
+
+use super::html::esc;
+use crate::run::{CaseResult, ResultsFile, Status};
+
+/// The verdict of one cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every case passed.
+    Pass,
+    /// Conformant, some beyond the quality bound.
+    Warn,
+    /// Passed, but the backend declared emulation.
+    Emulated,
+    /// Nothing ran.
+    Unsupported,
+    /// A failure.
+    Fail,
+}
+
+impl Verdict {
+    /// Lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warn => "warn",
+            Verdict::Emulated => "emulated",
+            Verdict::Unsupported => "unsupported",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// One backend column.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    /// Shown name: the backend's name and its `--option`s.
+    pub label: String,
+    /// The library's self-reported name.
+    pub backend: String,
+    /// sha256 of the library.
+    pub backend_sha256: String,
+    /// Backend options of the run.
+    pub options: Vec<String>,
+}
+
+/// One row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct RowKey {
+    /// `op` or `model`.
+    pub kind: String,
+    /// Op name or model name.
+    pub name: String,
+    /// dtype.
+    pub dtype: String,
+}
+
+/// One cell.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatrixCell {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Number of cases.
+    pub cases: usize,
+    /// Count per status.
+    pub by_status: BTreeMap<String, usize>,
+    /// Declared compute precision when not the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
+    /// Worst headroom over cases that ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst_headroom: Option<f64>,
+}
+
+/// The whole matrix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Matrix {
+    /// Backends.
+    pub columns: Vec<Column>,
+    /// Rows, in op vocabulary order, then models.
+    pub rows: Vec<RowKey>,
+    /// `cells[row][column]`; `None` where a backend has no case of the row.
+    pub cells: Vec<Vec<Option<MatrixCell>>>,
+}
+
+fn row_key(c: &CaseResult) -> RowKey {
+    match &c.model {
+        Some(m) => RowKey {
+            kind: "model".into(),
+            name: m.name.clone(),
+            dtype: c.dtype.clone(),
+        },
+        None => RowKey {
+            kind: "op".into(),
+            name: c.op.clone(),
+            dtype: c.dtype.clone(),
+        },
+    }
+}
+
+fn cell(cases: &[&CaseResult]) -> MatrixCell {
+    let mut by_status = BTreeMap::new();
+    for c in cases {
+        *by_status.entry(c.status.name().to_string()).or_insert(0) += 1;
+    }
+    let ran: Vec<&&CaseResult> = cases
+        .iter()
+        .filter(|c| !matches!(c.status, Status::Unsupported | Status::Skip))
+        .collect();
+    let verdict = if cases.iter().any(|c| c.status.is_failure()) {
+        Verdict::Fail
+    } else if ran.is_empty() {
+        Verdict::Unsupported
+    } else if ran.iter().any(|c| c.status == Status::Warn) {
+        Verdict::Warn
+    } else if ran.iter().any(|c| c.support.as_deref() == Some("emulated")) {
+        Verdict::Emulated
+    } else {
+        Verdict::Pass
+    };
+    let precision = cases
+        .iter()
+        .filter_map(|c| c.compute_precision.clone())
+        .find(|p| p != "default");
+    let worst_headroom = ran
+        .iter()
+        .filter(|c| !c.outputs.is_empty())
+        .map(|c| c.headroom())
+        .fold(None, |a: Option<f64>, h| Some(a.map_or(h, |a| a.max(h))));
+    MatrixCell {
+        verdict,
+        cases: cases.len(),
+        by_status,
+        precision,
+        worst_headroom,
+    }
+}
+
+/// The column label of a results file.
+pub fn label(r: &ResultsFile) -> String {
+    let opts = super::shard::command_options(&r.provenance.command);
+    if opts.is_empty() {
+        r.provenance.backend_name.clone()
+    } else {
+        format!("{} ({})", r.provenance.backend_name, opts.join(", "))
+    }
+}
+
+/// Builds the matrix of `files` (one column each, in order).
+pub fn build(files: &[ResultsFile]) -> Matrix {
+    let order: Vec<&str> = crate::op::names().collect();
+    let mut columns: Vec<Column> = Vec::new();
+    let mut by_row: BTreeMap<RowKey, Vec<Vec<&CaseResult>>> = BTreeMap::new();
+    for (ci, r) in files.iter().enumerate() {
+        let mut l = label(r);
+        let n = columns
+            .iter()
+            .filter(|c| c.label == l || c.label.starts_with(&format!("{l} #")))
+            .count();
+        if n > 0 {
+            l = format!("{l} #{}", n + 1);
+        }
+        columns.push(Column {
+            label: l,
+            backend: r.provenance.backend_name.clone(),
+            backend_sha256: r.provenance.backend_sha256.clone(),
+            options: super::shard::command_options(&r.provenance.command),
+        });
+        for c in &r.cases {
+            let v = by_row
+                .entry(row_key(c))
+                .or_insert_with(|| vec![Vec::new(); files.len()]);
+            v[ci].push(c);
+        }
+    }
+    let mut rows: Vec<RowKey> = by_row.keys().cloned().collect();
+    rows.sort_by_key(|k| {
+        (
+            k.kind == "model",
+            order
+                .iter()
+                .position(|o| *o == k.name)
+                .unwrap_or(usize::MAX),
+            k.name.clone(),
+            k.dtype.clone(),
+        )
+    });
+    let cells = rows
+        .iter()
+        .map(|k| {
+            by_row[k]
+                .iter()
+                .map(|cases| (!cases.is_empty()).then(|| cell(cases)))
+                .collect()
+        })
+        .collect();
+    Matrix {
+        columns,
+        rows,
+        cells,
+    }
+}
+
+impl MatrixCell {
+    /// Short text: `pass`, `warn bf16 h=0.62`, `fail 2/5`.
+    pub fn text(&self) -> String {
+        let mut s = self.verdict.name().to_string();
+        if self.verdict == Verdict::Fail {
+            let failed: usize = self
+                .by_status
+                .iter()
+                .filter(|(k, _)| matches!(k.as_str(), "fail" | "error" | "crash" | "timeout"))
+                .map(|(_, v)| v)
+                .sum();
+            s.push_str(&format!(" {failed}/{}", self.cases));
+        }
+        if let Some(p) = &self.precision {
+            s.push_str(&format!(" [{p}]"));
+        }
+        if let Some(h) = self.worst_headroom
+            && self.verdict != Verdict::Unsupported
+        {
+            s.push_str(&format!(" h={h:.2}"));
+        }
+        s
+    }
+}
+
+fn row_name(k: &RowKey) -> String {
+    if k.kind == "model" {
+        format!("model {}", k.name)
+    } else {
+        k.name.clone()
+    }
+}
+
+/// Markdown table (a legend line first). Vendor strings have `|` and
+/// newlines neutralised so they cannot break the table.
+pub fn markdown(m: &Matrix) -> String {
+    let md = |s: &str| {
+        s.replace('|', "\\|")
+            .replace(['\n', '\r'], " ")
+            .replace('<', "&lt;")
+    };
+    let mut out = String::from(
+        "Cells: verdict, [declared compute precision], h = worst headroom (measured error / allowed).\n\n",
+    );
+    out.push_str("| op | dtype |");
+    for c in &m.columns {
+        out.push_str(&format!(" {} |", md(&c.label)));
+    }
+    out.push_str("\n|---|---|");
+    out.push_str(&"---|".repeat(m.columns.len()));
+    out.push('\n');
+    for (k, row) in m.rows.iter().zip(&m.cells) {
+        out.push_str(&format!("| {} | {} |", md(&row_name(k)), md(&k.dtype)));
+        for c in row {
+            out.push_str(&format!(
+                " {} |",
+                c.as_ref().map_or("—".to_string(), |c| md(&c.text()))
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Terminal table.
+pub fn table(m: &Matrix) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    let mut header = vec!["op".to_string(), "dtype".to_string()];
+    header.extend(m.columns.iter().map(|c| c.label.clone()));
+    t.set_header(header);
+    for (k, row) in m.rows.iter().zip(&m.cells) {
+        let mut cells = vec![row_name(k), k.dtype.clone()];
+        cells.extend(
+            row.iter()
+                .map(|c| c.as_ref().map_or("-".into(), MatrixCell::text)),
+        );
+        t.add_row(cells);
+    }
+    t
+}
+
+/// The matrix as an HTML `<table>` (escaped; classes `v-pass` ... for colour).
+pub fn html_table(m: &Matrix) -> String {
+    let mut out =
+        String::from("<table class=\"matrix\" id=\"matrix\"><thead><tr><th>op</th><th>dtype</th>");
+    for c in &m.columns {
+        out.push_str(&format!(
+            "<th title=\"sha256 {}\">{}</th>",
+            esc(&c.backend_sha256),
+            esc(&c.label)
+        ));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for (k, row) in m.rows.iter().zip(&m.cells) {
+        out.push_str(&format!(
+            "<tr data-op=\"{}\" data-dtype=\"{}\"><td>{}</td><td>{}</td>",
+            esc(&k.name),
+            esc(&k.dtype),
+            esc(&row_name(k)),
+            esc(&k.dtype)
+        ));
+        for c in row {
+            match c {
+                Some(c) => {
+                    let counts: Vec<String> = c
+                        .by_status
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect();
+                    out.push_str(&format!(
+                        "<td class=\"v-{}\" title=\"{}\">{}</td>",
+                        c.verdict.name(),
+                        esc(&counts.join(", ")),
+                        esc(&c.text())
+                    ));
+                }
+                None => out.push_str("<td class=\"v-none\">—</td>"),
+            }
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// A standalone HTML page of the matrix.
+pub fn html_page(m: &Matrix) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>xpucert compatibility matrix</title><style>{}</style></head><body><h1>xpucert compatibility matrix</h1><p>Cells: verdict, [declared compute precision], h = worst headroom (measured error / allowed).</p>{}</body></html>\n",
+        super::html::CSS,
+        html_table(m)
+    )
+}
