@@ -70,8 +70,14 @@ fn dispatch(c: &mut Criterion) {
 
     // The worker is this harness's binary; a bench binary is not, so point
     // the worker launcher at it.
-    let worker_exe = lib.parent().map(|d| d.join("xpucert"));
-    if let Some(exe) = worker_exe.filter(|p| p.is_file()) {
+    // The library may be found in the profile directory or its deps/.
+    let worker_exe = lib
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|d| d.join("xpucert"))
+        .find(|p| p.is_file());
+    if let Some(exe) = worker_exe {
         set_worker_exe(&exe);
         let mut w = WorkerBackend::open(&lib, &[], Duration::from_secs(30)).expect("worker starts");
         let mut c3 = call();

@@ -240,7 +240,7 @@ fn a_backend_caching_outputs_gains_nothing_under_measurement() {
     let lib = backend::resolve("mutants").unwrap();
     let suite = xpucert::suite::parse_str(
         "c.yaml",
-        "suite: c\ncases:\n  - name: m\n    op: MatMul\n    dtypes: [f32]\n    inputs: [{shape: [192, 192]}, {shape: [192, 192]}]\n",
+        "suite: c\ncases:\n  - name: m\n    op: MatMul\n    dtypes: [f32]\n    inputs: [{shape: [512, 512]}, {shape: [512, 512]}]\n",
     )
     .unwrap();
     let case = &suite.cases[0];
