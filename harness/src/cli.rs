@@ -1,4 +1,4 @@
-//! The command line: `xpucert run | list | info`.
+//! The command line: `xpucert run | list | info | new-backend | repro`.
 //!
 //! Exit codes (stable, documented in the README):
 //! * 0: conformant (no fail, error, crash or timeout), or the command succeeded;
@@ -37,6 +37,8 @@ enum Command {
     List(ListArgs),
     /// Show a backend's manifest and declared capabilities.
     Info(InfoArgs),
+    /// Write a backend skeleton (C, C++ or Rust) that builds and loads.
+    NewBackend(crate::vendor::NewBackendArgs),
     /// Serve one backend over stdin/stdout frames (started by `run`).
     #[command(hide = true)]
     Worker,
@@ -78,7 +80,7 @@ struct RunArgs {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-enum Isolation {
+pub(crate) enum Isolation {
     /// In a worker child process.
     Process,
     /// In the xpucert process itself.
@@ -123,26 +125,26 @@ enum Format {
     Json,
 }
 
-fn parse_option(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_option(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))
 }
 
 /// A failure that ends the command with a documented exit code.
-struct Failure {
-    code: u8,
-    message: String,
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
 }
 
 impl Failure {
-    fn config(message: impl Into<String>) -> Self {
+    pub(crate) fn config(message: impl Into<String>) -> Self {
         Failure {
             code: 2,
             message: message.into(),
         }
     }
-    fn backend(e: backend::LoadError) -> Self {
+    pub(crate) fn backend(e: backend::LoadError) -> Self {
         Failure {
             code: 3,
             message: e.to_string(),
@@ -157,6 +159,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => cmd_run(a),
         Command::List(a) => cmd_list(a),
         Command::Info(a) => cmd_info(a),
+        Command::NewBackend(a) => crate::vendor::cmd_new_backend(a),
         Command::Worker => {
             return match backend::worker::serve() {
                 Ok(()) => ExitCode::SUCCESS,
@@ -196,7 +199,7 @@ fn cmd_list(a: ListArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn open_backend(
+pub(crate) fn open_backend(
     spec: &str,
     options: &[(String, String)],
     isolation: Isolation,
@@ -216,7 +219,7 @@ fn open_backend(
     })
 }
 
-fn sha256_file(path: &Path) -> String {
+pub(crate) fn sha256_file(path: &Path) -> String {
     match std::fs::read(path) {
         Ok(bytes) => crate::digest::sha256_hex(&bytes),
         Err(e) => format!("unreadable: {e}"),

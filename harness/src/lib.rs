@@ -13,6 +13,7 @@
 //! * [`digest`]: sha256 hex for provenance.
 //! * [`run`]: executing cases, statuses, streamed results files.
 //! * [`report`]: terminal tables and failure details.
+//! * [`vendor`]: backend skeletons, capability tables, repro dumps, progress.
 //! * [`cli`]: the `xpucert` command and its exit codes.
 
 pub mod backend;
@@ -24,3 +25,4 @@ pub mod oracle;
 pub mod report;
 pub mod run;
 pub mod suite;
+pub mod vendor;
