@@ -115,6 +115,10 @@ struct InfoArgs {
     /// Where the backend is loaded (see `run --isolation`).
     #[arg(long, value_enum, default_value_t = Isolation::Process)]
     isolation: Isolation,
+    /// Suites whose op x dtype combinations the capability table asks
+    /// query_op about (one representative case each; repeatable).
+    #[arg(long = "suite", default_value = "suites/ops/core.yaml")]
+    suites: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -293,6 +297,8 @@ fn cmd_info(a: InfoArgs) -> Result<u8, Failure> {
         }
         Err(e) => println!("manifest is not valid JSON ({e}):\n{manifest}"),
     }
+    let suites = load_suites(&a.suites)?;
+    crate::vendor::capabilities::print(b.as_mut(), &selected(&suites, &[]), &manifest);
     Ok(0)
 }
 
