@@ -39,6 +39,8 @@ enum Command {
     Info(InfoArgs),
     /// Write a backend skeleton (C, C++ or Rust) that builds and loads.
     NewBackend(crate::vendor::NewBackendArgs),
+    /// Rerun one case and dump inputs, expected, actual and errors as .npy.
+    Repro(crate::vendor::ReproArgs),
     /// Serve one backend over stdin/stdout frames (started by `run`).
     #[command(hide = true)]
     Worker,
@@ -80,7 +82,7 @@ struct RunArgs {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub(crate) enum Isolation {
+pub enum Isolation {
     /// In a worker child process.
     Process,
     /// In the xpucert process itself.
@@ -164,6 +166,7 @@ pub fn main() -> ExitCode {
         Command::List(a) => cmd_list(a),
         Command::Info(a) => cmd_info(a),
         Command::NewBackend(a) => crate::vendor::cmd_new_backend(a),
+        Command::Repro(a) => crate::vendor::cmd_repro(a),
         Command::Worker => {
             return match backend::worker::serve() {
                 Ok(()) => ExitCode::SUCCESS,
@@ -183,7 +186,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load_suites(paths: &[PathBuf]) -> Result<Vec<Suite>, Failure> {
+pub(crate) fn load_suites(paths: &[PathBuf]) -> Result<Vec<Suite>, Failure> {
     suite::load_all(paths).map_err(|e| Failure::config(e.to_string()))
 }
 
@@ -454,10 +457,16 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
                 .iter()
                 .map(|s| format!("--suite {}", s.display()))
                 .collect();
+            let options_arg: Vec<String> = a
+                .options
+                .iter()
+                .map(|(k, v)| format!(" --option {k}={v}"))
+                .collect();
             let prefix = format!(
-                "xpucert run --backend {} {}",
+                "xpucert run --backend {} {}{}",
                 a.backend,
-                suites_arg.join(" ")
+                suites_arg.join(" "),
+                options_arg.concat()
             );
             for line in crate::report::failure_details(&file, &prefix, 20) {
                 println!("{line}");

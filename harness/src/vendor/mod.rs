@@ -83,3 +83,88 @@ pub(crate) fn cmd_new_backend(a: NewBackendArgs) -> Result<u8, Failure> {
     );
     Ok(0)
 }
+
+/// `xpucert repro CASE --backend X --dump DIR`.
+#[derive(clap::Args, Debug)]
+pub struct ReproArgs {
+    /// The case id, as in results.json or `xpucert list`.
+    pub case: String,
+    /// Backend library path, or a bundled backend name.
+    #[arg(long)]
+    pub backend: String,
+    /// Directory to write the arrays, case.json and check.py into.
+    #[arg(long)]
+    pub dump: PathBuf,
+    /// Suite file or directory holding the case (repeatable).
+    #[arg(long = "suite", default_value = "suites/ops/core.yaml")]
+    pub suites: Vec<PathBuf>,
+    /// Backend context option KEY=VALUE (repeatable).
+    #[arg(long = "option", value_parser = crate::cli::parse_option)]
+    pub options: Vec<(String, String)>,
+    /// Where the backend runs (see `run --isolation`).
+    #[arg(long, value_enum, default_value_t = crate::cli::Isolation::Process)]
+    pub isolation: crate::cli::Isolation,
+    /// Base time limit of one call in seconds.
+    #[arg(long, default_value = "30")]
+    pub timeout: f64,
+}
+
+/// The `repro` command line that reruns `id` and dumps it.
+pub fn repro_command(
+    id: &str,
+    backend: &str,
+    suites: &[PathBuf],
+    options: &[(String, String)],
+    dump: &str,
+) -> String {
+    let mut s = format!("xpucert repro {id} --backend {backend}");
+    for p in suites {
+        s.push_str(&format!(" --suite {}", p.display()));
+    }
+    for (k, v) in options {
+        s.push_str(&format!(" --option {k}={v}"));
+    }
+    s.push_str(&format!(" --dump {dump}"));
+    s
+}
+
+/// Runs `repro`: exit 0 if the case passes (or is unsupported), 1 if it
+/// fails, like `run`.
+pub(crate) fn cmd_repro(a: ReproArgs) -> Result<u8, Failure> {
+    let suites = crate::cli::load_suites(&a.suites)?;
+    let Some(case) = suites
+        .iter()
+        .flat_map(|s| &s.cases)
+        .find(|c| c.id == a.case)
+    else {
+        return Err(Failure::config(format!(
+            "no case `{}` in {} suite(s); `xpucert list` shows the ids",
+            a.case,
+            suites.len()
+        )));
+    };
+    let mut b = crate::cli::open_backend(&a.backend, &a.options, a.isolation, a.timeout.max(60.0))?;
+    let limit = crate::run::time_limit(case, std::time::Duration::from_secs_f64(a.timeout));
+    let command = repro_command(
+        &case.id,
+        &a.backend,
+        &a.suites,
+        &a.options,
+        &a.dump.display().to_string(),
+    );
+    let r = repro::repro(b.as_mut(), case, limit, &a.dump, &command)
+        .map_err(|e| Failure::config(e.to_string()))?;
+    for line in crate::report::teach::case_lines(&r.result) {
+        println!("{line}");
+    }
+    if let Some(u) = &r.unstable {
+        println!("warning: {u}");
+    }
+    println!(
+        "wrote {} files to {}; `python3 {}` recomputes the figures with numpy",
+        r.files.len(),
+        a.dump.display(),
+        a.dump.join("check.py").display()
+    );
+    Ok(if r.result.status.is_failure() { 1 } else { 0 })
+}
