@@ -300,8 +300,17 @@ fn cmd_info(a: InfoArgs) -> Result<u8, Failure> {
         }
         Err(e) => println!("manifest is not valid JSON ({e}):\n{manifest}"),
     }
-    let suites = load_suites(&a.suites)?;
-    crate::vendor::capabilities::print(b.as_mut(), &selected(&suites, &[]), &manifest);
+    let paths: Vec<PathBuf> = a
+        .suites
+        .iter()
+        .map(|p| crate::vendor::find_suite(p))
+        .collect();
+    match load_suites(&paths) {
+        Ok(suites) => {
+            crate::vendor::capabilities::print(b.as_mut(), &selected(&suites, &[]), &manifest)
+        }
+        Err(f) => eprintln!("xpucert: warning: no capability table: {}", f.message),
+    }
     Ok(0)
 }
 

@@ -168,3 +168,22 @@ pub(crate) fn cmd_repro(a: ReproArgs) -> Result<u8, Failure> {
     );
     Ok(if r.result.status.is_failure() { 1 } else { 0 })
 }
+
+/// A relative suite path that does not exist here is looked up in
+/// `$XPUCERT_HOME` and then in the checkout xpucert was built from, so
+/// `info` works from a vendor's own directory.
+pub fn find_suite(path: &std::path::Path) -> PathBuf {
+    if path.exists() || path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let homes = [
+        std::env::var_os("XPUCERT_HOME").map(PathBuf::from),
+        Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")),
+    ];
+    homes
+        .into_iter()
+        .flatten()
+        .map(|h| h.join(path))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| path.to_path_buf())
+}
