@@ -8,7 +8,6 @@
 //!
 //! Every error is one line on stderr, `xpucert: error: ...`; never a panic.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -129,6 +128,8 @@ enum Format {
     Table,
     /// results.json on stdout.
     Json,
+    /// For CI logs: one plain line per failed case, then the verdict.
+    Lines,
 }
 
 pub(crate) fn parse_option(s: &str) -> Result<(String, String), String> {
@@ -380,17 +381,20 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
         eprintln!("xpucert: warning: cannot catch Ctrl-C: {e}");
     }
 
-    let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    for (i, case) in cases.iter().enumerate() {
+    let already = cases.iter().filter(|c| session.is_done(&c.id)).count();
+    let mut progress = crate::vendor::progress::Progress::new(
+        cases.len(),
+        already,
+        crate::vendor::progress::wanted(),
+    );
+    for case in cases.iter() {
         if session.is_done(&case.id) {
             continue;
         }
         if run::interrupt::requested() {
             break;
         }
-        if progress {
-            eprint!("\r\x1b[K[{}/{}] {}", i + 1, cases.len(), case.id);
-        }
+        progress.start(&case.id);
         let limit = run::time_limit(case, std::time::Duration::from_secs_f64(a.timeout));
         let r = run::run_case(b.as_mut(), case, limit);
         if run::interrupt::requested() {
@@ -398,15 +402,15 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             // so the result says nothing; a resume runs it again.
             break;
         }
+        let status = r.status;
         session
             .record(r)
             .map_err(|e| Failure::config(e.to_string()))?;
+        progress.finish_case(status);
     }
     let interrupted = run::interrupt::requested();
     let results: Vec<CaseResult> = session.finish(&cases, "not run: interrupted");
-    if progress {
-        eprint!("\r\x1b[K");
-    }
+    progress.clear();
 
     let canonical = b
         .path()
@@ -458,6 +462,13 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             let text =
                 serde_json::to_string_pretty(&file).map_err(|e| Failure::config(e.to_string()))?;
             println!("{text}");
+        }
+        Format::Lines => {
+            for line in crate::report::teach::ci_lines(&file) {
+                println!("{line}");
+            }
+            println!("{}", crate::report::verdict_line(&file));
+            println!("results: {}", json_path.display());
         }
         Format::Table => {
             println!("{}", crate::report::summary_table(&file));

@@ -105,3 +105,26 @@ pub fn case_lines(c: &crate::run::CaseResult) -> Vec<String> {
     }
     out
 }
+
+/// One plain line per failed case (or capability mismatch), for CI logs:
+/// `FAIL <id> (<location>): <message>`; no colours, no table.
+pub fn ci_lines(results: &crate::run::ResultsFile) -> Vec<String> {
+    results
+        .cases
+        .iter()
+        .filter(|c| c.status.is_failure() || c.capability_mismatch)
+        .map(|c| {
+            let mut line = format!(
+                "{} {} ({})",
+                c.status.name().to_uppercase(),
+                c.id,
+                c.location
+            );
+            if let Some(m) = &c.message {
+                line.push_str(": ");
+                line.push_str(&m.replace('\n', " "));
+            }
+            line
+        })
+        .collect()
+}
