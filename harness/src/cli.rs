@@ -1,4 +1,4 @@
-//! The command line: `xpucert run | list | info`.
+//! The command line: `xpucert run | list | info | new-backend | repro`.
 //!
 //! Exit codes (stable, documented in the README):
 //! * 0: conformant (no fail, error, crash or timeout), or the command succeeded;
@@ -8,7 +8,6 @@
 //!
 //! Every error is one line on stderr, `xpucert: error: ...`; never a panic.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -54,6 +53,10 @@ enum Command {
     Certify(crate::report::cmd::CertifyArgs),
     /// Re-check every hash and the level of a certificate bundle.
     Verify(crate::report::cmd::VerifyArgs),
+    /// Write a backend skeleton (C, C++ or Rust) that builds and loads.
+    NewBackend(crate::vendor::NewBackendArgs),
+    /// Rerun one case and dump inputs, expected, actual and errors as .npy.
+    Repro(crate::vendor::ReproArgs),
     /// Serve one backend over stdin/stdout frames (started by `run`).
     #[command(hide = true)]
     Worker,
@@ -116,7 +119,7 @@ fn parse_shard(s: &str) -> Result<crate::report::shard::ShardRequest, String> {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-enum Isolation {
+pub enum Isolation {
     /// In a worker child process.
     Process,
     /// In the xpucert process itself.
@@ -151,6 +154,10 @@ struct InfoArgs {
     /// Where the backend is loaded (see `run --isolation`).
     #[arg(long, value_enum, default_value_t = Isolation::Process)]
     isolation: Isolation,
+    /// Suites whose op x dtype combinations the capability table asks
+    /// query_op about (one representative case each; repeatable).
+    #[arg(long = "suite", default_value = "suites/ops/core.yaml")]
+    suites: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -165,28 +172,30 @@ enum Format {
     Md,
     /// A self-contained HTML report on stdout.
     Html,
+    /// For CI logs: one plain line per failed case, then the verdict.
+    Lines,
 }
 
-fn parse_option(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_option(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))
 }
 
 /// A failure that ends the command with a documented exit code.
-struct Failure {
-    code: u8,
-    message: String,
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
 }
 
 impl Failure {
-    fn config(message: impl Into<String>) -> Self {
+    pub(crate) fn config(message: impl Into<String>) -> Self {
         Failure {
             code: 2,
             message: message.into(),
         }
     }
-    fn backend(e: backend::LoadError) -> Self {
+    pub(crate) fn backend(e: backend::LoadError) -> Self {
         Failure {
             code: 3,
             message: e.to_string(),
@@ -236,6 +245,8 @@ pub fn main() -> ExitCode {
         Command::Report(a) => crate::report::cmd::report(a).map_err(Failure::from),
         Command::Certify(a) => crate::report::cmd::certify(a).map_err(Failure::from),
         Command::Verify(a) => crate::report::cmd::verify(a).map_err(Failure::from),
+        Command::NewBackend(a) => crate::vendor::cmd_new_backend(a),
+        Command::Repro(a) => crate::vendor::cmd_repro(a),
         Command::Worker => {
             return match backend::worker::serve() {
                 Ok(()) => ExitCode::SUCCESS,
@@ -255,7 +266,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load_suites(paths: &[PathBuf]) -> Result<Vec<Suite>, Failure> {
+pub(crate) fn load_suites(paths: &[PathBuf]) -> Result<Vec<Suite>, Failure> {
     suite::load_all(paths).map_err(|e| Failure::config(e.to_string()))
 }
 
@@ -303,7 +314,7 @@ fn cmd_list(a: ListArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn open_backend(
+pub(crate) fn open_backend(
     spec: &str,
     options: &[(String, String)],
     isolation: Isolation,
@@ -323,7 +334,7 @@ fn open_backend(
     })
 }
 
-fn sha256_file(path: &Path) -> String {
+pub(crate) fn sha256_file(path: &Path) -> String {
     match std::fs::read(path) {
         Ok(bytes) => crate::digest::sha256_hex(&bytes),
         Err(e) => format!("unreadable: {e}"),
@@ -396,6 +407,17 @@ fn cmd_info(a: InfoArgs) -> Result<u8, Failure> {
             println!("{t}");
         }
         Err(e) => println!("manifest is not valid JSON ({e}):\n{manifest}"),
+    }
+    let paths: Vec<PathBuf> = a
+        .suites
+        .iter()
+        .map(|p| crate::vendor::find_suite(p))
+        .collect();
+    match load_suites(&paths) {
+        Ok(suites) => {
+            crate::vendor::capabilities::print(b.as_mut(), &selected(&suites, &[]), &manifest)
+        }
+        Err(f) => eprintln!("xpucert: warning: no capability table: {}", f.message),
     }
     Ok(0)
 }
@@ -504,17 +526,24 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
         eprintln!("xpucert: warning: cannot catch Ctrl-C: {e}");
     }
 
-    let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    for (i, case) in cases.iter().enumerate() {
+    let already = cases.iter().filter(|c| session.is_done(&c.id)).count()
+        + model_cases
+            .iter()
+            .filter(|c| session.is_done(&c.id))
+            .count();
+    let mut progress = crate::vendor::progress::Progress::new(
+        cases.len() + model_cases.len(),
+        already,
+        crate::vendor::progress::wanted(),
+    );
+    for case in cases.iter() {
         if session.is_done(&case.id) {
             continue;
         }
         if run::interrupt::requested() {
             break;
         }
-        if progress {
-            eprint!("\r\x1b[K[{}/{}] {}", i + 1, cases.len(), case.id);
-        }
+        progress.start(&case.id);
         let limit = run::time_limit(case, std::time::Duration::from_secs_f64(a.timeout));
         let mut r = run::run_case(b.as_mut(), case, limit);
         perf::case::after_run(
@@ -530,26 +559,21 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
             // so the result says nothing; a resume runs it again.
             break;
         }
+        let status = r.status;
         session
             .record(r)
             .map_err(|e| Failure::config(e.to_string()))?;
+        progress.finish_case(status);
     }
     // Model cases after the op cases: each runs the oracle here and the
     // backend path where the library lives (the worker), then judges.
     let reference = backend::resolve("reference").ok().filter(|p| p.exists());
     let dump_dir = a.out.join("models");
-    for (i, mc) in model_cases.iter().enumerate() {
+    for mc in &model_cases {
         if session.is_done(&mc.id) || run::interrupt::requested() {
             continue;
         }
-        if progress {
-            eprint!(
-                "\r\x1b[K[model {}/{}] {} (oracle and backend paths)",
-                i + 1,
-                model_cases.len(),
-                mc.id
-            );
-        }
+        progress.start(&mc.id);
         let ctx = model::run::ModelRunCtx {
             reference: reference.as_deref(),
             dump_dir: Some(&dump_dir),
@@ -561,9 +585,11 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
         if run::interrupt::requested() {
             break;
         }
+        let status = r.status;
         session
             .record(r)
             .map_err(|e| Failure::config(e.to_string()))?;
+        progress.finish_case(status);
     }
     let interrupted = run::interrupt::requested();
     let model_results: Vec<CaseResult> = model_cases
@@ -576,9 +602,7 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
         .collect();
     let mut results: Vec<CaseResult> = session.finish(&cases, "not run: interrupted");
     results.extend(model_results);
-    if progress {
-        eprint!("\r\x1b[K");
-    }
+    progress.clear();
 
     let canonical = b
         .path()
@@ -642,6 +666,13 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
                 serde_json::to_string_pretty(&file).map_err(|e| Failure::config(e.to_string()))?;
             println!("{text}");
         }
+        Format::Lines => {
+            for line in crate::report::teach::ci_lines(&file) {
+                println!("{line}");
+            }
+            println!("{}", crate::report::verdict_line(&file));
+            println!("results: {}", json_path.display());
+        }
         Format::Table => {
             println!("{}", crate::report::summary_table(&file));
             let suites_arg: Vec<String> = a
@@ -649,10 +680,16 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
                 .iter()
                 .map(|s| format!("--suite {}", s.display()))
                 .collect();
+            let options_arg: Vec<String> = a
+                .options
+                .iter()
+                .map(|(k, v)| format!(" --option {k}={v}"))
+                .collect();
             let prefix = format!(
-                "xpucert run --backend {} {}",
+                "xpucert run --backend {} {}{}",
                 a.backend,
-                suites_arg.join(" ")
+                suites_arg.join(" "),
+                options_arg.concat()
             );
             for line in crate::report::failure_details(&file, &prefix, 20) {
                 println!("{line}");

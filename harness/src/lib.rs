@@ -15,6 +15,7 @@
 //! * [`perf`]: throughput measurement, cost models, throughput requirements.
 //! * [`run`]: executing cases, statuses, streamed results files.
 //! * [`report`]: terminal tables and failure details.
+//! * [`vendor`]: backend skeletons, capability tables, repro dumps, progress.
 //! * [`cli`]: the `xpucert` command and its exit codes.
 
 pub mod backend;
@@ -28,3 +29,4 @@ pub mod perf;
 pub mod report;
 pub mod run;
 pub mod suite;
+pub mod vendor;

@@ -110,7 +110,16 @@ fn a_wrong_backend_fails_with_figures_and_a_rerun_command() {
     );
     assert!(out.stdout.contains("NOT CONFORMANT"), "{}", out.stdout);
     assert!(out.stdout.contains("FAIL core.add.f32."), "{}", out.stdout);
-    assert!(out.stdout.contains("first at"), "{}", out.stdout);
+    // The check, its meaning, and the first mismatching elements.
+    assert!(out.stdout.contains("check allclose("), "{}", out.stdout);
+    assert!(out.stdout.contains("per element"), "{}", out.stdout);
+    assert!(out.stdout.contains("      at ["), "{}", out.stdout);
+    assert!(out.stdout.contains(", allowed "), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("debug: xpucert repro core.add.f32."),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stdout.contains("rerun: xpucert run --backend"),
         "{}",

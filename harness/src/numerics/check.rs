@@ -256,7 +256,14 @@ pub struct Mismatch {
     /// Backend value.
     #[serde(with = "super::json_f64")]
     pub actual: f64,
+    /// The largest error the check allowed at this element (`None` for
+    /// `exact` and for NaN/Inf disagreements).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<f64>,
 }
+
+/// How many failing elements a [`Comparison`] keeps in `mismatch_samples`.
+pub const MISMATCH_SAMPLES: usize = 5;
 
 /// Everything measured when comparing one output with the oracle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,6 +302,10 @@ pub struct Comparison {
     pub implied_roundoff: Option<f64>,
     /// The first failing element in row-major order.
     pub first_mismatch: Option<Mismatch>,
+    /// The first [`MISMATCH_SAMPLES`] failing elements in row-major order,
+    /// for failure messages that show where and by how much.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mismatch_samples: Vec<Mismatch>,
 }
 
 /// Names the precision whose unit roundoff is nearest (in log scale) to an
@@ -383,6 +394,7 @@ pub fn compare(
         quality: 0.0,
         implied_roundoff: None,
         first_mismatch: None,
+        mismatch_samples: Vec::new(),
     };
     let mags = magnitude.map(|m| m.iter().copied().collect::<Vec<f64>>());
     for (flat, ((idx, &e), &a)) in expected.indexed_iter().zip(actual.iter()).enumerate() {
@@ -392,6 +404,7 @@ pub fn compare(
             r if r.is_infinite() && e.is_finite() && out_dtype.is_float() => r,
             _ => e,
         };
+        let mut allowed_here = None;
         let bad = if e.is_nan() || a.is_nan() {
             let bad = e.is_nan() != a.is_nan();
             c.special_mismatches += usize::from(bad);
@@ -423,6 +436,7 @@ pub fn compare(
                 Some(allowed) => {
                     // A NaN bound (from a NaN magnitude) must never pass.
                     let allowed = if allowed.is_nan() { 0.0 } else { allowed };
+                    allowed_here = Some(allowed);
                     let ratio = if err == 0.0 {
                         0.0
                     } else if allowed > 0.0 {
@@ -454,12 +468,17 @@ pub fn compare(
         if bad {
             c.passed = false;
             c.mismatches += 1;
-            if c.first_mismatch.is_none() {
-                c.first_mismatch = Some(Mismatch {
+            if c.mismatch_samples.len() < MISMATCH_SAMPLES {
+                let m = Mismatch {
                     index: idx.slice().to_vec(),
                     expected: e,
                     actual: a,
-                });
+                    allowed: allowed_here,
+                };
+                if c.first_mismatch.is_none() {
+                    c.first_mismatch = Some(m.clone());
+                }
+                c.mismatch_samples.push(m);
             }
         }
     }

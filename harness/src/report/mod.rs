@@ -14,6 +14,9 @@ pub mod shard;
 
 use std::collections::BTreeMap;
 
+pub mod teach;
+pub use teach::check_meaning;
+
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
@@ -106,8 +109,10 @@ fn headroom_text(h: f64) -> String {
     }
 }
 
-/// Lines describing every failed case (at most `limit`), each with the
-/// command that reruns it alone.
+/// Lines describing every failed case (at most `limit`): the check and its
+/// meaning, the figures, the first mismatching elements, and the commands
+/// that rerun it alone and dump it for debugging (`xpucert repro`).
+/// `rerun_prefix` is the `xpucert run ...` command line without filters.
 pub fn failure_details(results: &ResultsFile, rerun_prefix: &str, limit: usize) -> Vec<String> {
     let failed: Vec<&CaseResult> = results
         .cases
@@ -116,16 +121,14 @@ pub fn failure_details(results: &ResultsFile, rerun_prefix: &str, limit: usize) 
         .collect();
     let mut out = Vec::new();
     for c in failed.iter().take(limit) {
-        out.push(format!(
-            "{} {} ({})",
-            c.status.name().to_uppercase(),
-            c.id,
-            c.location
-        ));
-        if let Some(m) = &c.message {
-            out.push(format!("    {m}"));
-        }
+        out.extend(teach::case_lines(c));
         out.push(format!("    rerun: {rerun_prefix} --filter '{}'", c.id));
+        if let Some(args) = rerun_prefix.strip_prefix("xpucert run ") {
+            out.push(format!(
+                "    debug: xpucert repro {} {args} --dump repro/{}",
+                c.id, c.id
+            ));
+        }
     }
     if failed.len() > limit {
         out.push(format!(
