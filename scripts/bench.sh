@@ -5,7 +5,11 @@
 #      and a 16M-element Add in GB/s vs numpy, side by side;
 #   2. the same figures through the worker and in process (agreement);
 #   3. core-suite wall time with and without worker isolation;
-#   4. [slot] SmolLM2-135M decode tokens/s vs PyTorch CPU f32.
+#   4. SmolLM2-135M decode tokens/s: the reference backend through the model
+#      suite vs PyTorch CPU f32 (transformers on the same GGUF), same prompt
+#      and decode length. PyTorch goes into its own venv ($TORCH_VENV,
+#      default under the target directory; ~6 GB from PyPI); set
+#      XPUCERT_BENCH_TORCH=0 to skip it.
 # numpy comes from PyPI into a venv under the cargo target directory (never
 # the source tree). Usage: scripts/bench.sh   (env: CARGO_TARGET_DIR)
 set -euo pipefail
@@ -79,11 +83,39 @@ print()
 iso, none = t1 - t0, t2 - t1
 print(f"core suite wall time: {iso:.2f} s with worker isolation, {none:.2f} s in process, ratio {iso / none:.2f}")
 print()
-print("SmolLM2-135M decode tokens/s vs PyTorch CPU f32: SLOT (filled by the lead after the model engine merges)")
 PY
-# --- SLOT: SmolLM2-135M decode (lead) ---------------------------------------
-# After the model engine lands: run the SmolLM2-135M model suite with the
-# reference backend (decode_tokens_per_s from its ModelSummary) and the same
-# prompt/decode length through PyTorch CPU f32 installed into "$VENV"
-# (pip install torch --index-url https://download.pytorch.org/whl/cpu is not
-# reachable here; use PyPI's torch), and print both and their ratio here.
+
+echo "== SmolLM2-135M (f32): reference backend through the model suite" >&2
+bash fixtures/fetch-models.sh >&2
+"$XPU" run --backend reference --suite suites/models/smollm2.yaml --filter '*.f32' \
+  --out "$OUT/smollm2" --format json > /dev/null
+TORCH_VENV=${TORCH_VENV:-$TARGET/bench-torch-venv}
+TORCH_JSON=$OUT/torch-smollm2.json
+rm -f "$TORCH_JSON"
+if [ "${XPUCERT_BENCH_TORCH:-1}" != 0 ]; then
+  if [ ! -x "$TORCH_VENV/bin/python" ] || ! "$TORCH_VENV/bin/python" -c "import torch, transformers, gguf" 2>/dev/null; then
+    echo "== installing PyTorch, transformers, gguf into $TORCH_VENV (PyPI)" >&2
+    python3 -m venv "$TORCH_VENV" && "$TORCH_VENV/bin/pip" install --quiet torch transformers gguf accelerate \
+      || echo "PyTorch could not be installed here; skipping the comparison" >&2
+  fi
+  if "$TORCH_VENV/bin/python" -c "import torch" 2>/dev/null; then
+    echo "== PyTorch CPU f32" >&2
+    "$TORCH_VENV/bin/python" scripts/bench_torch_smollm2.py \
+      fixtures/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$(nproc)" > "$TORCH_JSON"
+  fi
+fi
+python3 - "$OUT" "$TORCH_JSON" <<'PY'
+import json, os, sys
+out, tj = sys.argv[1], sys.argv[2]
+case = json.load(open(os.path.join(out, "smollm2", "results.json")))["cases"][0]
+m = case["model"]
+ref = m["decode_tokens_per_s"]
+print(f"SmolLM2-135M f32 ({case['status']}): reference backend prefill {m['prefill_tokens_per_s']:.1f} tok/s, "
+      f"decode {ref:.2f} tok/s, TTFT {m['ttft_s'] * 1e3:.0f} ms (time inside run_op)")
+if os.path.exists(tj) and os.path.getsize(tj) > 0:
+    t = json.load(open(tj))
+    print(f"PyTorch {t['torch']} CPU f32, {t['threads']} threads: decode {t['decode_tokens_per_s']:.2f} tok/s; "
+          f"reference / PyTorch = {ref / t['decode_tokens_per_s']:.2f}")
+else:
+    print("PyTorch: not measured (not installable here, or XPUCERT_BENCH_TORCH=0)")
+PY

@@ -181,6 +181,30 @@ pub fn parse_profile(path: &Path, text: &str) -> Result<Profile, CertError> {
     Ok(p)
 }
 
+/// A suite's digest and the files it reads: an op suite with its includes,
+/// or a model suite (its file; the weights it names are pinned in it by
+/// sha256 and were checked by the run).
+struct SuiteFiles {
+    sha256: String,
+    files: Vec<PathBuf>,
+}
+
+fn suite_files(path: &Path) -> Result<SuiteFiles, crate::suite::SuiteError> {
+    if crate::model::spec::is_model_suite(path) {
+        let m = crate::model::spec::load(path)?;
+        let file = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        return Ok(SuiteFiles {
+            sha256: m.sha256,
+            files: vec![file],
+        });
+    }
+    let s = crate::suite::load(path)?;
+    Ok(SuiteFiles {
+        sha256: s.sha256,
+        files: s.files,
+    })
+}
+
 /// The suites `run --profile NAME` runs: the profile's operator suites and
 /// those of its model suites that exist (a missing one is named on stderr:
 /// its models then cannot reach L3).
@@ -327,7 +351,9 @@ pub fn level(profile: &Profile, r: &ResultsFile) -> LevelReport {
     }
     for c in r.cases.iter().filter(|c| c.model.is_some()) {
         let m = c.model.as_ref().expect("filtered");
-        if m.prefill_tokens_per_s.is_none() || m.decode_tokens_per_s.is_none() {
+        // An encoder has no decode phase: its prefill figure is its figure.
+        let decodes = m.family != "bert";
+        if m.prefill_tokens_per_s.is_none() || (decodes && m.decode_tokens_per_s.is_none()) {
             l4.push(format!(
                 "L4: model case {} reports no prefill/decode tokens per second",
                 c.id
@@ -509,7 +535,7 @@ pub fn write_bundle(
     )?;
     copy_in(dir, "profile.yaml", profile_file, "profile", &mut files)?;
     for s in &results.provenance.suites {
-        let suite = crate::suite::load(Path::new(&s.path)).map_err(|e| {
+        let suite = suite_files(Path::new(&s.path)).map_err(|e| {
             CertError::Other(format!("cannot read suite {} for the bundle: {e}", s.path))
         })?;
         if suite.sha256 != s.sha256 {
@@ -616,7 +642,7 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
     }
     for s in &results.provenance.suites {
         let rel = inside("suites", Path::new(&s.path));
-        let suite = crate::suite::load(&dir.join(&rel))
+        let suite = suite_files(&dir.join(&rel))
             .map_err(|e| reject(format!("bundled suite {rel}: {e}")))?;
         if suite.sha256 != s.sha256 {
             return Err(reject(format!(
