@@ -214,18 +214,9 @@ pub fn split_paths(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Su
     let (mut ops, mut models) = (Vec::new(), Vec::new());
     for p in paths {
         if p.is_dir() {
-            let rd = std::fs::read_dir(p)
-                .map_err(|e| SuiteError::file(p, format!("cannot read directory: {e}")))?;
-            let mut found: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "yaml") && f.is_file())
-                .collect();
-            found.sort();
-            let (m, o): (Vec<PathBuf>, Vec<PathBuf>) =
-                found.into_iter().partition(|f| is_model_suite(f));
-            if m.is_empty() && o.is_empty() {
-                return Err(SuiteError::file(p, "directory holds no *.yaml suite"));
-            }
+            let (m, o): (Vec<PathBuf>, Vec<PathBuf>) = crate::suite::yaml_files(p)?
+                .into_iter()
+                .partition(|f| is_model_suite(f));
             models.extend(m);
             // The op loader expands a directory into the same sorted files.
             ops.extend(o);

@@ -239,6 +239,22 @@ pub fn parse_str(name: &str, text: &str) -> Result<Suite, SuiteError> {
     expand::load_text(Path::new(name), text)
 }
 
+/// The `*.yaml` files directly in `dir`, sorted by name; an error when
+/// there are none.
+pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, SuiteError> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| SuiteError::file(dir, format!("cannot read directory: {e}")))?;
+    let mut found: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|f| f.extension().is_some_and(|x| x == "yaml") && f.is_file())
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(SuiteError::file(dir, "directory holds no *.yaml suite"));
+    }
+    Ok(found)
+}
+
 /// Loads several suites. Each path is a file or a directory (all `*.yaml` in
 /// it, sorted by name, not recursive). A file that another listed suite
 /// already includes is not loaded a second time; any other case id that
@@ -247,17 +263,7 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Suite>, SuiteError> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let rd = std::fs::read_dir(p)
-                .map_err(|e| SuiteError::file(p, format!("cannot read directory: {e}")))?;
-            let mut found: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "yaml") && f.is_file())
-                .collect();
-            found.sort();
-            if found.is_empty() {
-                return Err(SuiteError::file(p, "directory holds no *.yaml suite"));
-            }
-            files.extend(found);
+            files.extend(yaml_files(p)?);
         } else {
             files.push(p.clone());
         }
