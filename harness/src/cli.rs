@@ -691,7 +691,7 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
                 suites_arg.join(" "),
                 options_arg.concat()
             );
-            for line in crate::report::failure_details(&file, &prefix, 20) {
+            for line in crate::report::failure_details(&file, &prefix, &a.out, 20) {
                 println!("{line}");
             }
             for line in file.cases.iter().filter_map(model::run::summary_line) {

@@ -113,7 +113,14 @@ fn headroom_text(h: f64) -> String {
 /// meaning, the figures, the first mismatching elements, and the commands
 /// that rerun it alone and dump it for debugging (`xpucert repro`).
 /// `rerun_prefix` is the `xpucert run ...` command line without filters.
-pub fn failure_details(results: &ResultsFile, rerun_prefix: &str, limit: usize) -> Vec<String> {
+/// `out_dir` is the run's `--out` directory (model cases leave their outputs
+/// under it).
+pub fn failure_details(
+    results: &ResultsFile,
+    rerun_prefix: &str,
+    out_dir: &std::path::Path,
+    limit: usize,
+) -> Vec<String> {
     let failed: Vec<&CaseResult> = results
         .cases
         .iter()
@@ -123,7 +130,14 @@ pub fn failure_details(results: &ResultsFile, rerun_prefix: &str, limit: usize) 
     for c in failed.iter().take(limit) {
         out.extend(teach::case_lines(c));
         out.push(format!("    rerun: {rerun_prefix} --filter '{}'", c.id));
-        if let Some(args) = rerun_prefix.strip_prefix("xpucert run ") {
+        if c.model.is_some() {
+            // `repro` is for op cases; a model case leaves both paths'
+            // outputs and its layer profile in the run's directory.
+            out.push(format!(
+                "    debug: {} holds oracle.npy, backend.npy and paths.json (docs/model-suites.md)",
+                out_dir.join("models").join(&c.id).display()
+            ));
+        } else if let Some(args) = rerun_prefix.strip_prefix("xpucert run ") {
             out.push(format!(
                 "    debug: xpucert repro {} {args} --dump repro/{}",
                 c.id, c.id
