@@ -510,7 +510,7 @@ impl fmt::Display for Violation {
 
 /// A fast 64-bit hash of bytes (not cryptographic: it detects accidental
 /// writes, nobody forges inputs against it).
-fn hash64(bytes: &[u8]) -> u64 {
+pub(crate) fn hash64(bytes: &[u8]) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     h.write(bytes);
     h.finish()

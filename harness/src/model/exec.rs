@@ -13,7 +13,7 @@ use std::time::Instant;
 use ndarray::ArrayD;
 use xpucert_abi::Status as AbiStatus;
 
-use crate::backend::call::{Guard, PreparedCall, StoredTensor, contiguous_strides};
+use crate::backend::call::{Guard, PreparedCall, StoredTensor, contiguous_strides, hash64};
 use crate::backend::{CallError, DylibBackend};
 use crate::numerics::{DType, HostTensor};
 use crate::op::{self, AttrValue, Attributes};
@@ -243,8 +243,6 @@ pub struct BackendExec<'a> {
     pub record_probes: bool,
     /// Time inside run_op.
     pub times: OpTimes,
-    /// Op kinds called.
-    pub used: BTreeSet<String>,
 }
 
 impl<'a> BackendExec<'a> {
@@ -267,7 +265,6 @@ impl<'a> BackendExec<'a> {
             probes: Vec::new(),
             record_probes: true,
             times: OpTimes::default(),
-            used: BTreeSet::new(),
         }
     }
 
@@ -293,24 +290,13 @@ impl<'a> BackendExec<'a> {
                 slot.cell
                     .borrow()
                     .as_ref()
-                    .is_none_or(|t| fnv(t.buf.bytes()) != *hash)
+                    .is_none_or(|t| hash64(t.buf.bytes()) != *hash)
             })
             .map(|(k, _)| k.clone())
             .collect();
         bad.sort();
         bad
     }
-}
-
-fn fnv(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for chunk in bytes.chunks(8) {
-        let mut w = [0u8; 8];
-        w[..chunk.len()].copy_from_slice(chunk);
-        h ^= u64::from_le_bytes(w);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
 }
 
 impl Exec for BackendExec<'_> {
@@ -354,34 +340,36 @@ impl Exec for BackendExec<'_> {
         };
         let outs = super::shapes::infer(name, attrs, &in_shapes, &mut values)?;
         // Move the inputs into the call; a tensor named twice is copied for
-        // its second use.
+        // its second use. `first[i]`: the first position naming input i's slot.
+        let first: Vec<usize> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                inputs
+                    .iter()
+                    .position(|o| matches!((o, t), (Some(o), Some(t)) if Rc::ptr_eq(o, t)))
+                    .unwrap_or(i)
+            })
+            .collect();
         let mut taken: Vec<Option<StoredTensor>> = Vec::with_capacity(inputs.len());
         let mut trusted = Vec::with_capacity(inputs.len());
-        for t in inputs {
+        for (i, t) in inputs.iter().enumerate() {
             match t {
                 None => {
                     taken.push(None);
                     trusted.push(false);
                 }
                 Some(s) => {
-                    let mut b = s.cell.borrow_mut();
-                    let st = match b.take() {
-                        Some(st) => st,
-                        None => {
-                            // already moved by an earlier position of this call
-                            let first = inputs
-                                .iter()
-                                .position(|o| o.is_some_and(|o| Rc::ptr_eq(o, s)))
-                                .expect("the same slot appears earlier");
-                            let src = taken[first].as_ref().expect("moved there");
-                            let shape: Vec<usize> = src.shape.iter().map(|&d| d as usize).collect();
-                            StoredTensor::new(
-                                src.dtype,
-                                &shape,
-                                src.strides.clone(),
-                                src.buf.bytes(),
-                            )
-                        }
+                    let st = if first[i] == i {
+                        s.cell
+                            .borrow_mut()
+                            .take()
+                            .expect("tensor present between calls")
+                    } else {
+                        // already moved by an earlier position of this call
+                        let src = taken[first[i]].as_ref().expect("moved there");
+                        let shape: Vec<usize> = src.shape.iter().map(|&d| d as usize).collect();
+                        StoredTensor::new(src.dtype, &shape, src.strides.clone(), src.buf.bytes())
                     };
                     trusted.push(s.resident);
                     taken.push(Some(st));
@@ -410,18 +398,13 @@ impl Exec for BackendExec<'_> {
         let dt = start.elapsed().as_secs_f64();
         *self.times.seconds.entry(name.to_string()).or_default() += dt;
         *self.times.calls.entry(name.to_string()).or_default() += 1;
-        self.used.insert(name.to_string());
         let findings = call.verify_after_call();
         // Give the inputs back (first occurrence of each slot only).
         for (i, t) in inputs.iter().enumerate() {
-            if let Some(s) = t {
-                let first = inputs
-                    .iter()
-                    .position(|o| o.is_some_and(|o| Rc::ptr_eq(o, s)))
-                    .expect("present");
-                if first == i {
-                    *s.cell.borrow_mut() = call.inputs[i].take();
-                }
+            if let Some(s) = t
+                && first[i] == i
+            {
+                *s.cell.borrow_mut() = call.inputs[i].take();
             }
         }
         let dtype_name = in_shapes
@@ -479,7 +462,7 @@ impl Exec for BackendExec<'_> {
         let t = HostTensor::from_f64(self.dtype, &exact);
         drop(exact);
         let st = StoredTensor::new(self.dtype, &t.shape, contiguous_strides(&t.shape), &t.data);
-        let hash = fnv(st.buf.bytes());
+        let hash = hash64(st.buf.bytes());
         let slot = BackendExec::slot(st, true);
         self.cache.insert(name.to_string(), (slot.clone(), hash));
         Ok(slot)
@@ -497,30 +480,5 @@ impl Exec for BackendExec<'_> {
             let (shape, data) = self.read(t);
             self.probes.push(Probe { label, shape, data });
         }
-    }
-}
-
-/// The dtype of a backend-path tensor.
-pub fn dtype_of(t: &BT) -> DType {
-    t.cell.borrow().as_ref().expect("present").dtype
-}
-
-impl BackendExec<'_> {
-    /// The run dtype.
-    pub fn dtype(&self) -> DType {
-        self.dtype
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fnv_sees_every_byte() {
-        let a = vec![0u8; 17];
-        let mut b = a.clone();
-        b[16] = 1;
-        assert_ne!(fnv(&a), fnv(&b));
     }
 }
