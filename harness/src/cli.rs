@@ -203,26 +203,6 @@ impl Failure {
     }
 }
 
-/// The result of a model case that did not run.
-fn model_skipped(mc: &ModelCase, why: &str) -> CaseResult {
-    CaseResult {
-        id: mc.id.clone(),
-        op: "model".into(),
-        opset: 0,
-        dtype: mc.dtype.name().into(),
-        status: run::Status::Skip,
-        message: Some(why.into()),
-        support: None,
-        compute_precision: None,
-        capability_mismatch: false,
-        outputs: Vec::new(),
-        run_seconds: 0.0,
-        location: mc.suite.path.display().to_string(),
-        throughput: None,
-        model: None,
-    }
-}
-
 impl From<crate::report::cmd::CmdFailure> for Failure {
     fn from(f: crate::report::cmd::CmdFailure) -> Self {
         Failure {
@@ -595,9 +575,15 @@ fn cmd_run(a: RunArgs) -> Result<u8, Failure> {
     let model_results: Vec<CaseResult> = model_cases
         .iter()
         .map(|mc| {
-            session
-                .take(&mc.id)
-                .unwrap_or_else(|| model_skipped(mc, "not run: interrupted"))
+            session.take(&mc.id).unwrap_or_else(|| {
+                CaseResult::for_model(
+                    &mc.id,
+                    mc.dtype,
+                    mc.suite.path.display().to_string(),
+                    run::Status::Skip,
+                    Some("not run: interrupted".into()),
+                )
+            })
         })
         .collect();
     let mut results: Vec<CaseResult> = session.finish(&cases, "not run: interrupted");

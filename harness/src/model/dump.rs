@@ -34,23 +34,20 @@ pub fn write_npy(path: &Path, rows: &[Vec<f64>]) -> std::io::Result<()> {
     f.flush()
 }
 
-/// Writes `oracle.npy`, `backend.npy` and `paths.json` into `dir`.
-pub fn write(dir: &Path, oracle: &PathOutput, backend: &PathOutput) -> std::io::Result<()> {
+/// Writes `oracle.npy`, `backend.npy` and `paths.json` into `dir`;
+/// `profile` is the per-layer relative L2 error the case was judged by.
+pub fn write(
+    dir: &Path,
+    oracle: &PathOutput,
+    backend: &PathOutput,
+    profile: &[(String, f64)],
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     write_npy(&dir.join("oracle.npy"), &oracle.outputs)?;
     write_npy(&dir.join("backend.npy"), &backend.outputs)?;
-    let profile: Vec<serde_json::Value> = oracle
-        .probes
+    let profile: Vec<serde_json::Value> = profile
         .iter()
-        .zip(&backend.probes)
-        .map(|(o, b)| {
-            let (mut d, mut n) = (0.0, 0.0);
-            for (x, y) in b.data.iter().zip(&o.data) {
-                d += (x - y) * (x - y);
-                n += y * y;
-            }
-            serde_json::json!({ "label": o.label, "rel_l2": (d / n).sqrt() })
-        })
+        .map(|(label, e)| serde_json::json!({ "label": label, "rel_l2": e }))
         .collect();
     let doc = serde_json::json!({
         "oracle_tokens": oracle.tokens,

@@ -190,7 +190,7 @@ pub fn serve_job(lib: &DylibBackend, job: &[u8]) -> Vec<u8> {
             kind: "config".into(),
             message: format!("unknown dtype {}", job.dtype),
         })?;
-        let model = source::open(&suite)?;
+        let model = source::open(&suite, false)?;
         let reference = match (&job.reference, job.swap.is_empty()) {
             (Some(p), false) => Some(DylibBackend::open(p, &[]).map_err(|e| PathError {
                 kind: "config".into(),
@@ -416,28 +416,19 @@ pub struct ModelRunCtx<'a> {
 /// Runs one model case and judges it.
 pub fn run_model_case(exec: &mut dyn Executor, case: &ModelCase, ctx: &ModelRunCtx) -> CaseResult {
     let suite = &case.suite;
-    let mut result = CaseResult {
-        id: case.id.clone(),
-        op: "model".into(),
-        opset: 0,
-        dtype: case.dtype.name().into(),
-        status: Status::Error,
-        message: None,
-        support: None,
-        compute_precision: None,
-        capability_mismatch: false,
-        outputs: Vec::new(),
-        run_seconds: 0.0,
-        location: suite.path.display().to_string(),
-        throughput: None,
-        model: None,
-    };
+    let mut result = CaseResult::for_model(
+        &case.id,
+        case.dtype,
+        suite.path.display().to_string(),
+        Status::Error,
+        None,
+    );
     let mut summary = ModelSummary {
         name: suite.model.clone(),
         family: suite.family.name().into(),
         ..ModelSummary::default()
     };
-    let model = match source::open(suite) {
+    let model = match source::open(suite, true) {
         Ok(m) => m,
         Err(e) => {
             result.message = Some(e.to_string());
@@ -580,7 +571,7 @@ pub fn run_model_case(exec: &mut dyn Executor, case: &ModelCase, ctx: &ModelRunC
     }
     if let Some(dir) = ctx.dump_dir {
         let d = dir.join(&case.id);
-        if let Err(e) = super::dump::write(&d, &oracle, &backend) {
+        if let Err(e) = super::dump::write(&d, &oracle, &backend, &verdict.profile) {
             eprintln!(
                 "xpucert: warning: cannot write model outputs to {}: {e}",
                 d.display()

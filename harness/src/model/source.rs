@@ -97,9 +97,13 @@ fn overrides<T: serde::de::DeserializeOwned + serde::Serialize>(
     serde_json::from_value(v).map_err(|e| ModelError::Config(format!("config: {e}")))
 }
 
-/// Opens a suite's model: config and weights. Checks the weight file's
-/// sha256 when the suite pins one.
-pub fn open(suite: &ModelSuite) -> Result<Model, ModelError> {
+/// Opens a suite's model: config and weights. With `check_pin`, first
+/// checks the weight file's sha256 when the suite pins one (the harness does,
+/// once per case; the worker's jobs of that case open the file it checked).
+pub fn open(suite: &ModelSuite, check_pin: bool) -> Result<Model, ModelError> {
+    fn pin(sha: &Option<String>, check: bool) -> Option<&str> {
+        sha.as_deref().filter(|_| check)
+    }
     match (&suite.weights, suite.family) {
         (WeightsSpec::Seeded { seed }, Family::DeepseekV3) => {
             let map: serde_json::Map<String, serde_json::Value> =
@@ -120,7 +124,7 @@ pub fn open(suite: &ModelSuite) -> Result<Model, ModelError> {
         ))),
         (WeightsSpec::Safetensors { path, sha256 }, Family::Bert) => {
             let path = resolve_path(suite, path);
-            verify(&path, sha256.as_deref())?;
+            verify(&path, pin(sha256, check_pin))?;
             let (cfg, w) = super::checkpoint::bert(&path)?;
             Ok(Model {
                 config: Config::Bert(overrides(cfg, suite)?),
@@ -129,7 +133,7 @@ pub fn open(suite: &ModelSuite) -> Result<Model, ModelError> {
         }
         (WeightsSpec::Gguf { path, sha256 }, Family::Llama) => {
             let path = resolve_path(suite, path);
-            verify(&path, sha256.as_deref())?;
+            verify(&path, pin(sha256, check_pin))?;
             let (cfg, w) = super::checkpoint::llama(&path)?;
             Ok(Model {
                 config: Config::Llama(overrides(cfg, suite)?),

@@ -223,6 +223,33 @@ impl CaseResult {
         }
     }
 
+    /// The result of a model case (`op` "model", opset 0) before or without
+    /// running it; the model runner fills in the rest.
+    pub fn for_model(
+        id: &str,
+        dtype: DType,
+        location: String,
+        status: Status,
+        message: Option<String>,
+    ) -> Self {
+        CaseResult {
+            id: id.to_string(),
+            op: "model".into(),
+            opset: 0,
+            dtype: dtype.name().to_string(),
+            status,
+            message,
+            support: None,
+            compute_precision: None,
+            capability_mismatch: false,
+            outputs: Vec::new(),
+            run_seconds: 0.0,
+            location,
+            throughput: None,
+            model: None,
+        }
+    }
+
     /// The worst headroom over outputs (0 when none ran).
     pub fn headroom(&self) -> f64 {
         self.outputs
