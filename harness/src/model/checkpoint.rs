@@ -45,56 +45,61 @@ struct BertWeights {
 }
 
 impl WeightProvider for BertWeights {
+    /// The HF tensor behind a logical name, checked against the shape the
+    /// config implies (HF layout, `[out, in]` for Linear weights, which are
+    /// then transposed to `[in, out]`).
     fn get(&self, name: &str) -> Result<ArrayD<f64>, ModelError> {
-        let h = self.cfg.hidden_size;
-        let (src, linear) = match name {
-            "word_emb" => ("embeddings.word_embeddings.weight".to_string(), false),
-            "pos_emb" => ("embeddings.position_embeddings.weight".to_string(), false),
-            "type_emb" => ("embeddings.token_type_embeddings.weight".to_string(), false),
-            "emb_ln.w" => ("embeddings.LayerNorm.weight".to_string(), false),
-            "emb_ln.b" => ("embeddings.LayerNorm.bias".to_string(), false),
+        let c = &self.cfg;
+        let (h, i) = (c.hidden_size, c.intermediate_size);
+        let unknown = || ModelError::Weights(format!("no BERT weight `{name}`"));
+        let (src, shape, linear) = match name {
+            "word_emb" => (
+                "embeddings.word_embeddings.weight".to_string(),
+                vec![c.vocab_size, h],
+                false,
+            ),
+            "pos_emb" => (
+                "embeddings.position_embeddings.weight".to_string(),
+                vec![c.max_position_embeddings, h],
+                false,
+            ),
+            "type_emb" => (
+                "embeddings.token_type_embeddings.weight".to_string(),
+                vec![c.type_vocab_size, h],
+                false,
+            ),
+            "emb_ln.w" => ("embeddings.LayerNorm.weight".to_string(), vec![h], false),
+            "emb_ln.b" => ("embeddings.LayerNorm.bias".to_string(), vec![h], false),
             _ => {
-                let rest = name
+                let (l, part) = name
                     .strip_prefix("layers.")
-                    .ok_or_else(|| ModelError::Weights(format!("no BERT weight `{name}`")))?;
-                let (l, part) = rest
-                    .split_once('.')
-                    .ok_or_else(|| ModelError::Weights(format!("no BERT weight `{name}`")))?;
-                let p = format!("encoder.layer.{l}.");
-                let (mid, linear) = match part {
-                    "q.w" => ("attention.self.query.weight", true),
-                    "q.b" => ("attention.self.query.bias", false),
-                    "k.w" => ("attention.self.key.weight", true),
-                    "k.b" => ("attention.self.key.bias", false),
-                    "v.w" => ("attention.self.value.weight", true),
-                    "v.b" => ("attention.self.value.bias", false),
-                    "o.w" => ("attention.output.dense.weight", true),
-                    "o.b" => ("attention.output.dense.bias", false),
-                    "ln1.w" => ("attention.output.LayerNorm.weight", false),
-                    "ln1.b" => ("attention.output.LayerNorm.bias", false),
-                    "ffn1.w" => ("intermediate.dense.weight", true),
-                    "ffn1.b" => ("intermediate.dense.bias", false),
-                    "ffn2.w" => ("output.dense.weight", true),
-                    "ffn2.b" => ("output.dense.bias", false),
-                    "ln2.w" => ("output.LayerNorm.weight", false),
-                    "ln2.b" => ("output.LayerNorm.bias", false),
-                    _ => return Err(ModelError::Weights(format!("no BERT weight `{name}`"))),
+                    .and_then(|rest| rest.split_once('.'))
+                    .ok_or_else(unknown)?;
+                let (mid, shape, linear) = match part {
+                    "q.w" => ("attention.self.query.weight", vec![h, h], true),
+                    "q.b" => ("attention.self.query.bias", vec![h], false),
+                    "k.w" => ("attention.self.key.weight", vec![h, h], true),
+                    "k.b" => ("attention.self.key.bias", vec![h], false),
+                    "v.w" => ("attention.self.value.weight", vec![h, h], true),
+                    "v.b" => ("attention.self.value.bias", vec![h], false),
+                    "o.w" => ("attention.output.dense.weight", vec![h, h], true),
+                    "o.b" => ("attention.output.dense.bias", vec![h], false),
+                    "ln1.w" => ("attention.output.LayerNorm.weight", vec![h], false),
+                    "ln1.b" => ("attention.output.LayerNorm.bias", vec![h], false),
+                    "ffn1.w" => ("intermediate.dense.weight", vec![i, h], true),
+                    "ffn1.b" => ("intermediate.dense.bias", vec![i], false),
+                    "ffn2.w" => ("output.dense.weight", vec![h, i], true),
+                    "ffn2.b" => ("output.dense.bias", vec![h], false),
+                    "ln2.w" => ("output.LayerNorm.weight", vec![h], false),
+                    "ln2.b" => ("output.LayerNorm.bias", vec![h], false),
+                    _ => return Err(unknown()),
                 };
-                (p + mid, linear)
+                (format!("encoder.layer.{l}.{mid}"), shape, linear)
             }
         };
         let a = array(self.file.get(&src).map_err(werr)?)?;
-        if linear {
-            transposed(a, &src)
-        } else {
-            if a.ndim() == 1 && a.len() != h && !src.contains("intermediate") {
-                return Err(ModelError::Weights(format!(
-                    "{src} has {} elements, hidden_size is {h}",
-                    a.len()
-                )));
-            }
-            Ok(a)
-        }
+        expect_shape(&a, &shape, &src)?;
+        if linear { transposed(a, &src) } else { Ok(a) }
     }
 }
 
@@ -135,12 +140,9 @@ pub fn bert(path: &Path) -> Result<(BertConfig, Box<dyn WeightProvider>), ModelE
         file,
         cfg: cfg.clone(),
     };
-    let emb = w.get("word_emb")?;
-    expect_shape(
-        &emb,
-        &[cfg.vocab_size, cfg.hidden_size],
-        "embeddings.word_embeddings.weight",
-    )?;
+    // Fail at open, not mid-run, when the file does not match its config
+    // (`get` checks every tensor's shape).
+    w.get("word_emb")?;
     Ok((cfg, Box::new(w)))
 }
 
