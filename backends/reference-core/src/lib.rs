@@ -42,6 +42,7 @@
 pub mod fp8;
 pub mod layout;
 pub mod ops;
+pub mod parallel;
 pub mod support;
 pub mod tensor;
 

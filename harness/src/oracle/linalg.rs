@@ -1,5 +1,6 @@
-//! MatMul and Gemm, both through ndarray's `dot` on 2-D views (matrixmultiply
-//! underneath: a 64 x 16384 by 16384 x 4096 product takes well under a
+//! MatMul and Gemm, both through ndarray's `general_mat_mul` on 2-D views
+//! (matrixmultiply underneath, large products split into row bands across
+//! the cores: a 64 x 16384 by 16384 x 4096 product takes well under a
 //! second), with the error-bound magnitude `sum_k |a_ik b_kj|` computed the
 //! same way on absolute values.
 
@@ -19,7 +20,8 @@ const ABS_BLOCK_ELEMS: usize = 1 << 20;
 /// Without `magnitudes` (model runs, which never bound by them) the second
 /// product is skipped and the magnitude is left zero.
 fn product(a: ArrayView2<f64>, b: ArrayView2<f64>, magnitudes: bool) -> (Array2<f64>, Array2<f64>) {
-    let value = a.dot(&b);
+    let mut value = Array2::zeros((a.nrows(), b.ncols()));
+    gemm_acc(&a, &b, &mut value.view_mut());
     if !magnitudes {
         return (value, Array2::zeros((0, 0)));
     }
@@ -33,16 +35,41 @@ fn product(a: ArrayView2<f64>, b: ArrayView2<f64>, magnitudes: bool) -> (Array2<
         let k1 = (k0 + rows).min(k);
         let mut blk = b_abs.slice_mut(s![..k1 - k0, ..]);
         blk.zip_mut_with(&b.slice(s![k0..k1, ..]), |d, &x| *d = x.abs());
-        general_mat_mul(
-            1.0,
+        gemm_acc(
             &a_abs.slice(s![.., k0..k1]),
             &blk.view(),
-            1.0,
-            &mut magnitude,
+            &mut magnitude.view_mut(),
         );
         k0 = k1;
     }
     (value, magnitude)
+}
+
+/// Multiply-adds below which a product stays on one thread.
+const PARALLEL_MIN_MACS: usize = 1 << 21;
+
+/// `c += a b`, a large product split into bands of C's rows, one per core
+/// (matrixmultiply runs each band on its own thread; every element is the
+/// same sum whatever the split).
+fn gemm_acc(a: &ArrayView2<f64>, b: &ArrayView2<f64>, c: &mut ndarray::ArrayViewMut2<f64>) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let parts = cores
+        .min(m * k * n / PARALLEL_MIN_MACS)
+        .min(m.div_ceil(8))
+        .max(1);
+    if parts == 1 {
+        general_mat_mul(1.0, a, b, 1.0, c);
+        return;
+    }
+    let band = m.div_ceil(parts);
+    std::thread::scope(|scope| {
+        for (i, mut cb) in c.axis_chunks_iter_mut(Axis(0), band).enumerate() {
+            let ab = a.slice(s![i * band..i * band + cb.nrows(), ..]);
+            scope.spawn(move || general_mat_mul(1.0, &ab, b, 1.0, &mut cb));
+        }
+    });
 }
 
 /// MatMul-13 and Gemm-13 do not accept fp8 (their type constraints stop at

@@ -12,13 +12,13 @@
 //!   scores with `softcap * tanh(s / softcap)` before the mask is added.
 //! * A row whose keys are all masked has no defined softmax: it gives NaN.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
 use xpucert_abi::BackendError;
 
 use super::Args;
+use super::linalg::{PARALLEL_MIN_MACS, product};
 use super::norm::softmax_row;
 use crate::layout::broadcast_offsets;
+use crate::parallel;
 use crate::tensor::{Data, Real, Tensor, with_real};
 
 /// A Q/K/V operand normalised to `(batch, heads, seq, size)` row-major.
@@ -140,33 +140,6 @@ fn mask<T: Real>(
     Ok(Some(Mask { bias, index, len }))
 }
 
-/// `c[m x n] += a[m x k] * b`, where `b` is `k x n` row-major, or (with
-/// `b_transposed`) the transpose of an `n x k` row-major matrix.
-fn product<T: Real>(
-    a: &[T],
-    b: &[T],
-    c: &mut [T],
-    (m, k, n): (usize, usize, usize),
-    b_transposed: bool,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    let views = (
-        ArrayView2::from_shape((m, k), a),
-        if b_transposed {
-            ArrayView2::from_shape((n, k), b).map(|v| v.reversed_axes())
-        } else {
-            ArrayView2::from_shape((k, n), b)
-        },
-        ArrayViewMut2::from_shape((m, n), c),
-    );
-    let (Ok(a), Ok(b), Ok(mut c)) = views else {
-        panic!("attention: slices do not hold {m}x{k} and {k}x{n} matrices");
-    };
-    general_mat_mul(T::ONE, &a, &b, T::ONE, &mut c);
-}
-
 /// Attention on float inputs; one output `Y`.
 pub fn attention(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let q_in = args.input(0)?;
@@ -204,16 +177,28 @@ pub fn attention(args: &Args<'_>) -> Result<Tensor, BackendError> {
         // Per head: S = Q Kᵀ and O = P V as two fast matrix products (see
         // linalg.rs); scale, softcap, mask and causality are applied to S
         // row by row in between, then each row's softmax.
-        let mut scores = vec![T::ZERO; q.seq * total];
-        for b in 0..batch {
-            for h in 0..q.heads {
+        // Heads are independent: large calls share them out to threads
+        // (each with its own scores buffer); a single large head splits its
+        // two products instead.
+        let heads_total = batch * q.heads;
+        let per_head = q.seq * total * (q.size + dv);
+        let parts = if heads_total > 1 {
+            parallel::parts(heads_total * per_head, PARALLEL_MIN_MACS)
+        } else {
+            1
+        };
+        let unit = (q.seq * dv).max(1);
+        parallel::split_mut(&mut out, unit, parts, |first, run| {
+            let mut scores = vec![T::ZERO; q.seq * total];
+            for (r, orows) in run.chunks_mut(unit).enumerate() {
+                let (b, h) = ((first + r) / q.heads, (first + r) % q.heads);
                 let kvh = b * k.heads + h / group;
                 let keys = &k.data[kvh * total * k.size..(kvh + 1) * total * k.size];
                 let vals = &v.data[kvh * total * dv..(kvh + 1) * total * dv];
                 let qh = (b * q.heads + h) * q.seq;
                 let qmat = &q.data[qh * q.size..(qh + q.seq) * q.size];
                 scores.fill(T::ZERO);
-                product(qmat, keys, &mut scores, (q.seq, q.size, total), true);
+                product(qmat, keys, &mut scores, (q.seq, q.size, total), true, parts == 1);
                 for i in 0..q.seq {
                     let row = &mut scores[i * total..(i + 1) * total];
                     for (j, sc) in row.iter_mut().enumerate() {
@@ -235,10 +220,9 @@ pub fn attention(args: &Args<'_>) -> Result<Tensor, BackendError> {
                     }
                     softmax_row(row, false);
                 }
-                let orows = &mut out[qh * dv..(qh + q.seq) * dv];
-                product(&scores, vals, orows, (q.seq, total, dv), false);
+                product(&scores, vals, orows, (q.seq, total, dv), false, parts == 1);
             }
-        }
+        });
         let (out, shape) = if three_d {
             // (b, h, s, d) -> (b, s, h * d)
             let mut t = Vec::with_capacity(out.len());
