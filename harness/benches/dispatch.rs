@@ -1,10 +1,14 @@
 //! Per-call dispatch overhead of one tiny op (Relu on 16 f32): a direct C
-//! function call, the reference library in process (`DylibBackend`, the
-//! whole ABI path: raw structs, status, memory-safety verification), and
-//! the same through the worker process (frames over pipes).
+//! function call; the example C backend in process (`DylibBackend::run`:
+//! the harness's raw structs, the C ABI call and the status, around a
+//! backend that adds next to nothing, so this is the dispatch cost itself);
+//! the reference library in process (the same plus the Rust ABI layer's
+//! validation and the reference backend's own per-call work), with and
+//! without the memory-safety verification; and the reference through the
+//! worker process (frames over pipes).
 //!
-//! Needs the release libraries: `cargo build --release --workspace`, then
-//! `cargo bench -p xpucert --bench dispatch`.
+//! Needs the release libraries: `cargo build --release --workspace` and
+//! `make -C backends/example-c`, then `cargo bench -p xpucert --bench dispatch`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -52,6 +56,21 @@ fn dispatch(c: &mut Criterion) {
             black_box(&y);
         })
     });
+
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../backends/example-c/build/libxpucert_example.so");
+    if example.is_file() {
+        let c_backend = DylibBackend::open(&example, &[]).expect("example-c loads");
+        let mut c0 = call();
+        g.bench_function("in_process_abi_example_c", |b| {
+            b.iter(|| c_backend.run(black_box(&mut c0)).expect("relu runs"))
+        });
+    } else {
+        eprintln!(
+            "skipping in_process_abi_example_c: {} is not built (make -C backends/example-c)",
+            example.display()
+        );
+    }
 
     let lib = backend::resolve("reference").expect("reference library is built");
     let dylib = DylibBackend::open(&lib, &[]).expect("reference loads");

@@ -438,7 +438,7 @@ pub struct OpCall<'a> {
     pub inputs: Vec<Option<TensorRef<'a>>>,
     /// The outputs' dtypes and shapes (the data is reached through the
     /// `outputs` argument of [`Backend::run_op`]).
-    pub output_specs: Vec<(DType, Vec<i64>)>,
+    pub output_specs: Vec<(DType, &'a [i64])>,
 }
 
 impl<'a> OpCall<'a> {

@@ -12,7 +12,7 @@
 //!
 //! 1. The ABI layer validates the raw `XpuOpCall` and hands over an
 //!    [`xpucert_abi::OpCall`]. We reduce it to an [`support::Invocation`]:
-//!    names, attributes, and each tensor's dtype and shape, no data.
+//!    names, attributes, and each tensor's dtype and memory kind, no data.
 //! 2. [`support::check`] decides whether the call is supported. It is the
 //!    *only* place that decides: `query_op` reports its verdict and `run_op`
 //!    obeys it, so the two can never disagree, and the manifest is printed
@@ -70,7 +70,6 @@ fn invocation<'a>(call: &'a OpCall<'a>) -> Invocation<'a> {
             .map(|t| {
                 t.as_ref().map(|t| Meta {
                     dtype: t.dtype(),
-                    shape: t.shape().iter().map(|&d| d as usize).collect(),
                     host: t.memory_kind() == xpucert_abi::ffi::XPU_MEMORY_HOST,
                 })
             })
@@ -127,12 +126,17 @@ fn store(
     result: &Tensor,
     out: &mut TensorMut<'_>,
 ) -> Result<(), BackendError> {
-    let shape: Vec<usize> = out.shape().iter().map(|&d| d as usize).collect();
-    if out.dtype() != result.dtype() || shape != result.shape {
+    let same_shape = out.shape().len() == result.shape.len()
+        && out
+            .shape()
+            .iter()
+            .zip(&result.shape)
+            .all(|(&d, &r)| d as usize == r);
+    if out.dtype() != result.dtype() || !same_shape {
         return Err(BackendError::invalid(format!(
             "{op}: output {index} is allocated as {} {:?}, the result is {} {:?}",
             out.dtype(),
-            shape,
+            out.shape(),
             result.dtype(),
             result.shape
         )));
@@ -191,7 +195,7 @@ impl Backend for ReferenceBackend {
             .iter()
             .map(|t| t.as_ref().map(load).transpose())
             .collect::<Result<Vec<_>, _>>()?;
-        let results = ops::evaluate(&inv, &inputs)?;
+        let results = ops::run_checked(&inv, &inputs)?;
         if outputs.len() > results.len() {
             return Err(BackendError::internal(format!(
                 "{}: {} outputs requested, {} computed",
@@ -244,12 +248,8 @@ mod tests {
         assert_eq!(m.matches('[').count(), m.matches(']').count());
     }
 
-    fn meta(dtype: DType, shape: &[usize]) -> Option<Meta> {
-        Some(Meta {
-            dtype,
-            shape: shape.to_vec(),
-            host: true,
-        })
+    fn meta(dtype: DType) -> Option<Meta> {
+        Some(Meta { dtype, host: true })
     }
 
     fn inv<'a>(
@@ -276,7 +276,7 @@ mod tests {
             "Add",
             14,
             &[],
-            vec![meta(DType::I8, &[1]), meta(DType::I8, &[1])],
+            vec![meta(DType::I8), meta(DType::I8)],
             DType::I8,
         );
         let e = check(&i8_add).unwrap_err();
@@ -286,19 +286,19 @@ mod tests {
         assert_eq!(run_err, e);
 
         let cases = [
-            inv("Conv", 11, &[], vec![meta(DType::F32, &[1])], DType::F32),
-            inv("Relu", 6, &[], vec![meta(DType::F32, &[1])], DType::F32),
-            inv("Exp", 13, &[], vec![meta(DType::I32, &[1])], DType::I32),
+            inv("Conv", 11, &[], vec![meta(DType::F32)], DType::F32),
+            inv("Relu", 6, &[], vec![meta(DType::F32)], DType::F32),
+            inv("Exp", 13, &[], vec![meta(DType::I32)], DType::I32),
             inv(
                 "MatMul",
                 13,
                 &[],
-                vec![meta(DType::F32, &[1]), meta(DType::F16, &[1])],
+                vec![meta(DType::F32), meta(DType::F16)],
                 DType::F32,
             ),
             Invocation {
                 domain: "com.microsoft",
-                ..inv("Gelu", 20, &[], vec![meta(DType::F32, &[1])], DType::F32)
+                ..inv("Gelu", 20, &[], vec![meta(DType::F32)], DType::F32)
             },
         ];
         for c in &cases {
@@ -309,13 +309,13 @@ mod tests {
             "LayerNormalization",
             17,
             &[],
-            vec![meta(DType::F32, &[2]), meta(DType::F32, &[2])],
+            vec![meta(DType::F32), meta(DType::F32)],
             DType::F32,
         );
         ln.output_dtypes.push(DType::F32);
         assert_eq!(check(&ln).unwrap_err().status, Status::Unsupported);
         // Device-memory inputs are unsupported rather than misread.
-        let mut dev = inv("Neg", 13, &[], vec![meta(DType::F32, &[1])], DType::F32);
+        let mut dev = inv("Neg", 13, &[], vec![meta(DType::F32)], DType::F32);
         dev.inputs[0].as_mut().unwrap().host = false;
         assert_eq!(check(&dev).unwrap_err().status, Status::Unsupported);
     }
@@ -330,7 +330,7 @@ mod tests {
             "QuantizeLinear",
             21,
             &block,
-            vec![meta(DType::F32, &[2, 4]), meta(DType::F32, &[2, 2])],
+            vec![meta(DType::F32), meta(DType::F32)],
             DType::U8,
         );
         let e = check(&blocked).unwrap_err();
@@ -343,7 +343,7 @@ mod tests {
             "QuantizeLinear",
             21,
             &[],
-            vec![meta(DType::I32, &[2]), meta(DType::I32, &[])],
+            vec![meta(DType::I32), meta(DType::I32)],
             DType::U8,
         );
         assert_eq!(check(&int_x).unwrap_err().status, Status::Unsupported);
@@ -351,7 +351,7 @@ mod tests {
             "DequantizeLinear",
             21,
             &[],
-            vec![meta(DType::I8, &[2]), meta(DType::F64, &[])],
+            vec![meta(DType::I8), meta(DType::F64)],
             DType::F64,
         );
         assert_eq!(check(&f64_scale).unwrap_err().status, Status::Unsupported);
@@ -361,7 +361,7 @@ mod tests {
             "QuantizeLinear",
             21,
             &[],
-            vec![meta(DType::F32, &[2]), meta(DType::F32, &[])],
+            vec![meta(DType::F32), meta(DType::F32)],
             DType::I8,
         );
         assert_eq!(check(&wrong).unwrap_err().status, Status::InvalidArgument);
@@ -369,7 +369,7 @@ mod tests {
             "DequantizeLinear",
             21,
             &[],
-            vec![meta(DType::U8, &[2]), meta(DType::F16, &[])],
+            vec![meta(DType::U8), meta(DType::F16)],
             DType::F32,
         );
         assert_eq!(check(&wrong).unwrap_err().status, Status::InvalidArgument);
@@ -378,11 +378,7 @@ mod tests {
             "QuantizeLinear",
             21,
             &[],
-            vec![
-                meta(DType::F16, &[2]),
-                meta(DType::F16, &[]),
-                meta(DType::F8E4M3FN, &[]),
-            ],
+            vec![meta(DType::F16), meta(DType::F16), meta(DType::F8E4M3FN)],
             DType::F8E4M3FN,
         );
         let info = check(&half).unwrap();
@@ -394,24 +390,18 @@ mod tests {
 
     #[test]
     fn malformed_calls_are_invalid() {
-        let wrong_out = inv("Neg", 13, &[], vec![meta(DType::F32, &[1])], DType::F16);
+        let wrong_out = inv("Neg", 13, &[], vec![meta(DType::F32)], DType::F16);
         assert_eq!(
             check(&wrong_out).unwrap_err().status,
             Status::InvalidArgument
         );
-        let missing = inv(
-            "Add",
-            14,
-            &[],
-            vec![meta(DType::F32, &[1]), None],
-            DType::F32,
-        );
+        let missing = inv("Add", 14, &[], vec![meta(DType::F32), None], DType::F32);
         assert_eq!(check(&missing).unwrap_err().status, Status::InvalidArgument);
         let too_many = inv(
             "Neg",
             13,
             &[],
-            vec![meta(DType::F32, &[1]), meta(DType::F32, &[1])],
+            vec![meta(DType::F32), meta(DType::F32)],
             DType::F32,
         );
         assert_eq!(
@@ -422,13 +412,7 @@ mod tests {
             name: "axis",
             value: AttrValue::String("x"),
         }];
-        let bad_attr = inv(
-            "Softmax",
-            13,
-            &attrs,
-            vec![meta(DType::F32, &[1])],
-            DType::F32,
-        );
+        let bad_attr = inv("Softmax", 13, &attrs, vec![meta(DType::F32)], DType::F32);
         let x = f32t(&[1], &[1.]);
         assert_eq!(
             ops::evaluate(&bad_attr, &[x]).unwrap_err().status,
@@ -442,7 +426,7 @@ mod tests {
             "MatMul",
             13,
             &[],
-            vec![meta(DType::BF16, &[1, 1]), meta(DType::BF16, &[1, 1])],
+            vec![meta(DType::BF16), meta(DType::BF16)],
             DType::BF16,
         ))
         .unwrap();
@@ -452,7 +436,7 @@ mod tests {
             "Gather",
             13,
             &[],
-            vec![meta(DType::F16, &[2]), meta(DType::I32, &[1])],
+            vec![meta(DType::F16), meta(DType::I32)],
             DType::F16,
         ))
         .unwrap();

@@ -6,13 +6,12 @@
 
 use xpucert_abi::{AttrValue, Attribute, BackendError, DType};
 
-/// Metadata of one tensor of a call: what `query_op` can see.
+/// Metadata of one tensor of a call: what support depends on. (Shapes are
+/// not part of it: they are the kernels' to validate.)
 #[derive(Debug, Clone, PartialEq)]
 pub struct Meta {
     /// Element type.
     pub dtype: DType,
-    /// Dimensions.
-    pub shape: Vec<usize>,
     /// True when the data lives in host memory.
     pub host: bool,
 }

@@ -561,22 +561,6 @@ pub struct PreparedCall {
     input_before: Vec<Option<(u64, Box<[u8]>)>>,
 }
 
-/// The raw ABI structs for one call, borrowing a [`PreparedCall`].
-pub struct RawCall<'a> {
-    _inputs: Vec<XpuTensor>,
-    _outputs: Vec<XpuTensor>,
-    _attrs: Vec<XpuAttribute>,
-    call: XpuOpCall,
-    _borrow: std::marker::PhantomData<&'a ()>,
-}
-
-impl RawCall<'_> {
-    /// Pointer to pass to `query_op` / `run_op`.
-    pub fn op_call(&self) -> *const XpuOpCall {
-        &self.call
-    }
-}
-
 impl PreparedCall {
     /// Prepares a call of `op_type` in `domain` at `opset`. The inputs are
     /// snapshotted here: they must not be changed afterwards (the backend
@@ -642,74 +626,92 @@ impl PreparedCall {
         }
     }
 
-    /// Builds the raw structs. With `with_data` false (queries), tensor data
-    /// pointers are NULL, as the header allows.
-    pub fn raw(&mut self, with_data: bool) -> RawCall<'_> {
-        let attrs: Vec<XpuAttribute> = self
-            .attr_names
-            .iter()
-            .zip(&self.attr_values)
-            .map(|(name, (value, storage))| {
-                let mut a = XpuAttribute {
-                    struct_size: std::mem::size_of::<XpuAttribute>(),
-                    name: name.as_ptr(),
-                    r#type: 0,
-                    reserved: 0,
-                    i: 0,
-                    f: 0.0,
-                    s: std::ptr::null(),
-                    ints: std::ptr::null(),
-                    floats: std::ptr::null(),
-                    count: 0,
-                };
-                match (value, storage) {
-                    (AttrValue::Int(v), _) => {
-                        a.r#type = ffi::XPU_ATTR_INT;
-                        a.i = *v;
-                    }
-                    (AttrValue::Float(v), _) => {
-                        a.r#type = ffi::XPU_ATTR_FLOAT;
-                        a.f = *v;
-                    }
-                    (_, AttrStorage::Str(s)) => {
-                        a.r#type = ffi::XPU_ATTR_STRING;
-                        a.s = s.as_ptr();
-                    }
-                    (_, AttrStorage::Ints(v)) => {
-                        a.r#type = ffi::XPU_ATTR_INTS;
-                        a.ints = v.as_ptr();
-                        a.count = v.len();
-                    }
-                    (_, AttrStorage::Floats(v)) => {
-                        a.r#type = ffi::XPU_ATTR_FLOATS;
-                        a.floats = v.as_ptr();
-                        a.count = v.len();
-                    }
-                    (_, AttrStorage::None) => unreachable!("storage built from the value"),
-                }
-                a
-            })
-            .collect();
-        let inputs: Vec<XpuTensor> = self
-            .inputs
+    /// Lays out the raw structs and calls `f` with the `XpuOpCall` (valid
+    /// only inside `f`). With `with_data` false (queries), tensor data
+    /// pointers are NULL, as the header allows. Calls of up to [`INLINE`]
+    /// attributes, inputs and outputs are laid out on the stack: allocating
+    /// them was most of the harness's own per-call cost for tiny ops.
+    pub fn with_raw<R>(&mut self, with_data: bool, f: impl FnOnce(&XpuOpCall) -> R) -> R {
+        let (na, ni, no) = (self.attr_names.len(), self.inputs.len(), self.outputs.len());
+        if na <= INLINE && ni <= INLINE && no <= INLINE {
+            let mut attrs = [EMPTY_ATTRIBUTE; INLINE];
+            let mut inputs = [EMPTY_TENSOR; INLINE];
+            let mut outputs = [EMPTY_TENSOR; INLINE];
+            self.fill_raw(
+                with_data,
+                &mut attrs[..na],
+                &mut inputs[..ni],
+                &mut outputs[..no],
+            );
+            f(&self.op_call(&attrs[..na], &inputs[..ni], &outputs[..no]))
+        } else {
+            let mut attrs = vec![EMPTY_ATTRIBUTE; na];
+            let mut inputs = vec![EMPTY_TENSOR; ni];
+            let mut outputs = vec![EMPTY_TENSOR; no];
+            self.fill_raw(with_data, &mut attrs, &mut inputs, &mut outputs);
+            f(&self.op_call(&attrs, &inputs, &outputs))
+        }
+    }
+
+    /// Fills the raw attribute and tensor structs (slices of exactly the
+    /// call's counts).
+    fn fill_raw(
+        &mut self,
+        with_data: bool,
+        attrs: &mut [XpuAttribute],
+        inputs: &mut [XpuTensor],
+        outputs: &mut [XpuTensor],
+    ) {
+        for (a, (name, (value, storage))) in attrs
             .iter_mut()
-            .map(|t| match t {
-                None => XpuTensor {
-                    struct_size: std::mem::size_of::<XpuTensor>(),
-                    data: std::ptr::null_mut(),
-                    byte_offset: 0,
-                    dtype: 0,
-                    memory_kind: ffi::XPU_MEMORY_HOST,
-                    device_index: 0,
-                    ndim: 0,
-                    shape: std::ptr::null(),
-                    strides: std::ptr::null(),
-                },
-                Some(t) => t.raw(with_data),
-            })
-            .collect();
-        let outputs: Vec<XpuTensor> = self.outputs.iter_mut().map(|t| t.raw(with_data)).collect();
-        let call = XpuOpCall {
+            .zip(self.attr_names.iter().zip(&self.attr_values))
+        {
+            a.name = name.as_ptr();
+            match (value, storage) {
+                (AttrValue::Int(v), _) => {
+                    a.r#type = ffi::XPU_ATTR_INT;
+                    a.i = *v;
+                }
+                (AttrValue::Float(v), _) => {
+                    a.r#type = ffi::XPU_ATTR_FLOAT;
+                    a.f = *v;
+                }
+                (_, AttrStorage::Str(s)) => {
+                    a.r#type = ffi::XPU_ATTR_STRING;
+                    a.s = s.as_ptr();
+                }
+                (_, AttrStorage::Ints(v)) => {
+                    a.r#type = ffi::XPU_ATTR_INTS;
+                    a.ints = v.as_ptr();
+                    a.count = v.len();
+                }
+                (_, AttrStorage::Floats(v)) => {
+                    a.r#type = ffi::XPU_ATTR_FLOATS;
+                    a.floats = v.as_ptr();
+                    a.count = v.len();
+                }
+                (_, AttrStorage::None) => unreachable!("storage built from the value"),
+            }
+        }
+        for (raw, t) in inputs.iter_mut().zip(self.inputs.iter_mut()) {
+            // An absent input stays EMPTY_TENSOR: dtype UNDEFINED.
+            if let Some(t) = t {
+                *raw = t.raw(with_data);
+            }
+        }
+        for (raw, t) in outputs.iter_mut().zip(self.outputs.iter_mut()) {
+            *raw = t.raw(with_data);
+        }
+    }
+
+    /// The `XpuOpCall` over laid-out structs.
+    fn op_call(
+        &self,
+        attrs: &[XpuAttribute],
+        inputs: &[XpuTensor],
+        outputs: &[XpuTensor],
+    ) -> XpuOpCall {
+        XpuOpCall {
             struct_size: std::mem::size_of::<XpuOpCall>(),
             domain: self.domain.as_ptr(),
             op_type: self.op_type.as_ptr(),
@@ -720,16 +722,40 @@ impl PreparedCall {
             num_inputs: inputs.len(),
             outputs: outputs.as_ptr(),
             num_outputs: outputs.len(),
-        };
-        RawCall {
-            _inputs: inputs,
-            _outputs: outputs,
-            _attrs: attrs,
-            call,
-            _borrow: std::marker::PhantomData,
         }
     }
 }
+
+/// Calls with at most this many attributes, inputs and outputs each are
+/// laid out without a heap allocation (see [`PreparedCall::with_raw`]).
+pub const INLINE: usize = 4;
+
+/// An attribute struct before it is filled.
+const EMPTY_ATTRIBUTE: XpuAttribute = XpuAttribute {
+    struct_size: std::mem::size_of::<XpuAttribute>(),
+    name: std::ptr::null(),
+    r#type: 0,
+    reserved: 0,
+    i: 0,
+    f: 0.0,
+    s: std::ptr::null(),
+    ints: std::ptr::null(),
+    floats: std::ptr::null(),
+    count: 0,
+};
+
+/// An absent (optional) tensor: dtype UNDEFINED, no data.
+const EMPTY_TENSOR: XpuTensor = XpuTensor {
+    struct_size: std::mem::size_of::<XpuTensor>(),
+    data: std::ptr::null_mut(),
+    byte_offset: 0,
+    dtype: 0,
+    memory_kind: ffi::XPU_MEMORY_HOST,
+    device_index: 0,
+    ndim: 0,
+    shape: std::ptr::null(),
+    strides: std::ptr::null(),
+};
 
 impl PreparedCall {
     /// The memory-safety checks after a call (see the module docs): inputs
@@ -845,14 +871,22 @@ mod tests {
             vec![Some(input), None],
             vec![StoredTensor::output(DType::F32, &[2])],
         );
-        let raw = call.raw(false);
-        let c = &raw.call;
-        assert_eq!(c.num_inputs, 2);
-        assert_eq!(c.num_attributes, 1);
-        assert_eq!(raw._attrs[0].count, 2);
-        assert_eq!(raw._attrs[0].r#type, ffi::XPU_ATTR_INTS);
-        assert!(raw._inputs[0].data.is_null(), "queries carry no data");
-        assert_eq!(raw._inputs[1].dtype, 0, "absent input is UNDEFINED");
+        call.with_raw(false, |c| {
+            assert_eq!(c.num_inputs, 2);
+            assert_eq!(c.num_attributes, 1);
+            // SAFETY: with_raw lays out num_attributes attributes and
+            // num_inputs inputs behind these pointers, alive inside the closure.
+            let (attrs, inputs) = unsafe {
+                (
+                    std::slice::from_raw_parts(c.attributes, c.num_attributes),
+                    std::slice::from_raw_parts(c.inputs, c.num_inputs),
+                )
+            };
+            assert_eq!(attrs[0].count, 2);
+            assert_eq!(attrs[0].r#type, ffi::XPU_ATTR_INTS);
+            assert!(inputs[0].data.is_null(), "queries carry no data");
+            assert_eq!(inputs[1].dtype, 0, "absent input is UNDEFINED");
+        });
     }
 
     fn one_in_one_out(out: StoredTensor) -> PreparedCall {

@@ -300,12 +300,12 @@ impl DylibBackend {
     /// Asks whether and how the call would run.
     pub fn query(&self, call: &mut PreparedCall) -> Result<QueryAnswer, CallError> {
         let f = self.api.query_op.expect("checked at load");
-        let raw = call.raw(false);
         let mut out = XpuOpSupport::new();
         let mut err = XpuError::new();
-        // SAFETY: query_op has the header's signature; `raw` borrows buffers
-        // owned by `call`, alive for this whole call; out and err are valid.
-        let rc = unsafe { f(self.ctx, raw.op_call(), &mut out, &mut err) };
+        // SAFETY: query_op has the header's signature; the raw call points
+        // into buffers owned by `call`, alive for this whole closure; out
+        // and err are valid.
+        let rc = call.with_raw(false, |raw| unsafe { f(self.ctx, raw, &mut out, &mut err) });
         check_status(rc, &err)?;
         let support = Support::from_code(out.support).ok_or(CallError::BadValue {
             what: "support level",
@@ -325,14 +325,14 @@ impl DylibBackend {
     /// Executes the call; on success the outputs in `call` hold the results.
     pub fn run(&self, call: &mut PreparedCall) -> Result<(), CallError> {
         let f = self.api.run_op.expect("checked at load");
-        let raw = call.raw(true);
         let mut err = XpuError::new();
         // SAFETY: run_op has the header's signature; every pointer in the call
-        // refers to buffers owned by `call` that outlive this statement; inputs
+        // refers to buffers owned by `call` that outlive this closure; inputs
         // are readable over their strided extent and outputs writable over
         // their full size (PreparedCall allocates them so).
-        let rc = unsafe { f(self.ctx, raw.op_call(), std::ptr::null_mut(), &mut err) };
-        drop(raw);
+        let rc = call.with_raw(true, |raw| unsafe {
+            f(self.ctx, raw, std::ptr::null_mut(), &mut err)
+        });
         check_status(rc, &err)
     }
 }

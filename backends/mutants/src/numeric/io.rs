@@ -135,7 +135,6 @@ impl<'a> Loaded<'a> {
                 .map(|t| {
                     t.as_ref().map(|t| Meta {
                         dtype: t.dtype(),
-                        shape: t.shape.clone(),
                         host: true,
                     })
                 })
