@@ -73,6 +73,25 @@ fn calls_go_onto_a_stream_only_when_the_group_is_there() {
 }
 
 #[test]
+fn info_reports_the_stream_group() {
+    build_reference();
+    let line = |args: &[&str]| {
+        let o = run(xpucert().arg("info").args(args));
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        o.stdout
+            .lines()
+            .find(|l| l.starts_with("streams:"))
+            .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| panic!("no streams line: {}", o.stdout))
+    };
+    assert_eq!(
+        line(&["--backend", "mutants", "--option", "mode=async_stream"]),
+        "provided"
+    );
+    assert_eq!(line(&["--backend", "reference"]), "not provided");
+}
+
+#[test]
 fn measured_time_includes_the_queued_device_time_in_both_executors() {
     build_reference();
     let dir = tempfile::tempdir().unwrap();
