@@ -407,9 +407,9 @@ impl DylibBackend {
         let raw = call.raw(true);
         let mut err = XpuError::new();
         // SAFETY: run_op has the header's signature; every pointer in the call
-        // refers to buffers owned by `call` that outlive this statement; inputs
-        // are readable over their strided extent and outputs writable over
-        // their full size (PreparedCall allocates them so). The stream is
+        // refers to buffers owned by `call`, borrowed until after the sync
+        // below; inputs are readable over their strided extent and outputs
+        // writable over their full size (PreparedCall allocates them so). The stream is
         // NULL or this context's live stream.
         let rc = unsafe { f(self.ctx, raw.op_call(), stream, &mut err) };
         let ran = check_status(rc, &err);
