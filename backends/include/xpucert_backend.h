@@ -43,6 +43,8 @@
  *  - Every pointer passed into a call (op calls, tensors, shapes, strides,
  *    attribute names and values, option strings) is owned by the harness and
  *    valid only for the duration of that call. Copy what you need to keep.
+ *    (Exception: the data buffers of a run_op on a stream stay valid until
+ *    sync() on that stream returns; see the stream group.)
  *  - Output tensors are allocated by the harness, with the shapes and dtypes
  *    the operator's specification gives, before run_op is called. The backend
  *    writes every element of every output and nothing outside them. It never
@@ -273,6 +275,20 @@ typedef struct XpuDeviceMemoryApi {
  * Optional group: streams, for asynchronous devices. When run_op receives a
  * stream, it may return before the work finishes; the work is complete only
  * after sync() on that stream returns OK.
+ *
+ * Provide all three functions or set XpuBackendApi.streams to NULL: a group
+ * with a NULL slot is refused at load. The harness creates one stream per
+ * context after create_context, passes it to every run_op on that context,
+ * and calls sync() after each run_op, whether it succeeded or not, before
+ * it reads the outputs, checks the inputs and the memory around the
+ * outputs, or stops a timer; destroy() comes before destroy_context.
+ * The tensors' data buffers stay valid, and the harness does not touch
+ * them, until that sync() returns; the XpuOpCall and the arrays it points
+ * to (tensor structs, shapes, strides, attributes) are valid only during
+ * run_op. A failure of queued work is reported by sync() (status and
+ * message, as for run_op) and counts as a failure of the call; sync() may
+ * not answer XPU_STATUS_UNSUPPORTED. A sync() that does not return is
+ * treated like a run_op that does not return (the per-call time limit).
  * ------------------------------------------------------------------------- */
 typedef struct XpuStreamApi {
     size_t struct_size;

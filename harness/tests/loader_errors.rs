@@ -56,6 +56,10 @@ fn broken_libraries() {
         "device_error): no device found: /dev/acme0 missing",
     );
     expect_load_error(&lib("null_slots"), "required function run_op is NULL");
+    expect_load_error(
+        &lib("incomplete_streams"),
+        "the stream group is incomplete: sync is NULL",
+    );
 }
 
 #[test]

@@ -126,6 +126,27 @@ fn sleeping_past_the_limit_times_out() {
     });
 }
 
+/// A sync that never returns is caught by the same watchdog as a run_op
+/// that never returns: the harness syncs inside the worker's guarded call.
+#[test]
+fn a_hanging_stream_sync_times_out_like_a_hanging_run_op() {
+    let r = run_mode("async_sync_hangs", &["--timeout", "1"]);
+    check(&r, 1, "Relu", |c| {
+        status(c) == "timeout" && message(c) == "no answer from run_op after 1.0 s; worker killed"
+    });
+}
+
+#[test]
+fn a_failing_stream_sync_is_an_error_with_its_message() {
+    let r = run_mode("async_sync_fails", &[]);
+    check(&r, 1, "Relu", |c| {
+        status(c) == "error"
+            && message(c)
+                == "run_op failed: device_error: stream sync: \
+                    mutants: the queued Relu failed on the device (async_sync_fails)"
+    });
+}
+
 #[test]
 fn a_suite_timeout_replaces_the_global_one() {
     build_reference();

@@ -5,11 +5,12 @@
 
 use std::ffi::{CStr, c_char};
 use std::fmt::Display;
+use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::ffi::{self, XpuBackendApi, XpuContext, XpuError, XpuOpCall, XpuOpSupport, XpuStream};
 use crate::tensor::{TensorMut, TensorRef};
-use crate::{AttrValue, Attribute, Backend, BackendError, DType, OpCall};
+use crate::{AttrValue, Attribute, Backend, BackendError, DType, OpCall, StreamBackend};
 
 /// What an `XpuContext*` points to. The extra byte guarantees a real heap
 /// allocation even for a zero-sized backend type, so every context has its
@@ -24,8 +25,8 @@ struct Context<B> {
 pub struct ApiTable(XpuBackendApi);
 
 // SAFETY: the table is immutable after construction; its raw pointers point to
-// 'static data (the backend name) or are NULL, so sharing it between threads
-// cannot cause a data race.
+// 'static immutable data (the backend name, the stream group's table) or are
+// NULL, so sharing it between threads cannot cause a data race.
 unsafe impl Sync for ApiTable {}
 
 impl ApiTable {
@@ -58,6 +59,15 @@ impl ApiTable {
             model: std::ptr::null(),
         })
     }
+
+    /// Builds the table for backend type `B` with the stream group: `run_op`
+    /// accepts a stream, and `streams` points to `B`'s create/sync/destroy.
+    pub const fn with_streams<B: StreamBackend>() -> Self {
+        let mut api = Self::new::<B>().0;
+        api.run_op = Some(run_op_streamed::<B>);
+        api.streams = stream_api::<B>();
+        ApiTable(api)
+    }
 }
 
 /// Writes `xpucert_backend_init_v1` for a type implementing [`Backend`].
@@ -75,6 +85,24 @@ macro_rules! export_backend {
             err: *mut $crate::ffi::XpuError,
         ) -> i32 {
             static API: $crate::export::ApiTable = $crate::export::ApiTable::new::<$backend>();
+            // SAFETY: the pointers are forwarded unchanged from the caller, who
+            // upholds the header's contract for this entry point.
+            unsafe { $crate::export::init(host, out_api, err, &API) }
+        }
+    };
+    ($backend:ty, streams) => {
+        /// Entry point of the xpucert backend ABI v1 (with the stream group).
+        ///
+        /// # Safety
+        /// Called by the harness with the pointers the header specifies.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn xpucert_backend_init_v1(
+            host: *const $crate::ffi::XpuHostApi,
+            out_api: *mut *const $crate::ffi::XpuBackendApi,
+            err: *mut $crate::ffi::XpuError,
+        ) -> i32 {
+            static API: $crate::export::ApiTable =
+                $crate::export::ApiTable::with_streams::<$backend>();
             // SAFETY: the pointers are forwarded unchanged from the caller, who
             // upholds the header's contract for this entry point.
             unsafe { $crate::export::init(host, out_api, err, &API) }
@@ -576,5 +604,162 @@ pub unsafe extern "C" fn run_op<B: Backend>(
         // SAFETY: as above.
         let mut outs = unsafe { outputs(&*call)? };
         b.run_op(&c, &mut outs)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The stream group (optional): only tables built by `ApiTable::with_streams`
+// point here. Kept apart from the plain trampolines above so a backend
+// without streams is exactly what it was.
+// ---------------------------------------------------------------------------
+
+/// What an `XpuStream*` points to: the backend's stream, and the address of
+/// the context that created it, so a stream handed to another context is an
+/// INVALID_ARGUMENT rather than a type confusion. The extra byte gives every
+/// stream its own address, as for [`Context`].
+struct StreamBox<S> {
+    stream: S,
+    owner: usize,
+    _addressable: u8,
+}
+
+/// The static stream table of `B`, as an associated constant so that a
+/// `const fn` can hand out a `'static` pointer to it.
+struct StreamTable<B>(PhantomData<B>);
+
+impl<B: StreamBackend> StreamTable<B> {
+    const API: ffi::XpuStreamApi = ffi::XpuStreamApi {
+        struct_size: std::mem::size_of::<ffi::XpuStreamApi>(),
+        create: Some(create_stream::<B>),
+        sync: Some(sync_stream::<B>),
+        destroy: Some(destroy_stream::<B>),
+    };
+    const TABLE: &'static ffi::XpuStreamApi = &Self::API;
+}
+
+/// The stream group of `B`, for hand-assembled tables (see
+/// [`ApiTable::from_raw`]); [`ApiTable::with_streams`] uses it.
+pub const fn stream_api<B: StreamBackend>() -> *const ffi::XpuStreamApi {
+    StreamTable::<B>::TABLE
+}
+
+/// The backend's stream behind `stream`, checked to belong to `ctx`.
+///
+/// # Safety
+/// `stream` must be NULL or come from `create_stream::<B>` and not yet be
+/// destroyed.
+unsafe fn stream_of<'a, B: StreamBackend>(
+    ctx: *mut XpuContext,
+    stream: *mut XpuStream,
+) -> Result<&'a B::Stream, BackendError> {
+    if stream.is_null() {
+        return Err(BackendError::invalid("stream is NULL"));
+    }
+    // SAFETY: stream was produced by Box::into_raw in create_stream::<B> and
+    // is still alive (caller contract).
+    let s = unsafe { &*(stream as *const StreamBox<B::Stream>) };
+    if s.owner != ctx as usize {
+        return Err(BackendError::invalid("stream belongs to another context"));
+    }
+    Ok(&s.stream)
+}
+
+/// # Safety
+/// ABI entry: see `XpuStreamApi.create` in the header.
+pub unsafe extern "C" fn create_stream<B: StreamBackend>(
+    ctx: *mut XpuContext,
+    out_stream: *mut *mut XpuStream,
+    err: *mut XpuError,
+) -> i32 {
+    guarded(err, || {
+        // SAFETY: ctx is a live context (header contract).
+        let b = unsafe { backend::<B>(ctx)? };
+        if out_stream.is_null() {
+            return Err(BackendError::invalid("out_stream is NULL"));
+        }
+        let stream = b.create_stream()?;
+        let boxed = Box::new(StreamBox {
+            stream,
+            owner: ctx as usize,
+            _addressable: 0,
+        });
+        // SAFETY: out_stream is non-NULL and writable (checked above).
+        unsafe { *out_stream = Box::into_raw(boxed) as *mut XpuStream };
+        Ok(())
+    })
+}
+
+/// # Safety
+/// ABI entry: see `XpuStreamApi.sync` in the header.
+pub unsafe extern "C" fn sync_stream<B: StreamBackend>(
+    ctx: *mut XpuContext,
+    stream: *mut XpuStream,
+    err: *mut XpuError,
+) -> i32 {
+    guarded(err, || {
+        // SAFETY: ctx is a live context (header contract).
+        let b = unsafe { backend::<B>(ctx)? };
+        // SAFETY: stream is NULL or a live stream of B (header contract).
+        let s = unsafe { stream_of::<B>(ctx, stream)? };
+        b.sync(s)
+    })
+}
+
+/// # Safety
+/// ABI entry: see `XpuStreamApi.destroy` in the header; `stream` is not used
+/// afterwards.
+pub unsafe extern "C" fn destroy_stream<B: StreamBackend>(
+    ctx: *mut XpuContext,
+    stream: *mut XpuStream,
+) {
+    if stream.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: stream was produced by Box::into_raw in create_stream::<B>
+        // and is not used after this call (caller contract).
+        let boxed = unsafe { Box::from_raw(stream as *mut StreamBox<B::Stream>) };
+        // SAFETY: ctx is NULL or a live context of B (header contract).
+        match unsafe { backend::<B>(ctx) } {
+            Ok(b) if boxed.owner == ctx as usize => b.destroy_stream(boxed.stream),
+            // Without its context the stream is only dropped.
+            _ => drop(boxed),
+        }
+    }));
+}
+
+/// `run_op` of a table with the stream group: a NULL stream runs
+/// synchronously through [`Backend::run_op`], a stream through
+/// [`StreamBackend::run_op_on`].
+///
+/// # Safety
+/// ABI entry: see `run_op` in the header.
+pub unsafe extern "C" fn run_op_streamed<B: StreamBackend>(
+    ctx: *mut XpuContext,
+    call: *const XpuOpCall,
+    stream: *mut XpuStream,
+    err: *mut XpuError,
+) -> i32 {
+    guarded(err, || {
+        // SAFETY: ctx is a live context (header contract).
+        let b = unsafe { backend::<B>(ctx)? };
+        if call.is_null() {
+            return Err(BackendError::invalid("call is NULL"));
+        }
+        let s = if stream.is_null() {
+            None
+        } else {
+            // SAFETY: a non-NULL stream is a live stream of B (header contract).
+            Some(unsafe { stream_of::<B>(ctx, stream)? })
+        };
+        // SAFETY: call and its tensors are valid for this call; inputs are
+        // readable and outputs writable over their extents (header contract).
+        let c = unsafe { op_call(&*call, true)? };
+        // SAFETY: as above.
+        let mut outs = unsafe { outputs(&*call)? };
+        match s {
+            None => b.run_op(&c, &mut outs),
+            Some(s) => b.run_op_on(s, &c, &mut outs),
+        }
     })
 }

@@ -179,24 +179,21 @@ pub struct XpuDeviceMemoryApi {
     pub copy: Option<CopyFn>,
 }
 
+pub type StreamCreateFn = unsafe extern "C" fn(
+    ctx: *mut XpuContext,
+    out_stream: *mut *mut XpuStream,
+    err: *mut XpuError,
+) -> i32;
+pub type StreamSyncFn =
+    unsafe extern "C" fn(ctx: *mut XpuContext, stream: *mut XpuStream, err: *mut XpuError) -> i32;
+pub type StreamDestroyFn = unsafe extern "C" fn(ctx: *mut XpuContext, stream: *mut XpuStream);
+
 #[repr(C)]
 pub struct XpuStreamApi {
     pub struct_size: usize,
-    pub create: Option<
-        unsafe extern "C" fn(
-            ctx: *mut XpuContext,
-            out_stream: *mut *mut XpuStream,
-            err: *mut XpuError,
-        ) -> i32,
-    >,
-    pub sync: Option<
-        unsafe extern "C" fn(
-            ctx: *mut XpuContext,
-            stream: *mut XpuStream,
-            err: *mut XpuError,
-        ) -> i32,
-    >,
-    pub destroy: Option<unsafe extern "C" fn(ctx: *mut XpuContext, stream: *mut XpuStream)>,
+    pub create: Option<StreamCreateFn>,
+    pub sync: Option<StreamSyncFn>,
+    pub destroy: Option<StreamDestroyFn>,
 }
 
 #[repr(C)]

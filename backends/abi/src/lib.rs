@@ -530,3 +530,42 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// Executes the call, writing every element of every output.
     fn run_op(&self, call: &OpCall<'_>, outputs: &mut [TensorMut<'_>]) -> Result<(), BackendError>;
 }
+
+/// The optional stream group, for a backend whose work can be queued: export
+/// it with `export_backend!(MyBackend, streams)` (a plain
+/// `export_backend!(MyBackend)` leaves the group NULL, and `run_op` then
+/// refuses a stream).
+///
+/// The harness creates one stream per context, passes it to every `run_op`,
+/// and counts a call as finished only when [`StreamBackend::sync`] has
+/// returned OK: outputs are read, and the measurement clock stops, after
+/// `sync`. In this safe layer the output slices are borrowed for the
+/// duration of `run_op_on` only, so outputs are written before it returns;
+/// what a stream lets a Rust backend defer is the rest of the work it
+/// queued (device time, work on its own buffers), which `sync` waits for.
+pub trait StreamBackend: Backend {
+    /// One stream's state. Boxed by the export layer; the box's address is
+    /// the `XpuStream*` the harness sees.
+    type Stream: Send + Sync + 'static;
+
+    /// Creates a stream on this context.
+    fn create_stream(&self) -> Result<Self::Stream, BackendError>;
+
+    /// `run_op` with a stream: may return before the work completes; the
+    /// outputs must be written before it returns (see the trait docs).
+    fn run_op_on(
+        &self,
+        stream: &Self::Stream,
+        call: &OpCall<'_>,
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<(), BackendError>;
+
+    /// Blocks until everything queued on `stream` has finished; an error
+    /// says the queued work failed.
+    fn sync(&self, stream: &Self::Stream) -> Result<(), BackendError>;
+
+    /// Destroys a stream (the default drops it).
+    fn destroy_stream(&self, stream: Self::Stream) {
+        drop(stream);
+    }
+}

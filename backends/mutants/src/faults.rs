@@ -254,7 +254,7 @@ pub mod abi {
         query_op: Some(export::query_op::<MutantBackend>),
         run_op: Some(run_op),
         memory: std::ptr::null(),
-        streams: std::ptr::null(),
+        streams: export::stream_api::<MutantBackend>(),
         model: std::ptr::null(),
     });
 
@@ -315,7 +315,8 @@ pub mod abi {
     }
 
     /// `run_op` that breaks the ABI on [`super::CRASH_OP`] in the raw modes
-    /// and otherwise forwards to the safe trampoline.
+    /// and otherwise forwards to the safe trampoline (with the stream group:
+    /// the harness passes this library a stream).
     ///
     /// # Safety
     /// ABI entry: see `run_op` in the header.
@@ -351,7 +352,7 @@ pub mod abi {
                 ffi::XPU_STATUS_INTERNAL
             }
             // SAFETY: forwarded unchanged; the caller upholds the contract.
-            _ => unsafe { export::run_op::<MutantBackend>(ctx, call, stream, err) },
+            _ => unsafe { export::run_op_streamed::<MutantBackend>(ctx, call, stream, err) },
         }
     }
 

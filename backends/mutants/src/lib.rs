@@ -14,6 +14,9 @@
 //! * a throughput cheat ([`cache`]): correct outputs, remembered by input.
 //! * reliability faults ([`faults`]): crashes, hangs, memory corruption, ABI
 //!   violations. The harness must survive them and report each as a result.
+//! * asynchronous modes ([`stream`]): work queued on the ABI's stream group
+//!   and finished only at `sync`, with a sync that fails or hangs.
+//!   `device_us=N` sets their modelled device time per call.
 //!
 //! Every mode delegates to the reference backend except for the ops it
 //! changes, so a fault's footprint is exactly the ops it names. The list of
@@ -23,10 +26,12 @@
 pub mod cache;
 pub mod faults;
 pub mod numeric;
+pub mod stream;
 
 use std::ffi::CStr;
+use std::time::Duration;
 
-use xpucert_abi::{Backend, BackendError, OpCall, OpSupport, TensorMut};
+use xpucert_abi::{Backend, BackendError, OpCall, OpSupport, StreamBackend, TensorMut};
 use xpucert_reference_core::ReferenceBackend;
 
 /// What the harness must conclude about a mode.
@@ -62,6 +67,31 @@ pub trait Behaviour: Send + Sync {
     ) -> Result<(), BackendError> {
         r.run_op(call, outputs)
     }
+
+    /// Executes run_op on a stream; by default synchronously, as [`run`](Behaviour::run).
+    fn run_on(
+        &self,
+        r: &ReferenceBackend,
+        stream: &stream::MutantStream,
+        call: &OpCall<'_>,
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<(), BackendError> {
+        let _ = stream;
+        self.run(r, call, outputs)
+    }
+
+    /// Waits for the work queued on `stream`; by default there is none.
+    fn sync(&self, stream: &stream::MutantStream) -> Result<(), BackendError> {
+        let _ = stream;
+        Ok(())
+    }
+
+    /// The same behaviour with another modelled device time per call, for
+    /// the modes that have one (`device_us=`); `None` for the others.
+    fn with_device_time(&self, device: Duration) -> Option<Box<dyn Behaviour>> {
+        let _ = device;
+        None
+    }
 }
 
 /// One selectable behaviour.
@@ -89,6 +119,7 @@ pub fn modes() -> Vec<Mode> {
         behaviour: Box::new(cache::CacheOutputs::default()),
     });
     all.extend(faults::modes());
+    all.extend(stream::modes());
     all
 }
 
@@ -103,12 +134,21 @@ impl Backend for MutantBackend {
 
     fn create(options: &[(&str, &str)]) -> Result<Self, BackendError> {
         let mut chosen = None;
+        let mut device_us = None;
         for (k, v) in options {
             match *k {
                 "mode" => chosen = Some(*v),
+                "device_us" => {
+                    device_us = Some(v.parse::<u64>().map_err(|_| {
+                        BackendError::invalid(format!(
+                            "device_us must be a whole number of microseconds, got `{v}`"
+                        ))
+                    })?);
+                }
                 other => {
                     return Err(BackendError::invalid(format!(
-                        "unknown option `{other}` (the mutants backend takes mode=<name>)"
+                        "unknown option `{other}` (the mutants backend takes mode=<name> \
+                         and, for the async_* modes, device_us=<N>)"
                     )));
                 }
             }
@@ -118,7 +158,7 @@ impl Backend for MutantBackend {
                 "the mutants backend needs --option mode=<name>; `honest` is the plain reference",
             )
         })?;
-        let mode = modes()
+        let mut mode = modes()
             .into_iter()
             .find(|m| m.name == name)
             .ok_or_else(|| {
@@ -128,6 +168,16 @@ impl Backend for MutantBackend {
                     names.join(", ")
                 ))
             })?;
+        if let Some(us) = device_us {
+            mode.behaviour = mode
+                .behaviour
+                .with_device_time(Duration::from_micros(us))
+                .ok_or_else(|| {
+                    BackendError::invalid(format!(
+                        "device_us applies to the async_* modes, not to `{name}`"
+                    ))
+                })?;
+        }
         Ok(MutantBackend {
             reference: ReferenceBackend,
             mode,
@@ -144,6 +194,29 @@ impl Backend for MutantBackend {
 
     fn run_op(&self, call: &OpCall<'_>, outputs: &mut [TensorMut<'_>]) -> Result<(), BackendError> {
         self.mode.behaviour.run(&self.reference, call, outputs)
+    }
+}
+
+impl StreamBackend for MutantBackend {
+    type Stream = stream::MutantStream;
+
+    fn create_stream(&self) -> Result<Self::Stream, BackendError> {
+        Ok(stream::MutantStream::default())
+    }
+
+    fn run_op_on(
+        &self,
+        stream: &Self::Stream,
+        call: &OpCall<'_>,
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<(), BackendError> {
+        self.mode
+            .behaviour
+            .run_on(&self.reference, stream, call, outputs)
+    }
+
+    fn sync(&self, stream: &Self::Stream) -> Result<(), BackendError> {
+        self.mode.behaviour.sync(stream)
     }
 }
 

@@ -6,11 +6,18 @@
 //! size of the function table (a smaller table from an older minor is
 //! zero-extended, so absent trailing slots read as NULL), NULL slots, status
 //! integers, and string buffers that may lack their terminating NUL.
+//!
+//! A library that provides the stream group gets one stream per context,
+//! created at open and destroyed at close. Every `run_op` goes onto it and
+//! is followed by `sync`, inside [`DylibBackend::run`]: a call counts as
+//! finished only when the stream is synced, so every caller (the runner,
+//! the worker's serve loop and so its watchdog, the measurement clock, the
+//! memory-safety checks, the model path) sees completed work.
 
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::{Path, PathBuf};
 
-use xpucert_abi::ffi::{self, XpuBackendApi, XpuContext, XpuError, XpuOpSupport};
+use xpucert_abi::ffi::{self, XpuBackendApi, XpuContext, XpuError, XpuOpSupport, XpuStream};
 use xpucert_abi::{Precision, Status, Support};
 
 use super::call::PreparedCall;
@@ -25,11 +32,23 @@ const REQUIRED: [&str; 5] = [
     "run_op",
 ];
 
+/// Slots of the stream group, by name, for messages.
+const STREAM_SLOTS: [&str; 3] = ["create", "sync", "destroy"];
+
+/// The context's stream, for a library with the stream group.
+struct Stream {
+    sync: ffi::StreamSyncFn,
+    destroy: ffi::StreamDestroyFn,
+    handle: *mut XpuStream,
+}
+
 /// A loaded backend library with one live context.
 pub struct DylibBackend {
     path: PathBuf,
     api: XpuBackendApi,
     ctx: *mut XpuContext,
+    /// Present when the library provides the stream group.
+    stream: Option<Stream>,
     name: String,
     table_size: usize,
 }
@@ -176,6 +195,16 @@ impl DylibBackend {
                 REQUIRED[i]
             ))));
         }
+        let stream_group = if api.streams.is_null() {
+            None
+        } else {
+            // SAFETY: a non-NULL group pointer points to the library's
+            // XpuStreamApi, valid for the process (header ownership rules).
+            Some(
+                unsafe { read_stream_group(api.streams) }
+                    .map_err(|m| fail(LoadErrorKind::BadTable(m)))?,
+            )
+        };
         let name = if api.name.is_null() {
             String::from("(unnamed)")
         } else {
@@ -221,10 +250,46 @@ impl DylibBackend {
                 }));
             }
         }
+        let stream = match stream_group {
+            None => None,
+            Some((create, sync, destroy)) => {
+                let mut handle: *mut XpuStream = std::ptr::null_mut();
+                let mut err = XpuError::new();
+                // SAFETY: create has the header's signature; ctx is the live
+                // context just created; handle and err are valid for writes.
+                let rc = unsafe { create(ctx, &mut handle, &mut err) };
+                let problem = match status_of(rc) {
+                    Ok(Status::Ok) if !handle.is_null() => None,
+                    Ok(Status::Ok) => Some((
+                        "ok".to_string(),
+                        "streams.create returned OK but no stream".to_string(),
+                    )),
+                    Ok(s) => Some((format!("streams.create: {}", s.name()), err.message_lossy())),
+                    Err(c) => Some((
+                        format!("streams.create: unknown status {c}"),
+                        err.message_lossy(),
+                    )),
+                };
+                if let Some((status, message)) = problem {
+                    if let Some(destroy_context) = api.destroy_context {
+                        // SAFETY: ctx came from create_context and is not
+                        // used after this point.
+                        unsafe { destroy_context(ctx) };
+                    }
+                    return Err(fail(LoadErrorKind::InitFailed { status, message }));
+                }
+                Some(Stream {
+                    sync,
+                    destroy,
+                    handle,
+                })
+            }
+        };
         Ok(DylibBackend {
             path: path.to_path_buf(),
             api,
             ctx,
+            stream,
             name,
             table_size,
         })
@@ -322,23 +387,58 @@ impl DylibBackend {
         })
     }
 
+    /// Whether calls go onto a stream (the library provides the group).
+    pub fn uses_stream(&self) -> bool {
+        self.stream.is_some()
+    }
+
     /// Executes the call; on success the outputs in `call` hold the results.
+    ///
+    /// With the stream group, `run_op` gets the context's stream and this
+    /// returns only after `sync` on it: the work is complete when this
+    /// returns, whether it succeeded or not. A failing `sync` is a failure
+    /// of the call, with the library's status and message.
     pub fn run(&self, call: &mut PreparedCall) -> Result<(), CallError> {
         let f = self.api.run_op.expect("checked at load");
+        let stream = self
+            .stream
+            .as_ref()
+            .map_or(std::ptr::null_mut(), |s| s.handle);
         let mut err = XpuError::new();
-        // SAFETY: run_op has the header's signature; every pointer in the call
-        // refers to buffers owned by `call` that outlive this closure; inputs
-        // are readable over their strided extent and outputs writable over
-        // their full size (PreparedCall allocates them so).
-        let rc = call.with_raw(true, |raw| unsafe {
-            f(self.ctx, raw, std::ptr::null_mut(), &mut err)
-        });
-        check_status(rc, &err)
+        call.with_raw(true, |raw| {
+            // SAFETY: run_op has the header's signature; every pointer in the
+            // call refers to buffers owned by `call` (or laid out by
+            // with_raw), alive until after the sync below, inside this
+            // closure; inputs are readable over their strided extent and
+            // outputs writable over their full size (PreparedCall allocates
+            // them so). The stream is NULL or this context's live stream.
+            let rc = unsafe { f(self.ctx, raw, stream, &mut err) };
+            let ran = check_status(rc, &err);
+            // Queued work may still read the inputs and write the outputs, so
+            // the call and its raw structs stay borrowed until the stream is
+            // drained, even after a failed run_op.
+            let synced = match &self.stream {
+                None => Ok(()),
+                Some(s) => {
+                    let mut err = XpuError::new();
+                    // SAFETY: sync has the header's signature; ctx and the
+                    // stream are live; err is valid for writes.
+                    let rc = unsafe { (s.sync)(self.ctx, s.handle, &mut err) };
+                    sync_status(rc, &err)
+                }
+            };
+            ran.and(synced)
+        })
     }
 }
 
 impl Drop for DylibBackend {
     fn drop(&mut self) {
+        if let Some(s) = self.stream.take() {
+            // SAFETY: the stream came from this context's create and is not
+            // used after this point; the context is still alive.
+            unsafe { (s.destroy)(self.ctx, s.handle) };
+        }
         if let Some(destroy) = self.api.destroy_context {
             // SAFETY: ctx came from this library's create_context and is not
             // used after this point.
@@ -358,6 +458,73 @@ fn check_status(rc: i32, err: &XpuError) -> Result<(), CallError> {
             code,
             message: err.message_lossy(),
         }),
+    }
+}
+
+/// `sync`'s answer as a call result. The message says the failure came from
+/// `sync`, so a report reads "run_op failed: device_error: stream sync: ...".
+/// `sync` has no "not supported" answer (run_op accepted the work), so an
+/// UNSUPPORTED from it is reported as an internal failure, never as a
+/// skipped case.
+fn sync_status(rc: i32, err: &XpuError) -> Result<(), CallError> {
+    let message = |m: String| format!("stream sync: {m}");
+    match status_of(rc) {
+        Ok(Status::Ok) => Ok(()),
+        Ok(Status::Unsupported) => Err(CallError::Failed {
+            status: Status::Internal,
+            message: message(format!(
+                "returned UNSUPPORTED after run_op accepted the work: {}",
+                err.message_lossy()
+            )),
+        }),
+        Ok(status) => Err(CallError::Failed {
+            status,
+            message: message(err.message_lossy()),
+        }),
+        Err(code) => Err(CallError::UnknownStatus {
+            code,
+            message: message(err.message_lossy()),
+        }),
+    }
+}
+
+/// Reads and checks the stream group: all three slots, or a load error.
+/// A table shorter than this ABI's is zero-extended, so its missing slots
+/// read as NULL and are reported as such.
+///
+/// # Safety
+/// `group` must point to a library-owned `XpuStreamApi` (at least its
+/// `struct_size` field, and then `struct_size` bytes) valid for the process.
+unsafe fn read_stream_group(
+    group: *const ffi::XpuStreamApi,
+) -> Result<(ffi::StreamCreateFn, ffi::StreamSyncFn, ffi::StreamDestroyFn), String> {
+    // SAFETY: the group starts with struct_size (caller contract).
+    let size = unsafe { (*group).struct_size };
+    // SAFETY: an all-zero XpuStreamApi is valid (None slots); then
+    // min(size, sizeof) bytes are copied from the library's group, which is
+    // at least that long by its struct_size.
+    let g = unsafe {
+        let mut g: ffi::XpuStreamApi = std::mem::zeroed();
+        let n = size.min(std::mem::size_of::<ffi::XpuStreamApi>());
+        std::ptr::copy_nonoverlapping(group as *const u8, &mut g as *mut _ as *mut u8, n);
+        g
+    };
+    match (g.create, g.sync, g.destroy) {
+        (Some(c), Some(s), Some(d)) => Ok((c, s, d)),
+        (c, s, d) => {
+            let missing: Vec<&str> = [c.is_none(), s.is_none(), d.is_none()]
+                .iter()
+                .zip(STREAM_SLOTS)
+                .filter(|(m, _)| **m)
+                .map(|(_, n)| n)
+                .collect();
+            Err(format!(
+                "the stream group is incomplete: {} {} NULL (struct_size {size}); \
+                 a backend provides create, sync and destroy together, or sets streams to NULL",
+                missing.join(" and "),
+                if missing.len() == 1 { "is" } else { "are" }
+            ))
+        }
     }
 }
 

@@ -105,7 +105,8 @@ impl Executor for DylibBackend {
     fn run_model(&mut self, job: &[u8], _limit: Duration) -> Result<Vec<u8>, ExecError> {
         Ok(crate::model::run::serve_job(self, job))
     }
-    // In process: the clock runs around the library call itself.
+    // In process: the clock runs around the library call itself (run_op,
+    // and sync on the context's stream for a backend with the stream group).
     fn measure(
         &mut self,
         calls: &mut [PreparedCall],

@@ -393,6 +393,9 @@ impl Exec for BackendExec<'_> {
             Some((reference, kinds)) if kinds.contains(name) => *reference,
             _ => self.lib,
         };
+        // `run` returns after the stream's sync for a backend with the
+        // stream group, so this time and the outputs read below are of
+        // finished work.
         let start = Instant::now();
         let outcome = lib.run(&mut call);
         let dt = start.elapsed().as_secs_f64();
