@@ -15,7 +15,7 @@
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
-use xpucert_abi::BackendError;
+use xpucert_abi::{BackendError, DType, OpCall, TensorMut};
 
 use super::Args;
 use crate::layout::{broadcast_offsets, broadcast_shapes};
@@ -129,60 +129,76 @@ pub fn transpose2d<T: Copy + Default>(src: &[T], rows: usize, cols: usize) -> Ve
     out
 }
 
-/// MatMul: 1-D operands are promoted (A to a row, B to a column) and the added
-/// dimension removed from the result; batch dimensions broadcast.
-pub fn matmul(args: &Args<'_>) -> Result<Tensor, BackendError> {
-    let (a, b) = (args.input(0)?, args.input(1)?);
-    if a.shape.is_empty() || b.shape.is_empty() {
-        return Err(args.invalid("operands must have at least one dimension"));
+/// The shape arithmetic of one MatMul: 1-D operands promoted (A to a row,
+/// B to a column), batch dimensions broadcast.
+struct MatMulPlan {
+    m: usize,
+    k: usize,
+    n: usize,
+    /// For each output batch, the batch of A and of B it multiplies.
+    a_index: Vec<usize>,
+    b_index: Vec<usize>,
+    /// The result's shape (the promoted dimensions removed again).
+    shape: Vec<usize>,
+}
+
+impl MatMulPlan {
+    fn new(a: &[usize], b: &[usize]) -> Result<MatMulPlan, String> {
+        if a.is_empty() || b.is_empty() {
+            return Err("operands must have at least one dimension".into());
+        }
+        let a_shape: Vec<usize> = if a.len() == 1 {
+            vec![1, a[0]]
+        } else {
+            a.to_vec()
+        };
+        let b_shape: Vec<usize> = if b.len() == 1 {
+            vec![b[0], 1]
+        } else {
+            b.to_vec()
+        };
+        let (m, k) = (a_shape[a_shape.len() - 2], a_shape[a_shape.len() - 1]);
+        let (kb, n) = (b_shape[b_shape.len() - 2], b_shape[b_shape.len() - 1]);
+        if k != kb {
+            return Err(format!("inner dimensions differ: A {a:?}, B {b:?}"));
+        }
+        let a_batch = &a_shape[..a_shape.len() - 2];
+        let b_batch = &b_shape[..b_shape.len() - 2];
+        let batch = broadcast_shapes(&[a_batch, b_batch]).map_err(|e| e.message)?;
+        let a_index = broadcast_offsets(a_batch, &batch).map_err(|e| e.message)?;
+        let b_index = broadcast_offsets(b_batch, &batch).map_err(|e| e.message)?;
+        let mut shape = batch;
+        if a.len() > 1 {
+            shape.push(m);
+        }
+        if b.len() > 1 {
+            shape.push(n);
+        }
+        Ok(MatMulPlan {
+            m,
+            k,
+            n,
+            a_index,
+            b_index,
+            shape,
+        })
     }
-    let a_vec = a.shape.len() == 1;
-    let b_vec = b.shape.len() == 1;
-    let a_shape: Vec<usize> = if a_vec {
-        vec![1, a.shape[0]]
-    } else {
-        a.shape.clone()
-    };
-    let b_shape: Vec<usize> = if b_vec {
-        vec![b.shape[0], 1]
-    } else {
-        b.shape.clone()
-    };
-    let (m, k) = (a_shape[a_shape.len() - 2], a_shape[a_shape.len() - 1]);
-    let (kb, n) = (b_shape[b_shape.len() - 2], b_shape[b_shape.len() - 1]);
-    if k != kb {
-        return Err(args.invalid(format!(
-            "inner dimensions differ: A {:?}, B {:?}",
-            a.shape, b.shape
-        )));
-    }
-    let a_batch = &a_shape[..a_shape.len() - 2];
-    let b_batch = &b_shape[..b_shape.len() - 2];
-    let batch = broadcast_shapes(&[a_batch, b_batch])?;
-    let a_index = broadcast_offsets(a_batch, &batch)?;
-    let b_index = broadcast_offsets(b_batch, &batch)?;
-    let mut shape = batch.clone();
-    if !a_vec {
-        shape.push(m);
-    }
-    if !b_vec {
-        shape.push(n);
-    }
-    with_real!(a.dtype(), T => {
-        let (av, bv) = (a.to_real::<T>()?, b.to_real::<T>()?);
-        let mut out = vec![T::ZERO; a_index.len() * m * n];
-        // One large product splits itself; many small ones are shared out
-        // to threads whole, each thread running its products serially.
-        let batches = a_index.len();
+
+    /// `out` (zeroed, `batches * m * n`) = the batched product of `av` and
+    /// `bv`. One large product splits itself; many small ones are shared
+    /// out to threads whole, each thread running its products serially.
+    fn run<T: Real>(&self, av: &[T], bv: &[T], out: &mut [T]) {
+        let (m, k, n) = (self.m, self.k, self.n);
+        let batches = self.a_index.len();
         let parts = if batches > 1 {
             parallel::parts(batches * m * k * n, PARALLEL_MIN_MACS)
         } else {
             1
         };
         let unit = (m * n).max(1);
-        parallel::split_mut(&mut out, unit, parts, |first, run| {
+        parallel::split_mut(out, unit, parts, |first, run| {
             for (r, c) in run.chunks_mut(unit).enumerate() {
-                let (ai, bj) = (a_index[first + r], b_index[first + r]);
+                let (ai, bj) = (self.a_index[first + r], self.b_index[first + r]);
                 product(
                     &av[ai * m * k..(ai + 1) * m * k],
                     &bv[bj * k * n..(bj + 1) * k * n],
@@ -193,8 +209,60 @@ pub fn matmul(args: &Args<'_>) -> Result<Tensor, BackendError> {
                 );
             }
         });
-        Tensor::from_real(a.dtype(), shape, out)
+    }
+}
+
+/// MatMul: 1-D operands are promoted (A to a row, B to a column) and the added
+/// dimension removed from the result; batch dimensions broadcast.
+pub fn matmul(args: &Args<'_>) -> Result<Tensor, BackendError> {
+    let (a, b) = (args.input(0)?, args.input(1)?);
+    let plan = MatMulPlan::new(&a.shape, &b.shape).map_err(|e| args.invalid(e))?;
+    with_real!(a.dtype(), T => {
+        let (av, bv) = (a.to_real::<T>()?, b.to_real::<T>()?);
+        let mut out = vec![T::ZERO; plan.a_index.len() * plan.m * plan.n];
+        plan.run(&av, &bv, &mut out);
+        Tensor::from_real(a.dtype(), plan.shape, out)
     })
+}
+
+/// MatMul of f32 tensors straight from the caller's buffers into the output
+/// buffer: no copy of the operands (at batch 1 a model's weights dominate
+/// the bytes of every call) and no result copy. Used when both inputs are
+/// contiguous host f32 tensors and every buffer is 4-byte aligned (the
+/// harness aligns to 64); `None` otherwise, and for any call the general
+/// path should judge (bad shapes, a mismatched output), which then runs.
+/// The arithmetic is [`MatMulPlan::run`]'s, as on the general path.
+pub fn matmul_in_place(
+    call: &OpCall<'_>,
+    outputs: &mut [TensorMut<'_>],
+) -> Option<Result<(), BackendError>> {
+    let (Some(Some(a)), Some(Some(b)), [out]) = (call.inputs.first(), call.inputs.get(1), outputs)
+    else {
+        return None;
+    };
+    if [a.dtype(), b.dtype(), out.dtype()] != [DType::F32; 3]
+        || !a.is_contiguous()
+        || !b.is_contiguous()
+    {
+        return None;
+    }
+    let dims = |s: &[i64]| s.iter().map(|&d| d as usize).collect::<Vec<_>>();
+    let plan = MatMulPlan::new(&dims(a.shape()), &dims(b.shape())).ok()?;
+    if plan.shape != dims(out.shape()) {
+        return None;
+    }
+    let (av, bv) = (f32_data(a)?, f32_data(b)?);
+    let y: &mut [f32] = bytemuck::try_cast_slice_mut(out.bytes_mut()).ok()?;
+    y.fill(0.0);
+    plan.run(av, bv, y);
+    Some(Ok(()))
+}
+
+/// The elements of a contiguous host f32 tensor, borrowed, when its buffer
+/// is 4-byte aligned.
+fn f32_data<'a>(t: &xpucert_abi::TensorRef<'a>) -> Option<&'a [f32]> {
+    let bytes = t.data()?.get(..t.numel() * 4)?;
+    bytemuck::try_cast_slice(bytes).ok()
 }
 
 /// Gemm: `alpha * op(A) * op(B) + beta * C`, op = optional transpose, C
@@ -377,6 +445,66 @@ mod tests {
                 false,
             );
             assert_eq!(&values(&y)[i * m * n..(i + 1) * m * n], &c[..], "batch {i}");
+        }
+    }
+
+    #[test]
+    fn in_place_matmul_equals_the_general_path_and_declines_what_it_cannot_do() {
+        use xpucert_abi::{DType, OpCall, TensorMut, TensorRef};
+        let strides = |s: &[i64]| -> Vec<i64> {
+            let mut st = vec![1i64; s.len()];
+            for i in (0..s.len().saturating_sub(1)).rev() {
+                st[i] = st[i + 1] * s[i + 1];
+            }
+            st
+        };
+        let shapes: [(&[i64], &[i64]); 5] = [
+            (&[3, 5], &[5, 7]),
+            (&[2, 3, 5], &[5, 4]),
+            (&[5], &[2, 5, 3]),
+            (&[4, 1, 3, 6], &[2, 6, 2]),
+            (&[300, 70], &[70, 90]),
+        ];
+        for (ash, bsh) in shapes {
+            let len = |s: &[i64]| s.iter().product::<i64>() as usize;
+            let a: Vec<f32> = (0..len(ash)).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..len(bsh)).map(|i| (i as f32 * 0.11).cos()).collect();
+            let dims = |s: &[i64]| s.iter().map(|&d| d as usize).collect::<Vec<_>>();
+            let want = run1(
+                "MatMul",
+                &[],
+                vec![f32t(&dims(ash), &a), f32t(&dims(bsh), &b)],
+            )
+            .unwrap();
+            let out_shape: Vec<i64> = want.shape.iter().map(|&d| d as i64).collect();
+            let (sa, sb) = (strides(ash), strides(bsh));
+            let call = |a_bytes: &[u8]| -> (Option<Result<(), BackendError>>, Vec<f32>) {
+                let ta = TensorRef::host(DType::F32, ash, &sa, a_bytes).unwrap();
+                let tb = TensorRef::host(DType::F32, bsh, &sb, bytemuck::cast_slice(&b)).unwrap();
+                let op = OpCall {
+                    domain: "",
+                    op_type: "MatMul",
+                    opset: 13,
+                    attributes: vec![],
+                    inputs: vec![Some(ta), Some(tb)],
+                    output_specs: vec![(DType::F32, &out_shape)],
+                };
+                let mut y = vec![f32::NAN; want.numel()];
+                let out = TensorMut::host(DType::F32, &out_shape, bytemuck::cast_slice_mut(&mut y));
+                let r = matmul_in_place(&op, &mut [out.unwrap()]);
+                (r, y)
+            };
+            let (r, y) = call(bytemuck::cast_slice(&a));
+            assert!(matches!(r, Some(Ok(()))), "{ash:?} x {bsh:?}");
+            let same = values(&want)
+                .iter()
+                .zip(&y)
+                .all(|(w, g)| w.to_bits() == g.to_bits());
+            assert!(same, "{ash:?} x {bsh:?}");
+            // A buffer that is not 4-byte aligned goes to the general path.
+            let mut shifted = vec![0u8; a.len() * 4 + 1];
+            shifted[1..].copy_from_slice(bytemuck::cast_slice(&a));
+            assert!(call(&shifted[1..]).0.is_none(), "{ash:?} x {bsh:?}");
         }
     }
 

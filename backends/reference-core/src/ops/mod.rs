@@ -16,7 +16,7 @@ pub mod reduce;
 pub mod rope;
 pub mod topk;
 
-use xpucert_abi::BackendError;
+use xpucert_abi::{BackendError, OpCall, TensorMut};
 
 use crate::support::{Attrs, Invocation, check};
 use crate::tensor::Tensor;
@@ -47,6 +47,22 @@ impl<'a> Args<'a> {
     /// An error naming the op.
     pub fn invalid(&self, message: impl std::fmt::Display) -> BackendError {
         BackendError::invalid(format!("{}: {message}", self.op))
+    }
+}
+
+/// Runs a call the harness's buffers allow to be computed in place (read
+/// straight from the inputs, written straight into the outputs), or `None`
+/// when the op or the buffers do not qualify and the general path (load,
+/// kernel, store) must run. Only for calls [`check`] has accepted; the
+/// results are those of the general path, bit for bit.
+pub fn in_place(
+    inv: &Invocation<'_>,
+    call: &OpCall<'_>,
+    outputs: &mut [TensorMut<'_>],
+) -> Option<Result<(), BackendError>> {
+    match inv.op_type {
+        "MatMul" => linalg::matmul_in_place(call, outputs),
+        _ => None,
     }
 }
 
