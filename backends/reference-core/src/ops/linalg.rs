@@ -50,6 +50,19 @@ pub fn product<T: Real>(
     if m == 0 || n == 0 {
         return;
     }
+    if m == 1 && !b_transposed {
+        // A row times a matrix (decoding at batch 1): packing B for the
+        // GEMM kernel would cost as much as the product, so stream B's rows.
+        let parts = if parallel {
+            parallel::parts(k * n, PARALLEL_MIN_MACS)
+        } else {
+            1
+        };
+        parallel::split_mut(&mut c[..n], TILE, parts, |tile, cols| {
+            row_times_matrix(&a[..k], &b[..k * n], cols, tile * TILE, n);
+        });
+        return;
+    }
     // The slices have exactly these sizes (callers cut them so); a mismatch
     // is a bug in this crate, not in the input.
     let views = (
@@ -87,6 +100,30 @@ pub fn product<T: Real>(
             band_product(&a, &b, &mut cb, axis, 0);
         }
     });
+}
+
+/// Rows of B summed in blocks of this many, like the GEMM kernels' k
+/// blocks: each output is a sum of per-block partial sums, which keeps the
+/// rounding error of a long k near that of the blocked GEMM.
+const ROW_BLOCK: usize = 256;
+
+/// `c[j] += sum_p a[p] * b[p][j0 + j]` for the columns `j0..j0 + c.len()`
+/// of the `k x n` row-major `b` (`k = a.len()`), one block of rows at a
+/// time; the inner loop runs along a row of `b` and vectorises.
+fn row_times_matrix<T: Real>(a: &[T], b: &[T], c: &mut [T], j0: usize, n: usize) {
+    let mut acc = vec![T::ZERO; c.len()];
+    for (p0, xs) in a.chunks(ROW_BLOCK).enumerate() {
+        acc.fill(T::ZERO);
+        for (dp, &x) in xs.iter().enumerate() {
+            let row = (p0 * ROW_BLOCK + dp) * n + j0;
+            for (s, &y) in acc.iter_mut().zip(&b[row..row + c.len()]) {
+                *s += x * y;
+            }
+        }
+        for (cj, &s) in c.iter_mut().zip(&acc) {
+            *cj += s;
+        }
+    }
 }
 
 /// One thread's band of C: rows (`Axis(0)`) or columns (`Axis(1)`) from
@@ -374,7 +411,14 @@ mod tests {
         // Shapes around the kernels' block edges, thin and wide ones, and
         // exactly representable data: the f64 sum is exact, and the f32
         // result must be within (4 + 2 sqrt(k)) u of sum |a b|.
-        for &(m, k, n) in &[(3, 70_000, 1), (2, 5, 70_000), (4, 33, 17), (65, 257, 129)] {
+        for &(m, k, n) in &[
+            (3, 70_000, 1),
+            (1, 70_000, 3),
+            (1, 300, 5_000),
+            (2, 5, 70_000),
+            (4, 33, 17),
+            (65, 257, 129),
+        ] {
             let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 13) as f32) - 6.0).collect();
             let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32) * 0.25).collect();
             let mut c = vec![0f32; m * n];
@@ -415,6 +459,7 @@ mod tests {
         for &(m, k, n, bt) in &[
             (301, 97, 203, false),
             (3, 1001, 2999, false),
+            (1, 2001, 2999, false),
             (129, 65, 257, true),
         ] {
             let (a, b) = (data(m * k, 1), data(k * n, 2));
