@@ -8,6 +8,7 @@
 
 pub mod attention;
 pub mod elementwise;
+pub mod fast;
 pub mod linalg;
 pub mod movement;
 pub mod norm;
