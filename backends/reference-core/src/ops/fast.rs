@@ -43,8 +43,11 @@ pub const LANES: usize = 16;
 /// Work (elements x per-element cost) below which a call stays on the
 /// calling thread: spawning scoped threads costs tens of microseconds, which
 /// must be small against the work. One unit is about one cheap elementwise
-/// element (~0.3 ns memory-bound); 2^18 units is ~100 us of work.
-const PARALLEL_MIN_WORK: usize = 1 << 18;
+/// element (~0.25 ns, memory-bound, for f32 Add). Measured here
+/// (`fast::timing`, 2 vCPUs under load): one scoped spawn + join 60-80 us;
+/// 2^20 units is ~250 us of work on one thread, so a split loses at most a
+/// quarter of one thread's share and wins on anything larger.
+const PARALLEL_MIN_WORK: usize = 1 << 20;
 
 /// Threads used for large calls: the machine's available parallelism.
 fn default_threads() -> usize {
