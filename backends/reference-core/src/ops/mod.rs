@@ -5,6 +5,11 @@
 //! validate shapes and index values themselves and report bad calls as
 //! `INVALID_ARGUMENT`. Dtype and attribute support has already been decided by
 //! [`crate::support::check`].
+//!
+//! [`fast`] is the exception: its fused kernels read the ABI tensors' bytes
+//! and write the output buffer directly, for the common float cases of the
+//! elementwise, normalisation and reduction ops; `run_op` tries it first
+//! and falls back to [`evaluate`] when it declines a call.
 
 pub mod attention;
 pub mod elementwise;
