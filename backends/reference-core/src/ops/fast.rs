@@ -1765,19 +1765,30 @@ mod timing {
     }
 
     fn add_call(n: usize, dtype: DType, threads: usize, iters: usize) -> f64 {
+        op_call("Add", 2, n, dtype, threads, iters)
+    }
+
+    fn op_call(
+        op: &str,
+        inputs: usize,
+        n: usize,
+        dtype: DType,
+        threads: usize,
+        iters: usize,
+    ) -> f64 {
         let shape = [n as i64];
         let st = [1i64];
         let a: Vec<u8> = (0..n * dtype.size()).map(|i| (i % 61) as u8).collect();
         let b = a.clone();
         let call = OpCall {
             domain: "",
-            op_type: "Add",
-            opset: 14,
+            op_type: crate::support::find(op).unwrap().name,
+            opset: crate::support::find(op).unwrap().opsets[0],
             attributes: vec![],
-            inputs: vec![
-                Some(TensorRef::host(dtype, &shape, &st, &a).unwrap()),
-                Some(TensorRef::host(dtype, &shape, &st, &b).unwrap()),
-            ],
+            inputs: [&a, &b][..inputs]
+                .iter()
+                .map(|x| Some(TensorRef::host(dtype, &shape, &st, x).unwrap()))
+                .collect(),
             output_specs: vec![(dtype, shape.to_vec())],
         };
         let mut buf = vec![0u8; n * dtype.size()];
@@ -1803,6 +1814,15 @@ mod timing {
                 let ms = add_call(n, dtype, threads, 15);
                 let gbps = 3.0 * (n * dtype.size()) as f64 / ms / 1e6;
                 println!("Add {dtype} 16M, {threads} thread(s): {ms:.2} ms, {gbps:.1} GB/s");
+            }
+        }
+        for op in ["Gelu", "Exp", "Erf", "Tanh"] {
+            for threads in [1, 2] {
+                let ms = op_call(op, 1, 1 << 22, DType::F32, threads, 5);
+                println!(
+                    "{op} f32 4M, {threads} thread(s): {ms:.2} ms, {:.1} ns/element",
+                    ms * 1e6 / f64::from(1 << 22)
+                );
             }
         }
         // Where two threads start to pay off (the split itself decides
