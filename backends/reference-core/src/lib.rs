@@ -25,12 +25,28 @@
 //!
 //! ## Numerics
 //!
-//! f32 is computed in f32 with plain sequential accumulation; f16 and bf16
-//! are widened to f32, computed in f32 (accumulation included) and rounded to
-//! nearest even once at the end, which `query_op` declares as an f32 compute
-//! precision; f64 is computed in f64. Softmax subtracts the row maximum;
-//! LayerNormalization takes the mean first, then the biased variance; Gelu and
-//! Erf use an accurate `erf` from `libm`.
+//! f32 is computed in f32; f16 and bf16 are widened to f32, computed in f32
+//! (accumulation included) and rounded to nearest even once at the end,
+//! which `query_op` declares as an f32 compute precision; f64 is computed in
+//! f64. Softmax subtracts the row maximum; LayerNormalization takes the mean
+//! first, then the biased variance; Gelu and Erf use an accurate `erf` from
+//! `libm`.
+//!
+//! Most float calls on contiguous inputs run the fused kernels of
+//! [`ops::fast`] (straight from the input bytes into the output buffer,
+//! threaded when large); everything else runs the generic kernels of
+//! [`ops`] on gathered copies. Elementwise ops use the same scalar
+//! functions on both paths and give the same bits (a NaN's payload aside).
+//! Sums have two orders. The fused row kernels (Softmax/LogSoftmax over the
+//! last axis, the mean and variance of LayerNormalization and
+//! RMSNormalization, ReduceSum/ReduceMean over trailing axes) add element
+//! `j` of a row into partial sum `j mod 16` and combine the 16 partials
+//! pairwise at the end (`p[k] += p[k + 8]`, then `+ 4`, `+ 2`, `+ 1`); the
+//! other sums (the generic kernels, and reductions over leading axes, which
+//! the fused path runs in the generic order) are sequential in row-major
+//! order. MatMul, Gemm and Attention are described in [`ops::linalg`]. Both
+//! orders are deterministic and do not depend on the thread count (a row is
+//! always summed by one thread). ReduceMax is exact.
 //!
 //! ## Errors
 //!

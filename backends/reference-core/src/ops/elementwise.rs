@@ -65,15 +65,14 @@ pub fn binary(args: &Args<'_>) -> Result<Tensor, BackendError> {
 /// The scalar function of a unary op.
 fn unary_fn<T: Real>(op: &str, approximate: &str) -> Result<fn(T) -> T, BackendError> {
     Ok(match op {
-        "Neg" => |x: T| -x,
+        "Neg" => neg,
         "Exp" => T::exp,
         "Log" => T::ln,
         "Sqrt" => T::sqrt,
-        "Reciprocal" => |x: T| T::ONE / x,
+        "Reciprocal" => reciprocal,
         "Tanh" => T::tanh,
         "Sigmoid" => sigmoid,
-        // `x < 0` is false for NaN, so NaN propagates.
-        "Relu" => |x: T| if x < T::ZERO { T::ZERO } else { x },
+        "Relu" => relu,
         "Erf" => T::erf,
         "Softplus" => softplus,
         "Gelu" if approximate == "tanh" => gelu_tanh,
@@ -82,8 +81,26 @@ fn unary_fn<T: Real>(op: &str, approximate: &str) -> Result<fn(T) -> T, BackendE
     })
 }
 
+// The scalar functions are shared with the fused kernels in `fast.rs`, so
+// both paths compute each element with the same expression.
+
+/// -x
+pub(crate) fn neg<T: Real>(x: T) -> T {
+    -x
+}
+
+/// 1 / x
+pub(crate) fn reciprocal<T: Real>(x: T) -> T {
+    T::ONE / x
+}
+
+/// max(x, 0); `x < 0` is false for NaN, so NaN propagates.
+pub(crate) fn relu<T: Real>(x: T) -> T {
+    if x < T::ZERO { T::ZERO } else { x }
+}
+
 /// 1 / (1 + e^-x), written so that neither branch overflows.
-fn sigmoid<T: Real>(x: T) -> T {
+pub(crate) fn sigmoid<T: Real>(x: T) -> T {
     if x >= T::ZERO {
         T::ONE / (T::ONE + (-x).exp())
     } else {
@@ -93,7 +110,7 @@ fn sigmoid<T: Real>(x: T) -> T {
 }
 
 /// ln(1 + e^x) without overflow for large x.
-fn softplus<T: Real>(x: T) -> T {
+pub(crate) fn softplus<T: Real>(x: T) -> T {
     if x > T::ZERO {
         x + (-x).exp().ln_1p()
     } else {
@@ -102,14 +119,14 @@ fn softplus<T: Real>(x: T) -> T {
 }
 
 /// x/2 * (1 + erf(x / sqrt 2)).
-fn gelu_erf<T: Real>(x: T) -> T {
+pub(crate) fn gelu_erf<T: Real>(x: T) -> T {
     let half = T::from_f64(0.5);
     let inv_sqrt2 = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
     half * x * (T::ONE + (x * inv_sqrt2).erf())
 }
 
 /// x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))).
-fn gelu_tanh<T: Real>(x: T) -> T {
+pub(crate) fn gelu_tanh<T: Real>(x: T) -> T {
     let half = T::from_f64(0.5);
     let c = T::from_f64((2.0 / std::f64::consts::PI).sqrt());
     let k = T::from_f64(0.044715);

@@ -5,9 +5,16 @@
 //! validate shapes and index values themselves and report bad calls as
 //! `INVALID_ARGUMENT`. Dtype and attribute support has already been decided by
 //! [`crate::support::check`].
+//!
+//! [`in_place`] is the exception: [`fast`]'s fused kernels (the common float
+//! cases of the elementwise, normalisation and reduction ops) and f32
+//! MatMul ([`linalg::matmul_in_place`]) read the ABI tensors' bytes and
+//! write the output buffer directly; `run_op` tries them first and falls
+//! back to the kernels above when they decline a call.
 
 pub mod attention;
 pub mod elementwise;
+pub mod fast;
 pub mod linalg;
 pub mod movement;
 pub mod norm;
@@ -62,7 +69,7 @@ pub fn in_place(
 ) -> Option<Result<(), BackendError>> {
     match inv.op_type {
         "MatMul" => linalg::matmul_in_place(call, outputs),
-        _ => None,
+        _ => fast::try_run(call, outputs),
     }
 }
 
