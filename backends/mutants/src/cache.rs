@@ -5,12 +5,17 @@
 //! always correct, so conformance passes; the harness's measurement must
 //! still not credit it with a better figure than the reference (it never
 //! repeats an input while timing; see `xpucert::perf::measure`).
+//!
+//! Every `query_op` answer's note says how many calls so far were served
+//! from the cache (`cache_outputs: N hits`), so a test can count hits
+//! instead of inferring them from timings.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use xpucert_abi::{Backend, BackendError, OpCall, TensorMut};
+use xpucert_abi::{Backend, BackendError, OpCall, OpSupport, TensorMut};
 use xpucert_reference_core::ReferenceBackend;
 
 use crate::Behaviour;
@@ -22,6 +27,7 @@ const CAPACITY: usize = 64;
 #[derive(Default)]
 pub struct CacheOutputs {
     state: Mutex<State>,
+    hits: AtomicU64,
 }
 
 #[derive(Default)]
@@ -51,6 +57,14 @@ fn key(call: &OpCall<'_>) -> u64 {
 }
 
 impl Behaviour for CacheOutputs {
+    fn query(&self, r: &ReferenceBackend, call: &OpCall<'_>) -> Result<OpSupport, BackendError> {
+        let mut answer = r.query_op(call)?;
+        if answer.note.is_empty() {
+            answer.note = format!("cache_outputs: {} hits", self.hits.load(Ordering::SeqCst));
+        }
+        Ok(answer)
+    }
+
     fn run(
         &self,
         r: &ReferenceBackend,
@@ -69,6 +83,7 @@ impl Behaviour for CacheOutputs {
             for (c, o) in cached.iter().zip(outputs.iter_mut()) {
                 o.bytes_mut().copy_from_slice(c);
             }
+            self.hits.fetch_add(1, Ordering::SeqCst);
             return Ok(());
         }
         drop(state);
