@@ -592,19 +592,33 @@ pub unsafe extern "C" fn run_op<B: Backend>(
     guarded(err, || {
         // SAFETY: ctx is a live context (header contract).
         let b = unsafe { backend::<B>(ctx)? };
-        if call.is_null() {
-            return Err(BackendError::invalid("call is NULL"));
-        }
         if !stream.is_null() {
             return Err(BackendError::unsupported("streams are not provided"));
         }
-        // SAFETY: call and its tensors are valid for this call; inputs are
-        // readable and outputs writable over their extents (header contract).
-        let c = unsafe { op_call(&*call, true)? };
-        // SAFETY: as above.
-        let mut outs = unsafe { outputs(&*call)? };
+        // SAFETY: call is NULL or valid for this call (header contract).
+        let (c, mut outs) = unsafe { call_and_outputs(call)? };
         b.run_op(&c, &mut outs)
     })
+}
+
+/// The validated call and output buffers of a `run_op` entry (both
+/// trampolines).
+///
+/// # Safety
+/// `call` must be NULL or point to a valid `XpuOpCall` whose tensors are
+/// valid for the call: inputs readable and outputs writable over their
+/// extents (header contract).
+unsafe fn call_and_outputs<'a>(
+    call: *const XpuOpCall,
+) -> Result<(OpCall<'a>, Vec<TensorMut<'a>>), BackendError> {
+    if call.is_null() {
+        return Err(BackendError::invalid("call is NULL"));
+    }
+    // SAFETY: non-NULL, and valid for the call (caller contract).
+    let c = unsafe { op_call(&*call, true)? };
+    // SAFETY: as above.
+    let outs = unsafe { outputs(&*call)? };
+    Ok((c, outs))
 }
 
 // ---------------------------------------------------------------------------
@@ -743,20 +757,14 @@ pub unsafe extern "C" fn run_op_streamed<B: StreamBackend>(
     guarded(err, || {
         // SAFETY: ctx is a live context (header contract).
         let b = unsafe { backend::<B>(ctx)? };
-        if call.is_null() {
-            return Err(BackendError::invalid("call is NULL"));
-        }
         let s = if stream.is_null() {
             None
         } else {
             // SAFETY: a non-NULL stream is a live stream of B (header contract).
             Some(unsafe { stream_of::<B>(ctx, stream)? })
         };
-        // SAFETY: call and its tensors are valid for this call; inputs are
-        // readable and outputs writable over their extents (header contract).
-        let c = unsafe { op_call(&*call, true)? };
-        // SAFETY: as above.
-        let mut outs = unsafe { outputs(&*call)? };
+        // SAFETY: call is NULL or valid for this call (header contract).
+        let (c, mut outs) = unsafe { call_and_outputs(call)? };
         match s {
             None => b.run_op(&c, &mut outs),
             Some(s) => b.run_op_on(s, &c, &mut outs),
