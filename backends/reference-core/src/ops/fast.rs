@@ -25,7 +25,7 @@ use std::ops::Range;
 
 use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
 use half::{bf16, f16};
-use xpucert_abi::{BackendError, DType, OpCall, TensorMut, TensorRef};
+use xpucert_abi::{DType, OpCall, TensorMut, TensorRef};
 
 use super::elementwise::{gelu_erf, gelu_tanh, neg, reciprocal, relu, sigmoid, softplus};
 use crate::layout::{broadcast_offsets, broadcast_shapes, normalize_axis};
@@ -48,13 +48,11 @@ pub const LANES: usize = 16;
 /// quarter of one thread's share and wins on anything larger.
 const PARALLEL_MIN_WORK: usize = 1 << 20;
 
-/// The fused path for `call`, or `None` when it does not apply (the caller
-/// then runs the generic kernels). The call must already have passed
+/// Runs the fused path for `call` (`Some`: the outputs hold the result), or
+/// returns `None` when it does not apply and the caller runs the generic
+/// kernels, which also report any error. The call must already have passed
 /// [`crate::support::check`].
-pub fn try_run(
-    call: &OpCall<'_>,
-    outputs: &mut [TensorMut<'_>],
-) -> Option<Result<(), BackendError>> {
+pub fn try_run(call: &OpCall<'_>, outputs: &mut [TensorMut<'_>]) -> Option<()> {
     let par = Par {
         threads: crate::parallel::threads(),
         min_work: PARALLEL_MIN_WORK,
@@ -73,20 +71,15 @@ pub struct Par {
 
 /// [`try_run`] with an explicit split (tests use it to show results do not
 /// depend on it).
-pub fn try_run_with(
-    call: &OpCall<'_>,
-    outputs: &mut [TensorMut<'_>],
-    threads: Par,
-) -> Option<Result<(), BackendError>> {
+pub fn try_run_with(call: &OpCall<'_>, outputs: &mut [TensorMut<'_>], threads: Par) -> Option<()> {
     let [out] = outputs else { return None };
-    let done = match out.dtype() {
+    match out.dtype() {
         DType::F32 => dispatch::<F32>(call, out, threads),
         DType::F64 => dispatch::<F64>(call, out, threads),
         DType::F16 => dispatch::<F16>(call, out, threads),
         DType::BF16 => dispatch::<Bf16>(call, out, threads),
         _ => None,
-    };
-    done.map(Ok)
+    }
 }
 
 fn dispatch<S: Storage>(call: &OpCall<'_>, out: &mut TensorMut<'_>, threads: Par) -> Option<()> {
@@ -283,14 +276,15 @@ fn f32_to_bf16(v: f32) -> u16 {
 }
 
 /// The bytes of a contiguous input of dtype `dtype`, exactly its elements.
-fn contiguous<'a>(t: &TensorRef<'a>, dtype: DType) -> Option<&'a [u8]> {
+pub(crate) fn contiguous<'a>(t: &TensorRef<'a>, dtype: DType) -> Option<&'a [u8]> {
     if t.dtype() != dtype || !t.is_contiguous() {
         return None;
     }
     t.data()?.get(..t.numel() * dtype.size())
 }
 
-fn dims(shape: &[i64]) -> Vec<usize> {
+/// An ABI shape as `usize` dimensions.
+pub(crate) fn dims(shape: &[i64]) -> Vec<usize> {
     shape.iter().map(|&d| d as usize).collect()
 }
 
@@ -1260,8 +1254,7 @@ mod tests {
             threads,
             min_work: 0,
         };
-        let r = try_run_with(&call, &mut outs, par)?;
-        r.unwrap();
+        try_run_with(&call, &mut outs, par)?;
         Some(buf)
     }
 
@@ -1794,7 +1787,7 @@ mod timing {
                     threads,
                     min_work: PARALLEL_MIN_WORK,
                 };
-                try_run_with(&call, &mut outs, par).unwrap().unwrap();
+                try_run_with(&call, &mut outs, par).unwrap();
             },
             iters,
         )

@@ -58,15 +58,16 @@ impl<'a> Args<'a> {
 }
 
 /// Runs a call the harness's buffers allow to be computed in place (read
-/// straight from the inputs, written straight into the outputs), or `None`
-/// when the op or the buffers do not qualify and the general path (load,
-/// kernel, store) must run. Only for calls [`check`] has accepted; the
+/// straight from the inputs, written straight into the outputs): `Some`
+/// when the outputs hold the result, `None` when the op or the buffers do
+/// not qualify and the general path (load, kernel, store) must run, which
+/// also reports any error. Only for calls [`check`] has accepted; the
 /// results are those of the general path, bit for bit.
 pub fn in_place(
     inv: &Invocation<'_>,
     call: &OpCall<'_>,
     outputs: &mut [TensorMut<'_>],
-) -> Option<Result<(), BackendError>> {
+) -> Option<()> {
     match inv.op_type {
         "MatMul" => linalg::matmul_in_place(call, outputs),
         _ => fast::try_run(call, outputs),
