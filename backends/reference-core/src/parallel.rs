@@ -2,8 +2,9 @@
 //!
 //! Kernels call [`parts`] to decide how many pieces a job is worth (one
 //! thread per core, but never a piece smaller than the kernel's break-even
-//! size, below which spawning costs more than it saves) and [`split_mut`] to
-//! run the pieces on scoped threads. Every piece computes a disjoint part of
+//! size, below which spawning costs more than it saves) and [`split_mut`]
+//! (runs of a slice) or [`for_each_piece`] (any pieces) to run the pieces
+//! on scoped threads. Every piece computes a disjoint part of
 //! the output with exactly the arithmetic the whole would use, so results do
 //! not depend on the thread count.
 //!
@@ -53,16 +54,26 @@ pub fn split_mut<T: Send>(
         return;
     }
     let per = records.div_ceil(parts);
+    for_each_piece(out.chunks_mut(per * unit).enumerate(), |(i, run)| {
+        f(i * per, run)
+    });
+}
+
+/// Calls `f` on every piece, the first on the calling thread and the others
+/// on scoped threads, and returns when all are done. Kernels whose pieces
+/// are not runs of a slice (bands of a matrix view, byte ranges) use it
+/// directly.
+pub fn for_each_piece<P: Send>(pieces: impl IntoIterator<Item = P>, f: impl Fn(P) + Sync) {
+    let mut pieces = pieces.into_iter();
+    let Some(first) = pieces.next() else {
+        return;
+    };
     std::thread::scope(|s| {
-        let mut chunks = out.chunks_mut(per * unit).enumerate();
-        let first = chunks.next();
-        for (i, chunk) in chunks {
+        for piece in pieces {
             let f = &f;
-            s.spawn(move || f(i * per, chunk));
+            s.spawn(move || f(piece));
         }
-        if let Some((_, chunk)) = first {
-            f(0, chunk);
-        }
+        f(first);
     });
 }
 

@@ -340,23 +340,17 @@ fn split<F>(
         return;
     }
     let per = n.div_ceil(threads).div_ceil(align) * align;
-    let f = &f;
-    std::thread::scope(|s| {
-        let mut rest = out;
-        let mut start = 0;
-        while start < n {
+    let mut rest = out;
+    let pieces: Vec<(Range<usize>, &mut [u8])> = (0..n)
+        .step_by(per)
+        .map(|start| {
             let end = (start + per).min(n);
             let (head, tail) = std::mem::take(&mut rest).split_at_mut((end - start) * out_per_item);
             rest = tail;
-            if end == n {
-                // The last range runs on the calling thread.
-                f(start..end, head);
-            } else {
-                s.spawn(move || f(start..end, head));
-            }
-            start = end;
-        }
-    });
+            (start..end, head)
+        })
+        .collect();
+    crate::parallel::for_each_piece(pieces, |(range, part)| f(range, part));
 }
 
 // ---------------------------------------------------------------- elementwise

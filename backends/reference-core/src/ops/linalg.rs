@@ -90,17 +90,10 @@ pub fn product<T: Real>(
     // Bands along the longer of C's two dimensions, whole tiles each.
     let (axis, len) = if m >= n { (Axis(0), m) } else { (Axis(1), n) };
     let band = len.div_ceil(parts).div_ceil(TILE) * TILE;
-    std::thread::scope(|s| {
-        let mut bands = c.axis_chunks_iter_mut(axis, band).enumerate();
-        let first = bands.next();
-        for (i, mut cb) in bands {
-            let (a, b) = (&a, &b);
-            s.spawn(move || band_product(a, b, &mut cb, axis, i * band));
-        }
-        if let Some((_, mut cb)) = first {
-            band_product(&a, &b, &mut cb, axis, 0);
-        }
-    });
+    parallel::for_each_piece(
+        c.axis_chunks_iter_mut(axis, band).enumerate(),
+        |(i, mut cb)| band_product(&a, &b, &mut cb, axis, i * band),
+    );
 }
 
 /// Rows of B summed in blocks of this many, like the GEMM kernels' k
