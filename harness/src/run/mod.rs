@@ -205,22 +205,16 @@ pub struct ModelSummary {
 
 impl CaseResult {
     fn new(case: &Case, status: Status, message: Option<String>) -> Self {
-        CaseResult {
-            id: case.id.clone(),
-            op: case.op.name.to_string(),
-            opset: case.opset,
-            dtype: case.dtype.name().to_string(),
+        let (id, location) = (&case.id, case.location.clone());
+        Self::blank(
+            id,
+            case.op.name,
+            case.opset,
+            case.dtype,
+            location,
             status,
             message,
-            support: None,
-            compute_precision: None,
-            capability_mismatch: false,
-            outputs: Vec::new(),
-            run_seconds: 0.0,
-            location: case.location.clone(),
-            throughput: None,
-            model: None,
-        }
+        )
     }
 
     /// The result of a model case (`op` "model", opset 0) before or without
@@ -232,10 +226,23 @@ impl CaseResult {
         status: Status,
         message: Option<String>,
     ) -> Self {
+        Self::blank(id, "model", 0, dtype, location, status, message)
+    }
+
+    /// A result with nothing measured or compared yet.
+    fn blank(
+        id: &str,
+        op: &str,
+        opset: i64,
+        dtype: DType,
+        location: String,
+        status: Status,
+        message: Option<String>,
+    ) -> Self {
         CaseResult {
             id: id.to_string(),
-            op: "model".into(),
-            opset: 0,
+            op: op.to_string(),
+            opset,
             dtype: dtype.name().to_string(),
             status,
             message,
