@@ -17,7 +17,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use xpucert::backend::call::{Guard, PreparedCall, StoredTensor, contiguous_strides};
 use xpucert::backend::{self, DylibBackend, Executor, WorkerBackend};
 use xpucert::numerics::DType;
-use xpucert::op::Attributes;
+use xpucert::ops::Attributes;
 
 unsafe extern "C" {
     fn xpucert_bench_relu(x: *const f32, y: *mut f32, n: usize);

@@ -9,7 +9,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::{ArrayD, IxDyn};
 use xpucert::numerics::DType;
 use xpucert::numerics::check::{CheckSpec, compare};
-use xpucert::oracle::{self, Value};
+use xpucert::ops::{self as oracle, Value};
 
 fn checks(c: &mut Criterion) {
     let n = 1 << 20;
@@ -54,14 +54,14 @@ fn oracles(c: &mut Criterion) {
     };
     for n in [64usize, 256] {
         let inputs = vec![Some(mat(n, 1)), Some(mat(n, 2))];
-        let op = xpucert::op::find("MatMul").expect("MatMul is registered");
+        let op = xpucert::ops::Op::MatMul;
         g.throughput(Throughput::Elements((2 * n * n * n) as u64));
         g.bench_function(format!("matmul_{n}_flops"), |b| {
             b.iter(|| black_box(oracle::evaluate(op, &Default::default(), &inputs).expect("valid")))
         });
     }
     let x = vec![Some(mat(512, 3))];
-    let op = xpucert::op::find("Softmax").expect("Softmax is registered");
+    let op = xpucert::ops::Op::Softmax;
     g.throughput(Throughput::Elements(512 * 512));
     g.bench_function("softmax_512x512_elements", |b| {
         b.iter(|| black_box(oracle::evaluate(op, &Default::default(), &x).expect("valid")))

@@ -5,9 +5,9 @@
 //! oracle -> comparison -> result record -> streamed to disk -> reports.
 //!
 //! Modules, each owning one concern:
-//! * [`op`]: the operator vocabulary (names, opsets, inputs, attributes).
+//! * [`ops`]: one definition per operator (ONNX spec, shape rule, f64
+//!   oracle, cost model, check policy) and the registry of them.
 //! * [`numerics`]: dtypes, host tensors, conversions, tolerance checks.
-//! * [`oracle`]: the independent f64 reference of every op.
 //! * [`suite`]: the YAML suite format, case expansion, stable case ids, inputs.
 //! * [`backend`]: loading vendor libraries, the worker process, guarded buffers.
 //! * [`digest`]: sha256 hex for provenance.
@@ -23,8 +23,7 @@ pub mod cli;
 pub mod digest;
 pub mod model;
 pub mod numerics;
-pub mod op;
-pub mod oracle;
+pub mod ops;
 pub mod perf;
 pub mod report;
 pub mod run;

@@ -45,7 +45,11 @@ fn reference_backend_passes_the_core_suite() {
     );
     // every op of the registry is exercised
     let ops: BTreeSet<&str> = cases.iter().map(|c| c["op"].as_str().unwrap()).collect();
-    assert_eq!(ops.len(), xpucert::op::OPS.len(), "ops covered: {ops:?}");
+    assert_eq!(
+        ops.len(),
+        xpucert::ops::Op::ALL.len(),
+        "ops covered: {ops:?}"
+    );
     // provenance names the library and its hash
     let p = &r["provenance"];
     assert!(

@@ -49,7 +49,7 @@ use xpucert_abi::ffi::{self, XpuAttribute, XpuOpCall, XpuTensor};
 
 use super::dylib::c_string;
 use crate::numerics::HostTensor;
-use crate::op::{AttrValue, Attributes};
+use crate::ops::{AttrValue, Attributes};
 
 /// The byte every output is poisoned with before a call.
 pub const POISON: u8 = 0xFF;

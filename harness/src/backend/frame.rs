@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use xpucert_abi::{Precision, Status, Support};
 
 use super::{CallError, LoadErrorKind, QueryAnswer};
-use crate::op::Attributes;
+use crate::ops::Attributes;
 use crate::perf::MeasurePlan;
 
 /// The largest frame accepted, tag included: 3 GiB. A longer length prefix
@@ -672,7 +672,7 @@ fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::op::AttrValue;
+    use crate::ops::AttrValue;
 
     fn call() -> CallSpec {
         let mut attributes = Attributes::new();

@@ -16,8 +16,7 @@ use xpucert_abi::Status as AbiStatus;
 use crate::backend::call::{Guard, PreparedCall, StoredTensor, contiguous_strides, hash64};
 use crate::backend::{CallError, DylibBackend};
 use crate::numerics::{DType, HostTensor};
-use crate::op::{self, AttrValue, Attributes};
-use crate::oracle::{self, Value};
+use crate::ops::{self, AttrValue, Attributes, Op, Value};
 
 /// Why a model could not be executed.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +50,7 @@ pub enum ModelError {
     },
     /// The graph is wrong for the oracle (a bug in the builder or config).
     #[error("oracle: {0}")]
-    Oracle(#[from] oracle::OracleError),
+    Oracle(#[from] ops::OracleError),
     /// Weights could not be read, or have the wrong shape.
     #[error("weights: {0}")]
     Weights(String),
@@ -71,10 +70,10 @@ pub fn attrs(list: &[(&str, AttrValue)]) -> Attributes {
 pub trait Exec {
     /// A tensor handle (cheap to clone; dropped when no longer needed).
     type T: Clone;
-    /// Runs one ONNX op (default domain, the opset of `harness/src/op.rs`).
+    /// Runs one ONNX op (at the opset of its definition in `crate::ops`).
     fn op(
         &mut self,
-        name: &'static str,
+        op: Op,
         attrs: &Attributes,
         inputs: &[Option<&Self::T>],
     ) -> Result<Vec<Self::T>, ModelError>;
@@ -155,13 +154,12 @@ impl Exec for OracleExec<'_> {
 
     fn op(
         &mut self,
-        name: &'static str,
+        op: Op,
         attrs: &Attributes,
         inputs: &[Option<&Self::T>],
     ) -> Result<Vec<Self::T>, ModelError> {
-        let spec = op::find(name).ok_or_else(|| ModelError::Config(format!("no op {name}")))?;
         let refs: Vec<Option<&Value>> = inputs.iter().map(|t| t.map(|v| v.as_ref())).collect();
-        let out = oracle::evaluate_refs(spec, attrs, &refs, false)?;
+        let out = ops::evaluate_refs(op, attrs, &refs, false)?;
         Ok(out.into_iter().map(|o| Rc::new(o.value)).collect())
     }
 
@@ -312,11 +310,11 @@ impl Exec for BackendExec<'_> {
 
     fn op(
         &mut self,
-        name: &'static str,
+        op: Op,
         attrs: &Attributes,
         inputs: &[Option<&Self::T>],
     ) -> Result<Vec<Self::T>, ModelError> {
-        let spec = op::find(name).ok_or_else(|| ModelError::Config(format!("no op {name}")))?;
+        let (spec, name) = (op.spec(), op.name());
         // Output shapes and dtypes from the ops' shape rules (never from the
         // oracle); shape-carrying inputs (Reshape's shape, TopK's K) are read.
         let in_shapes: Vec<Option<(DType, Vec<usize>)>> = inputs
@@ -338,7 +336,9 @@ impl Exec for BackendExec<'_> {
                 .map(|a| a.iter().copied().collect())
                 .unwrap_or_default()
         };
-        let outs = super::shapes::infer(name, attrs, &in_shapes, &mut values)?;
+        let outs = op
+            .output_shapes(attrs, &in_shapes, &mut values)
+            .map_err(ModelError::Config)?;
         // Move the inputs into the call; a tensor named twice is copied for
         // its second use. `first[i]`: the first position naming input i's slot.
         let first: Vec<usize> = inputs

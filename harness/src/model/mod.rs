@@ -8,7 +8,6 @@ pub mod dump;
 pub mod exec;
 pub mod graph;
 pub mod run;
-pub mod shapes;
 pub mod source;
 pub mod spec;
 pub mod weights;

@@ -19,7 +19,6 @@ use ndarray::{ArrayD, Dimension};
 use serde::{Deserialize, Serialize};
 
 use super::{DType, round_to};
-use crate::op::OpSpec;
 
 /// The rule a case is judged by.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -162,9 +161,33 @@ fn ulps_with_floor(dtype: DType, n: f64, floor: f64) -> CheckSpec {
     }
 }
 
-/// The default rule for one output of `op` stored as `dtype`, where
-/// `reduction_len` is the number of terms summed per output element (1 for
-/// elementwise ops).
+/// What an op's definition says about its default check, before the
+/// output dtype and the summation length are known: each op's `OpDef`
+/// (`crate::ops`) picks one, and [`default_check`] turns it into a
+/// [`CheckSpec`]. Integer and bool outputs are always `exact`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CheckPolicy {
+    /// Bitwise equal: no arithmetic, nothing to round.
+    Exact,
+    /// `ulp(n)`, no floor.
+    Ulp(f64),
+    /// `n` ulps relative with the flush-to-zero floor (subnormal results may
+    /// be flushed; f16 keeps `n` subnormal spacings).
+    UlpOrSubnormal(f64),
+    /// `n` ulps relative plus an absolute `n * u` of the output dtype.
+    UlpOrAbsolute(f64),
+    /// `bound` with `c = 4 + 2 sqrt(n)` for a sum of `n` terms.
+    SumBound,
+    /// `bound` with `c = 4 + n`: the worst-case `gamma_n`, which holds for
+    /// every summation order.
+    WorstCaseSumBound,
+    /// torch's allclose for the dtype.
+    Allclose,
+}
+
+/// The default rule for one output stored as `dtype` of an op whose
+/// definition asks for `policy`, where `terms` is the number of terms summed
+/// per output element (1 for elementwise ops).
 ///
 /// Every default is the error a *correct* implementation can have, derived
 /// from how the value is computed, so that honest hardware passes and a
@@ -215,33 +238,26 @@ fn ulps_with_floor(dtype: DType, n: f64, floor: f64) -> CheckSpec {
 ///   allclose. The oracle gives no magnitude for them, so no length-aware
 ///   bound is possible; their honest error is a few u relative for the
 ///   suites' moderate row lengths and means.
-pub fn default_check(op: &OpSpec, dtype: DType, reduction_len: usize) -> CheckSpec {
+pub fn default_check(policy: CheckPolicy, dtype: DType, terms: usize) -> CheckSpec {
     if !dtype.is_float() {
         return CheckSpec::Exact;
     }
-    let u = unit_roundoff(dtype);
-    match op.name {
-        "Gather" | "Transpose" | "Reshape" | "Concat" | "Where" | "Cast" | "Neg" | "Relu"
-        | "TopK" | "ReduceMax" => CheckSpec::Exact,
-        "Add" | "Sub" | "Mul" => ulps_with_floor(dtype, 0.5, subnormal_floor(dtype, 0.5)),
-        "Div" | "Reciprocal" => ulps_with_floor(dtype, 2.5, subnormal_floor(dtype, 2.5)),
-        "Sqrt" => CheckSpec::Ulp { n: 3.0 },
-        "Exp" => CheckSpec::Ulp { n: 4.0 },
-        "Tanh" => CheckSpec::Ulp { n: 6.0 },
-        "Erf" => CheckSpec::Ulp { n: 16.0 },
-        "Log" | "Softplus" => ulps_with_floor(dtype, 4.0, 4.0 * u),
-        "Sigmoid" => ulps_with_floor(dtype, 5.0, subnormal_floor(dtype, 5.0)),
-        "MatMul" | "Gemm" | "ReduceSum" | "ReduceMean" | "Attention" => CheckSpec::Bound {
-            c: 4.0 + 2.0 * (reduction_len.max(1) as f64).sqrt(),
+    match policy {
+        CheckPolicy::Exact => CheckSpec::Exact,
+        CheckPolicy::Ulp(n) => CheckSpec::Ulp { n },
+        CheckPolicy::UlpOrSubnormal(n) => ulps_with_floor(dtype, n, subnormal_floor(dtype, n)),
+        CheckPolicy::UlpOrAbsolute(n) => ulps_with_floor(dtype, n, n * unit_roundoff(dtype)),
+        CheckPolicy::SumBound => CheckSpec::Bound {
+            c: 4.0 + 2.0 * (terms.max(1) as f64).sqrt(),
         },
         // Sums of exponentials: positive terms over a wide range, where a
         // sequential sum drops small terms systematically (swamping; measured
         // at about 4.4 sqrt(n) u on a 32000-wide row). Only the worst-case
         // bound gamma_n holds for every summation order.
-        "Softmax" | "LogSoftmax" => CheckSpec::Bound {
-            c: 4.0 + reduction_len.max(1) as f64,
+        CheckPolicy::WorstCaseSumBound => CheckSpec::Bound {
+            c: 4.0 + terms.max(1) as f64,
         },
-        _ => torch_allclose(dtype),
+        CheckPolicy::Allclose => torch_allclose(dtype),
     }
 }
 
@@ -711,28 +727,33 @@ mod tests {
 
     #[test]
     fn defaults_by_op_class() {
-        let sm = crate::op::find("Softmax").unwrap();
+        let sm = policy("Softmax");
         assert_eq!(
             default_check(sm, DType::F32, 32000),
             CheckSpec::Bound { c: 32004.0 }
         );
-        let mm = crate::op::find("MatMul").unwrap();
+        let mm = policy("MatMul");
         assert_eq!(default_check(mm, DType::I32, 4), CheckSpec::Exact);
         match default_check(mm, DType::F32, 16384) {
             CheckSpec::Bound { c } => assert!((c - 260.0).abs() < 1e-9),
             other => panic!("{other:?}"),
         }
-        let g = crate::op::find("Gather").unwrap();
+        let g = policy("Gather");
         assert_eq!(default_check(g, DType::F32, 1), CheckSpec::Exact);
-        let ex = crate::op::find("Exp").unwrap();
+        let ex = policy("Exp");
         assert_eq!(default_check(ex, DType::F16, 1), CheckSpec::Ulp { n: 4.0 });
-        let ge = crate::op::find("Gelu").unwrap();
+        let ge = policy("Gelu");
         assert_eq!(default_check(ge, DType::F32, 1), torch_allclose(DType::F32));
+    }
+
+    /// The check policy of the op named `name`.
+    fn policy(name: &str) -> CheckPolicy {
+        crate::ops::Op::from_name(name).unwrap().def().check
     }
 
     /// Judges `actual` against `exact` under op's f32 default.
     fn passes(op: &str, dtype: DType, exact: f64, actual: f64) -> bool {
-        let spec = default_check(crate::op::find(op).unwrap(), dtype, 1);
+        let spec = default_check(policy(op), dtype, 1);
         compare(spec, dtype, 0.0, &arr(&[exact]), &arr(&[actual]), None).passed
     }
 

@@ -1,25 +1,11 @@
-//! Cost models: floating-point operations and bytes moved by one call of
-//! each op, from its shapes alone (never from what a backend reports).
-//!
-//! Conventions (the usual ones, so figures compare with BLAS and roofline
-//! numbers):
-//! * a multiply-add is 2 FLOPs: MatMul and Gemm cost `2·m·n·k` per batch
-//!   (Gemm adds `m·n` when C is given); Attention costs `2·Sq·Skv·D` for
-//!   QKᵀ, `2·Sq·Skv·Dv` for PV and `5·Sq·Skv` for the softmax, per head;
-//! * elementwise ops cost 1 FLOP per output element, a transcendental
-//!   (Exp, Tanh, Erf, Gelu, ...) included: the figure is "elements per
-//!   second", not an instruction count;
-//! * reductions cost 1 per input element; Softmax and LogSoftmax `5·n` (max,
-//!   subtract, exp, sum, divide); LayerNormalization `8·n`, RMSNormalization
-//!   `4·n`, RotaryEmbedding `3·n`, Quantize/DequantizeLinear `2·n`;
-//! * data movement (Gather, Transpose, Reshape, Concat, Cast, TopK) has no
-//!   FLOPs: only GB/s is reported for it;
-//! * bytes moved = every input read once + every output written once, at
-//!   their dtypes' sizes: the minimum traffic, so GB/s is a lower bound on
-//!   what the memory system did.
+//! The cost of one call as measured: its op's FLOPs (the op's cost model in
+//! `crate::ops`, whose conventions that page documents) and the bytes it
+//! moved: every input read once and every output written once, at their
+//! dtypes' sizes. That is the minimum traffic, so GB/s is a lower bound on
+//! what the memory system did.
 
 use crate::numerics::DType;
-use crate::op::{Attributes, AttributesExt};
+use crate::ops::{Attributes, Op};
 
 /// The cost of one call.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,7 +26,7 @@ fn numel(s: &[usize]) -> f64 {
 /// The cost of `op` with these inputs (`None` when omitted), outputs and
 /// attributes.
 pub fn cost(
-    op: &str,
+    op: Op,
     attributes: &Attributes,
     inputs: &[Option<Shape<'_>>],
     outputs: &[Shape<'_>],
@@ -51,57 +37,15 @@ pub fn cost(
         .chain(outputs)
         .map(|(s, d)| numel(s) * d.size() as f64)
         .sum();
-    let shape = |i: usize| inputs.get(i).copied().flatten().map_or(&[][..], |(s, _)| s);
-    let out = outputs.first().map_or(&[][..], |(s, _)| *s);
-    let n_out = numel(out);
-    let n_in = numel(shape(0));
-    let flops = match op {
-        "MatMul" => Some(2.0 * n_out * shape(0).last().copied().unwrap_or(1) as f64),
-        "Gemm" => {
-            let m = out.first().copied().unwrap_or(1).max(1) as f64;
-            let k = n_in / m;
-            let c = if inputs.get(2).copied().flatten().is_none() {
-                0.0
-            } else {
-                n_out
-            };
-            Some(2.0 * n_out * k + c)
-        }
-        "Attention" => {
-            let (q, k) = (shape(0), shape(1));
-            let past = shape(4);
-            let (skv, d) = match (q.len(), k.len()) {
-                (4, 4) => (k[2] + past.get(2).copied().unwrap_or(0), q[3].max(1)),
-                (3, 3) => {
-                    let heads = attributes.int("q_num_heads", 1).unwrap_or(1).max(1) as usize;
-                    (
-                        k[1] + past.get(2).copied().unwrap_or(0),
-                        (q[2] / heads).max(1),
-                    )
-                }
-                _ => (0, 1),
-            };
-            let skv = skv as f64;
-            let scores = numel(q) / d as f64 * skv;
-            Some(2.0 * numel(q) * skv + 2.0 * n_out * skv + 5.0 * scores)
-        }
-        "Add" | "Sub" | "Mul" | "Div" | "Neg" | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Tanh"
-        | "Sigmoid" | "Relu" | "Erf" | "Softplus" | "Gelu" | "Where" => Some(n_out),
-        "ReduceSum" | "ReduceMean" | "ReduceMax" => Some(n_in),
-        "Softmax" | "LogSoftmax" => Some(5.0 * n_in),
-        "LayerNormalization" => Some(8.0 * n_in),
-        "RMSNormalization" => Some(4.0 * n_in),
-        "RotaryEmbedding" => Some(3.0 * n_out),
-        "QuantizeLinear" | "DequantizeLinear" => Some(2.0 * n_out),
-        _ => None,
-    };
+    let shapes: Vec<Option<&[usize]>> = inputs.iter().map(|i| i.map(|(s, _)| s)).collect();
+    let flops = op.work(attributes, &shapes).flops;
     Cost { flops, bytes }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::op::AttrValue;
+    use crate::ops::AttrValue;
 
     #[test]
     fn matmul_is_2mnk_and_moves_three_matrices() {
@@ -109,7 +53,7 @@ mod tests {
         let b = [32usize, 16];
         let c = [64usize, 16];
         let cost = cost(
-            "MatMul",
+            Op::MatMul,
             &Attributes::new(),
             &[Some((&a, DType::F32)), Some((&b, DType::F32))],
             &[(&c, DType::F32)],
@@ -122,7 +66,7 @@ mod tests {
     fn batched_matmul_and_gemm_with_c() {
         let (a, b, c) = ([3usize, 8, 4], [3usize, 4, 5], [3usize, 8, 5]);
         let m = cost(
-            "MatMul",
+            Op::MatMul,
             &Attributes::new(),
             &[Some((&a, DType::F16)), Some((&b, DType::F16))],
             &[(&c, DType::F16)],
@@ -133,7 +77,7 @@ mod tests {
         attrs.insert("transA".into(), AttrValue::Int(1));
         let (ga, gb, gc, go) = ([4usize, 8], [4usize, 5], [8usize, 5], [8usize, 5]);
         let g = cost(
-            "Gemm",
+            Op::Gemm,
             &attrs,
             &[
                 Some((&ga, DType::F32)),
@@ -156,17 +100,17 @@ mod tests {
                 &[(&s, DType::BF16)],
             )
         };
-        assert_eq!(one("Relu").flops, Some(1000.0));
-        assert_eq!(one("Softmax").flops, Some(5000.0));
-        assert_eq!(one("Transpose").flops, None);
-        assert_eq!(one("Transpose").bytes, 4000.0);
+        assert_eq!(one(Op::Relu).flops, Some(1000.0));
+        assert_eq!(one(Op::Softmax).flops, Some(5000.0));
+        assert_eq!(one(Op::Transpose).flops, None);
+        assert_eq!(one(Op::Transpose).bytes, 4000.0);
     }
 
     #[test]
     fn attention_counts_both_products_and_the_softmax() {
         let (q, k, o) = ([1usize, 2, 8, 16], [1usize, 2, 32, 16], [1usize, 2, 8, 16]);
         let c = cost(
-            "Attention",
+            Op::Attention,
             &Attributes::new(),
             &[
                 Some((&q, DType::F32)),

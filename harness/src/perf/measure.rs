@@ -251,7 +251,7 @@ mod tests {
     use super::*;
     use crate::backend::call::{StoredTensor, contiguous_strides};
     use crate::numerics::DType;
-    use crate::op::Attributes;
+    use crate::ops::Attributes;
 
     fn call(seed: u8) -> PreparedCall {
         let bytes: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(seed)).collect();

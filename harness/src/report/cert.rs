@@ -160,7 +160,7 @@ pub fn parse_profile(path: &Path, text: &str) -> Result<Profile, CertError> {
         });
     }
     for r in &p.required {
-        if crate::op::names().all(|n| n != r.op) {
+        if crate::ops::names().all(|n| n != r.op) {
             return Err(CertError::Profile {
                 path: path.display().to_string(),
                 msg: format!("required op `{}` is not in xpucert's op vocabulary", r.op),

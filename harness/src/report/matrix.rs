@@ -162,7 +162,7 @@ pub fn label(r: &ResultsFile) -> String {
 
 /// Builds the matrix of `files` (one column each, in order).
 pub fn build(files: &[ResultsFile]) -> Matrix {
-    let order: Vec<&str> = crate::op::names().collect();
+    let order: Vec<&str> = crate::ops::names().collect();
     let mut columns: Vec<Column> = Vec::new();
     let mut by_row: BTreeMap<RowKey, Vec<Vec<&CaseResult>>> = BTreeMap::new();
     for (ci, r) in files.iter().enumerate() {

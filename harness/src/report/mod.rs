@@ -33,7 +33,7 @@ struct Row {
 /// The op x dtype summary table.
 pub fn summary_table(results: &ResultsFile) -> Table {
     let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
-    let order: Vec<String> = crate::op::names().map(str::to_string).collect();
+    let order: Vec<String> = crate::ops::names().map(str::to_string).collect();
     for c in &results.cases {
         let row = rows.entry((c.op.clone(), c.dtype.clone())).or_default();
         *row.counts.entry(c.status).or_default() += 1;

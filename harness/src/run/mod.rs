@@ -22,7 +22,7 @@ use crate::backend::call::{PreparedCall, StoredTensor};
 use crate::backend::{CallError, ExecError, Executor};
 use crate::numerics::check::{self, CheckSpec, Comparison};
 use crate::numerics::{DType, HostTensor};
-use crate::oracle::{self, Value};
+use crate::ops::{self, Value};
 use crate::suite::{Case, InputSpec, TensorSpec};
 
 /// The verdict on one case.
@@ -271,53 +271,6 @@ impl CaseResult {
     }
 }
 
-/// Number of terms summed per output element, for the default `bound` check.
-fn reduction_len(case: &Case, shapes: &[Option<Vec<usize>>], out: &[usize]) -> usize {
-    let dim = |i: usize, from_end: usize| -> usize {
-        shapes
-            .get(i)
-            .and_then(|s| s.as_ref())
-            .and_then(|s| {
-                s.len()
-                    .checked_sub(from_end)
-                    .and_then(|k| s.get(k))
-                    .copied()
-            })
-            .unwrap_or(1)
-    };
-    match case.op.name {
-        "MatMul" => dim(0, 1),
-        "Gemm" => {
-            let trans_a = matches!(
-                case.attributes.get("transA"),
-                Some(crate::op::AttrValue::Int(1))
-            );
-            if trans_a { dim(0, 2) } else { dim(0, 1) }
-        }
-        "ReduceSum" | "ReduceMean" => {
-            let n: usize = shapes
-                .first()
-                .and_then(|s| s.as_ref())
-                .map(|s| s.iter().product())
-                .unwrap_or(1);
-            let m: usize = out.iter().product();
-            n / m.max(1)
-        }
-        "Softmax" | "LogSoftmax" => {
-            let rank = shapes.first().and_then(|s| s.as_ref()).map_or(0, Vec::len) as i64;
-            let axis = match case.attributes.get("axis") {
-                Some(crate::op::AttrValue::Int(a)) => *a,
-                _ => -1,
-            };
-            let axis = if axis < 0 { axis + rank } else { axis };
-            usize::try_from(axis).map_or(1, |a| dim(0, rank as usize - a))
-        }
-        // QK^T sums over the head size, PV over the key sequence.
-        "Attention" => dim(0, 1).max(dim(1, 2)),
-        _ => 1,
-    }
-}
-
 /// The unit roundoff the bound check uses for a declared precision.
 fn compute_roundoff(precision: Precision, out_dtype: DType) -> f64 {
     match precision {
@@ -467,12 +420,12 @@ pub fn run_case(backend: &mut dyn Executor, case: &Case, limit: Duration) -> Cas
 pub(crate) fn prepare_call(
     case: &Case,
     inputs: &[Option<HostTensor>],
-) -> Result<(PreparedCall, Vec<oracle::Output>), String> {
+) -> Result<(PreparedCall, Vec<ops::Output>), String> {
     let values: Vec<Option<Value>> = inputs
         .iter()
         .map(|t| t.as_ref().map(|t| Value::new(t.dtype, t.to_f64())))
         .collect();
-    let expected = oracle::evaluate(case.op, &case.attributes, &values)
+    let expected = ops::evaluate(case.op, &case.attributes, &values)
         .map_err(|e| format!("invalid case: {e}"))?;
     let stored: Vec<Option<StoredTensor>> = case
         .inputs
@@ -506,7 +459,7 @@ pub(crate) fn prepare_call(
 pub(crate) fn compare_outputs(
     case: &Case,
     inputs: &[Option<HostTensor>],
-    expected: &[oracle::Output],
+    expected: &[ops::Output],
     call: &PreparedCall,
     precision: Precision,
 ) -> (Vec<OutputResult>, Vec<String>) {
@@ -519,10 +472,10 @@ pub(crate) fn compare_outputs(
     for (i, (out, exp)) in call.outputs.iter().zip(expected).enumerate() {
         let actual: HostTensor = out.to_host();
         let dtype = exp.value.dtype;
-        let n = reduction_len(case, &shapes, exp.value.shape());
-        let mut spec = case
-            .check
-            .unwrap_or_else(|| check::default_check(case.op, dtype, n));
+        let mut spec = case.check.unwrap_or_else(|| {
+            case.op
+                .default_check(dtype, &case.attributes, &shapes, exp.value.shape())
+        });
         if matches!(spec, CheckSpec::Bound { .. }) && exp.magnitude.is_none() {
             // A bound needs the oracle's magnitudes; without them, fall back
             // to the dtype's allclose rule rather than judge by |y*| alone.

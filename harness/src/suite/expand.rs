@@ -11,7 +11,7 @@ use super::error::{SuiteError, location_string};
 use super::schema::{OrderedMap, RawCase, RawInput, RawSuite, RawTensor, RawValue};
 use super::{Case, Distribution, InputSpec, Source, SpecialValue, Suite, TensorSpec};
 use crate::numerics::{DType, round_to};
-use crate::op::{self, Arity, AttrType, AttrValue, Attributes, OpSpec};
+use crate::ops::{self, Arity, AttrType, AttrValue, Attributes, Op, OpSpec};
 
 /// Largest tensor a suite may ask for, in elements: far above any sensible
 /// case, low enough that a typo (an extra zero) is an error, not an OOM.
@@ -322,8 +322,8 @@ impl FileCtx<'_> {
                 format!("case name `{}` must match [a-z0-9_]+", c.name.value),
             ));
         }
-        let op = op::find(&c.op.value).ok_or_else(|| {
-            let names: Vec<&str> = op::names().collect();
+        let op = Op::from_name(&c.op.value).ok_or_else(|| {
+            let names: Vec<&str> = ops::names().collect();
             self.err(
                 c.op.referenced,
                 format!("unknown op `{}`{}", c.op.value, hint(&c.op.value, &names)),
@@ -365,7 +365,7 @@ impl FileCtx<'_> {
         let throughput = throughput.map(|(s, _)| s);
         let dtypes = self.dtypes(rc, default_dtypes)?;
         let sweep = self.sweep(c.sweep.as_ref())?;
-        self.check_arity(op, c)?;
+        self.check_arity(&op, c)?;
         let check = match &c.check {
             Some(ch) => {
                 use crate::numerics::check::CheckSpec;
@@ -393,10 +393,11 @@ impl FileCtx<'_> {
         let mut used = BTreeSet::new();
         for &dtype in &dtypes {
             for binding in bindings(&sweep) {
-                let attributes = self.attributes(op, c.attributes.as_ref(), &binding, &mut used)?;
+                let attributes =
+                    self.attributes(&op, c.attributes.as_ref(), &binding, &mut used)?;
                 let mut inputs = Vec::new();
                 for (i, inp) in c.inputs.value.iter().enumerate() {
-                    inputs.push(self.input(op, i, inp, dtype, &binding, &mut used)?);
+                    inputs.push(self.input(&op, i, inp, dtype, &binding, &mut used)?);
                 }
                 let mut id = format!(
                     "{}.{}.{}.{}",

@@ -30,7 +30,7 @@ use crate::numerics::DType;
 #[cfg(test)]
 use crate::numerics::HostTensor;
 use crate::numerics::check::CheckSpec;
-use crate::op::{Attributes, AttributesExt, OpSpec};
+use crate::ops::{Attributes, Op};
 
 pub use error::SuiteError;
 pub use inputs::{dtype_max, dtype_min_normal, generate_inputs};
@@ -62,7 +62,7 @@ pub struct Case {
     /// Stable id, `<suite>.<op lowercase>.<dtype>.<name>[.<var><value>...]`.
     pub id: String,
     /// The operator, from the registry.
-    pub op: &'static OpSpec,
+    pub op: Op,
     /// Opset of the call (the registry's; other opsets are rejected).
     pub opset: i64,
     /// The case dtype: the default dtype of its inputs.
@@ -292,9 +292,9 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Suite>, SuiteError> {
 }
 
 impl Case {
-    /// Rough cost of running the case once (multiply-adds for MatMul, Gemm
-    /// and Attention; elements touched otherwise), for scheduling, sharding
-    /// and timeouts. Relative, not in any unit of time.
+    /// Rough cost of running the case once, for scheduling, sharding and
+    /// timeouts: 1 + the elements of its inputs + the multiply-adds of its
+    /// products (the op's cost model). Relative, not in any unit of time.
     pub fn cost(&self) -> f64 {
         let shapes: Vec<Option<&[usize]>> = self
             .inputs
@@ -309,58 +309,7 @@ impl Case {
             .flatten()
             .map(|s| s.iter().product::<usize>() as f64)
             .sum();
-        let shape = |i: usize| shapes.get(i).copied().flatten().unwrap_or(&[]);
-        let prod = |s: &[usize]| s.iter().product::<usize>() as f64;
-        let flops = match self.op.name {
-            "MatMul" => {
-                let (a, b) = (shape(0), shape(1));
-                let k = a.last().copied().unwrap_or(1) as f64;
-                let m = if a.len() >= 2 {
-                    a[a.len() - 2] as f64
-                } else {
-                    1.0
-                };
-                let n = if b.len() >= 2 {
-                    b[b.len() - 1] as f64
-                } else {
-                    1.0
-                };
-                let batch_a = if a.len() > 2 {
-                    prod(&a[..a.len() - 2])
-                } else {
-                    1.0
-                };
-                let batch_b = if b.len() > 2 {
-                    prod(&b[..b.len() - 2])
-                } else {
-                    1.0
-                };
-                batch_a.max(batch_b) * m * n * k
-            }
-            "Gemm" => {
-                let (a, b) = (shape(0), shape(1));
-                if a.len() == 2 && b.len() == 2 {
-                    let trans_a = self.attributes.int("transA", 0).unwrap_or(0) != 0;
-                    let k = if trans_a { a[0] } else { a[1] } as f64;
-                    // (M*K) * (K*N) / K = M*N*K, whatever the transposes.
-                    prod(a) * prod(b) / k.max(1.0)
-                } else {
-                    0.0
-                }
-            }
-            "Attention" => {
-                let (q, k) = (shape(0), shape(1));
-                match (q.len(), k.len()) {
-                    // [B, Hq, Sq, D] x [B, Hkv, Skv, D]: QK^T and PV.
-                    (4, 4) => 2.0 * prod(q) * k[2] as f64,
-                    // [B, Sq, Hq*D] x [B, Skv, Hkv*D]
-                    (3, 3) => 2.0 * prod(q) * k[1] as f64,
-                    _ => 0.0,
-                }
-            }
-            _ => 0.0,
-        };
-        1.0 + elems + flops
+        1.0 + elems + self.op.work(&self.attributes, &shapes).multiply_adds
     }
 }
 

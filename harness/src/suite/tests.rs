@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::op::AttrValue;
+use crate::ops::AttrValue;
 
 /// Writes `files` (name, text) into a fresh temp dir; returns it and the
 /// path of the first file.
@@ -763,7 +763,7 @@ fn core_suite_loads() {
     let ids: std::collections::BTreeSet<&str> = s.cases.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids.len(), s.cases.len());
     let ops: std::collections::BTreeSet<&str> = s.cases.iter().map(|c| c.op.name).collect();
-    let missing: Vec<&str> = crate::op::names().filter(|n| !ops.contains(n)).collect();
+    let missing: Vec<&str> = crate::ops::names().filter(|n| !ops.contains(n)).collect();
     assert!(missing.is_empty(), "ops without a case: {missing:?}");
     assert!(ids.contains("core.matmul.f32.long_k"));
     assert!(s.cases.iter().all(|c| c.location.contains("core.yaml:")));

@@ -13,7 +13,7 @@ use xpucert_abi::Support;
 use crate::backend::Executor;
 use crate::backend::call::{PreparedCall, StoredTensor};
 use crate::numerics::HostTensor;
-use crate::oracle::{self, Output, Value};
+use crate::ops::{self, Output, Value};
 use crate::suite::{Case, InputSpec, TensorSpec};
 
 /// A case made ready to call: its logical inputs, the oracle's outputs, and
@@ -35,7 +35,7 @@ pub fn prepare(case: &Case) -> Result<Prepared, String> {
         .iter()
         .map(|t| t.as_ref().map(|t| Value::new(t.dtype, t.to_f64())))
         .collect();
-    let expected = oracle::evaluate(case.op, &case.attributes, &values)
+    let expected = ops::evaluate(case.op, &case.attributes, &values)
         .map_err(|e| format!("invalid case: {e}"))?;
     let stored: Vec<Option<StoredTensor>> = case
         .inputs
@@ -122,7 +122,7 @@ pub fn probe(
     manifest: &serde_json::Value,
 ) -> Vec<Capability> {
     let mut first: BTreeMap<(usize, String), &Case> = BTreeMap::new();
-    let order: Vec<&str> = crate::op::names().collect();
+    let order: Vec<&str> = crate::ops::names().collect();
     for c in cases {
         let pos = order
             .iter()

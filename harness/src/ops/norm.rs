@@ -3,7 +3,60 @@
 
 use ndarray::{ArrayD, IxDyn, Zip};
 
-use super::{Call, Output, Result, Value, broadcast};
+use super::rules::{self, no_sum, per_input_element, same_as_first};
+use super::spec::fixed;
+use super::{AttrType, Call, OpDef, OpSpec, Output, Result, Value, broadcast};
+use crate::numerics::check::CheckPolicy;
+
+/// The oracle gives no magnitude yet, so no length-aware bound: torch's
+/// allclose (the honest error is a few u relative for moderate rows).
+pub(super) const LAYER_NORMALIZATION: OpDef = OpDef {
+    spec: OpSpec {
+        name: "LayerNormalization",
+        domain: "",
+        opset: 17,
+        arity: fixed(2, 1),
+        input_names: &["X", "Scale", "B"],
+        outputs: 1,
+        attributes: &[
+            ("axis", AttrType::Int),
+            ("epsilon", AttrType::Float),
+            ("stash_type", AttrType::Int),
+        ],
+    },
+    oracle: |c| Ok(vec![layer_norm(c)?]),
+    shape: same_as_first,
+    cost: per_input_element::<8>,
+    check: CheckPolicy::Allclose,
+    terms: no_sum,
+};
+
+/// As LayerNormalization.
+pub(super) const RMS_NORMALIZATION: OpDef = OpDef {
+    spec: OpSpec {
+        name: "RMSNormalization",
+        domain: "",
+        opset: 23,
+        arity: fixed(2, 0),
+        input_names: &["X", "scale"],
+        outputs: 1,
+        attributes: &[
+            ("axis", AttrType::Int),
+            ("epsilon", AttrType::Float),
+            ("stash_type", AttrType::Int),
+        ],
+    },
+    oracle: |c| Ok(vec![rms_norm(c)?]),
+    // Y has X's shape and scale's dtype (type V).
+    shape: |_, inputs, _| {
+        let (_, shape) = rules::input(inputs, 0)?;
+        let (dtype, _) = rules::input(inputs, 1)?;
+        Ok(vec![(*dtype, shape.clone())])
+    },
+    cost: per_input_element::<4>,
+    check: CheckPolicy::Allclose,
+    terms: no_sum,
+};
 
 /// X viewed as rows of the normalised dimensions, with each row replaced by
 /// `f(row)`; returns an array of X's shape. `axis` is the first normalised
@@ -40,7 +93,7 @@ fn epsilon(call: &Call) -> Result<f64> {
 /// usual case is a tensor of the normalised shape. X, Scale and B share one
 /// dtype (T). stash_type only selects the precision of a real
 /// implementation; the oracle is f64 regardless.
-pub(super) fn layer_norm(call: &Call) -> Result<Output> {
+fn layer_norm(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let scale = call.input(1)?;
     call.require_float(0, x)?;
@@ -73,7 +126,7 @@ pub(super) fn layer_norm(call: &Call) -> Result<Output> {
 /// over dimensions `axis..rank` (axis default -1). The spec says scale
 /// "should be broadcastable to the normalized shape", and gives Y the dtype
 /// of scale (type V), which may differ from X's (type T).
-pub(super) fn rms_norm(call: &Call) -> Result<Output> {
+fn rms_norm(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let scale = call.input(1)?;
     call.require_float(0, x)?;
@@ -97,7 +150,7 @@ pub(super) fn rms_norm(call: &Call) -> Result<Output> {
 mod tests {
     use super::super::testutil::*;
     use crate::numerics::DType;
-    use crate::op::{AttrValue, Attributes};
+    use crate::ops::{AttrValue, Attributes};
 
     #[test]
     fn layer_norm_by_hand() {

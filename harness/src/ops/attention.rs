@@ -2,8 +2,80 @@
 
 use ndarray::{Array2, Array4, ArrayD, ArrayView4, Axis, Ix4, IxDyn, s};
 
-use super::{Call, Output, Result, Value, broadcast};
+use super::rules::{self, dim_from_end, int_attr, numel, shape_of};
+use super::spec::fixed;
+use super::{AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, Value, Work, broadcast};
 use crate::numerics::DType;
+use crate::numerics::check::CheckPolicy;
+
+/// QKᵀ sums over the head size, PV over the key sequence: `bound` with
+/// `c = 4 + 2 sqrt(n)` for the longer of the two.
+pub(super) const ATTENTION: OpDef = OpDef {
+    spec: OpSpec {
+        name: "Attention",
+        domain: "",
+        opset: 23,
+        arity: fixed(3, 3),
+        input_names: &["Q", "K", "V", "attn_mask", "past_key", "past_value"],
+        outputs: 1,
+        attributes: &[
+            ("is_causal", AttrType::Int),
+            ("kv_num_heads", AttrType::Int),
+            ("q_num_heads", AttrType::Int),
+            ("qk_matmul_output_mode", AttrType::Int),
+            ("scale", AttrType::Float),
+            ("softcap", AttrType::Float),
+            ("softmax_precision", AttrType::Int),
+        ],
+    },
+    oracle: |c| Ok(vec![attention(c)?]),
+    // 4-D: [batch, q_heads, q_seq, v_head]; 3-D: [batch, q_seq, q_heads * v_head].
+    shape: |attrs, inputs, _| {
+        let (dtype, q) = rules::input(inputs, 0)?;
+        let (_, v) = rules::input(inputs, 2)?;
+        let out = match (q.len(), v.len()) {
+            (4, 4) => vec![q[0], q[1], q[2], v[3]],
+            (3, 3) => {
+                let kv = int_attr(attrs, "kv_num_heads", 1).max(1) as usize;
+                let heads = int_attr(attrs, "q_num_heads", 1).max(1) as usize;
+                vec![q[0], q[1], heads * (v[2] / kv)]
+            }
+            _ => return Err(format!("Q {q:?} and V {v:?} must both be 3-D or 4-D")),
+        };
+        Ok(vec![(*dtype, out)])
+    },
+    cost: attention_cost,
+    check: CheckPolicy::SumBound,
+    terms: |_, shapes, _| dim_from_end(shapes, 0, 1).max(dim_from_end(shapes, 1, 2)),
+};
+
+/// `2·Sq·Skv·D` for QKᵀ, `2·Sq·Skv·Dv` for PV and `5·Sq·Skv` for the
+/// softmax, per head; Skv counts the past keys.
+fn attention_cost(attrs: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
+    let (q, k, v) = (
+        shape_of(inputs, 0),
+        shape_of(inputs, 1),
+        shape_of(inputs, 2),
+    );
+    let past = shape_of(inputs, 4).get(2).copied().unwrap_or(0);
+    let (skv, d, dv) = match (q.len(), k.len()) {
+        (4, 4) => (k[2] + past, q[3].max(1), v.get(3).copied().unwrap_or(0)),
+        (3, 3) => {
+            let heads = int_attr(attrs, "q_num_heads", 1).max(1) as usize;
+            let kv_heads = int_attr(attrs, "kv_num_heads", 1).max(1) as usize;
+            let dv = v.get(2).copied().unwrap_or(0) / kv_heads;
+            (k[1] + past, (q[2] / heads).max(1), dv)
+        }
+        _ => (0, 1, 0),
+    };
+    let rows = numel(q) / d as f64;
+    let skv = skv as f64;
+    let macs = rows * skv * (d + dv) as f64;
+    Work {
+        flops: Some(2.0 * macs + 5.0 * rows * skv),
+        multiply_adds: macs,
+    }
+}
 
 /// One of Q, K, V as a 4-D `(batch, heads, seq, head_size)` array: 4-D
 /// inputs as they are, 3-D `(batch, seq, heads * head_size)` inputs split
@@ -125,7 +197,7 @@ fn mask_bias(call: &Call, mask: &Value, target: [usize; 4]) -> Result<Array4<f64
 ///   as the reference implementation's softmax produces; the spec says nothing.
 /// * qk_matmul_output_mode and softmax_precision only concern an output the
 ///   harness does not request and the precision of a real implementation.
-pub(super) fn attention(call: &Call) -> Result<Output> {
+fn attention(call: &Call) -> Result<Output> {
     let (q_in, k_in, v_in) = (call.input(0)?, call.input(1)?, call.input(2)?);
     for (i, v) in [(0, q_in), (1, k_in), (2, v_in)] {
         call.require_float(i, v)?;
@@ -297,7 +369,7 @@ fn softmax_rows(scores: &mut Array2<f64>) {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::op::{AttrValue, Attributes};
+    use crate::ops::{AttrValue, Attributes};
 
     fn attn(a: &Attributes, inputs: &[Option<Value>]) -> Value {
         run_opt("Attention", a, inputs)

@@ -79,12 +79,12 @@ pub(super) fn indices(shape: &[usize]) -> impl Iterator<Item = Vec<usize>> + '_ 
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::op::{Attributes, find};
+    use crate::ops::{Attributes, Op};
 
     fn call() -> Call<'static> {
         static ATTRS: std::sync::OnceLock<Attributes> = std::sync::OnceLock::new();
         Call {
-            spec: find("Add").expect("Add"),
+            spec: Op::Add.spec(),
             attrs: ATTRS.get_or_init(Attributes::new),
             inputs: &[],
             magnitudes: true,

@@ -2,7 +2,32 @@
 
 use ndarray::{Array4, ArrayView2, ArrayView3, CowArray, Ix2, Ix3, Ix4, IxDyn};
 
-use super::{Call, Output, Result};
+use super::rules::{no_sum, per_input_element, same_as_first};
+use super::spec::fixed;
+use super::{AttrType, Call, OpDef, OpSpec, Output, Result};
+use crate::numerics::check::CheckPolicy;
+
+/// Two products and a sum per element, no magnitude yet: torch's allclose.
+pub(super) const ROTARY_EMBEDDING: OpDef = OpDef {
+    spec: OpSpec {
+        name: "RotaryEmbedding",
+        domain: "",
+        opset: 23,
+        arity: fixed(3, 1),
+        input_names: &["X", "cos_cache", "sin_cache", "position_ids"],
+        outputs: 1,
+        attributes: &[
+            ("interleaved", AttrType::Int),
+            ("num_heads", AttrType::Int),
+            ("rotary_embedding_dim", AttrType::Int),
+        ],
+    },
+    oracle: |c| Ok(vec![rotary_embedding(c)?]),
+    shape: same_as_first,
+    cost: per_input_element::<3>,
+    check: CheckPolicy::Allclose,
+    terms: no_sum,
+};
 
 /// RotaryEmbedding (opset 23), read from the spec:
 /// * X is 4-D `(batch, num_heads, seq, head_size)` or 3-D
@@ -17,7 +42,7 @@ use super::{Call, Output, Result};
 /// * Pairs: interleaved=1 rotates `(x[2i], x[2i+1])`; interleaved=0 (default)
 ///   rotates `(x[i], x[i + rot/2])`. Each pair `(a, b)` becomes
 ///   `(a cos - b sin, a sin + b cos)` with the angle of its token and index i.
-pub(super) fn rotary_embedding(call: &Call) -> Result<Output> {
+fn rotary_embedding(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let cos = call.input(1)?;
     let sin = call.input(2)?;
@@ -216,7 +241,7 @@ impl<'a> Caches<'a> {
 mod tests {
     use super::super::Value;
     use super::super::testutil::*;
-    use crate::op::{AttrValue, Attributes};
+    use crate::ops::{AttrValue, Attributes};
 
     /// cos/sin caches of shape [positions, half] for angles theta(p, k).
     fn caches(

@@ -4,8 +4,189 @@ use std::cmp::Ordering;
 
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 
-use super::{Call, Output, Result, Value, finish};
+use super::rules::{self, dim_from_end, int_attr, no_flops, no_sum, norm_axis, per_input_element};
+use super::spec::fixed;
+use super::{AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, TypedShape, Value, finish};
 use crate::numerics::DType;
+use crate::numerics::check::CheckPolicy;
+
+const REDUCE_ATTRS: &[(&str, AttrType)] = &[
+    ("keepdims", AttrType::Int),
+    ("noop_with_empty_axes", AttrType::Int),
+];
+
+/// A Reduce* op of `opset`.
+const fn reduce_spec(name: &'static str, opset: i64) -> OpSpec {
+    OpSpec {
+        name,
+        domain: "",
+        opset,
+        arity: fixed(1, 1),
+        input_names: &["data", "axes"],
+        outputs: 1,
+        attributes: REDUCE_ATTRS,
+    }
+}
+
+/// Softmax or LogSoftmax.
+const fn softmax_spec(name: &'static str) -> OpSpec {
+    OpSpec {
+        name,
+        domain: "",
+        opset: 13,
+        arity: fixed(1, 0),
+        input_names: &["input"],
+        outputs: 1,
+        attributes: &[("axis", AttrType::Int)],
+    }
+}
+
+/// Terms per output element of a Reduce*: input elements over output elements.
+fn reduced_terms(_: &Attributes, shapes: &[Option<Vec<usize>>], out: &[usize]) -> usize {
+    let n: usize = shapes
+        .first()
+        .and_then(|s| s.as_ref())
+        .map(|s| s.iter().product())
+        .unwrap_or(1);
+    let m: usize = out.iter().product();
+    n / m.max(1)
+}
+
+/// Terms per output element of Softmax: the length of its axis.
+fn softmax_terms(attrs: &Attributes, shapes: &[Option<Vec<usize>>], _: &[usize]) -> usize {
+    let rank = shapes.first().and_then(|s| s.as_ref()).map_or(0, Vec::len) as i64;
+    let axis = int_attr(attrs, "axis", -1);
+    let axis = if axis < 0 { axis + rank } else { axis };
+    usize::try_from(axis).map_or(1, |a| dim_from_end(shapes, 0, rank as usize - a))
+}
+
+/// A sum of n terms: `bound` with `c = 4 + 2 sqrt(n)`.
+pub(super) const REDUCE_SUM: OpDef = OpDef {
+    spec: reduce_spec("ReduceSum", 13),
+    oracle: |c| Ok(vec![reduce(c, Reduction::Sum)?]),
+    shape: reduce_shape,
+    cost: per_input_element::<1>,
+    check: CheckPolicy::SumBound,
+    terms: reduced_terms,
+};
+/// As ReduceSum.
+pub(super) const REDUCE_MEAN: OpDef = OpDef {
+    spec: reduce_spec("ReduceMean", 18),
+    oracle: |c| Ok(vec![reduce(c, Reduction::Mean)?]),
+    shape: reduce_shape,
+    cost: per_input_element::<1>,
+    check: CheckPolicy::SumBound,
+    terms: reduced_terms,
+};
+/// A maximum rounds nothing: exact.
+pub(super) const REDUCE_MAX: OpDef = OpDef {
+    spec: reduce_spec("ReduceMax", 18),
+    oracle: |c| Ok(vec![reduce(c, Reduction::Max)?]),
+    shape: reduce_shape,
+    cost: per_input_element::<1>,
+    check: CheckPolicy::Exact,
+    terms: no_sum,
+};
+/// Sums of exponentials swamp: the worst-case `c = 4 + n`.
+pub(super) const SOFTMAX: OpDef = OpDef {
+    spec: softmax_spec("Softmax"),
+    oracle: |c| Ok(vec![softmax(c, false)?]),
+    shape: rules::same_as_first,
+    cost: per_input_element::<5>,
+    check: CheckPolicy::WorstCaseSumBound,
+    terms: softmax_terms,
+};
+/// As Softmax.
+pub(super) const LOG_SOFTMAX: OpDef = OpDef {
+    spec: softmax_spec("LogSoftmax"),
+    oracle: |c| Ok(vec![softmax(c, true)?]),
+    shape: rules::same_as_first,
+    cost: per_input_element::<5>,
+    check: CheckPolicy::WorstCaseSumBound,
+    terms: softmax_terms,
+};
+/// Selection: exact.
+pub(super) const TOPK: OpDef = OpDef {
+    spec: OpSpec {
+        name: "TopK",
+        domain: "",
+        opset: 11,
+        arity: fixed(2, 0),
+        input_names: &["X", "K"],
+        outputs: 2,
+        attributes: &[
+            ("axis", AttrType::Int),
+            ("largest", AttrType::Int),
+            ("sorted", AttrType::Int),
+        ],
+    },
+    oracle: topk,
+    shape: topk_shape,
+    cost: no_flops,
+    check: CheckPolicy::Exact,
+    terms: no_sum,
+};
+
+/// A Reduce* output: the reduced axes dropped, or kept as 1 (keepdims).
+fn reduce_shape(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    values: &mut dyn FnMut(usize) -> Vec<f64>,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    let (dtype, shape) = rules::input(inputs, 0)?;
+    let keep = int_attr(attrs, "keepdims", 1) != 0;
+    let given: Vec<f64> = if inputs.get(1).is_some_and(|s| s.is_some()) {
+        values(1)
+    } else {
+        Vec::new()
+    };
+    if given.is_empty() && int_attr(attrs, "noop_with_empty_axes", 0) != 0 {
+        return Ok(vec![(*dtype, shape.clone())]);
+    }
+    let axes: Vec<usize> = if given.is_empty() {
+        (0..shape.len()).collect()
+    } else {
+        given
+            .iter()
+            .map(|&a| norm_axis(a as i64, shape.len()))
+            .collect::<std::result::Result<_, _>>()?
+    };
+    let mut out = Vec::new();
+    for (i, &d) in shape.iter().enumerate() {
+        if !axes.contains(&i) {
+            out.push(d);
+        } else if keep {
+            out.push(1);
+        }
+    }
+    Ok(vec![(*dtype, out)])
+}
+
+/// TopK's outputs: values and int64 indices, K long along the axis.
+fn topk_shape(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    values: &mut dyn FnMut(usize) -> Vec<f64>,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    let (dtype, shape) = rules::input(inputs, 0)?;
+    rules::input(inputs, 1)?;
+    let k = values(1).first().copied().unwrap_or(0.0);
+    if !(k >= 0.0) {
+        return Err(format!("K = {k} is negative"));
+    }
+    let axis = norm_axis(int_attr(attrs, "axis", -1), shape.len())?;
+    let mut out = shape.clone();
+    out[axis] = k as usize;
+    Ok(vec![(*dtype, out.clone()), (DType::I64, out)])
+}
+
+/// Which Reduce* op.
+#[derive(Clone, Copy, PartialEq)]
+enum Reduction {
+    Sum,
+    Mean,
+    Max,
+}
 
 /// The axes a Reduce* call reduces, sorted, or `None` for the identity
 /// (`noop_with_empty_axes=1` with no axes). The axes come from the optional
@@ -60,14 +241,13 @@ fn lowest(dtype: DType) -> f64 {
 /// gives NaN (0/0; the spec says "yields undefined"); ReduceMax gives -inf,
 /// or the dtype's minimum for integers (the spec's wording). ReduceMax
 /// propagates NaN: a NaN anywhere in the reduced set gives NaN.
-pub(super) fn reduce(call: &Call) -> Result<Output> {
+fn reduce(call: &Call, op: Reduction) -> Result<Output> {
     let x = call.input(0)?;
     call.require_numeric(0, x)?;
     let keepdims = call.int("keepdims", 1)? != 0;
-    let op = call.spec.name;
     let shape = x.shape().to_vec();
     let Some(axes) = reduce_axes(call, shape.len())? else {
-        let magnitude = (op != "ReduceMax").then(|| x.data.mapv(f64::abs));
+        let magnitude = (op != Reduction::Max).then(|| x.data.mapv(f64::abs));
         return Ok(Output {
             value: x.clone(),
             magnitude,
@@ -96,15 +276,15 @@ pub(super) fn reduce(call: &Call) -> Result<Output> {
     for row in rows.rows() {
         let abs_sum: f64 = row.iter().map(|v| v.abs()).sum();
         match op {
-            "ReduceSum" => {
+            Reduction::Sum => {
                 value.push(row.sum());
                 magnitude.push(abs_sum);
             }
-            "ReduceMean" => {
+            Reduction::Mean => {
                 value.push(row.sum() / n);
                 magnitude.push(abs_sum / n);
             }
-            _ => value.push(row.iter().fold(lowest(x.dtype), |acc, &v| {
+            Reduction::Max => value.push(row.iter().fold(lowest(x.dtype), |acc, &v| {
                 if acc.is_nan() || v.is_nan() {
                     f64::NAN
                 } else {
@@ -116,7 +296,7 @@ pub(super) fn reduce(call: &Call) -> Result<Output> {
     let to_array = |v: Vec<f64>| {
         ArrayD::from_shape_vec(IxDyn(&out_shape), v).map_err(|e| call.err(format!("output: {e}")))
     };
-    let magnitude = if op == "ReduceMax" {
+    let magnitude = if op == Reduction::Max {
         None
     } else {
         Some(to_array(magnitude)?)
@@ -140,11 +320,10 @@ pub(super) fn reduce(call: &Call) -> Result<Output> {
 /// Softmax: M = y * (1 + |x - m| + K);
 /// LogSoftmax (y = x - m - log S): M = 1 + |x - m| + |log S| + K.
 /// Terms with y_j = 0 (x_j = -inf, or underflow) contribute nothing.
-pub(super) fn softmax(call: &Call) -> Result<Output> {
+fn softmax(call: &Call, log: bool) -> Result<Output> {
     let x = call.input(0)?;
     call.require_float(0, x)?;
     let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
-    let log = call.spec.name == "LogSoftmax";
     let mut data = x.data.clone();
     let mut magnitude = x.data.clone();
     for (mut lane, mut mag) in data
@@ -201,7 +380,7 @@ fn rank_order(a: f64, b: f64) -> Ordering {
 /// requires ("If two or more elements are equal, the one with the lower index
 /// appears first"); the output is always sorted, which is also a valid result
 /// for sorted=0 (whose order the spec leaves unspecified).
-pub(super) fn topk(call: &Call) -> Result<Vec<Output>> {
+fn topk(call: &Call) -> Result<Vec<Output>> {
     let x = call.input(0)?;
     call.require_numeric(0, x)?;
     let kv = call.input(1)?;
@@ -255,7 +434,7 @@ pub(super) fn topk(call: &Call) -> Result<Vec<Output>> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::op::{AttrValue, Attributes};
+    use crate::ops::{AttrValue, Attributes};
 
     fn x23() -> Value {
         // [[1, 2, 3], [4, 5, 6]]

@@ -1,17 +1,223 @@
 //! Elementwise ops: the four arithmetic ops with broadcasting, the unary math
 //! functions, Where and Cast.
+//!
+//! Their check policies follow the error a correct implementation can have
+//! (OpenCL CTS budgets; the reasoning is at `numerics::check::default_check`).
 
 use ndarray::Zip;
 
-use super::{Call, Output, Result, broadcast, finish, quant, wrap_int};
+use super::rules::{broadcast_all, no_flops, no_sum, per_output_element, same_as_first};
+use super::spec::{BINARY, UNARY, fixed, unary};
+use super::{
+    AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, TypedShape, broadcast, finish,
+    quant, wrap_int,
+};
+use crate::numerics::check::CheckPolicy;
 use crate::numerics::{DType, round_to};
+
+/// A binary arithmetic op (opset 14): broadcast shapes, one FLOP per output
+/// element; `float` and `int` are its arithmetic on floats and on integers
+/// (`int` gives `None` where ONNX leaves the result undefined).
+macro_rules! arithmetic_op {
+    ($name:literal, $check:expr, $float:expr, $int:expr) => {
+        OpDef {
+            spec: OpSpec {
+                name: $name,
+                domain: "",
+                opset: 14,
+                arity: fixed(2, 0),
+                input_names: BINARY,
+                outputs: 1,
+                attributes: &[],
+            },
+            oracle: |c| Ok(vec![arithmetic(c, $float, $int)?]),
+            shape: broadcast_all,
+            cost: per_output_element,
+            check: $check,
+            terms: no_sum,
+        }
+    };
+}
+
+/// A unary op computing `f` on floats: same shape, one FLOP per element.
+macro_rules! unary_op {
+    ($name:literal, $opset:literal, $check:expr, $f:expr) => {
+        OpDef {
+            spec: unary($name, $opset),
+            oracle: |c| Ok(vec![unary_float(c, $f)?]),
+            shape: same_as_first,
+            cost: per_output_element,
+            check: $check,
+            terms: no_sum,
+        }
+    };
+}
+
+/// Correctly rounded by IEEE-754 (0 ulp in the CTS), so 0.5 ulp.
+pub(super) const ADD: OpDef = arithmetic_op!(
+    "Add",
+    CheckPolicy::UlpOrSubnormal(0.5),
+    |x, y| x + y,
+    |x, y| Some(x.wrapping_add(y))
+);
+/// Correctly rounded, as Add.
+pub(super) const SUB: OpDef = arithmetic_op!(
+    "Sub",
+    CheckPolicy::UlpOrSubnormal(0.5),
+    |x, y| x - y,
+    |x, y| Some(x.wrapping_sub(y))
+);
+/// Correctly rounded, as Add.
+pub(super) const MUL: OpDef = arithmetic_op!(
+    "Mul",
+    CheckPolicy::UlpOrSubnormal(0.5),
+    |x, y| x * y,
+    |x, y| Some(x.wrapping_mul(y))
+);
+/// 2.5 ulp (CTS single-precision divide); a multiply by the reciprocal passes.
+pub(super) const DIV: OpDef = arithmetic_op!(
+    "Div",
+    CheckPolicy::UlpOrSubnormal(2.5),
+    |x, y| x / y,
+    // Truncates toward zero.
+    |x, y| (y != 0).then(|| x.wrapping_div(y))
+);
+
+/// Neg also accepts signed integers (its ONNX type constraint does). No
+/// rounding: exact.
+pub(super) const NEG: OpDef = OpDef {
+    spec: unary("Neg", 13),
+    oracle: |c| Ok(vec![unary_signed(c, |v| -v)?]),
+    shape: same_as_first,
+    cost: per_output_element,
+    check: CheckPolicy::Exact,
+    terms: no_sum,
+};
+/// CTS budget 3, plus one for f16/bf16 results of an f32 routine.
+pub(super) const EXP: OpDef = unary_op!("Exp", 13, CheckPolicy::Ulp(4.0), f64::exp);
+/// Near x = 1 a correct log cancels `e ln2 + log m`: ~2u absolute.
+pub(super) const LOG: OpDef = unary_op!("Log", 13, CheckPolicy::UlpOrAbsolute(4.0), f64::ln);
+/// CTS; sqrt never returns a subnormal, so no floor.
+pub(super) const SQRT: OpDef = unary_op!("Sqrt", 13, CheckPolicy::Ulp(3.0), f64::sqrt);
+/// As Div.
+pub(super) const RECIPROCAL: OpDef =
+    unary_op!("Reciprocal", 13, CheckPolicy::UlpOrSubnormal(2.5), |v| 1.0
+        / v);
+/// CTS 5, plus one as for Exp.
+pub(super) const TANH: OpDef = unary_op!("Tanh", 13, CheckPolicy::Ulp(6.0), f64::tanh);
+/// An exp within 3 ulps, one add, one divide; flushes below x = -88.
+pub(super) const SIGMOID: OpDef =
+    unary_op!("Sigmoid", 13, CheckPolicy::UlpOrSubnormal(5.0), sigmoid);
+/// Relu also accepts signed integers. No rounding: exact.
+pub(super) const RELU: OpDef = OpDef {
+    spec: unary("Relu", 14),
+    // f64::max would turn NaN into 0; Relu must propagate it.
+    oracle: |c| Ok(vec![unary_signed(c, |v| if v < 0.0 { 0.0 } else { v })?]),
+    shape: same_as_first,
+    cost: per_output_element,
+    check: CheckPolicy::Exact,
+    terms: no_sum,
+};
+/// CTS erf budget.
+pub(super) const ERF: OpDef = unary_op!("Erf", 13, CheckPolicy::Ulp(16.0), libm::erf);
+/// ln(1 + e^x) rounds 1 + e^x: u absolute for x << 0.
+pub(super) const SOFTPLUS: OpDef =
+    unary_op!("Softplus", 22, CheckPolicy::UlpOrAbsolute(4.0), softplus);
+/// 1 + erf cancels for x < -2 (~|x| u absolute): torch's allclose.
+pub(super) const GELU: OpDef = OpDef {
+    spec: OpSpec {
+        name: "Gelu",
+        domain: "",
+        opset: 20,
+        arity: fixed(1, 0),
+        input_names: UNARY,
+        outputs: 1,
+        attributes: &[("approximate", AttrType::String)],
+    },
+    oracle: |c| {
+        let f = match c.string("approximate", "none")? {
+            "none" => gelu_erf,
+            "tanh" => gelu_tanh,
+            other => {
+                return Err(c.err(format!(
+                    "attribute approximate must be \"none\" or \"tanh\", got {other:?}"
+                )));
+            }
+        };
+        Ok(vec![unary_float(c, f)?])
+    },
+    shape: same_as_first,
+    cost: per_output_element,
+    check: CheckPolicy::Allclose,
+    terms: no_sum,
+};
+
+/// Selection: exact.
+pub(super) const WHERE: OpDef = OpDef {
+    spec: OpSpec {
+        name: "Where",
+        domain: "",
+        opset: 16,
+        arity: fixed(3, 0),
+        input_names: &["condition", "X", "Y"],
+        outputs: 1,
+        attributes: &[],
+    },
+    oracle: |c| Ok(vec![where_(c)?]),
+    shape: |attrs, inputs, values| {
+        // The output takes X's dtype, the shape all three broadcast to.
+        let mut out = broadcast_all(attrs, inputs, values)?;
+        out[0].0 = super::rules::input(inputs, 1)?.0;
+        Ok(out)
+    },
+    cost: per_output_element,
+    check: CheckPolicy::Exact,
+    terms: no_sum,
+};
+
+/// A conversion is one rounding, which the oracle does too: exact.
+pub(super) const CAST: OpDef = OpDef {
+    spec: OpSpec {
+        name: "Cast",
+        domain: "",
+        opset: 21,
+        arity: fixed(1, 0),
+        input_names: &["input"],
+        outputs: 1,
+        attributes: &[("to", AttrType::Int), ("saturate", AttrType::Int)],
+    },
+    oracle: |c| Ok(vec![cast(c)?]),
+    shape: cast_shape,
+    cost: no_flops,
+    check: CheckPolicy::Exact,
+    terms: no_sum,
+};
+
+/// Cast's output: the `to` dtype, the input's shape.
+fn cast_shape(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    _: &mut dyn FnMut(usize) -> Vec<f64>,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    let (_, shape) = super::rules::input(inputs, 0)?;
+    let to = super::rules::int_attr(attrs, "to", 0);
+    let dtype = i32::try_from(to)
+        .ok()
+        .and_then(DType::from_code)
+        .ok_or_else(|| format!("Cast to unknown dtype {to}"))?;
+    Ok(vec![(dtype, shape.clone())])
+}
 
 /// Add, Sub, Mul, Div (opset 14): multidirectional broadcasting, output dtype
 /// = input dtype. Float division follows IEEE (x/0 is +-inf or NaN). Integer
 /// ops are computed exactly in i128 and wrapped to the dtype; integer Div
 /// truncates toward zero, and an integer division by zero (undefined in ONNX)
 /// is reported as an error rather than given a made-up value.
-pub(super) fn arithmetic(call: &Call) -> Result<Output> {
+fn arithmetic(
+    call: &Call,
+    float: fn(f64, f64) -> f64,
+    int: fn(i128, i128) -> Option<i128>,
+) -> Result<Output> {
     let (a, b) = (call.input(0)?, call.input(1)?);
     call.require_numeric(0, a)?;
     call.require_numeric(1, b)?;
@@ -19,70 +225,44 @@ pub(super) fn arithmetic(call: &Call) -> Result<Output> {
     let shape = broadcast::shapes(call, &[a.shape(), b.shape()])?;
     let av = broadcast::to(call, "A", &a.data, &shape)?;
     let bv = broadcast::to(call, "B", &b.data, &shape)?;
-    let op = call.spec.name;
     let data = if a.dtype.is_float() {
-        let f: fn(f64, f64) -> f64 = match op {
-            "Add" => |x, y| x + y,
-            "Sub" => |x, y| x - y,
-            "Mul" => |x, y| x * y,
-            _ => |x, y| x / y,
-        };
-        Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y))
+        Zip::from(&av).and(&bv).map_collect(|&x, &y| float(x, y))
     } else {
-        if op == "Div" && bv.iter().any(|&y| y == 0.0) {
-            return Err(call.err("integer division by zero (undefined in ONNX)"));
-        }
         // Inputs of an integer dtype hold integers, so `as i128` is exact;
         // wrapping i128 arithmetic keeps the low bits that the dtype keeps.
-        let f: fn(i128, i128) -> i128 = match op {
-            "Add" => i128::wrapping_add,
-            "Sub" => i128::wrapping_sub,
-            "Mul" => i128::wrapping_mul,
-            _ => i128::wrapping_div,
-        };
-        let exact = Zip::from(&av)
-            .and(&bv)
-            .map_collect(|&x, &y| f(x as i128, y as i128) as f64);
+        let mut undefined = false;
+        let exact = Zip::from(&av).and(&bv).map_collect(|&x, &y| {
+            int(x as i128, y as i128).map_or_else(
+                || {
+                    undefined = true;
+                    0.0
+                },
+                |v| v as f64,
+            )
+        });
+        if undefined {
+            return Err(call.err("integer division by zero (undefined in ONNX)"));
+        }
         finish(a.dtype, exact)
     };
     Ok(Output::plain(a.dtype, data))
 }
 
-/// The unary ops. Neg and Relu also accept signed integers (their ONNX type
-/// constraints do); every other op here is float-only.
-pub(super) fn unary(call: &Call) -> Result<Output> {
+/// A float-only unary op computing `f` elementwise.
+fn unary_float(call: &Call, f: fn(f64) -> f64) -> Result<Output> {
     let x = call.input(0)?;
-    let op = call.spec.name;
-    let signed_int = matches!(x.dtype, DType::I8 | DType::I16 | DType::I32 | DType::I64);
-    if matches!(op, "Neg" | "Relu") && signed_int {
-        let f: fn(f64) -> f64 = if op == "Neg" { |v| -v } else { |v| v.max(0.0) };
+    call.require_float(0, x)?;
+    Ok(Output::plain(x.dtype, x.data.mapv(f)))
+}
+
+/// A unary op that also accepts signed integers (Neg, Relu: their ONNX type
+/// constraints do), computing `f` elementwise.
+fn unary_signed(call: &Call, f: fn(f64) -> f64) -> Result<Output> {
+    let x = call.input(0)?;
+    if matches!(x.dtype, DType::I8 | DType::I16 | DType::I32 | DType::I64) {
         return Ok(Output::plain(x.dtype, finish(x.dtype, x.data.mapv(f))));
     }
-    call.require_float(0, x)?;
-    let f: fn(f64) -> f64 = match op {
-        "Neg" => |v| -v,
-        "Exp" => f64::exp,
-        "Log" => f64::ln,
-        "Sqrt" => f64::sqrt,
-        "Reciprocal" => |v| 1.0 / v,
-        "Tanh" => f64::tanh,
-        "Sigmoid" => sigmoid,
-        // f64::max would turn NaN into 0; Relu must propagate it.
-        "Relu" => |v| if v < 0.0 { 0.0 } else { v },
-        "Erf" => libm::erf,
-        "Softplus" => softplus,
-        "Gelu" => match call.string("approximate", "none")? {
-            "none" => gelu_erf,
-            "tanh" => gelu_tanh,
-            other => {
-                return Err(call.err(format!(
-                    "attribute approximate must be \"none\" or \"tanh\", got {other:?}"
-                )));
-            }
-        },
-        other => return Err(call.err(format!("{other} is not a unary op"))),
-    };
-    Ok(Output::plain(x.dtype, x.data.mapv(f)))
+    unary_float(call, f)
 }
 
 /// 1 / (1 + e^-x), in the form that never overflows.
@@ -121,7 +301,7 @@ fn gelu_tanh(x: f64) -> f64 {
 }
 
 /// Where (opset 16): `condition ? X : Y` with all three broadcast together.
-pub(super) fn where_(call: &Call) -> Result<Output> {
+fn where_(call: &Call) -> Result<Output> {
     let (c, x, y) = (call.input(0)?, call.input(1)?, call.input(2)?);
     if c.dtype != DType::Bool {
         return Err(call.err(format!("condition must be bool, got {}", c.dtype)));
@@ -150,7 +330,7 @@ pub(super) fn where_(call: &Call) -> Result<Output> {
 /// * integer or bool to integer: "when OOR, discard higher bits and
 ///   reinterpret" (two's complement wrap);
 /// * to bool: zero is false, everything else (NaN included) true.
-pub(super) fn cast(call: &Call) -> Result<Output> {
+fn cast(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let code = match call.attrs.get("to") {
         None => return Err(call.err("attribute to is required")),
@@ -180,7 +360,7 @@ pub(super) fn cast(call: &Call) -> Result<Output> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::op::{AttrValue, Attributes};
+    use crate::ops::{AttrValue, Attributes};
 
     fn none() -> Attributes {
         Attributes::new()

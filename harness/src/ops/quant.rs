@@ -44,7 +44,72 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::{Call, Output, Result, Value};
+use super::rules::{self, int_attr, no_sum, per_input_element};
+use super::spec::fixed;
+use super::{AttrType, Call, OpDef, OpSpec, Output, Result, TypedShape, Value};
+use crate::numerics::check::CheckPolicy;
+
+/// One rounding, which the oracle makes too. Integer outputs are exact
+/// (every integer output is); fp8 outputs get the dtype's allclose.
+pub(super) const QUANTIZE_LINEAR: OpDef = OpDef {
+    spec: OpSpec {
+        name: "QuantizeLinear",
+        domain: "",
+        opset: 21,
+        arity: fixed(2, 1),
+        input_names: &["x", "y_scale", "y_zero_point"],
+        outputs: 1,
+        attributes: &[
+            ("axis", AttrType::Int),
+            ("block_size", AttrType::Int),
+            ("saturate", AttrType::Int),
+            ("output_dtype", AttrType::Int),
+        ],
+    },
+    oracle: |c| Ok(vec![quantize_linear(c)?]),
+    // x's shape; the zero point's dtype, else output_dtype, else uint8.
+    shape: |attrs, inputs, _| {
+        let (_, shape) = rules::input(inputs, 0)?;
+        let dtype = match inputs.get(2).and_then(Option::as_ref) {
+            Some((zp, _)) => *zp,
+            None => match int_attr(attrs, "output_dtype", 0) {
+                0 => DType::U8,
+                code => i32::try_from(code)
+                    .ok()
+                    .and_then(DType::from_code)
+                    .ok_or_else(|| format!("output_dtype {code} is not a dtype"))?,
+            },
+        };
+        Ok(vec![(dtype, shape.clone())] as Vec<TypedShape>)
+    },
+    cost: per_input_element::<2>,
+    check: CheckPolicy::Allclose,
+    terms: no_sum,
+};
+
+/// `(x - zero_point) * scale` is exact in f64; torch's allclose on the
+/// float output.
+pub(super) const DEQUANTIZE_LINEAR: OpDef = OpDef {
+    spec: OpSpec {
+        name: "DequantizeLinear",
+        domain: "",
+        opset: 21,
+        arity: fixed(2, 1),
+        input_names: &["x", "x_scale", "x_zero_point"],
+        outputs: 1,
+        attributes: &[("axis", AttrType::Int), ("block_size", AttrType::Int)],
+    },
+    oracle: |c| Ok(vec![dequantize_linear(c)?]),
+    // x's shape, the scale's dtype.
+    shape: |_, inputs, _| {
+        let (_, shape) = rules::input(inputs, 0)?;
+        let (dtype, _) = rules::input(inputs, 1)?;
+        Ok(vec![(*dtype, shape.clone())])
+    },
+    cost: per_input_element::<2>,
+    check: CheckPolicy::Allclose,
+    terms: no_sum,
+};
 use crate::numerics::{DType, from_f64_bits, from_f64_bits_saturating, to_f64_bits};
 
 /// The dtypes QuantizeLinear can produce (and DequantizeLinear read, besides
@@ -200,7 +265,7 @@ fn exact_quotient(x: f64, scale: f64) -> f64 {
 /// * the scale must be finite and nonzero (x / 0 has no quantized value);
 /// * a NaN x has no integer quantization in ONNX and is an error; +-Inf
 ///   saturates like any value beyond the range.
-pub(super) fn quantize_linear(call: &Call) -> Result<Output> {
+fn quantize_linear(call: &Call) -> Result<Output> {
     quantize_with(call, exact_quotient)
 }
 
@@ -269,7 +334,7 @@ fn div_round_half_even(a: i128, b: i128) -> i128 {
 /// scale's dtype (f32, f16 or bf16). x is int8, uint8, int16, uint16, int32
 /// or fp8; the zero point has x's dtype and must be 0 for int32 and fp8.
 /// NaN and infinite fp8 inputs stay NaN and infinite.
-pub(super) fn dequantize_linear(call: &Call) -> Result<Output> {
+fn dequantize_linear(call: &Call) -> Result<Output> {
     let (x, scale) = (call.input(0)?, call.input(1)?);
     if !(QUANTIZED.contains(&x.dtype) || x.dtype == DType::I32) {
         return Err(call.err(format!(
@@ -307,7 +372,7 @@ mod tests {
     use super::super::testutil::*;
     use super::super::{Call, Value, evaluate};
     use super::*;
-    use crate::op::{AttrValue, Attributes, find};
+    use crate::ops::{AttrValue, Attributes, Op};
 
     fn a(list: &[(&str, i64)]) -> Attributes {
         let v: Vec<(&str, AttrValue)> = list.iter().map(|&(k, v)| (k, AttrValue::Int(v))).collect();
@@ -749,7 +814,7 @@ mod tests {
                 .into_iter()
                 .map(|t| t.map(|t| Value::new(t.dtype, t.to_f64())))
                 .collect();
-            let spec = find("QuantizeLinear").expect("registered");
+            let spec = Op::QuantizeLinear.spec();
             let refs: Vec<Option<&Value>> = inputs.iter().map(Option::as_ref).collect();
             let call = Call {
                 spec,
@@ -757,7 +822,7 @@ mod tests {
                 inputs: &refs,
                 magnitudes: true,
             };
-            let exact = evaluate(spec, &case.attributes, &inputs)
+            let exact = evaluate(Op::QuantizeLinear, &case.attributes, &inputs)
                 .unwrap_or_else(|e| panic!("{}: {e}", case.id))
                 .remove(0)
                 .value;

@@ -7,8 +7,163 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayD, ArrayView2, Axis, IxDyn, s};
 
-use super::{Call, Output, Result, Value, broadcast, finish};
+use super::rules::{self, dim_from_end, int_attr, shape_of};
+use super::spec::{BINARY, fixed};
+use super::{
+    AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, TypedShape, Value, Work, broadcast,
+    finish,
+};
 use crate::numerics::DType;
+use crate::numerics::check::CheckPolicy;
+
+/// Summing k products of similar size: `bound` with `c = 4 + 2 sqrt(k)`.
+pub(super) const MATMUL: OpDef = OpDef {
+    spec: OpSpec {
+        name: "MatMul",
+        domain: "",
+        opset: 13,
+        arity: fixed(2, 0),
+        input_names: BINARY,
+        outputs: 1,
+        attributes: &[],
+    },
+    oracle: |c| Ok(vec![matmul(c)?]),
+    shape: matmul_shape,
+    cost: matmul_cost,
+    check: CheckPolicy::SumBound,
+    terms: |_, shapes, _| dim_from_end(shapes, 0, 1),
+};
+
+/// As MatMul; k is A's second dimension when transA.
+pub(super) const GEMM: OpDef = OpDef {
+    spec: OpSpec {
+        name: "Gemm",
+        domain: "",
+        opset: 13,
+        arity: fixed(2, 1),
+        input_names: &["A", "B", "C"],
+        outputs: 1,
+        attributes: &[
+            ("alpha", AttrType::Float),
+            ("beta", AttrType::Float),
+            ("transA", AttrType::Int),
+            ("transB", AttrType::Int),
+        ],
+    },
+    oracle: |c| Ok(vec![gemm(c)?]),
+    shape: gemm_shape,
+    cost: gemm_cost,
+    check: CheckPolicy::SumBound,
+    terms: |attrs, shapes, _| {
+        if int_attr(attrs, "transA", 0) == 1 {
+            dim_from_end(shapes, 0, 2)
+        } else {
+            dim_from_end(shapes, 0, 1)
+        }
+    },
+};
+
+/// MatMul's (m, k, n) and batch shape of A and B (numpy `matmul`: a 1-D A
+/// is a row, a 1-D B a column).
+fn matmul_dims<'a>(
+    a: &'a [usize],
+    b: &'a [usize],
+) -> (usize, usize, usize, &'a [usize], &'a [usize]) {
+    let k = a.last().copied().unwrap_or(1);
+    let m = if a.len() >= 2 { a[a.len() - 2] } else { 1 };
+    let n = if b.len() >= 2 { b[b.len() - 1] } else { 1 };
+    let batch_a = &a[..a.len().saturating_sub(2)];
+    let batch_b = &b[..b.len().saturating_sub(2)];
+    (m, k, n, batch_a, batch_b)
+}
+
+fn matmul_shape(
+    _: &Attributes,
+    inputs: &[Option<TypedShape>],
+    _: &mut dyn FnMut(usize) -> Vec<f64>,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    let (dtype, a) = rules::input(inputs, 0)?;
+    let (_, b) = rules::input(inputs, 1)?;
+    if a.is_empty() || b.is_empty() {
+        return Err(format!(
+            "MatMul of {a:?} and {b:?}: operands must have rank >= 1"
+        ));
+    }
+    let k2 = if b.len() >= 2 { b[b.len() - 2] } else { b[0] };
+    let (m, k, n, batch_a, batch_b) = matmul_dims(a, b);
+    if k != k2 {
+        return Err(format!("inner dimensions differ: {a:?} x {b:?}"));
+    }
+    let mut out = rules::broadcast(batch_a, batch_b)?;
+    if a.len() >= 2 {
+        out.push(m);
+    }
+    if b.len() >= 2 {
+        out.push(n);
+    }
+    Ok(vec![(*dtype, out)])
+}
+
+/// `2·m·n·k` per (broadcast) batch.
+fn matmul_cost(_: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
+    let (a, b) = (shape_of(inputs, 0), shape_of(inputs, 1));
+    let (m, k, n, batch_a, batch_b) = matmul_dims(a, b);
+    let batch = rules::broadcast_numel(&[Some(batch_a), Some(batch_b)]);
+    let macs = batch * (m * n * k) as f64;
+    Work {
+        flops: Some(2.0 * macs),
+        multiply_adds: macs,
+    }
+}
+
+/// Gemm's (m, k, n): A is [M, K] ([K, M] when transA), B [K, N] ([N, K]
+/// when transB); `None` unless both are 2-D.
+fn gemm_dims(attrs: &Attributes, a: &[usize], b: &[usize]) -> Option<(usize, usize, usize)> {
+    if a.len() != 2 || b.len() != 2 {
+        return None;
+    }
+    let trans = |name| int_attr(attrs, name, 0) != 0;
+    let (m, k) = if trans("transA") {
+        (a[1], a[0])
+    } else {
+        (a[0], a[1])
+    };
+    let n = if trans("transB") { b[0] } else { b[1] };
+    Some((m, k, n))
+}
+
+fn gemm_shape(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    _: &mut dyn FnMut(usize) -> Vec<f64>,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    let (dtype, a) = rules::input(inputs, 0)?;
+    let (_, b) = rules::input(inputs, 1)?;
+    let (m, _, n) = gemm_dims(attrs, a, b)
+        .ok_or_else(|| format!("Gemm of {a:?} and {b:?}: A and B must be 2-D"))?;
+    Ok(vec![(*dtype, vec![m, n])])
+}
+
+/// `2·m·n·k`, plus `m·n` when C is given.
+fn gemm_cost(attrs: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
+    let (a, b) = (shape_of(inputs, 0), shape_of(inputs, 1));
+    let Some((m, k, n)) = gemm_dims(attrs, a, b) else {
+        return Work {
+            flops: Some(0.0),
+            multiply_adds: 0.0,
+        };
+    };
+    let macs = (m * n * k) as f64;
+    let c = if inputs.get(2).copied().flatten().is_some() {
+        (m * n) as f64
+    } else {
+        0.0
+    };
+    Work {
+        flops: Some(2.0 * macs + c),
+        multiply_adds: macs,
+    }
+}
 
 /// Elements of |B| materialised at once while computing the magnitude: the
 /// magnitude needs |B|, and copying a 16384 x 4096 f64 matrix whole would
@@ -90,7 +245,7 @@ fn reject_fp8(call: &Call, a: &Value) -> Result<()> {
 /// MatMul (opset 13), with numpy `matmul` semantics: a 1-D A is promoted to
 /// a row (1, K) and a 1-D B to a column (K, 1), and the added dimension is
 /// removed from the result; leading (batch) dimensions broadcast.
-pub(super) fn matmul(call: &Call) -> Result<Output> {
+fn matmul(call: &Call) -> Result<Output> {
     let (a, b) = (call.input(0)?, call.input(1)?);
     call.require_numeric(0, a)?;
     call.require_numeric(1, b)?;
@@ -203,7 +358,7 @@ fn gemm_operand<'a>(
 /// Gemm (opset 13): `Y = alpha * A' * B' + beta * C`, with A' = A^T when
 /// transA and B' = B^T when transB; C is optional and unidirectionally
 /// broadcast to (M, N). Defaults alpha = beta = 1, no transposes.
-pub(super) fn gemm(call: &Call) -> Result<Output> {
+fn gemm(call: &Call) -> Result<Output> {
     let (a, b) = (call.input(0)?, call.input(1)?);
     call.require_numeric(0, a)?;
     call.require_same_dtype(0, a, 1, b)?;
@@ -246,7 +401,7 @@ pub(super) fn gemm(call: &Call) -> Result<Output> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::op::{AttrValue, Attributes};
+    use crate::ops::{AttrValue, Attributes};
 
     fn matmul1(a: Value, b: Value) -> Output {
         let mut out = run("MatMul", &Attributes::new(), &[a, b]).unwrap_or_else(|e| panic!("{e}"));

@@ -4,7 +4,161 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
-use super::{Call, Output, Result};
+use super::rules::{self, int_attr, no_flops, no_sum, norm_axis};
+use super::spec::fixed;
+use super::{AttrType, AttrValue, Attributes, Call, OpDef, OpSpec, Output, Result, TypedShape};
+use crate::numerics::check::CheckPolicy;
+
+/// A data-movement op of opset `opset`: copies, so exact, and no FLOPs.
+macro_rules! movement_op {
+    ($name:literal, $opset:literal, $arity:expr, $inputs:expr, $attrs:expr, $oracle:ident, $shape:ident) => {
+        OpDef {
+            spec: OpSpec {
+                name: $name,
+                domain: "",
+                opset: $opset,
+                arity: $arity,
+                input_names: $inputs,
+                outputs: 1,
+                attributes: $attrs,
+            },
+            oracle: |c| Ok(vec![$oracle(c)?]),
+            shape: $shape,
+            cost: no_flops,
+            check: CheckPolicy::Exact,
+            terms: no_sum,
+        }
+    };
+}
+
+pub(super) const GATHER: OpDef = movement_op!(
+    "Gather",
+    13,
+    fixed(2, 0),
+    &["data", "indices"],
+    &[("axis", AttrType::Int)],
+    gather,
+    gather_shape
+);
+pub(super) const TRANSPOSE: OpDef = movement_op!(
+    "Transpose",
+    21,
+    fixed(1, 0),
+    &["data"],
+    &[("perm", AttrType::Ints)],
+    transpose,
+    transpose_shape
+);
+pub(super) const RESHAPE: OpDef = movement_op!(
+    "Reshape",
+    21,
+    fixed(2, 0),
+    &["data", "shape"],
+    &[("allowzero", AttrType::Int)],
+    reshape,
+    reshape_shape
+);
+pub(super) const CONCAT: OpDef = movement_op!(
+    "Concat",
+    13,
+    super::Arity::Variadic,
+    &["inputs"],
+    &[("axis", AttrType::Int)],
+    concat,
+    concat_shape
+);
+
+/// Gather's output: data's dims before `axis`, then indices' dims, then the rest.
+fn gather_shape(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    _: &mut dyn FnMut(usize) -> Vec<f64>,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    let (dtype, data) = rules::input(inputs, 0)?;
+    let (_, idx) = rules::input(inputs, 1)?;
+    let axis = norm_axis(int_attr(attrs, "axis", 0), data.len())?;
+    let mut out = data[..axis].to_vec();
+    out.extend(idx);
+    out.extend(&data[axis + 1..]);
+    Ok(vec![(*dtype, out)])
+}
+
+/// Transpose's output: dims permuted by `perm` (default: reversed).
+fn transpose_shape(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    _: &mut dyn FnMut(usize) -> Vec<f64>,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    let (dtype, data) = rules::input(inputs, 0)?;
+    let perm: Vec<usize> = match attrs.get("perm") {
+        Some(AttrValue::Ints(p)) => p
+            .iter()
+            .map(|&p| norm_axis(p, data.len()))
+            .collect::<std::result::Result<_, _>>()?,
+        _ => (0..data.len()).rev().collect(),
+    };
+    if perm.len() != data.len() {
+        return Err(format!("perm {perm:?} does not fit rank {}", data.len()));
+    }
+    Ok(vec![(*dtype, perm.iter().map(|&p| data[p]).collect())])
+}
+
+/// Reshape's output: the shape input, with 0 copying the input's dimension
+/// (unless allowzero) and one -1 inferred.
+fn reshape_shape(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    values: &mut dyn FnMut(usize) -> Vec<f64>,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    let (dtype, data) = rules::input(inputs, 0)?;
+    rules::input(inputs, 1)?;
+    let target = values(1);
+    let allowzero = int_attr(attrs, "allowzero", 0) != 0;
+    let total: usize = data.iter().product();
+    let mut out: Vec<usize> = Vec::with_capacity(target.len());
+    let mut infer_at = None;
+    for (i, &t) in target.iter().enumerate() {
+        match t as i64 {
+            0 if !allowzero => out.push(
+                *data
+                    .get(i)
+                    .ok_or_else(|| format!("shape {target:?} copies dimension {i} of {data:?}"))?,
+            ),
+            -1 if infer_at.is_none() => {
+                infer_at = Some(i);
+                out.push(1);
+            }
+            t if t >= 0 => out.push(t as usize),
+            _ => return Err(format!("cannot reshape to {target:?}")),
+        }
+    }
+    let known: usize = out.iter().product();
+    if let Some(i) = infer_at {
+        out[i] = total / known.max(1);
+    }
+    if out.iter().product::<usize>() != total {
+        return Err(format!(
+            "reshape of {data:?} to {target:?}: element counts differ"
+        ));
+    }
+    Ok(vec![(*dtype, out)])
+}
+
+/// Concat's output: the inputs' shape with the `axis` sizes added up.
+fn concat_shape(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    _: &mut dyn FnMut(usize) -> Vec<f64>,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    let (dtype, first) = rules::input(inputs, 0)?;
+    let axis = norm_axis(int_attr(attrs, "axis", 0), first.len())?;
+    let mut out = first.clone();
+    out[axis] = 0;
+    for (_, s) in inputs.iter().flatten() {
+        out[axis] += s.get(axis).copied().unwrap_or(0);
+    }
+    Ok(vec![(*dtype, out)])
+}
 
 /// Copies `view` into a row-major owned array of `shape` (which must have
 /// the same number of elements).
@@ -25,7 +179,7 @@ fn reshaped(call: &Call, view: ArrayViewD<f64>, shape: &[usize]) -> Result<Array
 /// `data.shape[..axis] ++ indices.shape ++ data.shape[axis+1..]`. Negative
 /// indices count from the end; anything outside `[-s, s-1]` is an error (the
 /// spec: "It is an error if any of the index values are out of bounds").
-pub(super) fn gather(call: &Call) -> Result<Output> {
+fn gather(call: &Call) -> Result<Output> {
     let data = call.input(0)?;
     let iv = call.input(1)?;
     let rank = data.data.ndim();
@@ -56,7 +210,7 @@ pub(super) fn gather(call: &Call) -> Result<Output> {
 }
 
 /// Transpose (opset 21): dimensions permuted by `perm` (default: reversed).
-pub(super) fn transpose(call: &Call) -> Result<Output> {
+fn transpose(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let rank = x.data.ndim();
     let perm: Vec<usize> = match call.ints("perm")? {
@@ -100,7 +254,7 @@ pub(super) fn transpose(call: &Call) -> Result<Output> {
 /// spec forbids more than one -1 and, with allowzero=1, a 0 together with a
 /// -1; both are errors here, as is any other negative value or a count that
 /// does not match.
-pub(super) fn reshape(call: &Call) -> Result<Output> {
+fn reshape(call: &Call) -> Result<Output> {
     let data = call.input(0)?;
     let sv = call.input(1)?;
     if sv.data.ndim() != 1 {
@@ -158,7 +312,7 @@ pub(super) fn reshape(call: &Call) -> Result<Output> {
 /// Concat (opset 13): inputs of one rank and dtype joined along `axis`
 /// (required; negative counts from the end). All other dimensions must match;
 /// inputs empty along the axis are allowed.
-pub(super) fn concat(call: &Call) -> Result<Output> {
+fn concat(call: &Call) -> Result<Output> {
     let first = call.input(0)?;
     let axis_attr = match call.attrs.get("axis") {
         None => return Err(call.err("attribute axis is required")),
@@ -192,7 +346,7 @@ mod tests {
     use super::super::Value;
     use super::super::testutil::*;
     use crate::numerics::DType;
-    use crate::op::{AttrValue, Attributes};
+    use crate::ops::{AttrValue, Attributes};
 
     fn x23() -> Value {
         f(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])

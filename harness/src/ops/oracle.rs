@@ -1,8 +1,10 @@
-//! The f64 oracle: an independent reference for every operator xpucert tests.
+//! The f64 oracle's core: an independent reference for every operator
+//! xpucert tests (each op's own computation is in its family file, next to
+//! its definition).
 //!
 //! The oracle receives the inputs exactly as the backend did (already rounded
 //! to the case's dtype, then widened to f64) and computes each op in f64 from
-//! the ONNX operator specification, at the opset named in [`crate::op::OPS`].
+//! the ONNX operator specification, at the opset named in its definition.
 //! It shares no code with any backend: a bug in shared code would be invisible.
 //!
 //! Three rules shape everything here:
@@ -17,24 +19,14 @@
 //! * Clarity over speed, but no quadratic surprises: MatMul and Attention go
 //!   through ndarray's `dot` on 2-D views.
 //!
-//! Submodules hold one family of ops each; this file holds the public API,
-//! dispatch, and the helpers every family uses (attributes, axes, integer
+//! This file holds the public API, the signature check every call goes
+//! through, and the helpers every family uses (attributes, axes, integer
 //! wrap-around, reading index tensors).
-
-mod attention;
-mod broadcast;
-mod elementwise;
-mod linalg;
-mod norm;
-mod quant;
-mod reduce;
-mod rope;
-mod shape;
 
 use ndarray::ArrayD;
 
+use super::{Arity, Attributes, AttributesExt, Op, OpSpec};
 use crate::numerics::DType;
-use crate::op::{Arity, Attributes, AttributesExt, OpSpec};
 
 /// A tensor as the oracle sees it: values in f64, plus the dtype they are stored in.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +63,7 @@ pub struct Output {
 
 impl Output {
     /// An output without a magnitude.
-    fn plain(dtype: DType, data: ArrayD<f64>) -> Self {
+    pub(super) fn plain(dtype: DType, data: ArrayD<f64>) -> Self {
         Output {
             value: Value { dtype, data },
             magnitude: None,
@@ -93,77 +85,56 @@ pub enum OracleError {
     },
 }
 
-type Result<T> = std::result::Result<T, OracleError>;
+pub(super) type Result<T> = std::result::Result<T, OracleError>;
 
 /// Evaluates one op. `inputs` are positional; `None` = omitted optional input.
-/// The number of outputs is `spec.outputs` (TopK: values and indices;
+/// The number of outputs is the spec's `outputs` (TopK: values and indices;
 /// everything else 1).
 pub fn evaluate(
-    spec: &OpSpec,
+    op: Op,
     attrs: &Attributes,
     inputs: &[Option<Value>],
 ) -> std::result::Result<Vec<Output>, OracleError> {
     let refs: Vec<Option<&Value>> = inputs.iter().map(Option::as_ref).collect();
-    evaluate_refs(spec, attrs, &refs, true)
+    evaluate_refs(op, attrs, &refs, true)
 }
 
 /// [`evaluate`] on borrowed inputs, so that a caller holding large tensors
 /// (model weights) need not copy them for every call; without `magnitudes`
 /// only the values are computed (MatMul's magnitude is a second product).
 pub fn evaluate_refs(
-    spec: &OpSpec,
+    op: Op,
     attrs: &Attributes,
     inputs: &[Option<&Value>],
     magnitudes: bool,
 ) -> std::result::Result<Vec<Output>, OracleError> {
+    let def = op.def();
     let call = Call {
-        spec,
+        spec: &def.spec,
         attrs,
         inputs,
         magnitudes,
     };
     call.check_signature()?;
-    let outputs = match spec.name {
-        "Add" | "Sub" | "Mul" | "Div" => vec![elementwise::arithmetic(&call)?],
-        "Neg" | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Tanh" | "Sigmoid" | "Relu" | "Erf"
-        | "Softplus" | "Gelu" => vec![elementwise::unary(&call)?],
-        "Where" => vec![elementwise::where_(&call)?],
-        "Cast" => vec![elementwise::cast(&call)?],
-        "MatMul" => vec![linalg::matmul(&call)?],
-        "Gemm" => vec![linalg::gemm(&call)?],
-        "ReduceSum" | "ReduceMean" | "ReduceMax" => vec![reduce::reduce(&call)?],
-        "Softmax" | "LogSoftmax" => vec![reduce::softmax(&call)?],
-        "TopK" => reduce::topk(&call)?,
-        "LayerNormalization" => vec![norm::layer_norm(&call)?],
-        "RMSNormalization" => vec![norm::rms_norm(&call)?],
-        "Gather" => vec![shape::gather(&call)?],
-        "Transpose" => vec![shape::transpose(&call)?],
-        "Reshape" => vec![shape::reshape(&call)?],
-        "Concat" => vec![shape::concat(&call)?],
-        "RotaryEmbedding" => vec![rope::rotary_embedding(&call)?],
-        "Attention" => vec![attention::attention(&call)?],
-        "QuantizeLinear" => vec![quant::quantize_linear(&call)?],
-        "DequantizeLinear" => vec![quant::dequantize_linear(&call)?],
-        other => return Err(call.err(format!("the oracle has no implementation of {other}"))),
-    };
-    debug_assert_eq!(outputs.len(), spec.outputs, "{}: output count", spec.name);
+    let outputs = (def.oracle)(&call)?;
+    debug_assert_eq!(outputs.len(), def.spec.outputs, "{op}: output count");
     Ok(outputs)
 }
 
 /// One call being evaluated: the op, its attributes and inputs, and the
 /// helpers that turn every problem into an [`OracleError`] naming the op.
-struct Call<'a> {
-    spec: &'a OpSpec,
-    attrs: &'a Attributes,
-    inputs: &'a [Option<&'a Value>],
+pub(crate) struct Call<'a> {
+    pub(super) spec: &'a OpSpec,
+    pub(super) attrs: &'a Attributes,
+    pub(super) inputs: &'a [Option<&'a Value>],
     /// Whether to compute error-bound magnitudes (op suites) or only values
     /// (model runs).
-    magnitudes: bool,
+    pub(super) magnitudes: bool,
 }
 
 impl Call<'_> {
     /// A configuration error for this op.
-    fn err(&self, message: impl Into<String>) -> OracleError {
+    pub(super) fn err(&self, message: impl Into<String>) -> OracleError {
         OracleError::Invalid {
             op: self.spec.name.to_string(),
             message: message.into(),
@@ -173,7 +144,7 @@ impl Call<'_> {
     /// Checks the input count against the op's arity and the attribute names
     /// and types against the op's declaration, so a suite typo cannot be
     /// silently ignored by the oracle.
-    fn check_signature(&self) -> Result<()> {
+    pub(super) fn check_signature(&self) -> Result<()> {
         match self.spec.arity {
             Arity::Fixed { required, optional } => {
                 if self.inputs.len() > required + optional {
@@ -208,7 +179,7 @@ impl Call<'_> {
                     // An integer literal where a float is declared is fine
                     // (suites write `alpha: 1`); the getter converts it.
                     let float_from_int =
-                        *ty == crate::op::AttrType::Float && actual == crate::op::AttrType::Int;
+                        *ty == super::AttrType::Float && actual == super::AttrType::Int;
                     if actual != *ty && !float_from_int {
                         return Err(
                             self.err(format!("attribute {name} must be {ty:?}, got {value}"))
@@ -221,7 +192,7 @@ impl Call<'_> {
     }
 
     /// The input's name for messages.
-    fn input_name(&self, i: usize) -> String {
+    pub(super) fn input_name(&self, i: usize) -> String {
         match self.spec.arity {
             Arity::Variadic => format!("{}[{i}]", self.spec.input_names[0]),
             Arity::Fixed { .. } => self
@@ -233,39 +204,39 @@ impl Call<'_> {
     }
 
     /// A required input (presence was checked by `check_signature`).
-    fn input(&self, i: usize) -> Result<&Value> {
+    pub(super) fn input(&self, i: usize) -> Result<&Value> {
         self.opt(i)
             .ok_or_else(|| self.err(format!("required input {} is missing", self.input_name(i))))
     }
 
     /// An optional input: `None` when omitted.
-    fn opt(&self, i: usize) -> Option<&Value> {
+    pub(super) fn opt(&self, i: usize) -> Option<&Value> {
         self.inputs.get(i).copied().flatten()
     }
 
     /// Integer attribute or its ONNX default.
-    fn int(&self, name: &str, default: i64) -> Result<i64> {
+    pub(super) fn int(&self, name: &str, default: i64) -> Result<i64> {
         self.attrs.int(name, default).map_err(|m| self.err(m))
     }
 
     /// Float attribute or its ONNX default.
-    fn float(&self, name: &str, default: f64) -> Result<f64> {
+    pub(super) fn float(&self, name: &str, default: f64) -> Result<f64> {
         self.attrs.float(name, default).map_err(|m| self.err(m))
     }
 
     /// String attribute or its ONNX default.
-    fn string<'s>(&'s self, name: &str, default: &'s str) -> Result<&'s str> {
+    pub(super) fn string<'s>(&'s self, name: &str, default: &'s str) -> Result<&'s str> {
         self.attrs.string(name, default).map_err(|m| self.err(m))
     }
 
     /// Int-list attribute, if present.
-    fn ints(&self, name: &str) -> Result<Option<&[i64]>> {
+    pub(super) fn ints(&self, name: &str) -> Result<Option<&[i64]>> {
         self.attrs.ints(name).map_err(|m| self.err(m))
     }
 
     /// Resolves a possibly negative axis against `rank` (ONNX accepts
     /// `[-rank, rank - 1]`).
-    fn axis(&self, what: &str, axis: i64, rank: usize) -> Result<usize> {
+    pub(super) fn axis(&self, what: &str, axis: i64, rank: usize) -> Result<usize> {
         let r = rank as i64;
         if axis < -r || axis >= r {
             return Err(self.err(format!(
@@ -283,7 +254,7 @@ impl Call<'_> {
 
     /// Fails unless `v` has a floating-point dtype (ops whose ONNX type
     /// constraint is float only).
-    fn require_float(&self, i: usize, v: &Value) -> Result<()> {
+    pub(super) fn require_float(&self, i: usize, v: &Value) -> Result<()> {
         if v.dtype.is_float() {
             Ok(())
         } else {
@@ -296,7 +267,7 @@ impl Call<'_> {
     }
 
     /// Fails unless `v` is numeric (any dtype but bool).
-    fn require_numeric(&self, i: usize, v: &Value) -> Result<()> {
+    pub(super) fn require_numeric(&self, i: usize, v: &Value) -> Result<()> {
         if v.dtype == DType::Bool {
             Err(self.err(format!(
                 "input {} must be numeric, got bool",
@@ -309,7 +280,13 @@ impl Call<'_> {
 
     /// Fails unless `b` has the same dtype as `a` (ONNX type variables bind
     /// one dtype for all inputs that share them).
-    fn require_same_dtype(&self, ia: usize, a: &Value, ib: usize, b: &Value) -> Result<()> {
+    pub(super) fn require_same_dtype(
+        &self,
+        ia: usize,
+        a: &Value,
+        ib: usize,
+        b: &Value,
+    ) -> Result<()> {
         if a.dtype == b.dtype {
             Ok(())
         } else {
@@ -326,7 +303,7 @@ impl Call<'_> {
     /// Reads an integer tensor input (axes, shape, K, indices) as i64 values,
     /// in row-major order. Accepts any integer dtype; rejects floats and
     /// non-integral values rather than guessing.
-    fn int_values(&self, i: usize, v: &Value) -> Result<Vec<i64>> {
+    pub(super) fn int_values(&self, i: usize, v: &Value) -> Result<Vec<i64>> {
         if v.dtype.is_float() || v.dtype == DType::Bool {
             return Err(self.err(format!(
                 "input {} must be an integer tensor, got {}",
@@ -354,7 +331,7 @@ impl Call<'_> {
 /// toward zero, then two's-complement wrap-around (numpy's behaviour and the
 /// one ONNX describes for out-of-range fixed-point conversions). Float dtypes
 /// are left exact: the oracle never rounds a float result.
-fn finish(dtype: DType, mut data: ArrayD<f64>) -> ArrayD<f64> {
+pub(super) fn finish(dtype: DType, mut data: ArrayD<f64>) -> ArrayD<f64> {
     if !dtype.is_float() {
         data.mapv_inplace(|x| wrap_int(dtype, x));
     }
@@ -362,7 +339,7 @@ fn finish(dtype: DType, mut data: ArrayD<f64>) -> ArrayD<f64> {
 }
 
 /// Wraps one value into an integer dtype (see [`finish`]). Bool: nonzero is 1.
-fn wrap_int(dtype: DType, x: f64) -> f64 {
+pub(super) fn wrap_int(dtype: DType, x: f64) -> f64 {
     let (bits, signed) = match dtype {
         DType::Bool => return f64::from(u8::from(x != 0.0)),
         DType::I8 => (8, true),
@@ -391,11 +368,11 @@ fn wrap_int(dtype: DType, x: f64) -> f64 {
 
 /// Test helpers shared by every submodule's tests.
 #[cfg(test)]
-mod testutil {
+pub(super) mod testutil {
     use ndarray::{ArrayD, IxDyn};
 
     use super::*;
-    use crate::op::{AttrValue, find};
+    use crate::ops::{AttrValue, Op};
 
     /// An f32 value with the given shape and row-major data.
     pub fn f(shape: &[usize], data: &[f64]) -> Value {
@@ -431,8 +408,7 @@ mod testutil {
 
     /// Evaluates `op` with optional inputs.
     pub fn run_opt(op: &str, a: &Attributes, inputs: &[Option<Value>]) -> Result<Vec<Output>> {
-        let spec = find(op).expect("known op");
-        evaluate(spec, a, inputs)
+        evaluate(Op::from_name(op).expect("known op"), a, inputs)
     }
 
     /// The single output's value of a successful call.
@@ -468,7 +444,7 @@ mod testutil {
 mod tests {
     use super::testutil::*;
     use super::*;
-    use crate::op::{AttrValue, OPS};
+    use crate::ops::{AttrValue, Op};
 
     #[test]
     fn wrap_int_is_twos_complement() {
@@ -485,8 +461,8 @@ mod tests {
     #[test]
     fn every_registered_op_is_implemented() {
         // A call with no inputs must fail on arity, not on "no implementation".
-        for spec in OPS {
-            let e = evaluate(spec, &Attributes::new(), &[])
+        for &op in Op::ALL {
+            let e = evaluate(op, &Attributes::new(), &[])
                 .unwrap_err()
                 .to_string();
             assert!(!e.contains("no implementation"), "{e}");

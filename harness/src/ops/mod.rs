@@ -1,0 +1,261 @@
+//! Every operator xpucert knows, one definition each.
+//!
+//! An operator is an [`OpDef`]: its ONNX specification ([`OpSpec`]: name,
+//! domain, opset, arity, attributes), its shape and dtype rule, its f64
+//! oracle, its cost model and its default check policy. The definitions sit
+//! with their oracle in one file per family (`elementwise.rs`, `linalg.rs`,
+//! `reduce.rs`, `norm.rs`, `shape.rs`, `rope.rs`, `attention.rs`,
+//! `quant.rs`); [`registry!`] below lists them once and makes the [`Op`]
+//! enum from that list.
+//!
+//! The compiler keeps the table whole: every field of an `OpDef` must be
+//! given, so an op without a cost model or a shape rule does not build, and
+//! [`Op::def`] is an exhaustive `match` generated from the same list as the
+//! enum, so an op cannot be named without a definition. Everything else in
+//! the harness asks the op (`op.def().cost`, `op.check_policy()`,
+//! `ops::evaluate(op, ..)`) instead of matching its name: an operator's name
+//! is written in its definition and in suite files, nowhere else.
+//!
+//! The oracle ([`evaluate`], `oracle.rs` and the family files) is the
+//! independent f64 reference; it shares no code with any backend.
+
+mod attention;
+mod broadcast;
+mod elementwise;
+mod linalg;
+mod norm;
+mod oracle;
+mod quant;
+mod reduce;
+mod rope;
+mod rules;
+mod shape;
+mod spec;
+
+use std::fmt;
+
+pub use oracle::{OracleError, Output, Value, evaluate, evaluate_refs};
+// What every family's oracle uses.
+#[cfg(test)]
+use oracle::testutil;
+use oracle::{Call, Result, finish, wrap_int};
+pub use rules::TypedShape;
+pub use spec::{Arity, AttrType, AttrValue, Attributes, AttributesExt, OpSpec};
+
+use crate::numerics::DType;
+use crate::numerics::check::{CheckPolicy, CheckSpec};
+
+/// The oracle of one op: the exact outputs of a call (see [`evaluate`]).
+pub(crate) type OracleFn = fn(&Call) -> Result<Vec<Output>>;
+
+/// The shape and dtype rule of one op: the output dtypes and shapes from the
+/// attributes and the input dtypes and shapes (`None` for an omitted
+/// optional input). `values(i)` reads input `i`'s values, for inputs that
+/// carry shapes (Reshape's shape, TopK's K, reduction axes). An error says
+/// why the call is invalid.
+pub type ShapeFn = fn(
+    &Attributes,
+    &[Option<TypedShape>],
+    &mut dyn FnMut(usize) -> Vec<f64>,
+) -> std::result::Result<Vec<TypedShape>, String>;
+
+/// The cost model of one op: the [`Work`] of a call from its attributes and
+/// input shapes (`None` for an omitted optional input).
+pub type CostFn = fn(&Attributes, &[Option<&[usize]>]) -> Work;
+
+/// How many terms one output element sums (the `n` of a summation bound),
+/// from the attributes, the input shapes and the output's shape; 1 for ops
+/// that sum nothing.
+pub type TermsFn = fn(&Attributes, &[Option<Vec<usize>>], &[usize]) -> usize;
+
+/// The arithmetic of one call, from its shapes alone (never from what a
+/// backend reports). Conventions, the usual ones so figures compare with
+/// BLAS and roofline numbers:
+/// * a multiply-add is 2 FLOPs: MatMul and Gemm cost `2·m·n·k` per batch
+///   (Gemm adds `m·n` when C is given); Attention costs `2·Sq·Skv·D` for
+///   QKᵀ, `2·Sq·Skv·Dv` for PV and `5·Sq·Skv` for the softmax, per head;
+/// * elementwise ops cost 1 FLOP per output element, a transcendental
+///   (Exp, Tanh, Erf, Gelu, ...) included: the figure is "elements per
+///   second", not an instruction count;
+/// * reductions cost 1 per input element; Softmax and LogSoftmax `5·n` (max,
+///   subtract, exp, sum, divide); LayerNormalization `8·n`, RMSNormalization
+///   `4·n`, RotaryEmbedding `3·n`, Quantize/DequantizeLinear `2·n`;
+/// * data movement (Gather, Transpose, Reshape, Concat, Cast, TopK) has no
+///   FLOPs: only GB/s is reported for it.
+///
+/// Bytes moved are not here: they follow from the tensors alone (every input
+/// read once, every output written once; `perf::cost`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Work {
+    /// Floating-point operations; `None` for pure data movement.
+    pub flops: Option<f64>,
+    /// Multiply-adds of the op's products (MatMul, Gemm, Attention), 0 for
+    /// every other op: with the elements touched, the weight that
+    /// scheduling, sharding and time limits use (`Case::cost`).
+    pub multiply_adds: f64,
+}
+
+/// Everything xpucert knows about one operator. Every field is required, so
+/// the compiler refuses a definition that leaves a part out.
+pub struct OpDef {
+    /// Name, domain, opset, inputs, outputs and attributes.
+    pub spec: OpSpec,
+    /// The f64 oracle.
+    pub(crate) oracle: OracleFn,
+    /// Output dtypes and shapes without computing anything (the model
+    /// backend path allocates outputs with it; it must not ask the oracle).
+    pub shape: ShapeFn,
+    /// FLOPs and multiply-adds.
+    pub cost: CostFn,
+    /// The default check, before the output dtype and the summation length
+    /// are known (`numerics::check::default_check`).
+    pub check: CheckPolicy,
+    /// The summation length the check's bound grows with.
+    pub terms: TermsFn,
+}
+
+/// Lists every operator once: `Variant => definition`. Makes the [`Op`]
+/// enum, [`Op::ALL`] in this order (the suite and report order) and the
+/// exhaustive [`Op::def`].
+macro_rules! registry {
+    ($($variant:ident => $def:path,)*) => {
+        /// An operator xpucert can test. Derefs to its [`OpSpec`], so
+        /// `op.name` and `op.opset` read as they would on the spec.
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Op {
+            $(
+                #[doc = concat!("`", stringify!($variant), "` (see [`", stringify!($def), "`]).")]
+                $variant,
+            )*
+        }
+
+        impl Op {
+            /// Every operator, in suite and report order.
+            pub const ALL: &'static [Op] = &[$(Op::$variant,)*];
+
+            /// The variants as spelled in the registry, in `ALL`'s order: a
+            /// test checks each against its definition's name, which catches
+            /// a line pointing at the wrong definition.
+            #[cfg(test)]
+            const SPELLINGS: &'static [&'static str] = &[$(stringify!($variant),)*];
+
+            /// The operator's definition.
+            pub fn def(self) -> &'static OpDef {
+                match self {
+                    $(Op::$variant => &$def,)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    Add => elementwise::ADD,
+    Sub => elementwise::SUB,
+    Mul => elementwise::MUL,
+    Div => elementwise::DIV,
+    Neg => elementwise::NEG,
+    Exp => elementwise::EXP,
+    Log => elementwise::LOG,
+    Sqrt => elementwise::SQRT,
+    Reciprocal => elementwise::RECIPROCAL,
+    Tanh => elementwise::TANH,
+    Sigmoid => elementwise::SIGMOID,
+    Relu => elementwise::RELU,
+    Erf => elementwise::ERF,
+    Softplus => elementwise::SOFTPLUS,
+    Gelu => elementwise::GELU,
+    MatMul => linalg::MATMUL,
+    Gemm => linalg::GEMM,
+    ReduceSum => reduce::REDUCE_SUM,
+    ReduceMean => reduce::REDUCE_MEAN,
+    ReduceMax => reduce::REDUCE_MAX,
+    Softmax => reduce::SOFTMAX,
+    LogSoftmax => reduce::LOG_SOFTMAX,
+    LayerNormalization => norm::LAYER_NORMALIZATION,
+    RMSNormalization => norm::RMS_NORMALIZATION,
+    Gather => shape::GATHER,
+    Transpose => shape::TRANSPOSE,
+    Reshape => shape::RESHAPE,
+    Concat => shape::CONCAT,
+    Where => elementwise::WHERE,
+    Cast => elementwise::CAST,
+    TopK => reduce::TOPK,
+    RotaryEmbedding => rope::ROTARY_EMBEDDING,
+    Attention => attention::ATTENTION,
+    QuantizeLinear => quant::QUANTIZE_LINEAR,
+    DequantizeLinear => quant::DEQUANTIZE_LINEAR,
+}
+
+impl Op {
+    /// Looks an operator up by ONNX name (case-sensitive, as in ONNX).
+    pub fn from_name(name: &str) -> Option<Op> {
+        Op::ALL.iter().copied().find(|op| op.name == name)
+    }
+
+    /// The ONNX operator name.
+    pub fn name(self) -> &'static str {
+        self.def().spec.name
+    }
+
+    /// The ONNX specification part of the definition.
+    pub fn spec(self) -> &'static OpSpec {
+        &self.def().spec
+    }
+
+    /// The output dtypes and shapes of a call (see [`ShapeFn`]).
+    pub fn output_shapes(
+        self,
+        attrs: &Attributes,
+        inputs: &[Option<TypedShape>],
+        values: &mut dyn FnMut(usize) -> Vec<f64>,
+    ) -> std::result::Result<Vec<TypedShape>, String> {
+        (self.def().shape)(attrs, inputs, values).map_err(|m| format!("{}: {m}", self.name()))
+    }
+
+    /// The work of a call with these attributes and input shapes.
+    pub fn work(self, attrs: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
+        (self.def().cost)(attrs, inputs)
+    }
+
+    /// The check this op gets by default for an output of `dtype`, given the
+    /// input shapes and that output's shape.
+    pub fn default_check(
+        self,
+        dtype: DType,
+        attrs: &Attributes,
+        input_shapes: &[Option<Vec<usize>>],
+        output_shape: &[usize],
+    ) -> CheckSpec {
+        let terms = (self.def().terms)(attrs, input_shapes, output_shape);
+        crate::numerics::check::default_check(self.def().check, dtype, terms)
+    }
+}
+
+impl std::ops::Deref for Op {
+    type Target = OpSpec;
+    fn deref(&self) -> &OpSpec {
+        self.spec()
+    }
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Names of all known operators, in registry order (suite and report order,
+/// "did you mean" messages).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    Op::ALL.iter().map(|op| op.name())
+}
+
+#[cfg(test)]
+mod tests;

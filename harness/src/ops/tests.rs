@@ -1,0 +1,228 @@
+//! Tests of the registry as a whole: names, shape rules against the oracle,
+//! cost models.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::*;
+
+#[test]
+fn names_are_unique_and_found() {
+    let mut seen = BTreeSet::new();
+    for &op in Op::ALL {
+        assert!(seen.insert(op.name), "{} listed twice", op.name);
+        assert_eq!(Op::from_name(op.name), Some(op));
+    }
+    for (op, spelling) in Op::ALL.iter().zip(Op::SPELLINGS) {
+        assert_eq!(op.name, *spelling, "registry line {spelling}");
+    }
+    assert!(
+        Op::from_name("matmul").is_none(),
+        "lookup is case-sensitive, like ONNX"
+    );
+    assert_eq!(Op::ALL.len(), 35);
+}
+
+fn infer(
+    name: &str,
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    values: &mut dyn FnMut(usize) -> Vec<f64>,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    Op::from_name(name)
+        .expect("known op")
+        .output_shapes(attrs, inputs, values)
+}
+
+fn f(s: &[usize]) -> Option<TypedShape> {
+    Some((DType::F32, s.to_vec()))
+}
+
+fn attrs(list: &[(&str, AttrValue)]) -> Attributes {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+#[test]
+fn shapes_of_model_ops() {
+    let none = &mut |_: usize| vec![];
+    let a = Attributes::new();
+    assert_eq!(
+        infer("MatMul", &a, &[f(&[1, 5, 64]), f(&[64, 32])], none).unwrap()[0].1,
+        vec![1, 5, 32]
+    );
+    assert_eq!(
+        infer("Add", &a, &[f(&[2, 1, 4]), f(&[3, 1])], none).unwrap()[0].1,
+        vec![2, 3, 4]
+    );
+    let g = attrs(&[("axis", AttrValue::Int(1))]);
+    assert_eq!(
+        infer("Gather", &g, &[f(&[2, 7, 3]), f(&[4])], none).unwrap()[0].1,
+        vec![2, 4, 3]
+    );
+    let mut shape = |_: usize| vec![0.0, -1.0, 4.0, 8.0];
+    assert_eq!(
+        infer("Reshape", &a, &[f(&[1, 5, 32]), f(&[4])], &mut shape).unwrap()[0].1,
+        vec![1, 5, 4, 8]
+    );
+    let mut axes = |_: usize| vec![1.0];
+    let k = attrs(&[("keepdims", AttrValue::Int(0))]);
+    assert_eq!(
+        infer("ReduceSum", &k, &[f(&[2, 5, 3]), f(&[1])], &mut axes).unwrap()[0].1,
+        vec![2, 3]
+    );
+    let mut two = |_: usize| vec![2.0];
+    let t = infer("TopK", &a, &[f(&[5, 8]), f(&[1])], &mut two).unwrap();
+    assert_eq!(t[0].1, vec![5, 2]);
+    assert_eq!(t[1].0, DType::I64);
+    let at = infer(
+        "Attention",
+        &a,
+        &[f(&[1, 4, 3, 24]), f(&[1, 4, 9, 24]), f(&[1, 4, 9, 16])],
+        none,
+    )
+    .unwrap();
+    assert_eq!(at[0].1, vec![1, 4, 3, 16]);
+    assert!(infer("MatMul", &a, &[f(&[1, 5]), f(&[4, 2])], none).is_err());
+}
+
+/// Every op's shape rule gives the dtypes and shapes its oracle computes,
+/// on every case of the bundled operator suites small enough to evaluate
+/// quickly: the rule the model path allocates by and the oracle cannot
+/// drift apart.
+#[test]
+fn shape_rules_agree_with_the_oracle_on_the_bundled_suites() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/ops");
+    let files = crate::suite::yaml_files(&dir).expect("suites/ops");
+    let suites = crate::suite::load_all(&files).expect("bundled suites load");
+    let mut checked = BTreeSet::new();
+    let mut compared = 0;
+    for case in suites.iter().flat_map(|s| &s.cases) {
+        let elems: usize = case
+            .inputs
+            .iter()
+            .map(|i| match i {
+                crate::suite::InputSpec::Tensor(t) => t.numel(),
+                crate::suite::InputSpec::Absent => 0,
+            })
+            .sum();
+        if elems > 1 << 16 {
+            continue;
+        }
+        let inputs = crate::suite::generate_inputs(case);
+        let values: Vec<Option<Value>> = inputs
+            .iter()
+            .map(|t| t.as_ref().map(|t| Value::new(t.dtype, t.to_f64())))
+            .collect();
+        let Ok(expected) = evaluate(case.op, &case.attributes, &values) else {
+            continue; // an invalid case: the oracle's error is the verdict
+        };
+        let shapes: Vec<Option<TypedShape>> = inputs
+            .iter()
+            .map(|t| t.as_ref().map(|t| (t.dtype, t.shape.clone())))
+            .collect();
+        let mut read = |i: usize| -> Vec<f64> {
+            values[i]
+                .as_ref()
+                .map(|v| v.data.iter().copied().collect())
+                .unwrap_or_default()
+        };
+        let rule = case
+            .op
+            .output_shapes(&case.attributes, &shapes, &mut read)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.id));
+        let oracle: Vec<TypedShape> = expected
+            .iter()
+            .map(|o| (o.value.dtype, o.value.shape().to_vec()))
+            .collect();
+        assert_eq!(rule, oracle, "{}", case.id);
+        checked.insert(case.op);
+        compared += 1;
+    }
+    let missing: Vec<Op> = Op::ALL
+        .iter()
+        .copied()
+        .filter(|op| !checked.contains(op))
+        .collect();
+    assert!(missing.is_empty(), "no case compared for {missing:?}");
+    assert!(compared > 300, "{compared} cases compared");
+}
+
+#[test]
+fn product_costs_count_multiply_adds() {
+    let none = Attributes::new();
+    // [3, 4, 16] x [16, 8]: 3 * 4 * 8 * 16 multiply-adds.
+    let w = Op::MatMul.work(&none, &[Some(&[3, 4, 16]), Some(&[16, 8])]);
+    assert_eq!(w.multiply_adds, 1536.0);
+    assert_eq!(w.flops, Some(3072.0));
+    // Batches broadcast: [2, 1, 4, 16] x [3, 16, 8] is 6 products.
+    let w = Op::MatMul.work(&none, &[Some(&[2, 1, 4, 16]), Some(&[3, 16, 8])]);
+    assert_eq!(w.multiply_adds, 6.0 * 4.0 * 8.0 * 16.0);
+    // A vector times a matrix: m = 1.
+    let w = Op::MatMul.work(&none, &[Some(&[16]), Some(&[16, 8])]);
+    assert_eq!(w.multiply_adds, 128.0);
+    // Attention [1, 2, 3, 8] x [1, 2, 5, 8], V [1, 2, 5, 4]: QK^T 6*5*8,
+    // PV 6*5*4, softmax 5 per score.
+    let w = Op::Attention.work(
+        &none,
+        &[
+            Some(&[1, 2, 3, 8]),
+            Some(&[1, 2, 5, 8]),
+            Some(&[1, 2, 5, 4]),
+        ],
+    );
+    assert_eq!(w.multiply_adds, 6.0 * 5.0 * 12.0);
+    assert_eq!(w.flops, Some(2.0 * 360.0 + 5.0 * 30.0));
+    // Elementwise ops have FLOPs but no multiply-adds; movement has neither.
+    let w = Op::Add.work(&none, &[Some(&[2, 1, 4]), Some(&[3, 1])]);
+    assert_eq!((w.flops, w.multiply_adds), (Some(24.0), 0.0));
+    assert_eq!(
+        Op::Gather.work(&none, &[Some(&[4, 4]), Some(&[2])]).flops,
+        None
+    );
+}
+
+/// The harness's logic asks an op's definition instead of matching its name:
+/// outside `ops/` (and outside tests and comments), no source file spells a
+/// registered op's name as a string literal.
+#[test]
+fn op_names_are_spelled_only_in_their_definitions() {
+    fn walk(dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("source dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "ops") {
+                    walk(&path, found);
+                }
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs")
+                || path.file_name().is_some_and(|n| n == "tests.rs")
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("source file");
+            let logic = text.split("#[cfg(test)]").next().unwrap_or("");
+            for (no, line) in logic.lines().enumerate() {
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                for name in names() {
+                    if line.contains(&format!("\"{name}\"")) {
+                        found.push(format!("{}:{}: {name}", path.display(), no + 1));
+                    }
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut found,
+    );
+    assert!(
+        found.is_empty(),
+        "op names outside their definitions: {found:#?}"
+    );
+}
