@@ -228,7 +228,7 @@ pub fn main() -> ExitCode {
         Command::NewBackend(a) => crate::vendor::cmd_new_backend(a),
         Command::Repro(a) => crate::vendor::cmd_repro(a),
         Command::Worker => {
-            return match backend::worker::serve() {
+            return match backend::worker::serve(&model::run::worker_handlers()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("xpucert worker: error: {e}");

@@ -4,7 +4,7 @@
 //! backend gaming a benchmark that repeats one input would. Its results are
 //! always correct, so conformance passes; the harness's measurement must
 //! still not credit it with a better figure than the reference (it never
-//! repeats an input while timing; see `xpucert::perf::measure`).
+//! repeats an input while timing; see `xpucert::backend::timing`).
 //!
 //! Every `query_op` answer's note says how many calls so far were served
 //! from the cache (`cache_outputs: N hits`), so a test can count hits

@@ -1,7 +1,12 @@
 //! Loading a vendor library and calling through its function table.
 //!
-//! This file is the harness's whole ABI boundary: every `unsafe` block of the
-//! harness is here, each with the reason it is sound. Everything that crosses
+//! This file is the harness's whole ABI boundary: every `unsafe` block that
+//! calls vendor code or reads what it returns is here, each with the reason
+//! it is sound. (The harness's only other `unsafe` is plain OS calls, also
+//! each with its SAFETY line: the guard-page mappings in `call/pages.rs` and
+//! the worker's process-group signals and stdout redirect in
+//! `worker/sys.rs`; plus one unit test in `call/mod.rs` that reads back a
+//! laid-out call.) Everything that crosses
 //! the boundary is checked before use: the entry symbol, the ABI major, the
 //! size of the function table (a smaller table from an older minor is
 //! zero-extended, so absent trailing slots read as NULL), NULL slots, status

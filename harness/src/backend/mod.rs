@@ -1,16 +1,24 @@
 //! Backends as the harness sees them: loading a vendor library, finding the
 //! bundled ones by name, and the typed errors of both.
 //!
-//! `dylib` holds the whole ABI boundary (all of the harness's `unsafe` that
-//! touches vendor code); `call` owns the buffers an op call points into.
-//! `worker` runs the same [`DylibBackend`] in a child process (`xpucert
-//! worker`) that `frame` messages reach over pipes, so a crash or hang in
-//! vendor code costs one case, not the run. The runner sees either through
-//! the [`Executor`] trait.
+//! `dylib` holds the ABI boundary (every `unsafe` block that touches vendor
+//! code); `call` owns the buffers an op call points into. `worker` runs the
+//! same [`DylibBackend`] in a child process (`xpucert worker`) that `frame`
+//! messages reach over pipes, so a crash or hang in vendor code costs one
+//! case, not the run. The runner sees either through the [`Executor`] trait.
+//!
+//! This is the lowest layer that runs anything: it imports only `numerics`
+//! and `op` (tensor and attribute types), never the layers that use it.
+//! What it offers besides single calls are services that must run where the
+//! library lives: the `timing` loop (so pipe and copy time never count) and
+//! `jobs`, work of a higher layer (a model run) that this layer carries out
+//! through handlers its caller supplies without knowing what they do.
 
 pub mod call;
 mod dylib;
 pub mod frame;
+pub mod jobs;
+pub mod timing;
 pub mod worker;
 
 use std::fmt;
@@ -22,6 +30,8 @@ pub use worker::WorkerBackend;
 use xpucert_abi::{Precision, Status, Support};
 
 use call::PreparedCall;
+use jobs::JobHandler;
+use timing::{MeasurePlan, Measured};
 
 /// The optional function groups of the ABI, in the order
 /// [`Executor::optional_groups`] lists them.
@@ -51,20 +61,27 @@ pub trait Executor {
     /// and the answer lists the memory-safety findings made around the call
     /// (see [`PreparedCall::verify_after_call`]), one line each.
     fn run(&mut self, call: &mut PreparedCall, limit: Duration) -> Result<Vec<String>, ExecError>;
-    /// Runs a model's backend path where the library lives: `job` and the
-    /// answer are the JSON of `model::run::ModelJob` and its outcome.
-    fn run_model(&mut self, job: &[u8], limit: Duration) -> Result<Vec<u8>, ExecError>;
+    /// Runs one job of `handler`'s kind where the library lives (see
+    /// [`jobs`]): `job` is its bytes, the answer the handler's bytes. A
+    /// worker must have `handler.kind` registered; `handler.during` names
+    /// the job in a crash or timeout.
+    fn run_job(
+        &mut self,
+        handler: &JobHandler,
+        job: &[u8],
+        limit: Duration,
+    ) -> Result<Vec<u8>, ExecError>;
     /// Times `calls` (input variants of one case) where the backend lives,
-    /// per `plan` (see [`crate::perf::measure::time_calls`]): per-call
-    /// seconds, and afterwards each call's outputs hold one untimed,
-    /// unperturbed result. The answer lists the memory-safety findings of
-    /// those final calls. `limit` bounds the whole measurement.
+    /// per `plan` (see [`timing::time_calls`]): per-call seconds, and
+    /// afterwards each call's outputs hold one untimed, unperturbed result.
+    /// The answer lists the memory-safety findings of those final calls.
+    /// `limit` bounds the whole measurement.
     fn measure(
         &mut self,
         calls: &mut [PreparedCall],
-        plan: &crate::perf::MeasurePlan,
+        plan: &MeasurePlan,
         limit: Duration,
-    ) -> Result<crate::perf::measure::Measured, ExecError>;
+    ) -> Result<Measured, ExecError>;
 }
 
 impl Executor for DylibBackend {
@@ -102,18 +119,25 @@ impl Executor for DylibBackend {
             .map(ToString::to_string)
             .collect())
     }
-    fn run_model(&mut self, job: &[u8], _limit: Duration) -> Result<Vec<u8>, ExecError> {
-        Ok(crate::model::run::serve_job(self, job))
+    // In process the handler is called directly: the same function a
+    // worker finds under `handler.kind` in its registry.
+    fn run_job(
+        &mut self,
+        handler: &JobHandler,
+        job: &[u8],
+        _limit: Duration,
+    ) -> Result<Vec<u8>, ExecError> {
+        Ok((handler.serve)(self, job))
     }
     // In process: the clock runs around the library call itself (run_op,
     // and sync on the context's stream for a backend with the stream group).
     fn measure(
         &mut self,
         calls: &mut [PreparedCall],
-        plan: &crate::perf::MeasurePlan,
+        plan: &MeasurePlan,
         _limit: Duration,
-    ) -> Result<crate::perf::measure::Measured, ExecError> {
-        crate::perf::measure::measure_with(calls, plan, &mut |c| DylibBackend::run(self, c))
+    ) -> Result<Measured, ExecError> {
+        timing::measure_with(calls, plan, &mut |c| DylibBackend::run(self, c))
             .map_err(ExecError::Call)
     }
 }

@@ -13,6 +13,7 @@ use super::exec::{BackendExec, Exec, ModelError, OpTimes, OracleExec, Probe, Res
 use super::graph::{self, KvCache};
 use super::source::{self, Config, Model};
 use super::spec::{ModelCase, ModelSuite, Thresholds};
+use crate::backend::jobs::{JobHandler, JobHandlers};
 use crate::backend::{DylibBackend, Executor};
 use crate::numerics::DType;
 use crate::run::{CaseResult, ModelSummary, Status};
@@ -176,9 +177,28 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// A model's backend path as a job that runs where the library lives (in
+/// the worker, or in process with `--isolation none`), so weights are
+/// prepared next to the library and never cross the pipe: the job is a JSON
+/// [`ModelJob`], the answer the JSON of its outcome.
+pub const MODEL_JOB: JobHandler = JobHandler {
+    kind: "model",
+    during: "a model run",
+    serve: serve_job,
+};
+
+/// The job handlers a worker process serves: the `worker` subcommand
+/// registers these before [`crate::backend::worker::serve`], so every job
+/// a run sends to a worker has its handler there.
+pub fn worker_handlers() -> JobHandlers {
+    let mut handlers = JobHandlers::new();
+    handlers.register(MODEL_JOB);
+    handlers
+}
+
 /// The worker's (or in-process) side of a model run: opens the model's
 /// weights here, runs every op through `lib`, returns the outcome as JSON.
-pub fn serve_job(lib: &DylibBackend, job: &[u8]) -> Vec<u8> {
+fn serve_job(lib: &DylibBackend, job: &[u8]) -> Vec<u8> {
     let outcome: Outcome = (|| {
         let job: ModelJob = serde_json::from_slice(job).map_err(|e| PathError {
             kind: "config".into(),
@@ -462,7 +482,7 @@ pub fn run_model_case(exec: &mut dyn Executor, case: &ModelCase, ctx: &ModelRunC
     };
     let run_job = |exec: &mut dyn Executor, j: &ModelJob| {
         let bytes = serde_json::to_vec(j).expect("a job serializes");
-        exec.run_model(&bytes, ctx.limit)
+        exec.run_job(&MODEL_JOB, &bytes, ctx.limit)
             .map(|b| decode_outcome(&b))
     };
     let backend = match run_job(exec, &job(Vec::new(), false)) {

@@ -4,16 +4,17 @@
 
 use std::time::Duration;
 
+use crate::backend::timing::MeasurePlan;
 use crate::backend::{ExecError, Executor};
 use crate::numerics::HostTensor;
 use crate::run::{CaseResult, Status, Throughput, compare_outputs, prepare_call};
 use crate::suite::Case;
 
 use super::require::{self, Baseline};
-use super::{MeasurePlan, ThroughputSpec, cost};
+use super::{ThroughputSpec, cost};
 
 /// Input variants per measurement: the case's own inputs and one more set
-/// from another seed (see [`super::measure`] for why).
+/// from another seed (see [`crate::backend::timing`] for why).
 pub const VARIANTS: usize = 2;
 
 /// The seed of input variant `k` of `case` (variant 0 is the case's own).
@@ -116,7 +117,7 @@ pub fn measure_case(
     let out_refs: Vec<cost::Shape<'_>> =
         out_shapes.iter().map(|(s, d)| (s.as_slice(), *d)).collect();
     let c = cost::cost(case.op, &case.attributes, &in_refs, &out_refs);
-    let Some(st) = super::measure::stats(&measured.samples_s) else {
+    let Some(st) = super::stats::stats(&measured.samples_s) else {
         fail(
             result,
             Status::Error,

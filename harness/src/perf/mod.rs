@@ -1,9 +1,12 @@
 //! Throughput: how xpucert times an op on a backend, what one call costs,
 //! and what a suite may require of the figures.
 //!
-//! * [`measure`]: the timing loop (warm-up, minimum count and time, caps,
-//!   anti-caching input perturbation), run where the backend lives: in this
-//!   process or inside the worker, so pipe and copy time never count.
+//! * The timing loop itself (warm-up, minimum count and time, caps,
+//!   anti-caching input perturbation) is a backend service,
+//!   [`crate::backend::timing`], because it must run where the backend
+//!   lives: in this process or inside the worker, so pipe and copy time
+//!   never count. This module decides what to time and what the figures mean.
+//! * [`stats`]: median, percentiles and spread of the per-call times.
 //! * [`cost`]: FLOPs and bytes moved per call of each op (the cost models).
 //! * [`case`]: measuring one case end to end: input variants, the call,
 //!   verification of every variant's outputs, the [`Throughput`] record.
@@ -17,12 +20,12 @@
 
 pub mod case;
 pub mod cost;
-pub mod measure;
 pub mod require;
+pub mod stats;
 
 use serde::Deserialize;
 
-pub use measure::MeasurePlan;
+use crate::backend::timing::MeasurePlan;
 
 /// A `throughput:` section of a suite file or case, as written. Every field
 /// is optional; a case's fields override its file's, the rest come from

@@ -1,6 +1,8 @@
-//! The timing loop, the same code on both sides of the worker pipe: the
-//! in-process executor calls it directly, the worker calls it on its own
-//! copy of the call, so a figure never includes pipe or copy time.
+//! The timing loop: a backend-level service, like a single call, run where
+//! the library lives. The in-process executor calls it directly, the worker
+//! calls it on its own copy of the calls, so a figure never includes pipe or
+//! copy time. What the figures mean (statistics, cost models, requirements)
+//! is `perf`'s business; this module only times calls.
 //!
 //! Anti-caching (in the spirit of MLPerf's TEST04): the harness prepares two
 //! or more input variants (different seeds) before timing, the loop cycles
@@ -21,8 +23,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::CallError;
-use crate::backend::call::{POISON, PreparedCall, StoredTensor};
+use super::CallError;
+use super::call::{POISON, PreparedCall, StoredTensor};
 
 /// How long and how often to time one case.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -207,57 +209,17 @@ fn element_offset(t: &StoredTensor, mut e: usize) -> Option<usize> {
     (off + t.dtype.size() <= t.buf.bytes().len()).then_some(off)
 }
 
-/// Order statistics of per-call times.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stats {
-    /// Median.
-    pub median: f64,
-    /// 10th percentile (linear interpolation between order statistics).
-    pub p10: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// Median absolute deviation from the median (unscaled).
-    pub mad: f64,
-}
-
-/// The statistics of `samples`; `None` when empty.
-pub fn stats(samples: &[f64]) -> Option<Stats> {
-    if samples.is_empty() {
-        return None;
-    }
-    let mut s = samples.to_vec();
-    s.sort_by(f64::total_cmp);
-    let median = quantile(&s, 0.5);
-    let mut dev: Vec<f64> = s.iter().map(|x| (x - median).abs()).collect();
-    dev.sort_by(f64::total_cmp);
-    Some(Stats {
-        median,
-        p10: quantile(&s, 0.1),
-        p90: quantile(&s, 0.9),
-        mad: quantile(&dev, 0.5),
-    })
-}
-
-/// Quantile `q` of sorted `s` (non-empty), linear between order statistics.
-fn quantile(s: &[f64], q: f64) -> f64 {
-    let pos = q * (s.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    s[lo] + (s[hi] - s[lo]) * (pos - lo as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::call::{StoredTensor, contiguous_strides};
+    use crate::backend::call::{Guard, StoredTensor, contiguous_strides};
     use crate::numerics::DType;
     use crate::ops::Attributes;
 
     fn call(seed: u8) -> PreparedCall {
         let bytes: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(seed)).collect();
         let input = StoredTensor::new(DType::F32, &[4, 4], contiguous_strides(&[4, 4]), &bytes);
-        let out =
-            StoredTensor::output_with(DType::F32, &[4, 4], crate::backend::call::Guard::Canary);
+        let out = StoredTensor::output_with(DType::F32, &[4, 4], Guard::Canary);
         PreparedCall::new(
             "",
             "Relu",
@@ -266,16 +228,6 @@ mod tests {
             vec![Some(input)],
             vec![out],
         )
-    }
-
-    #[test]
-    fn stats_of_known_samples() {
-        let s = stats(&[5.0, 1.0, 3.0, 2.0, 4.0]).unwrap();
-        assert_eq!(s.median, 3.0);
-        assert!((s.p10 - 1.4).abs() < 1e-12);
-        assert!((s.p90 - 4.6).abs() < 1e-12);
-        assert_eq!(s.mad, 1.0);
-        assert!(stats(&[]).is_none());
     }
 
     #[test]

@@ -1,31 +1,17 @@
-//! The worker protocol: length-prefixed binary frames over the worker's
-//! stdin (requests) and stdout (answers).
-//!
-//! A frame is `u32` little-endian length `n`, then `n` bytes: one tag byte and
-//! the payload. Payloads without tensor data are JSON. Payloads that carry
-//! tensors (`Query`, `Run`, `RunDone`) are `u32` little-endian header length,
-//! a JSON header, then the tensor bytes raw, back to back, in the order and
-//! with the lengths the header lists: bulk data never goes through JSON.
-//!
-//! The decoder reads frames that a dying or corrupted process may have cut
-//! short or scrambled, so it never panics on arbitrary bytes, checks every
-//! length against what is actually there, and refuses frames over
-//! [`MAX_FRAME_LEN`] before allocating anything (a fuzz target in
-//! `harness/fuzz` holds it to that).
+//! How [`Frame`]s become bytes and back: the tag byte, JSON headers, raw
+//! tensor bytes behind them, and the decoder's length checks (see the
+//! module docs of [`super`] for the layout and the guarantees).
 
 use std::borrow::Cow;
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
-use xpucert_abi::{Precision, Status, Support};
+use xpucert_abi::{Precision, Support};
 
-use super::{CallError, LoadErrorKind, QueryAnswer};
+use super::{CallSpec, Frame, FrameError, MAX_FRAME_LEN, TensorDesc, WireCallError};
+use crate::backend::timing::MeasurePlan;
+use crate::backend::{CallError, QueryAnswer};
 use crate::ops::Attributes;
-use crate::perf::MeasurePlan;
-
-/// The largest frame accepted, tag included: 3 GiB. A longer length prefix
-/// is a corrupted stream, not a big tensor.
-pub const MAX_FRAME_LEN: u32 = 3 << 30;
 
 /// Tag bytes, one per message kind.
 mod tag {
@@ -39,59 +25,9 @@ mod tag {
     pub const RUN_FAILED: u8 = 8;
     pub const MEASURE: u8 = 9;
     pub const MEASURED: u8 = 10;
-    pub const MODEL: u8 = 11;
-    pub const MODEL_DONE: u8 = 12;
-}
-
-/// One message between the harness and a worker.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Frame {
-    /// Harness -> worker, first frame: load this library with these options.
-    Open(OpenRequest),
-    /// Worker -> harness: the library is loaded and a context is live.
-    Opened(OpenedInfo),
-    /// Worker -> harness: the library could not be loaded.
-    OpenFailed(LoadErrorKind),
-    /// Harness -> worker: `query_op` for this call (tensor data not sent).
-    Query(CallSpec),
-    /// Worker -> harness: `query_op`'s validated answer.
-    QueryAnswer(Result<QueryAnswer, CallError>),
-    /// Harness -> worker: `run_op` for this call, inputs included.
-    Run(CallSpec),
-    /// Worker -> harness: `run_op` returned OK.
-    RunDone {
-        /// The output bytes, in order.
-        outputs: Vec<Vec<u8>>,
-        /// Memory-safety findings the worker made around the call (writes
-        /// into inputs, past outputs), one line each.
-        findings: Vec<String>,
-    },
-    /// Worker -> harness: `run_op` did not return OK.
-    RunFailed(CallError),
-    /// Harness -> worker: run a model's backend path (a JSON
-    /// `model::run::ModelJob`); the worker executes the whole graph op by op
-    /// against its library, so weights never cross the pipe.
-    Model(Vec<u8>),
-    /// Worker -> harness: the model run's outcome (JSON).
-    ModelDone(Vec<u8>),
-    /// Harness -> worker: time these input variants of one call per the
-    /// plan (see `perf::measure`). Answered by `Measured` or `RunFailed`.
-    Measure {
-        /// How long and how often.
-        plan: MeasurePlan,
-        /// The variants, inputs included.
-        calls: Vec<CallSpec>,
-    },
-    /// Worker -> harness: the per-call times and each variant's outputs
-    /// from its final, untimed call.
-    Measured {
-        /// Seconds per timed call.
-        samples_s: Vec<f64>,
-        /// Per variant, the output bytes in order.
-        outputs: Vec<Vec<Vec<u8>>>,
-        /// Memory-safety findings of the final calls.
-        findings: Vec<String>,
-    },
+    pub const JOB: u8 = 11;
+    pub const JOB_DONE: u8 = 12;
+    pub const NO_HANDLER: u8 = 13;
 }
 
 /// The JSON header of `Measure`: the plan and the byte length of each
@@ -103,6 +39,13 @@ struct MeasureHeader {
     calls: Vec<u64>,
 }
 
+/// The JSON header of `Job`; the job's bytes follow it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobHeader {
+    kind: String,
+}
+
 /// The JSON header of `Measured`: per variant, the byte length of each
 /// output that follows.
 #[derive(Serialize, Deserialize)]
@@ -111,61 +54,6 @@ struct MeasuredHeader {
     samples_s: Vec<f64>,
     blobs: Vec<Vec<u64>>,
     findings: Vec<String>,
-}
-
-/// What the worker needs to open a backend.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OpenRequest {
-    /// Library path (already resolved by the harness).
-    pub library: String,
-    /// Context options, KEY=VALUE pairs.
-    pub options: Vec<(String, String)>,
-}
-
-/// What the harness learns about a backend opened in a worker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OpenedInfo {
-    /// The library's self-reported name.
-    pub name: String,
-    /// (major, minor) the library was built against.
-    pub abi: (u32, u32),
-    /// Size in bytes of its function table.
-    pub table_size: usize,
-    /// Presence of each optional group, in [`super::OPTIONAL_GROUPS`] order.
-    pub groups: Vec<bool>,
-    /// The manifest, or why `get_manifest` failed.
-    pub manifest: Result<String, WireCallError>,
-}
-
-/// One tensor of a call, without its bytes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TensorDesc {
-    /// ABI dtype code.
-    pub dtype: i32,
-    /// Dimensions.
-    pub shape: Vec<i64>,
-    /// Strides in elements.
-    pub strides: Vec<i64>,
-}
-
-/// An op call as sent to a worker: what `PreparedCall` holds, by value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallSpec {
-    /// Operator domain (`""` for ONNX).
-    pub domain: String,
-    /// Operator name.
-    pub op_type: String,
-    /// Opset.
-    pub opset: i64,
-    /// Typed attributes.
-    pub attributes: Attributes,
-    /// Inputs with their bytes (empty for queries); `None` when omitted.
-    pub inputs: Vec<Option<(TensorDesc, Vec<u8>)>>,
-    /// Outputs the worker allocates.
-    pub outputs: Vec<TensorDesc>,
 }
 
 /// The JSON header of a [`CallSpec`]; the input bytes follow it.
@@ -190,81 +78,6 @@ struct BlobHeader {
     findings: Vec<String>,
 }
 
-/// [`CallError`] as it crosses the pipe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum WireCallError {
-    /// [`CallError::Failed`], status as its ABI code.
-    Failed {
-        /// Status code (never OK).
-        status: i32,
-        /// The backend's message.
-        message: String,
-    },
-    /// [`CallError::UnknownStatus`].
-    UnknownStatus {
-        /// The integer returned.
-        code: i32,
-        /// The backend's message.
-        message: String,
-    },
-    /// [`CallError::BadValue`].
-    BadValue {
-        /// Which field.
-        what: String,
-        /// The integer returned.
-        value: i32,
-    },
-}
-
-/// The `what` of [`CallError::BadValue`] is a static name; these are the
-/// ones the loader uses, anything else reads back as `value`.
-const BAD_VALUE_NAMES: [&str; 2] = ["support level", "compute precision"];
-
-impl From<&CallError> for WireCallError {
-    fn from(e: &CallError) -> Self {
-        match e {
-            CallError::Failed { status, message } => WireCallError::Failed {
-                status: status.code(),
-                message: message.clone(),
-            },
-            CallError::UnknownStatus { code, message } => WireCallError::UnknownStatus {
-                code: *code,
-                message: message.clone(),
-            },
-            CallError::BadValue { what, value } => WireCallError::BadValue {
-                what: what.to_string(),
-                value: *value,
-            },
-        }
-    }
-}
-
-impl From<WireCallError> for CallError {
-    fn from(w: WireCallError) -> Self {
-        match w {
-            WireCallError::Failed { status, message } => match Status::from_code(status) {
-                Some(status) if status != Status::Ok => CallError::Failed { status, message },
-                _ => CallError::UnknownStatus {
-                    code: status,
-                    message,
-                },
-            },
-            WireCallError::UnknownStatus { code, message } => {
-                CallError::UnknownStatus { code, message }
-            }
-            WireCallError::BadValue { what, value } => CallError::BadValue {
-                what: BAD_VALUE_NAMES
-                    .iter()
-                    .find(|n| **n == what)
-                    .copied()
-                    .unwrap_or("value"),
-                value,
-            },
-        }
-    }
-}
-
 /// `query_op`'s answer as it crosses the pipe.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -275,20 +88,6 @@ enum WireQuery {
         note: String,
     },
     Error(WireCallError),
-}
-
-/// Why bytes could not be read as a frame. One line, lowercase.
-#[derive(Debug, thiserror::Error)]
-pub enum FrameError {
-    /// The stream ended cleanly before a frame started.
-    #[error("end of stream")]
-    Eof,
-    /// Reading failed (including a stream cut inside a frame).
-    #[error("read failed: {0}")]
-    Io(#[from] io::Error),
-    /// The frame is malformed.
-    #[error("malformed frame: {0}")]
-    Malformed(String),
 }
 
 fn malformed(msg: impl Into<String>) -> FrameError {
@@ -372,12 +171,16 @@ impl Frame {
                 to_json(&WireCallError::from(e)),
                 Vec::new(),
             ),
-            Frame::Model(j) => (tag::MODEL, Vec::new(), vec![Cow::Borrowed(j.as_slice())]),
-            Frame::ModelDone(j) => (
-                tag::MODEL_DONE,
-                Vec::new(),
-                vec![Cow::Borrowed(j.as_slice())],
-            ),
+            Frame::Job { kind, job } => {
+                let header = JobHeader { kind: kind.clone() };
+                (
+                    tag::JOB,
+                    with_header(&to_json(&header)),
+                    vec![Cow::Borrowed(job.as_slice())],
+                )
+            }
+            Frame::JobDone(a) => (tag::JOB_DONE, Vec::new(), vec![Cow::Borrowed(a.as_slice())]),
+            Frame::NoHandler(kind) => (tag::NO_HANDLER, to_json(kind), Vec::new()),
         }
     }
 
@@ -488,8 +291,18 @@ fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
             .map(Frame::OpenFailed)
             .map_err(|e| json_err("open failed", e)),
         tag::QUERY => decode_call(payload).map(Frame::Query),
-        tag::MODEL => Ok(Frame::Model(payload.to_vec())),
-        tag::MODEL_DONE => Ok(Frame::ModelDone(payload.to_vec())),
+        tag::JOB => {
+            let (head, job) = split_header(payload)?;
+            let h: JobHeader = serde_json::from_slice(head).map_err(|e| json_err("job", e))?;
+            Ok(Frame::Job {
+                kind: h.kind,
+                job: job.to_vec(),
+            })
+        }
+        tag::JOB_DONE => Ok(Frame::JobDone(payload.to_vec())),
+        tag::NO_HANDLER => serde_json::from_slice(payload)
+            .map(Frame::NoHandler)
+            .map_err(|e| json_err("no handler", e)),
         tag::RUN => decode_call(payload).map(Frame::Run),
         tag::QUERY_ANSWER => {
             let w: WireQuery =
@@ -671,7 +484,11 @@ fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use xpucert_abi::Status;
+
+    use super::super::{OpenRequest, OpenedInfo};
     use super::*;
+    use crate::backend::LoadErrorKind;
     use crate::ops::AttrValue;
 
     fn call() -> CallSpec {
@@ -751,6 +568,17 @@ mod tests {
                 status: Status::DeviceError,
                 message: "gone".into(),
             }),
+            Frame::Job {
+                kind: "model".into(),
+                job: br#"{"dtype":"f32"}"#.to_vec(),
+            },
+            Frame::Job {
+                kind: String::new(),
+                job: Vec::new(),
+            },
+            Frame::JobDone(vec![0, 1, 255]),
+            Frame::JobDone(Vec::new()),
+            Frame::NoHandler("model".into()),
         ]
     }
 
@@ -774,6 +602,14 @@ mod tests {
         let bytes = Frame::Run(call()).encode();
         let raw: Vec<u8> = (0u8..24).collect();
         assert!(bytes.ends_with(&raw), "input bytes are the frame's tail");
+        let job = Frame::Job {
+            kind: "model".into(),
+            job: raw.clone(),
+        }
+        .encode();
+        assert!(job.ends_with(&raw), "a job's bytes are the frame's tail");
+        let done = Frame::JobDone(raw.clone()).encode();
+        assert_eq!(&done[5..], &raw[..], "an answer is the payload itself");
     }
 
     #[test]

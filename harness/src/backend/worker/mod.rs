@@ -12,12 +12,13 @@
 //! worker. A worker that dies while loading the library is a [`LoadError`]:
 //! the run stops once instead of reporting the same crash for every case.
 //!
-//! The worker side is [`serve`]: it keeps the protocol on a private copy of
-//! its stdout and points fd 1 at stderr, so a vendor library that prints to
-//! stdout shows in the log instead of corrupting frames. Outputs are
-//! allocated with guard pages there, since a fault now costs one case.
+//! The worker side is [`serve`] (in `serve.rs`): the process's main loop,
+//! serving the job kinds its entry point registered. The few OS calls both
+//! sides need (`sys.rs`) are the only `unsafe` here.
 
-use std::fs::File;
+mod serve;
+mod sys;
+
 use std::io::{BufReader, BufWriter};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -25,13 +26,13 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use xpucert_abi::DType;
+pub use serve::serve;
 
-use super::call::{self, AlignedBuf, PreparedCall, StoredTensor};
+use super::call::{PreparedCall, StoredTensor};
 use super::frame::{CallSpec, Frame, FrameError, OpenRequest, OpenedInfo, TensorDesc};
-use super::{
-    CallError, DylibBackend, ExecError, LoadError, LoadErrorKind, OPTIONAL_GROUPS, QueryAnswer,
-};
+use super::jobs::JobHandler;
+use super::timing::{MeasurePlan, Measured};
+use super::{CallError, ExecError, LoadError, LoadErrorKind, OPTIONAL_GROUPS, QueryAnswer};
 
 /// How long a worker gets to exit after SIGTERM (or after its stdin closes)
 /// before SIGKILL.
@@ -206,25 +207,9 @@ impl super::Executor for WorkerBackend {
         let request = Frame::Run(spec(call, true));
         match self.exchange(&request, "run_op", limit)? {
             Frame::RunDone { outputs, findings } => {
-                if outputs.len() != call.outputs.len() {
+                if let Err(e) = copy_outputs(call, &outputs) {
                     self.discard();
-                    return Err(ExecError::Protocol(format!(
-                        "worker returned {} outputs for {}",
-                        outputs.len(),
-                        call.outputs.len()
-                    )));
-                }
-                for (i, (dst, src)) in call.outputs.iter_mut().zip(&outputs).enumerate() {
-                    let dst = dst.buf.bytes_mut();
-                    if dst.len() != src.len() {
-                        self.discard();
-                        return Err(ExecError::Protocol(format!(
-                            "worker returned {} bytes for output {i} of {} bytes",
-                            src.len(),
-                            dst.len()
-                        )));
-                    }
-                    dst.copy_from_slice(src);
+                    return Err(e);
                 }
                 Ok(findings)
             }
@@ -236,35 +221,39 @@ impl super::Executor for WorkerBackend {
         }
     }
 
-    fn run_model(&mut self, job: &[u8], limit: Duration) -> Result<Vec<u8>, ExecError> {
-        match self.exchange(&Frame::Model(job.to_vec()), "a model run", limit)? {
-            Frame::ModelDone(answer) => Ok(answer),
+    /// Only the kind name and the bytes cross the pipe; the worker serves
+    /// the job with the handler its entry point registered under that name.
+    fn run_job(
+        &mut self,
+        handler: &JobHandler,
+        job: &[u8],
+        limit: Duration,
+    ) -> Result<Vec<u8>, ExecError> {
+        let request = Frame::Job {
+            kind: handler.kind.to_string(),
+            job: job.to_vec(),
+        };
+        match self.exchange(&request, handler.during, limit)? {
+            Frame::JobDone(answer) => Ok(answer),
+            // The worker is fine; it was started without this handler.
+            Frame::NoHandler(kind) => Err(ExecError::Protocol(format!(
+                "the worker has no handler for `{kind}` jobs (its entry point must register it)"
+            ))),
             other => {
                 self.discard();
-                Err(unexpected("a model run", &other))
+                Err(unexpected(handler.during, &other))
             }
         }
     }
+
+    /// The timing loop runs in the worker around the library call, so the
+    /// figures hold no pipe or copy time.
     fn measure(
         &mut self,
         calls: &mut [PreparedCall],
-        plan: &crate::perf::MeasurePlan,
+        plan: &MeasurePlan,
         limit: Duration,
-    ) -> Result<crate::perf::measure::Measured, ExecError> {
-        self.measure_in_worker(calls, plan, limit)
-    }
-}
-
-impl WorkerBackend {
-    /// [`super::Executor::measure`] through the worker: the timing loop runs
-    /// in the worker around the library call, so the figures hold no pipe
-    /// or copy time.
-    fn measure_in_worker(
-        &mut self,
-        calls: &mut [PreparedCall],
-        plan: &crate::perf::MeasurePlan,
-        limit: Duration,
-    ) -> Result<crate::perf::measure::Measured, ExecError> {
+    ) -> Result<Measured, ExecError> {
         let request = Frame::Measure {
             plan: *plan,
             calls: calls.iter().map(|c| spec(c, true)).collect(),
@@ -289,7 +278,7 @@ impl WorkerBackend {
                         return Err(e);
                     }
                 }
-                Ok(crate::perf::measure::Measured {
+                Ok(Measured {
                     samples_s,
                     findings,
                 })
@@ -343,8 +332,9 @@ fn unexpected(during: &str, f: &Frame) -> ExecError {
         Frame::Run(_) => "run",
         Frame::RunDone { .. } => "run done",
         Frame::RunFailed(_) => "run failed",
-        Frame::Model(_) => "model",
-        Frame::ModelDone(_) => "model done",
+        Frame::Job { .. } => "job",
+        Frame::JobDone(_) => "job done",
+        Frame::NoHandler(_) => "no handler",
         Frame::Measure { .. } => "measure",
         Frame::Measured { .. } => "measured",
     };
@@ -564,201 +554,11 @@ pub fn signal_name(sig: i32) -> String {
     name.to_string()
 }
 
-/// The worker's main loop (`xpucert worker`): reads frames from stdin until
-/// it closes. Errors are for the worker's stderr; the harness learns of them
-/// from the closed pipe.
-pub fn serve() -> Result<(), String> {
-    sys::die_with_parent();
-    let out = sys::protocol_stdout().map_err(|e| format!("cannot set up stdout: {e}"))?;
-    let mut out = BufWriter::with_capacity(1 << 16, out);
-    call::set_default_guard(call::Guard::Pages);
-    let mut input = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
-    let send = |out: &mut BufWriter<File>, f: Frame| {
-        f.write_to(out)
-            .map_err(|e| format!("cannot answer the harness: {e}"))
-    };
-    let request = match Frame::read_from(&mut input) {
-        Ok(Frame::Open(r)) => r,
-        Ok(_) => return Err("the first frame must be an open request".into()),
-        Err(FrameError::Eof) => return Ok(()),
-        Err(e) => return Err(e.to_string()),
-    };
-    let backend = match DylibBackend::open(Path::new(&request.library), &request.options) {
-        Ok(b) => b,
-        Err(e) => return send(&mut out, Frame::OpenFailed(e.kind)),
-    };
-    let info = OpenedInfo {
-        name: backend.name().to_string(),
-        abi: backend.abi_version(),
-        table_size: backend.table_size(),
-        groups: backend.optional_groups().iter().map(|(_, p)| *p).collect(),
-        manifest: backend.manifest().map_err(|e| (&e).into()),
-    };
-    send(&mut out, Frame::Opened(info))?;
-    loop {
-        let answer = match Frame::read_from(&mut input) {
-            Err(FrameError::Eof) => return Ok(()),
-            Err(e) => return Err(e.to_string()),
-            Ok(Frame::Query(s)) => {
-                let mut call = prepare(&s, false)?;
-                Frame::QueryAnswer(backend.query(&mut call))
-            }
-            Ok(Frame::Run(s)) => {
-                let mut call = prepare(&s, true)?;
-                match backend.run(&mut call) {
-                    Ok(()) => Frame::RunDone {
-                        findings: call
-                            .verify_after_call()
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect(),
-                        outputs: call
-                            .outputs
-                            .iter()
-                            .map(|o| o.buf.bytes().to_vec())
-                            .collect(),
-                    },
-                    Err(e) => Frame::RunFailed(e),
-                }
-            }
-            Ok(Frame::Model(job)) => Frame::ModelDone(crate::model::run::serve_job(&backend, &job)),
-            Ok(Frame::Measure { plan, calls }) => {
-                let mut calls = calls
-                    .iter()
-                    .map(|s| prepare(s, true))
-                    .collect::<Result<Vec<_>, _>>()?;
-                match crate::perf::measure::measure_with(&mut calls, &plan, &mut |c| backend.run(c))
-                {
-                    Ok(m) => Frame::Measured {
-                        samples_s: m.samples_s,
-                        outputs: calls
-                            .iter()
-                            .map(|c| c.outputs.iter().map(|o| o.buf.bytes().to_vec()).collect())
-                            .collect(),
-                        findings: m.findings,
-                    },
-                    Err(e) => Frame::RunFailed(e),
-                }
-            }
-            Ok(_) => return Err("unexpected frame from the harness".into()),
-        };
-        send(&mut out, answer)?;
-    }
-}
-
-/// Rebuilds the harness's call in the worker. Queries get tensors without
-/// storage (the ABI passes NULL data to `query_op`).
-fn prepare(s: &CallSpec, with_data: bool) -> Result<PreparedCall, String> {
-    let dtype = |d: &TensorDesc| {
-        DType::from_code(d.dtype).ok_or_else(|| format!("unknown dtype code {}", d.dtype))
-    };
-    let dims = |d: &TensorDesc| -> Result<Vec<usize>, String> {
-        let dims: Vec<usize> = d
-            .shape
-            .iter()
-            .map(|&x| {
-                usize::try_from(x).map_err(|_| format!("negative dimension in {:?}", d.shape))
-            })
-            .collect::<Result<_, _>>()?;
-        dims.iter()
-            .try_fold(1usize, |a, &x| a.checked_mul(x))
-            .ok_or_else(|| format!("shape {:?} overflows", d.shape))?;
-        Ok(dims)
-    };
-    let mut inputs = Vec::with_capacity(s.inputs.len());
-    for i in &s.inputs {
-        inputs.push(match i {
-            None => None,
-            Some((d, bytes)) => Some(StoredTensor::new(
-                dtype(d)?,
-                &dims(d)?,
-                d.strides.clone(),
-                bytes,
-            )),
-        });
-    }
-    let mut outputs = Vec::with_capacity(s.outputs.len());
-    for d in &s.outputs {
-        let (dt, shape) = (dtype(d)?, dims(d)?);
-        outputs.push(if with_data {
-            StoredTensor::output(dt, &shape)
-        } else {
-            StoredTensor {
-                dtype: dt,
-                shape: d.shape.clone(),
-                strides: d.strides.clone(),
-                buf: AlignedBuf::new(0, 0),
-            }
-        });
-    }
-    Ok(PreparedCall::new(
-        &s.domain,
-        &s.op_type,
-        s.opset,
-        &s.attributes,
-        inputs,
-        outputs,
-    ))
-}
-
-/// The only `unsafe` of worker isolation: signalling a process group and
-/// moving fd 1.
-mod sys {
-    use std::fs::File;
-    use std::io;
-    use std::os::fd::AsFd;
-
-    pub use libc::{SIGKILL, SIGTERM};
-
-    /// Sends `sig` to the process group led by `leader` (our worker, spawned
-    /// with `process_group(0)`, so its group id is its pid).
-    pub fn signal_group(leader: u32, sig: i32) {
-        let Ok(pgid) = libc::pid_t::try_from(leader) else {
-            return;
-        };
-        if pgid <= 1 {
-            return;
-        }
-        // SAFETY: kill(2) has no memory-safety preconditions. The group id
-        // is our unreaped child's pid, so it cannot have been reused by an
-        // unrelated group. An error (ESRCH: already gone) is harmless.
-        unsafe { libc::kill(-pgid, sig) };
-    }
-
-    /// Asks the kernel to SIGKILL this worker when the process that spawned
-    /// it dies, even by SIGKILL, so a hung vendor call never outlives its
-    /// run. Linux only; elsewhere the worker ends when its stdin closes.
-    pub fn die_with_parent() {
-        #[cfg(target_os = "linux")]
-        {
-            // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers and only
-            // changes this process's own death-signal setting.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-            // The harness may have died before the prctl: then this process
-            // was already reparented (to init, pid 1) and must not linger.
-            // SAFETY: getppid(2) cannot fail and has no preconditions.
-            if unsafe { libc::getppid() } == 1 {
-                std::process::exit(0);
-            }
-        }
-    }
-
-    /// A private duplicate of stdout for frames; fd 1 then points at stderr,
-    /// so whatever vendor code prints lands in the log.
-    pub fn protocol_stdout() -> io::Result<File> {
-        let fd = io::stdout().as_fd().try_clone_to_owned()?;
-        // SAFETY: dup2(2) only changes the descriptor table; fd 1 is not
-        // owned by any Rust object we use afterwards (std's stdout writes to
-        // fd 1 by number, which now reaches stderr, as intended).
-        if unsafe { libc::dup2(2, 1) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(File::from(fd))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use xpucert_abi::DType;
+
+    use super::serve::prepare;
     use super::*;
 
     #[test]
