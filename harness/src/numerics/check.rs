@@ -18,6 +18,8 @@
 use ndarray::{ArrayD, Dimension};
 use serde::{Deserialize, Serialize};
 
+use xpucert_abi::Precision;
+
 use super::{DType, round_to};
 
 /// The rule a case is judged by.
@@ -72,18 +74,37 @@ pub fn unit_roundoff(dtype: DType) -> f64 {
     }
 }
 
-/// The spacing of `dtype`'s representable numbers at `x` (one ulp): for
-/// |x| in [2^e, 2^(e+1)) it is 2^(e - p + 1) with p the precision in bits;
-/// below the normal range it is the subnormal spacing. 0 for integers.
-pub fn ulp(dtype: DType, x: f64) -> f64 {
-    let (p, emin) = match dtype {
+/// A float dtype's precision in bits (the implicit bit included) and its
+/// smallest normal exponent: the one table every ulp figure derives from.
+/// `None` for integers.
+pub fn float_format(dtype: DType) -> Option<(i32, i32)> {
+    Some(match dtype {
         DType::F64 => (53, -1022),
         DType::F32 => (24, -126),
         DType::F16 => (11, -14),
         DType::BF16 => (8, -126),
         DType::F8E4M3FN => (4, -6),
         DType::F8E5M2 => (3, -14),
-        _ => return 0.0,
+        _ => return None,
+    })
+}
+
+/// The unit roundoff the bound check uses for a declared compute
+/// precision, for an output of `out_dtype`.
+pub fn compute_roundoff(precision: Precision, out_dtype: DType) -> f64 {
+    match precision {
+        Precision::Default => unit_roundoff(out_dtype),
+        Precision::Tf32 => 2f64.powi(-11),
+        Precision::DType(d) => unit_roundoff(d),
+    }
+}
+
+/// The spacing of `dtype`'s representable numbers at `x` (one ulp): for
+/// |x| in [2^e, 2^(e+1)) it is 2^(e - p + 1) with p the precision in bits;
+/// below the normal range it is the subnormal spacing. 0 for integers.
+pub fn ulp(dtype: DType, x: f64) -> f64 {
+    let Some((p, emin)) = float_format(dtype) else {
+        return 0.0;
     };
     let a = x.abs();
     let e = if a == 0.0 || !a.is_finite() {
@@ -143,7 +164,7 @@ fn epsilon(dtype: DType) -> f64 {
 /// in the subnormal range, and bf16 units commonly flush. f16 (and fp8)
 /// hardware keeps subnormals, so there the floor is `n` subnormal spacings,
 /// what `ulp(n)` allows at zero.
-fn subnormal_floor(dtype: DType, n: f64) -> f64 {
+pub fn subnormal_floor(dtype: DType, n: f64) -> f64 {
     match dtype {
         DType::F32 | DType::BF16 => 2f64.powi(-126),
         DType::F64 => 2f64.powi(-1022),
