@@ -314,11 +314,10 @@ pub(crate) fn open_backend(
     })
 }
 
+/// The sha256 of a backend library for provenance; a file that cannot be
+/// read says so in place of the hash.
 pub(crate) fn sha256_file(path: &Path) -> String {
-    match std::fs::read(path) {
-        Ok(bytes) => crate::digest::sha256_hex(&bytes),
-        Err(e) => format!("unreadable: {e}"),
-    }
+    crate::digest::sha256_file(path).unwrap_or_else(|e| format!("unreadable: {e}"))
 }
 
 fn cmd_info(a: InfoArgs) -> Result<u8, Failure> {

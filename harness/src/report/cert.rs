@@ -426,9 +426,7 @@ pub struct Certificate {
 pub const CERT_SCHEMA: &str = "xpucert.certificate";
 
 fn sha_file(path: &Path) -> Result<String, CertError> {
-    Ok(crate::digest::sha256_hex(
-        &std::fs::read(path).map_err(io(path))?,
-    ))
+    crate::digest::sha256_file(path).map_err(io(path))
 }
 
 /// A relative, `/`-separated path inside a bundle for a source path (a

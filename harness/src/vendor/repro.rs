@@ -15,13 +15,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ndarray::ArrayD;
 use serde_json::json;
 use xpucert_abi::Precision;
 
 use crate::backend::Executor;
 use crate::numerics::check::{self, CheckSpec, Comparison};
-use crate::numerics::{DType, HostTensor, round_to};
+use crate::numerics::{DType, HostTensor, npy, round_to};
 use crate::run::{CaseResult, run_case};
 use crate::suite::Case;
 
@@ -66,31 +65,6 @@ fn descr(d: DType) -> (&'static str, bool) {
         DType::U64 => ("<u8", true),
         DType::Bool => ("|b1", true),
     }
-}
-
-/// An `.npy` file (format 1.0) holding `data`, little-endian bytes.
-fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = match dims.len() {
-        1 => format!("({},)", dims[0]),
-        _ => format!("({})", dims.join(", ")),
-    };
-    let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
-    // magic (6) + version (2) + length (2) + header + '\n', a multiple of 64.
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(data);
-    out
-}
-
-fn f64_bytes(a: &ArrayD<f64>) -> Vec<u8> {
-    a.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// The smallest |x| that rounds to infinity in `d` (ties to even at the
@@ -192,10 +166,10 @@ impl Dump {
     /// `<stem>.f64.npy`, its exact values.
     fn tensor(&mut self, stem: &str, t: &HostTensor) -> Result<serde_json::Value, ReproError> {
         let (d, native) = descr(t.dtype);
-        self.write(&format!("{stem}.npy"), &npy_bytes(d, &t.shape, &t.data))?;
+        self.write(&format!("{stem}.npy"), &npy::bytes(d, &t.shape, &t.data))?;
         self.write(
             &format!("{stem}.f64.npy"),
-            &npy_bytes("<f8", &t.shape, &f64_bytes(&t.to_f64())),
+            &npy::bytes("<f8", &t.shape, &npy::f64_data(&t.to_f64())),
         )?;
         if safetensors_name(t.dtype).is_some() {
             self.st
@@ -300,7 +274,7 @@ pub fn repro(
             let shape = exp.value.shape().to_vec();
             dump.write(
                 &format!("expected_{j}.npy"),
-                &npy_bytes("<f8", &shape, &f64_bytes(&exp.value.data)),
+                &npy::bytes("<f8", &shape, &npy::f64_data(&exp.value.data)),
             )?;
             let mut out = json!({
                 "index": j, "dtype": dtype.name(), "shape": shape,
@@ -311,7 +285,7 @@ pub fn repro(
             if let Some(m) = &exp.magnitude {
                 dump.write(
                     &format!("magnitude_{j}.npy"),
-                    &npy_bytes("<f8", &shape, &f64_bytes(m)),
+                    &npy::bytes("<f8", &shape, &npy::f64_data(m)),
                 )?;
                 out["magnitude_file"] = json!(format!("magnitude_{j}.npy"));
             }
@@ -324,7 +298,7 @@ pub fn repro(
                     .map_collect(|x, y| (x - y).abs());
                 dump.write(
                     &format!("error_{j}.npy"),
-                    &npy_bytes("<f8", &shape, &f64_bytes(&err)),
+                    &npy::bytes("<f8", &shape, &npy::f64_data(&err)),
                 )?;
                 out["error_file"] = json!(format!("error_{j}.npy"));
                 let again = check::compare(
