@@ -1,22 +1,40 @@
 //! Running cases against a backend: one case at a time, from seeded inputs to
 //! a [`CaseResult`], streamed to `results.jsonl` as soon as it is known.
 //!
+//! The [`Runner`] owns a whole run: it takes a [`Plan`] (loaded by
+//! [`plan`] from a [`RunConfig`]: suites, filters, shard, backend, options)
+//! and emits [`RunEvent`]s to [`Observer`]s: the progress bar
+//! ([`progress`]), the results files ([`record`]) and, from the layers
+//! above, the terminal reports. Also here: resuming a run ([`resume`]),
+//! shard planning and merging ([`shard`]), clean stops ([`interrupt`]) and
+//! the capability probe of `info` ([`capabilities`]).
+//!
 //! For each case: generate the inputs (deterministic from the case id), ask
 //! the oracle for the exact outputs (which also gives the output shapes the
 //! harness allocates), store the inputs in the case's layout, ask `query_op`,
 //! call `run_op`, read the outputs back and compare each with the oracle under
 //! the case's check. Every outcome is a typed [`Status`], never a panic.
 
+pub mod capabilities;
+pub mod events;
 pub mod interrupt;
+pub mod plan;
+pub mod progress;
+pub mod record;
 pub mod results;
 pub mod resume;
+pub mod runner;
+pub mod shard;
 
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use xpucert_abi::{Precision, Status as AbiStatus, Support};
 
+pub use events::{Observer, ObserverError, RunEvent};
+pub use plan::{Isolation, Plan, RunConfig, RunError};
 pub use results::{Provenance, ResultsFile, ResultsWriter, RunHeader, SuiteInfo, Summary, utc_now};
+pub use runner::{RunOutcome, Runner};
 
 use crate::backend::call::{PreparedCall, StoredTensor};
 use crate::backend::{CallError, ExecError, Executor};
@@ -319,7 +337,7 @@ fn reduction_len(case: &Case, shapes: &[Option<Vec<usize>>], out: &[usize]) -> u
 }
 
 /// The unit roundoff the bound check uses for a declared precision.
-fn compute_roundoff(precision: Precision, out_dtype: DType) -> f64 {
+pub(crate) fn compute_roundoff(precision: Precision, out_dtype: DType) -> f64 {
     match precision {
         Precision::Default => check::unit_roundoff(out_dtype),
         Precision::Tf32 => 2f64.powi(-11),

@@ -16,12 +16,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::json;
-use xpucert_abi::Precision;
 
 use crate::backend::Executor;
 use crate::numerics::check::{self, CheckSpec, Comparison};
 use crate::numerics::{DType, HostTensor, npy, round_to};
-use crate::run::{CaseResult, run_case};
+use crate::run::{CaseResult, compute_roundoff, prepare_call, run_case};
 use crate::suite::Case;
 
 /// Why a dump could not be written.
@@ -125,14 +124,6 @@ fn check_json(spec: CheckSpec, out: DType, compute_u: f64) -> serde_json::Value 
     }
     v["overflow_threshold"] = json!(overflow_threshold(out));
     v
-}
-
-fn compute_roundoff(p: Precision, out: DType) -> f64 {
-    match p {
-        Precision::Default => check::unit_roundoff(out),
-        Precision::Tf32 => 2f64.powi(-11),
-        Precision::DType(d) => check::unit_roundoff(d),
-    }
 }
 
 fn safetensors_name(d: DType) -> Option<&'static str> {
@@ -247,8 +238,9 @@ pub fn repro(
     let mut unstable = None;
     let mut inputs_json = Vec::new();
     let mut outputs_json = Vec::new();
-    if let Ok(mut p) = super::capabilities::prepare(case) {
-        for (i, t) in p.inputs.iter().enumerate() {
+    let inputs = crate::suite::generate_inputs(case);
+    if let Ok((mut call, expected)) = prepare_call(case, &inputs) {
+        for (i, t) in inputs.iter().enumerate() {
             inputs_json.push(match t {
                 Some(t) => dump.tensor(&format!("input_{i}"), t)?,
                 None => json!(null),
@@ -257,15 +249,15 @@ pub fn repro(
         // The arrays of the outputs: only when the case ran in `run` too.
         let ran = !result.outputs.is_empty();
         let answer = if ran {
-            backend.query(&mut p.call, limit).ok()
+            backend.query(&mut call, limit).ok()
         } else {
             None
         };
         let second = match &answer {
-            Some(_) => backend.run(&mut p.call, limit).map_err(|e| e.to_string()),
+            Some(_) => backend.run(&mut call, limit).map_err(|e| e.to_string()),
             None => Err("not run".into()),
         };
-        for (j, (exp, first)) in p.expected.iter().zip(&result.outputs).enumerate() {
+        for (j, (exp, first)) in expected.iter().zip(&result.outputs).enumerate() {
             let dtype = exp.value.dtype;
             let spec = first.comparison.check;
             let compute_u = answer.as_ref().map_or(check::unit_roundoff(dtype), |a| {
@@ -290,7 +282,7 @@ pub fn repro(
                 out["magnitude_file"] = json!(format!("magnitude_{j}.npy"));
             }
             if second.is_ok() {
-                let actual = p.call.outputs[j].to_host();
+                let actual = call.outputs[j].to_host();
                 out["actual"] = dump.tensor(&format!("actual_{j}"), &actual)?;
                 let a = actual.to_f64();
                 let err = ndarray::Zip::from(&a)
@@ -336,7 +328,7 @@ pub fn repro(
     dump.write("case.json", text.as_bytes())?;
     dump.write(
         "check.py",
-        include_str!("../../templates/repro/check.py").as_bytes(),
+        include_str!("../templates/repro/check.py").as_bytes(),
     )?;
     Ok(Repro {
         result,
