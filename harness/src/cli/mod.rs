@@ -203,3 +203,24 @@ pub fn main() -> std::process::ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_the_documented_numbers() {
+        let codes = [
+            (ExitCode::Success, 0u8),
+            (ExitCode::Failures, 1),
+            (ExitCode::Usage, 2),
+            (ExitCode::Load, 3),
+            (ExitCode::Interrupted, 130),
+        ];
+        for (code, n) in codes {
+            assert_eq!(code as u8, n, "{code:?}");
+        }
+        let config = Failure::from(crate::run::RunError::Config("x".into()));
+        assert_eq!(config.code, ExitCode::Usage);
+    }
+}

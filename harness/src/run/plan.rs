@@ -265,3 +265,31 @@ pub fn open_backend(
 pub fn library_sha256(path: &Path) -> String {
     crate::digest::sha256_file(path).unwrap_or_else(|e| format!("unreadable: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rerun_prefix_names_backend_suites_and_options() {
+        let c = RunConfig {
+            backend: "mutants".into(),
+            suites: vec!["a.yaml".into(), "dir".into()],
+            filters: vec!["core.*".into()],
+            out: "results".into(),
+            options: vec![("mode".into(), "segfault".into())],
+            isolation: Isolation::None,
+            timeout: DEFAULT_TIMEOUT,
+            resume: false,
+            measure: false,
+            baseline: None,
+            shard: None,
+            command: vec![],
+        };
+        assert_eq!(
+            c.rerun_prefix(),
+            "xpucert run --backend mutants --suite a.yaml --suite dir --option mode=segfault"
+        );
+        assert_eq!(c.isolation.name(), "none");
+    }
+}
