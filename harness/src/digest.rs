@@ -14,9 +14,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// sha256 of a file's bytes as lowercase hex, read in chunks (checkpoints
-/// are ~100 MB).
+/// are ~100 MB): the one file hash of the harness (provenance, bundles,
+/// pinned weights).
 pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();

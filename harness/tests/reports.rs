@@ -732,7 +732,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn levels_l3_and_l4_from_fixtures() {
-    use xpucert::report::cert;
+    use xpucert::cert;
     let profile = cert::parse_profile(
         Path::new("p.yaml"),
         "profile: tiny\nsuites: [suites/ops/core.yaml]\nrequired:\n  - {op: Add, dtypes: [f32]}\nmodels:\n  - {name: tiny-llama, suite: suites/models/tiny.yaml}\nthroughput:\n  min_iterations: 10\n",
@@ -784,7 +784,7 @@ fn levels_l3_and_l4_from_fixtures() {
 
 #[test]
 fn bundled_profiles_parse() {
-    use xpucert::report::cert;
+    use xpucert::cert;
     for name in ["core", "deepseek"] {
         let p = cert::load_profile(&common::repo().join(cert::profile_path(name)))
             .unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -6,30 +6,18 @@ use std::io::Write;
 use std::path::Path;
 
 use super::run::PathOutput;
+use crate::numerics::npy;
 
-/// Writes a 2-D f64 array as `.npy` (format 1.0).
+/// Writes a 2-D f64 array as `.npy` (see [`crate::numerics::npy`]).
 pub fn write_npy(path: &Path, rows: &[Vec<f64>]) -> std::io::Result<()> {
     let cols = rows.first().map_or(0, Vec::len);
     if rows.iter().any(|r| r.len() != cols) {
         return Err(std::io::Error::other("rows of different lengths"));
     }
-    let mut header = format!(
-        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}), }}",
-        rows.len(),
-        cols
-    );
-    // magic (6) + version (2) + header length (2) + header + '\n', padded to 64
-    let total = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - total % 64) % 64));
-    header.push('\n');
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    f.write_all(b"\x93NUMPY\x01\x00")?;
-    f.write_all(&(header.len() as u16).to_le_bytes())?;
-    f.write_all(header.as_bytes())?;
+    f.write_all(&npy::header("<f8", &[rows.len(), cols]))?;
     for r in rows {
-        for x in r {
-            f.write_all(&x.to_le_bytes())?;
-        }
+        f.write_all(&npy::f64_data(r))?;
     }
     f.flush()
 }

@@ -1,5 +1,6 @@
 //! Numbers: dtypes, host tensors, conversions between storage types and f64,
-//! and the tolerance checks that turn two tensors into a verdict.
+//! the tolerance checks that turn two tensors into a verdict, and `.npy`
+//! files for anyone who wants the arrays.
 //!
 //! Every value the harness reasons about is held as f64: inputs are generated,
 //! rounded to the case's dtype, stored in that dtype for the backend, and read
@@ -8,6 +9,7 @@
 pub mod check;
 mod convert;
 pub mod json_f64;
+pub mod npy;
 mod tensor;
 
 pub use convert::{from_f64_bits, from_f64_bits_saturating, round_to, to_f64_bits};

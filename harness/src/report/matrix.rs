@@ -152,7 +152,7 @@ fn cell(cases: &[&CaseResult]) -> MatrixCell {
 
 /// The column label of a results file.
 pub fn label(r: &ResultsFile) -> String {
-    let opts = super::shard::command_options(&r.provenance.command);
+    let opts = crate::run::shard::command_options(&r.provenance.command);
     if opts.is_empty() {
         r.provenance.backend_name.clone()
     } else {
@@ -178,7 +178,7 @@ pub fn build(files: &[ResultsFile]) -> Matrix {
             label: l,
             backend: r.provenance.backend_name.clone(),
             backend_sha256: r.provenance.backend_sha256.clone(),
-            options: super::shard::command_options(&r.provenance.command),
+            options: crate::run::shard::command_options(&r.provenance.command),
         });
         for c in &r.cases {
             let v = by_row

@@ -1,16 +1,23 @@
-//! Reports for people: the terminal summary of a run, grouped by op x dtype,
-//! and the list of what went wrong with the command that reproduces each.
-//! (JUnit, Markdown, HTML and the compatibility matrix come with the reports
-//! work and read the same [`crate::run::ResultsFile`].)
+//! Renderers: everything that turns results into text for people and CI.
+//! All of them read a [`crate::run::ResultsFile`] (or, for `info`, what a
+//! backend says about itself); none runs anything.
+//!
+//! Here: the terminal summary of a run, grouped by op x dtype, and the list
+//! of what went wrong with the commands that rerun and debug each case;
+//! [`junit`], [`markdown`] and [`html`] reports; the compatibility
+//! [`matrix`] across backends; the [`gate`] comparison of two runs; failure
+//! messages that teach ([`teach`]); the reports of a live run as observers
+//! of its events ([`live`]); and the `info` output ([`info`],
+//! [`capabilities`]).
 
-pub mod cert;
-pub mod cmd;
+pub mod capabilities;
 pub mod gate;
 pub mod html;
+pub mod info;
 pub mod junit;
+pub mod live;
 pub mod markdown;
 pub mod matrix;
-pub mod shard;
 
 use std::collections::BTreeMap;
 

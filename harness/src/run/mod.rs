@@ -1,22 +1,40 @@
 //! Running cases against a backend: one case at a time, from seeded inputs to
 //! a [`CaseResult`], streamed to `results.jsonl` as soon as it is known.
 //!
+//! The [`Runner`] owns a whole run: it takes a [`Plan`] (loaded by
+//! [`plan`] from a [`RunConfig`]: suites, filters, shard, backend, options)
+//! and emits [`RunEvent`]s to [`Observer`]s: the progress bar
+//! ([`progress`]), the results files ([`record`]) and, from the layers
+//! above, the terminal reports. Also here: resuming a run ([`resume`]),
+//! shard planning and merging ([`shard`]), clean stops ([`interrupt`]) and
+//! the capability probe of `info` ([`capabilities`]).
+//!
 //! For each case: generate the inputs (deterministic from the case id), ask
 //! the oracle for the exact outputs (which also gives the output shapes the
 //! harness allocates), store the inputs in the case's layout, ask `query_op`,
 //! call `run_op`, read the outputs back and compare each with the oracle under
 //! the case's check. Every outcome is a typed [`Status`], never a panic.
 
+pub mod capabilities;
+pub mod events;
 pub mod interrupt;
+pub mod plan;
+pub mod progress;
+pub mod record;
 pub mod results;
 pub mod resume;
+pub mod runner;
+pub mod shard;
 
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use xpucert_abi::{Precision, Status as AbiStatus, Support};
 
+pub use events::{Observer, ObserverError, RunEvent};
+pub use plan::{Isolation, Plan, RunConfig, RunError};
 pub use results::{Provenance, ResultsFile, ResultsWriter, RunHeader, SuiteInfo, Summary, utc_now};
+pub use runner::{RunOutcome, Runner};
 
 use crate::backend::call::{PreparedCall, StoredTensor};
 use crate::backend::{CallError, ExecError, Executor};
@@ -271,15 +289,6 @@ impl CaseResult {
     }
 }
 
-/// The unit roundoff the bound check uses for a declared precision.
-fn compute_roundoff(precision: Precision, out_dtype: DType) -> f64 {
-    match precision {
-        Precision::Default => check::unit_roundoff(out_dtype),
-        Precision::Tf32 => 2f64.powi(-11),
-        Precision::DType(d) => check::unit_roundoff(d),
-    }
-}
-
 /// The cost units (see [`Case::cost`]) a backend is assumed to get through
 /// per second at the very least, to scale time limits: 0.2 G multiply-adds
 /// per second, so a 16384-long MatMul is slow, not hung.
@@ -484,7 +493,7 @@ pub(crate) fn compare_outputs(
         let cmp = check::compare(
             spec,
             dtype,
-            compute_roundoff(precision, dtype),
+            check::compute_roundoff(precision, dtype),
             &exp.value.data,
             &actual.to_f64(),
             exp.magnitude.as_ref(),

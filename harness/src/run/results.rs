@@ -166,10 +166,86 @@ pub struct ResultsFile {
     /// Which shard of a split run this file holds (`run --shard`); absent
     /// for a whole run (and after `xpucert merge`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<crate::report::shard::ShardInfo>,
+    pub shard: Option<super::shard::ShardInfo>,
+}
+
+/// Why a results.json cannot be read. `Display` is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not JSON.
+    #[error("{path} is not JSON: {source}")]
+    NotJson {
+        /// The file.
+        path: String,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// The JSON is something else than xpucert results.
+    #[error("{path} is not an xpucert results file (schema `{schema}`)")]
+    Schema {
+        /// The file.
+        path: String,
+        /// The schema it names.
+        schema: String,
+    },
+    /// Results of another schema version.
+    #[error(
+        "{path} has schema version {version}; this xpucert reads version {SCHEMA_VERSION} (rerun it with this xpucert)"
+    )]
+    Version {
+        /// The file.
+        path: String,
+        /// Its version.
+        version: u64,
+    },
+    /// The right schema, but a field does not fit.
+    #[error("{path}: {source}")]
+    Fields {
+        /// The file.
+        path: String,
+        /// The deserialization error.
+        source: serde_json::Error,
+    },
 }
 
 impl ResultsFile {
+    /// Reads a results.json and checks its schema and version.
+    pub fn read(path: &Path) -> Result<Self, ReadError> {
+        let p = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|source| ReadError::NotJson {
+                path: p.clone(),
+                source,
+            })?;
+        let schema = v.get("schema").and_then(|s| s.as_str()).unwrap_or("");
+        let version = v
+            .get("schema_version")
+            .and_then(|s| s.as_u64())
+            .unwrap_or(0);
+        if schema != SCHEMA {
+            return Err(ReadError::Schema {
+                path: p,
+                schema: schema.to_string(),
+            });
+        }
+        if version != u64::from(SCHEMA_VERSION) {
+            return Err(ReadError::Version { path: p, version });
+        }
+        serde_json::from_value(v).map_err(|source| ReadError::Fields { path: p, source })
+    }
+
     /// Writes pretty JSON atomically (temp file, then rename).
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let tmp = path.with_extension("json.tmp");

@@ -8,17 +8,17 @@
 //! the file before appending; a bad line anywhere else means the file was
 //! edited or is something else, and is refused.
 //!
-//! [`Session`] is what the runner drives either way: it knows which cases are
-//! done, records new ones, and gives the final list in suite order.
+//! [`ResumeState`] is what the runner takes over: the cases already done and
+//! where appending continues (the results files observer reopens the file
+//! there).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
+use super::CaseResult;
 use super::results::{RunHeader, SCHEMA, SCHEMA_VERSION};
-use super::{CaseResult, ResultsWriter};
-use crate::suite::Case;
 
 /// Why a run cannot be resumed. `Display` is one line.
 #[derive(Debug)]
@@ -261,49 +261,32 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
-/// The results of one run as it goes: cases already done (from a resumed
-/// file, or run now) and the writer appending new ones.
-pub struct Session {
-    done: HashMap<String, CaseResult>,
-    writer: ResultsWriter,
+/// What a resumed run takes over from its `results.jsonl`: the finished
+/// cases it still selects, when the first invocation started, and where
+/// appending continues.
+pub struct ResumeState {
+    /// Finished cases by id.
+    pub done: HashMap<String, CaseResult>,
     /// Started-at of the first invocation.
     pub started_at: String,
-    /// Cases taken over from the file.
-    pub resumed: usize,
+    /// Bytes of complete, valid lines; a torn tail beyond is cut off.
+    pub valid_len: u64,
 }
 
-impl Session {
-    /// A fresh run: truncates `dir/results.jsonl` and writes `header`.
-    pub fn fresh(dir: &Path, header: &RunHeader) -> Result<Self, ResumeError> {
-        let writer = ResultsWriter::create(dir, header).map_err(|error| ResumeError::Io {
-            path: dir.join("results.jsonl"),
-            error,
-        })?;
-        Ok(Session {
-            done: HashMap::new(),
-            writer,
-            started_at: header.started_at.clone(),
-            resumed: 0,
-        })
-    }
-
-    /// Continues the run in `dir/results.jsonl`, which must be the run
-    /// `header` describes. Finished cases that are not in `cases` cannot
-    /// exist when the header matches; they are ignored all the same.
-    pub fn resume(
+impl ResumeState {
+    /// Reads `dir/results.jsonl`, which must be the run `header` describes,
+    /// and keeps the results of the cases in `ids`. Finished cases that are
+    /// not in `ids` cannot exist when the header matches; they are ignored
+    /// all the same.
+    pub fn load<'a>(
         dir: &Path,
         header: &RunHeader,
-        cases: &[&Case],
-        model_ids: &[&str],
+        ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<Self, ResumeError> {
         let path = dir.join("results.jsonl");
         let prev = read_previous(&path)?;
         check_same_run(&path, &prev.header, header)?;
-        let wanted: std::collections::HashSet<&str> = cases
-            .iter()
-            .map(|c| c.id.as_str())
-            .chain(model_ids.iter().copied())
-            .collect();
+        let wanted: std::collections::HashSet<&str> = ids.into_iter().collect();
         let mut done = HashMap::new();
         for c in prev.cases {
             if wanted.contains(c.id.as_str()) {
@@ -312,57 +295,11 @@ impl Session {
                 done.entry(c.id.clone()).or_insert(c);
             }
         }
-        let writer =
-            ResultsWriter::reopen(&path, prev.valid_len).map_err(|error| ResumeError::Io {
-                path: path.clone(),
-                error,
-            })?;
-        Ok(Session {
-            resumed: done.len(),
+        Ok(ResumeState {
             done,
-            writer,
             started_at: prev.header.started_at,
+            valid_len: prev.valid_len,
         })
-    }
-
-    /// Whether case `id` already has a result.
-    pub fn is_done(&self, id: &str) -> bool {
-        self.done.contains_key(id)
-    }
-
-    /// Appends a result to the file and keeps it.
-    pub fn record(&mut self, r: CaseResult) -> Result<(), ResumeError> {
-        self.writer.append(&r).map_err(|error| ResumeError::Io {
-            path: self.writer.path().to_path_buf(),
-            error,
-        })?;
-        self.done.insert(r.id.clone(), r);
-        Ok(())
-    }
-
-    /// Removes and returns the result recorded for `id` (model cases, which
-    /// [`Session::finish`] does not list).
-    pub fn take(&mut self, id: &str) -> Option<CaseResult> {
-        self.done.remove(id)
-    }
-
-    /// The jsonl path.
-    pub fn path(&self) -> &Path {
-        self.writer.path()
-    }
-
-    /// Every case's result in suite order; cases without one are `skip`
-    /// with `why` (an interrupted run). Syncs the file.
-    pub fn finish(mut self, cases: &[&Case], why: &str) -> Vec<CaseResult> {
-        let _ = self.writer.sync();
-        cases
-            .iter()
-            .map(|c| {
-                self.done
-                    .remove(&c.id)
-                    .unwrap_or_else(|| CaseResult::skipped(c, why))
-            })
-            .collect()
     }
 }
 

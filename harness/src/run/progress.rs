@@ -1,12 +1,14 @@
 //! The progress bar of long runs: cases done / total, the case in flight,
 //! failures so far and the ETA, on stderr. Hidden when stderr is not a
 //! terminal or when `CI` is set, so logs never fill with redraws.
+//! [`ProgressObserver`] draws it from a run's events.
 
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::run::Status;
+use super::Status;
+use super::events::{Observer, ObserverError, RunEvent};
 
 /// A progress bar that may be hidden.
 pub struct Progress {
@@ -65,6 +67,46 @@ impl Progress {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
+    }
+}
+
+/// The progress bar as an observer of a run: created when the run starts
+/// (counting cases a resume took over as done), removed when it ends.
+#[derive(Default)]
+pub struct ProgressObserver {
+    progress: Option<Progress>,
+}
+
+impl ProgressObserver {
+    /// A bar drawn only where [`wanted`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Observer for ProgressObserver {
+    fn on_event(&mut self, event: &RunEvent<'_>) -> Result<(), ObserverError> {
+        match event {
+            RunEvent::Started { total, done, .. } => {
+                self.progress = Some(Progress::new(*total, *done, wanted()));
+            }
+            RunEvent::CaseStarted { id } => {
+                if let Some(p) = &self.progress {
+                    p.start(id);
+                }
+            }
+            RunEvent::CaseFinished { result } => {
+                if let Some(p) = &mut self.progress {
+                    p.finish_case(result.status);
+                }
+            }
+            RunEvent::Interrupted | RunEvent::Finished { .. } => {
+                if let Some(p) = self.progress.take() {
+                    p.clear();
+                }
+            }
+        }
+        Ok(())
     }
 }
 

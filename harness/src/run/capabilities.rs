@@ -1,72 +1,17 @@
-//! The capability table of `xpucert info`: for one representative case of
+//! The capability probe of `xpucert info`: for one representative case of
 //! every op x dtype in the suites, what `query_op` answers (supported,
 //! emulated, unsupported, and the compute precision), next to what the
-//! manifest declares, with every disagreement flagged.
+//! manifest declares, with every disagreement flagged. The call is built by
+//! [`super::prepare_call`], exactly as a run builds it; the table is drawn
+//! by `report::capabilities`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use comfy_table::Table;
-use comfy_table::presets::UTF8_FULL_CONDENSED;
 use xpucert_abi::Support;
 
 use crate::backend::Executor;
-use crate::backend::call::{PreparedCall, StoredTensor};
-use crate::numerics::HostTensor;
-use crate::ops::{self, Output, Value};
-use crate::suite::{Case, InputSpec, TensorSpec};
-
-/// A case made ready to call: its logical inputs, the oracle's outputs, and
-/// the call with inputs stored in the case's layout and outputs allocated,
-/// exactly as the runner builds them.
-pub struct Prepared {
-    /// Inputs as generated (logical, row-major), `None` for absent ones.
-    pub inputs: Vec<Option<HostTensor>>,
-    /// The oracle's outputs (f64 values, dtypes, magnitudes).
-    pub expected: Vec<Output>,
-    /// The call.
-    pub call: PreparedCall,
-}
-
-/// Builds the call of `case` as `run::run_case` does.
-pub fn prepare(case: &Case) -> Result<Prepared, String> {
-    let inputs = crate::suite::generate_inputs(case);
-    let values: Vec<Option<Value>> = inputs
-        .iter()
-        .map(|t| t.as_ref().map(|t| Value::new(t.dtype, t.to_f64())))
-        .collect();
-    let expected = ops::evaluate(case.op, &case.attributes, &values)
-        .map_err(|e| format!("invalid case: {e}"))?;
-    let stored: Vec<Option<StoredTensor>> = case
-        .inputs
-        .iter()
-        .zip(&inputs)
-        .map(|(spec, t)| match (spec, t) {
-            (InputSpec::Tensor(TensorSpec { layout, .. }), Some(t)) => {
-                let (bytes, strides) = layout.store(t);
-                Some(StoredTensor::new(t.dtype, &t.shape, strides, &bytes))
-            }
-            _ => None,
-        })
-        .collect();
-    let outputs: Vec<StoredTensor> = expected
-        .iter()
-        .map(|o| StoredTensor::output(o.value.dtype, o.value.shape()))
-        .collect();
-    let call = PreparedCall::new(
-        case.op.domain,
-        case.op.name,
-        case.opset,
-        &case.attributes,
-        stored,
-        outputs,
-    );
-    Ok(Prepared {
-        inputs,
-        expected,
-        call,
-    })
-}
+use crate::suite::Case;
 
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,10 +77,11 @@ pub fn probe(
     }
     let mut rows = Vec::new();
     for case in first.into_values() {
-        let prepared = prepare(case);
+        let inputs = crate::suite::generate_inputs(case);
+        let prepared = super::prepare_call(case, &inputs);
         let mut dtypes = vec![case.dtype.name()];
-        if let Ok(p) = &prepared {
-            dtypes.extend(p.inputs.iter().flatten().map(|t| t.dtype.name()));
+        if prepared.is_ok() {
+            dtypes.extend(inputs.iter().flatten().map(|t| t.dtype.name()));
         }
         let declared = declares(manifest, case, &dtypes);
         let mut row = Capability {
@@ -148,9 +94,9 @@ pub fn probe(
             mismatch: None,
             note: String::new(),
         };
-        let answer = prepared.and_then(|mut p| {
+        let answer = prepared.and_then(|(mut call, _)| {
             backend
-                .query(&mut p.call, Duration::from_secs(30))
+                .query(&mut call, Duration::from_secs(30))
                 .map_err(|e| e.to_string())
         });
         match answer {
@@ -184,60 +130,4 @@ pub fn probe(
         rows.push(row);
     }
     rows
-}
-
-/// The table printed by `info`.
-pub fn table(rows: &[Capability]) -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED).set_header([
-        "op",
-        "dtype",
-        "query_op",
-        "compute precision",
-        "manifest",
-        "check",
-    ]);
-    for r in rows {
-        let support = match r.support.as_str() {
-            "native" => "supported".to_string(),
-            "emulated" => "emulated".to_string(),
-            "none" => "unsupported".to_string(),
-            other => other.to_string(),
-        };
-        t.add_row([
-            r.op.clone(),
-            r.dtype.clone(),
-            support,
-            r.precision.clone().unwrap_or_else(|| "-".into()),
-            if r.declared { "declared" } else { "-" }.to_string(),
-            match &r.mismatch {
-                Some(m) => format!("MISMATCH: {m}"),
-                None => "ok".into(),
-            },
-        ]);
-    }
-    t
-}
-
-/// Probes and prints the capability table and its summary line.
-pub fn print(backend: &mut dyn Executor, cases: &[&Case], manifest_text: &str) {
-    let manifest: serde_json::Value =
-        serde_json::from_str(manifest_text).unwrap_or(serde_json::Value::Null);
-    let rows = probe(backend, cases, &manifest);
-    println!("capabilities (query_op on one case of each op x dtype of the suites):");
-    println!("{}", table(&rows));
-    let count = |s: &str| rows.iter().filter(|r| r.support == s).count();
-    let mismatches = rows.iter().filter(|r| r.mismatch.is_some()).count();
-    println!(
-        "{} op x dtype: {} supported, {} emulated, {} unsupported, {} query errors; {} manifest mismatch{}",
-        rows.len(),
-        count("native"),
-        count("emulated"),
-        count("none"),
-        rows.iter()
-            .filter(|r| r.support.starts_with("error"))
-            .count(),
-        mismatches,
-        if mismatches == 1 { "" } else { "es" }
-    );
 }

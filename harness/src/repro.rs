@@ -15,14 +15,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ndarray::ArrayD;
 use serde_json::json;
-use xpucert_abi::Precision;
 
 use crate::backend::Executor;
 use crate::numerics::check::{self, CheckSpec, Comparison};
-use crate::numerics::{DType, HostTensor, round_to};
-use crate::run::{CaseResult, run_case};
+use crate::numerics::{DType, HostTensor, npy, round_to};
+use crate::run::{CaseResult, prepare_call, run_case};
 use crate::suite::Case;
 
 /// Why a dump could not be written.
@@ -68,31 +66,6 @@ fn descr(d: DType) -> (&'static str, bool) {
     }
 }
 
-/// An `.npy` file (format 1.0) holding `data`, little-endian bytes.
-fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = match dims.len() {
-        1 => format!("({},)", dims[0]),
-        _ => format!("({})", dims.join(", ")),
-    };
-    let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
-    // magic (6) + version (2) + length (2) + header + '\n', a multiple of 64.
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(data);
-    out
-}
-
-fn f64_bytes(a: &ArrayD<f64>) -> Vec<u8> {
-    a.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
 /// The smallest |x| that rounds to infinity in `d` (ties to even at the
 /// largest finite value, whose last bit is odd), or None without infinities.
 fn overflow_threshold(d: DType) -> Option<f64> {
@@ -107,27 +80,6 @@ fn overflow_threshold(d: DType) -> Option<f64> {
     round_to(d, t).is_infinite().then_some(t)
 }
 
-/// Absolute floor of the computation-derived checks (see `check.rs`).
-fn subnormal_floor(d: DType, n: f64) -> f64 {
-    match d {
-        DType::F32 | DType::BF16 => 2f64.powi(-126),
-        DType::F64 => 2f64.powi(-1022),
-        _ => n * 2.0 * check::half_subnormal(d),
-    }
-}
-
-fn ulp_params(d: DType) -> Option<(i32, i32)> {
-    Some(match d {
-        DType::F64 => (53, -1022),
-        DType::F32 => (24, -126),
-        DType::F16 => (11, -14),
-        DType::BF16 => (8, -126),
-        DType::F8E4M3FN => (4, -6),
-        DType::F8E5M2 => (3, -14),
-        _ => return None,
-    })
-}
-
 /// The check with every constant `check.py` needs to apply it.
 fn check_json(spec: CheckSpec, out: DType, compute_u: f64) -> serde_json::Value {
     let mut v = match spec {
@@ -136,29 +88,21 @@ fn check_json(spec: CheckSpec, out: DType, compute_u: f64) -> serde_json::Value 
             json!({"kind": "allclose", "rtol": rtol, "atol": atol})
         }
         CheckSpec::Ulp { n } => {
-            json!({"kind": "ulp", "n": n, "floor": subnormal_floor(out, n.max(2.0))})
+            json!({"kind": "ulp", "n": n, "floor": check::subnormal_floor(out, n.max(2.0))})
         }
         CheckSpec::Bound { c } => json!({
             "kind": "bound", "c": c, "compute_u": compute_u,
-            "output_u": check::unit_roundoff(out), "floor": subnormal_floor(out, 2.0),
+            "output_u": check::unit_roundoff(out), "floor": check::subnormal_floor(out, 2.0),
         }),
     };
     v["text"] = json!(spec.to_string());
     v["meaning"] = json!(crate::report::check_meaning(&spec));
-    if let Some((p, emin)) = ulp_params(out) {
+    if let Some((p, emin)) = check::float_format(out) {
         v["precision_bits"] = json!(p);
         v["emin"] = json!(emin);
     }
     v["overflow_threshold"] = json!(overflow_threshold(out));
     v
-}
-
-fn compute_roundoff(p: Precision, out: DType) -> f64 {
-    match p {
-        Precision::Default => check::unit_roundoff(out),
-        Precision::Tf32 => 2f64.powi(-11),
-        Precision::DType(d) => check::unit_roundoff(d),
-    }
 }
 
 fn safetensors_name(d: DType) -> Option<&'static str> {
@@ -192,10 +136,10 @@ impl Dump {
     /// `<stem>.f64.npy`, its exact values.
     fn tensor(&mut self, stem: &str, t: &HostTensor) -> Result<serde_json::Value, ReproError> {
         let (d, native) = descr(t.dtype);
-        self.write(&format!("{stem}.npy"), &npy_bytes(d, &t.shape, &t.data))?;
+        self.write(&format!("{stem}.npy"), &npy::bytes(d, &t.shape, &t.data))?;
         self.write(
             &format!("{stem}.f64.npy"),
-            &npy_bytes("<f8", &t.shape, &f64_bytes(&t.to_f64())),
+            &npy::bytes("<f8", &t.shape, &npy::f64_data(&t.to_f64())),
         )?;
         if safetensors_name(t.dtype).is_some() {
             self.st
@@ -273,8 +217,9 @@ pub fn repro(
     let mut unstable = None;
     let mut inputs_json = Vec::new();
     let mut outputs_json = Vec::new();
-    if let Ok(mut p) = super::capabilities::prepare(case) {
-        for (i, t) in p.inputs.iter().enumerate() {
+    let inputs = crate::suite::generate_inputs(case);
+    if let Ok((mut call, expected)) = prepare_call(case, &inputs) {
+        for (i, t) in inputs.iter().enumerate() {
             inputs_json.push(match t {
                 Some(t) => dump.tensor(&format!("input_{i}"), t)?,
                 None => json!(null),
@@ -283,24 +228,24 @@ pub fn repro(
         // The arrays of the outputs: only when the case ran in `run` too.
         let ran = !result.outputs.is_empty();
         let answer = if ran {
-            backend.query(&mut p.call, limit).ok()
+            backend.query(&mut call, limit).ok()
         } else {
             None
         };
         let second = match &answer {
-            Some(_) => backend.run(&mut p.call, limit).map_err(|e| e.to_string()),
+            Some(_) => backend.run(&mut call, limit).map_err(|e| e.to_string()),
             None => Err("not run".into()),
         };
-        for (j, (exp, first)) in p.expected.iter().zip(&result.outputs).enumerate() {
+        for (j, (exp, first)) in expected.iter().zip(&result.outputs).enumerate() {
             let dtype = exp.value.dtype;
             let spec = first.comparison.check;
             let compute_u = answer.as_ref().map_or(check::unit_roundoff(dtype), |a| {
-                compute_roundoff(a.precision, dtype)
+                check::compute_roundoff(a.precision, dtype)
             });
             let shape = exp.value.shape().to_vec();
             dump.write(
                 &format!("expected_{j}.npy"),
-                &npy_bytes("<f8", &shape, &f64_bytes(&exp.value.data)),
+                &npy::bytes("<f8", &shape, &npy::f64_data(&exp.value.data)),
             )?;
             let mut out = json!({
                 "index": j, "dtype": dtype.name(), "shape": shape,
@@ -311,12 +256,12 @@ pub fn repro(
             if let Some(m) = &exp.magnitude {
                 dump.write(
                     &format!("magnitude_{j}.npy"),
-                    &npy_bytes("<f8", &shape, &f64_bytes(m)),
+                    &npy::bytes("<f8", &shape, &npy::f64_data(m)),
                 )?;
                 out["magnitude_file"] = json!(format!("magnitude_{j}.npy"));
             }
             if second.is_ok() {
-                let actual = p.call.outputs[j].to_host();
+                let actual = call.outputs[j].to_host();
                 out["actual"] = dump.tensor(&format!("actual_{j}"), &actual)?;
                 let a = actual.to_f64();
                 let err = ndarray::Zip::from(&a)
@@ -324,7 +269,7 @@ pub fn repro(
                     .map_collect(|x, y| (x - y).abs());
                 dump.write(
                     &format!("error_{j}.npy"),
-                    &npy_bytes("<f8", &shape, &f64_bytes(&err)),
+                    &npy::bytes("<f8", &shape, &npy::f64_data(&err)),
                 )?;
                 out["error_file"] = json!(format!("error_{j}.npy"));
                 let again = check::compare(
@@ -362,7 +307,7 @@ pub fn repro(
     dump.write("case.json", text.as_bytes())?;
     dump.write(
         "check.py",
-        include_str!("../../templates/repro/check.py").as_bytes(),
+        include_str!("../templates/repro/check.py").as_bytes(),
     )?;
     Ok(Repro {
         result,

@@ -43,42 +43,42 @@ pub enum ScaffoldError {
     },
 }
 
-const HEADER: &str = include_str!("../../../backends/include/xpucert_backend.h");
+const HEADER: &str = include_str!("../../backends/include/xpucert_backend.h");
 
 /// (path in the skeleton, template text) for each language.
 fn templates(lang: Lang) -> &'static [(&'static str, &'static str)] {
     match lang {
         Lang::C => &[
-            ("src/backend.c", include_str!("../../templates/c/backend.c")),
-            ("src/ops.h", include_str!("../../templates/c/ops.h")),
-            ("src/ops.c", include_str!("../../templates/c/ops.c")),
-            ("Makefile", include_str!("../../templates/c/Makefile")),
+            ("src/backend.c", include_str!("../templates/c/backend.c")),
+            ("src/ops.h", include_str!("../templates/c/ops.h")),
+            ("src/ops.c", include_str!("../templates/c/ops.c")),
+            ("Makefile", include_str!("../templates/c/Makefile")),
             (
                 "CMakeLists.txt",
-                include_str!("../../templates/c/CMakeLists.txt"),
+                include_str!("../templates/c/CMakeLists.txt"),
             ),
-            ("README.md", include_str!("../../templates/c/README.md")),
+            ("README.md", include_str!("../templates/c/README.md")),
             ("include/xpucert_backend.h", HEADER),
         ],
         Lang::Cpp => &[
             (
                 "src/backend.cpp",
-                include_str!("../../templates/cpp/backend.cpp"),
+                include_str!("../templates/cpp/backend.cpp"),
             ),
             (
                 "CMakeLists.txt",
-                include_str!("../../templates/cpp/CMakeLists.txt"),
+                include_str!("../templates/cpp/CMakeLists.txt"),
             ),
-            ("README.md", include_str!("../../templates/cpp/README.md")),
+            ("README.md", include_str!("../templates/cpp/README.md")),
             ("include/xpucert_backend.h", HEADER),
         ],
         Lang::Rust => &[
             (
                 "Cargo.toml",
-                include_str!("../../templates/rust/Cargo.toml.tmpl"),
+                include_str!("../templates/rust/Cargo.toml.tmpl"),
             ),
-            ("src/lib.rs", include_str!("../../templates/rust/lib.rs")),
-            ("README.md", include_str!("../../templates/rust/README.md")),
+            ("src/lib.rs", include_str!("../templates/rust/lib.rs")),
+            ("README.md", include_str!("../templates/rust/README.md")),
         ],
     }
 }

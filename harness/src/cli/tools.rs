@@ -1,23 +1,17 @@
-//! The vendor's path from an empty directory to a certified backend:
-//! `new-backend` skeletons ([`scaffold`]), the capability table of `info`
-//! ([`capabilities`]), `repro --dump` ([`repro`]) and the progress bar of
-//! long runs ([`progress`]). The CLI glue of those commands lives here too,
-//! so `cli.rs` only names them.
-
-pub mod capabilities;
-pub mod progress;
-pub mod repro;
-pub mod scaffold;
+//! `new-backend` and `repro`: the vendor's tools (a skeleton to start
+//! from, one case dumped for debugging).
 
 use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use crate::cli::Failure;
+use super::{ExitCode, Failure, IsolationArg, parse_option};
+use crate::run::plan::{self, DEFAULT_TIMEOUT};
+use crate::scaffold;
 
 /// The language of `new-backend`.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum LangArg {
+enum LangArg {
     /// C99, Makefile and CMakeLists.txt.
     C,
     /// C++17, CMake, exception-safe entry points.
@@ -28,23 +22,23 @@ pub enum LangArg {
 
 /// `xpucert new-backend NAME --lang c|cpp|rust [--dir DIR]`.
 #[derive(clap::Args, Debug)]
-pub struct NewBackendArgs {
+pub(super) struct NewBackendArgs {
     /// Backend name: lowercase letters, digits, `-` and `_` (e.g. `acme-npu`).
-    pub name: String,
+    name: String,
     /// Language of the skeleton.
     #[arg(long, value_enum)]
-    pub lang: LangArg,
+    lang: LangArg,
     /// Directory to create (default: ./NAME); must not exist or be empty.
     #[arg(long)]
-    pub dir: Option<PathBuf>,
+    dir: Option<PathBuf>,
     /// For `--lang rust`: path of the `xpucert-abi` crate (default: the
     /// `backends/abi` of the checkout xpucert was built from).
     #[arg(long)]
-    pub abi_crate: Option<PathBuf>,
+    abi_crate: Option<PathBuf>,
 }
 
 /// Runs `new-backend`.
-pub(crate) fn cmd_new_backend(a: NewBackendArgs) -> Result<u8, Failure> {
+pub(super) fn new_backend(a: NewBackendArgs) -> Result<ExitCode, Failure> {
     let lang = match a.lang {
         LangArg::C => scaffold::Lang::C,
         LangArg::Cpp => scaffold::Lang::Cpp,
@@ -58,8 +52,7 @@ pub(crate) fn cmd_new_backend(a: NewBackendArgs) -> Result<u8, Failure> {
             dir.join("Cargo.toml").display()
         );
     }
-    let files = scaffold::generate(&a.name, lang, &dir, abi.as_deref())
-        .map_err(|e| Failure::config(e.to_string()))?;
+    let files = scaffold::generate(&a.name, lang, &dir, abi.as_deref()).map_err(Failure::usage)?;
     for f in &files {
         println!("wrote {}", f.display());
     }
@@ -81,36 +74,36 @@ pub(crate) fn cmd_new_backend(a: NewBackendArgs) -> Result<u8, Failure> {
         "      xpucert run --backend {} --suite suites/ops/core.yaml",
         lib.display()
     );
-    Ok(0)
+    Ok(ExitCode::Success)
 }
 
 /// `xpucert repro CASE --backend X --dump DIR`.
 #[derive(clap::Args, Debug)]
-pub struct ReproArgs {
+pub(super) struct ReproArgs {
     /// The case id, as in results.json or `xpucert list`.
-    pub case: String,
+    case: String,
     /// Backend library path, or a bundled backend name.
     #[arg(long)]
-    pub backend: String,
+    backend: String,
     /// Directory to write the arrays, case.json and check.py into.
     #[arg(long)]
-    pub dump: PathBuf,
+    dump: PathBuf,
     /// Suite file or directory holding the case (repeatable).
     #[arg(long = "suite", default_value = "suites/ops/core.yaml")]
-    pub suites: Vec<PathBuf>,
+    suites: Vec<PathBuf>,
     /// Backend context option KEY=VALUE (repeatable).
-    #[arg(long = "option", value_parser = crate::cli::parse_option)]
-    pub options: Vec<(String, String)>,
+    #[arg(long = "option", value_parser = parse_option)]
+    options: Vec<(String, String)>,
     /// Where the backend runs (see `run --isolation`).
-    #[arg(long, value_enum, default_value_t = crate::cli::Isolation::Process)]
-    pub isolation: crate::cli::Isolation,
+    #[arg(long, value_enum, default_value_t = IsolationArg::Process)]
+    isolation: IsolationArg,
     /// Base time limit of one call in seconds.
-    #[arg(long, default_value = "30")]
-    pub timeout: f64,
+    #[arg(long, default_value_t = DEFAULT_TIMEOUT)]
+    timeout: f64,
 }
 
 /// The `repro` command line that reruns `id` and dumps it.
-pub fn repro_command(
+fn repro_command(
     id: &str,
     backend: &str,
     suites: &[PathBuf],
@@ -130,20 +123,25 @@ pub fn repro_command(
 
 /// Runs `repro`: exit 0 if the case passes (or is unsupported), 1 if it
 /// fails, like `run`.
-pub(crate) fn cmd_repro(a: ReproArgs) -> Result<u8, Failure> {
-    let suites = crate::cli::load_suites(&a.suites)?;
+pub(super) fn repro(a: ReproArgs) -> Result<ExitCode, Failure> {
+    let suites = plan::load_suites(&a.suites)?;
     let Some(case) = suites
         .iter()
         .flat_map(|s| &s.cases)
         .find(|c| c.id == a.case)
     else {
-        return Err(Failure::config(format!(
+        return Err(Failure::usage(format!(
             "no case `{}` in {} suite(s); `xpucert list` shows the ids",
             a.case,
             suites.len()
         )));
     };
-    let mut b = crate::cli::open_backend(&a.backend, &a.options, a.isolation, a.timeout.max(60.0))?;
+    let mut b = plan::open_backend(
+        &a.backend,
+        &a.options,
+        a.isolation.into(),
+        a.timeout.max(60.0),
+    )?;
     let limit = crate::run::time_limit(case, std::time::Duration::from_secs_f64(a.timeout));
     let command = repro_command(
         &case.id,
@@ -152,8 +150,8 @@ pub(crate) fn cmd_repro(a: ReproArgs) -> Result<u8, Failure> {
         &a.options,
         &a.dump.display().to_string(),
     );
-    let r = repro::repro(b.as_mut(), case, limit, &a.dump, &command)
-        .map_err(|e| Failure::config(e.to_string()))?;
+    let r =
+        crate::repro::repro(b.as_mut(), case, limit, &a.dump, &command).map_err(Failure::usage)?;
     for line in crate::report::teach::case_lines(&r.result) {
         println!("{line}");
     }
@@ -166,24 +164,5 @@ pub(crate) fn cmd_repro(a: ReproArgs) -> Result<u8, Failure> {
         a.dump.display(),
         a.dump.join("check.py").display()
     );
-    Ok(if r.result.status.is_failure() { 1 } else { 0 })
-}
-
-/// A relative suite path that does not exist here is looked up in
-/// `$XPUCERT_HOME` and then in the checkout xpucert was built from, so
-/// `info` works from a vendor's own directory.
-pub fn find_suite(path: &std::path::Path) -> PathBuf {
-    if path.exists() || path.is_absolute() {
-        return path.to_path_buf();
-    }
-    let homes = [
-        std::env::var_os("XPUCERT_HOME").map(PathBuf::from),
-        Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")),
-    ];
-    homes
-        .into_iter()
-        .flatten()
-        .map(|h| h.join(path))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| path.to_path_buf())
+    Ok(ExitCode::verdict(!r.result.status.is_failure()))
 }

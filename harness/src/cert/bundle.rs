@@ -1,0 +1,301 @@
+//! Certificate bundles: writing one (the results, the library, the profile,
+//! the suites and the fixtures, each with its sha256) and verifying one.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::profile::{LevelReport, level, load_profile, suite_files};
+use super::{CertError, io};
+use crate::run::ResultsFile;
+
+/// One file of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleFile {
+    /// Path inside the bundle, `/`-separated.
+    pub path: String,
+    /// What it is: `results`, `library`, `profile`, `suite`, `fixture`.
+    pub role: String,
+    /// sha256 hex.
+    pub sha256: String,
+}
+
+/// `certificate.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Certificate {
+    /// Always `xpucert.certificate`.
+    pub schema: String,
+    /// 1.
+    pub schema_version: u32,
+    /// Profile name.
+    pub profile: String,
+    /// The level claimed and why not higher.
+    pub level: LevelReport,
+    /// Backend self-reported name.
+    pub backend_name: String,
+    /// sha256 of the library (same as its file entry).
+    pub backend_sha256: String,
+    /// The backend's manifest (driver and firmware versions live here).
+    pub manifest: serde_json::Value,
+    /// xpucert version and commit that made the results.
+    pub harness_version: String,
+    /// Commit, when known.
+    pub harness_commit: Option<String>,
+    /// Results summary.
+    pub summary: crate::run::Summary,
+    /// Every file of the bundle but this one.
+    pub files: Vec<BundleFile>,
+    /// When the bundle was made.
+    pub created_at: String,
+}
+
+/// The certificate's schema name.
+pub const CERT_SCHEMA: &str = "xpucert.certificate";
+
+fn sha_file(path: &Path) -> Result<String, CertError> {
+    crate::digest::sha256_file(path).map_err(io(path))
+}
+
+/// A relative, `/`-separated path inside a bundle for a source path (a
+/// relative path as given, an absolute path by its file name under `abs/`).
+fn inside(prefix: &str, src: &Path) -> String {
+    let rel: Vec<String> = src
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    if src.is_absolute() {
+        format!("{prefix}/abs/{}", rel.join("/"))
+    } else {
+        format!("{prefix}/{}", rel.join("/"))
+    }
+}
+
+fn copy_in(
+    dir: &Path,
+    rel: &str,
+    src: &Path,
+    role: &str,
+    files: &mut Vec<BundleFile>,
+) -> Result<(), CertError> {
+    if files.iter().any(|f| f.path == rel) {
+        return Ok(());
+    }
+    let dst = dir.join(rel);
+    if let Some(p) = dst.parent() {
+        std::fs::create_dir_all(p).map_err(io(p))?;
+    }
+    std::fs::copy(src, &dst).map_err(io(src))?;
+    files.push(BundleFile {
+        path: rel.to_string(),
+        role: role.to_string(),
+        sha256: sha_file(&dst)?,
+    });
+    Ok(())
+}
+
+fn walk(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), CertError> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io(path))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for e in entries {
+            walk(&e, out)?;
+        }
+    } else {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Writes a bundle for `results` (read from `results_path`) under
+/// `profile` (read from `profile_file`) into `dir`. The library is the one
+/// the results name; it must still hash to what they recorded.
+pub fn write_bundle(
+    dir: &Path,
+    profile_file: &Path,
+    results_path: &Path,
+) -> Result<Certificate, CertError> {
+    let profile = load_profile(profile_file)?;
+    let bytes = std::fs::read(results_path).map_err(io(results_path))?;
+    let results: ResultsFile = serde_json::from_slice(&bytes).map_err(|e| {
+        CertError::Other(format!(
+            "{}: not a results file: {e}",
+            results_path.display()
+        ))
+    })?;
+    if results.shard.is_some() {
+        return Err(CertError::Other(format!(
+            "{} holds one shard; `xpucert merge` the shards first",
+            results_path.display()
+        )));
+    }
+    let lib = PathBuf::from(&results.provenance.backend_path);
+    let lib_sha = sha_file(&lib)?;
+    if lib_sha != results.provenance.backend_sha256 {
+        return Err(CertError::Other(format!(
+            "{} changed since the run (sha256 {} now, {} in the results)",
+            lib.display(),
+            lib_sha,
+            results.provenance.backend_sha256
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut files = Vec::new();
+    copy_in(dir, "results.json", results_path, "results", &mut files)?;
+    let lib_name = lib
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "backend.so".into());
+    copy_in(
+        dir,
+        &format!("backend/{lib_name}"),
+        &lib,
+        "library",
+        &mut files,
+    )?;
+    copy_in(dir, "profile.yaml", profile_file, "profile", &mut files)?;
+    for s in &results.provenance.suites {
+        let suite = suite_files(Path::new(&s.path)).map_err(|e| {
+            CertError::Other(format!("cannot read suite {} for the bundle: {e}", s.path))
+        })?;
+        if suite.sha256 != s.sha256 {
+            return Err(CertError::Other(format!(
+                "suite {} changed since the run (sha256 {} now, {} in the results)",
+                s.path, suite.sha256, s.sha256
+            )));
+        }
+        let root = Path::new(&s.path)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .canonicalize()
+            .ok();
+        for f in &suite.files {
+            // Keep paths relative to the root suite's directory so includes
+            // resolve inside the bundle as they did in the run.
+            let rel_to_root = root
+                .as_ref()
+                .and_then(|r| f.strip_prefix(r).ok())
+                .map(|p| Path::new(&s.path).parent().unwrap_or(Path::new("")).join(p))
+                .unwrap_or_else(|| f.clone());
+            copy_in(dir, &inside("suites", &rel_to_root), f, "suite", &mut files)?;
+        }
+    }
+    for fx in &profile.fixtures {
+        let mut all = Vec::new();
+        walk(fx, &mut all)?;
+        for f in all {
+            copy_in(dir, &inside("fixtures", &f), &f, "fixture", &mut files)?;
+        }
+    }
+    let cert = Certificate {
+        schema: CERT_SCHEMA.into(),
+        schema_version: 1,
+        profile: profile.profile.clone(),
+        level: level(&profile, &results),
+        backend_name: results.provenance.backend_name.clone(),
+        backend_sha256: lib_sha,
+        manifest: results.provenance.manifest.clone(),
+        harness_version: results.provenance.harness_version.clone(),
+        harness_commit: results.provenance.harness_commit.clone(),
+        summary: results.summary.clone(),
+        files,
+        created_at: crate::run::utc_now(),
+    };
+    let path = dir.join("certificate.json");
+    let text = serde_json::to_string_pretty(&cert).map_err(|e| CertError::Other(e.to_string()))?;
+    std::fs::write(&path, text + "\n").map_err(io(&path))?;
+    Ok(cert)
+}
+
+/// Verifies a bundle: every listed file hashes as listed, no file is
+/// missing, the results name the bundled library and suites, and the level
+/// recomputed from the bundled results and profile is the one claimed.
+pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
+    let reject = |msg: String| CertError::Rejected {
+        bundle: dir.display().to_string(),
+        msg,
+    };
+    let cpath = dir.join("certificate.json");
+    let cert: Certificate = serde_json::from_slice(&std::fs::read(&cpath).map_err(io(&cpath))?)
+        .map_err(|e| reject(format!("certificate.json is not a certificate: {e}")))?;
+    if cert.schema != CERT_SCHEMA || cert.schema_version != 1 {
+        return Err(reject(format!(
+            "unknown certificate schema {} v{}",
+            cert.schema, cert.schema_version
+        )));
+    }
+    let mut by_role: BTreeMap<&str, Vec<&BundleFile>> = BTreeMap::new();
+    for f in &cert.files {
+        if f.path.split('/').any(|c| c == ".." || c.is_empty()) || f.path.starts_with('/') {
+            return Err(reject(format!("file path `{}` leaves the bundle", f.path)));
+        }
+        let p = dir.join(&f.path);
+        let got = sha_file(&p).map_err(|e| reject(format!("{}: {e}", f.path)))?;
+        if got != f.sha256 {
+            return Err(reject(format!(
+                "{} ({}) has sha256 {got}, the certificate says {}",
+                f.path, f.role, f.sha256
+            )));
+        }
+        by_role.entry(f.role.as_str()).or_default().push(f);
+    }
+    let one = |role: &str| -> Result<&BundleFile, CertError> {
+        match by_role.get(role).map(Vec::as_slice) {
+            Some([f]) => Ok(f),
+            _ => Err(reject(format!(
+                "the bundle must hold exactly one {role} file"
+            ))),
+        }
+    };
+    let results_f = one("results")?;
+    let lib_f = one("library")?;
+    let profile_f = one("profile")?;
+    let results: ResultsFile = serde_json::from_slice(
+        &std::fs::read(dir.join(&results_f.path)).map_err(io(&dir.join(&results_f.path)))?,
+    )
+    .map_err(|e| reject(format!("results.json does not parse: {e}")))?;
+    if results.provenance.backend_sha256 != lib_f.sha256 || cert.backend_sha256 != lib_f.sha256 {
+        return Err(reject(format!(
+            "the results were made with library sha256 {}, the bundled library is {}",
+            results.provenance.backend_sha256, lib_f.sha256
+        )));
+    }
+    for s in &results.provenance.suites {
+        let rel = inside("suites", Path::new(&s.path));
+        let suite = suite_files(&dir.join(&rel))
+            .map_err(|e| reject(format!("bundled suite {rel}: {e}")))?;
+        if suite.sha256 != s.sha256 {
+            return Err(reject(format!(
+                "bundled suite {rel} has sha256 {}, the results ran {}",
+                suite.sha256, s.sha256
+            )));
+        }
+    }
+    let profile = load_profile(&dir.join(&profile_f.path))?;
+    if profile.profile != cert.profile {
+        return Err(reject(format!(
+            "certificate claims profile {}, bundled profile is {}",
+            cert.profile, profile.profile
+        )));
+    }
+    let recomputed = level(&profile, &results);
+    if recomputed.level != cert.level.level {
+        return Err(reject(format!(
+            "certificate claims {}, the bundled results reach {}",
+            cert.level.name(),
+            recomputed.name()
+        )));
+    }
+    if results.summary != cert.summary || results.provenance.manifest != cert.manifest {
+        return Err(reject(
+            "certificate summary or manifest differs from results.json".into(),
+        ));
+    }
+    Ok(cert)
+}

@@ -1,0 +1,320 @@
+//! Certification profiles (`suites/profiles/NAME.yaml`) and the level a
+//! results file reaches under one.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{CertError, io};
+use crate::run::{ResultsFile, Status};
+
+/// A required op and its dtypes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Required {
+    /// ONNX op name.
+    pub op: String,
+    /// Case dtypes.
+    pub dtypes: Vec<String>,
+    /// Why the deployment needs it.
+    #[serde(default)]
+    pub why: String,
+}
+
+/// A model the profile needs (L3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelReq {
+    /// Model name as in its model case (`ModelSummary::name`).
+    pub name: String,
+    /// The model suite that holds it.
+    pub suite: PathBuf,
+}
+
+/// Measurement rule for L4.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThroughputRule {
+    /// Minimum timed iterations per case.
+    pub min_iterations: u64,
+}
+
+/// A certification profile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Name (`[a-z0-9_]+`).
+    pub profile: String,
+    /// What it certifies.
+    #[serde(default)]
+    pub description: String,
+    /// Operator suites to run (paths from the repository root).
+    pub suites: Vec<PathBuf>,
+    /// The op x dtype set of L2.
+    pub required: Vec<Required>,
+    /// Models of L3.
+    #[serde(default)]
+    pub models: Vec<ModelReq>,
+    /// The rule of L4.
+    pub throughput: ThroughputRule,
+    /// Fixture files or directories whose hashes go into the bundle.
+    #[serde(default)]
+    pub fixtures: Vec<PathBuf>,
+}
+
+/// Where profile NAME lives (a path is taken as given).
+pub fn profile_path(name: &str) -> PathBuf {
+    if name.ends_with(".yaml") || name.contains('/') {
+        PathBuf::from(name)
+    } else {
+        PathBuf::from("suites/profiles").join(format!("{name}.yaml"))
+    }
+}
+
+/// Reads a profile file.
+pub fn load_profile(path: &Path) -> Result<Profile, CertError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    parse_profile(path, &text)
+}
+
+/// Parses profile text.
+pub fn parse_profile(path: &Path, text: &str) -> Result<Profile, CertError> {
+    let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
+    let p: Profile =
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| CertError::Profile {
+            path: path.display().to_string(),
+            msg: e.to_string(),
+        })?;
+    if p.profile.is_empty()
+        || !p
+            .profile
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(CertError::Profile {
+            path: path.display().to_string(),
+            msg: format!("profile name `{}` must match [a-z0-9_]+", p.profile),
+        });
+    }
+    for r in &p.required {
+        if crate::ops::names().all(|n| n != r.op) {
+            return Err(CertError::Profile {
+                path: path.display().to_string(),
+                msg: format!("required op `{}` is not in xpucert's op vocabulary", r.op),
+            });
+        }
+        for d in &r.dtypes {
+            if crate::numerics::DType::from_name(d).is_none() {
+                return Err(CertError::Profile {
+                    path: path.display().to_string(),
+                    msg: format!(
+                        "required dtype `{d}` of {} is not a dtype xpucert knows",
+                        r.op
+                    ),
+                });
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// A suite's digest and the files it reads: an op suite with its includes,
+/// or a model suite (its file; the weights it names are pinned in it by
+/// sha256 and were checked by the run).
+pub(super) struct SuiteFiles {
+    pub(super) sha256: String,
+    pub(super) files: Vec<PathBuf>,
+}
+
+pub(super) fn suite_files(path: &Path) -> Result<SuiteFiles, crate::suite::SuiteError> {
+    if crate::model::spec::is_model_suite(path) {
+        let m = crate::model::spec::load(path)?;
+        let file = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        return Ok(SuiteFiles {
+            sha256: m.sha256,
+            files: vec![file],
+        });
+    }
+    let s = crate::suite::load(path)?;
+    Ok(SuiteFiles {
+        sha256: s.sha256,
+        files: s.files,
+    })
+}
+
+/// The suites `run --profile NAME` runs: the profile's operator suites and
+/// those of its model suites that exist (a missing one is named on stderr:
+/// its models then cannot reach L3).
+pub fn profile_suites(name: &str) -> Result<Vec<PathBuf>, CertError> {
+    let path = profile_path(name);
+    let p = load_profile(&path)?;
+    let mut suites = p.suites.clone();
+    for m in &p.models {
+        if m.suite.exists() {
+            if !suites.contains(&m.suite) {
+                suites.push(m.suite.clone());
+            }
+        } else {
+            eprintln!(
+                "xpucert: warning: profile {}: model suite {} (model {}) does not exist yet; L3 is out of reach",
+                p.profile,
+                m.suite.display(),
+                m.name
+            );
+        }
+    }
+    Ok(suites)
+}
+
+/// A level and why the next one was not reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelReport {
+    /// 0 (nothing) to 4.
+    pub level: u8,
+    /// Why each level above `level` was not reached (the first blocker of
+    /// the next level, then later ones).
+    pub blockers: Vec<String>,
+}
+
+impl LevelReport {
+    /// `L2`, or `none`.
+    pub fn name(&self) -> String {
+        if self.level == 0 {
+            "none".into()
+        } else {
+            format!("L{}", self.level)
+        }
+    }
+}
+
+/// The level `results` reach under `profile`.
+pub fn level(profile: &Profile, r: &ResultsFile) -> LevelReport {
+    let mut blockers = Vec::new();
+    // L1
+    let manifest_ok = r.provenance.manifest.is_object();
+    if r.cases.is_empty() || !manifest_ok {
+        blockers.push(if r.cases.is_empty() {
+            "L1: the run has no results".into()
+        } else {
+            "L1: the library returned no JSON manifest".into()
+        });
+        return LevelReport { level: 0, blockers };
+    }
+    let mut level = 1;
+    // L2
+    let mut l2 = Vec::new();
+    if r.summary.interrupted {
+        l2.push("L2: the run was interrupted".to_string());
+    }
+    for req in &profile.required {
+        for dt in &req.dtypes {
+            let cases: Vec<_> = r
+                .cases
+                .iter()
+                .filter(|c| c.model.is_none() && c.op == req.op && &c.dtype == dt)
+                .collect();
+            if cases.is_empty() {
+                l2.push(format!("L2: no case of {} x {dt} in the results", req.op));
+                continue;
+            }
+            let bad: Vec<_> = cases
+                .iter()
+                .filter(|c| !matches!(c.status, Status::Pass | Status::Warn))
+                .collect();
+            if let Some(first) = bad.first() {
+                l2.push(format!(
+                    "L2: {} x {dt}: {} of {} cases not conformant (first: {} {})",
+                    req.op,
+                    bad.len(),
+                    cases.len(),
+                    first.id,
+                    first.status
+                ));
+            }
+        }
+    }
+    let l2_ok = l2.is_empty();
+    blockers.extend(l2);
+    // L3
+    let mut l3 = Vec::new();
+    if profile.models.is_empty() {
+        l3.push("L3: the profile names no model".to_string());
+    }
+    for m in &profile.models {
+        let cases: Vec<_> = r
+            .cases
+            .iter()
+            .filter(|c| c.model.as_ref().is_some_and(|s| s.name == m.name))
+            .collect();
+        if cases.is_empty() {
+            l3.push(format!(
+                "L3: no result for model {} ({})",
+                m.name,
+                m.suite.display()
+            ));
+        } else if let Some(c) = cases
+            .iter()
+            .find(|c| !matches!(c.status, Status::Pass | Status::Warn))
+        {
+            l3.push(format!("L3: model {}: {} is {}", m.name, c.id, c.status));
+        }
+    }
+    let l3_ok = l3.is_empty();
+    blockers.extend(l3);
+    // L4
+    let mut l4 = Vec::new();
+    let min = profile.throughput.min_iterations;
+    for req in &profile.required {
+        for c in r
+            .cases
+            .iter()
+            .filter(|c| c.model.is_none() && c.op == req.op && req.dtypes.contains(&c.dtype))
+        {
+            match &c.throughput {
+                None => {
+                    l4.push(format!("L4: {} has no throughput record", c.id));
+                }
+                Some(t) if t.iterations < min || (t.samples_s.len() as u64) < min => {
+                    l4.push(format!(
+                        "L4: {} measured {} iterations ({} samples), the rule needs {min}",
+                        c.id,
+                        t.iterations,
+                        t.samples_s.len()
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    for c in r.cases.iter().filter(|c| c.model.is_some()) {
+        let m = c.model.as_ref().expect("filtered");
+        // An encoder has no decode phase: its prefill figure is its figure.
+        let decodes = m.family != "bert";
+        if m.prefill_tokens_per_s.is_none() || (decodes && m.decode_tokens_per_s.is_none()) {
+            l4.push(format!(
+                "L4: model case {} reports no prefill/decode tokens per second",
+                c.id
+            ));
+        }
+    }
+    let l4_ok = l4.is_empty();
+    // Report only the first few L4 blockers: one per case would drown the rest.
+    let n4 = l4.len();
+    blockers.extend(l4.into_iter().take(5));
+    if n4 > 5 {
+        blockers.push(format!(
+            "L4: ... {} more cases without a conforming throughput record",
+            n4 - 5
+        ));
+    }
+    if l2_ok {
+        level = 2;
+        if l3_ok {
+            level = 3;
+            if l4_ok {
+                level = 4;
+            }
+        }
+    }
+    LevelReport { level, blockers }
+}

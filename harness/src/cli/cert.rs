@@ -1,0 +1,110 @@
+//! `certify` and `verify`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{ExitCode, Failure, parse_option};
+use crate::cert::certify::{CertifyError, CertifyRequest, Source};
+use crate::report::live::SummaryReporter;
+
+/// `xpucert certify`.
+#[derive(Args, Debug)]
+pub(super) struct CertifyArgs {
+    /// Profile name (suites/profiles/NAME.yaml) or path.
+    #[arg(long)]
+    profile: String,
+    /// Directory of the bundle.
+    #[arg(long)]
+    out: PathBuf,
+    /// Backend to run (library path or bundled name); not with --results.
+    #[arg(long, conflicts_with = "results")]
+    backend: Option<String>,
+    /// Backend option KEY=VALUE for the run (repeatable).
+    #[arg(long = "option", value_parser = parse_option)]
+    options: Vec<(String, String)>,
+    /// Bundle this results.json (of an earlier `run --profile`) instead of running.
+    #[arg(long)]
+    results: Option<PathBuf>,
+}
+
+/// Runs `certify`: 0 with a level, 1 without one.
+pub(super) fn certify(a: CertifyArgs) -> Result<ExitCode, Failure> {
+    let source = match (a.results, a.backend) {
+        (Some(r), _) => Source::Results(r),
+        (None, Some(backend)) => Source::Run {
+            backend,
+            options: a.options,
+        },
+        (None, None) => {
+            return Err(Failure::usage(
+                "certify needs --backend (to run) or --results (to bundle)",
+            ));
+        }
+    };
+    let req = CertifyRequest {
+        profile: a.profile,
+        out: a.out,
+        source,
+    };
+    let cert = match crate::cert::certify::certify(&req, &mut SummaryReporter) {
+        Ok(cert) => cert,
+        Err(e) => {
+            let message = e.to_string();
+            let code = match e {
+                CertifyError::Cert(_) => ExitCode::Usage,
+                CertifyError::Run(run) => {
+                    // The run's own error first, then what it means here.
+                    let inner = Failure::from(run);
+                    eprintln!("xpucert: error: {}", inner.message);
+                    inner.code
+                }
+                CertifyError::Interrupted => {
+                    eprintln!("xpucert: {}", super::run::INTERRUPTED);
+                    ExitCode::Interrupted
+                }
+            };
+            return Err(Failure { code, message });
+        }
+    };
+    println!(
+        "certificate: profile {}, backend {}, level {} -> {}",
+        cert.profile,
+        cert.backend_name,
+        cert.level.name(),
+        req.out.join("certificate.json").display()
+    );
+    for b in &cert.level.blockers {
+        println!("  not higher: {b}");
+    }
+    Ok(ExitCode::verdict(cert.level.level >= 1))
+}
+
+/// `xpucert verify`.
+#[derive(Args, Debug)]
+pub(super) struct VerifyArgs {
+    /// A bundle directory written by `xpucert certify`.
+    bundle: PathBuf,
+}
+
+/// Runs `verify`: 0 verified, 1 rejected, 2 unreadable.
+pub(super) fn verify(a: VerifyArgs) -> Result<ExitCode, Failure> {
+    match crate::cert::verify(&a.bundle) {
+        Ok(cert) => {
+            println!(
+                "verified: {} files, profile {}, backend {} (sha256 {}), level {}",
+                cert.files.len(),
+                cert.profile,
+                cert.backend_name,
+                cert.backend_sha256,
+                cert.level.name()
+            );
+            Ok(ExitCode::Success)
+        }
+        Err(e @ crate::cert::CertError::Rejected { .. }) => {
+            eprintln!("xpucert: REJECTED: {e}");
+            Ok(ExitCode::Failures)
+        }
+        Err(e) => Err(Failure::usage(e)),
+    }
+}

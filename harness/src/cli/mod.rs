@@ -1,0 +1,226 @@
+//! The command line: parses arguments, calls the library, and maps what
+//! came back to an exit code. Nothing else lives here, and nothing but
+//! `main.rs` imports it.
+//!
+//! Subcommands: `run`, `list`, `info` ([`run`], [`info`]); `merge`, `gate`,
+//! `matrix`, `report` ([`results`]); `certify`, `verify` ([`cert`]);
+//! `new-backend`, `repro` ([`tools`]); and the hidden `worker`, which serves
+//! one backend to a run's worker proxy.
+//!
+//! Exit codes (stable, documented in the README), all through [`ExitCode`]:
+//! * 0: conformant (no fail, error, crash or timeout), or the command succeeded;
+//! * 1: conformance failures (or gate regressions, no certification level,
+//!   a rejected bundle);
+//! * 2: usage or configuration error (bad flags, a suite with a mistake);
+//! * 3: the backend could not be loaded;
+//! * 130: interrupted by SIGINT/SIGTERM (`--resume` continues the run).
+//!
+//! Every error is one line on stderr, `xpucert: error: ...`; never a panic.
+
+mod cert;
+mod info;
+mod results;
+mod run;
+mod tools;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::backend;
+
+/// Certify AI operators and models on a backend.
+#[derive(Parser, Debug)]
+#[command(name = "xpucert", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run suites against a backend and write results.
+    Run(run::RunArgs),
+    /// List the case ids of suites.
+    List(run::ListArgs),
+    /// Show a backend's manifest and declared capabilities.
+    Info(info::InfoArgs),
+    /// Join the results.json files of `run --shard` into one.
+    Merge(results::MergeArgs),
+    /// Compare a run with a baseline; exit 1 on regressions.
+    Gate(results::GateArgs),
+    /// One compatibility matrix across backends (one results.json each).
+    Matrix(results::MatrixArgs),
+    /// Render a results.json as table, json, junit, md or html.
+    Report(results::ReportArgs),
+    /// Run a certification profile and write a verifiable bundle.
+    Certify(cert::CertifyArgs),
+    /// Re-check every hash and the level of a certificate bundle.
+    Verify(cert::VerifyArgs),
+    /// Write a backend skeleton (C, C++ or Rust) that builds and loads.
+    NewBackend(tools::NewBackendArgs),
+    /// Rerun one case and dump inputs, expected, actual and errors as .npy.
+    Repro(tools::ReproArgs),
+    /// Serve one backend over stdin/stdout frames (started by `run`).
+    #[command(hide = true)]
+    Worker,
+}
+
+/// The exit codes of every command: the only place they are spelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Conformant, or the command succeeded.
+    Success = 0,
+    /// Conformance failures, gate regressions, no certification level, a
+    /// rejected bundle.
+    Failures = 1,
+    /// Usage or configuration error.
+    Usage = 2,
+    /// The backend could not be loaded.
+    Load = 3,
+    /// Stopped by SIGINT/SIGTERM (128 + SIGINT, as shells report it; the
+    /// signal handler's second-signal exit uses the same number).
+    Interrupted = crate::run::interrupt::EXIT_CODE,
+}
+
+impl ExitCode {
+    /// [`ExitCode::Success`] if `ok`, else [`ExitCode::Failures`].
+    fn verdict(ok: bool) -> Self {
+        if ok {
+            ExitCode::Success
+        } else {
+            ExitCode::Failures
+        }
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(c: ExitCode) -> Self {
+        std::process::ExitCode::from(c as u8)
+    }
+}
+
+/// A failure that ends a command: its exit code and one line for stderr.
+#[derive(Debug)]
+struct Failure {
+    code: ExitCode,
+    message: String,
+}
+
+impl Failure {
+    /// A usage or configuration error.
+    fn usage(message: impl std::fmt::Display) -> Self {
+        Failure {
+            code: ExitCode::Usage,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<crate::run::RunError> for Failure {
+    fn from(e: crate::run::RunError) -> Self {
+        let code = match e {
+            crate::run::RunError::Config(_) => ExitCode::Usage,
+            crate::run::RunError::Load(_) => ExitCode::Load,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<backend::LoadError> for Failure {
+    fn from(e: backend::LoadError) -> Self {
+        Failure {
+            code: ExitCode::Load,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// `--isolation`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum IsolationArg {
+    /// In a worker child process.
+    Process,
+    /// In the xpucert process itself.
+    None,
+}
+
+impl From<IsolationArg> for crate::run::Isolation {
+    fn from(i: IsolationArg) -> Self {
+        match i {
+            IsolationArg::Process => crate::run::Isolation::Process,
+            IsolationArg::None => crate::run::Isolation::None,
+        }
+    }
+}
+
+fn parse_option(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t > 0.0 && t.is_finite() && t <= 1e6 => Ok(t),
+        _ => Err(format!("expected seconds in (0, 1e6], got `{s}`")),
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::List(a) => run::list(a),
+        Command::Info(a) => info::info(a),
+        Command::Merge(a) => results::merge(a),
+        Command::Gate(a) => results::gate(a),
+        Command::Matrix(a) => results::matrix(a),
+        Command::Report(a) => results::report(a),
+        Command::Certify(a) => cert::certify(a),
+        Command::Verify(a) => cert::verify(a),
+        Command::NewBackend(a) => tools::new_backend(a),
+        Command::Repro(a) => tools::repro(a),
+        Command::Worker => {
+            // The worker's stderr is its run's: it says which process failed.
+            return match backend::worker::serve(&crate::model::run::worker_handlers()) {
+                Ok(()) => ExitCode::Success.into(),
+                Err(e) => {
+                    eprintln!("xpucert worker: error: {e}");
+                    ExitCode::Usage.into()
+                }
+            };
+        }
+    };
+    match outcome {
+        Ok(code) => code.into(),
+        Err(f) => {
+            eprintln!("xpucert: error: {}", f.message);
+            f.code.into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_the_documented_numbers() {
+        let codes = [
+            (ExitCode::Success, 0u8),
+            (ExitCode::Failures, 1),
+            (ExitCode::Usage, 2),
+            (ExitCode::Load, 3),
+            (ExitCode::Interrupted, 130),
+        ];
+        for (code, n) in codes {
+            assert_eq!(code as u8, n, "{code:?}");
+        }
+        let config = Failure::from(crate::run::RunError::Config("x".into()));
+        assert_eq!(config.code, ExitCode::Usage);
+    }
+}

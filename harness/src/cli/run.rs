@@ -1,0 +1,162 @@
+//! `run` and `list`.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use super::{ExitCode, Failure, IsolationArg, parse_option, parse_seconds};
+use crate::report::live::{self, RunFormat};
+use crate::run::plan::{self, DEFAULT_TIMEOUT};
+use crate::run::progress::ProgressObserver;
+use crate::run::record::ResultsRecorder;
+use crate::run::shard::ShardRequest;
+use crate::run::{Plan, RunConfig, RunOutcome, Runner};
+
+#[derive(clap::Args, Debug)]
+pub(super) struct RunArgs {
+    /// Backend library path, or a bundled backend name (`reference`).
+    #[arg(long)]
+    backend: String,
+    /// Suite file or directory of suites (repeatable).
+    #[arg(long = "suite", default_value = "suites/ops/core.yaml")]
+    suites: Vec<PathBuf>,
+    /// Only cases whose id matches this glob (`*`, `?`; repeatable: any matches).
+    #[arg(long = "filter")]
+    filters: Vec<String>,
+    /// Directory for results.jsonl and results.json.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Backend context option KEY=VALUE (repeatable).
+    #[arg(long = "option", value_parser = parse_option)]
+    options: Vec<(String, String)>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Where the backend runs: a worker process per backend, replaced after
+    /// a crash or hang (`process`), or inside xpucert (`none`, for debugging).
+    #[arg(long, value_enum, default_value_t = IsolationArg::Process)]
+    isolation: IsolationArg,
+    /// Base time limit of one backend call in seconds, scaled up by the
+    /// case's cost; a suite or case `timeout:` replaces the base.
+    #[arg(long, default_value_t = DEFAULT_TIMEOUT, value_parser = parse_seconds)]
+    timeout: f64,
+    /// Continue the run in `--out`: keep the cases results.jsonl already
+    /// holds, run the others (the suites, backend, filters and options must
+    /// be the same).
+    #[arg(long)]
+    resume: bool,
+    /// Measure the throughput of every passing case (cases with a
+    /// `throughput:` section in their suite are measured regardless).
+    #[arg(long)]
+    measure: bool,
+    /// Results file (results.json) whose throughput figures `max_slowdown`
+    /// requirements are judged against.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Run only shard K of N (`2/4`), split by expected cost; `auto` reads
+    /// the index from CI variables (see docs/ci.md). `xpucert merge` joins
+    /// the shards' results.json files.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<ShardRequest>,
+    /// Run the suites of certification profile NAME (suites/profiles/NAME.yaml,
+    /// or a path to a profile file) instead of `--suite`.
+    #[arg(long)]
+    profile: Option<String>,
+}
+
+fn parse_shard(s: &str) -> Result<ShardRequest, String> {
+    ShardRequest::parse(s).map_err(|e| e.to_string())
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct ListArgs {
+    /// Suite file or directory of suites (repeatable).
+    #[arg(long = "suite", default_value = "suites/ops/core.yaml")]
+    suites: Vec<PathBuf>,
+    /// Only cases whose id matches this glob.
+    #[arg(long = "filter")]
+    filters: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Format {
+    /// The op x dtype summary table, failures, and the verdict.
+    Table,
+    /// results.json on stdout.
+    Json,
+    /// JUnit XML on stdout (one testcase per case).
+    Junit,
+    /// Markdown on stdout, sized for a pull-request comment.
+    Md,
+    /// A self-contained HTML report on stdout.
+    Html,
+    /// For CI logs: one plain line per failed case, then the verdict.
+    Lines,
+}
+
+impl From<Format> for RunFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Table => RunFormat::Table,
+            Format::Json => RunFormat::Json,
+            Format::Junit => RunFormat::Junit,
+            Format::Md => RunFormat::Md,
+            Format::Html => RunFormat::Html,
+            Format::Lines => RunFormat::Lines,
+        }
+    }
+}
+
+/// `run`: the plan from the arguments, the runner with the progress bar,
+/// the results files and the report of `--format` watching.
+pub(super) fn run(a: RunArgs) -> Result<ExitCode, Failure> {
+    let suites = match &a.profile {
+        Some(name) => crate::cert::profile_suites(name).map_err(Failure::usage)?,
+        None => a.suites,
+    };
+    let config = RunConfig {
+        backend: a.backend,
+        suites,
+        filters: a.filters,
+        out: a.out,
+        options: a.options,
+        isolation: a.isolation.into(),
+        timeout: a.timeout,
+        resume: a.resume,
+        measure: a.measure,
+        baseline: a.baseline,
+        shard: a.shard,
+        command: std::env::args().collect(),
+    };
+    let runner = Runner::new(Plan::load(config)?)?;
+    let mut progress = ProgressObserver::new();
+    let mut recorder = ResultsRecorder::new();
+    let mut reporter = live::reporter(a.format.into());
+    let outcome = runner.run(&mut [&mut progress, &mut recorder, reporter.as_mut()])?;
+    Ok(outcome_code(&outcome))
+}
+
+/// The exit code of a finished run; an interrupted one says how to go on.
+pub(super) fn outcome_code(outcome: &RunOutcome) -> ExitCode {
+    if outcome.interrupted {
+        eprintln!("xpucert: {INTERRUPTED}");
+        return ExitCode::Interrupted;
+    }
+    ExitCode::verdict(outcome.results.summary.conformant)
+}
+
+/// What an interrupted run says on stderr after its report.
+pub(super) const INTERRUPTED: &str =
+    "interrupted; `--resume` with the same arguments continues the run";
+
+/// `list`: the ids of the selected op and model cases.
+pub(super) fn list(a: ListArgs) -> Result<ExitCode, Failure> {
+    let (suites, model_cases, _) = plan::load_all_suites(&a.suites, &a.filters)?;
+    for c in plan::selected(&suites, &a.filters) {
+        println!("{}", c.id);
+    }
+    for c in &model_cases {
+        println!("{}", c.id);
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,295 @@
+//! What a run is asked to do ([`RunConfig`], as `run` or `certify` says it)
+//! and what it will do ([`Plan`]: the suites loaded, the cases selected by
+//! filter and shard, the baseline read). Loading a plan runs nothing and
+//! opens no backend.
+
+use std::path::{Path, PathBuf};
+
+use crate::backend::{self, DylibBackend, Executor, LoadError, WorkerBackend};
+use crate::model::{
+    self,
+    spec::{ModelCase, ModelSuite},
+};
+use crate::perf::require::Baseline;
+use crate::suite::{self, Case, Suite};
+
+use super::glob_match;
+use super::shard::{self, ShardInfo, ShardRequest};
+
+/// The base time limit of one backend call, seconds, unless `--timeout`
+/// says otherwise.
+pub const DEFAULT_TIMEOUT: f64 = 30.0;
+
+/// Where the backend runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// In a worker child process, replaced after a crash or hang.
+    Process,
+    /// In the xpucert process itself.
+    None,
+}
+
+impl Isolation {
+    /// Lowercase name, as recorded in the run's settings.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::Process => "process",
+            Isolation::None => "none",
+        }
+    }
+}
+
+/// Why a run could not start or finish. The exit code of each kind is the
+/// command line's business.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A usage or configuration error: a suite with a mistake, no case
+    /// selected, a bad shard, a run that cannot be resumed, a results file
+    /// that cannot be written.
+    #[error("{0}")]
+    Config(String),
+    /// The backend could not be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+}
+
+impl RunError {
+    fn config(e: impl std::fmt::Display) -> Self {
+        RunError::Config(e.to_string())
+    }
+}
+
+/// Everything a run is asked to do.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Backend library path, or a bundled backend name.
+    pub backend: String,
+    /// Suite files or directories (a profile's suites already resolved).
+    pub suites: Vec<PathBuf>,
+    /// Case id globs; a case is selected if any matches (all when empty).
+    pub filters: Vec<String>,
+    /// Directory of results.jsonl, results.json and model dumps.
+    pub out: PathBuf,
+    /// Backend context options.
+    pub options: Vec<(String, String)>,
+    /// Where the backend runs.
+    pub isolation: Isolation,
+    /// Base time limit of one call, seconds.
+    pub timeout: f64,
+    /// Continue the run in `out`.
+    pub resume: bool,
+    /// Measure the throughput of every passing case.
+    pub measure: bool,
+    /// Results file that `max_slowdown` requirements are judged against.
+    pub baseline: Option<PathBuf>,
+    /// Run one shard only.
+    pub shard: Option<ShardRequest>,
+    /// The command line recorded in the provenance.
+    pub command: Vec<String>,
+}
+
+impl RunConfig {
+    /// The `xpucert run ...` command line of this run without filters: what
+    /// failure reports append `--filter ID` to.
+    pub fn rerun_prefix(&self) -> String {
+        let suites: Vec<String> = self
+            .suites
+            .iter()
+            .map(|s| format!("--suite {}", s.display()))
+            .collect();
+        let options: Vec<String> = self
+            .options
+            .iter()
+            .map(|(k, v)| format!(" --option {k}={v}"))
+            .collect();
+        format!(
+            "xpucert run --backend {} {}{}",
+            self.backend,
+            suites.join(" "),
+            options.concat()
+        )
+    }
+
+    /// The time limit of one call before a case's cost is added.
+    pub fn base_limit(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.timeout)
+    }
+}
+
+/// A run, resolved: suites loaded, cases selected, shard chosen.
+pub struct Plan {
+    /// What was asked.
+    pub config: RunConfig,
+    /// The op suites.
+    pub suites: Vec<Suite>,
+    /// The model suites.
+    pub model_suites: Vec<ModelSuite>,
+    /// The op cases to run, in run order.
+    pub cases: Vec<Case>,
+    /// The model cases to run, after the op cases.
+    pub model_cases: Vec<ModelCase>,
+    /// The shard this run is, if it is one.
+    pub shard: Option<ShardInfo>,
+    /// The baseline `max_slowdown` requirements compare with.
+    pub baseline: Option<Baseline>,
+    /// When the plan was made: the run's wall time counts from here.
+    pub started: std::time::Instant,
+    /// The same instant, UTC, RFC 3339.
+    pub started_at: String,
+}
+
+impl Plan {
+    /// Loads the suites of `config` and selects its cases.
+    pub fn load(config: RunConfig) -> Result<Self, RunError> {
+        let started_at = super::utc_now();
+        let started = std::time::Instant::now();
+        let (suites, model_cases, model_suites) = load_all_suites(&config.suites, &config.filters)?;
+        let cases = selected(&suites, &config.filters);
+        if cases.is_empty() && model_cases.is_empty() {
+            return Err(RunError::Config(format!(
+                "no case matches the filter {:?} in {} suite(s)",
+                config.filters,
+                suites.len()
+            )));
+        }
+        let baseline = match &config.baseline {
+            Some(p) => Some(Baseline::load(p).map_err(RunError::config)?),
+            None => None,
+        };
+        if config.shard.is_some() && !model_cases.is_empty() {
+            // Shards split op cases by cost and merge by position; a model case
+            // is one long case, best run as its own CI job.
+            return Err(RunError::Config(
+                "--shard applies to op suites; run model suites (suites/models) in their own job"
+                    .into(),
+            ));
+        }
+        let (cases, shard) = match config.shard {
+            Some(request) => {
+                let spec = request.resolve().map_err(RunError::config)?;
+                let (kept, info) = shard::select(&cases, spec);
+                (kept, Some(info))
+            }
+            None => (cases, None),
+        };
+        let cases = cases.into_iter().cloned().collect();
+        Ok(Plan {
+            config,
+            suites,
+            model_suites,
+            cases,
+            model_cases,
+            shard,
+            baseline,
+            started,
+            started_at,
+        })
+    }
+
+    /// Opens the backend of the plan, allowing it `max(timeout, 60 s)` to
+    /// start.
+    pub fn open_backend(&self) -> Result<Box<dyn Executor>, RunError> {
+        let c = &self.config;
+        Ok(open_backend(
+            &c.backend,
+            &c.options,
+            c.isolation,
+            c.timeout.max(60.0),
+        )?)
+    }
+}
+
+/// Loads op suites; the error is one line.
+pub fn load_suites(paths: &[PathBuf]) -> Result<Vec<Suite>, RunError> {
+    suite::load_all(paths).map_err(RunError::config)
+}
+
+/// Op suites, the selected model cases, and the model suites.
+type Loaded = (Vec<Suite>, Vec<ModelCase>, Vec<ModelSuite>);
+
+/// Op suites and model cases from `--suite` arguments; model suites are the
+/// files whose top level has `model:`.
+pub fn load_all_suites(paths: &[PathBuf], filters: &[String]) -> Result<Loaded, RunError> {
+    let (op_paths, model_paths) = model::spec::split_paths(paths).map_err(RunError::config)?;
+    let suites = if op_paths.is_empty() {
+        Vec::new()
+    } else {
+        load_suites(&op_paths)?
+    };
+    let mut model_suites = Vec::new();
+    for p in &model_paths {
+        model_suites.push(model::spec::load(p).map_err(RunError::config)?);
+    }
+    let model_cases = model_suites
+        .iter()
+        .flat_map(ModelSuite::cases)
+        .filter(|c| matches(filters, &c.id))
+        .collect();
+    Ok((suites, model_cases, model_suites))
+}
+
+fn matches(filters: &[String], id: &str) -> bool {
+    filters.is_empty() || filters.iter().any(|f| glob_match(f, id))
+}
+
+/// The op cases of `suites` that `filters` select, in suite order.
+pub fn selected<'a>(suites: &'a [Suite], filters: &[String]) -> Vec<&'a Case> {
+    suites
+        .iter()
+        .flat_map(|s| &s.cases)
+        .filter(|c| matches(filters, &c.id))
+        .collect()
+}
+
+/// Opens backend `spec` (a path or a bundled name) where `isolation` says;
+/// a worker may take `startup_limit` seconds to start.
+pub fn open_backend(
+    spec: &str,
+    options: &[(String, String)],
+    isolation: Isolation,
+    startup_limit: f64,
+) -> Result<Box<dyn Executor>, LoadError> {
+    let path = backend::resolve(spec)?;
+    Ok(match isolation {
+        Isolation::None => Box::new(DylibBackend::open(&path, options)?),
+        Isolation::Process => Box::new(WorkerBackend::open(
+            &path,
+            options,
+            std::time::Duration::from_secs_f64(startup_limit),
+        )?),
+    })
+}
+
+/// The sha256 of a backend library for provenance; a file that cannot be
+/// read says so in place of the hash.
+pub fn library_sha256(path: &Path) -> String {
+    crate::digest::sha256_file(path).unwrap_or_else(|e| format!("unreadable: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rerun_prefix_names_backend_suites_and_options() {
+        let c = RunConfig {
+            backend: "mutants".into(),
+            suites: vec!["a.yaml".into(), "dir".into()],
+            filters: vec!["core.*".into()],
+            out: "results".into(),
+            options: vec![("mode".into(), "segfault".into())],
+            isolation: Isolation::None,
+            timeout: DEFAULT_TIMEOUT,
+            resume: false,
+            measure: false,
+            baseline: None,
+            shard: None,
+            command: vec![],
+        };
+        assert_eq!(
+            c.rerun_prefix(),
+            "xpucert run --backend mutants --suite a.yaml --suite dir --option mode=segfault"
+        );
+        assert_eq!(c.isolation.name(), "none");
+    }
+}

@@ -1,0 +1,206 @@
+//! The observer that keeps a run on disk: `results.jsonl` (created, or
+//! reopened after its valid lines on resume; one line appended per finished
+//! case) and `results.json` at the end. See `results.rs` for the formats.
+
+use std::path::PathBuf;
+
+use super::events::{Observer, ObserverError, RunEvent, results_json_path};
+use super::results::ResultsWriter;
+use super::resume::ResumeError;
+
+/// Writes the results files of a run into its `--out` directory.
+#[derive(Default)]
+pub struct ResultsRecorder {
+    writer: Option<ResultsWriter>,
+}
+
+impl ResultsRecorder {
+    /// A recorder that opens its files when the run starts.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn io_error(path: PathBuf, error: std::io::Error) -> ObserverError {
+    ObserverError(ResumeError::Io { path, error }.to_string())
+}
+
+impl Observer for ResultsRecorder {
+    fn on_event(&mut self, event: &RunEvent<'_>) -> Result<(), ObserverError> {
+        match event {
+            RunEvent::Started {
+                config,
+                header,
+                resume_from,
+                ..
+            } => {
+                let dir = &config.out;
+                let path = dir.join("results.jsonl");
+                let writer = match resume_from {
+                    Some(keep) => ResultsWriter::reopen(&path, *keep),
+                    None => ResultsWriter::create(dir, header),
+                }
+                .map_err(|e| io_error(path, e))?;
+                self.writer = Some(writer);
+            }
+            RunEvent::CaseFinished { result } => {
+                if let Some(w) = &mut self.writer {
+                    w.append(result)
+                        .map_err(|e| io_error(w.path().to_path_buf(), e))?;
+                }
+            }
+            RunEvent::Interrupted | RunEvent::CaseStarted { .. } => {}
+            RunEvent::Finished { config, results } => {
+                if let Some(w) = &mut self.writer {
+                    let _ = w.sync();
+                }
+                let path = results_json_path(&config.out);
+                results
+                    .write(&path)
+                    .map_err(|e| ObserverError(format!("cannot write {}: {e}", path.display())))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::numerics::DType;
+    use crate::run::events::Observer;
+    use crate::run::results::{
+        Provenance, ResultsFile, RunHeader, SCHEMA, SCHEMA_VERSION, Summary,
+    };
+    use crate::run::resume::read_previous;
+    use crate::run::{CaseResult, Isolation, RunConfig, Status};
+
+    fn config(out: &std::path::Path) -> RunConfig {
+        RunConfig {
+            backend: "reference".into(),
+            suites: vec!["suites/ops/core.yaml".into()],
+            filters: vec![],
+            out: out.to_path_buf(),
+            options: vec![],
+            isolation: Isolation::Process,
+            timeout: 30.0,
+            resume: false,
+            measure: false,
+            baseline: None,
+            shard: None,
+            command: vec!["xpucert".into(), "run".into()],
+        }
+    }
+
+    fn header() -> RunHeader {
+        RunHeader {
+            record: RunHeader::RECORD.into(),
+            schema: SCHEMA.into(),
+            schema_version: SCHEMA_VERSION,
+            suites: vec![],
+            backend_path: "/lib/libx.so".into(),
+            backend_sha256: "ab".repeat(32),
+            filters: vec![],
+            settings: Default::default(),
+            started_at: "2026-11-23T00:00:00Z".into(),
+        }
+    }
+
+    fn case(id: &str, status: Status) -> CaseResult {
+        CaseResult::for_model(id, DType::F32, "x:1:1".into(), status, None)
+    }
+
+    fn results(cases: Vec<CaseResult>) -> ResultsFile {
+        ResultsFile {
+            schema: SCHEMA.into(),
+            schema_version: SCHEMA_VERSION,
+            provenance: Provenance {
+                harness_version: "0".into(),
+                harness_commit: None,
+                backend_path: "/lib/libx.so".into(),
+                backend_sha256: "ab".repeat(32),
+                backend_name: "x".into(),
+                backend_abi: "1.0".into(),
+                manifest: serde_json::Value::Null,
+                host: Default::default(),
+                suites: vec![],
+                command: vec![],
+                started_at: String::new(),
+                finished_at: String::new(),
+            },
+            summary: Summary::of(&cases, 1.0),
+            cases,
+            shard: None,
+        }
+    }
+
+    #[test]
+    fn writes_jsonl_as_cases_finish_and_json_at_the_end_and_appends_on_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let h = header();
+        let (a, b) = (case("m.a", Status::Pass), case("m.b", Status::Fail));
+        let mut rec = ResultsRecorder::new();
+        let started = RunEvent::Started {
+            config: &cfg,
+            header: &h,
+            resume_from: None,
+            total: 2,
+            done: 0,
+        };
+        rec.on_event(&started).unwrap();
+        rec.on_event(&RunEvent::CaseStarted { id: "m.a" }).unwrap();
+        rec.on_event(&RunEvent::CaseFinished { result: &a })
+            .unwrap();
+        let jsonl = dir.path().join("results.jsonl");
+        let prev = read_previous(&jsonl).unwrap();
+        assert_eq!(prev.header, h);
+        assert_eq!(prev.cases, vec![a.clone()]);
+
+        // A second invocation resumes after the valid lines and appends.
+        let mut rec = ResultsRecorder::new();
+        let resumed = RunEvent::Started {
+            config: &cfg,
+            header: &h,
+            resume_from: Some(prev.valid_len),
+            total: 2,
+            done: 1,
+        };
+        rec.on_event(&resumed).unwrap();
+        rec.on_event(&RunEvent::CaseFinished { result: &b })
+            .unwrap();
+        let all = results(vec![a.clone(), b.clone()]);
+        rec.on_event(&RunEvent::Finished {
+            config: &cfg,
+            results: &all,
+        })
+        .unwrap();
+        let prev = read_previous(&jsonl).unwrap();
+        assert_eq!(prev.cases, vec![a, b]);
+        assert!(!prev.torn_tail);
+        let back = ResultsFile::read(&dir.path().join("results.json")).unwrap();
+        assert_eq!(back, all);
+        assert_eq!(back.summary.count(Status::Fail), 1);
+        assert!(!back.summary.conformant);
+    }
+
+    #[test]
+    fn an_unwritable_out_dir_stops_the_run_with_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"x").unwrap();
+        let cfg = config(&file);
+        let h = header();
+        let e = ResultsRecorder::new()
+            .on_event(&RunEvent::Started {
+                config: &cfg,
+                header: &h,
+                resume_from: None,
+                total: 0,
+                done: 0,
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not-a-dir/results.jsonl"), "{e}");
+    }
+}

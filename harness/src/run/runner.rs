@@ -1,0 +1,286 @@
+//! The [`Runner`]: owns one run from an opened backend to `results.json`.
+//!
+//! It takes a [`Plan`] (cases, backend, options, shard), reads the resume
+//! state, runs the op cases (each checked, then measured if asked) and the
+//! model cases, stops cleanly on SIGINT/SIGTERM, and tells its observers
+//! every step as a [`RunEvent`]. It prints nothing but warnings: the
+//! progress bar, the results files and the reports are observers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use super::events::{Observer, RunEvent};
+use super::plan::{Plan, RunError, library_sha256};
+use super::results::{self, Provenance, ResultsFile, RunHeader, SuiteInfo, Summary, utc_now};
+use super::resume::ResumeState;
+use super::{CaseResult, Status, interrupt, run_case, time_limit};
+use crate::backend::{self, Executor};
+use crate::model;
+use crate::perf;
+
+/// The message of cases an interrupted run never ran.
+const NOT_RUN: &str = "not run: interrupted";
+
+/// What a finished run leaves: its results and whether it was interrupted.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// What `results.json` holds.
+    pub results: ResultsFile,
+    /// SIGINT or SIGTERM stopped it; `--resume` continues it.
+    pub interrupted: bool,
+}
+
+/// Runs a [`Plan`] against an opened backend.
+pub struct Runner {
+    plan: Plan,
+    backend: Box<dyn Executor>,
+}
+
+impl Runner {
+    /// Opens the plan's backend (a load error is [`RunError::Load`]).
+    pub fn new(plan: Plan) -> Result<Self, RunError> {
+        let backend = plan.open_backend()?;
+        Ok(Self::with_backend(plan, backend))
+    }
+
+    /// A runner over a backend the caller opened.
+    pub fn with_backend(plan: Plan, backend: Box<dyn Executor>) -> Self {
+        Runner { plan, backend }
+    }
+
+    /// Runs every case not already done and returns the results; each
+    /// observer sees every event, in the order given. An observer's error
+    /// stops the run as a [`RunError::Config`].
+    pub fn run(mut self, observers: &mut [&mut dyn Observer]) -> Result<RunOutcome, RunError> {
+        let mut emit = |event: RunEvent<'_>| -> Result<(), RunError> {
+            for o in observers.iter_mut() {
+                o.on_event(&event)
+                    .map_err(|e| RunError::Config(e.to_string()))?;
+            }
+            Ok(())
+        };
+        let plan = &self.plan;
+        let config = &plan.config;
+        let b = self.backend.as_mut();
+        let manifest = match b.manifest() {
+            Ok(m) => serde_json::from_str(&m).unwrap_or(serde_json::Value::String(m)),
+            Err(e) => {
+                eprintln!("xpucert: warning: get_manifest failed: {e}");
+                serde_json::Value::Null
+            }
+        };
+        let suite_infos = suite_infos(plan);
+        let header = RunHeader {
+            record: RunHeader::RECORD.into(),
+            schema: results::SCHEMA.into(),
+            schema_version: results::SCHEMA_VERSION,
+            suites: suite_infos.clone(),
+            backend_path: canonical_path(b),
+            backend_sha256: library_sha256(b.path()),
+            filters: config.filters.clone(),
+            settings: settings(plan),
+            started_at: plan.started_at.clone(),
+        };
+        let ids = plan
+            .cases
+            .iter()
+            .map(|c| c.id.as_str())
+            .chain(plan.model_cases.iter().map(|c| c.id.as_str()));
+        let resumed = if config.resume {
+            Some(
+                ResumeState::load(&config.out, &header, ids)
+                    .map_err(|e| RunError::Config(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let (mut done, started_at, resume_from) = match resumed {
+            Some(r) => (r.done, r.started_at, Some(r.valid_len)),
+            None => (HashMap::new(), header.started_at.clone(), None),
+        };
+        if let Err(e) = interrupt::install() {
+            eprintln!("xpucert: warning: cannot catch Ctrl-C: {e}");
+        }
+        emit(RunEvent::Started {
+            config,
+            header: &header,
+            resume_from,
+            total: plan.cases.len() + plan.model_cases.len(),
+            done: done.len(),
+        })?;
+
+        let base = config.base_limit();
+        for case in &plan.cases {
+            if done.contains_key(&case.id) {
+                continue;
+            }
+            if interrupt::requested() {
+                break;
+            }
+            emit(RunEvent::CaseStarted { id: &case.id })?;
+            let limit = time_limit(case, base);
+            let mut r = run_case(b, case, limit);
+            perf::case::after_run(
+                b,
+                case,
+                config.measure,
+                limit,
+                plan.baseline.as_ref(),
+                &mut r,
+            );
+            if interrupt::requested() {
+                // Abandoned: its worker may have been killed by the same signal,
+                // so the result says nothing; a resume runs it again.
+                break;
+            }
+            emit(RunEvent::CaseFinished { result: &r })?;
+            done.insert(r.id.clone(), r);
+        }
+        // Model cases after the op cases: each runs the oracle here and the
+        // backend path where the library lives (the worker), then judges.
+        let reference = backend::resolve("reference").ok().filter(|p| p.exists());
+        let dump_dir = config.out.join("models");
+        for mc in &plan.model_cases {
+            if done.contains_key(&mc.id) || interrupt::requested() {
+                continue;
+            }
+            emit(RunEvent::CaseStarted { id: &mc.id })?;
+            let ctx = model::run::ModelRunCtx {
+                reference: reference.as_deref(),
+                dump_dir: Some(&dump_dir),
+                limit: Duration::from_secs_f64(
+                    mc.suite.timeout.unwrap_or(900.0).max(config.timeout),
+                ),
+            };
+            let r = model::run::run_model_case(b, mc, &ctx);
+            if interrupt::requested() {
+                break;
+            }
+            emit(RunEvent::CaseFinished { result: &r })?;
+            done.insert(r.id.clone(), r);
+        }
+        let interrupted = interrupt::requested();
+        if interrupted {
+            emit(RunEvent::Interrupted)?;
+        }
+        let mut cases: Vec<CaseResult> = plan
+            .cases
+            .iter()
+            .map(|c| {
+                done.remove(&c.id)
+                    .unwrap_or_else(|| CaseResult::skipped(c, NOT_RUN))
+            })
+            .collect();
+        cases.extend(plan.model_cases.iter().map(|mc| {
+            done.remove(&mc.id).unwrap_or_else(|| {
+                CaseResult::for_model(
+                    &mc.id,
+                    mc.dtype,
+                    mc.suite.path.display().to_string(),
+                    Status::Skip,
+                    Some(NOT_RUN.into()),
+                )
+            })
+        }));
+
+        let (major, minor) = b.abi_version();
+        let summary = Summary::of(&cases, plan.started.elapsed().as_secs_f64());
+        let results = ResultsFile {
+            schema: results::SCHEMA.to_string(),
+            schema_version: results::SCHEMA_VERSION,
+            provenance: Provenance {
+                harness_version: env!("CARGO_PKG_VERSION").to_string(),
+                harness_commit: Some(env!("XPUCERT_GIT_COMMIT").to_string())
+                    .filter(|s| !s.is_empty()),
+                backend_path: canonical_path(b),
+                backend_sha256: library_sha256(b.path()),
+                backend_name: b.name().to_string(),
+                backend_abi: format!("{major}.{minor}"),
+                manifest,
+                host: host(),
+                suites: suite_infos,
+                command: config.command.clone(),
+                started_at,
+                finished_at: utc_now(),
+            },
+            summary: if interrupted {
+                summary.interrupted()
+            } else {
+                summary
+            },
+            cases,
+            shard: plan.shard.clone(),
+        };
+        emit(RunEvent::Finished {
+            config,
+            results: &results,
+        })?;
+        Ok(RunOutcome {
+            results,
+            interrupted,
+        })
+    }
+}
+
+/// The backend library's canonical path (as given when it has none).
+fn canonical_path(b: &dyn Executor) -> String {
+    b.path()
+        .canonicalize()
+        .unwrap_or_else(|_| b.path().to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The suites of the run as its provenance lists them: op suites, then
+/// model suites.
+fn suite_infos(plan: &Plan) -> Vec<SuiteInfo> {
+    plan.suites
+        .iter()
+        .map(|s| SuiteInfo {
+            name: s.name.clone(),
+            path: s.path.display().to_string(),
+            sha256: s.sha256.clone(),
+            cases: s.cases.len(),
+        })
+        .chain(plan.model_suites.iter().map(|s| SuiteInfo {
+            name: format!("models.{}", s.model),
+            path: s.path.display().to_string(),
+            sha256: s.sha256.clone(),
+            cases: s.dtypes.len(),
+        }))
+        .collect()
+}
+
+/// The settings that change results, compared one by one on resume.
+fn settings(plan: &Plan) -> BTreeMap<String, String> {
+    let c = &plan.config;
+    let mut settings: BTreeMap<String, String> = c
+        .options
+        .iter()
+        .map(|(k, v)| (format!("option.{k}"), v.clone()))
+        .collect();
+    settings.insert("isolation".into(), c.isolation.name().into());
+    settings.insert("timeout".into(), c.timeout.to_string());
+    if let Some(s) = &plan.shard {
+        settings.insert("shard".into(), format!("{}/{}", s.index, s.total));
+    }
+    settings
+}
+
+/// Operating system, architecture and logical CPUs of this host.
+fn host() -> BTreeMap<String, String> {
+    [
+        ("os", std::env::consts::OS.to_string()),
+        ("arch", std::env::consts::ARCH.to_string()),
+        (
+            "cpus",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
