@@ -8,19 +8,19 @@
 //!   never count. This module decides what to time and what the figures mean.
 //! * [`stats`]: median, percentiles and spread of the per-call times.
 //! * [`cost`]: FLOPs and bytes moved per call of each op (the cost models).
-//! * [`case`]: measuring one case end to end: input variants, the call,
-//!   verification of every variant's outputs, the [`Throughput`] record.
-//! * [`require`]: `min_gflops`, `min_gbps`, `max_slowdown` against a
-//!   baseline results file, with a noise-aware comparison.
+//!
+//! Measuring one case end to end (input variants, the call, verification of
+//! every variant's outputs, the [`Throughput`] record) and judging the
+//! figures against a suite's requirements and a baseline (`min_gflops`,
+//! `min_gbps`, `max_slowdown`) are the run's work: `run::measure` and
+//! `run::require`.
 //!
 //! Measurement is opt-in (a `throughput:` section in the suite, or
 //! `run --measure`), so a default run is not slower.
 //!
 //! [`Throughput`]: crate::run::Throughput
 
-pub mod case;
 pub mod cost;
-pub mod require;
 pub mod stats;
 
 use serde::Deserialize;

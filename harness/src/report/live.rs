@@ -53,7 +53,7 @@ impl Observer for SummaryReporter {
         for line in results
             .cases
             .iter()
-            .filter_map(crate::model::run::summary_line)
+            .filter_map(crate::run::model_case::summary_line)
         {
             println!("{line}");
         }

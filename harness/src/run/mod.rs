@@ -18,9 +18,12 @@
 pub mod capabilities;
 pub mod events;
 pub mod interrupt;
+pub mod measure;
+pub mod model_case;
 pub mod plan;
 pub mod progress;
 pub mod record;
+pub mod require;
 pub mod results;
 pub mod resume;
 pub mod runner;

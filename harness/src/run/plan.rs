@@ -10,7 +10,7 @@ use crate::model::{
     self,
     spec::{ModelCase, ModelSuite},
 };
-use crate::perf::require::Baseline;
+use crate::run::require::Baseline;
 use crate::suite::{self, Case, Suite};
 
 use super::glob_match;

@@ -15,8 +15,6 @@ use super::results::{self, Provenance, ResultsFile, RunHeader, SuiteInfo, Summar
 use super::resume::ResumeState;
 use super::{CaseResult, Status, interrupt, run_case, time_limit};
 use crate::backend::{self, Executor};
-use crate::model;
-use crate::perf;
 
 /// The message of cases an interrupted run never ran.
 const NOT_RUN: &str = "not run: interrupted";
@@ -120,7 +118,7 @@ impl Runner {
             emit(RunEvent::CaseStarted { id: &case.id })?;
             let limit = time_limit(case, base);
             let mut r = run_case(b, case, limit);
-            perf::case::after_run(
+            super::measure::after_run(
                 b,
                 case,
                 config.measure,
@@ -145,14 +143,14 @@ impl Runner {
                 continue;
             }
             emit(RunEvent::CaseStarted { id: &mc.id })?;
-            let ctx = model::run::ModelRunCtx {
+            let ctx = super::model_case::ModelRunCtx {
                 reference: reference.as_deref(),
                 dump_dir: Some(&dump_dir),
                 limit: Duration::from_secs_f64(
                     mc.suite.timeout.unwrap_or(900.0).max(config.timeout),
                 ),
             };
-            let r = model::run::run_model_case(b, mc, &ctx);
+            let r = super::model_case::run_model_case(b, mc, &ctx);
             if interrupt::requested() {
                 break;
             }

@@ -15,9 +15,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::run::{ResultsFile, Throughput};
+use super::{ResultsFile, Throughput};
 
-use super::ThroughputSpec;
+use crate::perf::ThroughputSpec;
 
 /// A baseline: per case id, its throughput record.
 #[derive(Debug, Default, Clone)]

@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
+use super::{CaseResult, Status, Throughput, compare_outputs, prepare_call};
 use crate::backend::timing::MeasurePlan;
 use crate::backend::{ExecError, Executor};
 use crate::numerics::HostTensor;
-use crate::run::{CaseResult, Status, Throughput, compare_outputs, prepare_call};
 use crate::suite::Case;
 
 use super::require::{self, Baseline};
-use super::{ThroughputSpec, cost};
+use crate::perf::{ThroughputSpec, cost};
 
 /// Input variants per measurement: the case's own inputs and one more set
 /// from another seed (see [`crate::backend::timing`] for why).
@@ -117,7 +117,7 @@ pub fn measure_case(
     let out_refs: Vec<cost::Shape<'_>> =
         out_shapes.iter().map(|(s, d)| (s.as_slice(), *d)).collect();
     let c = cost::cost(case.op, &case.attributes, &in_refs, &out_refs);
-    let Some(st) = super::stats::stats(&measured.samples_s) else {
+    let Some(st) = crate::perf::stats::stats(&measured.samples_s) else {
         fail(
             result,
             Status::Error,
