@@ -199,7 +199,7 @@ fn a_failing_sync_during_measurement_fails_the_measurement() {
         min_time: Some(0.0),
         ..Default::default()
     };
-    xpucert::perf::case::measure_case(&mut b, relu, &spec, Duration::from_secs(30), None, &mut r);
+    xpucert::run::measure::measure_case(&mut b, relu, &spec, Duration::from_secs(30), None, &mut r);
     assert_eq!(r.status, Status::Error, "{:?}", r.message);
     let msg = r.message.unwrap();
     assert!(

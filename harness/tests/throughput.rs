@@ -287,7 +287,7 @@ fn a_backend_caching_outputs_gains_nothing_under_measurement() {
     let measured = |b: &mut DylibBackend| {
         let mut r = xpucert::run::run_case(b, case, Duration::from_secs(60));
         assert_eq!(r.status, Status::Pass, "{:?}", r.message);
-        xpucert::perf::case::measure_case(b, case, &spec, Duration::from_secs(60), None, &mut r);
+        xpucert::run::measure::measure_case(b, case, &spec, Duration::from_secs(60), None, &mut r);
         assert_eq!(r.status, Status::Pass, "{:?}", r.message);
         r.throughput.unwrap()
     };
@@ -303,7 +303,7 @@ fn a_backend_caching_outputs_gains_nothing_under_measurement() {
     );
     assert!(cache_t.iterations >= 15, "{}", cache_t.iterations);
     assert!(
-        hits <= xpucert::perf::case::VARIANTS as u64,
+        hits <= xpucert::run::measure::VARIANTS as u64,
         "{hits} cache hits: timed calls repeated inputs"
     );
 }
