@@ -11,6 +11,7 @@ pub mod junit;
 pub mod markdown;
 pub mod matrix;
 pub mod shard;
+mod templates;
 
 use std::collections::BTreeMap;
 
