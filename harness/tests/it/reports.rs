@@ -1,7 +1,7 @@
 //! Reports, sharding, the gate, the matrix, certificates and the CI
 //! templates, end to end through the xpucert binary.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -689,7 +689,7 @@ fn certify_verify_and_reject_tampering() {
     let t = tmp();
     let bundle = t.path().join("bundle");
     // The core profile without its two real models (they are certified in
-    // tests/models.rs; here the subject is the bundle, not the models).
+    // tests/it/models.rs; here the subject is the bundle, not the models).
     let core = std::fs::read_to_string(common::repo().join("suites/profiles/core.yaml")).unwrap();
     let ops_only: String = core
         .lines()
