@@ -309,10 +309,10 @@ unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>
     if call.struct_size < std::mem::size_of::<XpuOpCall>() {
         return Err(BackendError::invalid("XpuOpCall.struct_size too small"));
     }
-    // SAFETY: the strings and arrays are valid for the call (header contract).
     let domain = if call.domain.is_null() {
         ""
     } else {
+        // SAFETY: the strings and arrays are valid for the call (header contract).
         unsafe { c_str(call.domain, "domain")? }
     };
     // SAFETY: as above.

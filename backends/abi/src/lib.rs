@@ -23,6 +23,8 @@
 //! xpucert_abi::export_backend!(MyBackend);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod export;
 pub mod ffi;
 mod tensor;

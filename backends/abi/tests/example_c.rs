@@ -452,8 +452,8 @@ fn manifest_lists_the_four_ops_in_f32() {
     let get = api().get_manifest.unwrap();
     let mut len = 0;
     let mut err = XpuError::new();
-    // SAFETY: a NULL buffer asks for the length.
     assert_eq!(
+        // SAFETY: a NULL buffer asks for the length.
         unsafe { get(ctx.0, ptr::null_mut(), 0, &mut len, &mut err) },
         ffi::XPU_STATUS_OK
     );
@@ -461,8 +461,8 @@ fn manifest_lists_the_four_ops_in_f32() {
 
     let mut small = vec![0x5a as c_char; len - 1];
     let mut len2 = 0;
-    // SAFETY: small is writable for its length.
     assert_eq!(
+        // SAFETY: small is writable for its length.
         unsafe { get(ctx.0, small.as_mut_ptr(), small.len(), &mut len2, &mut err) },
         ffi::XPU_STATUS_OK
     );
@@ -473,8 +473,8 @@ fn manifest_lists_the_four_ops_in_f32() {
     );
 
     let mut buf = vec![0 as c_char; len];
-    // SAFETY: buf is writable for its length.
     assert_eq!(
+        // SAFETY: buf is writable for its length.
         unsafe { get(ctx.0, buf.as_mut_ptr(), len, &mut len2, &mut err) },
         ffi::XPU_STATUS_OK
     );

@@ -91,8 +91,8 @@ fn short_table_ends_after_run_op_and_works() {
     assert_eq!(table.struct_size, run_op_end);
     assert!(table.struct_size < size_of::<XpuBackendApi>());
     assert_eq!(table.abi_major, 1);
-    // SAFETY: name is a static NUL-terminated string in the library.
     assert_eq!(
+        // SAFETY: name is a static NUL-terminated string in the library.
         unsafe { CStr::from_ptr(table.name) },
         c"testlib-short-table"
     );

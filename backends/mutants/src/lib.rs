@@ -23,6 +23,8 @@
 //! modes with their expected verdicts is [`modes`]; the harness's detection
 //! test runs every one and prints the matrix.
 
+#![warn(missing_docs)]
+
 pub mod cache;
 pub mod faults;
 pub mod numeric;

@@ -55,6 +55,9 @@
 //! allocation) is `INVALID_ARGUMENT` with a message naming the op. Kernels
 //! check before they index, so a bad call never panics.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod fp8;
 pub mod layout;
 pub mod ops;

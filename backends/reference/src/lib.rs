@@ -6,4 +6,6 @@
 //! exports the entry symbol, so the kernels can be linked into other
 //! backends without a second `xpucert_backend_init_v1`.
 
+#![warn(missing_docs)]
+
 xpucert_abi::export_backend!(xpucert_reference_core::ReferenceBackend);

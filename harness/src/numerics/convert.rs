@@ -18,7 +18,7 @@
 //! Bool is `x != 0`, so NaN is true, as ONNX specifies.
 //!
 //! The conversions are verified exhaustively against an independent
-//! implementation in `tests/conversions.rs`.
+//! implementation in `tests/it/conversions.rs`.
 
 use super::DType;
 

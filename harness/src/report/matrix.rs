@@ -13,7 +13,6 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 use serde::Serialize;
 
-use super::html::esc;
 use crate::run::{CaseResult, ResultsFile, Status};
 
 /// The verdict of one cell.
@@ -298,55 +297,88 @@ pub fn table(m: &Matrix) -> Table {
     t
 }
 
-/// The matrix as an HTML `<table>` (escaped; classes `v-pass` ... for colour).
-pub fn html_table(m: &Matrix) -> String {
-    let mut out =
-        String::from("<table class=\"matrix\" id=\"matrix\"><thead><tr><th>op</th><th>dtype</th>");
-    for c in &m.columns {
-        out.push_str(&format!(
-            "<th title=\"sha256 {}\">{}</th>",
-            esc(&c.backend_sha256),
-            esc(&c.label)
-        ));
+/// The matrix as the HTML templates see it (`matrix_table.html.j2`): plain
+/// strings, escaped by the template engine.
+#[derive(Debug, Clone, Serialize)]
+pub struct HtmlMatrix {
+    columns: Vec<HtmlColumn>,
+    rows: Vec<HtmlRow>,
+}
+
+/// A column head: the label, with the library's sha256 as its tooltip.
+#[derive(Debug, Clone, Serialize)]
+struct HtmlColumn {
+    label: String,
+    sha256: String,
+}
+
+/// A row: its key, shown name, and one cell per column.
+#[derive(Debug, Clone, Serialize)]
+struct HtmlRow {
+    name: String,
+    dtype: String,
+    row_name: String,
+    cells: Vec<Option<HtmlCell>>,
+}
+
+/// A cell: verdict (its CSS class), counts per status (tooltip), short text.
+#[derive(Debug, Clone, Serialize)]
+struct HtmlCell {
+    verdict: &'static str,
+    counts: String,
+    text: String,
+}
+
+/// The matrix prepared for the HTML templates (classes `v-pass` ... for
+/// colour).
+pub fn html_matrix(m: &Matrix) -> HtmlMatrix {
+    HtmlMatrix {
+        columns: m
+            .columns
+            .iter()
+            .map(|c| HtmlColumn {
+                label: c.label.clone(),
+                sha256: c.backend_sha256.clone(),
+            })
+            .collect(),
+        rows: m
+            .rows
+            .iter()
+            .zip(&m.cells)
+            .map(|(k, row)| HtmlRow {
+                name: k.name.clone(),
+                dtype: k.dtype.clone(),
+                row_name: row_name(k),
+                cells: row
+                    .iter()
+                    .map(|c| {
+                        c.as_ref().map(|c| HtmlCell {
+                            verdict: c.verdict.name(),
+                            counts: c
+                                .by_status
+                                .iter()
+                                .map(|(k, v)| format!("{k}: {v}"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            text: c.text(),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect(),
     }
-    out.push_str("</tr></thead><tbody>");
-    for (k, row) in m.rows.iter().zip(&m.cells) {
-        out.push_str(&format!(
-            "<tr data-op=\"{}\" data-dtype=\"{}\"><td>{}</td><td>{}</td>",
-            esc(&k.name),
-            esc(&k.dtype),
-            esc(&row_name(k)),
-            esc(&k.dtype)
-        ));
-        for c in row {
-            match c {
-                Some(c) => {
-                    let counts: Vec<String> = c
-                        .by_status
-                        .iter()
-                        .map(|(k, v)| format!("{k}: {v}"))
-                        .collect();
-                    out.push_str(&format!(
-                        "<td class=\"v-{}\" title=\"{}\">{}</td>",
-                        c.verdict.name(),
-                        esc(&counts.join(", ")),
-                        esc(&c.text())
-                    ));
-                }
-                None => out.push_str("<td class=\"v-none\">—</td>"),
-            }
-        }
-        out.push_str("</tr>");
-    }
-    out.push_str("</tbody></table>");
-    out
 }
 
 /// A standalone HTML page of the matrix.
 pub fn html_page(m: &Matrix) -> String {
-    format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>xpucert compatibility matrix</title><style>{}</style></head><body><h1>xpucert compatibility matrix</h1><p>Cells: verdict, [declared compute precision], h = worst headroom (measured error / allowed).</p>{}</body></html>\n",
-        super::html::CSS,
-        html_table(m)
+    #[derive(Serialize)]
+    struct Page {
+        matrix: HtmlMatrix,
+    }
+    super::templates::render(
+        "matrix.html.j2",
+        &Page {
+            matrix: html_matrix(m),
+        },
     )
 }

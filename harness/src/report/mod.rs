@@ -18,6 +18,7 @@ pub mod junit;
 pub mod live;
 pub mod markdown;
 pub mod matrix;
+mod templates;
 
 use std::collections::BTreeMap;
 

@@ -8,10 +8,10 @@
 //! every other op is the reference backend, which the `honest` mode checks
 //! on every case. Two modes run at a time.
 //!
-//! `XPUCERT_WRITE_MATRIX=1 cargo test -p xpucert --test detection -- --nocapture`
+//! `XPUCERT_WRITE_MATRIX=1 cargo test -p xpucert --test it detection:: -- --nocapture`
 //! also rewrites the generated part of `docs/detection-matrix.md`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -829,7 +829,7 @@ fn real_smollm2_gguf() {
 
 /// Writes dequantized tensors of both real files as raw little-endian f64
 /// for `fixtures/crosscheck_weights.py`:
-/// `XPUCERT_WEIGHTS_DUMP=/tmp/dump cargo test -p xpucert --test model_weights -- --ignored dump_for_crosscheck`;
+/// `XPUCERT_WEIGHTS_DUMP=/tmp/dump cargo test -p xpucert --test it -- --ignored dump_for_crosscheck`;
 /// `XPUCERT_CROSSCHECK_EXTRA` (a path list) adds every tensor of more GGUF files.
 #[test]
 #[ignore = "writes ~300 MB of dumps for fixtures/crosscheck_weights.py"]

@@ -9,7 +9,7 @@
 //! (A sync that hangs is in reliability.rs with the other hangs; a library
 //! with an incomplete stream group in loader_errors.rs.)
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

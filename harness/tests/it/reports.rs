@@ -1,7 +1,7 @@
 //! Reports, sharding, the gate, the matrix, certificates and the CI
 //! templates, end to end through the xpucert binary.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -631,13 +631,65 @@ fn html_report_renders_in_headless_chromium_and_shows_script_as_text() {
 
 /// Certificate bundle: made from a run, verified, and rejected after any
 /// byte of the results or the library changes.
+/// A backend name and an error message (both come from the backend) that
+/// carry a script element and an attribute break-out come out as text in
+/// the HTML report and in the HTML matrix: no raw `<script>` of theirs, no
+/// unescaped `"onmouseover=`, and the escaped forms present.
+#[test]
+fn vendor_markup_is_inert_in_the_html_report_and_matrix() {
+    let script = "<script>alert('xss')</script>";
+    let attr = "\"onmouseover=alert(1) x=\"";
+    let mut v: Value =
+        serde_json::from_str(&std::fs::read_to_string(reference_slice()).unwrap()).unwrap();
+    v["provenance"]["backend_name"] = json!(format!("evil{script}{attr}"));
+    v["cases"][0]["message"] = json!(format!("failed: {script} {attr}"));
+    v["cases"][0]["status"] = json!("fail");
+    v["summary"]["by_status"]["fail"] = json!(1);
+    let t = tmp();
+    let f = t.path().join("r.json");
+    std::fs::write(&f, v.to_string()).unwrap();
+
+    let report = run(xpucert().arg("report").arg(&f).args(["--format", "html"]));
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let matrix = run(xpucert().arg("matrix").arg(&f).args(["--format", "html"]));
+    assert_eq!(matrix.code, 0, "{}", matrix.stderr);
+    for (what, page) in [("report", &report.stdout), ("matrix", &matrix.stdout)] {
+        assert!(!page.contains("<script>alert"), "{what}: raw vendor script");
+        assert!(
+            !page.contains("\"onmouseover="),
+            "{what}: attribute break-out"
+        );
+        assert!(
+            page.contains("&lt;script&gt;alert("),
+            "{what}: the script shown as text"
+        );
+        assert!(
+            page.contains("&quot;onmouseover=alert(1) x=&quot;"),
+            "{what}: the quote shown as text"
+        );
+    }
+    assert!(
+        !matrix.stdout.contains("<script"),
+        "the matrix has no script"
+    );
+    // the name in the matrix's column head, the message in the cases table
+    assert!(matrix.stdout.contains("<th title=\"sha256 "));
+    assert!(matrix.stdout.contains(">evil&lt;script&gt;alert("));
+    assert!(report.stdout.contains("<td>failed: &lt;script&gt;alert("));
+    assert!(
+        report
+            .stdout
+            .contains("<span id=\"backend-name\">evil&lt;script&gt;alert(")
+    );
+}
+
 #[test]
 fn certify_verify_and_reject_tampering() {
     build_reference();
     let t = tmp();
     let bundle = t.path().join("bundle");
     // The core profile without its two real models (they are certified in
-    // tests/models.rs; here the subject is the bundle, not the models).
+    // tests/it/models.rs; here the subject is the bundle, not the models).
     let core = std::fs::read_to_string(common::repo().join("suites/profiles/core.yaml")).unwrap();
     let ops_only: String = core
         .lines()

@@ -3,7 +3,7 @@
 //! status and message, every other case keeps passing, and xpucert itself
 //! ends with exit code 1 (failures found), never a crash of its own.
 
-mod common;
+use crate::common;
 
 use common::{build_reference, results, run, xpucert};
 use serde_json::Value;

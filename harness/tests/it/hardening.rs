@@ -2,7 +2,7 @@
 //! `xpucert: error: ...` line and exit code 2 (configuration) or 3 (backend),
 //! never a panic or a backtrace.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

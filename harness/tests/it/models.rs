@@ -3,7 +3,7 @@
 //! names the first divergent layer and the op kind whose swap to the
 //! reference restores conformance.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

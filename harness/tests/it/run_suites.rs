@@ -2,7 +2,7 @@
 //! reference backend (Rust, through the C ABI), the example C backend, and a
 //! deliberately wrong C backend.
 
-mod common;
+use crate::common;
 
 use common::{build_reference, make, repo, results, run, xpucert};
 use std::collections::BTreeSet;

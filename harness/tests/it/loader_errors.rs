@@ -1,7 +1,7 @@
 //! A library that cannot be a backend gets one line on stderr naming the
 //! library and what is wrong, and exit code 3; never a panic.
 
-mod common;
+use crate::common;
 
 use common::{make, run, xpucert};
 

@@ -2,7 +2,7 @@
 //! and the verdict, and nothing on stdout or stderr carries ANSI escapes or
 //! progress redraws when they are not terminals.
 
-mod common;
+use crate::common;
 
 use common::{build_reference, run, xpucert};
 

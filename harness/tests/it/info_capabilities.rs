@@ -1,7 +1,7 @@
 //! `xpucert info`: the capability table from query_op, cross-checked with
 //! the manifest.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! `xpucert repro --dump`: a failing case's arrays load in numpy, and the
 //! dumped check.py recomputes exactly the figures `xpucert run` reported.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! its own build files, loaded by `xpucert info`, and run through the core
 //! suite, where every case must be `unsupported` and the run conformant.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -6,7 +6,7 @@
 //! MatMul and Softmax f32 cases of the core suite pass and every other case
 //! is `unsupported`.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

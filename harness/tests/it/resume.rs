@@ -2,7 +2,7 @@
 //! at a random point, or stopped with SIGINT, and then resumed, ends with the
 //! same cases and statuses as a run that was never interrupted.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

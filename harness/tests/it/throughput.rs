@@ -2,7 +2,7 @@
 //! executors, requirements that fail with their figures, and a backend
 //! that caches outputs gaining nothing over the honest reference.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
