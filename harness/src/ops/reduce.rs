@@ -171,8 +171,8 @@ fn topk_shape(
     let (dtype, shape) = rules::input(inputs, 0)?;
     rules::input(inputs, 1)?;
     let k = values(1).first().copied().unwrap_or(0.0);
-    if !(k >= 0.0) {
-        return Err(format!("K = {k} is negative"));
+    if k.is_nan() || k < 0.0 {
+        return Err(format!("K = {k} is not a length"));
     }
     let axis = norm_axis(int_attr(attrs, "axis", -1), shape.len())?;
     let mut out = shape.clone();
