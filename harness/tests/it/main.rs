@@ -12,6 +12,7 @@
 
 mod common;
 
+mod certificates;
 mod ci_output;
 mod conversions;
 mod detection;

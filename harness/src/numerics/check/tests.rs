@@ -1,0 +1,281 @@
+use super::*;
+use ndarray::IxDyn;
+
+fn arr(v: &[f64]) -> ArrayD<f64> {
+    ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.to_vec()).unwrap()
+}
+
+#[test]
+fn allclose_records_figures_and_first_mismatch() {
+    let e = arr(&[1.0, 2.0, 3.0, 0.0]);
+    let a = arr(&[1.0, 2.0 + 1e-6, 3.1, 0.0]);
+    let c = compare(torch_allclose(DType::F32), DType::F32, 0.0, &e, &a, None);
+    assert!(!c.passed);
+    assert_eq!(c.mismatches, 1);
+    assert!((c.max_abs_err - 0.1).abs() < 1e-12);
+    assert!((c.max_rel_err - 0.1 / 3.0).abs() < 1e-12);
+    let m = c.first_mismatch.unwrap();
+    assert_eq!(m.index, vec![2]);
+    assert_eq!(m.actual, 3.1);
+    // 2e-6 relative error on element 1 is within 1e-5 + 1.3e-6*2
+    assert!(c.headroom > 1.0);
+}
+
+#[test]
+fn nan_and_inf_must_agree() {
+    let e = arr(&[f64::NAN, f64::INFINITY, 1.0]);
+    let ok = compare(
+        CheckSpec::Exact,
+        DType::F32,
+        0.0,
+        &e,
+        &arr(&[f64::NAN, f64::INFINITY, 1.0]),
+        None,
+    );
+    assert!(ok.passed, "NaN matches NaN, +Inf matches +Inf");
+    let bad = compare(
+        torch_allclose(DType::F32),
+        DType::F32,
+        0.0,
+        &e,
+        &arr(&[0.0, f64::NEG_INFINITY, f64::NAN]),
+        None,
+    );
+    assert_eq!(bad.special_mismatches, 3);
+    assert_eq!(bad.mismatches, 3);
+}
+
+#[test]
+fn overflow_of_the_output_dtype_expects_infinity() {
+    let e = arr(&[1.25e39, -1e300]);
+    let a = arr(&[f64::INFINITY, f64::NEG_INFINITY]);
+    assert!(compare(torch_allclose(DType::F32), DType::F32, 0.0, &e, &a, None).passed);
+    let finite = arr(&[3.4e38, -3.4e38]);
+    assert!(
+        !compare(
+            torch_allclose(DType::F32),
+            DType::F32,
+            0.0,
+            &e,
+            &finite,
+            None
+        )
+        .passed
+    );
+    // in f64 the same value is finite and must be matched as such
+    assert!(!compare(torch_allclose(DType::F64), DType::F64, 0.0, &e, &a, None).passed);
+}
+
+#[test]
+fn exact_distinguishes_signed_zero() {
+    let c = compare(
+        CheckSpec::Exact,
+        DType::F32,
+        0.0,
+        &arr(&[0.0]),
+        &arr(&[-0.0]),
+        None,
+    );
+    assert!(!c.passed);
+}
+
+#[test]
+fn bound_scales_with_magnitude_and_precision() {
+    let u = unit_roundoff(DType::F32);
+    let e = arr(&[1.0]);
+    let m = arr(&[4096.0]);
+    // error of 100 u*M passes with c = 200, fails with c = 50
+    let a = arr(&[1.0 + 100.0 * u * 4096.0]);
+    assert!(
+        compare(
+            CheckSpec::Bound { c: 200.0 },
+            DType::F32,
+            u,
+            &e,
+            &a,
+            Some(&m)
+        )
+        .passed
+    );
+    assert!(
+        !compare(
+            CheckSpec::Bound { c: 50.0 },
+            DType::F32,
+            u,
+            &e,
+            &a,
+            Some(&m)
+        )
+        .passed
+    );
+    // the same error is nothing for a bf16 accumulator
+    let ub = unit_roundoff(DType::BF16);
+    assert!(
+        compare(
+            CheckSpec::Bound { c: 1.0 },
+            DType::F32,
+            ub,
+            &e,
+            &a,
+            Some(&m)
+        )
+        .passed
+    );
+}
+
+#[test]
+fn bound_allows_half_a_subnormal_of_the_output() {
+    // 1.33e-5 is subnormal in f16: spacing 2^-24, so an error of 1.8e-8
+    // is pure output rounding even with an f32 compute precision.
+    let u = unit_roundoff(DType::F32);
+    let e = arr(&[1.3309650091615928e-5]);
+    let a = arr(&[1.329183578491211e-5]);
+    let m = arr(&[1.3309650091615928e-5]);
+    assert!(
+        compare(
+            CheckSpec::Bound { c: 10.0 },
+            DType::F16,
+            u,
+            &e,
+            &a,
+            Some(&m)
+        )
+        .passed
+    );
+    let worse = arr(&[1.3309650091615928e-5 - 1.3e-7]);
+    assert!(
+        !compare(
+            CheckSpec::Bound { c: 10.0 },
+            DType::F16,
+            u,
+            &e,
+            &worse,
+            Some(&m)
+        )
+        .passed
+    );
+    let nan_mag = arr(&[f64::NAN]);
+    assert!(
+        !compare(
+            CheckSpec::Bound { c: 10.0 },
+            DType::F16,
+            u,
+            &e,
+            &a,
+            Some(&nan_mag)
+        )
+        .passed
+    );
+}
+
+#[test]
+fn implied_precision_names_the_accumulator() {
+    // errors of ~u_tf32 * M where f32 was declared
+    let u = unit_roundoff(DType::F32);
+    let e = arr(&[10.0]);
+    let m = arr(&[100.0]);
+    let a = arr(&[10.0 + 3.0 * 2f64.powi(-11) * 100.0]);
+    let c = compare(CheckSpec::Bound { c: 4.0 }, DType::F32, u, &e, &a, Some(&m));
+    assert!(!c.passed);
+    let implied = c.implied_roundoff.unwrap();
+    assert_eq!(implied_precision(implied), Some("tf32/f16"));
+    assert_eq!(implied_precision(2f64.powi(-9)), Some("bf16"));
+    assert_eq!(implied_precision(2f64.powi(-26)), None);
+}
+
+#[test]
+fn quality_discounts_one_output_ulp() {
+    // An f16 result one ulp off (pure rounding of a higher-precision
+    // value) has headroom near 1 under f16 allclose, but quality 0.
+    let e = arr(&[1.0]);
+    let a = arr(&[1.0 + 2f64.powi(-10)]);
+    let c = compare(torch_allclose(DType::F16), DType::F16, 0.0, &e, &a, None);
+    assert!(c.passed);
+    assert!(c.headroom > 0.9, "{}", c.headroom);
+    assert_eq!(c.quality, 0.0);
+    // an f32 error of 60% of its allowance is avoidable: quality > 0.5
+    let allowed = 1e-5 + 1.3e-6;
+    let a = arr(&[1.0 + 0.6 * allowed]);
+    let c = compare(torch_allclose(DType::F32), DType::F32, 0.0, &e, &a, None);
+    assert!(c.passed);
+    assert!(c.quality > WARN_QUALITY && c.quality < 0.6, "{}", c.quality);
+}
+
+#[test]
+fn ulp_spacing_per_dtype() {
+    assert_eq!(ulp(DType::F32, 1.0), 2f64.powi(-23));
+    assert_eq!(ulp(DType::F32, 1.9999), 2f64.powi(-23));
+    assert_eq!(ulp(DType::F32, 2.0), 2f64.powi(-22));
+    assert_eq!(ulp(DType::F32, -0.75), 2f64.powi(-24));
+    assert_eq!(ulp(DType::F32, 1e-40), 2f64.powi(-149), "subnormal spacing");
+    assert_eq!(ulp(DType::F32, 0.0), 2f64.powi(-149));
+    assert_eq!(ulp(DType::F16, 1.0), 2f64.powi(-10));
+    assert_eq!(ulp(DType::BF16, 1.0), 2f64.powi(-7));
+    assert_eq!(ulp(DType::F16, 1e-6), 2f64.powi(-24));
+    assert_eq!(ulp(DType::I32, 5.0), 0.0);
+    // a 1-ulp error passes ulp(1), fails ulp(0.5)
+    let e = arr(&[1.0]);
+    let a = arr(&[1.0 + 2f64.powi(-23)]);
+    assert!(compare(CheckSpec::Ulp { n: 1.0 }, DType::F32, 0.0, &e, &a, None).passed);
+    assert!(!compare(CheckSpec::Ulp { n: 0.5 }, DType::F32, 0.0, &e, &a, None).passed);
+}
+
+#[test]
+fn defaults_by_op_class() {
+    let sm = policy("Softmax");
+    assert_eq!(
+        default_check(sm, DType::F32, 32000),
+        CheckSpec::Bound { c: 32004.0 }
+    );
+    let mm = policy("MatMul");
+    assert_eq!(default_check(mm, DType::I32, 4), CheckSpec::Exact);
+    match default_check(mm, DType::F32, 16384) {
+        CheckSpec::Bound { c } => assert!((c - 260.0).abs() < 1e-9),
+        other => panic!("{other:?}"),
+    }
+    let g = policy("Gather");
+    assert_eq!(default_check(g, DType::F32, 1), CheckSpec::Exact);
+    let ex = policy("Exp");
+    assert_eq!(default_check(ex, DType::F16, 1), CheckSpec::Ulp { n: 4.0 });
+    let ge = policy("Gelu");
+    assert_eq!(default_check(ge, DType::F32, 1), torch_allclose(DType::F32));
+}
+
+/// The check policy of the op named `name`.
+fn policy(name: &str) -> CheckPolicy {
+    crate::ops::Op::from_name(name).unwrap().def().check
+}
+
+/// Judges `actual` against `exact` under op's f32 default.
+fn passes(op: &str, dtype: DType, exact: f64, actual: f64) -> bool {
+    let spec = default_check(policy(op), dtype, 1);
+    compare(spec, dtype, 0.0, &arr(&[exact]), &arr(&[actual]), None).passed
+}
+
+#[test]
+fn elementwise_defaults_follow_the_error_of_correct_arithmetic() {
+    let ulp1 = 2f64.powi(-23);
+    // Add: correctly rounded passes, a result one ulp off fails.
+    assert!(passes("Add", DType::F32, 1.0 + 0.5 * ulp1, 1.0));
+    assert!(!passes("Add", DType::F32, 1.0 + 0.25 * ulp1, 1.0 + ulp1));
+    // Flush-to-zero of an f32 subnormal passes; in f16 it does not.
+    assert!(passes("Mul", DType::F32, 1e-40, 0.0));
+    assert!(!passes("Mul", DType::F16, 1e-6, 0.0));
+    assert!(passes("Sigmoid", DType::F32, 2e-39, 0.0));
+    // Div: a 2-ulp reciprocal product passes, 4 ulps fail.
+    assert!(passes("Div", DType::F32, 1.5, 1.5 + 2.0 * ulp1));
+    assert!(!passes("Div", DType::F32, 1.0, 1.0 + 4.0 * ulp1));
+    // Tanh at 1e-3: 3 ulps pass; the cancelling form (~30 ulps) fails,
+    // although its absolute error is far below torch's atol of 1e-5.
+    let t = 1e-3f64.tanh();
+    let ulp_t = 2f64.powi(-33);
+    assert!(passes("Tanh", DType::F32, t, t + 3.0 * ulp_t));
+    assert!(!passes("Tanh", DType::F32, t, t + 30.0 * ulp_t));
+    // Log near 1: an absolute error of 1.5u passes whatever the result's
+    // ulp; Exp 40 ulps off fails.
+    let l = 1.001f64.ln();
+    assert!(passes("Log", DType::F32, l, l + 1.5 * 2f64.powi(-24)));
+    assert!(!passes("Exp", DType::F32, 3.0, 3.0 + 40.0 * 2f64.powi(-22)));
+    // Softplus far left: ln(1 + e^x) rounds 1 + e^x to 1 and returns 0.
+    assert!(passes("Softplus", DType::F32, (-20f64).exp(), 0.0));
+}
