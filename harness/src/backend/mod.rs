@@ -27,7 +27,7 @@ use std::time::Duration;
 
 pub use dylib::DylibBackend;
 pub use worker::WorkerBackend;
-use xpucert_abi::{Precision, Status, Support};
+use xpucert_abi::{NumericFlags, Precision, Status, Support};
 
 use call::PreparedCall;
 use jobs::JobHandler;
@@ -303,8 +303,8 @@ pub enum CallError {
     BadValue {
         /// Which field.
         what: &'static str,
-        /// The integer returned.
-        value: i32,
+        /// The integer returned (an `int32_t` code or a `uint32_t` set of bits).
+        value: i64,
     },
 }
 
@@ -331,6 +331,8 @@ pub struct QueryAnswer {
     pub precision: Precision,
     /// The backend's note.
     pub note: String,
+    /// Declared subnormal flushing (`XpuOpSupport.numeric_flags`).
+    pub numeric: NumericFlags,
 }
 
 /// The bundled backends that `--backend NAME` finds without a path.

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
-use xpucert_abi::{Precision, Support};
+use xpucert_abi::{NumericFlags, Precision, Support};
 
 use super::{CallSpec, Frame, FrameError, MAX_FRAME_LEN, TensorDesc, WireCallError};
 use crate::backend::timing::MeasurePlan;
@@ -86,6 +86,9 @@ enum WireQuery {
         support: i32,
         precision: i32,
         note: String,
+        /// `XpuOpSupport.numeric_flags`, already validated by the worker.
+        #[serde(default)]
+        numeric_flags: u32,
     },
     Error(WireCallError),
 }
@@ -150,6 +153,7 @@ impl Frame {
                         support: a.support.code(),
                         precision: a.precision.code(),
                         note: a.note.clone(),
+                        numeric_flags: a.numeric.bits(),
                     },
                     Err(e) => WireQuery::Error(e.into()),
                 };
@@ -312,19 +316,29 @@ fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
                     support,
                     precision,
                     note,
-                } => match (Support::from_code(support), Precision::from_code(precision)) {
-                    (Some(support), Some(precision)) => Ok(QueryAnswer {
+                    numeric_flags,
+                } => match (
+                    Support::from_code(support),
+                    Precision::from_code(precision),
+                    NumericFlags::from_bits(numeric_flags),
+                ) {
+                    (Some(support), Some(precision), Ok(numeric)) => Ok(QueryAnswer {
                         support,
                         precision,
                         note,
+                        numeric,
                     }),
-                    (None, _) => Err(CallError::BadValue {
+                    (None, _, _) => Err(CallError::BadValue {
                         what: "support level",
-                        value: support,
+                        value: support.into(),
                     }),
-                    (_, None) => Err(CallError::BadValue {
+                    (_, None, _) => Err(CallError::BadValue {
                         what: "compute precision",
-                        value: precision,
+                        value: precision.into(),
+                    }),
+                    (_, _, Err(_)) => Err(CallError::BadValue {
+                        what: "numeric flags",
+                        value: numeric_flags.into(),
                     }),
                 },
                 WireQuery::Error(e) => Err(e.into()),
@@ -551,6 +565,10 @@ mod tests {
                 support: Support::Emulated,
                 precision: Precision::Tf32,
                 note: "n".into(),
+                numeric: NumericFlags {
+                    flush_subnormal_inputs: true,
+                    flush_subnormal_outputs: false,
+                },
             })),
             Frame::QueryAnswer(Err(CallError::BadValue {
                 what: "support level",

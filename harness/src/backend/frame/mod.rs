@@ -171,13 +171,13 @@ pub enum WireCallError {
         /// Which field.
         what: String,
         /// The integer returned.
-        value: i32,
+        value: i64,
     },
 }
 
 /// The `what` of [`CallError::BadValue`] is a static name; these are the
 /// ones the loader uses, anything else reads back as `value`.
-const BAD_VALUE_NAMES: [&str; 2] = ["support level", "compute precision"];
+const BAD_VALUE_NAMES: [&str; 3] = ["support level", "compute precision", "numeric flags"];
 
 impl From<&CallError> for WireCallError {
     fn from(e: &CallError) -> Self {
