@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::backend::Executor;
-use crate::numerics::check::{self, CheckSpec, Comparison};
+use crate::numerics::check::{self, CheckSpec, Comparison, Expected, Flush};
 use crate::numerics::{DType, HostTensor, npy, round_to};
 use crate::run::{CaseResult, prepare_call, run_case};
 use crate::suite::Case;
@@ -211,6 +211,7 @@ pub fn repro(
         "id": case.id, "op": case.op.name, "opset": case.opset, "dtype": case.dtype.name(),
         "location": case.location, "status": result.status.name(), "message": result.message,
         "support": result.support, "compute_precision": result.compute_precision,
+        "flushes": result.flushes,
         "command": command,
         "attributes": format!("{:?}", case.attributes),
     });
@@ -235,6 +236,14 @@ pub fn repro(
         let second = match &answer {
             Some(_) => backend.run(&mut call, limit).map_err(|e| e.to_string()),
             None => Err("not run".into()),
+        };
+        let flush = answer
+            .as_ref()
+            .map_or(Flush::NONE, |a| Flush::from(a.numeric));
+        let flushed = if flush.inputs {
+            crate::run::flushed_oracle(case, &inputs)
+        } else {
+            None
         };
         for (j, (exp, first)) in expected.iter().zip(&result.outputs).enumerate() {
             let dtype = exp.value.dtype;
@@ -272,13 +281,20 @@ pub fn repro(
                     &npy::bytes("<f8", &shape, &npy::f64_data(&err)),
                 )?;
                 out["error_file"] = json!(format!("error_{j}.npy"));
-                let again = check::compare(
+                let again = check::compare_declared(
                     spec,
                     dtype,
                     compute_u,
-                    &exp.value.data,
+                    Expected {
+                        value: &exp.value.data,
+                        magnitude: exp.magnitude.as_ref(),
+                    },
                     &a,
-                    exp.magnitude.as_ref(),
+                    flush,
+                    flushed.as_ref().and_then(|f| f.get(j)).map(|f| Expected {
+                        value: &f.value.data,
+                        magnitude: f.magnitude.as_ref(),
+                    }),
                 );
                 if figures(&again) != figures(&first.comparison) {
                     unstable = Some(format!(
