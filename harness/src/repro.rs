@@ -269,6 +269,22 @@ pub fn repro(
                 )?;
                 out["magnitude_file"] = json!(format!("magnitude_{j}.npy"));
             }
+            // Declared input flushing: check.py also needs the oracle on
+            // the flushed inputs.
+            if let Some(f) = flushed.as_ref().and_then(|f| f.get(j)) {
+                dump.write(
+                    &format!("expected_flushed_{j}.npy"),
+                    &npy::bytes("<f8", &shape, &npy::f64_data(&f.value.data)),
+                )?;
+                out["expected_flushed_file"] = json!(format!("expected_flushed_{j}.npy"));
+                if let Some(m) = &f.magnitude {
+                    dump.write(
+                        &format!("magnitude_flushed_{j}.npy"),
+                        &npy::bytes("<f8", &shape, &npy::f64_data(m)),
+                    )?;
+                    out["magnitude_flushed_file"] = json!(format!("magnitude_flushed_{j}.npy"));
+                }
+            }
             if second.is_ok() {
                 let actual = call.outputs[j].to_host();
                 out["actual"] = dump.tensor(&format!("actual_{j}"), &actual)?;
