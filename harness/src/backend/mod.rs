@@ -153,6 +153,8 @@ pub enum ExecError {
         during: &'static str,
         /// How it died: `killed by SIGSEGV`, `exited with code 0`.
         death: String,
+        /// For a fatal memory access, what the worker's handler saw.
+        fault: Option<frame::FaultReport>,
     },
     /// The worker did not answer within the limit and was killed.
     TimedOut {
@@ -170,7 +172,17 @@ impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExecError::Call(e) => write!(f, "{e}"),
-            ExecError::Crashed { during, death } => write!(f, "worker {death} during {during}"),
+            ExecError::Crashed {
+                during,
+                death,
+                fault,
+            } => {
+                write!(f, "worker {death} during {during}")?;
+                match fault {
+                    Some(r) => write!(f, ": {r}"),
+                    None => Ok(()),
+                }
+            }
             ExecError::TimedOut { during, limit } => write!(
                 f,
                 "no answer from {during} after {:.1} s; worker killed",
