@@ -200,11 +200,6 @@ impl Flush {
         outputs: false,
     };
 
-    /// Whether anything is declared.
-    pub fn is_none(self) -> bool {
-        self == Flush::NONE
-    }
-
     /// The declarations by name (`inputs`, `outputs`), for results files.
     pub fn names(self) -> Vec<String> {
         [(self.inputs, "inputs"), (self.outputs, "outputs")]
@@ -282,9 +277,9 @@ pub enum CheckPolicy {
 ///   OpenCL CTS allows 0 ulp), so 0.5 ulp relative. f16/bf16 computed in f32
 ///   and rounded again are still correctly rounded: double rounding is
 ///   innocuous for +, -, *, / and sqrt when the wide format has at least
-///   2p + 2 bits (24 >= 2 * 11 + 2). Floor: the flush-to-zero floor.
+///   2p + 2 bits (24 >= 2 * 11 + 2). Floor: the subnormal floor.
 /// * Div, Reciprocal: 2.5 ulp relative (CTS single-precision divide); a
-///   multiply by the reciprocal (1.5 ulp) passes. Flush-to-zero floor.
+///   multiply by the reciprocal (1.5 ulp) passes. Subnormal floor.
 /// * Sqrt: `ulp(3)` (CTS); sqrt never returns a subnormal, so the ulp rule
 ///   needs no floor.
 /// * Exp: `ulp(4)`: the CTS budget of 3 plus one for f16/bf16 results
@@ -301,8 +296,9 @@ pub enum CheckPolicy {
 ///   cancels `e ln2 + log m` there: its error is ~2u absolute, unbounded in
 ///   ulps of the result.
 /// * Sigmoid: 5 ulps relative (an exp within 3 ulps, one add, one divide)
-///   with the flush-to-zero floor: 1/(1 + e^-x) is 0 below x = -88 in f32,
-///   where the exact value is subnormal.
+///   with the subnormal floor: e^x / (1 + e^x) keeps the subnormal tail;
+///   1/(1 + e^-x) is 0 below x = -88.7 in f32, which only a declared
+///   output flush excuses.
 /// * Softplus: 4 ulps relative plus an absolute 4u: ln(1 + e^x) (the ONNX
 ///   definition) rounds 1 + e^x, which costs u absolute, so for x << 0 the
 ///   relative error of a correct-as-specified implementation is large while
