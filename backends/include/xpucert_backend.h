@@ -76,7 +76,10 @@ extern "C" {
 #endif
 
 #define XPU_ABI_MAJOR 1
-#define XPU_ABI_MINOR 0
+#define XPU_ABI_MINOR 1
+/* Minor versions:
+ *   0  the first published ABI 1.
+ *   1  XpuOpSupport.numeric_flags (XPU_NUMERIC_FLUSH_SUBNORMAL_*). */
 
 /* Length of the message buffer in XpuError, including the terminating NUL. */
 #define XPU_ERROR_MESSAGE_LEN 1024
@@ -241,13 +244,57 @@ typedef struct XpuOpCall {
 #define XPU_SUPPORT_NATIVE 1    /* implemented on the device */
 #define XPU_SUPPORT_EMULATED 2  /* implemented, but by a fallback (e.g. on the host) */
 
-/* The answer of query_op for one concrete call. */
+/* Bits of XpuOpSupport.numeric_flags (since minor 1): deviations from IEEE
+ * 754 arithmetic on subnormal numbers that the call may make. A subnormal is
+ * a nonzero value of a float dtype whose magnitude is below that dtype's
+ * smallest normal number (e.g. |x| < 2^-126 for f32 and bf16, < 2^-14 for
+ * f16). Each bit is a permission for this call only, for every float input
+ * and output of it; integer tensors are unaffected. Without a bit, the
+ * harness expects subnormals to be handled as IEEE 754 specifies, and a
+ * flushed value is a failure like any other wrong value.
+ *
+ * XPU_NUMERIC_FLUSH_SUBNORMAL_INPUTS ("denormals are zero", DAZ: x86
+ *   MXCSR.DAZ, CUDA code built with -ftz=true, OpenCL devices without
+ *   CL_FP_DENORM): any subnormal input
+ *   element may be read as a zero of the same sign. The harness then also
+ *   accepts, element by element, the result the operator gives when every
+ *   subnormal float input element is replaced by a zero of its sign.
+ * XPU_NUMERIC_FLUSH_SUBNORMAL_OUTPUTS ("flush to zero", FTZ: x86
+ *   MXCSR.FTZ, CUDA -ftz=true, bf16 units that flush): an output
+ *   element whose correctly rounded value is subnormal in the output dtype
+ *   (or whose exact value is below the smallest normal number, for units
+ *   that detect tininess before rounding) may be written as +0 or -0, in
+ *   every check, including exact ones (Relu, Neg, data movement). A result
+ *   in the normal range may not be flushed.
+ * Both bits may be set; the harness then accepts either result above, and
+ * a zero wherever the result on the flushed inputs is subnormal.
+ * The remaining bits are reserved and must be zero. A harness reports a
+ * reserved bit as an invalid value from a library built against a minor
+ * that does not define it, and ignores bits of a later minor than its own.
+ */
+#define XPU_NUMERIC_FLUSH_SUBNORMAL_INPUTS (1u << 0)
+#define XPU_NUMERIC_FLUSH_SUBNORMAL_OUTPUTS (1u << 1)
+
+/* The answer of query_op for one concrete call.
+ *
+ * The harness sets struct_size to sizeof(XpuOpSupport) of ITS header and
+ * zeroes every field before calling query_op; struct_size is the room
+ * the backend may write into. The backend writes only fields that lie
+ * entirely within struct_size (a harness of an older minor passes a smaller
+ * struct: check `out->struct_size >= offsetof(XpuOpSupport, numeric_flags) +
+ * sizeof out->numeric_flags` before writing numeric_flags). It may leave
+ * struct_size alone or lower it to its own sizeof(XpuOpSupport); it never
+ * raises it. The harness reads only the fields that lie within both its own
+ * size and the struct_size it finds after the call; anything beyond reads
+ * as zero (a backend of minor 0 declares no numeric flags). */
 typedef struct XpuOpSupport {
     size_t struct_size;
     int32_t support;             /* XPU_SUPPORT_* */
     int32_t compute_precision;   /* XPU_PRECISION_* or XPU_DTYPE_*: what the op really
                                     computes or accumulates in; DEFAULT = the io dtype */
     char note[XPU_SUPPORT_NOTE_LEN]; /* optional free text, NUL-terminated */
+    /* Since minor 1: XPU_NUMERIC_* bits, 0 = IEEE 754 subnormal handling. */
+    uint32_t numeric_flags;
 } XpuOpSupport;
 
 /* A key/value option for create_context, e.g. {"device", "0"}. */

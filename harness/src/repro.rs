@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::backend::Executor;
-use crate::numerics::check::{self, CheckSpec, Comparison};
+use crate::numerics::check::{self, CheckSpec, Comparison, Expected, Flush};
 use crate::numerics::{DType, HostTensor, npy, round_to};
 use crate::run::{CaseResult, prepare_call, run_case};
 use crate::suite::Case;
@@ -215,6 +215,7 @@ pub fn repro(
         "id": case.id, "op": case.op.name, "opset": case.opset, "dtype": case.dtype.name(),
         "location": case.location, "status": result.status.name(), "message": result.message,
         "support": result.support, "compute_precision": result.compute_precision,
+        "flushes": result.flushes,
         "command": command,
         "attributes": format!("{:?}", case.attributes),
     });
@@ -239,6 +240,14 @@ pub fn repro(
         let second = match &answer {
             Some(_) => backend.run(&mut call, limit).map_err(|e| e.to_string()),
             None => Err("not run".into()),
+        };
+        let flush = answer
+            .as_ref()
+            .map_or(Flush::NONE, |a| Flush::from(a.numeric));
+        let flushed = if flush.inputs {
+            crate::run::flushed_oracle(case, &inputs)
+        } else {
+            None
         };
         for (j, (exp, first)) in expected.iter().zip(&result.outputs).enumerate() {
             let dtype = exp.value.dtype;
@@ -272,6 +281,30 @@ pub fn repro(
                 )?;
                 out["io_magnitude_file"] = json!(format!("io_magnitude_{j}.npy"));
             }
+            // Declared input flushing: check.py also needs the oracle on
+            // the flushed inputs.
+            if let Some(f) = flushed.as_ref().and_then(|f| f.get(j)) {
+                dump.write(
+                    &format!("expected_flushed_{j}.npy"),
+                    &npy::bytes("<f8", &shape, &npy::f64_data(&f.value.data)),
+                )?;
+                out["expected_flushed_file"] = json!(format!("expected_flushed_{j}.npy"));
+                if let Some(m) = &f.magnitude {
+                    dump.write(
+                        &format!("magnitude_flushed_{j}.npy"),
+                        &npy::bytes("<f8", &shape, &npy::f64_data(m)),
+                    )?;
+                    out["magnitude_flushed_file"] = json!(format!("magnitude_flushed_{j}.npy"));
+                }
+                if let Some(m) = &f.io_magnitude {
+                    dump.write(
+                        &format!("io_magnitude_flushed_{j}.npy"),
+                        &npy::bytes("<f8", &shape, &npy::f64_data(m)),
+                    )?;
+                    out["io_magnitude_flushed_file"] =
+                        json!(format!("io_magnitude_flushed_{j}.npy"));
+                }
+            }
             if second.is_ok() {
                 let actual = call.outputs[j].to_host();
                 out["actual"] = dump.tensor(&format!("actual_{j}"), &actual)?;
@@ -284,14 +317,22 @@ pub fn repro(
                     &npy::bytes("<f8", &shape, &npy::f64_data(&err)),
                 )?;
                 out["error_file"] = json!(format!("error_{j}.npy"));
-                let again = check::compare_with(
+                let again = check::compare_declared(
                     spec,
                     dtype,
                     compute_u,
-                    &exp.value.data,
+                    Expected {
+                        value: &exp.value.data,
+                        magnitude: exp.magnitude.as_ref(),
+                        io_magnitude: exp.io_magnitude.as_ref(),
+                    },
                     &a,
-                    exp.magnitude.as_ref(),
-                    exp.io_magnitude.as_ref(),
+                    flush,
+                    flushed.as_ref().and_then(|f| f.get(j)).map(|f| Expected {
+                        value: &f.value.data,
+                        magnitude: f.magnitude.as_ref(),
+                        io_magnitude: f.io_magnitude.as_ref(),
+                    }),
                 );
                 if figures(&again) != figures(&first.comparison) {
                     unstable = Some(format!(

@@ -567,14 +567,25 @@ pub unsafe extern "C" fn query_op<B: Backend>(
             }
             other => other?,
         };
-        // SAFETY: out is non-NULL; we write only fields inside its struct_size.
+        // Each field is written only if it lies within the struct_size the
+        // harness declared: one of an older minor passes a smaller struct.
+        // SAFETY: out is non-NULL and starts with its struct_size.
+        let room = unsafe { (*out).struct_size };
+        let fits = |offset: usize, len: usize| room >= offset + len;
+        // SAFETY: out is non-NULL; every write below is inside its struct_size.
         unsafe {
-            if (*out).struct_size >= std::mem::offset_of!(XpuOpSupport, compute_precision) + 4 {
+            if fits(std::mem::offset_of!(XpuOpSupport, compute_precision), 4) {
                 (*out).support = s.support.code();
                 (*out).compute_precision = s.compute_precision.code();
             }
-            if (*out).struct_size >= std::mem::size_of::<XpuOpSupport>() {
+            if fits(
+                std::mem::offset_of!(XpuOpSupport, note),
+                ffi::XPU_SUPPORT_NOTE_LEN,
+            ) {
                 ffi::write_c_buf(&mut (*out).note, &s.note);
+            }
+            if fits(std::mem::offset_of!(XpuOpSupport, numeric_flags), 4) {
+                (*out).numeric_flags = s.numeric.bits();
             }
         }
         Ok(())

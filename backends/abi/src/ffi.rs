@@ -10,7 +10,7 @@
 use std::ffi::{c_char, c_void};
 
 pub const XPU_ABI_MAJOR: u32 = 1;
-pub const XPU_ABI_MINOR: u32 = 0;
+pub const XPU_ABI_MINOR: u32 = 1;
 pub const XPU_ERROR_MESSAGE_LEN: usize = 1024;
 pub const XPU_SUPPORT_NOTE_LEN: usize = 256;
 
@@ -52,6 +52,9 @@ pub const XPU_MEMORY_HOST: i32 = 0;
 pub const XPU_MEMORY_DEVICE: i32 = 1;
 
 pub const XPU_CAP_CONCURRENT_CONTEXT: u64 = 1;
+
+pub const XPU_NUMERIC_FLUSH_SUBNORMAL_INPUTS: u32 = 1 << 0;
+pub const XPU_NUMERIC_FLUSH_SUBNORMAL_OUTPUTS: u32 = 1 << 1;
 
 pub const XPU_ATTR_INT: i32 = 1;
 pub const XPU_ATTR_FLOAT: i32 = 2;
@@ -143,6 +146,8 @@ pub struct XpuOpSupport {
     pub support: i32,
     pub compute_precision: i32,
     pub note: [c_char; XPU_SUPPORT_NOTE_LEN],
+    /// Since minor 1.
+    pub numeric_flags: u32,
 }
 
 #[repr(C)]
@@ -328,6 +333,7 @@ impl XpuOpSupport {
             support: XPU_SUPPORT_NONE,
             compute_precision: XPU_PRECISION_DEFAULT,
             note: [0; XPU_SUPPORT_NOTE_LEN],
+            numeric_flags: 0,
         }
     }
 

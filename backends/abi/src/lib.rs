@@ -326,6 +326,48 @@ impl Precision {
     }
 }
 
+/// `XpuOpSupport.numeric_flags` (ABI minor 1): the deviations from IEEE 754
+/// subnormal arithmetic a call may make. The default declares none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct NumericFlags {
+    /// `XPU_NUMERIC_FLUSH_SUBNORMAL_INPUTS`: subnormal inputs may be read as
+    /// zero of the same sign (DAZ).
+    pub flush_subnormal_inputs: bool,
+    /// `XPU_NUMERIC_FLUSH_SUBNORMAL_OUTPUTS`: results whose correctly rounded
+    /// value is subnormal may be written as zero of either sign (FTZ).
+    pub flush_subnormal_outputs: bool,
+}
+
+impl NumericFlags {
+    /// Every bit this crate's ABI minor defines.
+    pub const KNOWN_BITS: u32 =
+        ffi::XPU_NUMERIC_FLUSH_SUBNORMAL_INPUTS | ffi::XPU_NUMERIC_FLUSH_SUBNORMAL_OUTPUTS;
+
+    /// The flags in `bits`; `Err` with the bits this crate does not define.
+    pub fn from_bits(bits: u32) -> Result<NumericFlags, u32> {
+        let unknown = bits & !Self::KNOWN_BITS;
+        if unknown != 0 {
+            return Err(unknown);
+        }
+        Ok(NumericFlags {
+            flush_subnormal_inputs: bits & ffi::XPU_NUMERIC_FLUSH_SUBNORMAL_INPUTS != 0,
+            flush_subnormal_outputs: bits & ffi::XPU_NUMERIC_FLUSH_SUBNORMAL_OUTPUTS != 0,
+        })
+    }
+
+    /// The ABI bits.
+    pub fn bits(self) -> u32 {
+        let mut b = 0;
+        if self.flush_subnormal_inputs {
+            b |= ffi::XPU_NUMERIC_FLUSH_SUBNORMAL_INPUTS;
+        }
+        if self.flush_subnormal_outputs {
+            b |= ffi::XPU_NUMERIC_FLUSH_SUBNORMAL_OUTPUTS;
+        }
+        b
+    }
+}
+
 /// A backend's answer to `query_op`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpSupport {
@@ -335,6 +377,9 @@ pub struct OpSupport {
     pub compute_precision: Precision,
     /// Optional free text (truncated to 255 bytes on the wire).
     pub note: String,
+    /// Subnormal flushing the call may do (written only to a harness of
+    /// ABI minor 1 or later; an older one judges the call without it).
+    pub numeric: NumericFlags,
 }
 
 impl OpSupport {
@@ -344,6 +389,7 @@ impl OpSupport {
             support: Support::Native,
             compute_precision: Precision::Default,
             note: String::new(),
+            numeric: NumericFlags::default(),
         }
     }
 
@@ -353,6 +399,7 @@ impl OpSupport {
             support: Support::None,
             compute_precision: Precision::Default,
             note: note.into(),
+            numeric: NumericFlags::default(),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::ffi::{CStr, CString, c_char, c_void};
 use std::ptr;
 
 use xpucert_abi::ffi::{self, XpuBackendApi, XpuContext, XpuError, XpuOpCall, XpuOpSupport};
-use xpucert_abi::{Backend, BackendError, DType, OpCall, OpSupport, TensorMut};
+use xpucert_abi::{Backend, BackendError, DType, NumericFlags, OpCall, OpSupport, TensorMut};
 
 const MANIFEST: &str = r#"{"schema": 1, "vendor": "test", "ops": [{"domain": "", "op": "Identity", "opsets": [21], "dtypes": ["f32"]}]}"#;
 
@@ -42,6 +42,14 @@ impl Backend for TestBackend {
         Ok(match call.op_type {
             "Identity" if f32_in => OpSupport::native(),
             "Panic" => OpSupport::native(),
+            "Flushing" => OpSupport {
+                note: "ftz".into(),
+                numeric: NumericFlags {
+                    flush_subnormal_inputs: false,
+                    flush_subnormal_outputs: true,
+                },
+                ..OpSupport::native()
+            },
             other => OpSupport::unsupported(format!("{other} is not implemented")),
         })
     }
@@ -349,6 +357,48 @@ fn unsupported_op_is_none_from_query_and_unsupported_from_run() {
     assert_eq!(status, ffi::XPU_STATUS_UNSUPPORTED);
     assert_eq!(err.code, ffi::XPU_STATUS_UNSUPPORTED);
     assert_eq!(err.message_lossy(), "Conv is not implemented");
+}
+
+#[test]
+fn numeric_flags_are_written_only_to_a_harness_that_has_room_for_them() {
+    let ctx = Ctx::new();
+    let x = [1.0f32];
+    let inputs = [tensor(
+        f32_code(),
+        x.as_ptr().cast_mut().cast(),
+        0,
+        &[1],
+        &[1],
+    )];
+    let call = op_call(c"Flushing", &inputs, &[]);
+    let (status, support, _) = ctx.query(&call);
+    assert_eq!(status, ffi::XPU_STATUS_OK);
+    assert_eq!(
+        support.numeric_flags,
+        ffi::XPU_NUMERIC_FLUSH_SUBNORMAL_OUTPUTS
+    );
+    assert_eq!(support.note_lossy(), "ftz");
+
+    // A harness of minor 0: its struct ends where numeric_flags begins.
+    // The note still fits and is written; the flags' bytes are not.
+    let mut out = XpuOpSupport::new();
+    out.struct_size = std::mem::offset_of!(XpuOpSupport, numeric_flags);
+    out.numeric_flags = 0xdead_beef;
+    let mut err = XpuError::new();
+    // SAFETY: the context is live, the call valid, out and err writable.
+    let status = unsafe { ctx.api.query_op.unwrap()(ctx.raw, &call, &mut out, &mut err) };
+    assert_eq!(status, ffi::XPU_STATUS_OK);
+    assert_eq!(out.support, ffi::XPU_SUPPORT_NATIVE);
+    assert_eq!(out.note_lossy(), "ftz");
+    assert_eq!(out.numeric_flags, 0xdead_beef, "written past struct_size");
+}
+
+#[test]
+fn numeric_flags_round_trip_and_reject_unknown_bits() {
+    for bits in 0..4 {
+        assert_eq!(NumericFlags::from_bits(bits).unwrap().bits(), bits);
+    }
+    assert_eq!(NumericFlags::from_bits(0b101), Err(0b100));
 }
 
 #[test]

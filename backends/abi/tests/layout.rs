@@ -71,7 +71,7 @@ fn rust_layouts() -> Vec<StructLayout> {
             struct_size, domain, op_type, opset, attributes, num_attributes, inputs, num_inputs,
             outputs, num_outputs,
         }
-        XpuOpSupport { struct_size, support, compute_precision, note }
+        XpuOpSupport { struct_size, support, compute_precision, note, numeric_flags }
         XpuOption { struct_size, key, value }
         XpuDeviceMemoryApi { struct_size, alloc, free, copy }
         XpuStreamApi { struct_size, create, sync, destroy }
@@ -110,6 +110,8 @@ fn rust_constants() -> Vec<(&'static str, i128)> {
         XPU_MEMORY_HOST,
         XPU_MEMORY_DEVICE,
         XPU_CAP_CONCURRENT_CONTEXT,
+        XPU_NUMERIC_FLUSH_SUBNORMAL_INPUTS,
+        XPU_NUMERIC_FLUSH_SUBNORMAL_OUTPUTS,
         XPU_ATTR_INT,
         XPU_ATTR_FLOAT,
         XPU_ATTR_STRING,

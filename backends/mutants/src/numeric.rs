@@ -7,7 +7,8 @@
 //! The honest variants are the ways correct hardware and libraries differ
 //! from a sequential f32 CPU loop: other summation orders, FMA, tiling,
 //! online softmax, fast transcendental functions within their OpenCL CTS
-//! ulp budget, declared reduced precision, flushing subnormal results. The
+//! ulp budget, declared reduced precision, declared subnormal flushing
+//! ([`subnormal`]). The
 //! faults are bugs seen in real kernels, each chosen to touch as few
 //! elements or bits as possible while still being wrong by more than any
 //! correct implementation could be.
@@ -17,10 +18,11 @@ mod io;
 mod linalg;
 mod rewrite;
 mod rows;
+mod subnormal;
 
 use xpucert_abi::{BackendError, DType, OpCall, OpSupport, Precision, TensorMut};
 use xpucert_reference_core::ReferenceBackend;
-use xpucert_reference_core::tensor::{Data, Tensor};
+use xpucert_reference_core::tensor::Tensor;
 
 use crate::{Behaviour, Expect, Mode};
 use io::{Loaded, Reading};
@@ -112,29 +114,6 @@ fn reference(l: &mut Loaded<'_>) -> Result<Vec<Tensor>, BackendError> {
     l.reference()
 }
 
-/// Sets f32 and bf16 results below the smallest normal number to zero,
-/// keeping the sign: what a GPU in flush-to-zero mode returns. f16 keeps its
-/// subnormals (half arithmetic units preserve them).
-fn flush_subnormals(l: &mut Loaded<'_>) -> Result<Vec<Tensor>, BackendError> {
-    let mut out = l.reference()?;
-    for t in &mut out {
-        match &mut t.data {
-            Data::F32(v) => v.iter_mut().for_each(|x| {
-                if x.is_subnormal() {
-                    *x = 0.0f32.copysign(*x);
-                }
-            }),
-            Data::BF16(v) => v.iter_mut().for_each(|b| {
-                if *b & 0x7F80 == 0 {
-                    *b &= 0x8000;
-                }
-            }),
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
 const MATMULS: &[&str] = &["MatMul", "Gemm"];
 const SUMS: &[&str] = &[
     "MatMul",
@@ -202,7 +181,7 @@ fn fault(name: &'static str, description: &'static str, patch: Patch) -> Mode {
 
 /// The numeric modes: honest variants first, then faults.
 pub fn modes() -> Vec<Mode> {
-    vec![
+    let mut all = vec![
         // ------------------------------------------------------------ honest
         Mode {
             name: "honest",
@@ -276,27 +255,7 @@ pub fn modes() -> Vec<Mode> {
                 ..Patch::new(MATMULS, |l| matmuls(l, Acc::Fma, InputRound::Bf16))
             },
         ),
-        honest(
-            "flush_to_zero",
-            "f32/bf16 results below the normal range flushed to signed zero (GPU FTZ mode)",
-            Patch::new(
-                &[
-                    "Add",
-                    "Sub",
-                    "Mul",
-                    "MatMul",
-                    "Gemm",
-                    "Sigmoid",
-                    "Softplus",
-                    "Gelu",
-                    "ReduceSum",
-                    "ReduceMean",
-                    "LayerNormalization",
-                    "RMSNormalization",
-                ],
-                flush_subnormals,
-            ),
-        ),
+        subnormal::flush_to_zero(),
         // ------------------------------------------------------------ faults
         Mode {
             // The harness's memory-safety check reports elements still
@@ -493,5 +452,11 @@ pub fn modes() -> Vec<Mode> {
                 elementwise::map_f16(l, elementwise::sigmoid_f16_naive)
             }),
         ),
-    ]
+    ];
+    let (honest, faults) = subnormal::modes();
+    let first_fault = all.iter().position(|m| m.expect != Expect::Pass);
+    let at = first_fault.unwrap_or(all.len());
+    all.splice(at..at, honest);
+    all.extend(faults);
+    all
 }

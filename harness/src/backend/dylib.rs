@@ -23,7 +23,7 @@ use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::{Path, PathBuf};
 
 use xpucert_abi::ffi::{self, XpuBackendApi, XpuContext, XpuError, XpuOpSupport, XpuStream};
-use xpucert_abi::{Precision, Status, Support};
+use xpucert_abi::{NumericFlags, Precision, Status, Support};
 
 use super::call::PreparedCall;
 use super::{CallError, LoadError, LoadErrorKind, QueryAnswer};
@@ -379,17 +379,41 @@ impl DylibBackend {
         check_status(rc, &err)?;
         let support = Support::from_code(out.support).ok_or(CallError::BadValue {
             what: "support level",
-            value: out.support,
+            value: out.support.into(),
         })?;
         let precision = Precision::from_code(out.compute_precision).ok_or(CallError::BadValue {
             what: "compute precision",
-            value: out.compute_precision,
+            value: out.compute_precision.into(),
         })?;
         Ok(QueryAnswer {
             support,
             precision,
             note: out.note_lossy(),
+            numeric: self.numeric_flags(&out)?,
         })
+    }
+
+    /// The numeric flags of a query answer, as far as the struct the library
+    /// left says it wrote them (a library of minor 0 declares none). Bits
+    /// the library's own minor does not define are an invalid value; bits
+    /// of a later minor than the harness's are ignored (the harness then
+    /// judges as if they were not declared).
+    fn numeric_flags(&self, out: &XpuOpSupport) -> Result<NumericFlags, CallError> {
+        let end = std::mem::offset_of!(XpuOpSupport, numeric_flags) + 4;
+        if out.struct_size < end {
+            return Ok(NumericFlags::default());
+        }
+        match NumericFlags::from_bits(out.numeric_flags) {
+            Ok(f) => Ok(f),
+            Err(_) if self.api.abi_minor > ffi::XPU_ABI_MINOR => Ok(NumericFlags::from_bits(
+                out.numeric_flags & NumericFlags::KNOWN_BITS,
+            )
+            .unwrap_or_default()),
+            Err(_) => Err(CallError::BadValue {
+                what: "numeric flags",
+                value: out.numeric_flags.into(),
+            }),
+        }
     }
 
     /// Whether calls go onto a stream (the library provides the group).

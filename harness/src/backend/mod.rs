@@ -27,7 +27,7 @@ use std::time::Duration;
 
 pub use dylib::DylibBackend;
 pub use worker::WorkerBackend;
-use xpucert_abi::{Precision, Status, Support};
+use xpucert_abi::{NumericFlags, Precision, Status, Support};
 
 use call::PreparedCall;
 use jobs::JobHandler;
@@ -153,6 +153,8 @@ pub enum ExecError {
         during: &'static str,
         /// How it died: `killed by SIGSEGV`, `exited with code 0`.
         death: String,
+        /// For a fatal memory access, what the worker's handler saw.
+        fault: Option<frame::FaultReport>,
     },
     /// The worker did not answer within the limit and was killed.
     TimedOut {
@@ -170,7 +172,17 @@ impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExecError::Call(e) => write!(f, "{e}"),
-            ExecError::Crashed { during, death } => write!(f, "worker {death} during {during}"),
+            ExecError::Crashed {
+                during,
+                death,
+                fault,
+            } => {
+                write!(f, "worker {death} during {during}")?;
+                match fault {
+                    Some(r) => write!(f, ": {r}"),
+                    None => Ok(()),
+                }
+            }
             ExecError::TimedOut { during, limit } => write!(
                 f,
                 "no answer from {during} after {:.1} s; worker killed",
@@ -303,8 +315,8 @@ pub enum CallError {
     BadValue {
         /// Which field.
         what: &'static str,
-        /// The integer returned.
-        value: i32,
+        /// The integer returned (an `int32_t` code or a `uint32_t` set of bits).
+        value: i64,
     },
 }
 
@@ -331,6 +343,8 @@ pub struct QueryAnswer {
     pub precision: Precision,
     /// The backend's note.
     pub note: String,
+    /// Declared subnormal flushing (`XpuOpSupport.numeric_flags`).
+    pub numeric: NumericFlags,
 }
 
 /// The bundled backends that `--backend NAME` finds without a path.

@@ -105,7 +105,7 @@ pub(super) const RECIPROCAL: OpDef =
         / v);
 /// CTS 5, plus one as for Exp.
 pub(super) const TANH: OpDef = unary_op!("Tanh", 13, CheckPolicy::Ulp(6.0), f64::tanh);
-/// An exp within 3 ulps, one add, one divide; flushes below x = -88.
+/// An exp within 3 ulps, one add, one divide; subnormal results are kept.
 pub(super) const SIGMOID: OpDef =
     unary_op!("Sigmoid", 13, CheckPolicy::UlpOrSubnormal(5.0), sigmoid);
 /// Relu also accepts signed integers. No rounding: exact.

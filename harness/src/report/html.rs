@@ -253,7 +253,9 @@ struct CaseRow<'a> {
     op: &'a str,
     dtype: &'a str,
     status: &'static str,
-    precision: &'a str,
+    /// Declared compute precision and subnormal flushing
+    /// ([`super::declared`]); empty when nothing was declared.
+    precision: String,
     /// Worst headroom to three decimals; empty when no output was checked.
     headroom: String,
     /// The first 160 characters of the message.
@@ -336,7 +338,7 @@ pub fn render(r: &ResultsFile) -> String {
             op: &c.op,
             dtype: &c.dtype,
             status: c.status.name(),
-            precision: c.compute_precision.as_deref().unwrap_or(""),
+            precision: super::declared(c).unwrap_or_default(),
             headroom: if c.outputs.is_empty() {
                 String::new()
             } else {

@@ -42,6 +42,12 @@ pub fn figures(c: &CaseResult) -> String {
     if let Some(p) = &c.compute_precision {
         lines.push(format!("declared compute precision: {p}"));
     }
+    if !c.flushes.is_empty() {
+        lines.push(format!(
+            "declared subnormal flushing: {}",
+            c.flushes.join(", ")
+        ));
+    }
     lines.push(format!("at {}", c.location));
     lines.join("\n")
 }

@@ -77,7 +77,8 @@ pub struct MatrixCell {
     pub cases: usize,
     /// Count per status.
     pub by_status: BTreeMap<String, usize>,
-    /// Declared compute precision when not the default.
+    /// Declared compute precision when not the default, and declared
+    /// subnormal flushing (`daz`, `ftz`): see [`super::declared`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub precision: Option<String>,
     /// Worst headroom over cases that ran.
@@ -131,10 +132,7 @@ fn cell(cases: &[&CaseResult]) -> MatrixCell {
     } else {
         Verdict::Pass
     };
-    let precision = cases
-        .iter()
-        .filter_map(|c| c.compute_precision.clone())
-        .find(|p| p != "default");
+    let precision = cases.iter().find_map(|c| super::declared(c));
     let worst_headroom = ran
         .iter()
         .filter(|c| !c.outputs.is_empty())
@@ -256,7 +254,7 @@ pub fn markdown(m: &Matrix) -> String {
             .replace('<', "&lt;")
     };
     let mut out = String::from(
-        "Cells: verdict, [declared compute precision], h = worst headroom (measured error / allowed).\n\n",
+        "Cells: verdict, [declared compute precision, daz/ftz subnormal flushing], h = worst headroom (measured error / allowed).\n\n",
     );
     out.push_str("| op | dtype |");
     for c in &m.columns {

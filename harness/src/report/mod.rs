@@ -30,6 +30,27 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 use crate::run::{CaseResult, ResultsFile, Status};
 
+/// What a case's backend declared beyond plain IEEE arithmetic in the
+/// io dtype, for the places reports show it: a compute precision other
+/// than the default, and subnormal flushing (`daz`: inputs read as zero,
+/// `ftz`: results written as zero). `None` when nothing was declared.
+pub fn declared(c: &CaseResult) -> Option<String> {
+    let mut parts: Vec<&str> = c
+        .compute_precision
+        .iter()
+        .map(String::as_str)
+        .filter(|p| *p != "default")
+        .collect();
+    for f in &c.flushes {
+        parts.push(match f.as_str() {
+            "inputs" => "daz",
+            "outputs" => "ftz",
+            other => other,
+        });
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// Counts for one op x dtype row.
 #[derive(Default)]
 struct Row {
@@ -49,7 +70,7 @@ pub fn summary_table(results: &ResultsFile) -> Table {
             row.worst_headroom = row.worst_headroom.max(c.headroom());
         }
         if row.precision.is_none() {
-            row.precision = c.compute_precision.clone().filter(|p| p != "default");
+            row.precision = declared(c);
         }
     }
     let mut keys: Vec<_> = rows.keys().cloned().collect();

@@ -24,7 +24,8 @@ pub struct Capability {
     pub probe: String,
     /// `native`, `emulated`, `none`, or `error: ...`.
     pub support: String,
-    /// Declared compute precision (when supported).
+    /// Declared compute precision (when supported), with `daz`/`ftz` when
+    /// query_op declares subnormal flushing.
     pub precision: Option<String>,
     /// Whether the manifest lists this op with this dtype and opset.
     pub declared: bool,
@@ -108,7 +109,19 @@ pub fn probe(
                 }
                 .to_string();
                 if a.support != Support::None {
-                    row.precision = Some(a.precision.name().to_string());
+                    // Declared subnormal flushing goes with the precision:
+                    // `default, ftz` (see report::declared).
+                    let mut p = a.precision.name().to_string();
+                    for (on, name) in [
+                        (a.numeric.flush_subnormal_inputs, "daz"),
+                        (a.numeric.flush_subnormal_outputs, "ftz"),
+                    ] {
+                        if on {
+                            p.push_str(", ");
+                            p.push_str(name);
+                        }
+                    }
+                    row.precision = Some(p);
                 }
                 row.note = a.note;
                 let supported = a.support != Support::None;

@@ -66,8 +66,8 @@ pub fn measure_case(
         }
     }
     // The declared precision sets the bound checks' unit roundoff.
-    let precision = match backend.query(&mut calls[0], per_call) {
-        Ok(a) => a.precision,
+    let (precision, flush) = match backend.query(&mut calls[0], per_call) {
+        Ok(a) => (a.precision, a.numeric.into()),
         Err(e) => {
             fail(
                 result,
@@ -92,7 +92,7 @@ pub fn measure_case(
     };
     let mut problems: Vec<String> = measured.findings.clone();
     for (k, ((call, exp), inp)) in calls.iter().zip(&expected).zip(&inputs).enumerate() {
-        let (_, failures) = compare_outputs(case, inp, exp, call, precision);
+        let (_, failures) = compare_outputs(case, inp, exp, call, precision, flush);
         problems.extend(
             failures
                 .into_iter()

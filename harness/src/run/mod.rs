@@ -42,7 +42,7 @@ pub use runner::{RunOutcome, Runner};
 
 use crate::backend::call::{PreparedCall, StoredTensor};
 use crate::backend::{CallError, ExecError, Executor};
-use crate::numerics::check::{self, CheckSpec, Comparison};
+use crate::numerics::check::{self, CheckSpec, Comparison, Expected, Flush};
 use crate::numerics::{DType, HostTensor};
 use crate::ops::{self, Value};
 use crate::suite::{Case, InputSpec, TensorSpec};
@@ -152,6 +152,10 @@ pub struct CaseResult {
     /// Declared compute precision, from query_op.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute_precision: Option<String>,
+    /// Declared subnormal flushing, from query_op: `inputs` (read as zero),
+    /// `outputs` (written as zero); empty when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flushes: Vec<String>,
     /// query_op and run_op disagreed about support.
     #[serde(default)]
     pub capability_mismatch: bool,
@@ -275,6 +279,7 @@ impl CaseResult {
             message,
             support: None,
             compute_precision: None,
+            flushes: Vec::new(),
             capability_mismatch: false,
             outputs: Vec::new(),
             run_seconds: 0.0,
@@ -363,6 +368,8 @@ pub fn run_case(backend: &mut dyn Executor, case: &Case, limit: Duration) -> Cas
         .to_string(),
     );
     result.compute_precision = Some(answer.precision.name().to_string());
+    let flush = Flush::from(answer.numeric);
+    result.flushes = flush.names();
     if answer.support == Support::None {
         result.status = Status::Unsupported;
         result.message = Some(if answer.note.is_empty() {
@@ -397,7 +404,7 @@ pub fn run_case(backend: &mut dyn Executor, case: &Case, limit: Duration) -> Cas
     };
 
     let (outputs, mut failures) =
-        compare_outputs(case, &inputs, &expected, &call, answer.precision);
+        compare_outputs(case, &inputs, &expected, &call, answer.precision, flush);
     result.outputs = outputs;
     if !findings.is_empty() {
         // A memory-safety violation (output never written, input written,
@@ -472,19 +479,59 @@ pub(crate) fn prepare_call(
     Ok((call, expected))
 }
 
+/// The oracle's outputs on `inputs` with every subnormal float element
+/// replaced by a zero of its sign (what a backend that declared input
+/// flushing may compute); `None` when no input has a subnormal, or when
+/// the oracle refuses the flushed inputs.
+pub(crate) fn flushed_oracle(
+    case: &Case,
+    inputs: &[Option<HostTensor>],
+) -> Option<Vec<ops::Output>> {
+    let mut any = false;
+    let values: Vec<Option<Value>> = inputs
+        .iter()
+        .map(|t| {
+            t.as_ref().map(|t| {
+                let mut v = t.to_f64();
+                v.mapv_inplace(|x| {
+                    if check::is_subnormal(t.dtype, x) {
+                        any = true;
+                        0.0f64.copysign(x)
+                    } else {
+                        x
+                    }
+                });
+                Value::new(t.dtype, v)
+            })
+        })
+        .collect();
+    if !any {
+        return None;
+    }
+    ops::evaluate(case.op, &case.attributes, &values).ok()
+}
+
 /// Compares every output of `call` with the oracle's `expected` under the
-/// case's check: the figures per output and one line per failed output.
+/// case's check and the backend's declared subnormal `flush`: the figures
+/// per output and one line per failed output.
 pub(crate) fn compare_outputs(
     case: &Case,
     inputs: &[Option<HostTensor>],
     expected: &[ops::Output],
     call: &PreparedCall,
     precision: Precision,
+    flush: Flush,
 ) -> (Vec<OutputResult>, Vec<String>) {
     let shapes: Vec<Option<Vec<usize>>> = inputs
         .iter()
         .map(|t| t.as_ref().map(|t| t.shape.clone()))
         .collect();
+    // Only a declaration of input flushing costs a second oracle run.
+    let flushed = if flush.inputs {
+        flushed_oracle(case, inputs)
+    } else {
+        None
+    };
     let mut failures = Vec::new();
     let mut results = Vec::new();
     for (i, (out, exp)) in call.outputs.iter().zip(expected).enumerate() {
@@ -499,14 +546,22 @@ pub(crate) fn compare_outputs(
             // to the dtype's allclose rule rather than judge by |y*| alone.
             spec = check::torch_allclose(dtype);
         }
-        let cmp = check::compare_with(
+        let cmp = check::compare_declared(
             spec,
             dtype,
             check::compute_roundoff(precision, dtype),
-            &exp.value.data,
+            Expected {
+                value: &exp.value.data,
+                magnitude: exp.magnitude.as_ref(),
+                io_magnitude: exp.io_magnitude.as_ref(),
+            },
             &actual.to_f64(),
-            exp.magnitude.as_ref(),
-            exp.io_magnitude.as_ref(),
+            flush,
+            flushed.as_ref().and_then(|f| f.get(i)).map(|f| Expected {
+                value: &f.value.data,
+                magnitude: f.magnitude.as_ref(),
+                io_magnitude: f.io_magnitude.as_ref(),
+            }),
         );
         let mut explanation = None;
         if !cmp.passed {

@@ -89,8 +89,12 @@ fn check(r: &Run, code: i32, op: &str, faulty: impl Fn(&Value) -> bool) {
 #[test]
 fn segfault_is_a_crash_naming_the_signal() {
     let r = run_mode("segfault", &[]);
+    // The worker's fault handler adds where the access was: here not in
+    // a guard page (the mutant writes near address 0).
     check(&r, 1, "Relu", |c| {
-        status(c) == "crash" && message(c) == "worker killed by SIGSEGV during run_op"
+        status(c) == "crash"
+            && message(c).starts_with("worker killed by SIGSEGV during run_op: ")
+            && message(c).ends_with(", in no output's guard page")
     });
 }
 
@@ -184,6 +188,48 @@ fn writing_past_an_output_is_caught() {
     memory_fault("write_past_output");
 }
 
+/// An output of 64 bytes ends on its trailing guard page, so the stray
+/// byte faults: the crash message says where, from the worker's handler.
+#[test]
+fn a_write_into_a_guard_page_names_the_output() {
+    build_reference();
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("t.yaml");
+    std::fs::write(
+        &suite,
+        "suite: t\ncases:\n  - name: a\n    op: Add\n    dtypes: [f32]\n    inputs: [{shape: [16]}, {shape: [16]}]\n",
+    )
+    .unwrap();
+    let out = run(xpucert()
+        .args([
+            "run",
+            "--backend",
+            "mutants",
+            "--option",
+            "mode=write_past_output",
+        ])
+        .arg("--suite")
+        .arg(&suite)
+        .arg("--out")
+        .arg(dir.path().join("out")));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let case = results(&dir.path().join("out"))["cases"][0].clone();
+    assert_eq!(status(&case), "crash", "{case}");
+    let m = message(&case);
+    // Write or read is told by the x86-64 page-fault error code only.
+    let access = if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        "write"
+    } else {
+        "access"
+    };
+    let expected = format!(
+        "worker killed by SIGSEGV during run_op: {access} 1 byte past the end of output 0 \
+         (byte 64 of a 64-byte output; guard page at 0x"
+    );
+    assert!(m.starts_with(&expected), "{m}");
+    assert!(m.ends_with(')'), "{m}");
+}
+
 #[test]
 fn writing_into_an_input_is_caught() {
     memory_fault("write_input");
@@ -228,7 +274,8 @@ fn assert_one_line_startup_crash(out: &common::Output) {
     assert_eq!(lines.len(), 1, "{}", out.stderr);
     assert!(lines[0].starts_with("xpucert: error: cannot load backend "));
     assert!(
-        lines[0].ends_with("the worker was killed by SIGSEGV during start-up"),
+        lines[0].contains(": the worker was killed by SIGSEGV (")
+            && lines[0].ends_with(", in no output's guard page) during start-up"),
         "{}",
         lines[0]
     );

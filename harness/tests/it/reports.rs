@@ -457,6 +457,7 @@ fn matrix_shows_models_emulation_and_precision() {
         if c["op"] == "MatMul" && c["dtype"] == "bf16" {
             c["support"] = json!("emulated");
             c["compute_precision"] = json!("f32");
+            c["flushes"] = json!(["inputs", "outputs"]);
         }
     }
     let t = tmp();
@@ -470,7 +471,8 @@ fn matrix_shows_models_emulation_and_precision() {
         o.stdout
     );
     assert!(
-        o.stdout.contains("| MatMul | bf16 | emulated [f32] h="),
+        o.stdout
+            .contains("| MatMul | bf16 | emulated [f32, daz, ftz] h="),
         "{}",
         o.stdout
     );
@@ -478,6 +480,10 @@ fn matrix_shows_models_emulation_and_precision() {
     assert!(
         o.stdout.contains("smollm2-135m decode"),
         "model throughput bar"
+    );
+    assert!(
+        o.stdout.contains("<td>f32, daz, ftz</td>"),
+        "declared precision and flushing in the cases table"
     );
 }
 

@@ -58,6 +58,17 @@ pub fn default_guard() -> Guard {
     }
 }
 
+/// Addresses of a buffer between guard pages ([`AlignedBuf::guard_layout`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardLayout {
+    /// The `PROT_NONE` page before the mapping's usable bytes.
+    pub before: std::ops::Range<usize>,
+    /// The `PROT_NONE` page after them.
+    pub after: std::ops::Range<usize>,
+    /// The buffer's own bytes.
+    pub bytes: std::ops::Range<usize>,
+}
+
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C, align(64))]
 struct Block([u8; 64]);
@@ -161,6 +172,21 @@ impl AlignedBuf {
         buf
     }
 
+    /// For a buffer between guard pages: where the pages and the bytes are
+    /// in this process's address space (for naming what a fault hit).
+    pub fn guard_layout(&self) -> Option<GuardLayout> {
+        let Storage::Pages(m) = &self.storage else {
+            return None;
+        };
+        let (before, after, usable) = m.guard_pages();
+        let start = usable + self.start;
+        Some(GuardLayout {
+            before,
+            after,
+            bytes: start..start + self.len,
+        })
+    }
+
     /// The guard around the bytes, `None` for a plain buffer.
     pub fn guard(&self) -> Option<Guard> {
         self.guard
@@ -216,6 +242,20 @@ mod tests {
         assert_eq!(b.start + b.len, m.len(), "no slack after a 64-multiple");
         let b = AlignedBuf::guarded(60, POISON, Guard::Pages);
         assert_eq!(b.storage.all().len() - (b.start + b.len), 4);
+    }
+
+    #[test]
+    fn the_guard_layout_brackets_the_bytes() {
+        let b = AlignedBuf::guarded(256, POISON, Guard::Pages);
+        let g = b.guard_layout().expect("mapped");
+        assert_eq!(g.bytes.start, b.bytes().as_ptr() as usize);
+        assert_eq!(g.bytes.len(), 256);
+        assert_eq!(g.after.start, g.bytes.end, "a 64-multiple ends on the page");
+        assert!(g.before.end <= g.bytes.start && g.before.len() == g.after.len());
+        assert_eq!(
+            AlignedBuf::guarded(8, 0, Guard::Canary).guard_layout(),
+            None
+        );
     }
 
     #[test]

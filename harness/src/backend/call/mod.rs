@@ -54,7 +54,9 @@ use std::ffi::CString;
 use xpucert_abi::DType;
 use xpucert_abi::ffi::{self, XpuAttribute, XpuOpCall, XpuTensor};
 
-pub use buffer::{AlignedBuf, CANARY_LEN, Guard, POISON, default_guard, set_default_guard};
+pub use buffer::{
+    AlignedBuf, CANARY_LEN, Guard, GuardLayout, POISON, default_guard, set_default_guard,
+};
 pub use verify::Violation;
 pub(crate) use verify::hash64;
 

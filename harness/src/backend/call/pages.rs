@@ -4,6 +4,7 @@
 //! this is the only `unsafe` in the harness's code.
 
 use std::io;
+use std::ops::Range;
 
 /// `len` usable bytes (rounded up to pages) with a `PROT_NONE` page on
 /// each side.
@@ -70,6 +71,14 @@ impl Guarded {
     /// Usable bytes (a whole number of pages).
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// The address ranges of the leading and the trailing guard page, and
+    /// the address of the first usable byte.
+    pub fn guard_pages(&self) -> (Range<usize>, Range<usize>, usize) {
+        let base = self.base as usize;
+        let usable = base + self.page;
+        (base..usable, usable + self.len..base + self.total, usable)
     }
 
     /// The usable bytes.

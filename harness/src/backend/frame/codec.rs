@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
-use xpucert_abi::{Precision, Support};
+use xpucert_abi::{NumericFlags, Precision, Support};
 
 use super::{CallSpec, Frame, FrameError, MAX_FRAME_LEN, TensorDesc, WireCallError};
 use crate::backend::timing::MeasurePlan;
@@ -28,6 +28,96 @@ mod tag {
     pub const JOB: u8 = 11;
     pub const JOB_DONE: u8 = 12;
     pub const NO_HANDLER: u8 = 13;
+    pub const FAULT: u8 = 14;
+}
+
+/// Bytes of a `Fault` payload: signal (i32), access (u8: 0 unknown, 1 read,
+/// 2 write), hit (u8: 0 none, 1 past the end, 2 before the start), 2 zero
+/// bytes, output (u32), 4 zero bytes, then addr, len, distance, page (u64),
+/// all little-endian.
+const FAULT_PAYLOAD: usize = 48;
+
+/// Bytes of a whole `Fault` frame: length prefix, tag, payload.
+pub const FAULT_FRAME_LEN: usize = 4 + 1 + FAULT_PAYLOAD;
+
+impl super::FaultReport {
+    /// The frame's bytes, built on the stack: the worker's signal handler
+    /// writes them with one `write(2)`, so nothing here may allocate.
+    pub fn frame_bytes(&self) -> [u8; FAULT_FRAME_LEN] {
+        let mut b = [0u8; FAULT_FRAME_LEN];
+        b[..4].copy_from_slice(&((1 + FAULT_PAYLOAD) as u32).to_le_bytes());
+        b[4] = tag::FAULT;
+        let p = &mut b[5..];
+        p[..4].copy_from_slice(&self.signal.to_le_bytes());
+        p[4] = match self.write {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
+        let (hit, h) = match self.hit {
+            None => (
+                0,
+                super::GuardHit {
+                    output: 0,
+                    after: false,
+                    len: 0,
+                    distance: 0,
+                    page: 0,
+                },
+            ),
+            Some(h) => (if h.after { 1 } else { 2 }, h),
+        };
+        p[5] = hit;
+        p[8..12].copy_from_slice(&h.output.to_le_bytes());
+        for (i, v) in [self.addr, h.len, h.distance, h.page]
+            .into_iter()
+            .enumerate()
+        {
+            p[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+
+    fn from_payload(p: &[u8]) -> Result<Self, FrameError> {
+        if p.len() != FAULT_PAYLOAD {
+            return Err(malformed(format!(
+                "fault report of {} bytes, not {FAULT_PAYLOAD}",
+                p.len()
+            )));
+        }
+        let u64_at = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&p[16 + 8 * i..24 + 8 * i]);
+            u64::from_le_bytes(a)
+        };
+        let mut sig = [0u8; 4];
+        sig.copy_from_slice(&p[..4]);
+        let mut out = [0u8; 4];
+        out.copy_from_slice(&p[8..12]);
+        let write = match p[4] {
+            0 => None,
+            1 => Some(false),
+            2 => Some(true),
+            x => return Err(malformed(format!("fault report: access code {x}"))),
+        };
+        let hit = match p[5] {
+            0 => None,
+            x @ (1 | 2) => Some(super::GuardHit {
+                output: u32::from_le_bytes(out),
+                after: x == 1,
+                len: u64_at(1),
+                distance: u64_at(2),
+                page: u64_at(3),
+            }),
+            x => return Err(malformed(format!("fault report: hit code {x}"))),
+        };
+        Ok(super::FaultReport {
+            signal: i32::from_le_bytes(sig),
+            addr: u64_at(0),
+            write,
+            hit,
+        })
+    }
 }
 
 /// The JSON header of `Measure`: the plan and the byte length of each
@@ -86,6 +176,9 @@ enum WireQuery {
         support: i32,
         precision: i32,
         note: String,
+        /// `XpuOpSupport.numeric_flags`, already validated by the worker.
+        #[serde(default)]
+        numeric_flags: u32,
     },
     Error(WireCallError),
 }
@@ -150,6 +243,7 @@ impl Frame {
                         support: a.support.code(),
                         precision: a.precision.code(),
                         note: a.note.clone(),
+                        numeric_flags: a.numeric.bits(),
                     },
                     Err(e) => WireQuery::Error(e.into()),
                 };
@@ -181,6 +275,7 @@ impl Frame {
             }
             Frame::JobDone(a) => (tag::JOB_DONE, Vec::new(), vec![Cow::Borrowed(a.as_slice())]),
             Frame::NoHandler(kind) => (tag::NO_HANDLER, to_json(kind), Vec::new()),
+            Frame::Fault(r) => (tag::FAULT, r.frame_bytes()[5..].to_vec(), Vec::new()),
         }
     }
 
@@ -304,6 +399,7 @@ fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
             .map(Frame::NoHandler)
             .map_err(|e| json_err("no handler", e)),
         tag::RUN => decode_call(payload).map(Frame::Run),
+        tag::FAULT => super::FaultReport::from_payload(payload).map(Frame::Fault),
         tag::QUERY_ANSWER => {
             let w: WireQuery =
                 serde_json::from_slice(payload).map_err(|e| json_err("query answer", e))?;
@@ -312,19 +408,29 @@ fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
                     support,
                     precision,
                     note,
-                } => match (Support::from_code(support), Precision::from_code(precision)) {
-                    (Some(support), Some(precision)) => Ok(QueryAnswer {
+                    numeric_flags,
+                } => match (
+                    Support::from_code(support),
+                    Precision::from_code(precision),
+                    NumericFlags::from_bits(numeric_flags),
+                ) {
+                    (Some(support), Some(precision), Ok(numeric)) => Ok(QueryAnswer {
                         support,
                         precision,
                         note,
+                        numeric,
                     }),
-                    (None, _) => Err(CallError::BadValue {
+                    (None, _, _) => Err(CallError::BadValue {
                         what: "support level",
-                        value: support,
+                        value: support.into(),
                     }),
-                    (_, None) => Err(CallError::BadValue {
+                    (_, None, _) => Err(CallError::BadValue {
                         what: "compute precision",
-                        value: precision,
+                        value: precision.into(),
+                    }),
+                    (_, _, Err(_)) => Err(CallError::BadValue {
+                        what: "numeric flags",
+                        value: numeric_flags.into(),
                     }),
                 },
                 WireQuery::Error(e) => Err(e.into()),
@@ -486,7 +592,7 @@ fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
 mod tests {
     use xpucert_abi::Status;
 
-    use super::super::{OpenRequest, OpenedInfo};
+    use super::super::{FaultReport, GuardHit, OpenRequest, OpenedInfo};
     use super::*;
     use crate::backend::LoadErrorKind;
     use crate::ops::AttrValue;
@@ -551,6 +657,10 @@ mod tests {
                 support: Support::Emulated,
                 precision: Precision::Tf32,
                 note: "n".into(),
+                numeric: NumericFlags {
+                    flush_subnormal_inputs: true,
+                    flush_subnormal_outputs: false,
+                },
             })),
             Frame::QueryAnswer(Err(CallError::BadValue {
                 what: "support level",
@@ -579,7 +689,74 @@ mod tests {
             Frame::JobDone(vec![0, 1, 255]),
             Frame::JobDone(Vec::new()),
             Frame::NoHandler("model".into()),
+            Frame::Fault(FaultReport {
+                signal: 11,
+                addr: 0x7f00_0000_1000,
+                write: Some(true),
+                hit: Some(GuardHit {
+                    output: 2,
+                    after: true,
+                    len: 4096,
+                    distance: 7,
+                    page: 0x7f00_0000_1000,
+                }),
+            }),
+            Frame::Fault(FaultReport {
+                signal: 7,
+                addr: 8,
+                write: None,
+                hit: None,
+            }),
         ]
+    }
+
+    #[test]
+    fn a_fault_report_is_one_fixed_size_frame_and_reads_as_a_sentence() {
+        let r = FaultReport {
+            signal: 11,
+            addr: 0x1000,
+            write: Some(true),
+            hit: Some(GuardHit {
+                output: 0,
+                after: true,
+                len: 256,
+                distance: 0,
+                page: 0x1000,
+            }),
+        };
+        let bytes = r.frame_bytes();
+        assert_eq!(bytes.to_vec(), Frame::Fault(r).encode());
+        assert_eq!(
+            r.to_string(),
+            "write 1 byte past the end of output 0 (byte 256 of a 256-byte output; guard page at 0x1000)"
+        );
+        let before = FaultReport {
+            write: Some(false),
+            hit: Some(GuardHit {
+                output: 1,
+                after: false,
+                distance: 8,
+                ..r.hit.unwrap()
+            }),
+            ..r
+        };
+        assert_eq!(
+            before.to_string(),
+            "read 8 bytes before the start of output 1 (guard page at 0x1000)"
+        );
+        let none = FaultReport {
+            write: None,
+            hit: None,
+            ..r
+        };
+        assert_eq!(
+            none.to_string(),
+            "access at 0x1000, in no output's guard page"
+        );
+        let mut bad = bytes;
+        bad[9] = 3; // hit code
+        assert!(decode(&bad).is_err());
+        assert!(decode(&bytes[..bytes.len() - 1]).is_err());
     }
 
     #[test]

@@ -91,6 +91,76 @@ pub enum Frame {
         /// Memory-safety findings of the final calls.
         findings: Vec<String>,
     },
+    /// Worker -> harness, from its SIGSEGV/SIGBUS handler: where the
+    /// faulting access was. The worker dies of the signal right after.
+    Fault(FaultReport),
+}
+
+/// What the worker's fault handler saw (`backend::worker::fault`). A fixed
+/// binary payload, so the handler writes it without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultReport {
+    /// The signal number.
+    pub signal: i32,
+    /// The faulting address (`si_addr`).
+    pub addr: u64,
+    /// `Some(true)` for a write, `Some(false)` for a read, `None` when the
+    /// platform does not say.
+    pub write: Option<bool>,
+    /// The guard page of an output it hit, if any.
+    pub hit: Option<GuardHit>,
+}
+
+/// A fault in the guard page around an output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuardHit {
+    /// Output position.
+    pub output: u32,
+    /// In the page after the end (`true`) or before the start.
+    pub after: bool,
+    /// The output's size in bytes.
+    pub len: u64,
+    /// Bytes from the output's end to the address (0: the first byte past
+    /// the end), or from the address to its start (1: the byte before it).
+    pub distance: u64,
+    /// The guard page's first address.
+    pub page: u64,
+}
+
+impl std::fmt::Display for FaultReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let access = match self.write {
+            Some(true) => "write",
+            Some(false) => "read",
+            None => "access",
+        };
+        let bytes = |n: u64| {
+            if n == 1 {
+                "1 byte".to_string()
+            } else {
+                format!("{n} bytes")
+            }
+        };
+        match self.hit {
+            Some(h) if h.after => write!(
+                f,
+                "{access} {} past the end of output {} (byte {} of a {}-byte output; guard page at {:#x})",
+                bytes(h.distance + 1),
+                h.output,
+                h.len + h.distance,
+                h.len,
+                h.page
+            ),
+            Some(h) => write!(
+                f,
+                "{access} {} before the start of output {} (guard page at {:#x})",
+                bytes(h.distance),
+                h.output,
+                h.page
+            ),
+            None => write!(f, "{access} at {:#x}, in no output's guard page", self.addr),
+        }
+    }
 }
 
 /// What the worker needs to open a backend.
@@ -171,13 +241,13 @@ pub enum WireCallError {
         /// Which field.
         what: String,
         /// The integer returned.
-        value: i32,
+        value: i64,
     },
 }
 
 /// The `what` of [`CallError::BadValue`] is a static name; these are the
 /// ones the loader uses, anything else reads back as `value`.
-const BAD_VALUE_NAMES: [&str; 2] = ["support level", "compute precision"];
+const BAD_VALUE_NAMES: [&str; 3] = ["support level", "compute precision", "numeric flags"];
 
 impl From<&CallError> for WireCallError {
     fn from(e: &CallError) -> Self {

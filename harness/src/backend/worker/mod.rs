@@ -16,6 +16,7 @@
 //! serving the job kinds its entry point registered. The few OS calls both
 //! sides need (`sys.rs`) are the only `unsafe` here.
 
+mod fault;
 mod serve;
 mod sys;
 
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 pub use serve::serve;
 
 use super::call::{PreparedCall, StoredTensor};
-use super::frame::{CallSpec, Frame, FrameError, OpenRequest, OpenedInfo, TensorDesc};
+use super::frame::{CallSpec, FaultReport, Frame, FrameError, OpenRequest, OpenedInfo, TensorDesc};
 use super::jobs::JobHandler;
 use super::timing::{MeasurePlan, Measured};
 use super::{CallError, ExecError, LoadError, LoadErrorKind, OPTIONAL_GROUPS, QueryAnswer};
@@ -73,8 +74,8 @@ struct Process {
 
 /// Why an exchange with a worker gave no answer.
 enum Lost {
-    /// The worker is gone: how it died.
-    Died(String),
+    /// The worker is gone: how it died, and what its fault handler saw.
+    Died(String, Option<FaultReport>),
     /// No answer in time; the worker was killed.
     Hung,
     /// It answered bytes that are not a frame; it was killed.
@@ -121,6 +122,7 @@ impl WorkerBackend {
                 Err(kind) => {
                     return Err(ExecError::Crashed {
                         during: "start-up of a replacement worker",
+                        fault: None,
                         death: match kind {
                             LoadErrorKind::WorkerDied(m) => m,
                             other => format!(
@@ -143,7 +145,11 @@ impl WorkerBackend {
             Err(lost) => {
                 self.proc = None;
                 Err(match lost {
-                    Lost::Died(death) => ExecError::Crashed { during, death },
+                    Lost::Died(death, fault) => ExecError::Crashed {
+                        during,
+                        death,
+                        fault,
+                    },
                     Lost::Hung => ExecError::TimedOut { during, limit },
                     Lost::Garbled(m) => ExecError::Protocol(m),
                 })
@@ -337,6 +343,7 @@ fn unexpected(during: &str, f: &Frame) -> ExecError {
         Frame::NoHandler(_) => "no handler",
         Frame::Measure { .. } => "measure",
         Frame::Measured { .. } => "measured",
+        Frame::Fault(_) => "fault",
     };
     ExecError::Protocol(format!("worker answered {during} with a `{kind}` frame"))
 }
@@ -438,11 +445,17 @@ fn spawn(
                 "answered the open request with an unexpected frame".into(),
             ))
         }
-        Err(Lost::Died(death)) => Err(LoadErrorKind::WorkerDied(if death.starts_with("killed") {
-            format!("was {death}")
-        } else {
-            death
-        })),
+        Err(Lost::Died(death, fault)) => {
+            let death = if death.starts_with("killed") {
+                format!("was {death}")
+            } else {
+                death
+            };
+            Err(LoadErrorKind::WorkerDied(match fault {
+                Some(f) => format!("{death} ({f})"),
+                None => death,
+            }))
+        }
         Err(Lost::Hung) => Err(LoadErrorKind::WorkerDied(format!(
             "gave no answer within {:.1} s and was killed",
             limit.as_secs_f64()
@@ -464,15 +477,21 @@ impl Process {
                 // Too large to send: the worker is fine, the call is not.
                 return Err(Lost::Garbled(e.to_string()));
             }
-            return Err(Lost::Died(self.reap()));
+            return Err(Lost::Died(self.reap(), None));
         }
         match self.answers.recv_timeout(limit) {
+            Ok(Ok(Frame::Fault(report))) => {
+                // The handler re-raises the signal: wait for the pipe to
+                // close so the exit status is the signal, not our SIGKILL.
+                let _ = self.answers.recv_timeout(GRACE);
+                Err(Lost::Died(self.reap(), Some(report)))
+            }
             Ok(Ok(f)) => Ok(f),
             Ok(Err(FrameError::Malformed(m))) => {
                 self.terminate();
                 Err(Lost::Garbled(m))
             }
-            Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => Err(Lost::Died(self.reap())),
+            Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => Err(Lost::Died(self.reap(), None)),
             Err(RecvTimeoutError::Timeout) => {
                 self.terminate();
                 Err(Lost::Hung)

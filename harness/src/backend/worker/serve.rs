@@ -14,7 +14,7 @@ use std::path::Path;
 
 use xpucert_abi::DType;
 
-use super::sys;
+use super::{fault, sys};
 use crate::backend::call::{self, AlignedBuf, PreparedCall, StoredTensor};
 use crate::backend::frame::{CallSpec, Frame, FrameError, OpenedInfo, TensorDesc};
 use crate::backend::jobs::JobHandlers;
@@ -26,6 +26,11 @@ use crate::backend::{DylibBackend, timing};
 pub fn serve(handlers: &JobHandlers) -> Result<(), String> {
     sys::die_with_parent();
     let out = sys::protocol_stdout().map_err(|e| format!("cannot set up stdout: {e}"))?;
+    if let Err(e) = sys::report_faults_to(&out) {
+        // Faults are still fatal and reported by the exit status, only
+        // without naming the guard page.
+        eprintln!("xpucert worker: cannot install the fault handler: {e}");
+    }
     let mut out = BufWriter::with_capacity(1 << 16, out);
     call::set_default_guard(call::Guard::Pages);
     let mut input = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
@@ -61,7 +66,10 @@ pub fn serve(handlers: &JobHandlers) -> Result<(), String> {
             }
             Ok(Frame::Run(s)) => {
                 let mut call = prepare(&s, true)?;
-                match backend.run(&mut call) {
+                fault::arm(&call.outputs);
+                let ran = backend.run(&mut call);
+                fault::disarm();
+                match ran {
                     Ok(()) => Frame::RunDone {
                         findings: call
                             .verify_after_call()

@@ -1,10 +1,12 @@
 //! The only `unsafe` of worker isolation: signalling a process group,
-//! tying the worker's life to its parent's, and moving fd 1. Each is one
-//! libc call with no memory-safety preconditions beyond its arguments.
+//! tying the worker's life to its parent's, moving fd 1, and the handler
+//! that reports a fatal memory access before the worker dies of it. Each is
+//! a libc call with no memory-safety preconditions beyond its arguments.
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 pub use libc::{SIGKILL, SIGTERM};
 
@@ -52,4 +54,90 @@ pub fn protocol_stdout() -> io::Result<File> {
         return Err(io::Error::last_os_error());
     }
     Ok(File::from(fd))
+}
+
+/// The descriptor the fault handler writes its report to (the protocol's
+/// private stdout); -1 before [`report_faults_to`].
+static FAULT_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// Bytes of the alternate signal stack: the handler must run even when the
+/// fault is a stack overflow.
+const ALT_STACK: usize = 64 << 10;
+
+/// Installs a SIGSEGV/SIGBUS handler (on an alternate stack) that writes a
+/// [`crate::backend::frame::Frame::Fault`] naming the guard page hit (see
+/// [`super::fault`]) to `fd`, restores the default action and re-raises,
+/// so the harness still sees the worker die of the signal.
+pub fn report_faults_to(fd: &impl AsRawFd) -> io::Result<()> {
+    FAULT_FD.store(fd.as_raw_fd(), Ordering::SeqCst);
+    let stack: &'static mut [u8] = Box::leak(vec![0u8; ALT_STACK].into_boxed_slice());
+    let ss = libc::stack_t {
+        ss_sp: stack.as_mut_ptr().cast(),
+        ss_flags: 0,
+        ss_size: stack.len(),
+    };
+    // SAFETY: the stack is leaked, so it stays valid and unused by anything
+    // else for the life of the process; sigaltstack only records it.
+    if unsafe { libc::sigaltstack(&ss, std::ptr::null_mut()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    for sig in [libc::SIGSEGV, libc::SIGBUS] {
+        // SAFETY: an all-zero sigaction is a valid value (empty mask, no
+        // flags) that is then filled in field by field.
+        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+        sa.sa_sigaction = on_fault as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+        // SAFETY: sa is a valid sigaction; the handler has the SA_SIGINFO
+        // signature and only makes async-signal-safe calls.
+        if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Whether the faulting access was a write: bit 1 of the page-fault error
+/// code (x86-64 Linux); `None` where the context does not say.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn fault_was_write(ctx: *mut libc::c_void) -> Option<bool> {
+    if ctx.is_null() {
+        return None;
+    }
+    // SAFETY: with SA_SIGINFO the kernel passes a valid ucontext_t as the
+    // third handler argument; it is only read here.
+    let err =
+        unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_ERR as usize] };
+    Some(err & 2 != 0)
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn fault_was_write(_ctx: *mut libc::c_void) -> Option<bool> {
+    None
+}
+
+/// The handler: only atomics, stack values, `write(2)`, `signal(2)` and
+/// `raise(3)`, all async-signal-safe.
+extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let addr = if info.is_null() {
+        0
+    } else {
+        // SAFETY: with SA_SIGINFO, info points to the kernel's siginfo_t,
+        // whose si_addr is the faulting address for SIGSEGV and SIGBUS.
+        unsafe { (*info).si_addr() as usize }
+    };
+    let report = super::fault::locate(sig, addr, fault_was_write(ctx));
+    let bytes = report.frame_bytes();
+    let fd = FAULT_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write(2) of a stack buffer to a descriptor this process
+        // owns; a short write only leaves the harness with a cut frame.
+        unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+    }
+    // SAFETY: signal(2) and raise(3) are async-signal-safe; with the
+    // default action restored, the re-raised signal (delivered when the
+    // handler returns) ends the process as the fault would have.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
 }

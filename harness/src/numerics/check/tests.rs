@@ -246,10 +246,18 @@ fn elementwise_defaults_follow_the_error_of_correct_arithmetic() {
     // Add: correctly rounded passes, a result one ulp off fails.
     assert!(passes("Add", DType::F32, 1.0 + 0.5 * ulp1, 1.0));
     assert!(!passes("Add", DType::F32, 1.0 + 0.25 * ulp1, 1.0 + ulp1));
-    // Flush-to-zero of an f32 subnormal passes; in f16 it does not.
-    assert!(passes("Mul", DType::F32, 1e-40, 0.0));
+    // Undeclared flush-to-zero of a subnormal fails in every dtype (a
+    // backend declares it in query_op: see the subnormal tests below).
+    assert!(!passes("Mul", DType::F32, 1e-40, 0.0));
     assert!(!passes("Mul", DType::F16, 1e-6, 0.0));
-    assert!(passes("Sigmoid", DType::F32, 2e-39, 0.0));
+    assert!(!passes("Sigmoid", DType::F32, 2e-39, 0.0));
+    // Half a subnormal spacing is correct rounding there.
+    assert!(passes(
+        "Mul",
+        DType::F32,
+        2.5 * 2f64.powi(-149),
+        2f64.powi(-148)
+    ));
     // Div: a 2-ulp reciprocal product passes, 4 ulps fail.
     assert!(passes("Div", DType::F32, 1.5, 1.5 + 2.0 * ulp1));
     assert!(!passes("Div", DType::F32, 1.0, 1.0 + 4.0 * ulp1));
@@ -353,4 +361,227 @@ fn round_significand_is_tf32_rounding() {
     for x in [0.1, 1.7, 300.3, -65000.0] {
         assert_eq!(round_significand(x, 11), round_to(DType::F16, x));
     }
+}
+
+// ------------------------------------------------------ subnormal flushing
+
+/// Every check kind that can judge a subnormal result: exact, the ulp rule,
+/// the floored relative rule (Add/Mul's default) and the sum bound.
+fn kinds(dtype: DType) -> [CheckSpec; 4] {
+    [
+        CheckSpec::Exact,
+        CheckSpec::Ulp { n: 4.0 },
+        default_check(CheckPolicy::UlpOrSubnormal(0.5), dtype, 1),
+        CheckSpec::Bound { c: 8.0 },
+    ]
+}
+
+/// `compare_declared` of one element per entry, with the output dtype's
+/// unit roundoff as the compute precision.
+fn judge(
+    check: CheckSpec,
+    dtype: DType,
+    expected: &[f64],
+    flushed: Option<&[f64]>,
+    actual: &[f64],
+    flush: Flush,
+) -> Comparison {
+    let (e, a) = (arr(expected), arr(actual));
+    let f = flushed.map(arr);
+    compare_declared(
+        check,
+        dtype,
+        unit_roundoff(dtype),
+        Expected {
+            value: &e,
+            magnitude: None,
+            io_magnitude: None,
+        },
+        &a,
+        flush,
+        f.as_ref().map(|f| Expected {
+            value: f,
+            magnitude: None,
+            io_magnitude: None,
+        }),
+    )
+}
+
+const OUTPUTS: Flush = Flush {
+    inputs: false,
+    outputs: true,
+};
+const INPUTS: Flush = Flush {
+    inputs: true,
+    outputs: false,
+};
+const BOTH: Flush = Flush {
+    inputs: true,
+    outputs: true,
+};
+
+/// Subnormals exactly representable in each dtype (3 * 2^-140 in f32,
+/// 2^-130 in bf16, 3 * 2^-20 in f16), each with its sign flipped too.
+fn subnormals() -> [(DType, f64); 3] {
+    [
+        (DType::F32, 3.0 * 2f64.powi(-140)),
+        (DType::BF16, 2f64.powi(-130)),
+        (DType::F16, 3.0 * 2f64.powi(-20)),
+    ]
+}
+
+#[test]
+fn subnormal_floor_is_subnormal_spacings_in_every_float_dtype() {
+    assert_eq!(subnormal_floor(DType::F32, 1.0), 2f64.powi(-149));
+    assert_eq!(subnormal_floor(DType::BF16, 2.0), 2f64.powi(-132));
+    assert_eq!(subnormal_floor(DType::F64, 1.0), 2f64.powi(-1074));
+    assert_eq!(subnormal_floor(DType::F16, 4.0), 2f64.powi(-22));
+    assert!(is_subnormal(DType::F32, -1e-40));
+    assert!(!is_subnormal(DType::F32, 2f64.powi(-126)));
+    assert!(!is_subnormal(DType::F32, 0.0));
+    assert!(is_subnormal(DType::F16, 1e-5));
+    assert!(!is_subnormal(DType::I32, 1e-40));
+}
+
+#[test]
+fn undeclared_flushing_of_a_subnormal_result_fails_in_every_kind() {
+    for (dtype, x) in subnormals() {
+        for check in kinds(dtype) {
+            for (e, a) in [(x, 0.0), (-x, -0.0), (x, -0.0)] {
+                let c = judge(check, dtype, &[e], None, &[a], Flush::NONE);
+                assert!(!c.passed, "{dtype:?} {check}: {e:e} flushed to {a}");
+                // Declaring input flushing does not excuse output flushing.
+                let c = judge(check, dtype, &[e], Some(&[e]), &[a], INPUTS);
+                assert!(
+                    !c.passed,
+                    "{dtype:?} {check}: inputs declared, {e:e} -> {a}"
+                );
+            }
+            // The subnormal itself passes every kind.
+            assert!(judge(check, dtype, &[x], None, &[x], Flush::NONE).passed);
+        }
+    }
+}
+
+#[test]
+fn declared_output_flushing_passes_a_zero_of_either_sign_in_every_kind() {
+    for (dtype, x) in subnormals() {
+        for check in kinds(dtype) {
+            for (e, a) in [(x, 0.0), (x, -0.0), (-x, 0.0), (-x, -0.0)] {
+                let c = judge(check, dtype, &[e, 1.0], None, &[a, 1.0], OUTPUTS);
+                assert!(c.passed, "{dtype:?} {check}: {e:e} -> {a}");
+                assert_eq!(c.headroom, 0.0, "a declared flush is no error");
+                assert_eq!(c.max_abs_err, 0.0);
+            }
+            // It excuses zeros only: a wrong subnormal still fails, and so
+            // does a normal result written as zero.
+            let wrong = judge(check, dtype, &[x], None, &[3.0 * x], OUTPUTS);
+            assert!(!wrong.passed, "{dtype:?} {check}: 3x for x");
+            let (_, emin) = float_format(dtype).unwrap();
+            let normal = 2f64.powi(emin);
+            let c = judge(check, dtype, &[normal], None, &[0.0], OUTPUTS);
+            assert!(!c.passed, "{dtype:?} {check}: the smallest normal flushed");
+        }
+    }
+    // Tininess detected before rounding: an exact value just below the
+    // smallest normal that rounds up to it may also be written as zero.
+    let below = 2f64.powi(-126) * (1.0 - 2f64.powi(-30));
+    assert!(
+        judge(
+            CheckSpec::Ulp { n: 4.0 },
+            DType::F32,
+            &[below],
+            None,
+            &[0.0],
+            OUTPUTS
+        )
+        .passed
+    );
+}
+
+#[test]
+fn declared_input_flushing_passes_the_oracle_on_flushed_inputs_per_element() {
+    // Relu and Add of a subnormal x: on the flushed inputs the results are
+    // 0 and y. One element matches each expectation.
+    let x = 3.0 * 2f64.powi(-140);
+    let y = 1.5;
+    let expected = [x, y + x, 2.0];
+    let flushed = [0.0, y, 2.0];
+    let actual = [0.0, y, 2.0];
+    for check in kinds(DType::F32) {
+        let c = judge(
+            check,
+            DType::F32,
+            &expected,
+            Some(&flushed),
+            &actual,
+            INPUTS,
+        );
+        assert!(c.passed, "{check}: {:?}", c.first_mismatch);
+        // The same result without the declaration fails on the Relu
+        // element at least (y + x rounds to y in f32).
+        let c = judge(
+            check,
+            DType::F32,
+            &expected,
+            Some(&flushed),
+            &actual,
+            Flush::NONE,
+        );
+        assert!(!c.passed, "{check}: undeclared");
+        assert_eq!(c.first_mismatch.unwrap().index, vec![0]);
+        // A value wrong against both expectations still fails, and the
+        // mismatch names the oracle on the given inputs.
+        let c = judge(
+            check,
+            DType::F32,
+            &expected,
+            Some(&flushed),
+            &[x, y, 2.5],
+            INPUTS,
+        );
+        assert!(!c.passed, "{check}: 2.5 for 2");
+        let m = c.first_mismatch.unwrap();
+        assert_eq!((m.index, m.expected, m.actual), (vec![2], 2.0, 2.5));
+        // Reading the input exactly remains correct.
+        let c = judge(
+            check,
+            DType::F32,
+            &expected,
+            Some(&flushed),
+            &[x, 1.5, 2.0],
+            INPUTS,
+        );
+        assert!(c.passed, "{check}: unflushed result");
+    }
+}
+
+#[test]
+fn both_declared_allow_a_zero_where_the_flushed_result_is_subnormal() {
+    // The given inputs give a normal result, the flushed ones a subnormal
+    // (say x - y with a subnormal y read as zero), which the unit then
+    // flushes on the way out.
+    let e = 1.5 * 2f64.powi(-126);
+    let flushed = 2f64.powi(-130);
+    for check in kinds(DType::F32) {
+        let only = |flush| judge(check, DType::F32, &[e], Some(&[flushed]), &[0.0], flush).passed;
+        assert!(only(BOTH), "{check}");
+        assert!(!only(INPUTS), "{check}: inputs only");
+        assert!(!only(OUTPUTS), "{check}: outputs only");
+        assert!(!only(Flush::NONE), "{check}: nothing declared");
+    }
+}
+
+#[test]
+fn input_flushing_takes_the_better_headroom_of_the_two() {
+    let check = CheckSpec::Ulp { n: 4.0 };
+    let e = [1.0];
+    let flushed = [1.0 + 2f64.powi(-22)];
+    // 2 ulps from the given-input oracle, exact for the flushed one.
+    let a = [1.0 + 2f64.powi(-22)];
+    let c = judge(check, DType::F32, &e, Some(&flushed), &a, INPUTS);
+    assert!(c.passed);
+    assert_eq!(c.headroom, 0.0);
+    let c = judge(check, DType::F32, &e, Some(&flushed), &a, Flush::NONE);
+    assert!((c.headroom - 0.5).abs() < 1e-12, "{}", c.headroom);
 }
