@@ -12,11 +12,14 @@
 //! elements or bits as possible while still being wrong by more than any
 //! correct implementation could be.
 
+mod attention;
 mod elementwise;
+mod half_io;
 mod io;
 mod linalg;
 mod rewrite;
 mod rows;
+mod shapes;
 
 use xpucert_abi::{BackendError, DType, OpCall, OpSupport, Precision, TensorMut};
 use xpucert_reference_core::ReferenceBackend;
@@ -297,6 +300,9 @@ pub fn modes() -> Vec<Mode> {
                 flush_subnormals,
             ),
         ),
+        attention::flash_attention2(),
+        attention::tf32_attention_declared(),
+        half_io::half_io_f32_accumulate(),
         // ------------------------------------------------------------ faults
         Mode {
             // The harness's memory-safety check reports elements still
@@ -391,6 +397,12 @@ pub fn modes() -> Vec<Mode> {
             "Add/Sub/Mul/Div: a 1-D right operand matching the left's row count is broadcast along rows",
             Patch::new(&["Add", "Sub", "Mul", "Div"], rewrite::broadcast_rows),
         ),
+        attention::attention_mask_before_softcap(),
+        attention::causal_ignores_past(),
+        shapes::softmax_axis_by_size(),
+        shapes::broadcast_leading_one(),
+        half_io::half_running_accumulator(),
+        attention::attention_bf16_scores_f32(),
         fault(
             "strides_ignored",
             "a dense but permuted (transposed) input is read as if it were row-major",
