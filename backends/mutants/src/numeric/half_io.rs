@@ -73,3 +73,18 @@ pub fn half_running_accumulator() -> Mode {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_half_sums_stall_where_f32_does_not() {
+        let ones = vec![1.0f32; 4096];
+        assert_eq!(rows::sum(Order::Sequential, &ones), 4096.0);
+        // bf16 keeps 8 significant bits: 256 + 1 rounds back to 256.
+        assert_eq!(rows::sum(Order::Running(DType::BF16), &ones), 256.0);
+        // f16 keeps 11: 2048 + 1 rounds back to 2048.
+        assert_eq!(rows::sum(Order::Running(DType::F16), &ones), 2048.0);
+    }
+}
