@@ -92,9 +92,13 @@ fn check_json(spec: CheckSpec, out: DType, compute_u: f64) -> serde_json::Value 
         }
         CheckSpec::Bound { c } => json!({
             "kind": "bound", "c": c, "compute_u": compute_u,
+            "io_u": check::unit_roundoff(out).max(compute_u),
             "output_u": check::unit_roundoff(out), "floor": check::subnormal_floor(out, 2.0),
         }),
     };
+    if matches!(spec, CheckSpec::Ulp { .. } | CheckSpec::Allclose { .. }) {
+        v["coarsening"] = json!(check::coarsening(out, compute_u));
+    }
     v["text"] = json!(spec.to_string());
     v["meaning"] = json!(crate::report::check_meaning(&spec));
     if let Some((p, emin)) = check::float_format(out) {
@@ -239,9 +243,10 @@ pub fn repro(
         for (j, (exp, first)) in expected.iter().zip(&result.outputs).enumerate() {
             let dtype = exp.value.dtype;
             let spec = first.comparison.check;
-            let compute_u = answer.as_ref().map_or(check::unit_roundoff(dtype), |a| {
-                check::compute_roundoff(a.precision, dtype)
-            });
+            let compute_u = answer.as_ref().map_or(
+                check::compute_roundoff(xpucert_abi::Precision::Default, dtype),
+                |a| check::compute_roundoff(a.precision, dtype),
+            );
             let shape = exp.value.shape().to_vec();
             dump.write(
                 &format!("expected_{j}.npy"),
@@ -260,6 +265,13 @@ pub fn repro(
                 )?;
                 out["magnitude_file"] = json!(format!("magnitude_{j}.npy"));
             }
+            if let Some(m) = &exp.io_magnitude {
+                dump.write(
+                    &format!("io_magnitude_{j}.npy"),
+                    &npy::bytes("<f8", &shape, &npy::f64_data(m)),
+                )?;
+                out["io_magnitude_file"] = json!(format!("io_magnitude_{j}.npy"));
+            }
             if second.is_ok() {
                 let actual = call.outputs[j].to_host();
                 out["actual"] = dump.tensor(&format!("actual_{j}"), &actual)?;
@@ -272,13 +284,14 @@ pub fn repro(
                     &npy::bytes("<f8", &shape, &npy::f64_data(&err)),
                 )?;
                 out["error_file"] = json!(format!("error_{j}.npy"));
-                let again = check::compare(
+                let again = check::compare_with(
                     spec,
                     dtype,
                     compute_u,
                     &exp.value.data,
                     &a,
                     exp.magnitude.as_ref(),
+                    exp.io_magnitude.as_ref(),
                 );
                 if figures(&again) != figures(&first.comparison) {
                     unstable = Some(format!(

@@ -6,10 +6,10 @@ use super::rules::{self, dim_from_end, int_attr, numel, shape_of};
 use super::spec::fixed;
 use super::{AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, Value, Work, broadcast};
 use crate::numerics::DType;
-use crate::numerics::check::CheckPolicy;
+use crate::numerics::check::{CheckPolicy, sum_growth, worst_sum_growth};
 
-/// QKᵀ sums over the head size, PV over the key sequence: `bound` with
-/// `c = 4 + 2 sqrt(n)` for the longer of the two.
+/// Judged by its error model (QKᵀ over the head size, the softmax over the
+/// keys, P·V over the keys; see [`attention`]) with `c = 1`.
 pub(super) const ATTENTION: OpDef = OpDef {
     spec: OpSpec {
         name: "Attention",
@@ -45,7 +45,7 @@ pub(super) const ATTENTION: OpDef = OpDef {
         Ok(vec![(*dtype, out)])
     },
     cost: attention_cost,
-    check: CheckPolicy::SumBound,
+    check: CheckPolicy::ModelBound,
     terms: |_, shapes, _| dim_from_end(shapes, 0, 1).max(dim_from_end(shapes, 1, 2)),
 };
 
@@ -288,14 +288,20 @@ fn attention(call: &Call) -> Result<Output> {
 
     let group = hq / hkv;
     let mut y = Array4::<f64>::zeros((b, hq, sq, dv));
+    let mut model = call.magnitudes.then(|| {
+        (
+            Array4::<f64>::zeros((b, hq, sq, dv)),
+            Array4::<f64>::zeros((b, hq, sq, dv)),
+        )
+    });
     for bi in 0..b {
         for h in 0..hq {
             let kvh = h / group;
             let qm = q.slice(s![bi, h, .., ..]);
             let km = k.slice(s![bi, kvh, .., ..]);
             let vm = v.slice(s![bi, kvh, .., ..]);
-            let mut scores: Array2<f64> = qm.dot(&km.t());
-            scores.mapv_inplace(|x| {
+            let raw: Array2<f64> = qm.dot(&km.t());
+            let mut scores = raw.mapv(|x| {
                 let x = scale * x;
                 if softcap > 0.0 {
                     softcap * (x / softcap).tanh()
@@ -311,21 +317,119 @@ fn attention(call: &Call) -> Result<Output> {
                 causal,
                 past_len,
             );
+            let logits = model.as_ref().map(|_| scores.clone());
             softmax_rows(&mut scores);
             y.slice_mut(s![bi, h, .., ..]).assign(&scores.dot(&vm));
+            if let (Some((acc, io)), Some(logits)) = (model.as_mut(), logits) {
+                let stages = Stages {
+                    qk_abs: qm.mapv(f64::abs).dot(&km.mapv(f64::abs).t()),
+                    raw,
+                    logits,
+                    probs: &scores,
+                    scale,
+                    softcap,
+                    head: d,
+                };
+                let (e_acc, e_io) = stages.error_model(vm);
+                acc.slice_mut(s![bi, h, .., ..]).assign(&e_acc);
+                io.slice_mut(s![bi, h, .., ..]).assign(&e_io);
+            }
         }
     }
 
-    let out = if rank == 3 {
-        y.permuted_axes([0, 2, 1, 3])
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order(IxDyn(&[b, sq, hq * dv]))
-            .map_err(|e| call.err(format!("output: {e}")))?
-    } else {
-        y.into_dyn()
+    let layout = |a: Array4<f64>| -> Result<ArrayD<f64>> {
+        Ok(if rank == 3 {
+            a.permuted_axes([0, 2, 1, 3])
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order(IxDyn(&[b, sq, hq * dv]))
+                .map_err(|e| call.err(format!("output: {e}")))?
+        } else {
+            a.into_dyn()
+        })
     };
-    Ok(Output::plain(q_in.dtype, out))
+    let out = layout(y)?;
+    Ok(match model {
+        Some((acc, io)) => Output::bounded(q_in.dtype, out, layout(acc)?, Some(layout(io)?)),
+        None => Output::plain(q_in.dtype, out),
+    })
+}
+
+/// What one (batch, head) of attention computed, for its error model.
+struct Stages<'a> {
+    /// `sum_l |q_il| |k_jl|`: the magnitude of each QKᵀ dot product.
+    qk_abs: Array2<f64>,
+    /// QKᵀ, before the scale.
+    raw: Array2<f64>,
+    /// The softmax's input: scaled, softcapped, biased and masked scores.
+    logits: Array2<f64>,
+    /// The softmax's output P.
+    probs: &'a Array2<f64>,
+    scale: f64,
+    softcap: f64,
+    /// The head size the QKᵀ dot products sum over.
+    head: usize,
+}
+
+impl Stages<'_> {
+    /// The first-order error of `P·V`, per output element, as the
+    /// coefficients of the compute precision's unit roundoff `u` and of the
+    /// io dtype's `u_io` (`docs/error-models.md`, Attention):
+    ///
+    /// * logit j: `a_j = g(d) |scale| sum_l |q_l k_jl| + |scale s_j|
+    ///   (+ 6 |t_j| with a softcap) + |x_j|`, the dot product over the head
+    ///   size d, the scaling, the softcap's tanh and the bias addition;
+    /// * probability j, relative: `e_j = w_j + sum_k P_k w_k + g_w(n) + 1`
+    ///   with `w_j = a_j + |x_j - max| + 2` (the logit's error, the
+    ///   max-subtraction and exp; the normaliser carries the P-weighted
+    ///   average of those plus its own worst-case sum growth `g_w(n) = 4 +
+    ///   n` over the n keys, and the division);
+    /// * output: `E = sum_j P_j |v_j| (e_j + g(n))` for the P·V sum over
+    ///   the keys, and `E_io = sum_j P_j |v_j|` for probabilities rounded
+    ///   to the io dtype before P·V, as FlashAttention-2 does.
+    ///
+    /// `g(n) = 4 + 2 sqrt(n)` ([`sum_growth`]). Masked keys (P_j = 0)
+    /// contribute nothing.
+    fn error_model(&self, v: ndarray::ArrayView2<f64>) -> (Array2<f64>, Array2<f64>) {
+        let n = self.logits.ncols();
+        let g_head = sum_growth(self.head);
+        let g_keys = sum_growth(n);
+        let g_norm = worst_sum_growth(n);
+        let v_abs = v.mapv(f64::abs);
+        let mut weights = Array2::<f64>::zeros(self.logits.raw_dim());
+        for (i, mut row) in weights.outer_iter_mut().enumerate() {
+            let x = self.logits.row(i);
+            let p = self.probs.row(i);
+            let max = x.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+            let w: Vec<f64> = (0..n)
+                .map(|j| {
+                    if !(p[j] > 0.0) {
+                        return 0.0;
+                    }
+                    let s = self.scale * self.raw[[i, j]];
+                    let t = if self.softcap > 0.0 {
+                        self.softcap * (s / self.softcap).tanh()
+                    } else {
+                        s
+                    };
+                    let a = g_head * self.scale.abs() * self.qk_abs[[i, j]]
+                        + s.abs()
+                        + if self.softcap > 0.0 {
+                            6.0 * t.abs()
+                        } else {
+                            0.0
+                        }
+                        + x[j].abs();
+                    a + (x[j] - max).abs() + 2.0
+                })
+                .collect();
+            let average: f64 = (0..n).map(|j| p[j] * w[j]).sum();
+            for j in 0..n {
+                row[j] = p[j] * (w[j] + average + g_norm + 1.0 + g_keys);
+            }
+        }
+        (weights.dot(&v_abs), self.probs.dot(&v_abs))
+    }
 }
 
 /// Adds the mask bias of (batch bi, head h) and the causal mask to `scores`

@@ -331,6 +331,7 @@ fn matmul(call: &Call) -> Result<Output> {
         } else {
             None
         },
+        io_magnitude: None,
     })
 }
 
@@ -394,6 +395,7 @@ fn gemm(call: &Call) -> Result<Output> {
     Ok(Output {
         value: Value::new(a.dtype, finish(a.dtype, value.into_dyn())),
         magnitude: Some(magnitude.into_dyn()),
+        io_magnitude: None,
     })
 }
 

@@ -6,10 +6,9 @@ use ndarray::{ArrayD, IxDyn, Zip};
 use super::rules::{self, no_sum, per_input_element, same_as_first};
 use super::spec::fixed;
 use super::{AttrType, Call, OpDef, OpSpec, Output, Result, Value, broadcast};
-use crate::numerics::check::CheckPolicy;
+use crate::numerics::check::{CheckPolicy, sum_growth};
 
-/// The oracle gives no magnitude yet, so no length-aware bound: torch's
-/// allclose (the honest error is a few u relative for moderate rows).
+/// Judged by its error model ([`layer_norm`]) with `c = 1`.
 pub(super) const LAYER_NORMALIZATION: OpDef = OpDef {
     spec: OpSpec {
         name: "LayerNormalization",
@@ -27,7 +26,7 @@ pub(super) const LAYER_NORMALIZATION: OpDef = OpDef {
     oracle: |c| Ok(vec![layer_norm(c)?]),
     shape: same_as_first,
     cost: per_input_element::<8>,
-    check: CheckPolicy::Allclose,
+    check: CheckPolicy::ModelBound,
     terms: no_sum,
 };
 
@@ -54,24 +53,37 @@ pub(super) const RMS_NORMALIZATION: OpDef = OpDef {
         Ok(vec![(*dtype, shape.clone())])
     },
     cost: per_input_element::<4>,
-    check: CheckPolicy::Allclose,
+    check: CheckPolicy::ModelBound,
     terms: no_sum,
 };
 
 /// X viewed as rows of the normalised dimensions, with each row replaced by
-/// `f(row)`; returns an array of X's shape. `axis` is the first normalised
-/// dimension.
-fn per_row(call: &Call, x: &Value, axis: usize, f: impl Fn(&mut [f64])) -> Result<ArrayD<f64>> {
+/// `f(row, model)`, where `f` also writes each element's error
+/// coefficients into `model` (see [`layer_norm`]); returns two arrays of
+/// X's shape. `axis` is the first normalised dimension.
+fn per_row(
+    call: &Call,
+    x: &Value,
+    axis: usize,
+    f: impl Fn(&mut [f64], &mut [f64]),
+) -> Result<(ArrayD<f64>, ArrayD<f64>)> {
     let shape = x.shape();
     let outer: usize = shape[..axis].iter().product();
     let inner: usize = shape[axis..].iter().product();
     let mut flat: Vec<f64> = x.data.iter().copied().collect();
+    let mut model = vec![0.0; flat.len()];
     if inner > 0 {
-        for row in flat.chunks_exact_mut(inner).take(outer) {
-            f(row);
+        for (row, m) in flat
+            .chunks_exact_mut(inner)
+            .zip(model.chunks_exact_mut(inner))
+            .take(outer)
+        {
+            f(row, m);
         }
     }
-    ArrayD::from_shape_vec(IxDyn(shape), flat).map_err(|e| call.err(format!("X: {e}")))
+    let array =
+        |v| ArrayD::from_shape_vec(IxDyn(shape), v).map_err(|e| call.err(format!("X: {e}")));
+    Ok((array(flat)?, array(model)?))
 }
 
 /// The epsilon attribute (default 1e-5); negative or non-finite values are
@@ -93,6 +105,18 @@ fn epsilon(call: &Call) -> Result<f64> {
 /// usual case is a tensor of the normalised shape. X, Scale and B share one
 /// dtype (T). stash_type only selects the precision of a real
 /// implementation; the oracle is f64 regardless.
+///
+/// Error model (`docs/error-models.md`), per row of n with mean mu,
+/// deviations d_i = x_i - mu, sigma = sqrt(var + eps) and g(n) = 4 + 2
+/// sqrt(n) ([`sum_growth`]), in units of the compute precision's u:
+/// * the mean: `dmu = g(n) mean|x|`;
+/// * the variance, allowing the one-pass `E[x^2] - mu^2` that ONNX Runtime
+///   and many kernels use: `D = g(n) mean(x^2) + 2 |mu| dmu + mu^2 + var`
+///   (two-pass and Welford are well inside it);
+/// * `x̂_i = d_i / sigma`: `|x̂_i| (D / (2 (var + eps)) + 4) + (|d_i| + dmu) /
+///   sigma`;
+/// * `y_i = x̂_i s_i + b_i`: `|s_i|` times that, plus `|x̂_i s_i| + |b_i|` for
+///   the product and the sum.
 fn layer_norm(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let scale = call.input(1)?;
@@ -100,32 +124,55 @@ fn layer_norm(call: &Call) -> Result<Output> {
     call.require_same_dtype(0, x, 1, scale)?;
     let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
     let eps = epsilon(call)?;
-    let normalized = per_row(call, x, axis, |row| {
+    // Per element: the error of x̂ (the model's coefficient before the scale).
+    let (normalized, x_hat_err) = per_row(call, x, axis, |row, err| {
         let n = row.len() as f64;
+        let g = sum_growth(row.len());
         let mean = row.iter().sum::<f64>() / n;
         // Two passes: the variance of the centred values, not E[x^2] - mean^2,
         // which cancels badly when |mean| >> std.
         let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
         let std = (var + eps).sqrt();
-        for v in row.iter_mut() {
-            *v = (*v - mean) / std;
+        let mean_abs = row.iter().map(|v| v.abs()).sum::<f64>() / n;
+        let mean_sq = row.iter().map(|v| v * v).sum::<f64>() / n;
+        let d_mean = g * mean_abs;
+        let d_var = g * mean_sq + 2.0 * mean.abs() * d_mean + mean * mean + var;
+        let relative = d_var / (2.0 * (var + eps)) + 4.0;
+        for (v, e) in row.iter_mut().zip(err.iter_mut()) {
+            let d = *v - mean;
+            *v = d / std;
+            *e = v.abs() * relative + (d.abs() + d_mean) / std;
         }
     })?;
     let shape = x.shape().to_vec();
     let sv = broadcast::to(call, "Scale", &scale.data, &shape)?;
     let mut y = Zip::from(&normalized).and(&sv).map_collect(|&n, &s| n * s);
+    let mut model = Zip::from(&normalized)
+        .and(&sv)
+        .and(&x_hat_err)
+        .map_collect(|&n, &s, &e| s.abs() * e + (n * s).abs());
     if let Some(b) = call.opt(2) {
         call.require_same_dtype(0, x, 2, b)?;
         let bv = broadcast::to(call, "B", &b.data, &shape)?;
         y.zip_mut_with(&bv, |y, &b| *y += b);
+        model.zip_mut_with(&bv, |m, &b| *m += b.abs());
     }
-    Ok(Output::plain(x.dtype, y))
+    Ok(Output::bounded(x.dtype, y, model, None))
 }
 
 /// RMSNormalization (opset 23): `Y = X / sqrt(mean(X^2) + epsilon) * scale`
 /// over dimensions `axis..rank` (axis default -1). The spec says scale
 /// "should be broadcastable to the normalized shape", and gives Y the dtype
 /// of scale (type V), which may differ from X's (type T).
+///
+/// Error model (`docs/error-models.md`), per row of n with mean square ms
+/// and `rms = sqrt(ms + eps)`: ms carries `g(n) ms` ([`sum_growth`]), so
+/// `rms` is off by `g(n) ms / (2 (ms + eps)) + 2` relative (the sum, the
+/// square root, the epsilon addition), and `y_i` by that plus 3 more
+/// roundings (the squares are exact enough to fold in; the division, the
+/// scale product): `E_i = |y_i| (g(n) ms / (2 (ms + eps)) + 5)`. Plus one
+/// io-dtype rounding of `x / rms` (`E_io = |y_i|`): Llama's reference
+/// implementation casts the normalised row back to bf16 before the scale.
 fn rms_norm(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let scale = call.input(1)?;
@@ -134,16 +181,23 @@ fn rms_norm(call: &Call) -> Result<Output> {
     let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
     let eps = epsilon(call)?;
     broadcast::to(call, "scale", &scale.data, &x.shape()[axis..])?;
-    let normalized = per_row(call, x, axis, |row| {
+    let (normalized, relative) = per_row(call, x, axis, |row, rel| {
         let n = row.len() as f64;
-        let rms = (row.iter().map(|v| v * v).sum::<f64>() / n + eps).sqrt();
-        for v in row.iter_mut() {
+        let ms = row.iter().map(|v| v * v).sum::<f64>() / n;
+        let rms = (ms + eps).sqrt();
+        let r = sum_growth(row.len()) * ms / (2.0 * (ms + eps)) + 5.0;
+        for (v, e) in row.iter_mut().zip(rel.iter_mut()) {
             *v /= rms;
+            *e = r;
         }
     })?;
     let sv = broadcast::to(call, "scale", &scale.data, x.shape())?;
     let y = Zip::from(&normalized).and(&sv).map_collect(|&n, &s| n * s);
-    Ok(Output::plain(scale.dtype, y))
+    let model = Zip::from(&y)
+        .and(&relative)
+        .map_collect(|&y, &r| y.abs() * r);
+    let io = y.mapv(f64::abs);
+    Ok(Output::bounded(scale.dtype, y, model, Some(io)))
 }
 
 #[cfg(test)]

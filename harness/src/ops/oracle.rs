@@ -55,10 +55,20 @@ impl Value {
 pub struct Output {
     /// Exact (f64) result; `dtype` is the output's ONNX dtype.
     pub value: Value,
-    /// Per-element sum of |terms| for error bounds: MatMul/Gemm
-    /// `|alpha| sum_k |a_ik b_kj| + |beta c_ij|`, ReduceSum `sum |x|`,
-    /// ReduceMean `sum |x| / n`. `None` where the check needs no magnitude.
+    /// The coefficient of the compute precision's unit roundoff in the
+    /// op's honest error, per element (the `bound` check's `M`). For one
+    /// sum it is the sum of |terms| (MatMul/Gemm `|alpha| sum_k |a_ik b_kj|
+    /// + |beta c_ij|`, ReduceSum `sum |x|`, ReduceMean `sum |x| / n`) and
+    /// the check's `c` carries the sum's growth; for ops of several stages
+    /// (Attention, the normalisations, RoPE, Gelu) it is the whole
+    /// first-order error model with each stage's growth folded in, and
+    /// `c = 1` (`docs/error-models.md`). `None` where the check needs none.
     pub magnitude: Option<ArrayD<f64>>,
+    /// The coefficient of the io dtype's unit roundoff: intermediates that
+    /// correct kernels store in the io dtype, such as attention's
+    /// probabilities rounded to bf16 before P·V (FlashAttention-2) or
+    /// RoPE's products in bf16 arithmetic. `None`: no such intermediate.
+    pub io_magnitude: Option<ArrayD<f64>>,
 }
 
 impl Output {
@@ -67,6 +77,21 @@ impl Output {
         Output {
             value: Value { dtype, data },
             magnitude: None,
+            io_magnitude: None,
+        }
+    }
+
+    /// An output with its error model's magnitudes.
+    pub(super) fn bounded(
+        dtype: DType,
+        data: ArrayD<f64>,
+        magnitude: ArrayD<f64>,
+        io_magnitude: Option<ArrayD<f64>>,
+    ) -> Self {
+        Output {
+            value: Value { dtype, data },
+            magnitude: Some(magnitude),
+            io_magnitude,
         }
     }
 }

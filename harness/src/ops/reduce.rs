@@ -251,6 +251,7 @@ fn reduce(call: &Call, op: Reduction) -> Result<Output> {
         return Ok(Output {
             value: x.clone(),
             magnitude,
+            io_magnitude: None,
         });
     };
     // Move the reduced axes last, so each output element is one contiguous
@@ -304,6 +305,7 @@ fn reduce(call: &Call, op: Reduction) -> Result<Output> {
     Ok(Output {
         value: Value::new(x.dtype, finish(x.dtype, to_array(value)?)),
         magnitude,
+        io_magnitude: None,
     })
 }
 
@@ -359,6 +361,7 @@ fn softmax(call: &Call, log: bool) -> Result<Output> {
     Ok(Output {
         value: Value::new(x.dtype, data),
         magnitude: Some(magnitude),
+        io_magnitude: None,
     })
 }
 

@@ -7,7 +7,8 @@ use super::spec::fixed;
 use super::{AttrType, Call, OpDef, OpSpec, Output, Result};
 use crate::numerics::check::CheckPolicy;
 
-/// Two products and a sum per element, no magnitude yet: torch's allclose.
+/// Two products and a sum per element: judged by its error model
+/// ([`rotary_embedding`]) with `c = 1`.
 pub(super) const ROTARY_EMBEDDING: OpDef = OpDef {
     spec: OpSpec {
         name: "RotaryEmbedding",
@@ -25,7 +26,7 @@ pub(super) const ROTARY_EMBEDDING: OpDef = OpDef {
     oracle: |c| Ok(vec![rotary_embedding(c)?]),
     shape: same_as_first,
     cost: per_input_element::<3>,
-    check: CheckPolicy::Allclose,
+    check: CheckPolicy::ModelBound,
     terms: no_sum,
 };
 
@@ -42,6 +43,13 @@ pub(super) const ROTARY_EMBEDDING: OpDef = OpDef {
 /// * Pairs: interleaved=1 rotates `(x[2i], x[2i+1])`; interleaved=0 (default)
 ///   rotates `(x[i], x[i + rot/2])`. Each pair `(a, b)` becomes
 ///   `(a cos - b sin, a sin + b cos)` with the angle of its token and index i.
+///
+/// Error model (`docs/error-models.md`): each rotated element is two
+/// products and a sum of the given cos/sin, `|a cos| + |b sin| + |y|` in
+/// the compute precision; with the products rounded to the io dtype (the
+/// `x * cos + rotate_half(x) * sin` of eager bf16 PyTorch) another `|a
+/// cos| + |b sin|` in the io dtype's u. Elements past the rotary dimension
+/// are copied: no error.
 fn rotary_embedding(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let cos = call.input(1)?;
@@ -107,6 +115,8 @@ fn rotary_embedding(call: &Call) -> Result<Output> {
     // angle(bi, si) -> the cos and sin rows for that token.
     let caches = Caches::new(call, cos, sin, b, s, half)?;
     let mut out = Array4::<f64>::zeros((b, s, h, d));
+    // The products' magnitude |a cos| + |b sin| of each rotated element.
+    let mut products = Array4::<f64>::zeros((b, s, h, d));
     for bi in 0..b {
         for si in 0..s {
             let (c, sn) = caches.row(bi, si);
@@ -123,20 +133,27 @@ fn rotary_embedding(call: &Call) -> Result<Output> {
                     let (x1, x2) = (x4[[bi, si, hi, i1]], x4[[bi, si, hi, i2]]);
                     out[[bi, si, hi, i1]] = x1 * c[k] - x2 * sn[k];
                     out[[bi, si, hi, i2]] = x1 * sn[k] + x2 * c[k];
+                    products[[bi, si, hi, i1]] = (x1 * c[k]).abs() + (x2 * sn[k]).abs();
+                    products[[bi, si, hi, i2]] = (x1 * sn[k]).abs() + (x2 * c[k]).abs();
                 }
             }
         }
     }
-    let y = if shape.len() == 4 {
-        out.into_dyn()
-            .permuted_axes(IxDyn(&[0, 2, 1, 3]))
-            .as_standard_layout()
-            .into_owned()
-    } else {
-        out.into_shape_with_order(IxDyn(&shape))
-            .map_err(|e| call.err(format!("output: {e}")))?
+    let layout = |a: Array4<f64>| -> Result<ndarray::ArrayD<f64>> {
+        Ok(if shape.len() == 4 {
+            a.into_dyn()
+                .permuted_axes(IxDyn(&[0, 2, 1, 3]))
+                .as_standard_layout()
+                .into_owned()
+        } else {
+            a.into_shape_with_order(IxDyn(&shape))
+                .map_err(|e| call.err(format!("output: {e}")))?
+        })
     };
-    Ok(Output::plain(x.dtype, y))
+    let y = layout(out)?;
+    let io = layout(products)?;
+    let model = &io + &y.mapv(f64::abs);
+    Ok(Output::bounded(x.dtype, y, model, Some(io)))
 }
 
 /// The cos/sin caches in one of the two layouts the spec allows.

@@ -69,14 +69,8 @@ pub fn case_lines(c: &crate::run::CaseResult) -> Vec<String> {
             check_meaning(&cmp.check)
         ));
         out.push(format!("      {}", figures_line(cmp)));
-        if let Some(name) = cmp
-            .implied_roundoff
-            .and_then(crate::numerics::check::implied_precision)
-        {
-            out.push(format!(
-                "      the errors imply a unit roundoff of {:.1e}, as if computed in {name}",
-                cmp.implied_roundoff.unwrap_or(0.0)
-            ));
+        if let Some(why) = &o.explanation {
+            out.push(format!("      {why}"));
         }
         let samples: Vec<_> = if cmp.mismatch_samples.is_empty() {
             cmp.first_mismatch.iter().collect()

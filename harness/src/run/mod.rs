@@ -17,6 +17,7 @@
 
 pub mod capabilities;
 pub mod events;
+mod explain;
 pub mod interrupt;
 pub mod measure;
 pub mod model_case;
@@ -121,6 +122,11 @@ pub struct OutputResult {
     pub shape: Vec<usize>,
     /// The figures.
     pub comparison: Comparison,
+    /// For a failed output: whether a uniformly lower precision explains
+    /// the errors element by element, and how, or that none does
+    /// (`run::explain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
 }
 
 /// Everything known about one case after it ran.
@@ -493,29 +499,44 @@ pub(crate) fn compare_outputs(
             // to the dtype's allclose rule rather than judge by |y*| alone.
             spec = check::torch_allclose(dtype);
         }
-        let cmp = check::compare(
+        let cmp = check::compare_with(
             spec,
             dtype,
             check::compute_roundoff(precision, dtype),
             &exp.value.data,
             &actual.to_f64(),
             exp.magnitude.as_ref(),
+            exp.io_magnitude.as_ref(),
         );
+        let mut explanation = None;
         if !cmp.passed {
-            failures.push(describe_failure(i, &cmp));
+            let actual = actual.to_f64();
+            explanation = explain::explain(&explain::Failed {
+                case,
+                inputs,
+                index: i,
+                check: spec,
+                dtype,
+                compute_u: check::compute_roundoff(precision, dtype),
+                actual: &actual,
+                expected: exp,
+            });
+            failures.push(describe_failure(i, &cmp, explanation.as_deref()));
         }
         results.push(OutputResult {
             index: i,
             dtype: dtype.name().to_string(),
             shape: exp.value.shape().to_vec(),
             comparison: cmp,
+            explanation,
         });
     }
     (results, failures)
 }
 
-/// One line saying how output `i` failed its check.
-fn describe_failure(i: usize, c: &Comparison) -> String {
+/// One line saying how output `i` failed its check, with the clause of
+/// [`explain::explain`] on whether a lower precision explains it.
+fn describe_failure(i: usize, c: &Comparison, why: Option<&str>) -> String {
     let mut s = format!(
         "output {i}: {} of {} elements outside {} (max abs err {:.3e}, max rel err {:.3e}",
         c.mismatches, c.elements, c.check, c.max_abs_err, c.max_rel_err
@@ -524,11 +545,9 @@ fn describe_failure(i: usize, c: &Comparison) -> String {
         s.push_str(&format!(", {} NaN/Inf mismatches", c.special_mismatches));
     }
     s.push(')');
-    if let Some(name) = c.implied_roundoff.and_then(check::implied_precision) {
-        s.push_str(&format!(
-            "; the errors imply a unit roundoff of {:.1e}, as if computed in {name}",
-            c.implied_roundoff.unwrap_or(0.0)
-        ));
+    if let Some(why) = why {
+        s.push_str("; ");
+        s.push_str(why);
     }
     if let Some(m) = &c.first_mismatch {
         s.push_str(&format!(

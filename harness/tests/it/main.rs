@@ -16,6 +16,7 @@ mod certificates;
 mod ci_output;
 mod conversions;
 mod detection;
+mod explanations;
 mod hardening;
 mod info_capabilities;
 mod loader_errors;
