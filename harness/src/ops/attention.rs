@@ -384,9 +384,16 @@ impl Stages<'_> {
     ///   max-subtraction and exp; the normaliser carries the P-weighted
     ///   average of those plus its own worst-case sum growth `g_w(n) = 4 +
     ///   n` over the n keys, and the division);
-    /// * output: `E = sum_j P_j |v_j| (e_j + g(n))` for the P·V sum over
-    ///   the keys, and `E_io = sum_j P_j |v_j|` for probabilities rounded
-    ///   to the io dtype before P·V, as FlashAttention-2 does.
+    /// * output: `M = sum_j P_j |v_j| (e_j + g(n))` for the P·V sum over the
+    ///   keys.
+    ///
+    /// In the io dtype: the function body computes every stage in T (Q and
+    /// K scaled by sqrt(scale), the scores, the softcap, the mask addition,
+    /// the softmax's output), so each logit may be off by `b_j = 2 |scale|
+    /// sum_l |q_l k_jl| + 2 |s_j| (+ 2 |t_j|) + |x_j|` units of `u_io` and
+    /// each probability relatively by `b_j + sum_k P_k b_k + 1`: `M_io =
+    /// sum_j P_j |v_j| (b_j + sum_k P_k b_k + 1)`. FlashAttention-2's
+    /// probabilities rounded to bf16 before P·V are the last term.
     ///
     /// `g(n) = 4 + 2 sqrt(n)` ([`sum_growth`]). Masked keys (P_j = 0)
     /// contribute nothing.

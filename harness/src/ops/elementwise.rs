@@ -148,12 +148,13 @@ pub(super) const GELU: OpDef = OpDef {
         let f = if tanh { gelu_tanh } else { gelu_erf };
         let out = unary_float(c, f)?;
         let x = c.input(0)?;
-        let model = x.data.mapv(|x| gelu_model(x, tanh));
+        let model = x.data.mapv(|x| gelu_model(x, tanh).0);
+        let io = x.data.mapv(|x| gelu_model(x, tanh).1);
         Ok(vec![Output::bounded(
             out.value.dtype,
             out.value.data,
             model,
-            None,
+            Some(io),
         )])
     },
     shape: same_as_first,
@@ -312,28 +313,33 @@ fn gelu_erf(x: f64) -> f64 {
 ///   4 roundings of its terms, which tanh scales by `1 - r^2`; tanh is within
 ///   6 ulps, `12 |r|`: `0.5 |x| ((1 - r^2) 4 sqrt(2/pi) (|x| + 0.044715
 ///   |x|^3) + 12 |r| + |1 + r|) + |y|`.
-fn gelu_model(x: f64, tanh: bool) -> f64 {
+///
+/// Returns `(M, M_io)`: the function body runs every stage in the io dtype,
+/// each correctly rounded there, which costs `0.5 |x| (s + |r| + |1 + r|)`
+/// with `s` the argument scaling's effect (`erf'(t) |t|`, or the tanh
+/// form's `(1 - r^2) 4 sqrt(2/pi) (|x| + 0.044715 |x|^3)`).
+fn gelu_model(x: f64, tanh: bool) -> (f64, f64) {
     use std::f64::consts::{PI, SQRT_2};
     if !x.is_finite() {
-        return 0.0;
+        return (0.0, 0.0);
     }
-    let (stage, r) = if tanh {
+    // (argument scaling's effect, the function's ulp budget in u, r)
+    let (arg, budget, r) = if tanh {
         let c = (2.0 / PI).sqrt();
         let r = (c * (x + 0.044715 * x * x * x)).tanh();
-        (
-            (1.0 - r * r) * 4.0 * c * (x.abs() + 0.044715 * x.abs().powi(3)) + 12.0 * r.abs(),
-            r,
-        )
+        let arg = (1.0 - r * r) * 4.0 * c * (x.abs() + 0.044715 * x.abs().powi(3));
+        (arg, 12.0, r)
     } else {
         let t = x / SQRT_2;
         let r = libm::erf(t);
-        (
-            2.0 / PI.sqrt() * (-t * t).exp() * t.abs() + 32.0 * r.abs(),
-            r,
-        )
+        (2.0 / PI.sqrt() * (-t * t).exp() * t.abs(), 32.0, r)
     };
     let y = if tanh { gelu_tanh(x) } else { gelu_erf(x) };
-    0.5 * x.abs() * (stage + (1.0 + r).abs()) + y.abs()
+    let half_x = 0.5 * x.abs();
+    (
+        half_x * (arg + budget * r.abs() + (1.0 + r).abs()) + y.abs(),
+        half_x * (arg + r.abs() + (1.0 + r).abs()),
+    )
 }
 
 /// Gelu with approximate="tanh": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).

@@ -117,6 +117,9 @@ fn epsilon(call: &Call) -> Result<f64> {
 ///   sigma`;
 /// * `y_i = x̂_i s_i + b_i`: `|s_i|` times that, plus `|x̂_i s_i| + |b_i|` for
 ///   the product and the sum.
+///
+/// The function body casts the normalised row back to the io dtype (T)
+/// before the scale and bias, which are applied in T: `M_io = 2 |x̂_i s_i|`.
 fn layer_norm(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let scale = call.input(1)?;
@@ -151,13 +154,16 @@ fn layer_norm(call: &Call) -> Result<Output> {
         .and(&sv)
         .and(&x_hat_err)
         .map_collect(|&n, &s, &e| s.abs() * e + (n * s).abs());
+    let io = Zip::from(&normalized)
+        .and(&sv)
+        .map_collect(|&n, &s| 2.0 * (n * s).abs());
     if let Some(b) = call.opt(2) {
         call.require_same_dtype(0, x, 2, b)?;
         let bv = broadcast::to(call, "B", &b.data, &shape)?;
         y.zip_mut_with(&bv, |y, &b| *y += b);
         model.zip_mut_with(&bv, |m, &b| *m += b.abs());
     }
-    Ok(Output::bounded(x.dtype, y, model, None))
+    Ok(Output::bounded(x.dtype, y, model, Some(io)))
 }
 
 /// RMSNormalization (opset 23): `Y = X / sqrt(mean(X^2) + epsilon) * scale`
@@ -171,8 +177,9 @@ fn layer_norm(call: &Call) -> Result<Output> {
 /// square root, the epsilon addition), and `y_i` by that plus 3 more
 /// roundings (the squares are exact enough to fold in; the division, the
 /// scale product): `E_i = |y_i| (g(n) ms / (2 (ms + eps)) + 5)`. Plus one
-/// io-dtype rounding of `x / rms` (`E_io = |y_i|`): Llama's reference
-/// implementation casts the normalised row back to bf16 before the scale.
+/// io-dtype rounding of `x / rms` (`E_io = |y_i|`): the function body (and
+/// Llama's reference implementation) casts the normalised row back to the
+/// io dtype before the scale.
 fn rms_norm(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let scale = call.input(1)?;

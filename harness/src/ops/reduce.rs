@@ -322,16 +322,24 @@ fn reduce(call: &Call, op: Reduction) -> Result<Output> {
 /// Softmax: M = y * (1 + |x - m| + K);
 /// LogSoftmax (y = x - m - log S): M = 1 + |x - m| + |log S| + K.
 /// Terms with y_j = 0 (x_j = -inf, or underflow) contribute nothing.
+///
+/// The io-dtype magnitudes: the function body of Softmax-13 (`Exp(X -
+/// ReduceMax(X)) / ReduceSum(...)`) run in the io dtype rounds `x - m`, each
+/// exponential, the sum and the quotient, so Softmax `M_io = y (|x - m| + K
+/// + 3)` and LogSoftmax `M_io = |x - m| + K + |log S| + 2`
+/// (`docs/error-models.md`).
 fn softmax(call: &Call, log: bool) -> Result<Output> {
     let x = call.input(0)?;
     call.require_float(0, x)?;
     let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
     let mut data = x.data.clone();
     let mut magnitude = x.data.clone();
-    for (mut lane, mut mag) in data
+    let mut io_magnitude = x.data.clone();
+    for ((mut lane, mut mag), mut io) in data
         .lanes_mut(Axis(axis))
         .into_iter()
         .zip(magnitude.lanes_mut(Axis(axis)))
+        .zip(io_magnitude.lanes_mut(Axis(axis)))
     {
         let max = lane.fold(
             f64::NEG_INFINITY,
@@ -346,14 +354,16 @@ fn softmax(call: &Call, log: bool) -> Result<Output> {
             })
             .sum();
         let log_sum = sum.ln();
-        for (v, m) in lane.iter_mut().zip(mag.iter_mut()) {
+        for ((v, m), io) in lane.iter_mut().zip(mag.iter_mut()).zip(io.iter_mut()) {
             let d = (*v - max).abs();
             if log {
                 *m = 1.0 + d + log_sum.abs() + spread;
+                *io = d + spread + log_sum.abs() + 2.0;
                 *v = *v - max - log_sum;
             } else {
                 let y = (*v - max).exp() / sum;
                 *m = if y > 0.0 { y * (1.0 + d + spread) } else { 0.0 };
+                *io = if y > 0.0 { y * (d + spread + 3.0) } else { 0.0 };
                 *v = y;
             }
         }
@@ -361,7 +371,7 @@ fn softmax(call: &Call, log: bool) -> Result<Output> {
     Ok(Output {
         value: Value::new(x.dtype, data),
         magnitude: Some(magnitude),
-        io_magnitude: None,
+        io_magnitude: Some(io_magnitude),
     })
 }
 

@@ -40,7 +40,7 @@ def allowed(chk, e, m, m_io):
         return np.maximum(k * chk["n"] * ulp(e, chk["precision_bits"], chk["emin"]), chk["floor"])
     if kind == "bound":
         rounding = np.maximum(chk["output_u"] * np.abs(e), chk["floor"])
-        return chk["c"] * (chk["compute_u"] * m + chk["io_u"] * m_io) + rounding
+        return chk["c"] * chk["compute_u"] * m + chk["io_u"] * m_io + rounding
     return None  # exact
 
 

@@ -10,7 +10,7 @@
 //! * `exact`: bitwise equal after conversion to f64 (any NaN matches any NaN);
 //! * `allclose(rtol, atol)`: `|y - y*| <= atol + rtol * |y*|`, torch's rule;
 //! * `ulp(n)`: `|y - y*| <= n ulp(y*)` in the output dtype;
-//! * `bound(c)`: `|y - y*| <= c (u M + u_io M_io) + u_out |y*|`, where `M`
+//! * `bound(c)`: `|y - y*| <= c u M + u_io M_io + u_out |y*|`, where `M`
 //!   and `M_io` are the oracle's error magnitudes (for one sum, its sum of
 //!   |terms|), `u` the unit roundoff of the compute precision, `u_io` that of
 //!   intermediates stored in the io dtype and `u_out` that of the output
@@ -425,8 +425,10 @@ pub const WARN_QUALITY: f64 = 0.5;
 /// coarser (an f32 Exp declared as computed in bf16 is allowed `n` bf16
 /// ulps). `exact` stays exact: data movement has no arithmetic to round.
 /// For `bound`, `io_magnitude` is the coefficient of the io dtype's unit
-/// roundoff: intermediates that real kernels store in the io dtype
-/// (attention's probabilities before P·V).
+/// roundoff: the intermediates of the op's ONNX function body, which a
+/// correct kernel may store in the io dtype (attention's scores and
+/// probabilities, a normalised row). `c` is a sum's growth and does not
+/// scale it.
 fn allowed_error(
     check: &CheckSpec,
     out_dtype: DType,
@@ -452,7 +454,7 @@ fn allowed_error(
             let output_rounding =
                 (unit_roundoff(out_dtype) * expected.abs()).max(subnormal_floor(out_dtype, 2.0));
             let io_u = unit_roundoff(out_dtype).max(compute_u);
-            Some(c * (compute_u * magnitude + io_u * io_magnitude) + output_rounding)
+            Some(c * compute_u * magnitude + io_u * io_magnitude + output_rounding)
         }
     }
 }
