@@ -13,11 +13,14 @@
 //! elements or bits as possible while still being wrong by more than any
 //! correct implementation could be.
 
+mod attention;
 mod elementwise;
+mod half_io;
 mod io;
 mod linalg;
 mod rewrite;
 mod rows;
+mod shapes;
 mod subnormal;
 
 use xpucert_abi::{BackendError, DType, OpCall, OpSupport, Precision, TensorMut};
@@ -256,6 +259,9 @@ pub fn modes() -> Vec<Mode> {
             },
         ),
         subnormal::flush_to_zero(),
+        attention::flash_attention2(),
+        attention::tf32_attention_declared(),
+        half_io::half_io_f32_accumulate(),
         // ------------------------------------------------------------ faults
         Mode {
             // The harness's memory-safety check reports elements still
@@ -350,6 +356,12 @@ pub fn modes() -> Vec<Mode> {
             "Add/Sub/Mul/Div: a 1-D right operand matching the left's row count is broadcast along rows",
             Patch::new(&["Add", "Sub", "Mul", "Div"], rewrite::broadcast_rows),
         ),
+        attention::attention_mask_before_softcap(),
+        attention::causal_ignores_past(),
+        shapes::softmax_axis_by_size(),
+        shapes::broadcast_leading_one(),
+        half_io::half_running_accumulator(),
+        attention::attention_bf16_scores_f32(),
         fault(
             "strides_ignored",
             "a dense but permuted (transposed) input is read as if it were row-major",

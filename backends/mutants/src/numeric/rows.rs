@@ -1,7 +1,8 @@
 //! Row-wise kernels: Softmax/LogSoftmax, LayerNormalization/RMSNormalization
 //! and ReduceSum/ReduceMean, each with the variants the modes need.
 
-use xpucert_abi::BackendError;
+use half::{bf16, f16};
+use xpucert_abi::{BackendError, DType};
 use xpucert_reference_core::layout::{broadcast_offsets, normalize_axis, split_at_axis};
 use xpucert_reference_core::tensor::Tensor;
 
@@ -16,6 +17,9 @@ pub enum Order {
     Reversed,
     /// Recursive halving.
     Pairwise,
+    /// First to last, every partial sum rounded to this (half) dtype: a
+    /// running accumulator of the io dtype (a fault when f32 is declared).
+    Running(DType),
 }
 
 /// The sum of `v` in `order`.
@@ -31,6 +35,11 @@ pub fn sum(order: Order, v: &[f32]) -> f32 {
                 sum(order, &v[..h]) + sum(order, &v[h..])
             }
         }
+        Order::Running(dtype) => v.iter().fold(0.0, |s, &x| match dtype {
+            DType::BF16 => bf16::from_f32(s + x).to_f32(),
+            DType::F16 => f16::from_f32(s + x).to_f32(),
+            _ => s + x,
+        }),
     }
 }
 
