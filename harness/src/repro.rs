@@ -81,7 +81,8 @@ fn overflow_threshold(d: DType) -> Option<f64> {
 }
 
 /// The check with every constant `check.py` needs to apply it.
-fn check_json(spec: CheckSpec, out: DType, compute_u: f64) -> serde_json::Value {
+fn check_json(spec: CheckSpec, out: DType, u: check::Roundoff) -> serde_json::Value {
+    let compute_u = u.compute;
     let mut v = match spec {
         CheckSpec::Exact => json!({"kind": "exact"}),
         CheckSpec::Allclose { rtol, atol } => {
@@ -93,6 +94,7 @@ fn check_json(spec: CheckSpec, out: DType, compute_u: f64) -> serde_json::Value 
         CheckSpec::Bound { c } => json!({
             "kind": "bound", "c": c, "compute_u": compute_u,
             "io_u": check::unit_roundoff(out).max(compute_u),
+            "products_u": u.products,
             "output_u": check::unit_roundoff(out), "floor": check::subnormal_floor(out, 2.0),
         }),
     };
@@ -252,10 +254,10 @@ pub fn repro(
         for (j, (exp, first)) in expected.iter().zip(&result.outputs).enumerate() {
             let dtype = exp.value.dtype;
             let spec = first.comparison.check;
-            let compute_u = answer.as_ref().map_or(
-                check::compute_roundoff(xpucert_abi::Precision::Default, dtype),
-                |a| check::compute_roundoff(a.precision, dtype),
-            );
+            let precision = answer
+                .as_ref()
+                .map_or(xpucert_abi::Precision::Default, |a| a.precision);
+            let u = check::Roundoff::declared(precision, dtype);
             let shape = exp.value.shape().to_vec();
             dump.write(
                 &format!("expected_{j}.npy"),
@@ -264,7 +266,7 @@ pub fn repro(
             let mut out = json!({
                 "index": j, "dtype": dtype.name(), "shape": shape,
                 "expected_file": format!("expected_{j}.npy"),
-                "check": check_json(spec, dtype, compute_u),
+                "check": check_json(spec, dtype, u),
                 "figures": figures(&first.comparison),
             });
             if let Some(m) = &exp.magnitude {
@@ -280,6 +282,13 @@ pub fn repro(
                     &npy::bytes("<f8", &shape, &npy::f64_data(m)),
                 )?;
                 out["io_magnitude_file"] = json!(format!("io_magnitude_{j}.npy"));
+            }
+            if let Some(m) = &exp.product_magnitude {
+                dump.write(
+                    &format!("product_magnitude_{j}.npy"),
+                    &npy::bytes("<f8", &shape, &npy::f64_data(m)),
+                )?;
+                out["product_magnitude_file"] = json!(format!("product_magnitude_{j}.npy"));
             }
             // Declared input flushing: check.py also needs the oracle on
             // the flushed inputs.
@@ -320,11 +329,12 @@ pub fn repro(
                 let again = check::compare_declared(
                     spec,
                     dtype,
-                    compute_u,
+                    u,
                     Expected {
                         value: &exp.value.data,
                         magnitude: exp.magnitude.as_ref(),
                         io_magnitude: exp.io_magnitude.as_ref(),
+                        product_magnitude: exp.product_magnitude.as_ref(),
                     },
                     &a,
                     flush,
@@ -332,6 +342,7 @@ pub fn repro(
                         value: &f.value.data,
                         magnitude: f.magnitude.as_ref(),
                         io_magnitude: f.io_magnitude.as_ref(),
+                        product_magnitude: f.product_magnitude.as_ref(),
                     }),
                 );
                 if figures(&again) != figures(&first.comparison) {

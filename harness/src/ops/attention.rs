@@ -288,12 +288,9 @@ fn attention(call: &Call) -> Result<Output> {
 
     let group = hq / hkv;
     let mut y = Array4::<f64>::zeros((b, hq, sq, dv));
-    let mut model = call.magnitudes.then(|| {
-        (
-            Array4::<f64>::zeros((b, hq, sq, dv)),
-            Array4::<f64>::zeros((b, hq, sq, dv)),
-        )
-    });
+    let mut model = call
+        .magnitudes
+        .then(|| std::array::from_fn::<_, 3, _>(|_| Array4::<f64>::zeros((b, hq, sq, dv))));
     for bi in 0..b {
         for h in 0..hq {
             let kvh = h / group;
@@ -320,7 +317,7 @@ fn attention(call: &Call) -> Result<Output> {
             let logits = model.as_ref().map(|_| scores.clone());
             softmax_rows(&mut scores);
             y.slice_mut(s![bi, h, .., ..]).assign(&scores.dot(&vm));
-            if let (Some((acc, io)), Some(logits)) = (model.as_mut(), logits) {
+            if let (Some(model), Some(logits)) = (model.as_mut(), logits) {
                 let stages = Stages {
                     qk_abs: qm.mapv(f64::abs).dot(&km.mapv(f64::abs).t()),
                     raw,
@@ -330,9 +327,9 @@ fn attention(call: &Call) -> Result<Output> {
                     softcap,
                     head: d,
                 };
-                let (e_acc, e_io) = stages.error_model(vm);
-                acc.slice_mut(s![bi, h, .., ..]).assign(&e_acc);
-                io.slice_mut(s![bi, h, .., ..]).assign(&e_io);
+                for (whole, part) in model.iter_mut().zip(stages.error_model(vm)) {
+                    whole.slice_mut(s![bi, h, .., ..]).assign(&part);
+                }
             }
         }
     }
@@ -350,7 +347,10 @@ fn attention(call: &Call) -> Result<Output> {
     };
     let out = layout(y)?;
     Ok(match model {
-        Some((acc, io)) => Output::bounded(q_in.dtype, out, layout(acc)?, Some(layout(io)?)),
+        Some([acc, io, products]) => {
+            Output::bounded(q_in.dtype, out, layout(acc)?, Some(layout(io)?))
+                .with_products(Some(layout(products)?))
+        }
         None => Output::plain(q_in.dtype, out),
     })
 }
@@ -397,45 +397,50 @@ impl Stages<'_> {
     ///
     /// `g(n) = 4 + 2 sqrt(n)` ([`sum_growth`]). Masked keys (P_j = 0)
     /// contribute nothing.
-    fn error_model(&self, v: ndarray::ArrayView2<f64>) -> (Array2<f64>, Array2<f64>) {
+    fn error_model(&self, v: ndarray::ArrayView2<f64>) -> [Array2<f64>; 3] {
         let n = self.logits.ncols();
         let g_head = sum_growth(self.head);
         let g_keys = sum_growth(n);
         let g_norm = worst_sum_growth(n);
         let v_abs = v.mapv(f64::abs);
-        let mut weights = Array2::<f64>::zeros(self.logits.raw_dim());
-        for (i, mut row) in weights.outer_iter_mut().enumerate() {
+        let capped = self.softcap > 0.0;
+        // Per key: (w_j in u, b_j in u_io, p_j in the products' u).
+        let mut weights: [Array2<f64>; 3] =
+            std::array::from_fn(|_| Array2::<f64>::zeros(self.logits.raw_dim()));
+        for i in 0..self.logits.nrows() {
             let x = self.logits.row(i);
             let p = self.probs.row(i);
             let max = x.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-            let w: Vec<f64> = (0..n)
+            let errors: Vec<[f64; 3]> = (0..n)
                 .map(|j| {
-                    if !(p[j] > 0.0) {
-                        return 0.0;
+                    // Masked (0) or a fully masked row (NaN): no error to model.
+                    if p[j].is_nan() || p[j] <= 0.0 {
+                        return [0.0; 3];
                     }
                     let s = self.scale * self.raw[[i, j]];
-                    let t = if self.softcap > 0.0 {
+                    let t = if capped {
                         self.softcap * (s / self.softcap).tanh()
                     } else {
                         s
                     };
-                    let a = g_head * self.scale.abs() * self.qk_abs[[i, j]]
-                        + s.abs()
-                        + if self.softcap > 0.0 {
-                            6.0 * t.abs()
-                        } else {
-                            0.0
-                        }
-                        + x[j].abs();
-                    a + (x[j] - max).abs() + 2.0
+                    let qk = self.scale.abs() * self.qk_abs[[i, j]];
+                    let cap = |k: f64| if capped { k * t.abs() } else { 0.0 };
+                    let a = g_head * qk + s.abs() + cap(6.0) + x[j].abs();
+                    let b = 2.0 * qk + 2.0 * s.abs() + cap(2.0) + x[j].abs();
+                    [a + (x[j] - max).abs() + 2.0, b, 4.0 * qk]
                 })
                 .collect();
-            let average: f64 = (0..n).map(|j| p[j] * w[j]).sum();
-            for j in 0..n {
-                row[j] = p[j] * (w[j] + average + g_norm + 1.0 + g_keys);
+            let average = |k: usize| -> f64 { (0..n).map(|j| p[j].max(0.0) * errors[j][k]).sum() };
+            let averages = [average(0), average(1), average(2)];
+            // The relative error of P_j per source, then what P·V adds.
+            let tails = [g_norm + 1.0 + g_keys, 1.0, 4.0];
+            for (k, w) in weights.iter_mut().enumerate() {
+                for j in 0..n {
+                    w[[i, j]] = p[j] * (errors[j][k] + averages[k] + tails[k]);
+                }
             }
         }
-        (weights.dot(&v_abs), self.probs.dot(&v_abs))
+        weights.map(|w| w.dot(&v_abs))
     }
 }
 

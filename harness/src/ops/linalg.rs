@@ -324,13 +324,18 @@ fn matmul(call: &Call) -> Result<Output> {
             .map_err(|e| call.err(format!("output: {e}")))
     };
     let value = finish(a.dtype, reshape(value)?);
+    let magnitude = if call.magnitudes {
+        Some(reshape(magnitude)?)
+    } else {
+        None
+    };
     Ok(Output {
         value: Value::new(a.dtype, value),
-        magnitude: if call.magnitudes {
-            Some(reshape(magnitude)?)
-        } else {
-            None
-        },
+        // Both operands of every product rounded to TF32: up to 2 u per
+        // product, doubled (a K = 1 product reaches the worst case, which
+        // must not read as a marginal `warn`).
+        product_magnitude: magnitude.as_ref().map(|m| m.mapv(|x| 4.0 * x)),
+        magnitude,
         io_magnitude: None,
     })
 }
@@ -383,6 +388,9 @@ fn gemm(call: &Call) -> Result<Output> {
     let (mut value, mut magnitude) = product(am, bm, true);
     value.mapv_inplace(|x| alpha * x);
     magnitude.mapv_inplace(|x| alpha.abs() * x);
+    // Both operands of every product rounded to TF32 (2 u, doubled as for
+    // MatMul); C is added in f32.
+    let products = magnitude.mapv(|x| 4.0 * x).into_dyn();
     if let Some(c) = call.opt(2) {
         call.require_same_dtype(0, a, 2, c)?;
         let cv = broadcast::to(call, "C", &c.data, &[m, n])?;
@@ -396,6 +404,7 @@ fn gemm(call: &Call) -> Result<Output> {
         value: Value::new(a.dtype, finish(a.dtype, value.into_dyn())),
         magnitude: Some(magnitude.into_dyn()),
         io_magnitude: None,
+        product_magnitude: Some(products),
     })
 }
 

@@ -69,6 +69,14 @@ pub struct Output {
     /// probabilities rounded to bf16 before P·V (FlashAttention-2) or
     /// RoPE's products in bf16 arithmetic. `None`: no such intermediate.
     pub io_magnitude: Option<ArrayD<f64>>,
+    /// The coefficient of the roundoff of products' inputs: what a declared
+    /// TF32 adds (tensor cores read the operands with 10 mantissa bits, so
+    /// each product is off by up to twice TF32's u; doubled, so that a
+    /// single product at that worst case is not a marginal `warn`). MatMul
+    /// and Gemm `4 |alpha| sum_k |a_ik b_kj|`; Attention its QKᵀ and P·V
+    /// products.
+    /// `None`: the op has no products a TF32 unit would compute.
+    pub product_magnitude: Option<ArrayD<f64>>,
 }
 
 impl Output {
@@ -78,6 +86,7 @@ impl Output {
             value: Value { dtype, data },
             magnitude: None,
             io_magnitude: None,
+            product_magnitude: None,
         }
     }
 
@@ -92,7 +101,14 @@ impl Output {
             value: Value { dtype, data },
             magnitude: Some(magnitude),
             io_magnitude,
+            product_magnitude: None,
         }
+    }
+
+    /// The same output with the magnitude of its products' inputs.
+    pub(super) fn with_products(mut self, products: Option<ArrayD<f64>>) -> Self {
+        self.product_magnitude = products;
+        self
     }
 }
 

@@ -252,6 +252,7 @@ fn reduce(call: &Call, op: Reduction) -> Result<Output> {
             value: x.clone(),
             magnitude,
             io_magnitude: None,
+            product_magnitude: None,
         });
     };
     // Move the reduced axes last, so each output element is one contiguous
@@ -306,6 +307,7 @@ fn reduce(call: &Call, op: Reduction) -> Result<Output> {
         value: Value::new(x.dtype, finish(x.dtype, to_array(value)?)),
         magnitude,
         io_magnitude: None,
+        product_magnitude: None,
     })
 }
 
@@ -372,6 +374,7 @@ fn softmax(call: &Call, log: bool) -> Result<Output> {
         value: Value::new(x.dtype, data),
         magnitude: Some(magnitude),
         io_magnitude: Some(io_magnitude),
+        product_magnitude: None,
     })
 }
 

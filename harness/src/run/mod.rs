@@ -549,11 +549,12 @@ pub(crate) fn compare_outputs(
         let cmp = check::compare_declared(
             spec,
             dtype,
-            check::compute_roundoff(precision, dtype),
+            check::Roundoff::declared(precision, dtype),
             Expected {
                 value: &exp.value.data,
                 magnitude: exp.magnitude.as_ref(),
                 io_magnitude: exp.io_magnitude.as_ref(),
+                product_magnitude: exp.product_magnitude.as_ref(),
             },
             &actual.to_f64(),
             flush,
@@ -561,6 +562,7 @@ pub(crate) fn compare_outputs(
                 value: &f.value.data,
                 magnitude: f.magnitude.as_ref(),
                 io_magnitude: f.io_magnitude.as_ref(),
+                product_magnitude: f.product_magnitude.as_ref(),
             }),
         );
         let mut explanation = None;

@@ -30,7 +30,7 @@ def ulp(x, p, emin):
     return np.ldexp(1.0, (np.maximum(e, emin) - (p - 1)).astype(np.int64))
 
 
-def allowed(chk, e, m, m_io):
+def allowed(chk, e, m, m_io, m_prod):
     kind = chk["kind"]
     # a declared compute precision coarser than the output widens ulp/allclose
     k = chk.get("coarsening", 1.0)
@@ -40,11 +40,12 @@ def allowed(chk, e, m, m_io):
         return np.maximum(k * chk["n"] * ulp(e, chk["precision_bits"], chk["emin"]), chk["floor"])
     if kind == "bound":
         rounding = np.maximum(chk["output_u"] * np.abs(e), chk["floor"])
-        return chk["c"] * chk["compute_u"] * m + chk["io_u"] * m_io + rounding
+        return (chk["c"] * chk["compute_u"] * m + chk["io_u"] * m_io
+                + chk.get("products_u", 0.0) * m_prod + rounding)
     return None  # exact
 
 
-def judge(chk, e, a, m, m_io, flush_outputs):
+def judge(chk, e, a, m, m_io, m_prod, flush_outputs):
     """Per element: bad, special, err, rel, ratio (NaN for special pairs), lim."""
     nan_bad = np.isnan(e) != np.isnan(a)
     either_nan = np.isnan(e) | np.isnan(a)
@@ -54,7 +55,7 @@ def judge(chk, e, a, m, m_io, flush_outputs):
     finite = ~either_nan & ~either_inf
     err = np.where(finite, np.abs(a - e), 0.0)
     rel = np.where(finite & (e != 0), err / np.where(e != 0, np.abs(e), 1.0), 0.0)
-    lim = allowed(chk, e, m, m_io)
+    lim = allowed(chk, e, m, m_io, m_prod)
     if lim is None:
         bad = finite & ((a != e) | (np.signbit(a) != np.signbit(e)))
         ratio = np.where(bad, np.inf, 0.0)
@@ -85,12 +86,14 @@ for out in case["outputs"]:
     a = load(out["actual"]["f64_file"]).astype(np.float64)
     m = load(out["magnitude_file"]) if "magnitude_file" in out else np.abs(e)
     m_io = load(out["io_magnitude_file"]) if "io_magnitude_file" in out else np.zeros_like(e)
+    m_prod = (load(out["product_magnitude_file"]) if "product_magnitude_file" in out
+              else np.zeros_like(e))
     # An exact result beyond the output dtype's range rounds to infinity.
     t = chk.get("overflow_threshold")
     if t is not None:
         e = np.where(np.isfinite(e) & (np.abs(e) >= t), np.copysign(np.inf, e), e)
-    e, a, m, m_io = e.ravel(), a.ravel(), m.ravel(), m_io.ravel()
-    v = judge(chk, e, a, m, m_io, flush_outputs)
+    e, a, m, m_io, m_prod = e.ravel(), a.ravel(), m.ravel(), m_io.ravel(), m_prod.ravel()
+    v = judge(chk, e, a, m, m_io, m_prod, flush_outputs)
     # Declared input flushing: each element may match the oracle on the
     # inputs with subnormals read as zero instead; the better one counts.
     if "expected_flushed_file" in out:
@@ -100,7 +103,9 @@ for out in case["outputs"]:
             e2 = np.where(np.isfinite(e2) & (np.abs(e2) >= t), np.copysign(np.inf, e2), e2)
         m2_io = (load(out["io_magnitude_flushed_file"]) if "io_magnitude_flushed_file" in out
                  else np.zeros_like(e2))
-        w = judge(chk, e2.ravel(), a, m2.ravel(), m2_io.ravel(), flush_outputs)
+        # the products' magnitudes of the flushed-input oracle are not
+        # dumped: TF32 and input flushing are not declared together here
+        w = judge(chk, e2.ravel(), a, m2.ravel(), m2_io.ravel(), m_prod, flush_outputs)
         take = (v["bad"] & ~w["bad"]) | (~v["bad"] & ~w["bad"] & (w["ratio"] < v["ratio"]))
         v = {k: np.where(take, w[k], v[k]) for k in v}
     bad, special, err, rel, lim = v["bad"], v["special"], v["err"], v["rel"], v["lim"]

@@ -108,8 +108,52 @@ pub fn compute_roundoff(precision: Precision, out_dtype: DType) -> f64 {
             DType::F16 | DType::BF16 | DType::F8E4M3FN | DType::F8E5M2 => unit_roundoff(DType::F32),
             _ => unit_roundoff(out_dtype),
         },
-        Precision::Tf32 => 2f64.powi(-11),
+        // TF32 rounds the inputs of products only; sums stay in f32
+        // ([`product_roundoff`]).
+        Precision::Tf32 => unit_roundoff(DType::F32),
         Precision::DType(d) => unit_roundoff(d),
+    }
+}
+
+/// The unit roundoff of the inputs of products under a declared precision:
+/// TF32's `2^-11` (tensor cores read f32 operands with 10 mantissa bits and
+/// sum in f32), 0 otherwise. It scales the oracle's
+/// [`crate::ops::Output::product_magnitude`], so a TF32 declaration widens
+/// only the products' share of the bound, and an op without products is
+/// judged as f32.
+pub fn product_roundoff(precision: Precision) -> f64 {
+    match precision {
+        Precision::Tf32 => 2f64.powi(-11),
+        _ => 0.0,
+    }
+}
+
+/// The unit roundoffs a check uses: the compute precision's
+/// ([`compute_roundoff`]) and that of the products' inputs
+/// ([`product_roundoff`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Roundoff {
+    /// Sums and every other operation.
+    pub compute: f64,
+    /// The inputs of products (TF32), 0 when they are not rounded.
+    pub products: f64,
+}
+
+impl Roundoff {
+    /// What a declared precision means for an output of `out_dtype`.
+    pub fn declared(precision: Precision, out_dtype: DType) -> Self {
+        Roundoff {
+            compute: compute_roundoff(precision, out_dtype),
+            products: product_roundoff(precision),
+        }
+    }
+
+    /// Only a compute precision: products' inputs are not rounded.
+    pub fn compute(u: f64) -> Self {
+        Roundoff {
+            compute: u,
+            products: 0.0,
+        }
     }
 }
 
@@ -269,6 +313,20 @@ pub struct Expected<'a> {
     pub magnitude: Option<&'a ArrayD<f64>>,
     /// The io-dtype magnitudes ([`crate::ops::Output::io_magnitude`]).
     pub io_magnitude: Option<&'a ArrayD<f64>>,
+    /// The products' input magnitudes
+    /// ([`crate::ops::Output::product_magnitude`]).
+    pub product_magnitude: Option<&'a ArrayD<f64>>,
+}
+
+/// One element's magnitudes (see [`Expected`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Magnitudes {
+    /// `M` (|y*| when the oracle gives none).
+    sum: f64,
+    /// `M_io`.
+    io: f64,
+    /// `M_prod`.
+    products: f64,
 }
 
 /// `n` ulps relative, written as an allclose so that it can carry the
@@ -489,14 +547,15 @@ pub const WARN_QUALITY: f64 = 0.5;
 /// correct kernel may store in the io dtype (attention's scores and
 /// probabilities, a normalised row). `c` is a sum's growth and does not
 /// scale it.
+/// `u.products` scales the products' input magnitude (TF32).
 fn allowed_error(
     check: &CheckSpec,
     out_dtype: DType,
-    compute_u: f64,
+    u: Roundoff,
     expected: f64,
-    magnitude: f64,
-    io_magnitude: f64,
+    m: Magnitudes,
 ) -> Option<f64> {
+    let compute_u = u.compute;
     let k = coarsening(out_dtype, compute_u);
     match *check {
         CheckSpec::Exact => None,
@@ -513,7 +572,7 @@ fn allowed_error(
             let output_rounding =
                 (unit_roundoff(out_dtype) * expected.abs()).max(subnormal_floor(out_dtype, 2.0));
             let io_u = unit_roundoff(out_dtype).max(compute_u);
-            Some(c * compute_u * magnitude + io_u * io_magnitude + output_rounding)
+            Some(c * compute_u * m.sum + io_u * m.io + u.products * m.products + output_rounding)
         }
     }
 }
@@ -536,11 +595,12 @@ pub fn compare(
         value: expected,
         magnitude,
         io_magnitude: None,
+        product_magnitude: None,
     };
     compare_declared(
         check,
         out_dtype,
-        compute_u,
+        Roundoff::compute(compute_u),
         expected,
         actual,
         Flush::NONE,
@@ -563,11 +623,12 @@ pub fn compare_with(
         value: expected,
         magnitude,
         io_magnitude,
+        product_magnitude: None,
     };
     compare_declared(
         check,
         out_dtype,
-        compute_u,
+        Roundoff::compute(compute_u),
         expected,
         actual,
         Flush::NONE,
@@ -591,7 +652,7 @@ pub fn compare_with(
 pub fn compare_declared(
     check: CheckSpec,
     out_dtype: DType,
-    compute_u: f64,
+    u: Roundoff,
     expected: Expected<'_>,
     actual: &ArrayD<f64>,
     flush: Flush,
@@ -627,20 +688,34 @@ pub fn compare_declared(
     let rule = Rule {
         check,
         out_dtype,
-        compute_u,
+        u,
         flush_outputs: flush.outputs,
     };
     let row_major = |x: Option<&ArrayD<f64>>| x.map(|m| m.iter().copied().collect::<Vec<f64>>());
     let mags = row_major(expected.magnitude);
     let io_mags = row_major(expected.io_magnitude);
+    let prod_mags = row_major(expected.product_magnitude);
     let alt_values = row_major(flushed_inputs.map(|f| f.value));
     let alt_mags = row_major(flushed_inputs.and_then(|f| f.magnitude));
     let alt_io_mags = row_major(flushed_inputs.and_then(|f| f.io_magnitude));
+    let alt_prod_mags = row_major(flushed_inputs.and_then(|f| f.product_magnitude));
     let at = |x: &Option<Vec<f64>>, i: usize| x.as_ref().and_then(|m| m.get(i).copied());
     for (flat, ((idx, &e), &a)) in expected.value.indexed_iter().zip(actual.iter()).enumerate() {
-        let mut v = rule.judge(e, a, at(&mags, flat), at(&io_mags, flat));
+        let mags_at = |sum: &Option<Vec<f64>>, io: &Option<Vec<f64>>, prod: &Option<Vec<f64>>| {
+            (
+                at(sum, flat),
+                Magnitudes {
+                    sum: 0.0,
+                    io: at(io, flat).unwrap_or(0.0),
+                    products: at(prod, flat).unwrap_or(0.0),
+                },
+            )
+        };
+        let (m, rest) = mags_at(&mags, &io_mags, &prod_mags);
+        let mut v = rule.judge(e, a, m, rest);
         if let Some(e2) = at(&alt_values, flat) {
-            let w = rule.judge(e2, a, at(&alt_mags, flat), at(&alt_io_mags, flat));
+            let (m2, rest2) = mags_at(&alt_mags, &alt_io_mags, &alt_prod_mags);
+            let w = rule.judge(e2, a, m2, rest2);
             // The better of the two: a pass over a failure, else the
             // smaller share of the allowance. Failures keep the first
             // expectation, the one a reader compares with.
@@ -684,7 +759,7 @@ pub fn compare_declared(
 struct Rule {
     check: CheckSpec,
     out_dtype: DType,
-    compute_u: f64,
+    u: Roundoff,
     flush_outputs: bool,
 }
 
@@ -710,8 +785,8 @@ struct Verdict {
 
 impl Rule {
     /// Judges actual `a` against exact `e` with magnitude `m` (|e| if none)
-    /// and io-dtype magnitude `m_io` (0 if none).
-    fn judge(&self, e: f64, a: f64, m: Option<f64>, m_io: Option<f64>) -> Verdict {
+    /// and the other magnitudes in `rest` (its `sum` is replaced by `m`).
+    fn judge(&self, e: f64, a: f64, m: Option<f64>, rest: Magnitudes) -> Verdict {
         let (check, out_dtype) = (self.check, self.out_dtype);
         // An exact result beyond the output dtype's range rounds to an
         // infinity under IEEE arithmetic: that infinity is the right answer.
@@ -748,8 +823,8 @@ impl Rule {
         let err = (a - e).abs();
         v.err = Some(err);
         let m = m.unwrap_or(e.abs());
-        let m_io = m_io.unwrap_or(0.0);
-        match allowed_error(&check, out_dtype, self.compute_u, e, m, m_io) {
+        let mags = Magnitudes { sum: m, ..rest };
+        match allowed_error(&check, out_dtype, self.u, e, mags) {
             None => {
                 // exact: compare bits so that -0 and +0 differ
                 v.bad = a.to_bits() != e.to_bits();

@@ -391,11 +391,12 @@ fn judge(
     compare_declared(
         check,
         dtype,
-        unit_roundoff(dtype),
+        Roundoff::compute(unit_roundoff(dtype)),
         Expected {
             value: &e,
             magnitude: None,
             io_magnitude: None,
+            product_magnitude: None,
         },
         &a,
         flush,
@@ -403,6 +404,7 @@ fn judge(
             value: f,
             magnitude: None,
             io_magnitude: None,
+            product_magnitude: None,
         }),
     )
 }
@@ -584,4 +586,59 @@ fn input_flushing_takes_the_better_headroom_of_the_two() {
     assert_eq!(c.headroom, 0.0);
     let c = judge(check, DType::F32, &e, Some(&flushed), &a, Flush::NONE);
     assert!((c.headroom - 0.5).abs() < 1e-12, "{}", c.headroom);
+}
+
+#[test]
+fn tf32_widens_only_the_products_share() {
+    use xpucert_abi::Precision;
+    let u = Roundoff::declared(Precision::Tf32, DType::F32);
+    assert_eq!(u.compute, unit_roundoff(DType::F32));
+    assert_eq!(u.products, 2f64.powi(-11));
+    assert_eq!(
+        Roundoff::declared(Precision::Default, DType::F32).products,
+        0.0
+    );
+    // One product a * b with both operands rounded to TF32: off by ~2^-11
+    // relative, inside 4 u_tf32 |ab|, outside the f32 bound.
+    let e = arr(&[1.0]);
+    let m = arr(&[1.0]);
+    let prod = arr(&[4.0]);
+    let a = arr(&[1.0 + 2f64.powi(-11)]);
+    let b = CheckSpec::Bound { c: 6.0 };
+    let judged = |u: Roundoff| {
+        compare_declared(
+            b,
+            DType::F32,
+            u,
+            Expected {
+                value: &e,
+                magnitude: Some(&m),
+                io_magnitude: None,
+                product_magnitude: Some(&prod),
+            },
+            &a,
+            Flush::NONE,
+            None,
+        )
+        .passed
+    };
+    assert!(judged(u));
+    assert!(!judged(Roundoff::compute(unit_roundoff(DType::F32))));
+    // bf16 operands (8 times TF32's u) declared as TF32 stay outside.
+    let bf16_off = arr(&[1.0 + 2f64.powi(-7)]);
+    let e2 = compare_declared(
+        b,
+        DType::F32,
+        u,
+        Expected {
+            value: &e,
+            magnitude: Some(&m),
+            io_magnitude: None,
+            product_magnitude: Some(&prod),
+        },
+        &bf16_off,
+        Flush::NONE,
+        None,
+    );
+    assert!(!e2.passed);
 }
