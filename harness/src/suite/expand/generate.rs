@@ -225,6 +225,73 @@ fn layout(s: Storage) -> Layout {
 mod tests {
     use super::*;
     use crate::ops::cases::LAYOUTS;
+    use crate::suite::parse_str;
+
+    fn load(entry: &str) -> Result<crate::suite::Suite, SuiteError> {
+        parse_str(
+            "g.yaml",
+            &format!("suite: g\nseed: 7\ncases:\n  - {entry}\n"),
+        )
+    }
+
+    #[test]
+    fn a_generate_entry_expands_into_the_ops_covering_with_class_ids() {
+        let s = load("{op: Softmax, generate: pairwise}").unwrap();
+        let space = cases::space(Op::Softmax).unwrap();
+        let covering = cases::pairwise(Op::Softmax, &space, &|_, _| true);
+        assert_eq!(s.cases.len(), covering.cases.len());
+        for (case, (name, dtype, call)) in s.cases.iter().zip(&covering.cases) {
+            assert_eq!(case.id, format!("g.softmax.{dtype}.{name}"));
+            assert_eq!(case.seed, case_seed(7, &case.id));
+            assert_eq!(case.attributes, call.attributes);
+            assert_eq!(case.check, None);
+            assert!(case.location.starts_with("g.yaml:4:"), "{}", case.location);
+        }
+        // Every dtype the op declares, whatever the file's default.
+        let dtypes: std::collections::BTreeSet<DType> = s.cases.iter().map(|c| c.dtype).collect();
+        assert_eq!(dtypes.len(), 4);
+        // A padded case stores its input padded.
+        let padded = s.cases.iter().find(|c| c.id.ends_with("_padded")).unwrap();
+        let InputSpec::Tensor(t) = &padded.inputs[0] else {
+            panic!("Softmax's input is a tensor")
+        };
+        assert_eq!(t.layout, Layout::Padded);
+    }
+
+    #[test]
+    fn dtypes_narrow_and_a_name_prefixes() {
+        let s = load("{op: ReduceSum, generate: pairwise, dtypes: [f16], name: half}").unwrap();
+        assert!(s.cases.iter().all(|c| c.dtype == DType::F16));
+        assert!(
+            s.cases
+                .iter()
+                .all(|c| c.id.starts_with("g.reducesum.f16.half.")),
+            "{}",
+            s.cases[0].id
+        );
+        assert!(s.cases.iter().any(|c| c.id.contains("w4096")));
+    }
+
+    #[test]
+    fn mistakes_in_a_generate_entry_are_located_errors() {
+        let e = load("{op: Softmax, generate: pairwise, dtypes: [i64]}").unwrap_err();
+        assert!(
+            e.message.contains("generates no i64 cases"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.position.map(|p| p.0), Some(4));
+        let e = load("{op: Softmax, generate: pairwise, inputs: [{shape: [2]}]}").unwrap_err();
+        assert!(e.message.contains("takes no `inputs`"), "{}", e.message);
+        let e = load("{op: Softmax, generate: triplewise}").unwrap_err();
+        assert!(e.message.contains("triplewise"), "{}", e.message);
+        let e = load("{op: Softmax, dtypes: [f32]}").unwrap_err();
+        assert!(
+            e.message.contains("needs `name` and `inputs`"),
+            "{}",
+            e.message
+        );
+    }
 
     #[test]
     fn every_layout_level_is_the_suite_layout_of_that_name() {
