@@ -350,7 +350,8 @@ pub fn dims(rank: usize, size: usize, eq: bool) -> Vec<usize> {
 
 /// The axis of an `axis` factor level at `rank`: `first` (0), `last`,
 /// `mid` (1, rank >= 3), `neg` (-2, rank >= 2: a negative axis that is not
-/// the last). `None` when the class does not exist at this rank.
+/// the last), `neglast` (-1: the last, spelled negative, as most models
+/// write it). `None` when the class does not exist at this rank.
 pub fn axis_of(level: &str, rank: usize) -> Option<i64> {
     let r = rank as i64;
     match level {
@@ -358,6 +359,7 @@ pub fn axis_of(level: &str, rank: usize) -> Option<i64> {
         "last" if rank >= 1 => Some(r - 1),
         "mid" if rank >= 3 => Some(1),
         "neg" if rank >= 2 => Some(-2),
+        "neglast" if rank >= 1 => Some(-1),
         _ => None,
     }
 }

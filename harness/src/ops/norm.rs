@@ -153,7 +153,7 @@ use super::cases::{self, CaseSpace, Factor, Fill, GenCase, GenInput, Pick, Stora
 use crate::numerics::DType;
 
 /// LayerNormalization (`bias`) and RMSNormalization: ranks 1-4, the
-/// normalized axes from first / last / middle / negative, scale over the
+/// normalized axes from first / last / -1 / middle / negative, scale over the
 /// whole normalized shape or only its last dim (broadcast), the last dim 1,
 /// prime or 1024 long, equal or distinct dims, default and large epsilon,
 /// every layout of X.
@@ -161,7 +161,7 @@ fn norm_space(bias: bool) -> Option<CaseSpace> {
     let mut factors = vec![
         Factor::dtypes(cases::FLOATS),
         Factor::new("rank", &["r1", "r2", "r3", "r4"]),
-        Factor::new("axis", &["first", "last", "mid", "neg"]),
+        Factor::new("axis", &["first", "last", "mid", "neg", "neglast"]),
         Factor::new("scale", &["scalefull", "scalelast"]),
         Factor::new("size", &["n1", "prime", "w1024"]),
         Factor::new("dims", &["eqdims", "distinct"]),

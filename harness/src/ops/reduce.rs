@@ -456,7 +456,7 @@ fn shape_with_axis(rank: usize, axis: usize, size: usize, eq: bool) -> Vec<usize
 }
 
 /// ReduceSum, ReduceMean, ReduceMax: ranks 1-4, the axes as first / last /
-/// middle / negative / two of them / all (no `axes` input), keepdims 0 and
+/// -1 / middle / negative / two of them / all (no `axes` input), keepdims 0 and
 /// 1, the reduced axis 0 (where the reduction allows it), 1, prime, 1024
 /// and 4096 long, equal and distinct dims, every layout.
 fn reduce_space(empty: bool) -> Option<CaseSpace> {
@@ -469,7 +469,10 @@ fn reduce_space(empty: bool) -> Option<CaseSpace> {
         factors: vec![
             Factor::dtypes(cases::FLOATS),
             Factor::new("rank", &["r1", "r2", "r3", "r4"]),
-            Factor::new("axes", &["first", "last", "mid", "neg", "two", "all"]),
+            Factor::new(
+                "axes",
+                &["first", "last", "mid", "neg", "neglast", "two", "all"],
+            ),
             Factor::new("keepdims", &["keep1", "keep0"]),
             Factor::new("size", sizes),
             Factor::new("dims", &["eqdims", "distinct"]),
@@ -520,7 +523,7 @@ pub(super) fn reduce_max_cases() -> Option<CaseSpace> {
     reduce_space(false)
 }
 
-/// Softmax and LogSoftmax: ranks 1-4, the axis first / last / middle /
+/// Softmax and LogSoftmax: ranks 1-4, the axis first / last / -1 / middle /
 /// negative, every dim equal to the axis' (so reducing the wrong axis is
 /// invisible in the shapes) or distinct, the axis 1, prime or 1024 long,
 /// every layout.
@@ -529,7 +532,7 @@ fn softmax_space() -> Option<CaseSpace> {
         factors: vec![
             Factor::dtypes(cases::FLOATS),
             Factor::new("rank", &["r1", "r2", "r3", "r4"]),
-            Factor::new("axis", &["first", "last", "mid", "neg"]),
+            Factor::new("axis", &["first", "last", "mid", "neg", "neglast"]),
             Factor::new("dims", &["eqdims", "distinct"]),
             Factor::new("size", &["n1", "prime", "w1024"]),
             cases::layout_factor(),
@@ -559,7 +562,7 @@ pub(super) fn log_softmax_cases() -> Option<CaseSpace> {
     softmax_space()
 }
 
-/// TopK: ranks 1-3, the axis first / last / middle / negative, K of 0, 1,
+/// TopK: ranks 1-3, the axis first / last / -1 / middle / negative, K of 0, 1,
 /// half and all of the axis, largest and smallest, the axis 1, prime or
 /// 1024 long, every layout.
 pub(super) fn topk_cases() -> Option<CaseSpace> {
@@ -567,7 +570,7 @@ pub(super) fn topk_cases() -> Option<CaseSpace> {
         factors: vec![
             Factor::dtypes(cases::FLOATS),
             Factor::new("rank", &["r1", "r2", "r3"]),
-            Factor::new("axis", &["first", "last", "mid", "neg"]),
+            Factor::new("axis", &["first", "last", "mid", "neg", "neglast"]),
             Factor::new("k", &["k0", "k1", "khalf", "kall"]),
             Factor::new("largest", &["largest", "smallest"]),
             Factor::new("size", &["n1", "prime", "w1024"]),

@@ -358,7 +358,7 @@ fn movement_size(level: &str) -> usize {
     }
 }
 
-/// Gather: every movable dtype, data of rank 1-3, the axis first / last /
+/// Gather: every movable dtype, data of rank 1-3, the axis first / last / -1 /
 /// middle / negative, scalar / 1-D / 2-D / empty indices of i64 or i32,
 /// with or without negative indices, the gathered axis 1, prime or large,
 /// every layout of the data.
@@ -367,7 +367,7 @@ pub(super) fn gather_cases() -> Option<CaseSpace> {
         factors: vec![
             Factor::dtypes(cases::MOVABLE),
             Factor::new("rank", &["r1", "r2", "r3"]),
-            Factor::new("axis", &["first", "last", "mid", "neg"]),
+            Factor::new("axis", &["first", "last", "mid", "neg", "neglast"]),
             Factor::new("indices", &["iscalar", "ivec", "imat", "iempty"]),
             Factor::new("indextype", &["i64idx", "i32idx"]),
             Factor::new("sign", &["posidx", "negidx"]),
@@ -494,7 +494,7 @@ pub(super) fn reshape_cases() -> Option<CaseSpace> {
     })
 }
 
-/// Concat: every movable dtype, ranks 1-4, the axis first / last / middle
+/// Concat: every movable dtype, ranks 1-4, the axis first / last / -1 / middle
 /// / negative, one to three inputs of equal or unequal lengths along the
 /// axis or with an empty one, equal or distinct dims, the last dim 1,
 /// prime or large, every layout of the second input.
@@ -503,7 +503,7 @@ pub(super) fn concat_cases() -> Option<CaseSpace> {
         factors: vec![
             Factor::dtypes(cases::MOVABLE),
             Factor::new("rank", &["r1", "r2", "r3", "r4"]),
-            Factor::new("axis", &["first", "last", "mid", "neg"]),
+            Factor::new("axis", &["first", "last", "mid", "neg", "neglast"]),
             Factor::new("count", &["one", "two", "three"]),
             Factor::new("parts", &["equal", "unequal", "withempty"]),
             Factor::new("dims", &["eqdims", "distinct"]),
