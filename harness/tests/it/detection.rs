@@ -1,5 +1,5 @@
 //! The harness's two error rates, measured: every mode of the mutants
-//! backend runs through the core, edge and precision suites, and the test
+//! backend runs through the core, edge, precision and coverage suites, and the test
 //! fails if a fault goes unnoticed (no case with its expected status) or an
 //! honest variant is judged anything but `pass`/`unsupported` (or has a
 //! capability mismatch).
@@ -22,10 +22,11 @@ use std::time::Instant;
 use common::{build_reference, repo, run, xpucert};
 use xpucert_mutants::Expect;
 
-const SUITES: [&str; 3] = [
+const SUITES: [&str; 4] = [
     "suites/ops/core.yaml",
     "suites/ops/edge.yaml",
     "suites/ops/precision.yaml",
+    "suites/ops/coverage.yaml",
 ];
 
 /// What one mode did.
