@@ -481,6 +481,132 @@ fn softmax_rows(scores: &mut Array2<f64>) {
     }
 }
 
+// ------------------------------------------------------------- generated cases
+// The case spaces of this family (machinery and conventions: ops/cases.rs).
+
+use super::cases::{self, CaseSpace, Factor, Fill, GenCase, GenInput, Pick, Storage};
+
+/// Keys a mask hides: a fixed pattern that never hides key 0 (which causal
+/// masking never hides either), so no query row is masked whole.
+fn hidden(i: usize, j: usize) -> bool {
+    j != 0 && (3 * i + 5 * j).is_multiple_of(4)
+}
+
+/// Attention (opset 23): 4-D and 3-D (with q_num_heads / kv_num_heads),
+/// multi-head, grouped and multi-query heads, causal or not, softcap none /
+/// small (2, where a mask applied before the cap leaks) / large (30), the
+/// default and an explicit scale, a KV cache (past_key / past_value) or
+/// none, no mask / a bool mask / a float mask with -inf, decode (one query),
+/// prefill (as many queries as keys) and cross (fewer queries, a wider V
+/// head), every layout of K.
+pub(super) fn attention_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::FLOATS),
+            Factor::new("form", &["bhsd", "bsh"]),
+            Factor::new("heads", &["mha", "gqa", "mqa"]),
+            Factor::new("causal", &["noncausal", "causal"]),
+            Factor::new("softcap", &["nocap", "cap2", "cap30"]),
+            Factor::new("scale", &["defscale", "scaled"]),
+            Factor::new("past", &["nopast", "kvcache"]),
+            Factor::new("mask", &["nomask", "boolmask", "floatmask"]),
+            Factor::new("seq", &["decode", "prefill", "cross"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let dt = p.dtype();
+            let (b, d) = (2, 16);
+            let (hq, hkv) = match p.get("heads") {
+                "mha" => (4, 4),
+                "gqa" => (4, 2),
+                _ => (4, 1),
+            };
+            let (sq, skv, dv) = match p.get("seq") {
+                "decode" => (1, 11, d),
+                "prefill" => (9, 9, d),
+                _ => (5, 11, 24),
+            };
+            let past = if p.is("past", "kvcache") { 7 } else { 0 };
+            let total = past + skv;
+            let three = p.is("form", "bsh");
+            let (q, k, v) = if three {
+                (
+                    vec![b, sq, hq * d],
+                    vec![b, skv, hkv * d],
+                    vec![b, skv, hkv * dv],
+                )
+            } else {
+                (
+                    vec![b, hq, sq, d],
+                    vec![b, hkv, skv, d],
+                    vec![b, hkv, skv, dv],
+                )
+            };
+            // Logits of a few units, so that softcap 2 bends them.
+            let mut inputs = vec![
+                GenInput::new(dt, q).fill(Fill::Normal(1.5)).some(),
+                GenInput::new(dt, k)
+                    .fill(Fill::Normal(1.5))
+                    .stored(Storage::from_level(p.get("layout")))
+                    .some(),
+                GenInput::new(dt, v).some(),
+            ];
+            let mask = match p.get("mask") {
+                "nomask" => None,
+                "boolmask" => Some(GenInput::values(
+                    DType::Bool,
+                    (0..sq * total)
+                        .map(|e| f64::from(u8::from(!hidden(e / total, e % total))))
+                        .collect(),
+                )),
+                _ => Some(GenInput::values(
+                    dt,
+                    (0..sq * total)
+                        .map(|e| {
+                            let (i, j) = (e / total, e % total);
+                            if hidden(i, j) {
+                                f64::NEG_INFINITY
+                            } else {
+                                ((7 * i + 13 * j) % 11) as f64 / 4.0 - 1.25
+                            }
+                        })
+                        .collect(),
+                )),
+            };
+            let mask = mask.map(|m| m.shaped(vec![sq, total]));
+            if mask.is_some() || past > 0 {
+                inputs.push(mask);
+            }
+            if past > 0 {
+                inputs.push(
+                    GenInput::new(dt, vec![b, hkv, past, d])
+                        .fill(Fill::Normal(1.5))
+                        .some(),
+                );
+                inputs.push(GenInput::new(dt, vec![b, hkv, past, dv]).some());
+            }
+            let mut case = GenCase::new(inputs);
+            if three {
+                case = case
+                    .int("q_num_heads", hq as i64)
+                    .int("kv_num_heads", hkv as i64);
+            }
+            if p.is("causal", "causal") {
+                case = case.int("is_causal", 1);
+            }
+            match p.get("softcap") {
+                "cap2" => case = case.float("softcap", 2.0),
+                "cap30" => case = case.float("softcap", 30.0),
+                _ => {}
+            }
+            if p.is("scale", "scaled") {
+                case = case.float("scale", 0.3);
+            }
+            Some(case)
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;

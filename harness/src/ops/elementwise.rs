@@ -406,6 +406,343 @@ fn cast(call: &Call) -> Result<Output> {
     Ok(Output::plain(to, data))
 }
 
+// ------------------------------------------------------------- generated cases
+// The case spaces of this family (machinery and conventions: ops/cases.rs).
+
+use super::cases::{self, CaseSpace, Factor, Fill, GenCase, GenInput, Pick, Storage};
+
+/// The sizes of an elementwise size class: the last dim of the full operand.
+fn elementwise_size(level: &str) -> usize {
+    match level {
+        "n0" => 0,
+        "n1" => 1,
+        "prime" => 7,
+        "large" => 1031,
+        other => panic!("`{other}` is not a size level"),
+    }
+}
+
+/// Add, Sub, Mul, Div: every broadcast pattern on either side, ranks 1-4,
+/// equal and distinct dims, sizes 0 / 1 / prime / large, every layout of the
+/// full operand. `b_fill` is the second operand's values (Div keeps away
+/// from 0).
+fn binary_space(dtypes: &[DType], b_fill: Fill) -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(dtypes),
+            Factor::new("rank", &["r1", "r2", "r3", "r4"]),
+            Factor::new(
+                "broadcast",
+                &[
+                    "same", "scalar", "lowrank", "lowrank1", "mid1", "lead1", "trail1", "outer",
+                ],
+            ),
+            Factor::new("side", &["bcastb", "bcasta"]),
+            Factor::new("dims", &["eqdims", "distinct"]),
+            Factor::new("size", &["n0", "n1", "prime", "large"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(move |p: &Pick| {
+            let rank = cases::rank_of(p.get("rank"));
+            let size = elementwise_size(p.get("size"));
+            let eq = p.is("dims", "eqdims");
+            if eq && size > 64 {
+                return None; // all dims large: too big for what it adds
+            }
+            let full = cases::dims(rank, size, eq);
+            let (a, b) = broadcast_pattern(p.get("broadcast"), full)?;
+            let dt = p.dtype();
+            let storage = Storage::from_level(p.get("layout"));
+            let big = GenInput::new(dt, a).stored(storage);
+            let small = GenInput::new(dt, b);
+            let (a, b) = if p.is("side", "bcastb") {
+                (big, small)
+            } else {
+                (small, big)
+            };
+            Some(GenCase::new(vec![a.some(), b.fill(b_fill.clone()).some()]))
+        }),
+    })
+}
+
+/// The two shapes of a broadcast pattern on `full` (the larger first), or
+/// `None` where the pattern needs a higher rank.
+fn broadcast_pattern(pattern: &str, full: Vec<usize>) -> Option<(Vec<usize>, Vec<usize>)> {
+    let r = full.len();
+    Some(match pattern {
+        "same" => (full.clone(), full),
+        "scalar" => (full, Vec::new()),
+        // [2, 3, 4] with [3, 4]
+        "lowrank" if r >= 2 => (full.clone(), full[1..].to_vec()),
+        // [2, 3, 4] with [1, 4]
+        "lowrank1" if r >= 3 => {
+            let b = [vec![1], full[2..].to_vec()].concat();
+            (full, b)
+        }
+        // [5, 1, 7] with [1, 7]: both sides broadcast
+        "mid1" if r >= 3 => {
+            let mut a = full.clone();
+            a[r - 2] = 1;
+            (a, vec![1, full[r - 1]])
+        }
+        // [2, 3, 4] with [1, 3, 4]
+        "lead1" if r >= 2 => {
+            let mut b = full.clone();
+            b[0] = 1;
+            (full, b)
+        }
+        // [2, 3, 4] with [2, 3, 1]
+        "trail1" => {
+            let mut b = full.clone();
+            b[r - 1] = 1;
+            (full, b)
+        }
+        // [.., 3, 1] with [.., 1, 4]
+        "outer" if r >= 2 => {
+            let mut a = full.clone();
+            let mut b = full;
+            a[r - 1] = 1;
+            b[r - 2] = 1;
+            (a, b)
+        }
+        _ => return None,
+    })
+}
+
+pub(super) fn add_cases() -> Option<CaseSpace> {
+    binary_space(cases::FLOATS_AND_INTS, Fill::Default)
+}
+
+pub(super) fn sub_cases() -> Option<CaseSpace> {
+    binary_space(cases::FLOATS_AND_INTS, Fill::Default)
+}
+
+pub(super) fn mul_cases() -> Option<CaseSpace> {
+    binary_space(cases::FLOATS_AND_INTS, Fill::Default)
+}
+
+pub(super) fn div_cases() -> Option<CaseSpace> {
+    binary_space(cases::FLOATS, Fill::Uniform(0.25, 4.0))
+}
+
+/// A unary op: ranks 0-4, sizes 0 / 1 / prime / large, every layout, values
+/// from `fill`; `extra` factors with the attribute each sets (Gelu's
+/// `approximate`).
+fn unary_space(
+    fill: Fill,
+    extra: Option<(&'static str, &'static [&'static str])>,
+) -> Option<CaseSpace> {
+    let mut factors = vec![
+        Factor::dtypes(cases::FLOATS),
+        Factor::new("rank", &["r0", "r1", "r2", "r3", "r4"]),
+        Factor::new("size", &["n0", "n1", "prime", "large"]),
+        cases::layout_factor(),
+    ];
+    if let Some((name, levels)) = extra {
+        factors.push(Factor::new(name, levels));
+    }
+    Some(CaseSpace {
+        factors,
+        build: Box::new(move |p: &Pick| {
+            let rank = cases::rank_of(p.get("rank"));
+            if rank == 0 && !p.is("size", "n1") {
+                return None; // a scalar has no size class
+            }
+            let x = GenInput::new(
+                p.dtype(),
+                cases::dims(rank, elementwise_size(p.get("size")), false),
+            )
+            .fill(fill.clone())
+            .stored(Storage::from_level(p.get("layout")));
+            let mut case = GenCase::new(vec![x.some()]);
+            if let Some((name, _)) = extra {
+                case = case.string(name, p.get(name));
+            }
+            Some(case)
+        }),
+    })
+}
+
+pub(super) fn neg_cases() -> Option<CaseSpace> {
+    unary_space(Fill::Default, None)
+}
+
+pub(super) fn exp_cases() -> Option<CaseSpace> {
+    unary_space(Fill::Uniform(-10.0, 10.0), None)
+}
+
+pub(super) fn log_cases() -> Option<CaseSpace> {
+    unary_space(Fill::Uniform(0.01, 10.0), None)
+}
+
+pub(super) fn sqrt_cases() -> Option<CaseSpace> {
+    unary_space(Fill::Uniform(0.0, 100.0), None)
+}
+
+pub(super) fn reciprocal_cases() -> Option<CaseSpace> {
+    unary_space(Fill::Uniform(0.1, 10.0), None)
+}
+
+pub(super) fn tanh_cases() -> Option<CaseSpace> {
+    unary_space(Fill::Uniform(-5.0, 5.0), None)
+}
+
+pub(super) fn sigmoid_cases() -> Option<CaseSpace> {
+    unary_space(Fill::Uniform(-10.0, 10.0), None)
+}
+
+pub(super) fn relu_cases() -> Option<CaseSpace> {
+    unary_space(Fill::Default, None)
+}
+
+pub(super) fn erf_cases() -> Option<CaseSpace> {
+    unary_space(Fill::Uniform(-3.0, 3.0), None)
+}
+
+pub(super) fn softplus_cases() -> Option<CaseSpace> {
+    unary_space(Fill::Uniform(-10.0, 10.0), None)
+}
+
+pub(super) fn gelu_cases() -> Option<CaseSpace> {
+    unary_space(
+        Fill::Uniform(-4.0, 4.0),
+        Some(("approximate", &["none", "tanh"])),
+    )
+}
+
+/// Where: a bool condition, X and Y of every movable dtype, each operand
+/// broadcast in turn (lower rank, trailing 1, scalar, all three at once).
+pub(super) fn where_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::MOVABLE),
+            Factor::new("rank", &["r1", "r2", "r3"]),
+            Factor::new(
+                "broadcast",
+                &[
+                    "same",
+                    "condrow",
+                    "xscalar",
+                    "ylowrank",
+                    "ylowrank1",
+                    "threeway",
+                ],
+            ),
+            Factor::new("size", &["n0", "n1", "prime", "large"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let rank = cases::rank_of(p.get("rank"));
+            let full = cases::dims(rank, elementwise_size(p.get("size")), false);
+            let (mut c, mut x, mut y) = (full.clone(), full.clone(), full.clone());
+            match p.get("broadcast") {
+                "same" => {}
+                "condrow" => c[rank - 1] = 1,
+                "xscalar" => x = Vec::new(),
+                "ylowrank" if rank >= 2 => y = full[1..].to_vec(),
+                "ylowrank1" if rank >= 3 => y = [vec![1], full[2..].to_vec()].concat(),
+                "threeway" if rank >= 3 => {
+                    c[0] = 1;
+                    c[rank - 1] = 1;
+                    x[1] = 1;
+                    y = full[1..].to_vec();
+                }
+                _ => return None,
+            }
+            let dt = p.dtype();
+            Some(GenCase::new(vec![
+                GenInput::new(DType::Bool, c)
+                    .fill(Fill::Bernoulli(0.5))
+                    .some(),
+                GenInput::new(dt, x)
+                    .stored(Storage::from_level(p.get("layout")))
+                    .some(),
+                GenInput::new(dt, y).some(),
+            ]))
+        }),
+    })
+}
+
+/// Cast: every movable dtype to every movable dtype, `saturate` 0 for the
+/// fp8 targets (values past their range then), sizes and layouts.
+pub(super) fn cast_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::MOVABLE),
+            Factor::new(
+                "to",
+                &[
+                    "tof32",
+                    "tof16",
+                    "tobf16",
+                    "tof64",
+                    "toi64",
+                    "toi32",
+                    "toi8",
+                    "tou8",
+                    "tobool",
+                    "tof8e4m3fn",
+                    "tof8e5m2",
+                ],
+            ),
+            Factor::new("saturate", &["satdefault", "sat0"]),
+            Factor::new("size", &["n0", "n1", "prime", "large"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let from = p.dtype();
+            let to = DType::from_name(&p.get("to")[2..]).expect("`to` levels name dtypes");
+            let f8 = matches!(to, DType::F8E4M3FN | DType::F8E5M2);
+            if p.is("saturate", "sat0") && !f8 {
+                return None; // saturate only concerns fp8 targets
+            }
+            // Unsigned targets get non-negative values (a negative float to
+            // u8 is undefined in ONNX); fp8 targets get values past their
+            // range, where saturate decides.
+            let unsigned = to == DType::U8;
+            let fill = match from {
+                DType::Bool => Fill::Bernoulli(0.5),
+                d if d.is_float() && f8 && !matches!(d, DType::F8E4M3FN | DType::F8E5M2) => {
+                    Fill::Normal(if to == DType::F8E4M3FN {
+                        300.0
+                    } else {
+                        40000.0
+                    })
+                }
+                DType::F8E4M3FN
+                | DType::F8E5M2
+                | DType::F16
+                | DType::BF16
+                | DType::F32
+                | DType::F64 => {
+                    if unsigned {
+                        Fill::Uniform(0.0, 100.0)
+                    } else {
+                        Fill::Uniform(-100.0, 100.0)
+                    }
+                }
+                DType::U8 => Fill::Int(0, 100),
+                _ => {
+                    if unsigned {
+                        Fill::Int(0, 100)
+                    } else {
+                        Fill::Int(-100, 100)
+                    }
+                }
+            };
+            let shape = cases::dims(2, elementwise_size(p.get("size")), false);
+            let x = GenInput::new(from, shape)
+                .fill(fill)
+                .stored(Storage::from_level(p.get("layout")));
+            let mut case = GenCase::new(vec![x.some()]).int("to", i64::from(to.code()));
+            if p.is("saturate", "sat0") {
+                case = case.int("saturate", 0);
+            }
+            Some(case)
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;

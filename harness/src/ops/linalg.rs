@@ -408,6 +408,130 @@ fn gemm(call: &Call) -> Result<Output> {
     })
 }
 
+// ------------------------------------------------------------- generated cases
+// The case spaces of this family (machinery and conventions: ops/cases.rs).
+
+use super::cases::{self, CaseSpace, Factor, GenCase, GenInput, Pick, Storage};
+
+/// The summed length for a `k` level.
+fn k_size(level: &str) -> usize {
+    match level {
+        "k0" => 0,
+        "k1" => 1,
+        "kprime" => 13,
+        "klarge" => 1024,
+        other => panic!("`{other}` is not a k level"),
+    }
+}
+
+/// `(m, n)` for a `dims` level: equal to k (a transposed operand then has
+/// the same shape) or distinct from it and from each other.
+fn m_n(eq: bool, k: usize) -> Option<(usize, usize)> {
+    match (eq, k) {
+        (true, k) if k > 64 => None,
+        (true, k) => Some((k, k)),
+        (false, _) => Some((3, 5)),
+    }
+}
+
+/// The second operand's layouts, named apart from the first's.
+const B_LAYOUTS: &[&str] = &["bcontiguous", "btransposed", "bpadded", "bstrided"];
+
+/// MatMul: vector and matrix forms, batched, batch broadcast (lower rank,
+/// leading 1), k of 0, 1, prime and 1024, m = n = k or distinct, every
+/// layout of both operands.
+pub(super) fn matmul_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::FLOATS),
+            Factor::new(
+                "form",
+                &[
+                    "vecvec", "vecmat", "matvec", "mat", "batch3", "bcast3", "bcast4", "vecbatch",
+                ],
+            ),
+            Factor::new("k", &["k0", "k1", "kprime", "klarge"]),
+            Factor::new("dims", &["eqdims", "distinct"]),
+            cases::layout_factor(),
+            Factor::new("layoutb", B_LAYOUTS),
+        ],
+        build: Box::new(|p: &Pick| {
+            let k = k_size(p.get("k"));
+            let (m, n) = m_n(p.is("dims", "eqdims"), k)?;
+            let (a, b) = match p.get("form") {
+                "vecvec" => (vec![k], vec![k]),
+                "vecmat" => (vec![k], vec![k, n]),
+                "matvec" => (vec![m, k], vec![k]),
+                "mat" => (vec![m, k], vec![k, n]),
+                "batch3" => (vec![2, m, k], vec![2, k, n]),
+                "bcast3" => (vec![2, m, k], vec![k, n]),
+                "bcast4" => (vec![2, 1, m, k], vec![3, k, n]),
+                "vecbatch" => (vec![k], vec![2, k, n]),
+                other => panic!("`{other}` is not a MatMul form"),
+            };
+            let dt = p.dtype();
+            Some(GenCase::new(vec![
+                GenInput::new(dt, a)
+                    .stored(Storage::from_level(p.get("layout")))
+                    .some(),
+                GenInput::new(dt, b)
+                    .stored(Storage::from_level(p.get("layoutb")))
+                    .some(),
+            ]))
+        }),
+    })
+}
+
+/// Gemm: transA and transB, C absent / scalar / row / column / full,
+/// default and other alpha and beta, k of 1, prime and 1024, m = n = k or
+/// distinct, every layout of A.
+pub(super) fn gemm_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::FLOATS),
+            Factor::new("transa", &["ta0", "ta1"]),
+            Factor::new("transb", &["tb0", "tb1"]),
+            Factor::new("c", &["cnone", "cscalar", "crow", "ccol", "cfull"]),
+            Factor::new("alphabeta", &["abdefault", "abscaled"]),
+            Factor::new("k", &["k1", "kprime", "klarge"]),
+            Factor::new("dims", &["eqdims", "distinct"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let k = k_size(p.get("k"));
+            let (m, n) = m_n(p.is("dims", "eqdims"), k)?;
+            let ta = p.is("transa", "ta1");
+            let tb = p.is("transb", "tb1");
+            let dt = p.dtype();
+            let a = if ta { vec![k, m] } else { vec![m, k] };
+            let b = if tb { vec![n, k] } else { vec![k, n] };
+            let c = match p.get("c") {
+                "cnone" => None,
+                "cscalar" => Some(vec![]),
+                "crow" => Some(vec![n]),
+                "ccol" => Some(vec![m, 1]),
+                _ => Some(vec![m, n]),
+            };
+            let mut inputs = vec![
+                GenInput::new(dt, a)
+                    .stored(Storage::from_level(p.get("layout")))
+                    .some(),
+                GenInput::new(dt, b).some(),
+            ];
+            if let Some(c) = c {
+                inputs.push(GenInput::new(dt, c).some());
+            }
+            let mut case = GenCase::new(inputs)
+                .int("transA", i64::from(ta))
+                .int("transB", i64::from(tb));
+            if p.is("alphabeta", "abscaled") {
+                case = case.float("alpha", 0.5).float("beta", 2.0);
+            }
+            Some(case)
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;

@@ -21,6 +21,7 @@
 
 mod attention;
 mod broadcast;
+pub mod cases;
 mod elementwise;
 mod linalg;
 mod norm;

@@ -207,6 +207,82 @@ fn rms_norm(call: &Call) -> Result<Output> {
     Ok(Output::bounded(scale.dtype, y, model, Some(io)))
 }
 
+// ------------------------------------------------------------- generated cases
+// The case spaces of this family (machinery and conventions: ops/cases.rs).
+
+use super::cases::{self, CaseSpace, Factor, Fill, GenCase, GenInput, Pick, Storage};
+use crate::numerics::DType;
+
+/// LayerNormalization (`bias`) and RMSNormalization: ranks 1-4, the
+/// normalized axes from first / last / -1 / middle / negative, scale over the
+/// whole normalized shape or only its last dim (broadcast), the last dim 1,
+/// prime or 1024 long, equal or distinct dims, default and large epsilon,
+/// every layout of X.
+fn norm_space(bias: bool) -> Option<CaseSpace> {
+    let mut factors = vec![
+        Factor::dtypes(cases::FLOATS),
+        Factor::new("rank", &["r1", "r2", "r3", "r4"]),
+        Factor::new("axis", &["first", "last", "mid", "neg", "neglast"]),
+        Factor::new("scale", &["scalefull", "scalelast"]),
+        Factor::new("size", &["n1", "prime", "w1024"]),
+        Factor::new("dims", &["eqdims", "distinct"]),
+        Factor::new("epsilon", &["epsdefault", "epsbig"]),
+        cases::layout_factor(),
+    ];
+    if bias {
+        factors.push(Factor::new("bias", &["withbias", "nobias"]));
+    }
+    Some(CaseSpace {
+        factors,
+        build: Box::new(move |p: &Pick| {
+            let rank = cases::rank_of(p.get("rank"));
+            let axis = cases::axis_of(p.get("axis"), rank)?;
+            let size = match p.get("size") {
+                "n1" => 1,
+                "prime" => 7,
+                _ => 1024,
+            };
+            let eq = p.is("dims", "eqdims");
+            if eq && size > 64 {
+                return None;
+            }
+            let x = cases::dims(rank, size, eq);
+            let normalized = x[cases::resolve(axis, rank)..].to_vec();
+            let scale = if p.is("scale", "scalefull") {
+                normalized
+            } else if normalized.len() > 1 {
+                vec![x[rank - 1]]
+            } else {
+                return None; // the same as scalefull
+            };
+            let dt: DType = p.dtype();
+            let mut inputs = vec![
+                GenInput::new(dt, x)
+                    .fill(Fill::Normal(2.0))
+                    .stored(Storage::from_level(p.get("layout")))
+                    .some(),
+                GenInput::new(dt, scale.clone()).some(),
+            ];
+            if bias && p.is("bias", "withbias") {
+                inputs.push(GenInput::new(dt, scale).some());
+            }
+            let mut case = GenCase::new(inputs).int("axis", axis);
+            if p.is("epsilon", "epsbig") {
+                case = case.float("epsilon", 0.01);
+            }
+            Some(case)
+        }),
+    })
+}
+
+pub(super) fn layer_norm_cases() -> Option<CaseSpace> {
+    norm_space(true)
+}
+
+pub(super) fn rms_norm_cases() -> Option<CaseSpace> {
+    norm_space(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;

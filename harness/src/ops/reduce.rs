@@ -446,6 +446,175 @@ fn topk(call: &Call) -> Result<Vec<Output>> {
     ])
 }
 
+// ------------------------------------------------------------- generated cases
+// The case spaces of this family (machinery and conventions: ops/cases.rs).
+
+use super::cases::{self, CaseSpace, Factor, Fill, GenCase, GenInput, Pick, Storage};
+
+/// The length of the reduced (or softmax, or TopK) axis for a size level:
+/// the long rows are where a half-precision running sum goes wrong.
+fn axis_size(level: &str) -> usize {
+    match level {
+        "n0" => 0,
+        "n1" => 1,
+        "prime" => 7,
+        "w1024" => 1024,
+        "w4096" => 4096,
+        other => panic!("`{other}` is not a size level"),
+    }
+}
+
+/// A shape of `rank` whose axis `axis` has `size` (`eq`: every dim does).
+fn shape_with_axis(rank: usize, axis: usize, size: usize, eq: bool) -> Vec<usize> {
+    let mut s = cases::dims(rank, size, eq);
+    s.swap(axis, rank - 1);
+    s
+}
+
+/// ReduceSum, ReduceMean, ReduceMax: ranks 1-4, the axes as first / last /
+/// -1 / middle / negative / two of them / all (no `axes` input), keepdims 0 and
+/// 1, the reduced axis 0 (where the reduction allows it), 1, prime, 1024
+/// and 4096 long, equal and distinct dims, every layout.
+fn reduce_space(empty: bool) -> Option<CaseSpace> {
+    let sizes: &[&str] = if empty {
+        &["n0", "n1", "prime", "w1024", "w4096"]
+    } else {
+        &["n1", "prime", "w1024", "w4096"]
+    };
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::FLOATS),
+            Factor::new("rank", &["r1", "r2", "r3", "r4"]),
+            Factor::new(
+                "axes",
+                &["first", "last", "mid", "neg", "neglast", "two", "all"],
+            ),
+            Factor::new("keepdims", &["keep1", "keep0"]),
+            Factor::new("size", sizes),
+            Factor::new("dims", &["eqdims", "distinct"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let rank = cases::rank_of(p.get("rank"));
+            let size = axis_size(p.get("size"));
+            let eq = p.is("dims", "eqdims");
+            if eq && size > 64 {
+                return None;
+            }
+            let axes: Option<Vec<i64>> = match p.get("axes") {
+                "all" => None,
+                "two" if rank >= 2 => Some(vec![0, rank as i64 - 1]),
+                "two" => return None,
+                level => Some(vec![cases::axis_of(level, rank)?]),
+            };
+            let first = axes
+                .as_ref()
+                .map_or(rank - 1, |a| cases::resolve(a[0], rank));
+            let x = GenInput::new(p.dtype(), shape_with_axis(rank, first, size, eq))
+                .stored(Storage::from_level(p.get("layout")));
+            let mut inputs = vec![x.some()];
+            if let Some(a) = axes {
+                let n = a.len();
+                inputs.push(
+                    GenInput::values(DType::I64, a.into_iter().map(|v| v as f64).collect())
+                        .shaped(vec![n])
+                        .some(),
+                );
+            }
+            let keep = i64::from(p.is("keepdims", "keep1"));
+            Some(GenCase::new(inputs).int("keepdims", keep))
+        }),
+    })
+}
+
+pub(super) fn reduce_sum_cases() -> Option<CaseSpace> {
+    reduce_space(true)
+}
+
+pub(super) fn reduce_mean_cases() -> Option<CaseSpace> {
+    reduce_space(false)
+}
+
+pub(super) fn reduce_max_cases() -> Option<CaseSpace> {
+    reduce_space(false)
+}
+
+/// Softmax and LogSoftmax: ranks 1-4, the axis first / last / -1 / middle /
+/// negative, every dim equal to the axis' (so reducing the wrong axis is
+/// invisible in the shapes) or distinct, the axis 1, prime or 1024 long,
+/// every layout.
+fn softmax_space() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::FLOATS),
+            Factor::new("rank", &["r1", "r2", "r3", "r4"]),
+            Factor::new("axis", &["first", "last", "mid", "neg", "neglast"]),
+            Factor::new("dims", &["eqdims", "distinct"]),
+            Factor::new("size", &["n1", "prime", "w1024"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let rank = cases::rank_of(p.get("rank"));
+            let axis = cases::axis_of(p.get("axis"), rank)?;
+            let size = axis_size(p.get("size"));
+            let eq = p.is("dims", "eqdims");
+            if eq && !(2..=64).contains(&size) {
+                return None; // all dims 1 are not "equal dims"; all 1024 too big
+            }
+            let shape = shape_with_axis(rank, cases::resolve(axis, rank), size, eq);
+            let x = GenInput::new(p.dtype(), shape)
+                .fill(Fill::Normal(3.0))
+                .stored(Storage::from_level(p.get("layout")));
+            Some(GenCase::new(vec![x.some()]).int("axis", axis))
+        }),
+    })
+}
+
+pub(super) fn softmax_cases() -> Option<CaseSpace> {
+    softmax_space()
+}
+
+pub(super) fn log_softmax_cases() -> Option<CaseSpace> {
+    softmax_space()
+}
+
+/// TopK: ranks 1-3, the axis first / last / -1 / middle / negative, K of 0, 1,
+/// half and all of the axis, largest and smallest, the axis 1, prime or
+/// 1024 long, every layout.
+pub(super) fn topk_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::FLOATS),
+            Factor::new("rank", &["r1", "r2", "r3"]),
+            Factor::new("axis", &["first", "last", "mid", "neg", "neglast"]),
+            Factor::new("k", &["k0", "k1", "khalf", "kall"]),
+            Factor::new("largest", &["largest", "smallest"]),
+            Factor::new("size", &["n1", "prime", "w1024"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let rank = cases::rank_of(p.get("rank"));
+            let axis = cases::axis_of(p.get("axis"), rank)?;
+            let size = axis_size(p.get("size"));
+            let k = match p.get("k") {
+                "k0" => 0,
+                "k1" => 1,
+                "khalf" if size >= 4 => size / 2,
+                "kall" if size >= 2 => size,
+                _ => return None,
+            };
+            let shape = shape_with_axis(rank, cases::resolve(axis, rank), size, false);
+            let x = GenInput::new(p.dtype(), shape).stored(Storage::from_level(p.get("layout")));
+            let k = GenInput::values(DType::I64, vec![k as f64]);
+            Some(
+                GenCase::new(vec![x.some(), k.some()])
+                    .int("axis", axis)
+                    .int("largest", i64::from(p.is("largest", "largest"))),
+            )
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;

@@ -254,6 +254,71 @@ impl<'a> Caches<'a> {
     }
 }
 
+// ------------------------------------------------------------- generated cases
+// The case spaces of this family (machinery and conventions: ops/cases.rs).
+
+use super::cases::{self, CaseSpace, Factor, Fill, GenCase, GenInput, Pick, Storage};
+use crate::numerics::DType;
+
+/// RotaryEmbedding: 4-D and 3-D X, caches indexed by position_ids or given
+/// per token, interleaved or split halves, the whole head or half of it
+/// rotated, sequences of 1, a prime and 128 tokens, every layout of X.
+pub(super) fn rotary_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::FLOATS),
+            Factor::new("form", &["bhsd", "bsh"]),
+            Factor::new("positions", &["posids", "pertoken"]),
+            Factor::new("pairs", &["halves", "interleaved"]),
+            Factor::new("rotary", &["fullrot", "partialrot"]),
+            Factor::new("seq", &["s1", "sprime", "s128"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let dt = p.dtype();
+            let (b, h, d) = (2, 3, 16);
+            let s = match p.get("seq") {
+                "s1" => 1,
+                "sprime" => 7,
+                _ => 128,
+            };
+            let rot = if p.is("rotary", "fullrot") { d } else { d / 2 };
+            let x = if p.is("form", "bhsd") {
+                vec![b, h, s, d]
+            } else {
+                vec![b, s, h * d]
+            };
+            let mut inputs = vec![
+                GenInput::new(dt, x)
+                    .stored(Storage::from_level(p.get("layout")))
+                    .some(),
+            ];
+            let max_pos = 2 * s + 3;
+            if p.is("positions", "posids") {
+                inputs.push(GenInput::new(dt, vec![max_pos, rot / 2]).some());
+                inputs.push(GenInput::new(dt, vec![max_pos, rot / 2]).some());
+                inputs.push(
+                    GenInput::new(DType::I64, vec![b, s])
+                        .fill(Fill::Int(0, max_pos as i64 - 1))
+                        .some(),
+                );
+            } else {
+                inputs.push(GenInput::new(dt, vec![b, s, rot / 2]).some());
+                inputs.push(GenInput::new(dt, vec![b, s, rot / 2]).some());
+            }
+            let mut case =
+                GenCase::new(inputs).int("interleaved", i64::from(p.is("pairs", "interleaved")));
+            if p.is("form", "bsh") {
+                case = case.int("num_heads", h as i64);
+            }
+            if p.is("rotary", "partialrot") {
+                case = case.int("rotary_embedding_dim", rot as i64);
+            }
+            Some(case)
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Value;

@@ -341,6 +341,219 @@ fn concat(call: &Call) -> Result<Output> {
     Ok(Output::plain(first.dtype, out))
 }
 
+// ------------------------------------------------------------- generated cases
+// The case spaces of this family (machinery and conventions: ops/cases.rs).
+
+use super::cases::{self, CaseSpace, Factor, Fill, GenCase, GenInput, Pick, Storage};
+use crate::numerics::DType;
+
+/// The length of the dimension a size level is about.
+fn movement_size(level: &str) -> usize {
+    match level {
+        "n0" => 0,
+        "n1" => 1,
+        "prime" => 7,
+        "large" => 1031,
+        other => panic!("`{other}` is not a size level"),
+    }
+}
+
+/// Gather: every movable dtype, data of rank 1-3, the axis first / last / -1 /
+/// middle / negative, scalar / 1-D / 2-D / empty indices of i64 or i32,
+/// with or without negative indices, the gathered axis 1, prime or large,
+/// every layout of the data.
+pub(super) fn gather_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::MOVABLE),
+            Factor::new("rank", &["r1", "r2", "r3"]),
+            Factor::new("axis", &["first", "last", "mid", "neg", "neglast"]),
+            Factor::new("indices", &["iscalar", "ivec", "imat", "iempty"]),
+            Factor::new("indextype", &["i64idx", "i32idx"]),
+            Factor::new("sign", &["posidx", "negidx"]),
+            Factor::new("size", &["n1", "prime", "large"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let rank = cases::rank_of(p.get("rank"));
+            let axis = cases::axis_of(p.get("axis"), rank)?;
+            let ax = cases::resolve(axis, rank);
+            let size = movement_size(p.get("size"));
+            let mut data = cases::dims(rank, size, false);
+            data.swap(ax, rank - 1);
+            let shape = match p.get("indices") {
+                "iscalar" => vec![],
+                "ivec" => vec![5],
+                "imat" => vec![2, 3],
+                _ => vec![0],
+            };
+            let n = size as i64;
+            let low = if p.is("sign", "negidx") { -n } else { 0 };
+            let it = if p.is("indextype", "i64idx") {
+                DType::I64
+            } else {
+                DType::I32
+            };
+            Some(
+                GenCase::new(vec![
+                    GenInput::new(p.dtype(), data)
+                        .stored(Storage::from_level(p.get("layout")))
+                        .some(),
+                    GenInput::new(it, shape).fill(Fill::Int(low, n - 1)).some(),
+                ])
+                .int("axis", axis),
+            )
+        }),
+    })
+}
+
+/// Transpose: every movable dtype, ranks 1-4, perm absent (reverse) /
+/// identity / last two swapped / rotated, equal or distinct dims, the last
+/// dim 0, 1, prime or large, every layout.
+pub(super) fn transpose_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::MOVABLE),
+            Factor::new("rank", &["r1", "r2", "r3", "r4"]),
+            Factor::new("perm", &["reverse", "identity", "swaplast", "rotate"]),
+            Factor::new("dims", &["eqdims", "distinct"]),
+            Factor::new("size", &["n0", "n1", "prime", "large"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let rank = cases::rank_of(p.get("rank"));
+            let size = movement_size(p.get("size"));
+            let eq = p.is("dims", "eqdims");
+            if eq && size > 64 {
+                return None;
+            }
+            let r = rank as i64;
+            let perm: Option<Vec<i64>> = match p.get("perm") {
+                "reverse" => None,
+                "identity" => Some((0..r).collect()),
+                "swaplast" if rank >= 2 => {
+                    let mut v: Vec<i64> = (0..r).collect();
+                    v.swap(rank - 2, rank - 1);
+                    Some(v)
+                }
+                "rotate" if rank >= 3 => Some((1..r).chain([0]).collect()),
+                _ => return None,
+            };
+            let x = GenInput::new(p.dtype(), cases::dims(rank, size, eq))
+                .stored(Storage::from_level(p.get("layout")));
+            let mut case = GenCase::new(vec![x.some()]);
+            if let Some(perm) = perm {
+                case = case.ints("perm", perm);
+            }
+            Some(case)
+        }),
+    })
+}
+
+/// Reshape: every movable dtype, a 3-D input reshaped with -1, flattened,
+/// with a 1 inserted, with 0 copying a dim, and with allowzero (a literal
+/// 0 when the input is empty), the last dim 0, 1, prime or large, every
+/// layout.
+pub(super) fn reshape_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::MOVABLE),
+            Factor::new(
+                "target",
+                &["minus1", "flatten", "unsqueeze", "zerocopy", "allowzero"],
+            ),
+            Factor::new("size", &["n0", "n1", "prime", "large"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let size = movement_size(p.get("size"));
+            let x = cases::dims(3, size, false);
+            let (a, b, c) = (x[0] as i64, x[1] as i64, x[2] as i64);
+            let (target, allowzero) = match p.get("target") {
+                "minus1" if size > 0 => (vec![-1, c], false),
+                "flatten" => (vec![-1], false),
+                "unsqueeze" if size > 0 => (vec![a, b, 1, c], false),
+                "zerocopy" if size > 0 => (vec![0, -1], false),
+                "allowzero" => (vec![c, a * b], true),
+                _ => return None,
+            };
+            let n = target.len();
+            let mut case = GenCase::new(vec![
+                GenInput::new(p.dtype(), x)
+                    .stored(Storage::from_level(p.get("layout")))
+                    .some(),
+                GenInput::values(DType::I64, target.into_iter().map(|v| v as f64).collect())
+                    .shaped(vec![n])
+                    .some(),
+            ]);
+            if allowzero {
+                case = case.int("allowzero", 1);
+            }
+            Some(case)
+        }),
+    })
+}
+
+/// Concat: every movable dtype, ranks 1-4, the axis first / last / -1 / middle
+/// / negative, one to three inputs of equal or unequal lengths along the
+/// axis or with an empty one, equal or distinct dims, the last dim 1,
+/// prime or large, every layout of the second input.
+pub(super) fn concat_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::MOVABLE),
+            Factor::new("rank", &["r1", "r2", "r3", "r4"]),
+            Factor::new("axis", &["first", "last", "mid", "neg", "neglast"]),
+            Factor::new("count", &["one", "two", "three"]),
+            Factor::new("parts", &["equal", "unequal", "withempty"]),
+            Factor::new("dims", &["eqdims", "distinct"]),
+            Factor::new("size", &["n1", "prime", "large"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let rank = cases::rank_of(p.get("rank"));
+            let axis = cases::axis_of(p.get("axis"), rank)?;
+            let ax = cases::resolve(axis, rank);
+            let size = movement_size(p.get("size"));
+            let eq = p.is("dims", "eqdims");
+            if eq && size > 64 {
+                return None;
+            }
+            let count = match p.get("count") {
+                "one" => 1,
+                "two" => 2,
+                _ => 3,
+            };
+            let parts = p.get("parts");
+            if count == 1 && parts != "equal" {
+                return None;
+            }
+            let base = cases::dims(rank, size, eq);
+            let dt = p.dtype();
+            let inputs = (0..count)
+                .map(|i| {
+                    let mut s = base.clone();
+                    match parts {
+                        "unequal" => s[ax] += i,
+                        "withempty" if i == 1 => s[ax] = 0,
+                        _ => {}
+                    }
+                    let t = GenInput::new(dt, s);
+                    if i == 1 {
+                        t.stored(Storage::from_level(p.get("layout"))).some()
+                    } else {
+                        t.some()
+                    }
+                })
+                .collect();
+            if count == 1 && !p.is("layout", "contiguous") {
+                return None; // the layout factor is about the second input
+            }
+            Some(GenCase::new(inputs).int("axis", axis))
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Value;

@@ -17,6 +17,7 @@ use crate::ops::{self, Op};
 /// case, low enough that a typo (an extra zero) is an error, not an OOM.
 const MAX_ELEMENTS: usize = 1 << 31;
 
+mod generate;
 mod validate;
 
 pub(crate) fn load_suite(path: &Path) -> Result<Suite, SuiteError> {
@@ -318,10 +319,12 @@ impl FileCtx<'_> {
         default_dtypes: Option<&Spanned<Vec<Spanned<String>>>>,
     ) -> Result<Vec<Case>, SuiteError> {
         let c = &rc.value;
-        if !is_segment(&c.name.value) {
+        if let Some(name) = &c.name
+            && !is_segment(&name.value)
+        {
             return Err(self.err(
-                c.name.referenced,
-                format!("case name `{}` must match [a-z0-9_]+", c.name.value),
+                name.referenced,
+                format!("case name `{}` must match [a-z0-9_]+", name.value),
             ));
         }
         let op = Op::from_name(&c.op.value).ok_or_else(|| {
@@ -365,9 +368,18 @@ impl FileCtx<'_> {
             return Err(self.err(loc, problem));
         }
         let throughput = throughput.map(|(s, _)| s);
+        if let Some(strength) = &c.generate {
+            return self.generated(rc, strength, op, timeout, throughput);
+        }
+        let (Some(name), Some(raw_inputs)) = (&c.name, &c.inputs) else {
+            return Err(self.err(
+                rc.referenced,
+                "a case needs `name` and `inputs` (or `generate: pairwise` for the op's generated cases)",
+            ));
+        };
         let dtypes = self.dtypes(rc, default_dtypes)?;
         let sweep = self.sweep(c.sweep.as_ref())?;
-        self.check_arity(&op, c)?;
+        self.check_arity(&op, raw_inputs)?;
         let check = match &c.check {
             Some(ch) => {
                 use crate::numerics::check::CheckSpec;
@@ -398,7 +410,7 @@ impl FileCtx<'_> {
                 let attributes =
                     self.attributes(&op, c.attributes.as_ref(), &binding, &mut used)?;
                 let mut inputs = Vec::new();
-                for (i, inp) in c.inputs.value.iter().enumerate() {
+                for (i, inp) in raw_inputs.value.iter().enumerate() {
                     inputs.push(self.input(&op, i, inp, dtype, &binding, &mut used)?);
                 }
                 let mut id = format!(
@@ -406,7 +418,7 @@ impl FileCtx<'_> {
                     self.suite,
                     op.name.to_lowercase(),
                     dtype.name(),
-                    c.name.value
+                    name.value
                 );
                 if !binding.is_empty() {
                     id.push('.');

@@ -44,8 +44,13 @@ pub(crate) struct RawSuite {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCase {
-    pub name: Spanned<String>,
+    /// Required, except in a `generate:` entry (where it prefixes the names).
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
     pub op: Spanned<String>,
+    /// Cases from the op's declared case space instead of `inputs`.
+    #[serde(default)]
+    pub generate: Option<Spanned<Strength>>,
     #[serde(default)]
     pub opset: Option<Spanned<i64>>,
     #[serde(default)]
@@ -57,7 +62,9 @@ pub(crate) struct RawCase {
     pub attributes: Option<OrderedMap<RawValue>>,
     #[serde(default)]
     pub sweep: Option<OrderedMap<Vec<Spanned<RawValue>>>>,
-    pub inputs: Spanned<Vec<Spanned<RawInput>>>,
+    /// Required, except in a `generate:` entry.
+    #[serde(default)]
+    pub inputs: Option<Spanned<Vec<Spanned<RawInput>>>>,
     #[serde(default)]
     pub check: Option<Spanned<CheckSpec>>,
     /// Base time limit (seconds) of this case's calls.
@@ -66,6 +73,14 @@ pub(crate) struct RawCase {
     /// Throughput measurement and requirements (over the file's).
     #[serde(default)]
     pub throughput: Option<Spanned<ThroughputSpec>>,
+}
+
+/// How a `generate:` entry covers the op's case space (`ops::cases`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Strength {
+    /// Every pair of classes of two factors that can occur together.
+    Pairwise,
 }
 
 /// One positional input: `absent` or a tensor mapping.

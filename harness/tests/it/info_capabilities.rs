@@ -38,7 +38,7 @@ fn example_backend_table_matches_its_manifest() {
     );
     assert!(
         out.stdout.contains(
-            "4 supported, 0 emulated, 79 unsupported, 0 query errors; 0 manifest mismatches"
+            "4 supported, 0 emulated, 108 unsupported, 0 query errors; 0 manifest mismatches"
         ),
         "{}",
         out.stdout

@@ -15,6 +15,7 @@ mod common;
 mod certificates;
 mod ci_output;
 mod conversions;
+mod coverage;
 mod detection;
 mod explanations;
 mod hardening;

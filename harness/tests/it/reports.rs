@@ -107,7 +107,9 @@ fn four_shards_merge_to_the_unsharded_run() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     let m: Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
     let w = results(&whole);
-    assert_eq!(m["cases"].as_array().unwrap().len(), 452);
+    let n = m["cases"].as_array().unwrap().len();
+    assert_eq!(n, w["cases"].as_array().unwrap().len());
+    assert!(n > 400, "{n} cases");
     assert!(m.get("shard").is_none());
     let (mc, wc) = (content(m), content(w));
     // case for case, in the same order

@@ -135,7 +135,7 @@ fn the_guide_builds_a_backend_that_passes_matmul_and_softmax() {
     assert!(transcript.contains("figures match"), "{transcript}");
     assert!(
         transcript.contains(
-            "2 supported, 0 emulated, 81 unsupported, 0 query errors; 0 manifest mismatches"
+            "2 supported, 0 emulated, 110 unsupported, 0 query errors; 0 manifest mismatches"
         ),
         "{transcript}"
     );

@@ -367,5 +367,156 @@ fn dequantize_linear(call: &Call) -> Result<Output> {
     Ok(Output::plain(scale.dtype, data))
 }
 
+// ------------------------------------------------------------- generated cases
+// The case spaces of this family (machinery and conventions: ops/cases.rs).
+
+use super::cases::{self, CaseSpace, Factor, Fill, GenCase, GenInput, Pick, Storage};
+
+/// Scales are powers of two, so that every correct strategy (exact, f32
+/// division, multiplication by the reciprocal) gives the same quotient and
+/// the exact checks hold (module docs: near-ties).
+fn pow2_scales(n: usize) -> Vec<f64> {
+    (0..n).map(|i| 2f64.powi(-((i % 5) as i32) - 2)).collect()
+}
+
+/// A zero point of `dtype` that is inside its range and not 0 where the
+/// dtype allows it (fp8 and int32 zero points must be 0).
+fn zero_point(dtype: DType, i: usize) -> f64 {
+    match dtype {
+        DType::U8 | DType::U16 => 3.0 + (i % 4) as f64,
+        DType::I8 | DType::I16 => -3.0 + (i % 4) as f64,
+        _ => 0.0,
+    }
+}
+
+/// The scale's (and zero point's) shape and values for a granularity of
+/// `x` (2-D here), with the `axis` attribute it needs.
+fn granularity(level: &str, x: &[usize]) -> (Vec<usize>, usize, Option<i64>) {
+    match level {
+        "pertensor" => (vec![], 1, None),
+        "peraxis0" => (vec![x[0]], x[0], Some(0)),
+        _ => (vec![x[1]], x[1], Some(-1)),
+    }
+}
+
+/// QuantizeLinear: x of f32 / f16 / bf16 to every quantized dtype, per
+/// tensor or per axis (first, last), with a zero point or by
+/// `output_dtype`, rows of 1, a prime or 1031 elements, every layout of x.
+pub(super) fn quantize_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(&[DType::F32, DType::F16, DType::BF16]),
+            Factor::new(
+                "to",
+                &["tou8", "toi8", "tou16", "toi16", "tof8e4m3fn", "tof8e5m2"],
+            ),
+            Factor::new("granularity", &["pertensor", "peraxis0", "peraxislast"]),
+            Factor::new("zeropoint", &["withzp", "nozp"]),
+            Factor::new("size", &["n1", "prime", "large"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let dt = p.dtype();
+            let to = DType::from_name(&p.get("to")[2..]).expect("`to` levels name dtypes");
+            let size = match p.get("size") {
+                "n1" => 1,
+                "prime" => 7,
+                _ => 1031,
+            };
+            let x = vec![4, size];
+            let (sshape, n, axis) = granularity(p.get("granularity"), &x);
+            // Quotients up to about +-300: past the 8-bit ranges, so
+            // saturation is exercised; within the 16-bit ones.
+            let mut inputs = vec![
+                GenInput::new(dt, x)
+                    .fill(Fill::Uniform(-20.0, 20.0))
+                    .stored(Storage::from_level(p.get("layout")))
+                    .some(),
+                GenInput::values(dt, pow2_scales(n))
+                    .shaped(sshape.clone())
+                    .some(),
+            ];
+            let mut case = if p.is("zeropoint", "withzp") {
+                inputs.push(
+                    GenInput::values(to, (0..n).map(|i| zero_point(to, i)).collect())
+                        .shaped(sshape)
+                        .some(),
+                );
+                GenCase::new(inputs)
+            } else {
+                GenCase::new(inputs).int("output_dtype", i64::from(to.code()))
+            };
+            if let Some(a) = axis {
+                case = case.int("axis", a);
+            }
+            Some(case)
+        }),
+    })
+}
+
+/// DequantizeLinear: every dtype it reads to f32 / f16 / bf16 scales, per
+/// tensor or per axis (first, last), with or without a zero point, rows of
+/// 1, a prime or 1031 elements, every layout of x.
+pub(super) fn dequantize_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(&[DType::F32, DType::F16, DType::BF16]),
+            Factor::new(
+                "from",
+                &[
+                    "fromi8",
+                    "fromu8",
+                    "fromi16",
+                    "fromu16",
+                    "fromi32",
+                    "fromf8e4m3fn",
+                    "fromf8e5m2",
+                ],
+            ),
+            Factor::new("granularity", &["pertensor", "peraxis0", "peraxislast"]),
+            Factor::new("zeropoint", &["withzp", "nozp"]),
+            Factor::new("size", &["n1", "prime", "large"]),
+            cases::layout_factor(),
+        ],
+        build: Box::new(|p: &Pick| {
+            let dt = p.dtype();
+            let from = DType::from_name(&p.get("from")[4..]).expect("`from` levels name dtypes");
+            let size = match p.get("size") {
+                "n1" => 1,
+                "prime" => 7,
+                _ => 1031,
+            };
+            let x = vec![4, size];
+            let (sshape, n, axis) = granularity(p.get("granularity"), &x);
+            let fill = match from {
+                DType::U8 | DType::U16 => Fill::Int(0, 255),
+                DType::F8E4M3FN | DType::F8E5M2 => Fill::Normal(8.0),
+                _ => Fill::Int(-128, 127),
+            };
+            let mut inputs = vec![
+                GenInput::new(from, x)
+                    .fill(fill)
+                    .stored(Storage::from_level(p.get("layout")))
+                    .some(),
+                GenInput::values(dt, pow2_scales(n))
+                    .shaped(sshape.clone())
+                    .some(),
+            ];
+            if p.is("zeropoint", "withzp") {
+                inputs.push(
+                    GenInput::values(from, (0..n).map(|i| zero_point(from, i)).collect())
+                        .shaped(sshape)
+                        .some(),
+                );
+            }
+            let mut case = GenCase::new(inputs);
+            if let Some(a) = axis {
+                case = case.int("axis", a);
+            }
+            Some(case)
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests;

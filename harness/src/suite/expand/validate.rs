@@ -10,12 +10,16 @@ use super::{Binding, FileCtx, MAX_ELEMENTS, SweepValue, hint};
 use crate::numerics::{DType, round_to};
 use crate::ops::{Arity, AttrType, AttrValue, Attributes, OpSpec};
 use crate::suite::error::SuiteError;
-use crate::suite::schema::{OrderedMap, RawCase, RawInput, RawTensor, RawValue};
+use crate::suite::schema::{OrderedMap, RawInput, RawTensor, RawValue};
 use crate::suite::{Distribution, InputSpec, Source, SpecialValue, TensorSpec};
 
 impl FileCtx<'_> {
-    pub(super) fn check_arity(&self, op: &OpSpec, c: &RawCase) -> Result<(), SuiteError> {
-        let n = c.inputs.value.len();
+    pub(super) fn check_arity(
+        &self,
+        op: &OpSpec,
+        inputs: &Spanned<Vec<Spanned<RawInput>>>,
+    ) -> Result<(), SuiteError> {
+        let n = inputs.value.len();
         match op.arity {
             Arity::Fixed { required, optional } => {
                 if n < required || n > required + optional {
@@ -25,7 +29,7 @@ impl FileCtx<'_> {
                         format!("{required} to {}", required + optional)
                     };
                     return Err(self.err(
-                        c.inputs.referenced,
+                        inputs.referenced,
                         format!(
                             "`{}` takes {want} inputs ({}), got {n}",
                             op.name,
@@ -33,7 +37,7 @@ impl FileCtx<'_> {
                         ),
                     ));
                 }
-                for (i, inp) in c.inputs.value.iter().enumerate().take(required) {
+                for (i, inp) in inputs.value.iter().enumerate().take(required) {
                     if matches!(inp.value, RawInput::Absent) {
                         return Err(self.err(
                             inp.referenced,
@@ -48,12 +52,11 @@ impl FileCtx<'_> {
             Arity::Variadic => {
                 if n == 0 {
                     return Err(self.err(
-                        c.inputs.referenced,
+                        inputs.referenced,
                         format!("`{}` takes at least one input", op.name),
                     ));
                 }
-                if let Some(inp) = c
-                    .inputs
+                if let Some(inp) = inputs
                     .value
                     .iter()
                     .find(|i| matches!(i.value, RawInput::Absent))

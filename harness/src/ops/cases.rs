@@ -1,0 +1,568 @@
+//! Generated cases: every operator declares its case space, and a covering
+//! array picks concrete cases from it.
+//!
+//! Hand-picked cases leave holes where nobody thought to look (a softmax
+//! whose axis has the same length as dimension 0, a lower-rank operand with
+//! a leading 1, a KV cache, a small softcap under a mask, a half-precision
+//! reduction over a long row). A declaration lists the *classes* of each
+//! choice instead: each [`Factor`] is one choice (the dtype, the rank, the
+//! axis as first / last / middle / negative, a broadcast pattern, a storage
+//! layout, ...) and its levels are the classes. The op's `build` function
+//! turns one level of every factor into a concrete call ([`GenCase`]), or
+//! says `None` when the combination is impossible (a middle axis at rank
+//! 1): that is the constraint.
+//!
+//! [`pairwise`] then covers every *pair* of levels of two factors that some
+//! possible case holds, with a greedy covering array (AETG style, with the
+//! candidates enumerated exhaustively so it is deterministic): it repeatedly
+//! takes the possible case that covers the most pairs not yet covered,
+//! breaking ties by the smaller cost (input elements plus the op's
+//! multiply-adds, as [`crate::suite::Case::cost`] counts), then by
+//! enumeration order. Factors a step does not need therefore fall to their
+//! cheapest level, and the set is small and cheap, though not minimal (that
+//! is NP-hard).
+//!
+//! Why pairs: most interaction faults need two conditions at once (a wrong
+//! axis only shows when the dims differ, a mask leak only with a small
+//! softcap), and pairs grow with the product of the two largest factors,
+//! where all combinations grow with the product of all.
+//!
+//! Where it is used: a suite entry `{op: Softmax, generate: pairwise}`
+//! expands to these cases (`suite::expand`), and `docs/coverage.md` lists
+//! every op's factors, case count and coverage (the test
+//! `coverage_page_is_current` regenerates it).
+
+use super::{AttrValue, Attributes, Op};
+use crate::numerics::DType;
+
+/// One choice of an op's case space and its classes.
+#[derive(Debug, Clone)]
+pub struct Factor {
+    /// What is chosen (`dtype`, `rank`, `axis`, `layout`, ...).
+    pub name: &'static str,
+    /// The classes, each `[a-z0-9]+` and unique over the op's factors,
+    /// since a case's name is its levels joined by `_` (the `dtype` factor
+    /// aside: its level is the id's dtype segment).
+    pub levels: Vec<&'static str>,
+}
+
+impl Factor {
+    /// A factor with these levels.
+    pub fn new(name: &'static str, levels: &[&'static str]) -> Factor {
+        Factor {
+            name,
+            levels: levels.to_vec(),
+        }
+    }
+
+    /// The `dtype` factor: the dtypes the op accepts.
+    pub fn dtypes(dtypes: &[DType]) -> Factor {
+        Factor {
+            name: DTYPE,
+            levels: dtypes.iter().map(|d| d.name()).collect(),
+        }
+    }
+}
+
+/// The name of the factor whose levels are dtype names.
+pub const DTYPE: &str = "dtype";
+
+/// The case space of one op: its factors and how one level of each makes a
+/// call.
+pub struct CaseSpace {
+    /// The choices, with a `dtype` factor among them.
+    pub factors: Vec<Factor>,
+    /// The call for one level of every factor; `None` when the combination
+    /// cannot exist (the space's constraints).
+    pub build: BuildFn,
+}
+
+/// A case space's build function (see [`CaseSpace::build`]).
+pub type BuildFn = Box<dyn Fn(&Pick) -> Option<GenCase>>;
+
+/// One level of every factor, as `build` reads it.
+pub struct Pick<'a> {
+    factors: &'a [Factor],
+    levels: &'a [usize],
+}
+
+impl Pick<'_> {
+    /// The level chosen for `factor`.
+    pub fn get(&self, factor: &str) -> &'static str {
+        match self.factors.iter().position(|f| f.name == factor) {
+            Some(i) => self.factors[i].levels[self.levels[i]],
+            None => unknown_factor(factor),
+        }
+    }
+
+    /// Whether `factor` is at `level`.
+    pub fn is(&self, factor: &str, level: &str) -> bool {
+        self.get(factor) == level
+    }
+
+    /// The chosen dtype.
+    pub fn dtype(&self) -> DType {
+        DType::from_name(self.get(DTYPE)).expect("dtype levels are dtype names")
+    }
+}
+
+#[cold]
+fn unknown_factor(name: &str) -> ! {
+    panic!("a case space reads factor `{name}`, which it does not declare")
+}
+
+/// A generated call: attributes and positional inputs (`None` = omitted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenCase {
+    /// Attributes, typed as the op's spec says.
+    pub attributes: Attributes,
+    /// Inputs in ONNX order; `None` for an omitted optional input.
+    pub inputs: Vec<Option<GenInput>>,
+}
+
+impl GenCase {
+    /// A call with these inputs and no attributes.
+    pub fn new(inputs: Vec<Option<GenInput>>) -> GenCase {
+        GenCase {
+            attributes: Attributes::new(),
+            inputs,
+        }
+    }
+
+    /// Sets an int attribute.
+    pub fn int(mut self, name: &str, v: i64) -> GenCase {
+        self.attributes.insert(name.into(), AttrValue::Int(v));
+        self
+    }
+
+    /// Sets a float attribute.
+    pub fn float(mut self, name: &str, v: f64) -> GenCase {
+        self.attributes.insert(name.into(), AttrValue::Float(v));
+        self
+    }
+
+    /// Sets a string attribute.
+    pub fn string(mut self, name: &str, v: &str) -> GenCase {
+        self.attributes
+            .insert(name.into(), AttrValue::String(v.into()));
+        self
+    }
+
+    /// Sets an int-list attribute.
+    pub fn ints(mut self, name: &str, v: Vec<i64>) -> GenCase {
+        self.attributes.insert(name.into(), AttrValue::Ints(v));
+        self
+    }
+
+    /// The input shapes, `None` for omitted inputs.
+    pub fn shapes(&self) -> Vec<Option<&[usize]>> {
+        self.inputs
+            .iter()
+            .map(|i| i.as_ref().map(|t| t.shape.as_slice()))
+            .collect()
+    }
+
+    /// The relative cost the covering prefers to keep low: 1 + the input
+    /// elements + the op's multiply-adds (`suite::Case::cost`'s formula).
+    pub fn cost(&self, op: Op) -> f64 {
+        let shapes = self.shapes();
+        let elems: f64 = shapes
+            .iter()
+            .flatten()
+            .map(|s| s.iter().product::<usize>() as f64)
+            .sum();
+        1.0 + elems + op.work(&self.attributes, &shapes).multiply_adds
+    }
+}
+
+/// How a generated input is made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenInput {
+    /// Element type.
+    pub dtype: DType,
+    /// Logical shape.
+    pub shape: Vec<usize>,
+    /// Where the values come from.
+    pub fill: Fill,
+    /// How the tensor is stored for the backend.
+    pub storage: Storage,
+}
+
+impl GenInput {
+    /// A contiguous tensor with the dtype's default values.
+    pub fn new(dtype: DType, shape: Vec<usize>) -> GenInput {
+        GenInput {
+            dtype,
+            shape,
+            fill: Fill::Default,
+            storage: Storage::Contiguous,
+        }
+    }
+
+    /// Literal values (shape `[n]` unless the shape is given after).
+    pub fn values(dtype: DType, values: Vec<f64>) -> GenInput {
+        GenInput {
+            dtype,
+            shape: vec![values.len()],
+            fill: Fill::Values(values),
+            storage: Storage::Contiguous,
+        }
+    }
+
+    /// The same input with values from `fill`.
+    pub fn fill(mut self, fill: Fill) -> GenInput {
+        self.fill = fill;
+        self
+    }
+
+    /// The same input stored as `storage`.
+    pub fn stored(mut self, storage: Storage) -> GenInput {
+        self.storage = storage;
+        self
+    }
+
+    /// The same input with this shape (for literal values of another shape).
+    pub fn shaped(mut self, shape: Vec<usize>) -> GenInput {
+        self.shape = shape;
+        self
+    }
+
+    /// Wrapped as a present input.
+    pub fn some(self) -> Option<GenInput> {
+        Some(self)
+    }
+}
+
+/// The values of a generated input (the suite's distributions, mapped in
+/// `suite::expand`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fill {
+    /// The suite's default for the dtype (uniform [-1, 1) for floats).
+    Default,
+    /// Uniform on `[low, high)`.
+    Uniform(f64, f64),
+    /// Normal with mean 0 and this standard deviation.
+    Normal(f64),
+    /// Integers on `[low, high]`.
+    Int(i64, i64),
+    /// 1 with this probability, else 0.
+    Bernoulli(f64),
+    /// Literal row-major values.
+    Values(Vec<f64>),
+}
+
+/// How a generated input is stored: the suite's layouts
+/// (`suite::Layout`, same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// Row-major.
+    Contiguous,
+    /// All axes reversed.
+    Transposed,
+    /// Rows padded.
+    Padded,
+    /// Strides doubled.
+    Strided,
+}
+
+/// The `layout` factor's levels: every storage the suite format has.
+pub const LAYOUTS: &[&str] = &["contiguous", "transposed", "padded", "strided"];
+
+impl Storage {
+    /// The storage named by a [`LAYOUTS`] level, or by one with a prefix
+    /// (`bpadded`: a second operand's layout factor, named apart).
+    pub fn from_level(level: &str) -> Storage {
+        let named = |name: &str| level.ends_with(name);
+        if named("contiguous") {
+            Storage::Contiguous
+        } else if named("transposed") {
+            Storage::Transposed
+        } else if named("padded") {
+            Storage::Padded
+        } else if named("strided") {
+            Storage::Strided
+        } else {
+            panic!("`{level}` is not a layout level")
+        }
+    }
+}
+
+/// The `layout` factor.
+pub fn layout_factor() -> Factor {
+    Factor::new("layout", LAYOUTS)
+}
+
+/// Floating-point dtypes most ops accept.
+pub const FLOATS: &[DType] = &[DType::F32, DType::F16, DType::BF16, DType::F64];
+/// Floats and the integer dtypes of arithmetic.
+pub const FLOATS_AND_INTS: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I32,
+    DType::I64,
+];
+/// Dtypes of data movement (Gather, Transpose, Concat, Reshape, Where, Cast).
+pub const MOVABLE: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I8,
+    DType::U8,
+    DType::Bool,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
+];
+
+/// The `rank` factor's level for `rank` (`r0` .. `r4`).
+pub fn rank_of(level: &str) -> usize {
+    level
+        .strip_prefix('r')
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("`{level}` is not a rank level"))
+}
+
+/// A shape of `rank` whose last dim is `size` (the dimension the size
+/// class is about). `eq`: every dim equals `size`, so a kernel that swaps
+/// two axes cannot be told apart by shape; otherwise the other dims are
+/// small, distinct from each other and from `size`.
+pub fn dims(rank: usize, size: usize, eq: bool) -> Vec<usize> {
+    const OTHERS: [usize; 4] = [3, 2, 5, 4];
+    let mut out: Vec<usize> = (0..rank.saturating_sub(1))
+        .map(|i| {
+            if eq {
+                size
+            } else {
+                let d = OTHERS[i % OTHERS.len()];
+                if d == size { 6 } else { d }
+            }
+        })
+        .collect();
+    if rank > 0 {
+        out.push(size);
+    }
+    out
+}
+
+/// The axis of an `axis` factor level at `rank`: `first` (0), `last`,
+/// `mid` (1, rank >= 3), `neg` (-2, rank >= 2: a negative axis that is not
+/// the last), `neglast` (-1: the last, spelled negative, as most models
+/// write it). `None` when the class does not exist at this rank.
+pub fn axis_of(level: &str, rank: usize) -> Option<i64> {
+    let r = rank as i64;
+    match level {
+        "first" if rank >= 1 => Some(0),
+        "last" if rank >= 1 => Some(r - 1),
+        "mid" if rank >= 3 => Some(1),
+        "neg" if rank >= 2 => Some(-2),
+        "neglast" if rank >= 1 => Some(-1),
+        _ => None,
+    }
+}
+
+/// `axis` normalised to `0..rank`.
+pub fn resolve(axis: i64, rank: usize) -> usize {
+    if axis < 0 {
+        (axis + rank as i64) as usize
+    } else {
+        axis as usize
+    }
+}
+
+/// The cases a covering picked, with its figures.
+#[derive(Debug)]
+pub struct Covering {
+    /// `(name, dtype, call)` per case, in the order they were picked. The
+    /// name is the non-dtype levels joined by `_`.
+    pub cases: Vec<(String, DType, GenCase)>,
+    /// The level (index into each factor's levels) of every factor, per case.
+    pub picks: Vec<Vec<usize>>,
+    /// Level pairs that some possible case holds.
+    pub coverable: usize,
+    /// Of those, the pairs the picked cases hold (equal to `coverable`).
+    pub covered: usize,
+    /// Combinations of one level per factor.
+    pub combinations: usize,
+    /// Of those, the possible ones (`build` gave a call).
+    pub possible: usize,
+    /// Sum of the picked cases' costs.
+    pub cost: f64,
+}
+
+/// Most combinations a space may have: enumeration is exhaustive.
+const MAX_COMBINATIONS: usize = 1 << 20;
+
+/// Picks cases of `space` so that every pair of levels (of two factors)
+/// that some possible case holds is held by a picked case. `keep(factor,
+/// level)` narrows the space first (a suite's `dtypes:`); pairs with a
+/// dropped level are then not coverable. Deterministic: the same space and
+/// `keep` give the same cases in the same order.
+pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) -> Covering {
+    let f = &space.factors;
+    let radix: Vec<usize> = f.iter().map(|x| x.levels.len()).collect();
+    let combinations = radix
+        .iter()
+        .try_fold(1usize, |a, &r| a.checked_mul(r))
+        .filter(|&n| n <= MAX_COMBINATIONS)
+        .unwrap_or_else(|| panic!("{op}: the case space has over {MAX_COMBINATIONS} combinations"));
+    // Pair (i, li, j, lj), i < j, at offset[i][j] + li * radix[j] + lj.
+    let mut offset = vec![vec![0usize; f.len()]; f.len()];
+    let mut pairs = 0;
+    for i in 0..f.len() {
+        for j in i + 1..f.len() {
+            offset[i][j] = pairs;
+            pairs += radix[i] * radix[j];
+        }
+    }
+    let pair_ids = |levels: &[usize]| -> Vec<usize> {
+        let mut out = Vec::with_capacity(f.len() * f.len() / 2);
+        for i in 0..f.len() {
+            for j in i + 1..f.len() {
+                out.push(offset[i][j] + levels[i] * radix[j] + levels[j]);
+            }
+        }
+        out
+    };
+
+    struct Candidate {
+        levels: Vec<usize>,
+        pairs: Vec<usize>,
+        case: GenCase,
+        cost: f64,
+    }
+    let mut candidates = Vec::new();
+    let mut coverable = vec![false; pairs];
+    let mut levels = vec![0usize; f.len()];
+    for n in 0..combinations {
+        let mut rest = n;
+        for k in (0..f.len()).rev() {
+            levels[k] = rest % radix[k];
+            rest /= radix[k];
+        }
+        if (0..f.len()).any(|k| !keep(f[k].name, f[k].levels[levels[k]])) {
+            continue;
+        }
+        let pick = Pick {
+            factors: f,
+            levels: &levels,
+        };
+        let Some(case) = (space.build)(&pick) else {
+            continue;
+        };
+        let ids = pair_ids(&levels);
+        for &p in &ids {
+            coverable[p] = true;
+        }
+        candidates.push(Candidate {
+            cost: case.cost(op),
+            levels: levels.clone(),
+            pairs: ids,
+            case,
+        });
+    }
+    let possible = candidates.len();
+    let mut covered = vec![false; pairs];
+    let mut left = coverable.iter().filter(|&&c| c).count();
+    let total = left;
+    let mut picked = Vec::new();
+    while left > 0 {
+        let mut best: Option<(usize, usize, f64)> = None;
+        for (i, c) in candidates.iter().enumerate() {
+            let new = c.pairs.iter().filter(|&&p| !covered[p]).count();
+            let better = match best {
+                None => new > 0,
+                Some((_, bn, bc)) => new > bn || (new == bn && c.cost < bc),
+            };
+            if better {
+                best = Some((i, new, c.cost));
+            }
+        }
+        let (i, new, _) = best.expect("an uncovered coverable pair is held by some candidate");
+        let c = candidates.remove(i);
+        for &p in &c.pairs {
+            covered[p] = true;
+        }
+        left -= new;
+        picked.push(c);
+        // Candidates that cover nothing new never will: drop them, which
+        // keeps the scan short (the order, enumeration order, is kept).
+        candidates.retain(|c| c.pairs.iter().any(|&p| !covered[p]));
+    }
+    let cost = picked.iter().map(|c| c.cost).sum();
+    let picks = picked.iter().map(|c| c.levels.clone()).collect();
+    let cases = picked
+        .into_iter()
+        .map(|c| {
+            let pick = Pick {
+                factors: f,
+                levels: &c.levels,
+            };
+            let name: Vec<&str> = f
+                .iter()
+                .zip(&c.levels)
+                .filter(|(x, _)| x.name != DTYPE)
+                .map(|(x, &l)| x.levels[l])
+                .collect();
+            (name.join("_"), pick.dtype(), c.case)
+        })
+        .collect();
+    Covering {
+        cases,
+        picks,
+        coverable: total,
+        covered: total - left,
+        combinations,
+        possible,
+        cost,
+    }
+}
+
+/// The case space `op` declares in its family file, if it has one.
+pub fn space(op: Op) -> Option<CaseSpace> {
+    use super::{attention, elementwise, linalg, norm, quant, reduce, rope, shape};
+    let declare = match op {
+        Op::Add => elementwise::add_cases,
+        Op::Sub => elementwise::sub_cases,
+        Op::Mul => elementwise::mul_cases,
+        Op::Div => elementwise::div_cases,
+        Op::Neg => elementwise::neg_cases,
+        Op::Exp => elementwise::exp_cases,
+        Op::Log => elementwise::log_cases,
+        Op::Sqrt => elementwise::sqrt_cases,
+        Op::Reciprocal => elementwise::reciprocal_cases,
+        Op::Tanh => elementwise::tanh_cases,
+        Op::Sigmoid => elementwise::sigmoid_cases,
+        Op::Relu => elementwise::relu_cases,
+        Op::Erf => elementwise::erf_cases,
+        Op::Softplus => elementwise::softplus_cases,
+        Op::Gelu => elementwise::gelu_cases,
+        Op::MatMul => linalg::matmul_cases,
+        Op::Gemm => linalg::gemm_cases,
+        Op::ReduceSum => reduce::reduce_sum_cases,
+        Op::ReduceMean => reduce::reduce_mean_cases,
+        Op::ReduceMax => reduce::reduce_max_cases,
+        Op::Softmax => reduce::softmax_cases,
+        Op::LogSoftmax => reduce::log_softmax_cases,
+        Op::LayerNormalization => norm::layer_norm_cases,
+        Op::RMSNormalization => norm::rms_norm_cases,
+        Op::Gather => shape::gather_cases,
+        Op::Transpose => shape::transpose_cases,
+        Op::Reshape => shape::reshape_cases,
+        Op::Concat => shape::concat_cases,
+        Op::Where => elementwise::where_cases,
+        Op::Cast => elementwise::cast_cases,
+        Op::TopK => reduce::topk_cases,
+        Op::RotaryEmbedding => rope::rotary_cases,
+        Op::Attention => attention::attention_cases,
+        Op::QuantizeLinear => quant::quantize_cases,
+        Op::DequantizeLinear => quant::dequantize_cases,
+    };
+    declare()
+}
+
+#[cfg(test)]
+mod tests;
