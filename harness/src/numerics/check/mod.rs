@@ -591,20 +591,8 @@ pub fn compare(
     actual: &ArrayD<f64>,
     magnitude: Option<&ArrayD<f64>>,
 ) -> Comparison {
-    let expected = Expected {
-        value: expected,
-        magnitude,
-        io_magnitude: None,
-        product_magnitude: None,
-    };
-    compare_declared(
-        check,
-        out_dtype,
-        Roundoff::compute(compute_u),
-        expected,
-        actual,
-        Flush::NONE,
-        None,
+    compare_with(
+        check, out_dtype, compute_u, expected, actual, magnitude, None,
     )
 }
 
