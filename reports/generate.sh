@@ -28,7 +28,7 @@ mkdir -p "$runs"
 
 # The honest variants of backends/mutants/src/numeric.rs (modes whose
 # expectation is `pass`).
-honest_modes="honest reversed_sum pairwise_sum fma_matmul blocked_matmul f64_accumulate online_softmax fast_exp tanh_expm1 div_reciprocal declared_tf32 declared_bf16_inputs flush_to_zero"
+honest_modes="honest reversed_sum pairwise_sum fma_matmul blocked_matmul f64_accumulate online_softmax fast_exp tanh_expm1 div_reciprocal declared_tf32 declared_bf16_inputs flush_to_zero flash_attention2 tf32_attention_declared half_io_f32_accumulate flush_inputs_declared flush_both_declared"
 
 run() { # name, then run arguments
   local name="$1"; shift
