@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::backend::Executor;
-use crate::numerics::check::{self, CheckSpec, Comparison, Expected, Flush};
+use crate::numerics::check::{self, CheckSpec, Comparison, Flush};
 use crate::numerics::{DType, HostTensor, npy, round_to};
 use crate::run::{CaseResult, prepare_call, run_case};
 use crate::suite::Case;
@@ -330,20 +330,13 @@ pub fn repro(
                     spec,
                     dtype,
                     u,
-                    Expected {
-                        value: &exp.value.data,
-                        magnitude: exp.magnitude.as_ref(),
-                        io_magnitude: exp.io_magnitude.as_ref(),
-                        product_magnitude: exp.product_magnitude.as_ref(),
-                    },
+                    exp.expected(),
                     &a,
                     flush,
-                    flushed.as_ref().and_then(|f| f.get(j)).map(|f| Expected {
-                        value: &f.value.data,
-                        magnitude: f.magnitude.as_ref(),
-                        io_magnitude: f.io_magnitude.as_ref(),
-                        product_magnitude: f.product_magnitude.as_ref(),
-                    }),
+                    flushed
+                        .as_ref()
+                        .and_then(|f| f.get(j))
+                        .map(crate::ops::Output::expected),
                 );
                 if figures(&again) != figures(&first.comparison) {
                     unstable = Some(format!(

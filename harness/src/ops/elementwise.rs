@@ -148,8 +148,8 @@ pub(super) const GELU: OpDef = OpDef {
         let f = if tanh { gelu_tanh } else { gelu_erf };
         let out = unary_float(c, f)?;
         let x = c.input(0)?;
-        let model = x.data.mapv(|x| gelu_model(x, tanh).0);
-        let io = x.data.mapv(|x| gelu_model(x, tanh).1);
+        let models = x.data.mapv(|x| gelu_model(x, tanh));
+        let (model, io) = (models.mapv(|m| m.0), models.mapv(|m| m.1));
         Ok(vec![Output::bounded(
             out.value.dtype,
             out.value.data,

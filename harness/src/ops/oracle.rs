@@ -105,6 +105,16 @@ impl Output {
         }
     }
 
+    /// What the checks compare against: the value and every magnitude.
+    pub fn expected(&self) -> crate::numerics::check::Expected<'_> {
+        crate::numerics::check::Expected {
+            value: &self.value.data,
+            magnitude: self.magnitude.as_ref(),
+            io_magnitude: self.io_magnitude.as_ref(),
+            product_magnitude: self.product_magnitude.as_ref(),
+        }
+    }
+
     /// The same output with the magnitude of its products' inputs.
     pub(super) fn with_products(mut self, products: Option<ArrayD<f64>>) -> Self {
         self.product_magnitude = products;

@@ -19,7 +19,7 @@
 
 use ndarray::ArrayD;
 
-use crate::numerics::check::{self, CheckSpec};
+use crate::numerics::check::{self, CheckSpec, Comparison, Flush, Roundoff};
 use crate::numerics::{DType, HostTensor, round_to};
 use crate::ops::{self, Value};
 use crate::suite::Case;
@@ -35,26 +35,28 @@ struct Candidate {
 }
 
 /// Finest first.
-const CANDIDATES: [Candidate; 3] = [
-    Candidate {
-        name: "tf32",
-        u: 1.0 / 2048.0,
-        round: |x| check::round_significand(x, 11),
-        accumulates: false,
-    },
-    Candidate {
-        name: "f16",
-        u: 1.0 / 2048.0,
-        round: |x| round_to(DType::F16, x),
-        accumulates: true,
-    },
-    Candidate {
-        name: "bf16",
-        u: 1.0 / 256.0,
-        round: |x| round_to(DType::BF16, x),
-        accumulates: true,
-    },
-];
+fn candidates() -> [Candidate; 3] {
+    [
+        Candidate {
+            name: "tf32",
+            u: check::product_roundoff(xpucert_abi::Precision::Tf32),
+            round: |x| check::round_significand(x, 11),
+            accumulates: false,
+        },
+        Candidate {
+            name: "f16",
+            u: check::unit_roundoff(DType::F16),
+            round: |x| round_to(DType::F16, x),
+            accumulates: true,
+        },
+        Candidate {
+            name: "bf16",
+            u: check::unit_roundoff(DType::BF16),
+            round: |x| round_to(DType::BF16, x),
+            accumulates: true,
+        },
+    ]
+}
 
 /// What one failed output looked like, for [`explain`].
 pub(crate) struct Failed<'a> {
@@ -64,8 +66,10 @@ pub(crate) struct Failed<'a> {
     pub index: usize,
     pub check: CheckSpec,
     pub dtype: DType,
-    /// The unit roundoff the check used (declared or default).
-    pub compute_u: f64,
+    /// The roundoffs the check used (declared or default).
+    pub u: Roundoff,
+    /// What the check found.
+    pub comparison: &'a Comparison,
     pub actual: &'a ArrayD<f64>,
     pub expected: &'a ops::Output,
 }
@@ -77,22 +81,25 @@ pub(crate) fn explain(f: &Failed<'_>) -> Option<String> {
     if matches!(f.check, CheckSpec::Exact) || !f.dtype.is_float() {
         return None;
     }
-    let judge = |u: f64, expected: &ops::Output| {
-        check::compare_with(
+    let judge = |u: Roundoff, expected: &ops::Output| {
+        check::compare_declared(
             f.check,
             f.dtype,
             u,
-            &expected.value.data,
+            expected.expected(),
             f.actual,
-            expected.magnitude.as_ref(),
-            expected.io_magnitude.as_ref(),
+            Flush::NONE,
+            None,
         )
     };
-    let base = judge(f.compute_u, f.expected);
-    if base.mismatches == base.special_mismatches {
+    if f.comparison.mismatches == f.comparison.special_mismatches {
         return None;
     }
-    let coarser = || CANDIDATES.iter().filter(|c| c.u > f.compute_u);
+    // Only precisions coarser than what was declared: a TF32 declaration
+    // is not explained by TF32.
+    let declared = f.u.compute.max(f.u.products);
+    let all = candidates();
+    let coarser = || all.iter().filter(|c| c.u > declared);
     for c in coarser() {
         if inputs_rounded(f, c, &judge) {
             return Some(format!(
@@ -106,7 +113,7 @@ pub(crate) fn explain(f: &Failed<'_>) -> Option<String> {
     // Coarsest first: a bf16 number is also an f16 number (8 significant
     // bits fit in 11), so the grid test must try bf16 before f16.
     for c in coarser().filter(|c| c.accumulates).rev() {
-        if judge(c.u, f.expected).passed {
+        if judge(Roundoff::compute(c.u), f.expected).passed {
             let on_grid = f
                 .actual
                 .iter()
@@ -145,7 +152,7 @@ pub(crate) fn explain(f: &Failed<'_>) -> Option<String> {
 fn inputs_rounded(
     f: &Failed<'_>,
     c: &Candidate,
-    judge: &dyn Fn(f64, &ops::Output) -> check::Comparison,
+    judge: &dyn Fn(Roundoff, &ops::Output) -> Comparison,
 ) -> bool {
     let floats = f
         .inputs
@@ -174,9 +181,7 @@ fn inputs_rounded(
             })
             .collect();
         match ops::evaluate(f.case.op, &f.case.attributes, &values) {
-            Ok(outs) => outs
-                .get(f.index)
-                .is_some_and(|o| judge(f.compute_u, o).passed),
+            Ok(outs) => outs.get(f.index).is_some_and(|o| judge(f.u, o).passed),
             Err(_) => false,
         }
     })

@@ -42,7 +42,7 @@ pub use runner::{RunOutcome, Runner};
 
 use crate::backend::call::{PreparedCall, StoredTensor};
 use crate::backend::{CallError, ExecError, Executor};
-use crate::numerics::check::{self, CheckSpec, Comparison, Expected, Flush};
+use crate::numerics::check::{self, CheckSpec, Comparison, Flush};
 use crate::numerics::{DType, HostTensor};
 use crate::ops::{self, Value};
 use crate::suite::{Case, InputSpec, TensorSpec};
@@ -550,20 +550,13 @@ pub(crate) fn compare_outputs(
             spec,
             dtype,
             check::Roundoff::declared(precision, dtype),
-            Expected {
-                value: &exp.value.data,
-                magnitude: exp.magnitude.as_ref(),
-                io_magnitude: exp.io_magnitude.as_ref(),
-                product_magnitude: exp.product_magnitude.as_ref(),
-            },
+            exp.expected(),
             &actual.to_f64(),
             flush,
-            flushed.as_ref().and_then(|f| f.get(i)).map(|f| Expected {
-                value: &f.value.data,
-                magnitude: f.magnitude.as_ref(),
-                io_magnitude: f.io_magnitude.as_ref(),
-                product_magnitude: f.product_magnitude.as_ref(),
-            }),
+            flushed
+                .as_ref()
+                .and_then(|f| f.get(i))
+                .map(ops::Output::expected),
         );
         let mut explanation = None;
         if !cmp.passed {
@@ -574,7 +567,8 @@ pub(crate) fn compare_outputs(
                 index: i,
                 check: spec,
                 dtype,
-                compute_u: check::compute_roundoff(precision, dtype),
+                u: check::Roundoff::declared(precision, dtype),
+                comparison: &cmp,
                 actual: &actual,
                 expected: exp,
             });

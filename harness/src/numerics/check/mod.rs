@@ -65,17 +65,10 @@ impl std::fmt::Display for CheckSpec {
     }
 }
 
-/// Unit roundoff (half an ulp of 1.0) of a float dtype; 0 for integers.
+/// Unit roundoff (half an ulp of 1.0) of a float dtype, `2^-p` for `p`
+/// bits of precision; 0 for integers.
 pub fn unit_roundoff(dtype: DType) -> f64 {
-    match dtype {
-        DType::F64 => 2f64.powi(-53),
-        DType::F32 => 2f64.powi(-24),
-        DType::F16 => 2f64.powi(-11),
-        DType::BF16 => 2f64.powi(-8),
-        DType::F8E4M3FN => 2f64.powi(-4),
-        DType::F8E5M2 => 2f64.powi(-3),
-        _ => 0.0,
-    }
+    float_format(dtype).map_or(0.0, |(p, _)| 2f64.powi(-p))
 }
 
 /// A float dtype's precision in bits (the implicit bit included) and its
@@ -206,18 +199,11 @@ pub fn round_significand(x: f64, bits: i32) -> f64 {
     (x / step).round_ties_even() * step
 }
 
-/// Half the smallest positive subnormal of a float dtype: the largest error
-/// of rounding a tiny value into it. 0 for integers.
+/// Half the smallest positive subnormal of a float dtype, `2^(emin - p)`:
+/// the largest error of rounding a tiny value into it (f64's, 2^-1075, is
+/// itself below f64's range and reads 0). 0 for integers.
 pub fn half_subnormal(dtype: DType) -> f64 {
-    match dtype {
-        DType::F64 => 2f64.powi(-1075),
-        DType::F32 => 2f64.powi(-150),
-        DType::F16 => 2f64.powi(-25),
-        DType::BF16 => 2f64.powi(-134),
-        DType::F8E4M3FN => 2f64.powi(-10),
-        DType::F8E5M2 => 2f64.powi(-17),
-        _ => 0.0,
-    }
+    float_format(dtype).map_or(0.0, |(p, emin)| 2f64.powi(emin - p))
 }
 
 /// torch.testing.assert_close's default (rtol, atol) for a float dtype.
