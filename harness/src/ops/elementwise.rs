@@ -7,7 +7,13 @@
 use ndarray::Zip;
 
 use super::rules::{broadcast_all, no_flops, no_sum, per_output_element, same_as_first};
-use super::spec::{BINARY, UNARY, fixed, unary};
+use super::spec::{BINARY, T_ANY, T_FLOAT, T_NUMERIC, TypeVar, UNARY, fixed, unary};
+
+/// Where's condition.
+const CONDITION: TypeVar = TypeVar {
+    name: "B",
+    allowed: &[DType::Bool],
+};
 use super::{
     AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, TypedShape, broadcast, finish,
     quant, wrap_int,
@@ -27,6 +33,7 @@ macro_rules! arithmetic_op {
                 opset: 14,
                 arity: fixed(2, 0),
                 input_names: BINARY,
+                input_types: &[T_NUMERIC, T_NUMERIC],
                 outputs: 1,
                 attributes: &[],
             },
@@ -132,6 +139,7 @@ pub(super) const GELU: OpDef = OpDef {
         opset: 20,
         arity: fixed(1, 0),
         input_names: UNARY,
+        input_types: &[T_FLOAT],
         outputs: 1,
         attributes: &[("approximate", AttrType::String)],
     },
@@ -171,6 +179,7 @@ pub(super) const WHERE: OpDef = OpDef {
         opset: 16,
         arity: fixed(3, 0),
         input_names: &["condition", "X", "Y"],
+        input_types: &[CONDITION, T_ANY, T_ANY],
         outputs: 1,
         attributes: &[],
     },
@@ -194,6 +203,7 @@ pub(super) const CAST: OpDef = OpDef {
         opset: 21,
         arity: fixed(1, 0),
         input_names: &["input"],
+        input_types: &[T_ANY],
         outputs: 1,
         attributes: &[("to", AttrType::Int), ("saturate", AttrType::Int)],
     },

@@ -8,7 +8,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayD, ArrayView2, Axis, IxDyn, s};
 
 use super::rules::{self, dim_from_end, int_attr, shape_of};
-use super::spec::{BINARY, fixed};
+use super::spec::{BINARY, T_NUMERIC, fixed};
 use super::{
     AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, TypedShape, Value, Work, broadcast,
     finish,
@@ -24,6 +24,7 @@ pub(super) const MATMUL: OpDef = OpDef {
         opset: 13,
         arity: fixed(2, 0),
         input_names: BINARY,
+        input_types: &[T_NUMERIC, T_NUMERIC],
         outputs: 1,
         attributes: &[],
     },
@@ -42,6 +43,7 @@ pub(super) const GEMM: OpDef = OpDef {
         opset: 13,
         arity: fixed(2, 1),
         input_names: &["A", "B", "C"],
+        input_types: &[T_NUMERIC, T_NUMERIC, T_NUMERIC],
         outputs: 1,
         attributes: &[
             ("alpha", AttrType::Float),

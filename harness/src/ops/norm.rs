@@ -4,7 +4,13 @@
 use ndarray::{ArrayD, IxDyn, Zip};
 
 use super::rules::{self, no_sum, per_input_element, same_as_first};
-use super::spec::fixed;
+use super::spec::{FLOATS, T_FLOAT, TypeVar, fixed};
+
+/// RMSNormalization's scale: any float, not necessarily X's.
+const V_FLOAT: TypeVar = TypeVar {
+    name: "V",
+    allowed: FLOATS,
+};
 use super::{AttrType, Call, OpDef, OpSpec, Output, Result, Value, broadcast};
 use crate::numerics::check::{CheckPolicy, sum_growth};
 
@@ -16,6 +22,7 @@ pub(super) const LAYER_NORMALIZATION: OpDef = OpDef {
         opset: 17,
         arity: fixed(2, 1),
         input_names: &["X", "Scale", "B"],
+        input_types: &[T_FLOAT, T_FLOAT, T_FLOAT],
         outputs: 1,
         attributes: &[
             ("axis", AttrType::Int),
@@ -38,6 +45,7 @@ pub(super) const RMS_NORMALIZATION: OpDef = OpDef {
         opset: 23,
         arity: fixed(2, 0),
         input_names: &["X", "scale"],
+        input_types: &[T_FLOAT, V_FLOAT],
         outputs: 1,
         attributes: &[
             ("axis", AttrType::Int),

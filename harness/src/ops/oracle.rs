@@ -25,7 +25,7 @@
 
 use ndarray::ArrayD;
 
-use super::{Arity, Attributes, AttributesExt, Op, OpSpec};
+use super::{Attributes, AttributesExt, Op, OpSpec};
 use crate::numerics::DType;
 
 /// A tensor as the oracle sees it: values in f64, plus the dtype they are stored in.
@@ -196,32 +196,8 @@ impl Call<'_> {
     /// and types against the op's declaration, so a suite typo cannot be
     /// silently ignored by the oracle.
     pub(super) fn check_signature(&self) -> Result<()> {
-        match self.spec.arity {
-            Arity::Fixed { required, optional } => {
-                if self.inputs.len() > required + optional {
-                    return Err(self.err(format!(
-                        "takes at most {} inputs, got {}",
-                        required + optional,
-                        self.inputs.len()
-                    )));
-                }
-                for i in 0..required {
-                    if self.inputs.get(i).is_none_or(|v| v.is_none()) {
-                        return Err(
-                            self.err(format!("required input {} is missing", self.input_name(i)))
-                        );
-                    }
-                }
-            }
-            Arity::Variadic => {
-                if self.inputs.is_empty() {
-                    return Err(self.err("needs at least one input"));
-                }
-                if let Some(i) = self.inputs.iter().position(|v| v.is_none()) {
-                    return Err(self.err(format!("input {i} is missing")));
-                }
-            }
-        }
+        let dtypes: Vec<Option<DType>> = self.inputs.iter().map(|v| v.map(|v| v.dtype)).collect();
+        self.spec.check_inputs(&dtypes).map_err(|m| self.err(m))?;
         for (name, value) in self.attrs {
             match self.spec.attributes.iter().find(|(n, _)| n == name) {
                 None => return Err(self.err(format!("unknown attribute {name}"))),
@@ -244,14 +220,7 @@ impl Call<'_> {
 
     /// The input's name for messages.
     pub(super) fn input_name(&self, i: usize) -> String {
-        match self.spec.arity {
-            Arity::Variadic => format!("{}[{i}]", self.spec.input_names[0]),
-            Arity::Fixed { .. } => self
-                .spec
-                .input_names
-                .get(i)
-                .map_or_else(|| format!("#{i}"), |n| n.to_string()),
-        }
+        self.spec.input_name(i)
     }
 
     /// A required input (presence was checked by `check_signature`).

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 
 use super::rules::{self, dim_from_end, int_attr, no_flops, no_sum, norm_axis, per_input_element};
-use super::spec::fixed;
+use super::spec::{T_FLOAT, T_IND, T_NUMERIC, fixed};
 use super::{AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, TypedShape, Value, finish};
 use crate::numerics::DType;
 use crate::numerics::check::CheckPolicy;
@@ -23,6 +23,7 @@ const fn reduce_spec(name: &'static str, opset: i64) -> OpSpec {
         opset,
         arity: fixed(1, 1),
         input_names: &["data", "axes"],
+        input_types: &[T_NUMERIC, T_IND],
         outputs: 1,
         attributes: REDUCE_ATTRS,
     }
@@ -36,6 +37,7 @@ const fn softmax_spec(name: &'static str) -> OpSpec {
         opset: 13,
         arity: fixed(1, 0),
         input_names: &["input"],
+        input_types: &[T_FLOAT],
         outputs: 1,
         attributes: &[("axis", AttrType::Int)],
     }
@@ -113,6 +115,7 @@ pub(super) const TOPK: OpDef = OpDef {
         opset: 11,
         arity: fixed(2, 0),
         input_names: &["X", "K"],
+        input_types: &[T_NUMERIC, T_IND],
         outputs: 2,
         attributes: &[
             ("axis", AttrType::Int),

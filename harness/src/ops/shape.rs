@@ -5,13 +5,13 @@
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
 use super::rules::{self, int_attr, no_flops, no_sum, norm_axis};
-use super::spec::fixed;
+use super::spec::{T_ANY, T_IND, fixed};
 use super::{AttrType, AttrValue, Attributes, Call, OpDef, OpSpec, Output, Result, TypedShape};
 use crate::numerics::check::CheckPolicy;
 
 /// A data-movement op of opset `opset`: copies, so exact, and no FLOPs.
 macro_rules! movement_op {
-    ($name:literal, $opset:literal, $arity:expr, $inputs:expr, $attrs:expr, $oracle:ident, $shape:ident) => {
+    ($name:literal, $opset:literal, $arity:expr, $inputs:expr, $types:expr, $attrs:expr, $oracle:ident, $shape:ident) => {
         OpDef {
             spec: OpSpec {
                 name: $name,
@@ -19,6 +19,7 @@ macro_rules! movement_op {
                 opset: $opset,
                 arity: $arity,
                 input_names: $inputs,
+                input_types: $types,
                 outputs: 1,
                 attributes: $attrs,
             },
@@ -36,6 +37,7 @@ pub(super) const GATHER: OpDef = movement_op!(
     13,
     fixed(2, 0),
     &["data", "indices"],
+    &[T_ANY, T_IND],
     &[("axis", AttrType::Int)],
     gather,
     gather_shape
@@ -45,6 +47,7 @@ pub(super) const TRANSPOSE: OpDef = movement_op!(
     21,
     fixed(1, 0),
     &["data"],
+    &[T_ANY],
     &[("perm", AttrType::Ints)],
     transpose,
     transpose_shape
@@ -54,6 +57,7 @@ pub(super) const RESHAPE: OpDef = movement_op!(
     21,
     fixed(2, 0),
     &["data", "shape"],
+    &[T_ANY, T_IND],
     &[("allowzero", AttrType::Int)],
     reshape,
     reshape_shape
@@ -63,6 +67,7 @@ pub(super) const CONCAT: OpDef = movement_op!(
     13,
     super::Arity::Variadic,
     &["inputs"],
+    &[T_ANY],
     &[("axis", AttrType::Int)],
     concat,
     concat_shape
