@@ -244,32 +244,10 @@ impl Call<'_> {
         self.attrs.float(name, default).map_err(|m| self.err(m))
     }
 
-    /// String attribute or its ONNX default.
-    pub(super) fn string<'s>(&'s self, name: &str, default: &'s str) -> Result<&'s str> {
-        self.attrs.string(name, default).map_err(|m| self.err(m))
-    }
-
-    /// Int-list attribute, if present.
-    pub(super) fn ints(&self, name: &str) -> Result<Option<&[i64]>> {
-        self.attrs.ints(name).map_err(|m| self.err(m))
-    }
-
     /// Resolves a possibly negative axis against `rank` (ONNX accepts
     /// `[-rank, rank - 1]`).
     pub(super) fn axis(&self, what: &str, axis: i64, rank: usize) -> Result<usize> {
-        let r = rank as i64;
-        if axis < -r || axis >= r {
-            return Err(self.err(format!(
-                "{what} {axis} is out of range for rank {rank} (accepted: [{}, {}])",
-                -r,
-                r - 1
-            )));
-        }
-        Ok(if axis < 0 {
-            (axis + r) as usize
-        } else {
-            axis as usize
-        })
+        super::rules::resolve_axis(what, axis, rank).map_err(|m| self.err(m))
     }
 
     /// Fails unless `v` has a floating-point dtype (ops whose ONNX type
@@ -283,18 +261,6 @@ impl Call<'_> {
                 self.input_name(i),
                 v.dtype
             )))
-        }
-    }
-
-    /// Fails unless `v` is numeric (any dtype but bool).
-    pub(super) fn require_numeric(&self, i: usize, v: &Value) -> Result<()> {
-        if v.dtype == DType::Bool {
-            Err(self.err(format!(
-                "input {} must be numeric, got bool",
-                self.input_name(i)
-            )))
-        } else {
-            Ok(())
         }
     }
 
@@ -331,19 +297,8 @@ impl Call<'_> {
                 v.dtype
             )));
         }
-        v.data
-            .iter()
-            .map(|&x| {
-                if x.is_finite() && x.fract() == 0.0 && x.abs() <= 9.007_199_254_740_992e15 {
-                    Ok(x as i64)
-                } else {
-                    Err(self.err(format!(
-                        "input {} holds {x}, which is not an integer",
-                        self.input_name(i)
-                    )))
-                }
-            })
-            .collect()
+        let values: Vec<f64> = v.data.iter().copied().collect();
+        super::rules::ints_of(&self.input_name(i), &values).map_err(|m| self.err(m))
     }
 }
 

@@ -269,11 +269,17 @@ impl OpSpec {
             };
             if !var.allowed.contains(&d) {
                 let names: Vec<&str> = var.allowed.iter().map(|d| d.name()).collect();
+                let class = match var.allowed {
+                    a if a == FLOATS => "a float tensor",
+                    a if a == INTS => "an integer tensor",
+                    a if a == NUMERIC => "a numeric (not bool) tensor",
+                    _ => "one of",
+                };
                 return Err(format!(
-                    "input {} must be {} (type {}), got {d}",
+                    "input {} must be {class} (type {}: {}), got {d}",
                     self.input_name(i),
-                    names.join(", "),
-                    var.name
+                    var.name,
+                    names.join(", ")
                 ));
             }
             match bound.iter().find(|(n, _, _)| *n == var.name) {

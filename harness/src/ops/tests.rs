@@ -38,6 +38,10 @@ fn f(s: &[usize]) -> Option<TypedShape> {
     Some((DType::F32, s.to_vec()))
 }
 
+fn ind(s: &[usize]) -> Option<TypedShape> {
+    Some((DType::I64, s.to_vec()))
+}
+
 fn attrs(list: &[(&str, AttrValue)]) -> Attributes {
     list.iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
@@ -58,22 +62,22 @@ fn shapes_of_model_ops() {
     );
     let g = attrs(&[("axis", AttrValue::Int(1))]);
     assert_eq!(
-        infer("Gather", &g, &[f(&[2, 7, 3]), f(&[4])], none).unwrap()[0].1,
+        infer("Gather", &g, &[f(&[2, 7, 3]), ind(&[4])], none).unwrap()[0].1,
         vec![2, 4, 3]
     );
     let mut shape = |_: usize| vec![0.0, -1.0, 4.0, 8.0];
     assert_eq!(
-        infer("Reshape", &a, &[f(&[1, 5, 32]), f(&[4])], &mut shape).unwrap()[0].1,
+        infer("Reshape", &a, &[f(&[1, 5, 32]), ind(&[4])], &mut shape).unwrap()[0].1,
         vec![1, 5, 4, 8]
     );
     let mut axes = |_: usize| vec![1.0];
     let k = attrs(&[("keepdims", AttrValue::Int(0))]);
     assert_eq!(
-        infer("ReduceSum", &k, &[f(&[2, 5, 3]), f(&[1])], &mut axes).unwrap()[0].1,
+        infer("ReduceSum", &k, &[f(&[2, 5, 3]), ind(&[1])], &mut axes).unwrap()[0].1,
         vec![2, 3]
     );
     let mut two = |_: usize| vec![2.0];
-    let t = infer("TopK", &a, &[f(&[5, 8]), f(&[1])], &mut two).unwrap();
+    let t = infer("TopK", &a, &[f(&[5, 8]), ind(&[1])], &mut two).unwrap();
     assert_eq!(t[0].1, vec![5, 2]);
     assert_eq!(t[1].0, DType::I64);
     let at = infer(
@@ -367,6 +371,8 @@ fn mutants(
         for dt in [
             DType::F32,
             DType::F16,
+            DType::F8E4M3FN,
+            DType::I8,
             DType::I64,
             DType::I32,
             DType::U8,
@@ -378,8 +384,8 @@ fn mutants(
                 out.push((format!("input {i} dtype {dt}"), attrs.clone(), vals));
             }
         }
-        if !v.dtype.is_float() && v.data.len() > 0 {
-            for x in [-100.0, 100.0, -9.223_372_036_854_775_808e18, 0.0, -1.0] {
+        if !v.dtype.is_float() && !v.data.is_empty() {
+            for x in [-100.0, 100.0, i64::MIN as f64, 0.0, -1.0] {
                 let mut vals = values.to_vec();
                 let mut w = v.clone();
                 let last = w.data.len() - 1;
