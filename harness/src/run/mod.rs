@@ -451,7 +451,11 @@ pub(crate) fn prepare_call(
         .map(|t| t.as_ref().map(|t| Value::new(t.dtype, t.to_f64())))
         .collect();
     let expected = ops::evaluate(case.op, &case.attributes, &values)
-        .map_err(|e| format!("invalid case: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "invalid case: {e} (the oracle refused the call before the backend saw it: a suite mistake the load-time checks missed, not the backend's)"
+            )
+        })?;
     let stored: Vec<Option<StoredTensor>> = case
         .inputs
         .iter()

@@ -89,6 +89,7 @@ mod tests {
             baseline: None,
             shard: None,
             command: vec!["xpucert".into(), "run".into()],
+            memory_budget: None,
         }
     }
 
