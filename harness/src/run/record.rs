@@ -228,6 +228,36 @@ mod tests {
             })
             .unwrap_err()
             .to_string();
-        assert!(e.contains("not-a-dir/results.jsonl"), "{e}");
+        // The step and the path; no `resume` wording in a fresh run.
+        let dir = file.display();
+        assert!(
+            e.starts_with(&format!("cannot create the output directory {dir}: ")),
+            "{e}"
+        );
+        assert!(!e.contains("resume"), "{e}");
+    }
+
+    #[test]
+    fn a_failed_jsonl_write_says_write_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let jsonl = dir.path().join("results.jsonl");
+        std::os::unix::fs::symlink("/dev/full", &jsonl).unwrap();
+        let cfg = config(dir.path());
+        let h = header();
+        let e = ResultsRecorder::new()
+            .on_event(&RunEvent::Started {
+                config: &cfg,
+                header: &h,
+                resume_from: None,
+                total: 0,
+                done: 0,
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("cannot write {}: ", jsonl.display())),
+            "{e}"
+        );
+        assert!(!e.contains("resume"), "{e}");
     }
 }
