@@ -33,7 +33,9 @@ pub(super) struct RunArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Where the backend runs: a worker process per backend, replaced after
-    /// a crash or hang (`process`), or inside xpucert (`none`, for debugging).
+    /// a crash or hang (`process`), or inside xpucert (`none`, for debugging:
+    /// a crash ends the run, and exit() or a call over its limit ends it
+    /// with exit code 4; `--resume` continues).
     #[arg(long, value_enum, default_value_t = IsolationArg::Process)]
     isolation: IsolationArg,
     /// Base time limit of one backend call in seconds, scaled up by the

@@ -18,9 +18,12 @@
 pub mod capabilities;
 pub mod events;
 mod explain;
+pub mod guard;
+pub mod inflight;
 pub mod interrupt;
 pub mod measure;
 pub mod model_case;
+pub mod outlock;
 pub mod plan;
 pub mod progress;
 pub mod record;

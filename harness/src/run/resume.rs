@@ -326,6 +326,7 @@ mod tests {
             filters: vec![],
             settings: [("option.threads".to_string(), "1".to_string())].into(),
             started_at: "2026-11-23T00:00:00Z".into(),
+            isolation_warning: None,
         }
     }
 
