@@ -40,12 +40,42 @@ pub enum ReadError {
 }
 
 impl ReadError {
-    /// The underlying I/O error kind, when there is one.
-    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+    /// As an I/O error without the path (for callers whose own error
+    /// names the file).
+    pub fn into_io(self) -> std::io::Error {
         match self {
-            ReadError::Io { source, .. } => Some(source.kind()),
-            _ => None,
+            ReadError::Io { source, .. } => source,
+            ReadError::NotRegular { kind, .. } => std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("not a regular file ({kind})"),
+            ),
+            ReadError::TooLarge {
+                size, limit, what, ..
+            } => std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{size} bytes is more than the {limit} bytes allowed for {what}"),
+            ),
         }
+    }
+}
+
+/// Largest results file read (results.json, a baseline), in bytes.
+pub const MAX_RESULTS_BYTES: u64 = 2 << 30;
+
+/// Fails unless `path` is a regular file (after symlinks), without opening
+/// it: opening a FIFO for reading would block.
+pub fn check_regular(path: &Path) -> Result<(), ReadError> {
+    let meta = std::fs::metadata(path).map_err(|source| ReadError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if meta.is_file() {
+        Ok(())
+    } else {
+        Err(ReadError::NotRegular {
+            path: path.display().to_string(),
+            kind: kind(&meta.file_type()),
+        })
     }
 }
 
@@ -59,13 +89,8 @@ pub fn read_regular(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u
         path: shown(),
         source,
     };
+    check_regular(path)?;
     let meta = std::fs::metadata(path).map_err(io)?;
-    if !meta.is_file() {
-        return Err(ReadError::NotRegular {
-            path: shown(),
-            kind: kind(&meta.file_type()),
-        });
-    }
     let too_large = |size| ReadError::TooLarge {
         path: shown(),
         size,

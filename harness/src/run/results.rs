@@ -226,10 +226,12 @@ impl ResultsFile {
     /// Reads a results.json and checks its schema and version.
     pub fn read(path: &Path) -> Result<Self, ReadError> {
         let p = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
-            path: p.clone(),
-            source,
-        })?;
+        let bytes =
+            crate::files::read_regular(path, crate::files::MAX_RESULTS_BYTES, "a results file")
+                .map_err(|e| ReadError::Io {
+                    path: p.clone(),
+                    source: e.into_io(),
+                })?;
         let v: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|source| ReadError::NotJson {
                 path: p.clone(),
