@@ -94,11 +94,21 @@ fn attention_cost(attrs: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
         _ => (0, 1, 0),
     };
     let rows = numel(q) / d as f64;
+    // 4-D: [batch, heads, seq, head]; 3-D: [batch, seq, hidden].
+    let q_seq = match q.len() {
+        4 => q[2],
+        3 => q[1],
+        _ => 0,
+    };
     let skv = skv as f64;
     let macs = rows * skv * (d + dv) as f64;
     Work {
         flops: Some(2.0 * macs + 5.0 * rows * skv),
         multiply_adds: macs,
+        // The oracle works a (batch, head) at a time: its score, weight and
+        // error-model matrices are q_seq x kv_seq each (measured: a 2048 x
+        // 2048 head peaks at about 5 such arrays in f64).
+        scratch: 6.0 * q_seq as f64 * skv,
     }
 }
 
