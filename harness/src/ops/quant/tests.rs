@@ -353,7 +353,7 @@ fn configuration_errors() {
     qf(
         &Attributes::new(),
         &[t(DType::I8, &[1], &[1.0]), scalar(DType::I8, 1.0)],
-        "must be f32, f16, bf16 or i32",
+        "input x must be f32, f16, bf16, i32 (type T1), got i8",
     );
     qf(
         &Attributes::new(),
@@ -383,7 +383,7 @@ fn configuration_errors() {
     dqf(
         &Attributes::new(),
         &[x.clone(), s.clone()],
-        "input x must be int8",
+        "input x must be i8, u8, i16, u16, i32, f8e4m3fn, f8e5m2 (type T1), got f32",
     );
     dqf(
         &Attributes::new(),
@@ -407,6 +407,23 @@ fn configuration_errors() {
             scalar(DType::I32, 5.0),
         ],
         "must be 0 for i32",
+    );
+    // A per-axis scale needs an axis, which a scalar x does not have.
+    qf(
+        &Attributes::new(),
+        &[scalar(DType::F32, 1.0), f(&[2], &[1.0, 1.0])],
+        "x is a scalar (rank 0) and has no axis 1",
+    );
+    // The zero point has the scale's shape (ONNX: "Shape must match y_scale").
+    qf(
+        &Attributes::new(),
+        &[x.clone(), s.clone(), t(DType::U8, &[3], &[0.0; 3])],
+        "y_zero_point must have the shape of y_scale []",
+    );
+    qf(
+        &a(&[("saturate", 2)]),
+        &[x.clone(), s.clone()],
+        "saturate must be 0 or 1",
     );
 }
 
