@@ -228,8 +228,25 @@ impl Plan {
             Some(_) => attrs.float("scale", 0.0)?,
         };
         let softcap = attrs.float("softcap", 0.0)?;
-        if softcap.is_nan() || softcap < 0.0 {
-            return Err(format!("softcap must be >= 0 (0: no cap), got {softcap}"));
+        // An infinite cap would compute inf * tanh(0) = NaN, not "no cap".
+        if !softcap.is_finite() || softcap < 0.0 {
+            return Err(format!(
+                "softcap must be finite and >= 0 (0: no cap), got {softcap}"
+            ));
+        }
+        // Neither changes Y's exact value, but the spec bounds both.
+        let mode = attrs.int("qk_matmul_output_mode", 0)?;
+        if !(0..=3).contains(&mode) {
+            return Err(format!(
+                "attribute qk_matmul_output_mode must be 0, 1, 2 or 3, got {mode}"
+            ));
+        }
+        // Absent: Q's precision, which is one of these.
+        let code = attrs.int("softmax_precision", 1)?;
+        if ![1, 10, 11, 16].contains(&code) {
+            return Err(format!(
+                "attribute softmax_precision must be a float dtype code (1 f32, 10 f16, 11 f64, 16 bf16), got {code}"
+            ));
         }
         let causal = match attrs.int("is_causal", 0)? {
             0 => false,
@@ -965,6 +982,18 @@ mod tests {
                 Some(t(DType::F16, &[2, 2], &[0.0; 4])),
             ],
             "additive mask of Q's dtype f32, got f16",
+        );
+        fails(
+            "Attention",
+            &attrs(&[("softcap", AttrValue::Float(f64::INFINITY))]),
+            &[q.clone(), k.clone(), v.clone()],
+            "softcap must be finite",
+        );
+        fails(
+            "Attention",
+            &attrs(&[("softmax_precision", AttrValue::Int(3))]),
+            &[q.clone(), k.clone(), v.clone()],
+            "softmax_precision must be a float dtype code",
         );
         fails(
             "Attention",
