@@ -249,57 +249,6 @@ impl Call<'_> {
     pub(super) fn axis(&self, what: &str, axis: i64, rank: usize) -> Result<usize> {
         super::rules::resolve_axis(what, axis, rank).map_err(|m| self.err(m))
     }
-
-    /// Fails unless `v` has a floating-point dtype (ops whose ONNX type
-    /// constraint is float only).
-    pub(super) fn require_float(&self, i: usize, v: &Value) -> Result<()> {
-        if v.dtype.is_float() {
-            Ok(())
-        } else {
-            Err(self.err(format!(
-                "input {} must be a float tensor, got {}",
-                self.input_name(i),
-                v.dtype
-            )))
-        }
-    }
-
-    /// Fails unless `b` has the same dtype as `a` (ONNX type variables bind
-    /// one dtype for all inputs that share them).
-    pub(super) fn require_same_dtype(
-        &self,
-        ia: usize,
-        a: &Value,
-        ib: usize,
-        b: &Value,
-    ) -> Result<()> {
-        if a.dtype == b.dtype {
-            Ok(())
-        } else {
-            Err(self.err(format!(
-                "inputs {} and {} must have the same dtype, got {} and {}",
-                self.input_name(ia),
-                self.input_name(ib),
-                a.dtype,
-                b.dtype
-            )))
-        }
-    }
-
-    /// Reads an integer tensor input (axes, shape, K, indices) as i64 values,
-    /// in row-major order. Accepts any integer dtype; rejects floats and
-    /// non-integral values rather than guessing.
-    pub(super) fn int_values(&self, i: usize, v: &Value) -> Result<Vec<i64>> {
-        if v.dtype.is_float() || v.dtype == DType::Bool {
-            return Err(self.err(format!(
-                "input {} must be an integer tensor, got {}",
-                self.input_name(i),
-                v.dtype
-            )));
-        }
-        let values: Vec<f64> = v.data.iter().copied().collect();
-        super::rules::ints_of(&self.input_name(i), &values).map_err(|m| self.err(m))
-    }
 }
 
 /// Brings exact results into an integer or bool output dtype: truncation
