@@ -390,12 +390,7 @@ fn mask_bias(call: &Call, mask: &Value, target: [usize; 4]) -> Result<Array4<f64
 /// * attn_mask is bool or has Q's dtype (the spec's text); is_causal is 0
 ///   or 1. [`Plan::resolve`] holds every check, which the shape rule runs too.
 fn attention(call: &Call) -> Result<Output> {
-    let typed: Vec<Option<TypedShape>> = call
-        .inputs
-        .iter()
-        .map(|v| v.map(|v| (v.dtype, v.shape().to_vec())))
-        .collect();
-    let plan = Plan::resolve(call.attrs, &typed).map_err(|m| call.err(m))?;
+    let plan = Plan::resolve(call.attrs, &call.typed_shapes()).map_err(|m| call.err(m))?;
     let (q_in, k_in, v_in) = (call.input(0)?, call.input(1)?, call.input(2)?);
     let rank = plan.rank;
     let q = to_bhsd(call, 0, q_in, plan.q_heads)?;

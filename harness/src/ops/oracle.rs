@@ -244,6 +244,23 @@ impl Call<'_> {
         self.attrs.float(name, default).map_err(|m| self.err(m))
     }
 
+    /// The dtypes and shapes of the inputs (`None` for an omitted one): what
+    /// the checks shared with the shape rule judge.
+    pub(super) fn typed_shapes(&self) -> Vec<Option<super::TypedShape>> {
+        self.inputs
+            .iter()
+            .map(|v| v.map(|v| (v.dtype, v.shape().to_vec())))
+            .collect()
+    }
+
+    /// Input `i`'s values, flattened (empty for an omitted input): the
+    /// shape rule's `values` reader, served from the call.
+    pub(super) fn values(&self, i: usize) -> Vec<f64> {
+        self.opt(i)
+            .map(|v| v.data.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// Resolves a possibly negative axis against `rank` (ONNX accepts
     /// `[-rank, rank - 1]`).
     pub(super) fn axis(&self, what: &str, axis: i64, rank: usize) -> Result<usize> {

@@ -196,17 +196,8 @@ impl Rope {
 /// cos| + |b sin|` in the io dtype's u. Elements past the rotary dimension
 /// are copied: no error.
 fn rotary_embedding(call: &Call) -> Result<Output> {
-    let typed: Vec<Option<TypedShape>> = call
-        .inputs
-        .iter()
-        .map(|v| v.map(|v| (v.dtype, v.shape().to_vec())))
-        .collect();
-    let mut read = |i: usize| -> Vec<f64> {
-        call.opt(i)
-            .map(|v| v.data.iter().copied().collect())
-            .unwrap_or_default()
-    };
-    let plan = Rope::resolve(call.attrs, &typed, &mut read).map_err(|m| call.err(m))?;
+    let plan = Rope::resolve(call.attrs, &call.typed_shapes(), &mut |i| call.values(i))
+        .map_err(|m| call.err(m))?;
     let (x, cos, sin) = (call.input(0)?, call.input(1)?, call.input(2)?);
     let Rope {
         batch: b,

@@ -437,25 +437,6 @@ fn quantized_dtype(attrs: &Attributes, zp: Option<DType>) -> std::result::Result
     }
 }
 
-/// The dtypes and shapes of a call's inputs, for the checks it shares
-/// with the shape rule.
-fn typed(call: &Call) -> Vec<Option<TypedShape>> {
-    call.inputs
-        .iter()
-        .map(|v| v.map(|v| (v.dtype, v.shape().to_vec())))
-        .collect()
-}
-
-/// Reads a call's input values for the checks it shares with the shape
-/// rule (an omitted input reads as empty).
-fn reader<'a>(call: &'a Call) -> impl FnMut(usize) -> Vec<f64> + 'a {
-    |i| {
-        call.opt(i)
-            .map(|v| v.data.iter().copied().collect())
-            .unwrap_or_default()
-    }
-}
-
 /// How QuantizeLinear forms `x / scale` before rounding; the oracle's is
 /// [`exact_quotient`]. Tests substitute f32 strategies a backend may use.
 type Quotient = fn(x: f64, scale: f64) -> f64;
@@ -475,8 +456,8 @@ fn quantize_linear(call: &Call) -> Result<Output> {
 }
 
 fn quantize_with(call: &Call, quotient: Quotient) -> Result<Output> {
-    let plan =
-        Quantize::resolve(call.attrs, &typed(call), &mut reader(call)).map_err(|m| call.err(m))?;
+    let plan = Quantize::resolve(call.attrs, &call.typed_shapes(), &mut |i| call.values(i))
+        .map_err(|m| call.err(m))?;
     let (x, scale) = (call.input(0)?, call.input(1)?);
     let out = plan.out;
     let s = plan.granularity.expand(&scale.data, x.shape());
@@ -520,7 +501,7 @@ fn div_round_half_even(a: i128, b: i128) -> i128 {
 /// or fp8 ([`Dequantize::resolve`]). NaN and infinite fp8 inputs stay NaN
 /// and infinite.
 fn dequantize_linear(call: &Call) -> Result<Output> {
-    let plan = Dequantize::resolve(call.attrs, &typed(call), &mut reader(call))
+    let plan = Dequantize::resolve(call.attrs, &call.typed_shapes(), &mut |i| call.values(i))
         .map_err(|m| call.err(m))?;
     let (x, scale) = (call.input(0)?, call.input(1)?);
     let s = plan.granularity.expand(&scale.data, x.shape());
