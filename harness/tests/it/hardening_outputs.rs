@@ -1,0 +1,201 @@
+//! Hardening of what xpucert prints and certifies (issue 15, outputs and
+//! trust): bundles whose paths leave the bundle or pass through symlinks,
+//! summaries that disagree with their cases, vendor strings carrying
+//! terminal control codes, and where `certify` keeps its run.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+
+use common::{build_reference, run, xpucert};
+use serde_json::{Value, json};
+
+use crate::reports::tmp;
+
+/// A profile of one tiny suite (Add and Relu in f32) in `dir`, so a
+/// certification runs in well under a second.
+fn tiny_profile(dir: &Path) -> PathBuf {
+    std::fs::write(
+        dir.join("tiny.yaml"),
+        "suite: tiny\nseed: 1\ndtypes: [f32]\ncases:\n  \
+         - {name: small, op: Add, inputs: [{shape: [8]}, {shape: [8]}]}\n  \
+         - {name: small, op: Relu, inputs: [{shape: [8]}]}\n",
+    )
+    .unwrap();
+    let profile = dir.join("tiny-profile.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "profile: tiny\ndescription: two ops\nsuites: [{}]\nrequired:\n  \
+             - {{op: Add, dtypes: [f32]}}\nthroughput: {{min_iterations: 10}}\n",
+            dir.join("tiny.yaml").display()
+        ),
+    )
+    .unwrap();
+    profile
+}
+
+fn certify(profile: &Path, out: &Path) -> common::Output {
+    run(xpucert()
+        .args(["certify", "--profile"])
+        .arg(profile)
+        .args(["--backend", "reference", "--out"])
+        .arg(out))
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A certified bundle of the tiny profile, made once per test binary.
+fn bundle() -> &'static PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        build_reference();
+        let dir = tempfile::tempdir().expect("tmp").keep();
+        let profile = tiny_profile(&dir);
+        let out = dir.join("bundle");
+        let o = certify(&profile, &out);
+        assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+        out
+    })
+}
+
+#[test]
+fn certify_keeps_each_run_inside_its_own_bundle() {
+    build_reference();
+    let t = tmp();
+    let profile = tiny_profile(t.path());
+    let (v1, v2) = (t.path().join("rel.v1"), t.path().join("rel.v2"));
+    for out in [&v1, &v2] {
+        let o = certify(&profile, out);
+        assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    }
+    // Each bundle holds its own run; nothing is written beside them.
+    for out in [&v1, &v2] {
+        let run_results = read_json(&out.join("run/results.json"));
+        let command: Vec<String> =
+            serde_json::from_value(run_results["provenance"]["command"].clone()).unwrap();
+        let at = command.iter().position(|a| a == "--out").unwrap();
+        assert_eq!(Path::new(&command[at + 1]), out.join("run"), "{command:?}");
+        assert!(out.join("run/results.jsonl").is_file());
+        let o = run(xpucert().arg("verify").arg(out));
+        assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    }
+    let mut names: Vec<String> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["rel.v1", "rel.v2", "tiny-profile.yaml", "tiny.yaml"],
+        "certify wrote outside --out"
+    );
+}
+
+/// A copy of the bundle with `edit` applied, then `verify` on it.
+fn verify_edited(name: &str, edit: impl FnOnce(&Path)) -> common::Output {
+    let t = tempfile::tempdir().unwrap().keep();
+    let copy = t.join(name);
+    copy_dir(bundle(), &copy);
+    edit(&copy);
+    run(xpucert().arg("verify").arg(&copy))
+}
+
+fn set_listed_path(bundle: &Path, role: &str, path: &str) {
+    let cpath = bundle.join("certificate.json");
+    let mut c = read_json(&cpath);
+    for f in c["files"].as_array_mut().unwrap() {
+        if f["role"] == role {
+            f["path"] = json!(path);
+        }
+    }
+    std::fs::write(cpath, c.to_string()).unwrap();
+}
+
+#[test]
+fn verify_refuses_symlinks_and_paths_that_leave_the_bundle() {
+    let o = run(xpucert().arg("verify").arg(bundle()));
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+
+    // The results file replaced by a symlink to an identical file outside:
+    // the hashes all match, so only the symlink rule can refuse it.
+    let outside = tempfile::tempdir().unwrap().keep().join("results.json");
+    std::fs::copy(bundle().join("results.json"), &outside).unwrap();
+    let o = verify_edited("symlinked-results", |b| {
+        std::fs::remove_file(b.join("results.json")).unwrap();
+        std::os::unix::fs::symlink(&outside, b.join("results.json")).unwrap();
+    });
+    assert_eq!(o.code, 1, "{}\n{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains("REJECTED")
+            && o.stderr.contains("results.json")
+            && o.stderr.contains("symlink"),
+        "{}",
+        o.stderr
+    );
+
+    // A symlinked directory on the way to the library.
+    let lib_dir = tempfile::tempdir().unwrap().keep();
+    copy_dir(&bundle().join("backend"), &lib_dir);
+    let o = verify_edited("symlinked-dir", |b| {
+        std::fs::remove_dir_all(b.join("backend")).unwrap();
+        std::os::unix::fs::symlink(&lib_dir, b.join("backend")).unwrap();
+    });
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("backend") && o.stderr.contains("symlink"),
+        "{}",
+        o.stderr
+    );
+
+    // certificate.json itself.
+    let o = verify_edited("symlinked-certificate", |b| {
+        let real = b.join("real-certificate.json");
+        std::fs::rename(b.join("certificate.json"), &real).unwrap();
+        std::os::unix::fs::symlink(&real, b.join("certificate.json")).unwrap();
+    });
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("certificate.json") && o.stderr.contains("symlink"),
+        "{}",
+        o.stderr
+    );
+
+    // Listed paths that leave the bundle, for every role that is read.
+    for (i, (role, path, why)) in [
+        ("results", outside.to_str().unwrap().to_string(), "absolute"),
+        (
+            "results",
+            "../symlinked-results/results.json".to_string(),
+            "`..`",
+        ),
+        ("profile", "./profile.yaml".to_string(), "`.`"),
+        ("library", "backend//x.so".to_string(), "``"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let o = verify_edited(&format!("path-{i}"), |b| set_listed_path(b, role, &path));
+        assert_eq!(o.code, 1, "{role} {path}: {}", o.stderr);
+        assert!(
+            o.stderr.contains("leaves the bundle") && o.stderr.contains(why),
+            "{role} {path}: {}",
+            o.stderr
+        );
+    }
+}
