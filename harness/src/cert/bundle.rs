@@ -140,6 +140,12 @@ pub fn write_bundle(
             results_path.display()
         ))
     })?;
+    if let Some(m) = results.summary_mismatch() {
+        return Err(CertError::Other(format!(
+            "{}: {m}; a certificate needs a consistent results file (rerun, or `xpucert merge` shards again)",
+            results_path.display()
+        )));
+    }
     if results.shard.is_some() {
         return Err(CertError::Other(format!(
             "{} holds one shard; `xpucert merge` the shards first",
@@ -308,6 +314,9 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
     let results: ResultsFile =
         serde_json::from_slice(&std::fs::read(&results_path).map_err(io(&results_path))?)
             .map_err(|e| reject(format!("results.json does not parse: {e}")))?;
+    if let Some(m) = results.summary_mismatch() {
+        return Err(reject(format!("{}: {m}", results_f.path)));
+    }
     if results.provenance.backend_sha256 != lib_f.sha256 || cert.backend_sha256 != lib_f.sha256 {
         return Err(reject(format!(
             "the results were made with library sha256 {}, the bundled library is {}",

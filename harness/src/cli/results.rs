@@ -8,9 +8,19 @@ use super::{ExitCode, Failure};
 use crate::report;
 use crate::run::ResultsFile;
 
-/// Reads a results.json and checks its schema.
+/// Reads a results.json and checks its schema. A stored summary that its
+/// cases do not support is named on stderr; every command here reports
+/// from the cases (`ResultsFile::recounted_summary`), so the exit code does
+/// not change (docs/reports.md).
 fn read_results(path: &Path) -> Result<ResultsFile, Failure> {
-    ResultsFile::read(path).map_err(Failure::usage)
+    let r = ResultsFile::read(path).map_err(Failure::usage)?;
+    if let Some(m) = r.summary_mismatch() {
+        eprintln!(
+            "xpucert: warning: {}: {m}; reporting from the cases",
+            path.display()
+        );
+    }
+    Ok(r)
 }
 
 fn write_or_print(out: Option<&Path>, text: &str) -> Result<(), Failure> {

@@ -148,6 +148,47 @@ impl Summary {
     pub fn count(&self, s: Status) -> usize {
         self.by_status.get(s.name()).copied().unwrap_or(0)
     }
+
+    /// The counts and verdict `cases` support, with this summary's wall
+    /// time and interruption (an interruption only withholds a verdict).
+    pub fn recount(&self, cases: &[CaseResult]) -> Summary {
+        let s = Summary::of(cases, self.wall_seconds);
+        if self.interrupted { s.interrupted() } else { s }
+    }
+
+    /// One line: `N cases (a pass, b fail) -> VERDICT`.
+    pub fn describe(&self) -> String {
+        let counts: Vec<String> = self
+            .by_status
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        format!(
+            "{} cases ({}) -> {}",
+            self.total,
+            counts.join(", "),
+            if self.conformant {
+                "CONFORMANT"
+            } else {
+                "NOT CONFORMANT"
+            }
+        )
+    }
+}
+
+/// A results file whose stored `summary` its cases do not support (an
+/// edited or corrupted file): readers go by the cases.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "its summary says {}, but its cases say {}",
+    stored.describe(),
+    recounted.describe()
+)]
+pub struct SummaryMismatch {
+    /// The summary as stored.
+    pub stored: Summary,
+    /// The summary of the cases.
+    pub recounted: Summary,
 }
 
 /// The whole `results.json`.
@@ -217,6 +258,26 @@ pub enum ReadError {
 }
 
 impl ResultsFile {
+    /// The counts and verdict of the cases: what every reader of a results
+    /// file reports, whatever its stored `summary` says.
+    pub fn recounted_summary(&self) -> Summary {
+        self.summary.recount(&self.cases)
+    }
+
+    /// The stored summary and the recount, when their counts or verdict
+    /// differ (wall time is not compared: it cannot be recounted).
+    pub fn summary_mismatch(&self) -> Option<SummaryMismatch> {
+        let recounted = self.recounted_summary();
+        let s = &self.summary;
+        let same = s.total == recounted.total
+            && s.by_status == recounted.by_status
+            && s.conformant == recounted.conformant;
+        (!same).then(|| SummaryMismatch {
+            stored: s.clone(),
+            recounted,
+        })
+    }
+
     /// Reads a results.json and checks its schema and version.
     pub fn read(path: &Path) -> Result<Self, ReadError> {
         let p = path.display().to_string();

@@ -199,3 +199,106 @@ fn verify_refuses_symlinks_and_paths_that_leave_the_bundle() {
         );
     }
 }
+
+/// The bundle's results with every case turned into a `fail` and the
+/// stored summary left saying all pass.
+fn failing_cases_under_a_passing_summary(dir: &Path) -> PathBuf {
+    let mut r = read_json(&bundle().join("results.json"));
+    assert_eq!(r["summary"]["conformant"], true);
+    for c in r["cases"].as_array_mut().unwrap() {
+        c["status"] = json!("fail");
+        c["message"] = json!("edited");
+    }
+    let p = dir.join("edited.json");
+    std::fs::write(&p, r.to_string()).unwrap();
+    p
+}
+
+#[test]
+fn readers_recount_a_summary_that_disagrees_with_the_cases() {
+    let t = tmp();
+    let edited = failing_cases_under_a_passing_summary(t.path());
+    let warning = "its summary says 2 cases (2 pass) -> CONFORMANT, but its cases say 2 cases (2 fail) -> NOT CONFORMANT";
+    for format in ["table", "md", "html", "junit", "json"] {
+        let o = run(xpucert().args(["report", "--format", format]).arg(&edited));
+        assert_eq!(o.code, 0, "{format}: {}", o.stderr);
+        assert!(o.stderr.contains(warning), "{format}: {}", o.stderr);
+        assert!(
+            !o.stdout.contains("CONFORMANT") || o.stdout.contains("NOT CONFORMANT"),
+            "{format}: {}",
+            o.stdout
+        );
+        assert!(!o.stdout.contains("2 pass"), "{format}: {}", o.stdout);
+    }
+    let o = run(xpucert().arg("report").arg(&edited));
+    assert!(
+        o.stdout.contains("2 cases: 2 fail") && o.stdout.contains("-> NOT CONFORMANT"),
+        "{}",
+        o.stdout
+    );
+    let o = run(xpucert().args(["report", "--format", "md"]).arg(&edited));
+    assert!(o.stdout.contains("— NOT CONFORMANT"), "{}", o.stdout);
+
+    // The other readers of results files warn the same way (merge then
+    // refuses a file that is not a shard; it recounts what it merges).
+    let merged = t.path().join("merged.json");
+    for args in [
+        vec!["matrix".to_string(), edited.display().to_string()],
+        vec![
+            "merge".into(),
+            edited.display().to_string(),
+            "--out".into(),
+            merged.display().to_string(),
+        ],
+        vec![
+            "gate".into(),
+            "--baseline".into(),
+            edited.display().to_string(),
+            "--current".into(),
+            edited.display().to_string(),
+        ],
+    ] {
+        let o = run(xpucert().args(&args));
+        assert!(o.stderr.contains(warning), "{args:?}: {}", o.stderr);
+    }
+
+    // certify --results refuses it; verify rejects a bundle whose results
+    // and certificate hash were both edited this way.
+    let profile = tiny_profile(t.path());
+    let o = run(xpucert()
+        .args(["certify", "--profile"])
+        .arg(&profile)
+        .arg("--results")
+        .arg(&edited)
+        .arg("--out")
+        .arg(t.path().join("refused")));
+    assert_eq!(o.code, 2, "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains(warning), "{}", o.stderr);
+    let o = verify_edited("summary-edited", |b| {
+        // Only the Relu case (not required by the profile) fails, so the
+        // level still follows; the summary is what gives it away.
+        let mut r = read_json(&b.join("results.json"));
+        for c in r["cases"].as_array_mut().unwrap() {
+            if c["op"] == "Relu" {
+                c["status"] = json!("fail");
+            }
+        }
+        let text = r.to_string();
+        std::fs::write(b.join("results.json"), &text).unwrap();
+        let cpath = b.join("certificate.json");
+        let mut c = read_json(&cpath);
+        for f in c["files"].as_array_mut().unwrap() {
+            if f["role"] == "results" {
+                f["sha256"] = json!(xpucert::digest::sha256_hex(text.as_bytes()));
+            }
+        }
+        std::fs::write(cpath, c.to_string()).unwrap();
+    });
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("REJECTED")
+            && o.stderr.contains("its cases say 2 cases (1 pass, 1 fail)"),
+        "{}",
+        o.stderr
+    );
+}
