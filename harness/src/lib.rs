@@ -40,3 +40,4 @@ pub mod repro;
 pub mod run;
 pub mod scaffold;
 pub mod suite;
+pub mod text;

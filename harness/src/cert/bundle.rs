@@ -225,7 +225,7 @@ pub fn write_bundle(
         created_at: crate::run::utc_now(),
     };
     let path = dir.join("certificate.json");
-    let text = serde_json::to_string_pretty(&cert).map_err(|e| CertError::Other(e.to_string()))?;
+    let text = crate::text::to_json_pretty(&cert).map_err(|e| CertError::Other(e.to_string()))?;
     std::fs::write(&path, text + "\n").map_err(io(&path))?;
     Ok(cert)
 }

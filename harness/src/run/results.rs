@@ -312,7 +312,7 @@ impl ResultsFile {
         let tmp = path.with_extension("json.tmp");
         {
             let mut w = BufWriter::new(File::create(&tmp)?);
-            serde_json::to_writer_pretty(&mut w, self)?;
+            crate::text::write_json_pretty(&mut w, self)?;
             w.write_all(b"\n")?;
             w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         }

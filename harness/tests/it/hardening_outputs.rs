@@ -297,8 +297,167 @@ fn readers_recount_a_summary_that_disagrees_with_the_cases() {
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert!(
         o.stderr.contains("REJECTED")
-            && o.stderr.contains("its cases say 2 cases (1 pass, 1 fail)"),
+            && o.stderr.contains("its cases say 2 cases (1 fail, 1 pass)"),
         "{}",
         o.stderr
     );
+}
+
+/// Clears the screen, returns the carriage, rings the bell, reverses the
+/// text that follows, then a C1 CSI and a DEL.
+const HOSTILE: &str = "evil\x1b[2J\r\x07\u{202e}X\u{9b}\x7f";
+/// How [`HOSTILE`] reads once escaped.
+const ESCAPED: &str = "evil\\x1b[2J\\x0d\\x07\\u{202e}X\\x9b\\x7f";
+
+/// Characters no output may carry raw: C0 controls but newline and tab,
+/// DEL, C1 controls, bidi overrides and isolates.
+fn assert_clean(what: &str, s: &str) {
+    let bad: Vec<char> = s
+        .chars()
+        .filter(|&c| {
+            (c < ' ' && c != '\n' && c != '\t')
+                || ('\x7f'..='\u{9f}').contains(&c)
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c)
+        })
+        .collect();
+    assert!(bad.is_empty(), "{what}: raw {bad:?} in\n{s}");
+}
+
+fn hostile_mutants() -> std::process::Command {
+    build_reference();
+    let mut c = xpucert();
+    c.env("XPUCERT_MUTANT_NAME", HOSTILE);
+    c
+}
+
+#[test]
+fn vendor_strings_from_the_library_reach_no_output_raw() {
+    // info: the name the library reports at init and its manifest fields.
+    let o = run(hostile_mutants().args([
+        "info",
+        "--backend",
+        "mutants",
+        "--option",
+        "mode=honest",
+        "--option",
+        &format!("label={HOSTILE}"),
+        "--suite",
+        "suites/ops/edge.yaml",
+    ]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_clean("info stdout", &o.stdout);
+    assert_clean("info stderr", &o.stderr);
+    for line in [
+        format!("backend:   {ESCAPED}"),
+        format!("vendor:    {ESCAPED}"),
+        format!("device:    {ESCAPED}"),
+    ] {
+        assert!(o.stdout.contains(&line), "{line}\n{}", o.stdout);
+    }
+
+    // An error message the library returns through the ABI (a load error).
+    let o = run(hostile_mutants().args([
+        "info",
+        "--backend",
+        "mutants",
+        "--option",
+        &format!("mode={HOSTILE}"),
+    ]));
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert_clean("load error", &o.stderr);
+    assert!(
+        o.stderr.contains(&format!("unknown mode `{ESCAPED}`")),
+        "{}",
+        o.stderr
+    );
+
+    // run in every terminal format; results.json keeps the strings as they
+    // were (escaped JSON reads back unchanged) without carrying them raw.
+    let t = tmp();
+    tiny_profile(t.path());
+    for format in ["table", "lines", "md", "json", "junit", "html"] {
+        let out = t.path().join(format!("run-{format}"));
+        let o = run(hostile_mutants()
+            .args(["run", "--backend", "mutants", "--option", "mode=honest"])
+            .arg("--option")
+            .arg(format!("label={HOSTILE}"))
+            .arg("--suite")
+            .arg(t.path().join("tiny.yaml"))
+            .args(["--format", format, "--out"])
+            .arg(&out));
+        assert_eq!(o.code, 0, "{format}: {}", o.stderr);
+        assert_clean(format, &o.stdout);
+        assert_clean(format, &o.stderr);
+        let text = std::fs::read_to_string(out.join("results.json")).unwrap();
+        assert_clean("results.json", &text);
+        let r: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(r["provenance"]["backend_name"], HOSTILE);
+        assert_eq!(r["provenance"]["manifest"]["vendor"], HOSTILE);
+        if format == "json" {
+            let printed: Value = serde_json::from_str(&o.stdout).unwrap();
+            assert_eq!(printed["provenance"]["backend_name"], HOSTILE);
+        }
+        // quick-junit drops what XML cannot hold (ESC, BEL, CR, C1) and
+        // the escape takes the rest; md and html show the escapes.
+        if matches!(format, "md" | "html") {
+            assert!(o.stdout.contains("evil\\x1b[2J"), "{format}: {}", o.stdout);
+        }
+        if format == "junit" {
+            assert!(o.stdout.contains("evil\\u{202e}X\\x7f"), "{}", o.stdout);
+        }
+    }
+}
+
+#[test]
+fn vendor_strings_from_a_results_file_reach_no_output_raw() {
+    let mut r = read_json(&bundle().join("results.json"));
+    r["provenance"]["backend_name"] = json!(HOSTILE);
+    r["provenance"]["manifest"]["device"] = json!(HOSTILE);
+    r["cases"][0]["status"] = json!("error");
+    r["cases"][0]["message"] = json!(format!("run_op: {HOSTILE}\nsecond line"));
+    r["summary"] = json!({"total": 2, "by_status": {"error": 1, "pass": 1},
+        "conformant": false, "wall_seconds": 0.1});
+    let t = tmp();
+    let edited = t.path().join("hostile.json");
+    std::fs::write(&edited, r.to_string()).unwrap();
+    for format in ["table", "md", "junit", "html", "json"] {
+        let o = run(xpucert().args(["report", "--format", format]).arg(&edited));
+        assert_eq!(o.code, 0, "{format}: {}", o.stderr);
+        assert_clean(format, &o.stdout);
+        assert!(o.stderr.is_empty(), "{format}: {}", o.stderr);
+        if format == "json" {
+            let back: Value = serde_json::from_str(&o.stdout).unwrap();
+            assert_eq!(back["cases"][0]["message"], r["cases"][0]["message"]);
+        } else if matches!(format, "md" | "html") {
+            assert!(o.stdout.contains("evil\\x1b[2J"), "{format}: {}", o.stdout);
+        }
+        // --out files are escaped the same way.
+        let file = t.path().join(format!("report.{format}"));
+        let o = run(xpucert()
+            .args(["report", "--format", format, "--out"])
+            .arg(&file)
+            .arg(&edited));
+        assert_eq!(o.code, 0, "{format}: {}", o.stderr);
+        assert_clean(format, &std::fs::read_to_string(&file).unwrap());
+    }
+    for format in ["table", "md", "html", "json"] {
+        let o = run(xpucert().args(["matrix", "--format", format]).arg(&edited));
+        assert_eq!(o.code, 0, "matrix {format}: {}", o.stderr);
+        assert_clean(&format!("matrix {format}"), &o.stdout);
+        if format != "json" {
+            assert!(
+                o.stdout.contains("evil\\x1b[2J"),
+                "matrix {format}: {}",
+                o.stdout
+            );
+        }
+    }
+    let o = run(xpucert()
+        .args(["gate", "--baseline"])
+        .arg(bundle().join("results.json"))
+        .arg("--current")
+        .arg(&edited));
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_clean("gate", &o.stdout);
 }
