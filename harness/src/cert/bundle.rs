@@ -314,9 +314,6 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
     let results: ResultsFile =
         serde_json::from_slice(&std::fs::read(&results_path).map_err(io(&results_path))?)
             .map_err(|e| reject(format!("results.json does not parse: {e}")))?;
-    if let Some(m) = results.summary_mismatch() {
-        return Err(reject(format!("{}: {m}", results_f.path)));
-    }
     if results.provenance.backend_sha256 != lib_f.sha256 || cert.backend_sha256 != lib_f.sha256 {
         return Err(reject(format!(
             "the results were made with library sha256 {}, the bundled library is {}",
@@ -365,6 +362,11 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
             cert.level.name(),
             recomputed.name()
         )));
+    }
+    // After the level: a claim that no longer follows is the clearer
+    // message when both are wrong.
+    if let Some(m) = results.summary_mismatch() {
+        return Err(reject(format!("{}: {m}", results_f.path)));
     }
     if results.summary != cert.summary || results.provenance.manifest != cert.manifest {
         return Err(reject(

@@ -189,10 +189,7 @@ pub fn main() -> std::process::ExitCode {
             return match backend::worker::serve(&crate::model::run::worker_handlers()) {
                 Ok(()) => ExitCode::Success.into(),
                 Err(e) => {
-                    eprintln!(
-                        "xpucert worker: error: {}",
-                        crate::text::escape(&e)
-                    );
+                    eprintln!("xpucert worker: error: {}", crate::text::escape(&e));
                     ExitCode::Usage.into()
                 }
             };
