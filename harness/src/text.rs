@@ -60,11 +60,12 @@ pub fn escape_line(s: &str) -> Cow<'_, str> {
     escape_with(s, false)
 }
 
-/// serde_json's pretty formatter, writing DEL, C1 controls and bidi
-/// overrides as `\uXXXX` (serde_json escapes the C0 controls itself).
-struct SafeFormatter<'a>(serde_json::ser::PrettyFormatter<'a>);
+/// A serde_json formatter (pretty or compact) that also writes DEL, C1
+/// controls and bidi overrides as `\uXXXX` (serde_json escapes the C0
+/// controls itself).
+struct SafeFormatter<F>(F);
 
-impl serde_json::ser::Formatter for SafeFormatter<'_> {
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for SafeFormatter<F> {
     fn write_string_fragment<W: ?Sized + io::Write>(
         &mut self,
         writer: &mut W,
@@ -131,6 +132,19 @@ pub fn write_json_pretty<W: io::Write, T: ?Sized + Serialize>(
     value.serialize(&mut ser)
 }
 
+/// Compact JSON of `value` into `writer` (one line), escaped like
+/// [`write_json_pretty`]: for `results.jsonl`, which people `tail -f`.
+pub fn write_json_line<W: io::Write, T: ?Sized + Serialize>(
+    writer: W,
+    value: &T,
+) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(
+        writer,
+        SafeFormatter(serde_json::ser::CompactFormatter),
+    );
+    value.serialize(&mut ser)
+}
+
 /// Pretty JSON of `value` as a string, like [`write_json_pretty`].
 pub fn to_json_pretty<T: ?Sized + Serialize>(value: &T) -> serde_json::Result<String> {
     let mut out = Vec::new();
@@ -179,6 +193,11 @@ mod tests {
         );
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back, v);
+        let mut line = Vec::new();
+        write_json_line(&mut line, &v).unwrap();
+        let line = String::from_utf8(line).unwrap();
+        assert!(!line.chars().any(|c| is_unsafe(c, false)), "{line}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&line).unwrap(), v);
         assert_eq!(
             text,
             serde_json::to_string_pretty(&v)

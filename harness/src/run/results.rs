@@ -386,7 +386,8 @@ impl ResultsWriter {
 
     // One write call per line: a kill can tear only the last line.
     fn write_line<T: Serialize>(&mut self, value: &T) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(value)?;
+        let mut line = Vec::new();
+        crate::text::write_json_line(&mut line, value)?;
         line.push(b'\n');
         self.file.write_all(&line)?;
         self.file.flush()

@@ -391,6 +391,9 @@ fn vendor_strings_from_the_library_reach_no_output_raw() {
         assert_clean(format, &o.stderr);
         let text = std::fs::read_to_string(out.join("results.json")).unwrap();
         assert_clean("results.json", &text);
+        let lines = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+        assert_clean("results.jsonl", &lines);
+        assert!(lines.contains("evil\\u001b[2J"), "{lines}");
         let r: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(r["provenance"]["backend_name"], HOSTILE);
         assert_eq!(r["provenance"]["manifest"]["vendor"], HOSTILE);
