@@ -26,11 +26,13 @@
 //!   oracle, cost model, check policy) and the registry of them.
 //! * [`numerics`]: dtypes, host tensors, conversions, tolerance checks, `.npy`.
 //! * [`digest`]: sha256 hex for provenance.
+//! * [`files`]: reading user-named files: regular files only, size-capped.
 
 pub mod backend;
 pub mod cert;
 pub mod cli;
 pub mod digest;
+pub mod files;
 pub mod model;
 pub mod numerics;
 pub mod ops;

@@ -19,6 +19,7 @@ mod dylib;
 pub mod frame;
 pub mod jobs;
 pub mod timing;
+pub mod watchdog;
 pub mod worker;
 
 use std::fmt;
@@ -103,15 +104,18 @@ impl Executor for DylibBackend {
     fn manifest(&mut self) -> Result<String, CallError> {
         DylibBackend::manifest(self)
     }
-    // In-process calls cannot be interrupted: the limit is not enforced.
+    // In-process calls cannot be interrupted: the limit is enforced only
+    // by the watchdog, when its owner turned it on, by ending the process.
     fn query(
         &mut self,
         call: &mut PreparedCall,
-        _limit: Duration,
+        limit: Duration,
     ) -> Result<QueryAnswer, ExecError> {
+        let _watch = watchdog::arm("query_op", limit);
         DylibBackend::query(self, call).map_err(ExecError::Call)
     }
-    fn run(&mut self, call: &mut PreparedCall, _limit: Duration) -> Result<Vec<String>, ExecError> {
+    fn run(&mut self, call: &mut PreparedCall, limit: Duration) -> Result<Vec<String>, ExecError> {
+        let _watch = watchdog::arm("run_op", limit);
         DylibBackend::run(self, call).map_err(ExecError::Call)?;
         Ok(call
             .verify_after_call()
@@ -125,8 +129,9 @@ impl Executor for DylibBackend {
         &mut self,
         handler: &JobHandler,
         job: &[u8],
-        _limit: Duration,
+        limit: Duration,
     ) -> Result<Vec<u8>, ExecError> {
+        let _watch = watchdog::arm(handler.during, limit);
         Ok((handler.serve)(self, job))
     }
     // In process: the clock runs around the library call itself (run_op,
@@ -135,8 +140,9 @@ impl Executor for DylibBackend {
         &mut self,
         calls: &mut [PreparedCall],
         plan: &MeasurePlan,
-        _limit: Duration,
+        limit: Duration,
     ) -> Result<Measured, ExecError> {
+        let _watch = watchdog::arm("measurement", limit);
         timing::measure_with(calls, plan, &mut |c| DylibBackend::run(self, c))
             .map_err(ExecError::Call)
     }

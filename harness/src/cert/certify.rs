@@ -87,6 +87,7 @@ pub fn certify(
                 baseline: None,
                 shard: None,
                 command: run_command(backend, &req.profile, &run_dir, options),
+                memory_budget: None,
             };
             let plan = Plan::load(config).map_err(CertifyError::Run)?;
             let runner = Runner::new(plan).map_err(CertifyError::Run)?;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{CertError, io};
+use super::CertError;
 use crate::run::{ResultsFile, Status};
 
 /// A required op and its dtypes.
@@ -73,7 +73,11 @@ pub fn profile_path(name: &str) -> PathBuf {
 
 /// Reads a profile file.
 pub fn load_profile(path: &Path) -> Result<Profile, CertError> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let text =
+        crate::files::read_text(path, 1 << 20, "a profile").map_err(|e| CertError::Profile {
+            path: path.display().to_string(),
+            msg: format!("cannot read: {e}"),
+        })?;
     parse_profile(path, &text)
 }
 

@@ -13,6 +13,9 @@
 //!   a rejected bundle);
 //! * 2: usage or configuration error (bad flags, a suite with a mistake);
 //! * 3: the backend could not be loaded;
+//! * 4: the backend cut the run short by ending the xpucert process
+//!   (`exit()` inside it, or a call over its limit under `--isolation none`;
+//!   `--resume` records that case and continues);
 //! * 130: interrupted by SIGINT/SIGTERM (`--resume` continues the run).
 //!
 //! Every error is one line on stderr, `xpucert: error: ...`; never a panic.
@@ -75,8 +78,12 @@ pub enum ExitCode {
     Failures = 1,
     /// Usage or configuration error.
     Usage = 2,
-    /// The backend could not be loaded.
-    Load = 3,
+    /// The backend could not be loaded (also what the run's exit guard
+    /// uses for an `exit()` during loading).
+    Load = crate::run::guard::LOAD_EXIT_CODE,
+    /// The backend ended the xpucert process during the run (the exit
+    /// guard's and the `--isolation none` watchdog's code).
+    CutShort = crate::run::guard::EXIT_CODE,
     /// Stopped by SIGINT/SIGTERM (128 + SIGINT, as shells report it; the
     /// signal handler's second-signal exit uses the same number).
     Interrupted = crate::run::interrupt::EXIT_CODE,
@@ -172,6 +179,11 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 /// Entry point of the binary.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Worker) {
+        // Orphans of a backend (a daemon that left the worker's session)
+        // reparent to us and are ended at each worker end and below.
+        backend::worker::contain_descendants();
+    }
     let outcome = match cli.command {
         Command::Run(a) => run::run(a),
         Command::List(a) => run::list(a),
@@ -195,6 +207,9 @@ pub fn main() -> std::process::ExitCode {
             };
         }
     };
+    // Whatever the backend started that is still around (children forked
+    // in process with `--isolation none`, late orphans) ends with us.
+    backend::worker::sweep();
     match outcome {
         Ok(code) => code.into(),
         Err(f) => {
@@ -215,6 +230,7 @@ mod tests {
             (ExitCode::Failures, 1),
             (ExitCode::Usage, 2),
             (ExitCode::Load, 3),
+            (ExitCode::CutShort, 4),
             (ExitCode::Interrupted, 130),
         ];
         for (code, n) in codes {

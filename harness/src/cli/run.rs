@@ -33,7 +33,9 @@ pub(super) struct RunArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Where the backend runs: a worker process per backend, replaced after
-    /// a crash or hang (`process`), or inside xpucert (`none`, for debugging).
+    /// a crash or hang (`process`), or inside xpucert (`none`, for debugging:
+    /// a crash ends the run, and exit() or a call over its limit ends it
+    /// with exit code 4; `--resume` continues).
     #[arg(long, value_enum, default_value_t = IsolationArg::Process)]
     isolation: IsolationArg,
     /// Base time limit of one backend call in seconds, scaled up by the
@@ -62,6 +64,16 @@ pub(super) struct RunArgs {
     /// or a path to a profile file) instead of `--suite`.
     #[arg(long)]
     profile: Option<String>,
+    /// Memory a case may use at its peak (estimated from its shapes before
+    /// anything is allocated), e.g. `8G`, `512M`; default half the machine's
+    /// memory (or its cgroup limit). A selected case over it refuses the
+    /// run (exit 2), naming the case.
+    #[arg(long, value_parser = parse_budget)]
+    memory_budget: Option<u64>,
+}
+
+fn parse_budget(s: &str) -> Result<u64, String> {
+    crate::run::plan::parse_size(s)
 }
 
 fn parse_shard(s: &str) -> Result<ShardRequest, String> {
@@ -127,6 +139,7 @@ pub(super) fn run(a: RunArgs) -> Result<ExitCode, Failure> {
         baseline: a.baseline,
         shard: a.shard,
         command: std::env::args().collect(),
+        memory_budget: a.memory_budget,
     };
     let runner = Runner::new(Plan::load(config)?)?;
     let mut progress = ProgressObserver::new();

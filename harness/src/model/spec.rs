@@ -203,7 +203,7 @@ impl ModelSuite {
 /// than an op suite. Unreadable files count as op suites, whose loader then
 /// reports the problem.
 pub fn is_model_suite(path: &Path) -> bool {
-    std::fs::read_to_string(path)
+    crate::files::read_text(path, crate::suite::MAX_FILE_BYTES, "a suite file")
         .map(|t| t.lines().any(|l| l.starts_with("model:")))
         .unwrap_or(false)
 }
@@ -231,7 +231,7 @@ pub fn split_paths(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Su
 
 /// Loads and validates one model suite file.
 pub fn load(path: &Path) -> Result<ModelSuite, SuiteError> {
-    let source = std::fs::read_to_string(path)
+    let source = crate::files::read_text(path, crate::suite::MAX_FILE_BYTES, "a model suite")
         .map_err(|e| SuiteError::file(path, format!("cannot read model suite: {e}")))?;
     parse(path, &source)
 }

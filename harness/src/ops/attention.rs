@@ -3,7 +3,31 @@
 use ndarray::{Array2, Array4, ArrayD, ArrayView4, Axis, Ix4, IxDyn, s};
 
 use super::rules::{self, dim_from_end, int_attr, numel, shape_of};
-use super::spec::fixed;
+use super::spec::{FLOATS, TypeVar, fixed};
+
+/// Q, K and past_key.
+const T1_FLOAT: TypeVar = TypeVar {
+    name: "T1",
+    allowed: FLOATS,
+};
+/// V and past_value.
+const T2_FLOAT: TypeVar = TypeVar {
+    name: "T2",
+    allowed: FLOATS,
+};
+/// attn_mask: boolean (keep where true) or additive (any float).
+const MASK: TypeVar = TypeVar {
+    name: "U",
+    allowed: &[
+        DType::Bool,
+        DType::F64,
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::F8E4M3FN,
+        DType::F8E5M2,
+    ],
+};
 use super::{AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, Value, Work, broadcast};
 use crate::numerics::DType;
 use crate::numerics::check::{CheckPolicy, sum_growth, worst_sum_growth};
@@ -17,6 +41,7 @@ pub(super) const ATTENTION: OpDef = OpDef {
         opset: 23,
         arity: fixed(3, 3),
         input_names: &["Q", "K", "V", "attn_mask", "past_key", "past_value"],
+        input_types: &[T1_FLOAT, T1_FLOAT, T2_FLOAT, MASK, T1_FLOAT, T2_FLOAT],
         outputs: 1,
         attributes: &[
             ("is_causal", AttrType::Int),

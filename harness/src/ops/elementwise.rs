@@ -7,10 +7,33 @@
 use ndarray::Zip;
 
 use super::rules::{broadcast_all, no_flops, no_sum, per_output_element, same_as_first};
-use super::spec::{BINARY, UNARY, fixed, unary};
+use super::spec::{BINARY, T_ANY, T_FLOAT, T_NUMERIC, TypeVar, UNARY, fixed, unary};
+
+/// Neg's and Relu's `T`: floats and signed integers.
+const T_SIGNED: TypeVar = TypeVar {
+    name: "T",
+    allowed: &[
+        DType::F64,
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::F8E4M3FN,
+        DType::F8E5M2,
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+    ],
+};
+
+/// Where's condition.
+const CONDITION: TypeVar = TypeVar {
+    name: "B",
+    allowed: &[DType::Bool],
+};
 use super::{
-    AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, TypedShape, broadcast, finish,
-    quant, wrap_int,
+    AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape,
+    broadcast, finish, quant, wrap_int,
 };
 use crate::numerics::check::CheckPolicy;
 use crate::numerics::{DType, round_to};
@@ -27,6 +50,7 @@ macro_rules! arithmetic_op {
                 opset: 14,
                 arity: fixed(2, 0),
                 input_names: BINARY,
+                input_types: &[T_NUMERIC, T_NUMERIC],
                 outputs: 1,
                 attributes: &[],
             },
@@ -86,7 +110,10 @@ pub(super) const DIV: OpDef = arithmetic_op!(
 /// Neg also accepts signed integers (its ONNX type constraint does). No
 /// rounding: exact.
 pub(super) const NEG: OpDef = OpDef {
-    spec: unary("Neg", 13),
+    spec: OpSpec {
+        input_types: &[T_SIGNED],
+        ..unary("Neg", 13)
+    },
     oracle: |c| Ok(vec![unary_signed(c, |v| -v)?]),
     shape: same_as_first,
     cost: per_output_element,
@@ -110,7 +137,10 @@ pub(super) const SIGMOID: OpDef =
     unary_op!("Sigmoid", 13, CheckPolicy::UlpOrSubnormal(5.0), sigmoid);
 /// Relu also accepts signed integers. No rounding: exact.
 pub(super) const RELU: OpDef = OpDef {
-    spec: unary("Relu", 14),
+    spec: OpSpec {
+        input_types: &[T_SIGNED],
+        ..unary("Relu", 14)
+    },
     // f64::max would turn NaN into 0; Relu must propagate it.
     oracle: |c| Ok(vec![unary_signed(c, |v| if v < 0.0 { 0.0 } else { v })?]),
     shape: same_as_first,
@@ -132,19 +162,12 @@ pub(super) const GELU: OpDef = OpDef {
         opset: 20,
         arity: fixed(1, 0),
         input_names: UNARY,
+        input_types: &[T_FLOAT],
         outputs: 1,
         attributes: &[("approximate", AttrType::String)],
     },
     oracle: |c| {
-        let tanh = match c.string("approximate", "none")? {
-            "none" => false,
-            "tanh" => true,
-            other => {
-                return Err(c.err(format!(
-                    "attribute approximate must be \"none\" or \"tanh\", got {other:?}"
-                )));
-            }
-        };
+        let tanh = gelu_is_tanh(c.attrs).map_err(|m| c.err(m))?;
         let f = if tanh { gelu_tanh } else { gelu_erf };
         let out = unary_float(c, f)?;
         let x = c.input(0)?;
@@ -157,11 +180,25 @@ pub(super) const GELU: OpDef = OpDef {
             Some(io),
         )])
     },
-    shape: same_as_first,
+    shape: |attrs, inputs, values| {
+        gelu_is_tanh(attrs)?;
+        same_as_first(attrs, inputs, values)
+    },
     cost: per_output_element,
     check: CheckPolicy::ModelBound,
     terms: no_sum,
 };
+
+/// Gelu's `approximate`: `"tanh"` (true) or `"none"` (false, the default).
+fn gelu_is_tanh(attrs: &Attributes) -> std::result::Result<bool, String> {
+    match attrs.string("approximate", "none")? {
+        "none" => Ok(false),
+        "tanh" => Ok(true),
+        other => Err(format!(
+            "attribute approximate must be \"none\" or \"tanh\", got {other:?}"
+        )),
+    }
+}
 
 /// Selection: exact.
 pub(super) const WHERE: OpDef = OpDef {
@@ -171,6 +208,7 @@ pub(super) const WHERE: OpDef = OpDef {
         opset: 16,
         arity: fixed(3, 0),
         input_names: &["condition", "X", "Y"],
+        input_types: &[CONDITION, T_ANY, T_ANY],
         outputs: 1,
         attributes: &[],
     },
@@ -194,6 +232,7 @@ pub(super) const CAST: OpDef = OpDef {
         opset: 21,
         arity: fixed(1, 0),
         input_names: &["input"],
+        input_types: &[T_ANY],
         outputs: 1,
         attributes: &[("to", AttrType::Int), ("saturate", AttrType::Int)],
     },
@@ -230,9 +269,6 @@ fn arithmetic(
     int: fn(i128, i128) -> Option<i128>,
 ) -> Result<Output> {
     let (a, b) = (call.input(0)?, call.input(1)?);
-    call.require_numeric(0, a)?;
-    call.require_numeric(1, b)?;
-    call.require_same_dtype(0, a, 1, b)?;
     let shape = broadcast::shapes(call, &[a.shape(), b.shape()])?;
     let av = broadcast::to(call, "A", &a.data, &shape)?;
     let bv = broadcast::to(call, "B", &b.data, &shape)?;
@@ -262,7 +298,6 @@ fn arithmetic(
 /// A float-only unary op computing `f` elementwise.
 fn unary_float(call: &Call, f: fn(f64) -> f64) -> Result<Output> {
     let x = call.input(0)?;
-    call.require_float(0, x)?;
     Ok(Output::plain(x.dtype, x.data.mapv(f)))
 }
 
@@ -353,10 +388,6 @@ fn gelu_tanh(x: f64) -> f64 {
 /// Where (opset 16): `condition ? X : Y` with all three broadcast together.
 fn where_(call: &Call) -> Result<Output> {
     let (c, x, y) = (call.input(0)?, call.input(1)?, call.input(2)?);
-    if c.dtype != DType::Bool {
-        return Err(call.err(format!("condition must be bool, got {}", c.dtype)));
-    }
-    call.require_same_dtype(1, x, 2, y)?;
     let shape = broadcast::shapes(call, &[c.shape(), x.shape(), y.shape()])?;
     let cv = broadcast::to(call, "condition", &c.data, &shape)?;
     let xv = broadcast::to(call, "X", &x.data, &shape)?;
@@ -955,7 +986,7 @@ mod tests {
             "Where",
             &none(),
             &[Some(x.clone()), Some(x.clone()), Some(y)],
-            "condition must be bool",
+            "input condition must be one of (type B: bool), got",
         );
     }
 

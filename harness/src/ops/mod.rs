@@ -211,7 +211,11 @@ impl Op {
         inputs: &[Option<TypedShape>],
         values: &mut dyn FnMut(usize) -> Vec<f64>,
     ) -> std::result::Result<Vec<TypedShape>, String> {
-        (self.def().shape)(attrs, inputs, values).map_err(|m| format!("{}: {m}", self.name()))
+        let dtypes: Vec<Option<DType>> = inputs.iter().map(|i| i.as_ref().map(|t| t.0)).collect();
+        self.spec()
+            .check_inputs(&dtypes)
+            .and_then(|()| (self.def().shape)(attrs, inputs, values))
+            .map_err(|m| format!("{}: {m}", self.name()))
     }
 
     /// The work of a call with these attributes and input shapes.

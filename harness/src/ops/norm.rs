@@ -4,8 +4,16 @@
 use ndarray::{ArrayD, IxDyn, Zip};
 
 use super::rules::{self, no_sum, per_input_element, same_as_first};
-use super::spec::fixed;
-use super::{AttrType, Call, OpDef, OpSpec, Output, Result, Value, broadcast};
+use super::spec::{FLOATS, T_FLOAT, TypeVar, fixed};
+
+/// RMSNormalization's scale: any float, not necessarily X's.
+const V_FLOAT: TypeVar = TypeVar {
+    name: "V",
+    allowed: FLOATS,
+};
+use super::{
+    AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, Value, broadcast,
+};
 use crate::numerics::check::{CheckPolicy, sum_growth};
 
 /// Judged by its error model ([`layer_norm`]) with `c = 1`.
@@ -16,6 +24,7 @@ pub(super) const LAYER_NORMALIZATION: OpDef = OpDef {
         opset: 17,
         arity: fixed(2, 1),
         input_names: &["X", "Scale", "B"],
+        input_types: &[T_FLOAT, T_FLOAT, T_FLOAT],
         outputs: 1,
         attributes: &[
             ("axis", AttrType::Int),
@@ -24,7 +33,17 @@ pub(super) const LAYER_NORMALIZATION: OpDef = OpDef {
         ],
     },
     oracle: |c| Ok(vec![layer_norm(c)?]),
-    shape: same_as_first,
+    shape: |attrs, inputs, values| {
+        let (_, x) = rules::input(inputs, 0)?;
+        norm_axis(attrs, x)?;
+        epsilon_of(attrs)?;
+        let (_, scale) = rules::input(inputs, 1)?;
+        rules::stretches_to("Scale", scale, x)?;
+        if let Some((_, b)) = inputs.get(2).and_then(Option::as_ref) {
+            rules::stretches_to("B", b, x)?;
+        }
+        same_as_first(attrs, inputs, values)
+    },
     cost: per_input_element::<8>,
     check: CheckPolicy::ModelBound,
     terms: no_sum,
@@ -38,6 +57,7 @@ pub(super) const RMS_NORMALIZATION: OpDef = OpDef {
         opset: 23,
         arity: fixed(2, 0),
         input_names: &["X", "scale"],
+        input_types: &[T_FLOAT, V_FLOAT],
         outputs: 1,
         attributes: &[
             ("axis", AttrType::Int),
@@ -47,9 +67,12 @@ pub(super) const RMS_NORMALIZATION: OpDef = OpDef {
     },
     oracle: |c| Ok(vec![rms_norm(c)?]),
     // Y has X's shape and scale's dtype (type V).
-    shape: |_, inputs, _| {
+    shape: |attrs, inputs, _| {
         let (_, shape) = rules::input(inputs, 0)?;
-        let (dtype, _) = rules::input(inputs, 1)?;
+        let (dtype, scale) = rules::input(inputs, 1)?;
+        let axis = norm_axis(attrs, shape)?;
+        epsilon_of(attrs)?;
+        rules::stretches_to("scale", scale, &shape[axis..])?;
         Ok(vec![(*dtype, shape.clone())])
     },
     cost: per_input_element::<4>,
@@ -89,12 +112,22 @@ fn per_row(
 /// The epsilon attribute (default 1e-5); negative or non-finite values are
 /// configuration errors because they make the square root meaningless.
 fn epsilon(call: &Call) -> Result<f64> {
-    let eps = call.float("epsilon", 1e-5)?;
+    epsilon_of(call.attrs).map_err(|m| call.err(m))
+}
+
+/// The `epsilon` attribute (default 1e-5), finite and >= 0.
+fn epsilon_of(attrs: &Attributes) -> std::result::Result<f64, String> {
+    let eps = attrs.float("epsilon", 1e-5)?;
     if eps.is_finite() && eps >= 0.0 {
         Ok(eps)
     } else {
-        Err(call.err(format!("epsilon must be finite and >= 0, got {eps}")))
+        Err(format!("epsilon must be finite and >= 0, got {eps}"))
     }
+}
+
+/// The first normalised dimension of X of `shape` (`axis`, default -1).
+fn norm_axis(attrs: &Attributes, shape: &[usize]) -> std::result::Result<usize, String> {
+    rules::norm_axis(attrs.int("axis", -1)?, shape.len())
 }
 
 /// LayerNormalization (opset 17), output Y only:
@@ -123,8 +156,6 @@ fn epsilon(call: &Call) -> Result<f64> {
 fn layer_norm(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let scale = call.input(1)?;
-    call.require_float(0, x)?;
-    call.require_same_dtype(0, x, 1, scale)?;
     let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
     let eps = epsilon(call)?;
     // Per element: the error of x̂ (the model's coefficient before the scale).
@@ -158,7 +189,6 @@ fn layer_norm(call: &Call) -> Result<Output> {
         .and(&sv)
         .map_collect(|&n, &s| 2.0 * (n * s).abs());
     if let Some(b) = call.opt(2) {
-        call.require_same_dtype(0, x, 2, b)?;
         let bv = broadcast::to(call, "B", &b.data, &shape)?;
         y.zip_mut_with(&bv, |y, &b| *y += b);
         model.zip_mut_with(&bv, |m, &b| *m += b.abs());
@@ -183,8 +213,6 @@ fn layer_norm(call: &Call) -> Result<Output> {
 fn rms_norm(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let scale = call.input(1)?;
-    call.require_float(0, x)?;
-    call.require_float(1, scale)?;
     let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
     let eps = epsilon(call)?;
     broadcast::to(call, "scale", &scale.data, &x.shape()[axis..])?;

@@ -25,7 +25,7 @@
 
 use ndarray::ArrayD;
 
-use super::{Arity, Attributes, AttributesExt, Op, OpSpec};
+use super::{Attributes, AttributesExt, Op, OpSpec};
 use crate::numerics::DType;
 
 /// A tensor as the oracle sees it: values in f64, plus the dtype they are stored in.
@@ -196,32 +196,8 @@ impl Call<'_> {
     /// and types against the op's declaration, so a suite typo cannot be
     /// silently ignored by the oracle.
     pub(super) fn check_signature(&self) -> Result<()> {
-        match self.spec.arity {
-            Arity::Fixed { required, optional } => {
-                if self.inputs.len() > required + optional {
-                    return Err(self.err(format!(
-                        "takes at most {} inputs, got {}",
-                        required + optional,
-                        self.inputs.len()
-                    )));
-                }
-                for i in 0..required {
-                    if self.inputs.get(i).is_none_or(|v| v.is_none()) {
-                        return Err(
-                            self.err(format!("required input {} is missing", self.input_name(i)))
-                        );
-                    }
-                }
-            }
-            Arity::Variadic => {
-                if self.inputs.is_empty() {
-                    return Err(self.err("needs at least one input"));
-                }
-                if let Some(i) = self.inputs.iter().position(|v| v.is_none()) {
-                    return Err(self.err(format!("input {i} is missing")));
-                }
-            }
-        }
+        let dtypes: Vec<Option<DType>> = self.inputs.iter().map(|v| v.map(|v| v.dtype)).collect();
+        self.spec.check_inputs(&dtypes).map_err(|m| self.err(m))?;
         for (name, value) in self.attrs {
             match self.spec.attributes.iter().find(|(n, _)| n == name) {
                 None => return Err(self.err(format!("unknown attribute {name}"))),
@@ -244,14 +220,7 @@ impl Call<'_> {
 
     /// The input's name for messages.
     pub(super) fn input_name(&self, i: usize) -> String {
-        match self.spec.arity {
-            Arity::Variadic => format!("{}[{i}]", self.spec.input_names[0]),
-            Arity::Fixed { .. } => self
-                .spec
-                .input_names
-                .get(i)
-                .map_or_else(|| format!("#{i}"), |n| n.to_string()),
-        }
+        self.spec.input_name(i)
     }
 
     /// A required input (presence was checked by `check_signature`).
@@ -275,32 +244,10 @@ impl Call<'_> {
         self.attrs.float(name, default).map_err(|m| self.err(m))
     }
 
-    /// String attribute or its ONNX default.
-    pub(super) fn string<'s>(&'s self, name: &str, default: &'s str) -> Result<&'s str> {
-        self.attrs.string(name, default).map_err(|m| self.err(m))
-    }
-
-    /// Int-list attribute, if present.
-    pub(super) fn ints(&self, name: &str) -> Result<Option<&[i64]>> {
-        self.attrs.ints(name).map_err(|m| self.err(m))
-    }
-
     /// Resolves a possibly negative axis against `rank` (ONNX accepts
     /// `[-rank, rank - 1]`).
     pub(super) fn axis(&self, what: &str, axis: i64, rank: usize) -> Result<usize> {
-        let r = rank as i64;
-        if axis < -r || axis >= r {
-            return Err(self.err(format!(
-                "{what} {axis} is out of range for rank {rank} (accepted: [{}, {}])",
-                -r,
-                r - 1
-            )));
-        }
-        Ok(if axis < 0 {
-            (axis + r) as usize
-        } else {
-            axis as usize
-        })
+        super::rules::resolve_axis(what, axis, rank).map_err(|m| self.err(m))
     }
 
     /// Fails unless `v` has a floating-point dtype (ops whose ONNX type
@@ -314,18 +261,6 @@ impl Call<'_> {
                 self.input_name(i),
                 v.dtype
             )))
-        }
-    }
-
-    /// Fails unless `v` is numeric (any dtype but bool).
-    pub(super) fn require_numeric(&self, i: usize, v: &Value) -> Result<()> {
-        if v.dtype == DType::Bool {
-            Err(self.err(format!(
-                "input {} must be numeric, got bool",
-                self.input_name(i)
-            )))
-        } else {
-            Ok(())
         }
     }
 
@@ -362,19 +297,8 @@ impl Call<'_> {
                 v.dtype
             )));
         }
-        v.data
-            .iter()
-            .map(|&x| {
-                if x.is_finite() && x.fract() == 0.0 && x.abs() <= 9.007_199_254_740_992e15 {
-                    Ok(x as i64)
-                } else {
-                    Err(self.err(format!(
-                        "input {} holds {x}, which is not an integer",
-                        self.input_name(i)
-                    )))
-                }
-            })
-            .collect()
+        let values: Vec<f64> = v.data.iter().copied().collect();
+        super::rules::ints_of(&self.input_name(i), &values).map_err(|m| self.err(m))
     }
 }
 

@@ -5,8 +5,11 @@ use std::cmp::Ordering;
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 
 use super::rules::{self, dim_from_end, int_attr, no_flops, no_sum, norm_axis, per_input_element};
-use super::spec::fixed;
-use super::{AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, TypedShape, Value, finish};
+use super::spec::{T_FLOAT, T_IND, T_NUMERIC, fixed};
+use super::{
+    AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape, Value,
+    finish,
+};
 use crate::numerics::DType;
 use crate::numerics::check::CheckPolicy;
 
@@ -23,6 +26,7 @@ const fn reduce_spec(name: &'static str, opset: i64) -> OpSpec {
         opset,
         arity: fixed(1, 1),
         input_names: &["data", "axes"],
+        input_types: &[T_NUMERIC, T_IND],
         outputs: 1,
         attributes: REDUCE_ATTRS,
     }
@@ -36,6 +40,7 @@ const fn softmax_spec(name: &'static str) -> OpSpec {
         opset: 13,
         arity: fixed(1, 0),
         input_names: &["input"],
+        input_types: &[T_FLOAT],
         outputs: 1,
         attributes: &[("axis", AttrType::Int)],
     }
@@ -91,7 +96,7 @@ pub(super) const REDUCE_MAX: OpDef = OpDef {
 pub(super) const SOFTMAX: OpDef = OpDef {
     spec: softmax_spec("Softmax"),
     oracle: |c| Ok(vec![softmax(c, false)?]),
-    shape: rules::same_as_first,
+    shape: softmax_shape,
     cost: per_input_element::<5>,
     check: CheckPolicy::WorstCaseSumBound,
     terms: softmax_terms,
@@ -100,7 +105,7 @@ pub(super) const SOFTMAX: OpDef = OpDef {
 pub(super) const LOG_SOFTMAX: OpDef = OpDef {
     spec: softmax_spec("LogSoftmax"),
     oracle: |c| Ok(vec![softmax(c, true)?]),
-    shape: rules::same_as_first,
+    shape: softmax_shape,
     cost: per_input_element::<5>,
     check: CheckPolicy::WorstCaseSumBound,
     terms: softmax_terms,
@@ -113,6 +118,7 @@ pub(super) const TOPK: OpDef = OpDef {
         opset: 11,
         arity: fixed(2, 0),
         input_names: &["X", "K"],
+        input_types: &[T_NUMERIC, T_IND],
         outputs: 2,
         attributes: &[
             ("axis", AttrType::Int),
@@ -127,6 +133,17 @@ pub(super) const TOPK: OpDef = OpDef {
     terms: no_sum,
 };
 
+/// Softmax's output: X's, once the axis exists.
+fn softmax_shape(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    values: &mut dyn FnMut(usize) -> Vec<f64>,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    let (_, shape) = rules::input(inputs, 0)?;
+    norm_axis(attrs.int("axis", -1)?, shape.len())?;
+    rules::same_as_first(attrs, inputs, values)
+}
+
 /// A Reduce* output: the reduced axes dropped, or kept as 1 (keepdims).
 fn reduce_shape(
     attrs: &Attributes,
@@ -135,21 +152,10 @@ fn reduce_shape(
 ) -> std::result::Result<Vec<TypedShape>, String> {
     let (dtype, shape) = rules::input(inputs, 0)?;
     let keep = int_attr(attrs, "keepdims", 1) != 0;
-    let given: Vec<f64> = if inputs.get(1).is_some_and(|s| s.is_some()) {
-        values(1)
-    } else {
-        Vec::new()
-    };
-    if given.is_empty() && int_attr(attrs, "noop_with_empty_axes", 0) != 0 {
+    let axes_input = inputs.get(1).and_then(Option::as_ref);
+    let given = axes_input.map(|(_, s)| (s.as_slice(), values(1)));
+    let Some(axes) = reduced_axes(attrs, shape.len(), given)? else {
         return Ok(vec![(*dtype, shape.clone())]);
-    }
-    let axes: Vec<usize> = if given.is_empty() {
-        (0..shape.len()).collect()
-    } else {
-        given
-            .iter()
-            .map(|&a| norm_axis(a as i64, shape.len()))
-            .collect::<std::result::Result<_, _>>()?
     };
     let mut out = Vec::new();
     for (i, &d) in shape.iter().enumerate() {
@@ -169,15 +175,74 @@ fn topk_shape(
     values: &mut dyn FnMut(usize) -> Vec<f64>,
 ) -> std::result::Result<Vec<TypedShape>, String> {
     let (dtype, shape) = rules::input(inputs, 0)?;
-    rules::input(inputs, 1)?;
-    let k = values(1).first().copied().unwrap_or(0.0);
-    if k.is_nan() || k < 0.0 {
-        return Err(format!("K = {k} is not a length"));
-    }
-    let axis = norm_axis(int_attr(attrs, "axis", -1), shape.len())?;
+    let (_, k_shape) = rules::input(inputs, 1)?;
+    let (axis, k) = topk_params(attrs, shape, k_shape, &values(1))?;
     let mut out = shape.clone();
-    out[axis] = k as usize;
+    out[axis] = k;
     Ok(vec![(*dtype, out.clone()), (DType::I64, out)])
+}
+
+/// TopK's axis and K for X of `shape` and the K input (`k_shape`, `k`):
+/// K is one element, `0 <= K <=` the axis length.
+fn topk_params(
+    attrs: &Attributes,
+    shape: &[usize],
+    k_shape: &[usize],
+    k: &[f64],
+) -> std::result::Result<(usize, usize), String> {
+    let ks = rules::ints_of("K", k)?;
+    if k_shape.len() != 1 || ks.len() != 1 {
+        return Err(format!(
+            "K must be a 1-D tensor with one element, got shape {k_shape:?}"
+        ));
+    }
+    let axis = norm_axis(attrs.int("axis", -1)?, shape.len())?;
+    let n = shape[axis];
+    let k = ks[0];
+    if k < 0 || k as u64 > n as u64 {
+        return Err(format!(
+            "K = {k} is outside [0, {n}] (the length of axis {axis} of X {shape:?})"
+        ));
+    }
+    Ok((axis, k as usize))
+}
+
+/// The axes a Reduce* reduces, sorted, or `None` for the identity
+/// (`noop_with_empty_axes=1` with no axes), from the optional axes input
+/// (its shape and values). Absent or empty axes reduce everything unless
+/// noop_with_empty_axes is set.
+fn reduced_axes(
+    attrs: &Attributes,
+    rank: usize,
+    given: Option<(&[usize], Vec<f64>)>,
+) -> std::result::Result<Option<Vec<usize>>, String> {
+    let noop = attrs.int("noop_with_empty_axes", 0)? != 0;
+    let given = match given {
+        None => Vec::new(),
+        Some((shape, values)) => {
+            if shape.len() > 1 {
+                return Err(format!("axes must be 1-D, got shape {shape:?}"));
+            }
+            rules::ints_of("axes", &values)?
+        }
+    };
+    if given.is_empty() {
+        return Ok(if noop {
+            None
+        } else {
+            Some((0..rank).collect())
+        });
+    }
+    let mut axes = Vec::with_capacity(given.len());
+    for &a in &given {
+        let ax = rules::resolve_axis("axis", a, rank)?;
+        if axes.contains(&ax) {
+            return Err(format!("axes {given:?} name dimension {ax} twice"));
+        }
+        axes.push(ax);
+    }
+    axes.sort_unstable();
+    Ok(Some(axes))
 }
 
 /// Which Reduce* op.
@@ -193,33 +258,10 @@ enum Reduction {
 /// int64 input (opset 13 for ReduceSum, 18 for Mean/Max); absent or empty
 /// axes reduce everything unless noop_with_empty_axes is set.
 fn reduce_axes(call: &Call, rank: usize) -> Result<Option<Vec<usize>>> {
-    let noop = call.int("noop_with_empty_axes", 0)? != 0;
-    let given = match call.opt(1) {
-        None => Vec::new(),
-        Some(v) => {
-            if v.data.ndim() > 1 {
-                return Err(call.err(format!("axes must be 1-D, got shape {:?}", v.shape())));
-            }
-            call.int_values(1, v)?
-        }
-    };
-    if given.is_empty() {
-        return Ok(if noop {
-            None
-        } else {
-            Some((0..rank).collect())
-        });
-    }
-    let mut axes = Vec::with_capacity(given.len());
-    for &a in &given {
-        let ax = call.axis("axis", a, rank)?;
-        if axes.contains(&ax) {
-            return Err(call.err(format!("axes {given:?} name dimension {ax} twice")));
-        }
-        axes.push(ax);
-    }
-    axes.sort_unstable();
-    Ok(Some(axes))
+    let given = call
+        .opt(1)
+        .map(|v| (v.shape(), v.data.iter().copied().collect()));
+    reduced_axes(call.attrs, rank, given).map_err(|m| call.err(m))
 }
 
 /// The smallest value of a dtype: ReduceMax's result over an empty set for
@@ -243,7 +285,6 @@ fn lowest(dtype: DType) -> f64 {
 /// propagates NaN: a NaN anywhere in the reduced set gives NaN.
 fn reduce(call: &Call, op: Reduction) -> Result<Output> {
     let x = call.input(0)?;
-    call.require_numeric(0, x)?;
     let keepdims = call.int("keepdims", 1)? != 0;
     let shape = x.shape().to_vec();
     let Some(axes) = reduce_axes(call, shape.len())? else {
@@ -332,7 +373,6 @@ fn reduce(call: &Call, op: Reduction) -> Result<Output> {
 /// (`docs/error-models.md`).
 fn softmax(call: &Call, log: bool) -> Result<Output> {
     let x = call.input(0)?;
-    call.require_float(0, x)?;
     let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
     let mut data = x.data.clone();
     let mut magnitude = x.data.clone();
@@ -398,26 +438,12 @@ fn rank_order(a: f64, b: f64) -> Ordering {
 /// for sorted=0 (whose order the spec leaves unspecified).
 fn topk(call: &Call) -> Result<Vec<Output>> {
     let x = call.input(0)?;
-    call.require_numeric(0, x)?;
     let kv = call.input(1)?;
-    let ks = call.int_values(1, kv)?;
-    if kv.data.ndim() != 1 || ks.len() != 1 {
-        return Err(call.err(format!(
-            "K must be a 1-D tensor with one element, got shape {:?}",
-            kv.shape()
-        )));
-    }
-    let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
+    let k_values: Vec<f64> = kv.data.iter().copied().collect();
+    let (axis, k) =
+        topk_params(call.attrs, x.shape(), kv.shape(), &k_values).map_err(|m| call.err(m))?;
     let largest = call.int("largest", 1)? != 0;
     let n = x.shape()[axis];
-    let k = ks[0];
-    if k < 0 || k as u64 > n as u64 {
-        return Err(call.err(format!(
-            "K = {k} is outside [0, {n}] (the length of axis {axis} of X {:?})",
-            x.shape()
-        )));
-    }
-    let k = k as usize;
     let mut out_shape = x.shape().to_vec();
     out_shape[axis] = k;
     let mut values = ArrayD::<f64>::zeros(IxDyn(&out_shape));
@@ -838,7 +864,7 @@ mod tests {
             "TopK",
             &none,
             &[Some(f(&[], &[1.0])), Some(i(&[1], &[1]))],
-            "out of range",
+            "the input is a scalar (rank 0), which has no axes",
         );
     }
 }

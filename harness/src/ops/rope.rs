@@ -3,7 +3,7 @@
 use ndarray::{Array4, ArrayView2, ArrayView3, CowArray, Ix2, Ix3, Ix4, IxDyn};
 
 use super::rules::{no_sum, per_input_element, same_as_first};
-use super::spec::fixed;
+use super::spec::{T_FLOAT, T_IND, fixed};
 use super::{AttrType, Call, OpDef, OpSpec, Output, Result};
 use crate::numerics::check::CheckPolicy;
 
@@ -16,6 +16,7 @@ pub(super) const ROTARY_EMBEDDING: OpDef = OpDef {
         opset: 23,
         arity: fixed(3, 1),
         input_names: &["X", "cos_cache", "sin_cache", "position_ids"],
+        input_types: &[T_FLOAT, T_FLOAT, T_FLOAT, T_IND],
         outputs: 1,
         attributes: &[
             ("interleaved", AttrType::Int),

@@ -19,14 +19,68 @@ pub(super) fn int_attr(attrs: &Attributes, name: &str, default: i64) -> i64 {
     }
 }
 
-/// Resolves a possibly negative axis against `rank`.
+/// Resolves a possibly negative axis attribute against `rank`.
 pub(super) fn norm_axis(axis: i64, rank: usize) -> Result<usize, String> {
-    let r = rank as i64;
-    let a = if axis < 0 { axis + r } else { axis };
-    if a < 0 || a >= r.max(1) {
-        return Err(format!("axis {axis} out of range for rank {rank}"));
+    resolve_axis("axis", axis, rank)
+}
+
+/// Resolves a possibly negative axis (`what` names it in the message)
+/// against `rank`: ONNX accepts `-rank..=rank-1`, and a scalar has none.
+pub(super) fn resolve_axis(what: &str, axis: i64, rank: usize) -> Result<usize, String> {
+    if rank == 0 {
+        return Err(format!(
+            "{what} {axis} does not exist: the input is a scalar (rank 0), which has no axes"
+        ));
     }
-    Ok(a as usize)
+    let r = rank as i64;
+    if axis < -r || axis >= r {
+        return Err(format!(
+            "{what} {axis} is out of range for rank {rank} (accepted: {} to {})",
+            -r,
+            r - 1
+        ));
+    }
+    Ok(if axis < 0 { axis + r } else { axis } as usize)
+}
+
+/// 2^63: the i64 range in f64 is `[-2^63, 2^63)`.
+const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// An integer input's values (axes, shape, K, indices) as i64. The values
+/// come from an integer dtype, so only a fractional value (a float fed
+/// where ints belong) is refused; every i64, -2^63 included, is exact in
+/// f64 or was rounded when the suite was read.
+pub(super) fn ints_of(name: &str, values: &[f64]) -> Result<Vec<i64>, String> {
+    values
+        .iter()
+        .map(|&x| {
+            if x.is_finite() && x.fract() == 0.0 && (-TWO_63..TWO_63).contains(&x) {
+                Ok(x as i64)
+            } else {
+                Err(format!(
+                    "input {name} holds {x}, which is not an i64 integer"
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Unidirectional broadcasting: `shape` (of the input `what`) must stretch
+/// to `target`, as Gemm's C and the normalisation scales must.
+pub(super) fn stretches_to(what: &str, shape: &[usize], target: &[usize]) -> Result<(), String> {
+    let fits = shape.len() <= target.len()
+        && shape
+            .iter()
+            .rev()
+            .zip(target.iter().rev())
+            .all(|(&s, &t)| s == t || s == 1);
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} of shape {shape:?} cannot be broadcast to {target:?}"
+        ))
+    }
 }
 
 /// Input `i`'s dtype and shape, or an error naming it.

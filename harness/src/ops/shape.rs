@@ -4,14 +4,14 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
-use super::rules::{self, int_attr, no_flops, no_sum, norm_axis};
-use super::spec::fixed;
-use super::{AttrType, AttrValue, Attributes, Call, OpDef, OpSpec, Output, Result, TypedShape};
+use super::rules::{self, no_flops, no_sum, norm_axis};
+use super::spec::{T_ANY, T_IND, fixed};
+use super::{AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape};
 use crate::numerics::check::CheckPolicy;
 
 /// A data-movement op of opset `opset`: copies, so exact, and no FLOPs.
 macro_rules! movement_op {
-    ($name:literal, $opset:literal, $arity:expr, $inputs:expr, $attrs:expr, $oracle:ident, $shape:ident) => {
+    ($name:literal, $opset:literal, $arity:expr, $inputs:expr, $types:expr, $attrs:expr, $oracle:ident, $shape:ident) => {
         OpDef {
             spec: OpSpec {
                 name: $name,
@@ -19,6 +19,7 @@ macro_rules! movement_op {
                 opset: $opset,
                 arity: $arity,
                 input_names: $inputs,
+                input_types: $types,
                 outputs: 1,
                 attributes: $attrs,
             },
@@ -36,6 +37,7 @@ pub(super) const GATHER: OpDef = movement_op!(
     13,
     fixed(2, 0),
     &["data", "indices"],
+    &[T_ANY, T_IND],
     &[("axis", AttrType::Int)],
     gather,
     gather_shape
@@ -45,6 +47,7 @@ pub(super) const TRANSPOSE: OpDef = movement_op!(
     21,
     fixed(1, 0),
     &["data"],
+    &[T_ANY],
     &[("perm", AttrType::Ints)],
     transpose,
     transpose_shape
@@ -54,6 +57,7 @@ pub(super) const RESHAPE: OpDef = movement_op!(
     21,
     fixed(2, 0),
     &["data", "shape"],
+    &[T_ANY, T_IND],
     &[("allowzero", AttrType::Int)],
     reshape,
     reshape_shape
@@ -63,6 +67,7 @@ pub(super) const CONCAT: OpDef = movement_op!(
     13,
     super::Arity::Variadic,
     &["inputs"],
+    &[T_ANY],
     &[("axis", AttrType::Int)],
     concat,
     concat_shape
@@ -72,15 +77,37 @@ pub(super) const CONCAT: OpDef = movement_op!(
 fn gather_shape(
     attrs: &Attributes,
     inputs: &[Option<TypedShape>],
-    _: &mut dyn FnMut(usize) -> Vec<f64>,
+    values: &mut dyn FnMut(usize) -> Vec<f64>,
 ) -> std::result::Result<Vec<TypedShape>, String> {
     let (dtype, data) = rules::input(inputs, 0)?;
     let (_, idx) = rules::input(inputs, 1)?;
-    let axis = norm_axis(int_attr(attrs, "axis", 0), data.len())?;
+    let (axis, _) = gather_picks(attrs, data, &values(1))?;
     let mut out = data[..axis].to_vec();
     out.extend(idx);
     out.extend(&data[axis + 1..]);
     Ok(vec![(*dtype, out)])
+}
+
+/// Gather's axis and the rows it picks along it: every index within
+/// `[-s, s-1]` for an axis of length s (the spec: "It is an error if any of
+/// the index values are out of bounds"), negative ones counted from the end.
+fn gather_picks(
+    attrs: &Attributes,
+    data: &[usize],
+    indices: &[f64],
+) -> std::result::Result<(usize, Vec<usize>), String> {
+    let axis = norm_axis(attrs.int("axis", 0)?, data.len())?;
+    let s = data[axis] as i64;
+    let mut picks = Vec::with_capacity(indices.len());
+    for k in rules::ints_of("indices", indices)? {
+        if !(-s..s).contains(&k) {
+            return Err(format!(
+                "index {k} is out of bounds for axis {axis} of length {s} (data {data:?})"
+            ));
+        }
+        picks.push(if k < 0 { k + s } else { k } as usize);
+    }
+    Ok((axis, picks))
 }
 
 /// Transpose's output: dims permuted by `perm` (default: reversed).
@@ -90,58 +117,110 @@ fn transpose_shape(
     _: &mut dyn FnMut(usize) -> Vec<f64>,
 ) -> std::result::Result<Vec<TypedShape>, String> {
     let (dtype, data) = rules::input(inputs, 0)?;
-    let perm: Vec<usize> = match attrs.get("perm") {
-        Some(AttrValue::Ints(p)) => p
-            .iter()
-            .map(|&p| norm_axis(p, data.len()))
-            .collect::<std::result::Result<_, _>>()?,
-        _ => (0..data.len()).rev().collect(),
-    };
-    if perm.len() != data.len() {
-        return Err(format!("perm {perm:?} does not fit rank {}", data.len()));
-    }
+    let perm = permutation(attrs, data.len())?;
     Ok(vec![(*dtype, perm.iter().map(|&p| data[p]).collect())])
 }
 
-/// Reshape's output: the shape input, with 0 copying the input's dimension
-/// (unless allowzero) and one -1 inferred.
+/// Transpose's `perm` for rank `rank` (default: reversed). The spec's perm
+/// holds non-negative axes; a negative, repeated or missing one is not a
+/// permutation.
+fn permutation(attrs: &Attributes, rank: usize) -> std::result::Result<Vec<usize>, String> {
+    let Some(p) = attrs.ints("perm")? else {
+        return Ok((0..rank).rev().collect());
+    };
+    let mut seen = vec![false; rank];
+    let mut perm = Vec::with_capacity(rank);
+    for &d in p {
+        match usize::try_from(d) {
+            Ok(u) if u < rank && !seen[u] => {
+                seen[u] = true;
+                perm.push(u);
+            }
+            _ => return Err(format!("perm {p:?} is not a permutation of 0..{rank}")),
+        }
+    }
+    if perm.len() != rank {
+        return Err(format!("perm {p:?} is not a permutation of 0..{rank}"));
+    }
+    Ok(perm)
+}
+
+/// Reshape's output: the shape input resolved against the data's shape.
 fn reshape_shape(
     attrs: &Attributes,
     inputs: &[Option<TypedShape>],
     values: &mut dyn FnMut(usize) -> Vec<f64>,
 ) -> std::result::Result<Vec<TypedShape>, String> {
     let (dtype, data) = rules::input(inputs, 0)?;
-    rules::input(inputs, 1)?;
-    let target = values(1);
-    let allowzero = int_attr(attrs, "allowzero", 0) != 0;
-    let total: usize = data.iter().product();
-    let mut out: Vec<usize> = Vec::with_capacity(target.len());
-    let mut infer_at = None;
-    for (i, &t) in target.iter().enumerate() {
-        match t as i64 {
-            0 if !allowzero => out.push(
-                *data
-                    .get(i)
-                    .ok_or_else(|| format!("shape {target:?} copies dimension {i} of {data:?}"))?,
-            ),
-            -1 if infer_at.is_none() => {
-                infer_at = Some(i);
-                out.push(1);
-            }
-            t if t >= 0 => out.push(t as usize),
-            _ => return Err(format!("cannot reshape to {target:?}")),
-        }
+    let (_, shape) = rules::input(inputs, 1)?;
+    Ok(vec![(
+        *dtype,
+        reshape_target(attrs, data, shape, &values(1))?,
+    )])
+}
+
+/// Reshape (opset 21)'s output shape for data of `in_shape` and the shape
+/// input (its own shape and values). A 0 copies the input's dimension at
+/// the same index (unless allowzero=1, when it means an empty dimension),
+/// and one -1 is inferred from the element count. The spec forbids more
+/// than one -1 and, with allowzero=1, a 0 together with a -1; both are
+/// errors here, as is any other negative value or a count that does not
+/// match.
+fn reshape_target(
+    attrs: &Attributes,
+    in_shape: &[usize],
+    shape_shape: &[usize],
+    shape: &[f64],
+) -> std::result::Result<Vec<usize>, String> {
+    if shape_shape.len() != 1 {
+        return Err(format!("shape must be 1-D, got shape {shape_shape:?}"));
     }
-    let known: usize = out.iter().product();
-    if let Some(i) = infer_at {
-        out[i] = total / known.max(1);
-    }
-    if out.iter().product::<usize>() != total {
+    let requested = rules::ints_of("shape", shape)?;
+    let allowzero = attrs.int("allowzero", 0)? != 0;
+    let total: usize = in_shape.iter().product();
+    if allowzero && requested.contains(&0) && requested.contains(&-1) {
         return Err(format!(
-            "reshape of {data:?} to {target:?}: element counts differ"
+            "shape {requested:?} has both 0 and -1, which allowzero=1 forbids"
         ));
     }
-    Ok(vec![(*dtype, out)])
+    let mut infer = None;
+    let mut out = Vec::with_capacity(requested.len());
+    for (k, &d) in requested.iter().enumerate() {
+        let dim = match d {
+            -1 => {
+                if infer.replace(k).is_some() {
+                    return Err(format!("shape {requested:?} has more than one -1"));
+                }
+                1
+            }
+            0 if !allowzero => *in_shape.get(k).ok_or_else(|| {
+                format!(
+                    "shape {requested:?} copies dimension {k} (a 0), but data {in_shape:?} has rank {}",
+                    in_shape.len()
+                )
+            })?,
+            d if d < 0 => return Err(format!("shape {requested:?} has invalid dimension {d}")),
+            d => usize::try_from(d).map_err(|_| format!("dimension {d} is too large"))?,
+        };
+        out.push(dim);
+    }
+    let known = out
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| format!("shape {requested:?} has more elements than can be counted"))?;
+    if let Some(k) = infer {
+        if known == 0 || !total.is_multiple_of(known) {
+            return Err(format!(
+                "cannot infer the -1 in {requested:?}: data {in_shape:?} has {total} elements"
+            ));
+        }
+        out[k] = total / known;
+    } else if known != total {
+        return Err(format!(
+            "shape {requested:?} has {known} elements, data {in_shape:?} has {total}"
+        ));
+    }
+    Ok(out)
 }
 
 /// Concat's output: the inputs' shape with the `axis` sizes added up.
@@ -150,14 +229,37 @@ fn concat_shape(
     inputs: &[Option<TypedShape>],
     _: &mut dyn FnMut(usize) -> Vec<f64>,
 ) -> std::result::Result<Vec<TypedShape>, String> {
-    let (dtype, first) = rules::input(inputs, 0)?;
-    let axis = norm_axis(int_attr(attrs, "axis", 0), first.len())?;
-    let mut out = first.clone();
-    out[axis] = 0;
-    for (_, s) in inputs.iter().flatten() {
-        out[axis] += s.get(axis).copied().unwrap_or(0);
-    }
+    let (dtype, _) = rules::input(inputs, 0)?;
+    let shapes: Vec<&[usize]> = inputs.iter().flatten().map(|(_, s)| s.as_slice()).collect();
+    let (_, out) = concat_axis(attrs, &shapes)?;
     Ok(vec![(*dtype, out)])
+}
+
+/// Concat (opset 13)'s axis (required; negative counts from the end) and
+/// output shape: inputs of one rank, all dimensions but the axis equal
+/// (inputs empty along the axis are allowed).
+fn concat_axis(
+    attrs: &Attributes,
+    shapes: &[&[usize]],
+) -> std::result::Result<(usize, Vec<usize>), String> {
+    if !attrs.contains_key("axis") {
+        return Err("attribute axis is required".into());
+    }
+    let first = shapes.first().ok_or("needs at least one input")?;
+    let rank = first.len();
+    let axis = norm_axis(attrs.int("axis", 0)?, rank)?;
+    let mut out = first.to_vec();
+    out[axis] = 0;
+    for (i, s) in shapes.iter().enumerate() {
+        let others_match = s.len() == rank && (0..rank).all(|d| d == axis || s[d] == first[d]);
+        if !others_match {
+            return Err(format!(
+                "input {i} has shape {s:?}, which does not match input 0 {first:?} outside axis {axis}"
+            ));
+        }
+        out[axis] += s[axis];
+    }
+    Ok((axis, out))
 }
 
 /// Copies `view` into a row-major owned array of `shape` (which must have
@@ -182,25 +284,8 @@ fn reshaped(call: &Call, view: ArrayViewD<f64>, shape: &[usize]) -> Result<Array
 fn gather(call: &Call) -> Result<Output> {
     let data = call.input(0)?;
     let iv = call.input(1)?;
-    let rank = data.data.ndim();
-    let axis = call.axis("axis", call.int("axis", 0)?, rank)?;
-    let s = data.shape()[axis];
-    let raw = call.int_values(1, iv)?;
-    let mut picks = Vec::with_capacity(raw.len());
-    for &k in &raw {
-        let ok = -(s as i64) <= k && k < s as i64;
-        if !ok {
-            return Err(call.err(format!(
-                "index {k} is out of bounds for axis {axis} of length {s} (data {:?})",
-                data.shape()
-            )));
-        }
-        picks.push(if k < 0 {
-            (k + s as i64) as usize
-        } else {
-            k as usize
-        });
-    }
+    let raw: Vec<f64> = iv.data.iter().copied().collect();
+    let (axis, picks) = gather_picks(call.attrs, data.shape(), &raw).map_err(|m| call.err(m))?;
     let selected = data.data.select(Axis(axis), &picks);
     let mut out_shape = data.shape()[..axis].to_vec();
     out_shape.extend_from_slice(iv.shape());
@@ -212,33 +297,7 @@ fn gather(call: &Call) -> Result<Output> {
 /// Transpose (opset 21): dimensions permuted by `perm` (default: reversed).
 fn transpose(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
-    let rank = x.data.ndim();
-    let perm: Vec<usize> = match call.ints("perm")? {
-        None => (0..rank).rev().collect(),
-        Some(p) => {
-            let mut seen = vec![false; rank];
-            let mut perm = Vec::with_capacity(rank);
-            for &d in p {
-                // The spec's perm holds non-negative axes; a negative or
-                // repeated entry is not a permutation.
-                match usize::try_from(d) {
-                    Ok(u) if u < rank && !seen[u] => {
-                        seen[u] = true;
-                        perm.push(u);
-                    }
-                    _ => {
-                        return Err(
-                            call.err(format!("perm {p:?} is not a permutation of 0..{rank}"))
-                        );
-                    }
-                }
-            }
-            if perm.len() != rank {
-                return Err(call.err(format!("perm {p:?} is not a permutation of 0..{rank}")));
-            }
-            perm
-        }
-    };
+    let perm = permutation(call.attrs, x.data.ndim()).map_err(|m| call.err(m))?;
     let out = x
         .data
         .view()
@@ -248,63 +307,14 @@ fn transpose(call: &Call) -> Result<Output> {
     Ok(Output::plain(x.dtype, out))
 }
 
-/// Reshape (opset 21): the target shape is an int64 input. A 0 copies the
-/// input's dimension at the same index (unless allowzero=1, when it means
-/// an empty dimension), and one -1 is inferred from the element count. The
-/// spec forbids more than one -1 and, with allowzero=1, a 0 together with a
-/// -1; both are errors here, as is any other negative value or a count that
-/// does not match.
+/// Reshape (opset 21): the data's values in the shape [`reshape_target`]
+/// resolves.
 fn reshape(call: &Call) -> Result<Output> {
     let data = call.input(0)?;
     let sv = call.input(1)?;
-    if sv.data.ndim() != 1 {
-        return Err(call.err(format!("shape must be 1-D, got shape {:?}", sv.shape())));
-    }
-    let requested = call.int_values(1, sv)?;
-    let allowzero = call.int("allowzero", 0)? != 0;
-    let in_shape = data.shape();
-    let total: usize = in_shape.iter().product();
-    if allowzero && requested.contains(&0) && requested.contains(&-1) {
-        return Err(call.err(format!(
-            "shape {requested:?} has both 0 and -1, which allowzero=1 forbids"
-        )));
-    }
-    let mut infer = None;
-    let mut out = Vec::with_capacity(requested.len());
-    for (k, &d) in requested.iter().enumerate() {
-        let dim = match d {
-            -1 => {
-                if infer.replace(k).is_some() {
-                    return Err(call.err(format!("shape {requested:?} has more than one -1")));
-                }
-                1
-            }
-            0 if !allowzero => *in_shape.get(k).ok_or_else(|| {
-                call.err(format!(
-                    "shape {requested:?} copies dimension {k} (a 0), but data {in_shape:?} has rank {}",
-                    in_shape.len()
-                ))
-            })?,
-            d if d < 0 => {
-                return Err(call.err(format!("shape {requested:?} has invalid dimension {d}")));
-            }
-            d => d as usize,
-        };
-        out.push(dim);
-    }
-    let known: usize = out.iter().product();
-    if let Some(k) = infer {
-        if known == 0 || !total.is_multiple_of(known) {
-            return Err(call.err(format!(
-                "cannot infer the -1 in {requested:?}: data {in_shape:?} has {total} elements"
-            )));
-        }
-        out[k] = total / known;
-    } else if known != total {
-        return Err(call.err(format!(
-            "shape {requested:?} has {known} elements, data {in_shape:?} has {total}"
-        )));
-    }
+    let requested: Vec<f64> = sv.data.iter().copied().collect();
+    let out = reshape_target(call.attrs, data.shape(), sv.shape(), &requested)
+        .map_err(|m| call.err(m))?;
     let y = reshaped(call, data.data.view(), &out)?;
     Ok(Output::plain(data.dtype, y))
 }
@@ -314,28 +324,13 @@ fn reshape(call: &Call) -> Result<Output> {
 /// inputs empty along the axis are allowed.
 fn concat(call: &Call) -> Result<Output> {
     let first = call.input(0)?;
-    let axis_attr = match call.attrs.get("axis") {
-        None => return Err(call.err("attribute axis is required")),
-        Some(_) => call.int("axis", 0)?,
-    };
-    let rank = first.data.ndim();
-    let axis = call.axis("axis", axis_attr, rank)?;
-    let mut views = Vec::with_capacity(call.inputs.len());
+    let mut values = Vec::with_capacity(call.inputs.len());
     for i in 0..call.inputs.len() {
-        let v = call.input(i)?;
-        call.require_same_dtype(0, first, i, v)?;
-        let same_rank = v.data.ndim() == rank;
-        let others_match =
-            same_rank && (0..rank).all(|d| d == axis || v.shape()[d] == first.shape()[d]);
-        if !others_match {
-            return Err(call.err(format!(
-                "input {i} has shape {:?}, which does not match input 0 {:?} outside axis {axis}",
-                v.shape(),
-                first.shape()
-            )));
-        }
-        views.push(v.data.view());
+        values.push(call.input(i)?);
     }
+    let shapes: Vec<&[usize]> = values.iter().map(|v| v.shape()).collect();
+    let (axis, _) = concat_axis(call.attrs, &shapes).map_err(|m| call.err(m))?;
+    let views: Vec<_> = values.iter().map(|v| v.data.view()).collect();
     let out = ndarray::concatenate(Axis(axis), &views)
         .map_err(|e| call.err(format!("cannot concatenate: {e}")))?;
     Ok(Output::plain(first.dtype, out))

@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::numerics::DType;
+
 /// The type of an attribute, as in ONNX `AttributeProto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttrType {
@@ -141,10 +143,160 @@ pub struct OpSpec {
     pub arity: Arity,
     /// Input names, positional (for messages and suites).
     pub input_names: &'static [&'static str],
+    /// The type variable of each input, as ONNX's type constraints: the
+    /// dtypes it may have, and inputs naming the same variable must share
+    /// a dtype. One per input name (a variadic op's one name covers all).
+    pub input_types: &'static [TypeVar],
     /// How many outputs the harness requests.
     pub outputs: usize,
     /// Attributes the op accepts.
     pub attributes: &'static [(&'static str, AttrType)],
+}
+
+/// An ONNX type variable (`T`, `T1`, `Tind`): the dtypes an input bound to
+/// it may have. Inputs of one op that name the same variable share a dtype.
+#[derive(Debug, Clone, Copy)]
+pub struct TypeVar {
+    /// Its name in messages (`T`).
+    pub name: &'static str,
+    /// The dtypes it admits.
+    pub allowed: &'static [DType],
+}
+
+/// Every floating-point dtype.
+pub(super) const FLOATS: &[DType] = &[
+    DType::F64,
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
+];
+/// Every integer dtype.
+pub(super) const INTS: &[DType] = &[
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::U32,
+    DType::I64,
+    DType::U64,
+];
+/// Every dtype but bool.
+pub(super) const NUMERIC: &[DType] = &[
+    DType::F64,
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::U32,
+    DType::I64,
+    DType::U64,
+];
+
+/// `T`: any float.
+pub(super) const T_FLOAT: TypeVar = TypeVar {
+    name: "T",
+    allowed: FLOATS,
+};
+/// `T`: any dtype but bool.
+pub(super) const T_NUMERIC: TypeVar = TypeVar {
+    name: "T",
+    allowed: NUMERIC,
+};
+/// `T`: any dtype.
+pub(super) const T_ANY: TypeVar = TypeVar {
+    name: "T",
+    allowed: &DType::ALL,
+};
+/// `Tind`: indices, axes, shapes and counts: any integer dtype.
+pub(super) const T_IND: TypeVar = TypeVar {
+    name: "Tind",
+    allowed: INTS,
+};
+
+impl OpSpec {
+    /// The name of input `i` for messages (`inputs[2]` for a variadic op).
+    pub fn input_name(&self, i: usize) -> String {
+        match self.arity {
+            Arity::Variadic => format!("{}[{i}]", self.input_names[0]),
+            Arity::Fixed { .. } => self
+                .input_names
+                .get(i)
+                .map_or_else(|| format!("#{i}"), |n| n.to_string()),
+        }
+    }
+
+    /// Checks a call's inputs against the arity and the type constraints:
+    /// `dtypes[i]` is input `i`'s dtype, `None` when it is omitted. The
+    /// suite loader and the oracle both judge by this, with one message.
+    pub fn check_inputs(&self, dtypes: &[Option<DType>]) -> Result<(), String> {
+        match self.arity {
+            Arity::Fixed { required, optional } => {
+                if dtypes.len() > required + optional {
+                    return Err(format!(
+                        "takes at most {} inputs, got {}",
+                        required + optional,
+                        dtypes.len()
+                    ));
+                }
+                if let Some(i) = (0..required).find(|&i| dtypes.get(i).is_none_or(Option::is_none))
+                {
+                    return Err(format!("required input {} is missing", self.input_name(i)));
+                }
+            }
+            Arity::Variadic => {
+                if dtypes.is_empty() {
+                    return Err("needs at least one input".into());
+                }
+                if let Some(i) = dtypes.iter().position(Option::is_none) {
+                    return Err(format!("input {} is missing", self.input_name(i)));
+                }
+            }
+        }
+        let mut bound: Vec<(&str, usize, DType)> = Vec::new();
+        for (i, d) in dtypes.iter().enumerate() {
+            let Some(d) = *d else { continue };
+            let Some(var) = self.input_types.get(i).or(self.input_types.last()) else {
+                continue;
+            };
+            if !var.allowed.contains(&d) {
+                let names: Vec<&str> = var.allowed.iter().map(|d| d.name()).collect();
+                let class = match var.allowed {
+                    a if a == FLOATS => "a float tensor",
+                    a if a == INTS => "an integer tensor",
+                    a if a == NUMERIC => "a numeric (not bool) tensor",
+                    _ => "one of",
+                };
+                return Err(format!(
+                    "input {} must be {class} (type {}: {}), got {d}",
+                    self.input_name(i),
+                    var.name,
+                    names.join(", ")
+                ));
+            }
+            match bound.iter().find(|(n, _, _)| *n == var.name) {
+                Some(&(_, j, first)) if first != d => {
+                    return Err(format!(
+                        "inputs {} and {} must have the same dtype (both are type {}), got {first} and {d}",
+                        self.input_name(j),
+                        self.input_name(i),
+                        var.name
+                    ));
+                }
+                Some(_) => {}
+                None => bound.push((var.name, i, d)),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `required` inputs plus up to `optional` trailing optional ones.
@@ -165,6 +317,7 @@ pub(super) const fn unary(name: &'static str, opset: i64) -> OpSpec {
         opset,
         arity: fixed(1, 0),
         input_names: UNARY,
+        input_types: &[T_FLOAT],
         outputs: 1,
         attributes: &[],
     }

@@ -18,9 +18,12 @@
 pub mod capabilities;
 pub mod events;
 mod explain;
+pub mod guard;
+pub mod inflight;
 pub mod interrupt;
 pub mod measure;
 pub mod model_case;
+pub mod outlock;
 pub mod plan;
 pub mod progress;
 pub mod record;
@@ -451,7 +454,11 @@ pub(crate) fn prepare_call(
         .map(|t| t.as_ref().map(|t| Value::new(t.dtype, t.to_f64())))
         .collect();
     let expected = ops::evaluate(case.op, &case.attributes, &values)
-        .map_err(|e| format!("invalid case: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "invalid case: {e} (the oracle refused the call before the backend saw it: a suite mistake the load-time checks missed, not the backend's)"
+            )
+        })?;
     let stored: Vec<Option<StoredTensor>> = case
         .inputs
         .iter()

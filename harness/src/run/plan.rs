@@ -86,6 +86,8 @@ pub struct RunConfig {
     pub shard: Option<ShardRequest>,
     /// The command line recorded in the provenance.
     pub command: Vec<String>,
+    /// Peak bytes a case may use; `None`: [`machine_budget`].
+    pub memory_budget: Option<u64>,
 }
 
 impl RunConfig {
@@ -172,6 +174,8 @@ impl Plan {
             }
             None => (cases, None),
         };
+        let budget = config.memory_budget.unwrap_or_else(machine_budget);
+        check_budget(&cases, budget)?;
         let cases = cases.into_iter().cloned().collect();
         Ok(Plan {
             config,
@@ -197,6 +201,91 @@ impl Plan {
             c.timeout.max(60.0),
         )?)
     }
+}
+
+/// The default memory budget of one case: half the machine's memory, or of
+/// the cgroup's limit when that is lower (a container's `--memory`), so a
+/// case and the rest of the machine both fit. 4 GiB when neither can be
+/// read.
+pub fn machine_budget() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    });
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok());
+    match (total, cgroup) {
+        (Some(t), Some(c)) => t.min(c) / 2,
+        (Some(m), None) | (None, Some(m)) => m / 2,
+        (None, None) => 4 << 30,
+    }
+}
+
+/// Parses a byte size: a number with an optional K, M, G or T suffix
+/// (binary: 1K = 1024), e.g. `512M`, `8G`, `1073741824`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, unit) = match t
+        .char_indices()
+        .find(|(_, c)| !c.is_ascii_digit() && *c != '.')
+    {
+        Some((i, _)) => (&t[..i], t[i..].trim_end_matches(['B', 'b', 'i'])),
+        None => (t, ""),
+    };
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => {
+            return Err(format!(
+                "`{s}` is not a size: write e.g. 512M, 8G or a number of bytes"
+            ));
+        }
+    };
+    let n: f64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size: write e.g. 512M, 8G or a number of bytes"))?;
+    let bytes = n * (1u64 << shift) as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("`{s}` is not a usable size"));
+    }
+    Ok(bytes as u64)
+}
+
+/// Gigabytes, for messages.
+fn gb(bytes: u64) -> String {
+    format!("{:.1} GB", bytes as f64 / 1e9)
+}
+
+/// Refuses the run when a selected case's memory estimate is over
+/// `budget`, naming the first few; nothing has been allocated yet.
+fn check_budget(cases: &[&Case], budget: u64) -> Result<(), RunError> {
+    let over: Vec<&&Case> = cases.iter().filter(|c| c.memory > budget).collect();
+    let Some(first) = over.first() else {
+        return Ok(());
+    };
+    let named: Vec<String> = over
+        .iter()
+        .take(3)
+        .map(|c| format!("{} ({}, needs about {})", c.id, c.location, gb(c.memory)))
+        .collect();
+    let more = if over.len() > 3 {
+        format!(" and {} more", over.len() - 3)
+    } else {
+        String::new()
+    };
+    Err(RunError::Config(format!(
+        "{} case(s) need more memory than the budget of {} per case: {}{more}; raise it with --memory-budget (e.g. --memory-budget {}G) or leave them out with --filter",
+        over.len(),
+        gb(budget),
+        named.join(", "),
+        (first.memory >> 30) + 1
+    )))
 }
 
 /// Loads op suites; the error is one line.
@@ -285,6 +374,7 @@ mod tests {
             baseline: None,
             shard: None,
             command: vec![],
+            memory_budget: None,
         };
         assert_eq!(
             c.rerun_prefix(),

@@ -1,17 +1,23 @@
 //! The observer that keeps a run on disk: `results.jsonl` (created, or
 //! reopened after its valid lines on resume; one line appended per finished
-//! case) and `results.json` at the end. See `results.rs` for the formats.
+//! case), the in-flight marker of the case being run (`inflight.rs`), and
+//! `results.json` at the end. See `results.rs` for the formats. Every I/O
+//! error says what was being done and to which file.
 
 use std::path::PathBuf;
 
 use super::events::{Observer, ObserverError, RunEvent, results_json_path};
+use super::inflight;
 use super::results::ResultsWriter;
-use super::resume::ResumeError;
 
 /// Writes the results files of a run into its `--out` directory.
 #[derive(Default)]
 pub struct ResultsRecorder {
     writer: Option<ResultsWriter>,
+    /// The `--out` directory, once the run started.
+    dir: Option<PathBuf>,
+    /// The in-flight marker a resumed run found (see `inflight.rs`).
+    found: Option<inflight::Marker>,
 }
 
 impl ResultsRecorder {
@@ -21,8 +27,8 @@ impl ResultsRecorder {
     }
 }
 
-fn io_error(path: PathBuf, error: std::io::Error) -> ObserverError {
-    ObserverError(ResumeError::Io { path, error }.to_string())
+fn observer_error(e: impl std::fmt::Display) -> ObserverError {
+    ObserverError(e.to_string())
 }
 
 impl Observer for ResultsRecorder {
@@ -35,29 +41,45 @@ impl Observer for ResultsRecorder {
                 ..
             } => {
                 let dir = &config.out;
-                let path = dir.join("results.jsonl");
+                self.found = resume_from.and_then(|_| inflight::read(dir));
                 let writer = match resume_from {
-                    Some(keep) => ResultsWriter::reopen(&path, *keep),
+                    Some(keep) => ResultsWriter::reopen(&dir.join("results.jsonl"), *keep),
                     None => ResultsWriter::create(dir, header),
                 }
-                .map_err(|e| io_error(path, e))?;
+                .map_err(observer_error)?;
+                // A marker left by an earlier invocation was read (by a
+                // resume) before this event; it describes nothing now.
+                inflight::end(dir).map_err(observer_error)?;
                 self.writer = Some(writer);
+                self.dir = Some(dir.clone());
+            }
+            RunEvent::CaseStarted { id } => {
+                if let Some(dir) = &self.dir {
+                    let deaths = self.found.as_ref().map_or(0, |m| m.deaths_before(id));
+                    inflight::begin(dir, id, deaths).map_err(observer_error)?;
+                }
             }
             RunEvent::CaseFinished { result } => {
                 if let Some(w) = &mut self.writer {
-                    w.append(result)
-                        .map_err(|e| io_error(w.path().to_path_buf(), e))?;
+                    w.append(result).map_err(observer_error)?;
+                }
+                if let Some(dir) = &self.dir {
+                    inflight::end(dir).map_err(observer_error)?;
                 }
             }
-            RunEvent::Interrupted | RunEvent::CaseStarted { .. } => {}
+            RunEvent::Interrupted => {
+                // The case in flight was abandoned, not lost: a resume runs
+                // it again rather than calling it a crash.
+                if let Some(dir) = &self.dir {
+                    inflight::end(dir).map_err(observer_error)?;
+                }
+            }
             RunEvent::Finished { config, results } => {
                 if let Some(w) = &mut self.writer {
-                    let _ = w.sync();
+                    w.sync().map_err(observer_error)?;
                 }
                 let path = results_json_path(&config.out);
-                results
-                    .write(&path)
-                    .map_err(|e| ObserverError(format!("cannot write {}: {e}", path.display())))?;
+                results.write(&path).map_err(observer_error)?;
             }
         }
         Ok(())
@@ -89,6 +111,7 @@ mod tests {
             baseline: None,
             shard: None,
             command: vec!["xpucert".into(), "run".into()],
+            memory_budget: None,
         }
     }
 
@@ -103,6 +126,7 @@ mod tests {
             filters: vec![],
             settings: Default::default(),
             started_at: "2026-11-23T00:00:00Z".into(),
+            isolation_warning: None,
         }
     }
 
@@ -127,6 +151,7 @@ mod tests {
                 command: vec![],
                 started_at: String::new(),
                 finished_at: String::new(),
+                isolation_warning: None,
             },
             summary: Summary::of(&cases, 1.0),
             cases,
@@ -136,6 +161,9 @@ mod tests {
 
     #[test]
     fn writes_jsonl_as_cases_finish_and_json_at_the_end_and_appends_on_resume() {
+        let _serial = crate::run::inflight::SERIAL
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path());
         let h = header();
@@ -201,6 +229,36 @@ mod tests {
             })
             .unwrap_err()
             .to_string();
-        assert!(e.contains("not-a-dir/results.jsonl"), "{e}");
+        // The step and the path; no `resume` wording in a fresh run.
+        let dir = file.display();
+        assert!(
+            e.starts_with(&format!("cannot create the output directory {dir}: ")),
+            "{e}"
+        );
+        assert!(!e.contains("resume"), "{e}");
+    }
+
+    #[test]
+    fn a_failed_jsonl_write_says_write_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let jsonl = dir.path().join("results.jsonl");
+        std::os::unix::fs::symlink("/dev/full", &jsonl).unwrap();
+        let cfg = config(dir.path());
+        let h = header();
+        let e = ResultsRecorder::new()
+            .on_event(&RunEvent::Started {
+                config: &cfg,
+                header: &h,
+                resume_from: None,
+                total: 0,
+                done: 0,
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("cannot write {}: ", jsonl.display())),
+            "{e}"
+        );
+        assert!(!e.contains("resume"), "{e}");
     }
 }

@@ -52,10 +52,11 @@ impl Baseline {
     /// Reads a `results.json` written by `xpucert run`.
     pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Io {
-            path: p.clone(),
-            source,
-        })?;
+        let text = crate::files::read_text(path, crate::files::MAX_RESULTS_BYTES, "a baseline")
+            .map_err(|e| BaselineError::Io {
+                path: p.clone(),
+                source: e.into_io(),
+            })?;
         let file: ResultsFile =
             serde_json::from_str(&text).map_err(|source| BaselineError::Parse {
                 path: p.clone(),

@@ -51,6 +51,9 @@ pub struct RunHeader {
     pub settings: BTreeMap<String, String>,
     /// Start of the first invocation, UTC, RFC 3339.
     pub started_at: String,
+    /// With `--isolation none`: what that mode gives up (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation_warning: Option<String>,
 }
 
 impl RunHeader {
@@ -98,6 +101,9 @@ pub struct Provenance {
     pub started_at: String,
     /// End, UTC, RFC 3339.
     pub finished_at: String,
+    /// With `--isolation none`: what that mode gives up (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation_warning: Option<String>,
 }
 
 /// Counts by status and the verdict.
@@ -281,10 +287,12 @@ impl ResultsFile {
     /// Reads a results.json and checks its schema and version.
     pub fn read(path: &Path) -> Result<Self, ReadError> {
         let p = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
-            path: p.clone(),
-            source,
-        })?;
+        let bytes =
+            crate::files::read_regular(path, crate::files::MAX_RESULTS_BYTES, "a results file")
+                .map_err(|e| ReadError::Io {
+                    path: p.clone(),
+                    source: e.into_io(),
+                })?;
         let v: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|source| ReadError::NotJson {
                 path: p.clone(),
@@ -307,16 +315,57 @@ impl ResultsFile {
         serde_json::from_value(v).map_err(|source| ReadError::Fields { path: p, source })
     }
 
-    /// Writes pretty JSON atomically (temp file, then rename).
-    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+    /// Writes pretty JSON atomically (temp file, then rename); the error
+    /// names the step and the file.
+    pub fn write(&self, path: &Path) -> Result<(), FileError> {
         let tmp = path.with_extension("json.tmp");
-        {
-            let mut w = BufWriter::new(File::create(&tmp)?);
-            crate::text::write_json_pretty(&mut w, self)?;
-            w.write_all(b"\n")?;
-            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        let t = tmp.as_path();
+        let err = |action| move |source| FileError::new(action, t, source);
+        let file = File::create(&tmp).map_err(err("create"))?;
+        let mut w = BufWriter::new(file);
+        crate::text::write_json_pretty(&mut w, self)
+            .map_err(std::io::Error::from)
+            .and_then(|()| w.write_all(b"\n"))
+            .map_err(err("write"))?;
+        w.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .map_err(err("flush"))?;
+        std::fs::rename(&tmp, path).map_err(|source| FileError {
+            action: "rename",
+            path: tmp.clone(),
+            source,
+            to: Some(path.to_path_buf()),
+        })
+    }
+}
+
+/// A results file could not be created, written or flushed: the step, the
+/// path and the cause, in one line (`cannot write /out/results.jsonl: No
+/// space left on device`).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} {}{}: {source}", path.display(), to.as_ref().map(|t| format!(" to {}", t.display())).unwrap_or_default())]
+pub struct FileError {
+    /// What was being done: `create`, `write`, `flush`, ...
+    pub action: &'static str,
+    /// The file (or directory).
+    pub path: PathBuf,
+    /// The cause.
+    #[source]
+    pub source: std::io::Error,
+    /// For a rename, the destination.
+    pub to: Option<PathBuf>,
+}
+
+impl FileError {
+    /// The error of `action` on `path`.
+    pub fn new(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        FileError {
+            action,
+            path: path.to_path_buf(),
+            source,
+            to: None,
         }
-        std::fs::rename(&tmp, path)
     }
 }
 
@@ -332,10 +381,11 @@ pub struct ResultsWriter {
 impl ResultsWriter {
     /// Creates (truncates) `dir/results.jsonl`, creating `dir` if needed, and
     /// writes `header` as its first line.
-    pub fn create(dir: &Path, header: &RunHeader) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+    pub fn create(dir: &Path, header: &RunHeader) -> Result<Self, FileError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| FileError::new("create the output directory", dir, e))?;
         let path = dir.join("results.jsonl");
-        let file = File::create(&path)?;
+        let file = File::create(&path).map_err(|e| FileError::new("create", &path, e))?;
         let mut w = ResultsWriter {
             path,
             file,
@@ -349,9 +399,13 @@ impl ResultsWriter {
 
     /// Reopens `path` to append after its first `keep` bytes (the complete
     /// lines a resume read; a torn last line beyond them is cut off).
-    pub fn reopen(path: &Path, keep: u64) -> std::io::Result<Self> {
-        let file = std::fs::OpenOptions::new().append(true).open(path)?;
-        file.set_len(keep)?;
+    pub fn reopen(path: &Path, keep: u64) -> Result<Self, FileError> {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| FileError::new("reopen (to resume)", path, e))?;
+        file.set_len(keep)
+            .map_err(|e| FileError::new("cut the torn last line off", path, e))?;
         Ok(ResultsWriter {
             path: path.to_path_buf(),
             file,
@@ -366,7 +420,7 @@ impl ResultsWriter {
     }
 
     /// Appends one case line and flushes it to the OS.
-    pub fn append(&mut self, r: &CaseResult) -> std::io::Result<()> {
+    pub fn append(&mut self, r: &CaseResult) -> Result<(), FileError> {
         self.write_line(r)?;
         self.unsynced += 1;
         if self.unsynced >= SYNC_EVERY_LINES
@@ -378,19 +432,24 @@ impl ResultsWriter {
     }
 
     /// Syncs what was written to disk (also done on drop, best effort).
-    pub fn sync(&mut self) -> std::io::Result<()> {
+    pub fn sync(&mut self) -> Result<(), FileError> {
         self.unsynced = 0;
         self.last_sync = Instant::now();
-        self.file.sync_data()
+        self.file
+            .sync_data()
+            .map_err(|e| FileError::new("flush", &self.path, e))
     }
 
     // One write call per line: a kill can tear only the last line.
-    fn write_line<T: Serialize>(&mut self, value: &T) -> std::io::Result<()> {
+    fn write_line<T: Serialize>(&mut self, value: &T) -> Result<(), FileError> {
         let mut line = Vec::new();
-        crate::text::write_json_line(&mut line, value)?;
+        crate::text::write_json_line(&mut line, value)
+            .map_err(|e| FileError::new("write", &self.path, e.into()))?;
         line.push(b'\n');
-        self.file.write_all(&line)?;
-        self.file.flush()
+        self.file
+            .write_all(&line)
+            .and_then(|()| self.file.flush())
+            .map_err(|e| FileError::new("write", &self.path, e))
     }
 }
 

@@ -113,6 +113,7 @@ pub fn read_previous(path: &Path) -> Result<Previous, ResumeError> {
         path: path.to_path_buf(),
         error,
     };
+    crate::files::check_regular(path).map_err(|e| io(e.into_io()))?;
     let mut reader = BufReader::new(std::fs::File::open(path).map_err(io)?);
     let mut lines: Vec<(Vec<u8>, bool)> = Vec::new();
     loop {
@@ -326,6 +327,7 @@ mod tests {
             filters: vec![],
             settings: [("option.threads".to_string(), "1".to_string())].into(),
             started_at: "2026-11-23T00:00:00Z".into(),
+            isolation_warning: None,
         }
     }
 

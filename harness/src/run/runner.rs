@@ -5,15 +5,22 @@
 //! model cases, stops cleanly on SIGINT/SIGTERM, and tells its observers
 //! every step as a [`RunEvent`]. It prints nothing but warnings: the
 //! progress bar, the results files and the reports are observers.
+//!
+//! From before the backend is loaded until the run returns it holds the
+//! output directory's lock (`outlock.rs`) and the run's guard rails
+//! (`guard.rs`); a resume first records the case an earlier invocation
+//! died in (`inflight.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use super::events::{Observer, RunEvent};
-use super::plan::{Plan, RunError, library_sha256};
+use super::guard::{NO_ISOLATION, RunGuard};
+use super::outlock::{self, OutLock};
+use super::plan::{Isolation, Plan, RunError, library_sha256};
 use super::results::{self, Provenance, ResultsFile, RunHeader, SuiteInfo, Summary, utc_now};
 use super::resume::ResumeState;
-use super::{CaseResult, Status, interrupt, run_case, time_limit};
+use super::{CaseResult, Status, inflight, interrupt, run_case, time_limit};
 use crate::backend::{self, Executor};
 
 /// The message of cases an interrupted run never ran.
@@ -31,19 +38,29 @@ pub struct RunOutcome {
 /// Runs a [`Plan`] against an opened backend.
 pub struct Runner {
     plan: Plan,
+    // Dropped first, so a worker ends (and its strays are swept) while the
+    // guard and the lock still hold.
     backend: Box<dyn Executor>,
+    guard: RunGuard,
+    _lock: OutLock,
 }
 
 impl Runner {
-    /// Opens the plan's backend (a load error is [`RunError::Load`]).
+    /// Takes the output directory's lock (another run holding it is a
+    /// [`RunError::Config`] naming its pid), then opens the plan's backend
+    /// under the run's guard (a load error is [`RunError::Load`]).
     pub fn new(plan: Plan) -> Result<Self, RunError> {
+        let lock =
+            outlock::acquire(&plan.config.out).map_err(|e| RunError::Config(e.to_string()))?;
+        let guard = RunGuard::loading(plan.config.isolation);
         let backend = plan.open_backend()?;
-        Ok(Self::with_backend(plan, backend))
-    }
-
-    /// A runner over a backend the caller opened.
-    pub fn with_backend(plan: Plan, backend: Box<dyn Executor>) -> Self {
-        Runner { plan, backend }
+        guard.running();
+        Ok(Runner {
+            plan,
+            backend,
+            guard,
+            _lock: lock,
+        })
     }
 
     /// Runs every case not already done and returns the results; each
@@ -60,6 +77,8 @@ impl Runner {
         let plan = &self.plan;
         let config = &plan.config;
         let b = self.backend.as_mut();
+        let isolation_warning =
+            (config.isolation == Isolation::None).then(|| NO_ISOLATION.to_string());
         let manifest = match b.manifest() {
             Ok(m) => serde_json::from_str(&m).unwrap_or(serde_json::Value::String(m)),
             Err(e) => {
@@ -81,6 +100,7 @@ impl Runner {
             filters: config.filters.clone(),
             settings: settings(plan),
             started_at: plan.started_at.clone(),
+            isolation_warning: isolation_warning.clone(),
         };
         let ids = plan
             .cases
@@ -99,6 +119,18 @@ impl Runner {
             Some(r) => (r.done, r.started_at, Some(r.valid_len)),
             None => (HashMap::new(), header.started_at.clone(), None),
         };
+        // The case an earlier invocation died in, if its marker says so:
+        // recorded (below, once the files are open) instead of run again.
+        let died_in = if config.resume {
+            inflight::read(&config.out)
+                .filter(|m| !done.contains_key(&m.case))
+                .and_then(|m| died_in_case(plan, &m))
+        } else {
+            None
+        };
+        if isolation_warning.is_some() {
+            eprintln!("xpucert: warning: {NO_ISOLATION}");
+        }
         if let Err(e) = interrupt::install() {
             eprintln!("xpucert: warning: cannot catch Ctrl-C: {e}");
         }
@@ -109,6 +141,10 @@ impl Runner {
             total: plan.cases.len() + plan.model_cases.len(),
             done: done.len(),
         })?;
+        if let Some(r) = died_in {
+            emit(RunEvent::CaseFinished { result: &r })?;
+            done.insert(r.id.clone(), r);
+        }
 
         let base = config.base_limit();
         for case in &plan.cases {
@@ -164,6 +200,9 @@ impl Runner {
         if interrupted {
             emit(RunEvent::Interrupted)?;
         }
+        // The report goes to the real stdout (`--isolation none` pointed fd
+        // 1 at stderr while the backend ran).
+        self.guard.restore_stdout();
         let mut cases: Vec<CaseResult> = plan
             .cases
             .iter()
@@ -203,6 +242,7 @@ impl Runner {
                 command: config.command.clone(),
                 started_at,
                 finished_at: utc_now(),
+                isolation_warning,
             },
             summary: if interrupted {
                 summary.interrupted()
@@ -221,6 +261,32 @@ impl Runner {
             interrupted,
         })
     }
+}
+
+/// The result of the case an in-flight marker names, if it is a case of
+/// this plan and the marker gives a verdict (a first unexplained death
+/// gets the case another run instead, said on stderr).
+fn died_in_case(plan: &Plan, marker: &inflight::Marker) -> Option<CaseResult> {
+    let Some((status, message)) = marker.verdict() else {
+        eprintln!(
+            "xpucert: warning: the previous invocation (pid {}) died during case {} without \
+             recording why (killed by SIGKILL?); running it once more: if the harness dies \
+             in it again, the next --resume records it as a crash",
+            marker.pid, marker.case
+        );
+        return None;
+    };
+    if let Some(c) = plan.cases.iter().find(|c| c.id == marker.case) {
+        return Some(CaseResult::new(c, status, Some(message)));
+    }
+    let mc = plan.model_cases.iter().find(|c| c.id == marker.case)?;
+    Some(CaseResult::for_model(
+        &mc.id,
+        mc.dtype,
+        mc.suite.path.display().to_string(),
+        status,
+        Some(message),
+    ))
 }
 
 /// The backend library's canonical path (as given when it has none).

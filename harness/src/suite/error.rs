@@ -50,7 +50,7 @@ impl SuiteError {
     /// rendering (which spans several lines and names no file).
     pub(crate) fn from_yaml(file: &Path, source: &str, err: &serde_saphyr::Error) -> Self {
         let inner = err.without_snippet();
-        let msg = serde_saphyr::DefaultMessageFormatter.format_message(inner);
+        let msg = short_quotes(&serde_saphyr::DefaultMessageFormatter.format_message(inner));
         match err.location() {
             Some(loc) => Self::at(file, source, loc, msg),
             None => Self::file(file, msg),
@@ -86,13 +86,83 @@ pub(crate) fn location_string(file: &Path, loc: Location) -> String {
     }
 }
 
-// The Display form must stay on one line whatever a message embeds.
+/// Longest message kept, in characters: a parser's message may quote the
+/// file, and a file that is not a suite at all (a key file, a log) must not
+/// be echoed beyond a short excerpt.
+const MAX_MESSAGE: usize = 240;
+/// Longest excerpt of a source line shown under an error.
+const MAX_EXCERPT: usize = 48;
+/// Longest quotation of the file kept inside a parser's message.
+const MAX_QUOTE: usize = 16;
+
+/// A parser message with every quoted excerpt of the file (between `"` or
+/// backticks) cut to [`MAX_QUOTE`] characters: "unknown field `root:$6$...`"
+/// must not repeat a whole line of a file that is not a suite.
+fn short_quotes(msg: &str) -> String {
+    let mut out = String::new();
+    let mut open: Option<(char, usize)> = None;
+    for c in msg.chars() {
+        match open {
+            Some((q, _)) if c == q => {
+                open = None;
+                out.push(c);
+            }
+            Some((q, n)) => {
+                if n < MAX_QUOTE {
+                    out.push(c);
+                } else if n == MAX_QUOTE {
+                    out.push('…');
+                }
+                open = Some((q, n + 1));
+            }
+            None => {
+                if c == '"' || c == '`' {
+                    open = Some((c, 0));
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+// The Display form must stay on one line whatever a message embeds, with
+// no control character reaching the terminal, and short.
 fn one_line(s: &str) -> String {
-    s.trim().replace(['\n', '\r'], " ")
+    let flat = s.trim().replace(['\n', '\r'], " ");
+    escaped(&flat, MAX_MESSAGE)
+}
+
+/// `s` with control characters (and bidi overrides) written as `\u{..}`,
+/// cut to `max` characters with an ellipsis.
+fn escaped(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn snippet(source: &str, line: u64, col: u64) -> Option<String> {
-    let text = source.lines().nth(line.checked_sub(1)? as usize)?;
-    let pad = " ".repeat(col.saturating_sub(1) as usize);
-    Some(format!("  | {text}\n  | {pad}^"))
+    let text: Vec<char> = source
+        .lines()
+        .nth(line.checked_sub(1)? as usize)?
+        .chars()
+        .collect();
+    // A window of the line that holds the column.
+    let col = col.saturating_sub(1) as usize;
+    let start = col.saturating_sub(MAX_EXCERPT / 2).min(text.len());
+    let window: String = text[start..].iter().take(MAX_EXCERPT).collect();
+    let shown = escaped(&window, MAX_EXCERPT);
+    let lead = if start > 0 { "…" } else { "" };
+    let pad = " ".repeat(col - start + lead.chars().count());
+    Some(format!("  | {lead}{shown}\n  | {pad}^"))
 }

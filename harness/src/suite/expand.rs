@@ -15,9 +15,20 @@ use crate::ops::{self, Op};
 
 /// Largest tensor a suite may ask for, in elements: far above any sensible
 /// case, low enough that a typo (an extra zero) is an error, not an OOM.
+/// (A run's memory budget is the finer limit: see `Case::memory`.)
 const MAX_ELEMENTS: usize = 1 << 31;
 
+/// Most cases one load may expand to (all files and includes together),
+/// counted before a sweep is expanded: a sweep of 10 variables x 20 values
+/// is refused at its line, not built. The bundled suites hold about 4000.
+pub const MAX_CASES: usize = 100_000;
+
+/// Largest suite file read, in bytes. Suites are text; the bundled ones
+/// are under 100 KB.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
 mod generate;
+mod judge;
 mod validate;
 
 pub(crate) fn load_suite(path: &Path) -> Result<Suite, SuiteError> {
@@ -130,17 +141,31 @@ impl Loader {
                 "include: is not available in a suite parsed from text",
             ));
         }
+        let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        // Includes stay inside the root file's directory tree: a suite is a
+        // tree of files one can review and hash, and it must not reach (or
+        // echo) files elsewhere on the machine. Several trees are several
+        // `--suite` arguments.
+        if let (Some(_), Some(root)) = (from, self.stack.first())
+            && let Some(tree) = root.parent()
+            && !canon.starts_with(tree)
+        {
+            return Err(fail(format!(
+                "include {} is outside the suite's directory {}; includes must stay inside it (pass other suites as further --suite arguments)",
+                path.display(),
+                tree.display()
+            )));
+        }
         let read = match &self.memory {
             Some(text) => Ok(text.clone().into_bytes()),
-            None => std::fs::read(path),
+            None => crate::files::read_regular(path, MAX_FILE_BYTES, "a suite file"),
         };
         let bytes = read.map_err(|e| {
             fail(match from {
-                Some(_) => format!("cannot read included file {}: {e}", path.display()),
+                Some(_) => format!("cannot read included file: {e}"),
                 None => format!("cannot read suite: {e}"),
             })
         })?;
-        let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         if let Some(pos) = self.stack.iter().position(|p| *p == canon) {
             let chain: Vec<String> = self.shown[pos..]
                 .iter()
@@ -172,6 +197,7 @@ impl Loader {
             seed: raw.seed,
             timeout: raw.timeout.as_ref().map(|t| (t.value, t.referenced)),
             throughput: raw.throughput.as_ref().map(|t| (t.value, t.referenced)),
+            expanded: std::cell::Cell::new(0),
         };
         if !is_segment(&raw.suite.value) {
             return Err(ctx.err(
@@ -188,6 +214,7 @@ impl Loader {
         self.stack.pop();
         self.shown.pop();
         for rc in &raw.cases {
+            ctx.expanded.set(self.cases.len());
             for case in ctx.expand_case(rc, raw.dtypes.as_ref())? {
                 if let Some(first) = self.ids.get(&case.id) {
                     return Err(ctx.err(
@@ -255,6 +282,8 @@ struct FileCtx<'a> {
     timeout: Option<(f64, Location)>,
     /// The file's `throughput:` and where it is written.
     throughput: Option<(crate::perf::ThroughputSpec, Location)>,
+    /// Cases the load holds before the entry being expanded.
+    expanded: std::cell::Cell<usize>,
 }
 
 fn is_segment(s: &str) -> bool {
@@ -403,7 +432,29 @@ impl FileCtx<'_> {
             None => None,
         };
 
-        let mut cases = Vec::new();
+        let count = sweep
+            .iter()
+            .try_fold(dtypes.len(), |n, v| n.checked_mul(v.values.len()))
+            .filter(|&n| n <= MAX_CASES.saturating_sub(self.expanded.get()));
+        let Some(count) = count else {
+            let at = c.sweep.as_ref().map_or(rc.referenced, |s| {
+                s.0.first().map_or(rc.referenced, |(k, _)| k.referenced)
+            });
+            let sizes: Vec<String> = sweep
+                .iter()
+                .map(|v| format!("{} ({})", v.name, v.values.len()))
+                .collect();
+            return Err(self.err(
+                at,
+                format!(
+                    "this case expands to more cases than a suite may hold ({MAX_CASES} in all): {} dtypes x {}; split it or sweep fewer values",
+                    dtypes.len(),
+                    sizes.join(" x ")
+                ),
+            ));
+        };
+        self.expanded.set(self.expanded.get() + count);
+        let mut cases = Vec::with_capacity(count);
         let mut used = BTreeSet::new();
         for &dtype in &dtypes {
             for binding in bindings(&sweep) {
@@ -427,7 +478,7 @@ impl FileCtx<'_> {
                         id.push_str(&v.id_text());
                     }
                 }
-                cases.push(Case {
+                let mut case = Case {
                     seed: case_seed(self.seed, &id),
                     id,
                     op,
@@ -439,7 +490,10 @@ impl FileCtx<'_> {
                     timeout,
                     throughput,
                     location: location_string(self.path, rc.referenced),
-                });
+                    memory: 0,
+                };
+                self.judge(rc.referenced, &mut case)?;
+                cases.push(case);
             }
         }
         // A variable that changes nothing would give distinct ids to identical cases.
@@ -596,22 +650,19 @@ impl FileCtx<'_> {
     }
 }
 
-/// All points of the sweep; the first variable varies slowest.
-fn bindings(vars: &[SweepVar]) -> Vec<Binding<'_>> {
-    let mut out: Vec<Binding<'_>> = vec![Vec::new()];
-    for v in vars {
-        out = out
-            .into_iter()
-            .flat_map(|b| {
-                v.values.iter().map(move |val| {
-                    let mut b = b.clone();
-                    b.push((v.name.as_str(), val));
-                    b
-                })
-            })
-            .collect();
-    }
-    out
+/// The points of the sweep, one at a time; the first variable varies
+/// slowest.
+fn bindings(vars: &[SweepVar]) -> impl Iterator<Item = Binding<'_>> {
+    let total: usize = vars.iter().map(|v| v.values.len()).product();
+    (0..total).map(move |mut k| {
+        let mut point: Binding<'_> = Vec::with_capacity(vars.len());
+        for v in vars.iter().rev() {
+            point.push((v.name.as_str(), &v.values[k % v.values.len()]));
+            k /= v.values.len();
+        }
+        point.reverse();
+        point
+    })
 }
 
 /// The case seed: the first 8 bytes (little-endian) of

@@ -27,6 +27,19 @@ pub fn generate_inputs(case: &Case) -> Vec<Option<HostTensor>> {
         .collect()
 }
 
+/// Input `i` of `case` as the run will generate it, flattened to f64 (empty
+/// for an absent input): what the load-time check reads value-dependent
+/// inputs (indices, shapes, K, axes) through.
+pub(crate) fn input_values(case: &Case, i: usize) -> Vec<f64> {
+    match case.inputs.get(i) {
+        Some(InputSpec::Tensor(t)) => generate_tensor(t, case.seed, i)
+            .to_f64()
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn generate_tensor(t: &TensorSpec, seed: u64, index: usize) -> HostTensor {
     let mut key = Sha256::new();
     key.update(b"xpucert input");

@@ -33,6 +33,7 @@ use crate::numerics::check::CheckSpec;
 use crate::ops::{Attributes, Op};
 
 pub use error::SuiteError;
+pub use expand::{MAX_CASES, MAX_FILE_BYTES};
 pub use inputs::{dtype_max, dtype_min_normal, generate_inputs};
 pub use layout::{Layout, POISON, ROW_PAD, offsets};
 
@@ -83,6 +84,45 @@ pub struct Case {
     pub throughput: Option<crate::perf::ThroughputSpec>,
     /// Where the case is written, `file:line:col`.
     pub location: String,
+    /// Bytes the case holds at its peak, estimated at load from its input
+    /// and output shapes (see [`memory_estimate`]); a run refuses cases
+    /// over its memory budget before allocating anything.
+    pub memory: u64,
+}
+
+/// Bytes per input element beyond the element itself: its f64 copy for the
+/// oracle (8), oracle scratch (16, transposed or absolute copies).
+const INPUT_OVERHEAD: u64 = 24;
+/// Bytes per output element beyond the element itself: the oracle's value
+/// and up to three error magnitudes in f64 (32), the read-back f64 copy for
+/// the comparison (8), scratch (16), the comparison's per-element figures (8).
+const OUTPUT_OVERHEAD: u64 = 64;
+
+/// Estimated peak bytes of running one case with inputs `inputs` and
+/// outputs `outputs`, both processes together: per input element its
+/// generated tensor, its storage in the case's layout (up to twice the
+/// elements, for `strided`) and the worker's copy of that storage in the
+/// frame and the call buffer (so 7 times the element size), plus
+/// [`INPUT_OVERHEAD`]; per output element the buffers on both sides and
+/// the frame (3 times the element size) plus [`OUTPUT_OVERHEAD`]. It
+/// errs high: it is a budget, not a forecast. `docs/suite-format.md`
+/// ("Limits") has the measured figures behind the constants.
+pub fn memory_estimate(inputs: &[InputSpec], outputs: &[crate::ops::TypedShape]) -> u64 {
+    let elems = |shape: &[usize]| shape.iter().map(|&d| d as u64).product::<u64>();
+    let ins: u64 = inputs
+        .iter()
+        .map(|i| match i {
+            InputSpec::Tensor(t) => {
+                elems(&t.shape).saturating_mul(7 * t.dtype.size() as u64 + INPUT_OVERHEAD)
+            }
+            InputSpec::Absent => 0,
+        })
+        .fold(0, u64::saturating_add);
+    let outs: u64 = outputs
+        .iter()
+        .map(|(d, s)| elems(s).saturating_mul(3 * d.size() as u64 + OUTPUT_OVERHEAD))
+        .fold(0, u64::saturating_add);
+    ins.saturating_add(outs)
 }
 
 /// One positional input.

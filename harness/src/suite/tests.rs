@@ -48,7 +48,7 @@ fn parses_every_construct() {
     inputs:
       - {{shape: [2, 3], dist: {{normal: {{mean: 1, std: 2}}}}, layout: transposed}}
       - {{shape: [4, 3], dist: {{special: {{fraction: 0.5, values: [nan, -inf, -0, denormal, max, min_normal], base: {{uniform: {{low: 0, high: 1}}}}}}}}, layout: padded}}
-      - {{dtype: f32, values: [1, 2.5, -3, 4]}}
+      - {{values: [1, 2.5, -3, 4]}}
     check: {{allclose: {{rtol: 1e-5, atol: 1e-6}}}}
   - name: opt
     op: Attention
@@ -203,7 +203,7 @@ fn sweep_values_of_every_kind() {
     op: Transpose
     sweep:
       perm: [[1, 0], [0, 1]]
-      s: [[2, 3], []]
+      s: [[2, 3], [3, 2]]
     attributes: {{perm: perm}}
     inputs:
       - {{shape: s}}
@@ -222,6 +222,12 @@ fn sweep_values_of_every_kind() {
     inputs:
       - {{shape: [2, 2]}}
       - {{shape: [2, 2]}}
+  - name: scalar
+    op: Transpose
+    sweep:
+      s: [[]]
+    inputs:
+      - {{shape: s}}
 "
     ))
     .unwrap();
@@ -230,17 +236,18 @@ fn sweep_values_of_every_kind() {
         ids,
         [
             "t.transpose.f32.kinds.perm1x0s2x3",
-            "t.transpose.f32.kinds.perm1x0sscalar",
+            "t.transpose.f32.kinds.perm1x0s3x2",
             "t.transpose.f32.kinds.perm0x1s2x3",
-            "t.transpose.f32.kinds.perm0x1sscalar",
+            "t.transpose.f32.kinds.perm0x1s3x2",
             "t.softmax.f32.axes.axisn1",
             "t.softmax.f32.axes.axis0",
             "t.gemm.f32.alpha.a0p5",
             "t.gemm.f32.alpha.an1p25",
+            "t.transpose.f32.scalar.sscalar",
         ]
     );
     assert_eq!(s.cases[0].attributes["perm"], AttrValue::Ints(vec![1, 0]));
-    let InputSpec::Tensor(t) = &s.cases[1].inputs[0] else {
+    let InputSpec::Tensor(t) = &s.cases[8].inputs[0] else {
         panic!()
     };
     assert!(t.shape.is_empty());
@@ -307,20 +314,22 @@ fn inputs_are_deterministic_per_id() {
 #[test]
 fn distributions_generate_what_they_say() {
     let s = load_str(&format!(
-        "{HEAD}  - name: d
-    op: Concat
-    inputs:
-      - {{dtype: i64, shape: [1000], dist: {{int: {{low: -3, high: 2}}}}}}
-      - {{dtype: bool, shape: [1000], dist: {{bernoulli: {{p: 0.25}}}}}}
-      - {{shape: [2, 3], dist: {{arange: {{start: 1, step: 0.5}}}}}}
-      - {{shape: [4000], dist: {{normal: {{mean: 10, std: 2}}}}}}
-      - {{shape: [1000], dist: {{special: {{fraction: 0.5, values: [nan, -0, denormal]}}}}}}
-      - {{dtype: f16, values: [0.1, 65504, 1e6]}}
-      - {{dtype: bf16, shape: [100], dist: {{special: {{fraction: 1, values: [max, min_normal]}}}}}}
+        "{HEAD}  - {{name: d0, op: Cast, attributes: {{to: 1}}, inputs: [{{dtype: i64, shape: [1000], dist: {{int: {{low: -3, high: 2}}}}}}]}}
+  - {{name: d1, op: Cast, attributes: {{to: 1}}, inputs: [{{dtype: bool, shape: [1000], dist: {{bernoulli: {{p: 0.25}}}}}}]}}
+  - {{name: d2, op: Cast, attributes: {{to: 1}}, inputs: [{{shape: [2, 3], dist: {{arange: {{start: 1, step: 0.5}}}}}}]}}
+  - {{name: d3, op: Cast, attributes: {{to: 1}}, inputs: [{{shape: [4000], dist: {{normal: {{mean: 10, std: 2}}}}}}]}}
+  - {{name: d4, op: Cast, attributes: {{to: 1}}, inputs: [{{shape: [1000], dist: {{special: {{fraction: 0.5, values: [nan, -0, denormal]}}}}}}]}}
+  - {{name: d5, op: Cast, attributes: {{to: 1}}, inputs: [{{dtype: f16, values: [0.1, 65504, 1e6]}}]}}
+  - {{name: d6, op: Cast, attributes: {{to: 1}}, inputs: [{{dtype: bf16, shape: [100], dist: {{special: {{fraction: 1, values: [max, min_normal]}}}}}}]}}
 "
     ))
     .unwrap();
-    let ins = generate_inputs(&s.cases[0]);
+    // One input per case (Cast takes any dtype), so each is judged alone.
+    let ins: Vec<_> = s
+        .cases
+        .iter()
+        .map(|c| generate_inputs(c).remove(0))
+        .collect();
     let ints = ins[0].as_ref().unwrap().to_f64();
     assert!(
         ints.iter()
@@ -548,7 +557,7 @@ fn missing_files_have_no_position() {
     let e = load(&a).unwrap_err();
     assert_eq!(e.position, Some((2, 11)));
     assert!(e.message.contains(&format!(
-        "cannot read included file {}",
+        "cannot read included file: {}",
         dir.path().join("gone.yaml").display()
     )));
 }

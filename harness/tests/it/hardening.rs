@@ -229,3 +229,209 @@ fn a_library_built_for_another_architecture() {
         assert!(line.contains("cannot load backend"), "{line}");
     }
 }
+
+/// A case whose operands the operator cannot take is the suite's mistake:
+/// refused at load by the operator's own rules (exit 2, `file:line:col`,
+/// the case named), never run and blamed on the backend.
+#[test]
+fn operand_mistakes_are_refused_at_load_by_the_operators_rules() {
+    let case = |body: &str| format!("{HEAD}  - name: a\n{body}");
+    for (body, needle) in [
+        (
+            "    op: MatMul\n    inputs: [{shape: [3, 4]}, {shape: [5, 6]}]\n",
+            "inner dimensions differ",
+        ),
+        (
+            "    op: Gather\n    inputs: [{shape: [4, 2]}, {dtype: i64, values: [0, 4]}]\n",
+            "index 4 is out of bounds for axis 0 of length 4",
+        ),
+        (
+            "    op: Gather\n    inputs: [{shape: [4, 2]}, {dtype: i64, shape: [8], dist: {int: {low: -9, high: 9}}}]\n",
+            "out of bounds",
+        ),
+        (
+            "    op: Transpose\n    attributes: {perm: [0, 0]}\n    inputs: [{shape: [2, 3]}]\n",
+            "not a permutation",
+        ),
+        (
+            "    op: Softmax\n    attributes: {axis: 2}\n    inputs: [{shape: [2, 3]}]\n",
+            "axis 2 is out of range for rank 2 (accepted: -2 to 1)",
+        ),
+        (
+            "    op: Softmax\n    inputs: [{shape: []}]\n",
+            "the input is a scalar (rank 0), which has no axes",
+        ),
+        (
+            "    op: TopK\n    inputs: [{shape: [2, 3]}, {dtype: i64, values: [4]}]\n",
+            "K = 4 is outside [0, 3]",
+        ),
+        (
+            "    op: Gather\n    inputs: [{shape: [4]}, {dtype: i64, values: [-9223372036854775808]}]\n",
+            "index -9223372036854775808 is out of bounds",
+        ),
+        (
+            "    op: Add\n    inputs: [{shape: [2]}, {dtype: f16, shape: [2]}]\n",
+            "must have the same dtype",
+        ),
+        (
+            "    op: Exp\n    inputs: [{dtype: i32, shape: [2]}]\n",
+            "must be a float tensor",
+        ),
+        (
+            "    op: Cast\n    attributes: {to: 12345}\n    inputs: [{shape: [2]}]\n",
+            "12345",
+        ),
+        (
+            "    op: Reshape\n    inputs: [{shape: [2, 3]}, {dtype: i64, values: [4, -1]}]\n",
+            "cannot infer the -1",
+        ),
+    ] {
+        let (_dir, path) = suite_file("s.yaml", &case(body));
+        let p = path.to_str().unwrap();
+        let line = expect_error(&["list", "--suite", p], 2);
+        assert!(line.contains(&format!("{p}:5:5: case `h.")), "{line}");
+        assert!(line.contains(needle), "expected `{needle}` in: {line}");
+    }
+}
+
+/// Integers the f64 pipeline cannot carry exactly are refused where they
+/// are written, not silently rounded.
+#[test]
+fn integers_beyond_f64_are_refused() {
+    expect_suite_error(
+        &format!(
+            "{HEAD}  - name: a\n    op: Gather\n    inputs: [{{shape: [4]}}, {{dtype: i64, values: [9007199254740993]}}]\n"
+        ),
+        "9007199254740993 cannot be carried exactly",
+    );
+}
+
+/// A sweep's size is counted before it is expanded: 10 variables of 20
+/// values (10^13 cases) is refused at once, not built in memory.
+#[test]
+fn a_huge_sweep_is_refused_before_it_is_built() {
+    let vars: Vec<String> = (0..10)
+        .map(|i| {
+            let vals: Vec<String> = (1..=20).map(|v| v.to_string()).collect();
+            format!("      v{i}: [{}]\n", vals.join(", "))
+        })
+        .collect();
+    let dims: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
+    let text = format!(
+        "{HEAD}  - name: a\n    op: Relu\n    sweep:\n{}    inputs: [{{shape: [{}]}}]\n",
+        vars.concat(),
+        dims.join(", ")
+    );
+    expect_suite_error(&text, "more cases than a suite may hold (100000 in all)");
+}
+
+/// Cases too large for the memory budget are refused before anything is
+/// allocated (exit 2, naming the case and the flag); the budget is a flag.
+#[test]
+fn cases_over_the_memory_budget_are_refused_before_the_run() {
+    let big = format!(
+        "{HEAD}  - name: outer\n    op: MatMul\n    inputs: [{{shape: [40000, 1]}}, {{shape: [1, 40000]}}]\n"
+    );
+    let (dir, path) = suite_file("s.yaml", &big);
+    let out = dir.path().join("out");
+    let args = |budget: Option<&str>| {
+        let mut a = vec![
+            "run".to_string(),
+            "--backend".into(),
+            reference_lib().to_str().unwrap().into(),
+            "--suite".into(),
+            path.to_str().unwrap().into(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+        ];
+        if let Some(b) = budget {
+            a.extend(["--memory-budget".into(), b.into()]);
+        }
+        a
+    };
+    let a = args(None);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let line = expect_error(&a, 2);
+    assert!(line.contains("h.matmul.f32.outer"), "{line}");
+    assert!(line.contains("--memory-budget"), "{line}");
+    assert!(!out.join("results.jsonl").exists(), "nothing ran");
+    // A tiny budget refuses a tiny case too: the flag is honoured.
+    let small = format!("{HEAD}  - name: a\n    op: Relu\n    inputs: [{{shape: [64]}}]\n");
+    std::fs::write(&path, small).unwrap();
+    let a = args(Some("1K"));
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let line = expect_error(&a, 2);
+    assert!(line.contains("h.relu.f32.a"), "{line}");
+    let a = args(Some("1G"));
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let ok = run(xpucert().args(&a));
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+}
+
+/// Only regular files are read, and only up to a size: a device, a FIFO or
+/// an oversized file is one clear error, never a read without end.
+#[test]
+fn devices_fifos_and_huge_files_are_not_suites() {
+    let line = expect_error(&["list", "--suite", "/dev/zero"], 2);
+    assert!(
+        line.contains("not a regular file (a character device)"),
+        "{line}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.yaml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let line = expect_error(&["list", "--suite", fifo.to_str().unwrap()], 2);
+    assert!(line.contains("a FIFO"), "{line}");
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, vec![b'#'; 17 << 20]).unwrap();
+    let line = expect_error(&["list", "--suite", big.to_str().unwrap()], 2);
+    assert!(line.contains("bytes is more than the"), "{line}");
+    let (_d, path) = suite_file("s.yaml", "suite: h\ninclude: [/dev/zero]\ncases: []\n");
+    let line = expect_error(&["list", "--suite", path.to_str().unwrap()], 2);
+    assert!(line.contains("outside the suite's directory"), "{line}");
+}
+
+/// Includes stay inside the root suite's directory, and a file that is not
+/// a suite is never echoed beyond a short escaped excerpt.
+#[test]
+fn includes_are_confined_and_foreign_files_not_echoed() {
+    let root = tempfile::tempdir().unwrap();
+    let tree = root.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let secret = "root:$6$abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789:19000:0:99999:7:::\n";
+    std::fs::write(root.path().join("shadow"), secret).unwrap();
+    for target in ["../shadow", root.path().join("shadow").to_str().unwrap()] {
+        let main = tree.join("main.yaml");
+        std::fs::write(
+            &main,
+            format!("suite: h\ninclude: [\"{target}\"]\ncases: []\n"),
+        )
+        .unwrap();
+        let line = expect_error(&["list", "--suite", main.to_str().unwrap()], 2);
+        assert!(line.contains("outside the suite's directory"), "{line}");
+        assert!(!line.contains("abcdefghij"), "{line}");
+    }
+    // Named directly, the file is read, and the error quotes little of it.
+    let out = run(xpucert().args([
+        "list",
+        "--suite",
+        root.path().join("shadow").to_str().unwrap(),
+    ]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(!out.stderr.contains(&secret[..60]), "{}", out.stderr);
+    // Control characters in a broken file never reach the terminal raw.
+    let (_d, path) = suite_file("esc.yaml", "suite: h\ncases: [\x1b[2J\x07\n");
+    let out = run(xpucert().args(["list", "--suite", path.to_str().unwrap()]));
+    assert_eq!(out.code, 2);
+    assert!(
+        !out.stderr.contains('\x1b') && !out.stderr.contains('\x07'),
+        "{:?}",
+        out.stderr
+    );
+}

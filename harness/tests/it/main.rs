@@ -20,6 +20,7 @@ mod detection;
 mod explanations;
 mod hardening;
 mod hardening_outputs;
+mod hardening_process;
 mod info_capabilities;
 mod loader_errors;
 mod model_weights;

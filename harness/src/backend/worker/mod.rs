@@ -16,6 +16,7 @@
 //! serving the job kinds its entry point registered. The few OS calls both
 //! sides need (`sys.rs`) are the only `unsafe` here.
 
+mod contain;
 mod fault;
 mod serve;
 mod sys;
@@ -27,7 +28,9 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+pub use contain::{contain_descendants, sweep};
 pub use serve::serve;
+pub use sys::{call_at_exit, exit_now, restore_stdout, stdout_to_stderr};
 
 use super::call::{PreparedCall, StoredTensor};
 use super::frame::{CallSpec, FaultReport, Frame, FrameError, OpenRequest, OpenedInfo, TensorDesc};
@@ -392,17 +395,26 @@ fn spawn(
         None => std::env::current_exe()
             .map_err(|e| LoadErrorKind::WorkerDied(format!("could not be started ({e})")))?,
     };
-    let mut child = Command::new(exe)
-        .arg("worker")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| LoadErrorKind::WorkerDied(format!("could not be started ({e})")))?;
+    let mut child = {
+        // Registered before any sweep can see it as an orphan.
+        let mut live = contain::LIVE_WORKERS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let child = Command::new(exe)
+            .arg("worker")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| LoadErrorKind::WorkerDied(format!("could not be started ({e})")))?;
+        live.push(child.id());
+        child
+    };
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        let _ = child.kill();
+        sys::signal_group(child.id(), sys::SIGKILL);
         let _ = child.wait();
+        forget_worker(child.id());
         return Err(LoadErrorKind::WorkerDied("has no pipes".into()));
     };
     let (tx, answers) = mpsc::channel();
@@ -499,16 +511,25 @@ impl Process {
         }
     }
 
-    /// After the worker's stdout closed: it is exiting or dead. The group is
-    /// killed first (a no-op for a process already past its exit, which
-    /// keeps its status; it takes along anything the worker started), then
-    /// the worker is reaped.
+    /// After the worker's stdout closed: it is exiting or dead.
     fn reap(&mut self) -> String {
-        sys::signal_group(self.child.id(), sys::SIGKILL);
-        match self.child.wait() {
+        match self.finish() {
             Ok(s) => death(s),
             Err(e) => format!("vanished (wait failed: {e})"),
         }
+    }
+
+    /// Every end of a worker, clean or not, comes here: its process group
+    /// is killed (a no-op for a worker already past its exit, which keeps
+    /// its status; it takes along anything the worker started that stayed
+    /// in the group), the worker is reaped, and orphans that left the
+    /// group are swept (see [`contain`]).
+    fn finish(&mut self) -> std::io::Result<ExitStatus> {
+        sys::signal_group(self.child.id(), sys::SIGKILL);
+        let status = self.child.wait();
+        forget_worker(self.child.id());
+        contain::sweep();
+        status
     }
 
     /// SIGTERM to the group, a grace period, then SIGKILL; reaps the worker.
@@ -517,17 +538,14 @@ impl Process {
         self.wait_or_kill();
     }
 
-    /// Waits up to [`GRACE`] for the worker to exit, then SIGKILLs its group.
+    /// Waits up to [`GRACE`] for the worker to exit (without reaping it, so
+    /// its group id stays reserved for the kill), then [`Process::finish`].
     fn wait_or_kill(&mut self) {
         let deadline = Instant::now() + GRACE;
-        while Instant::now() < deadline {
-            match self.child.try_wait() {
-                Ok(Some(_)) | Err(_) => return,
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            }
+        while Instant::now() < deadline && !sys::has_exited(self.child.id()) {
+            std::thread::sleep(Duration::from_millis(5));
         }
-        sys::signal_group(self.child.id(), sys::SIGKILL);
-        let _ = self.child.wait();
+        let _ = self.finish();
     }
 
     /// Closes the worker's stdin (its cue to destroy the context and exit)
@@ -536,6 +554,14 @@ impl Process {
         drop(self.stdin.take());
         self.wait_or_kill();
     }
+}
+
+/// Takes a reaped worker off the list a sweep leaves alone.
+fn forget_worker(pid: u32) {
+    contain::LIVE_WORKERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&p| p != pid);
 }
 
 /// How a worker ended, as in `worker killed by SIGSEGV`.

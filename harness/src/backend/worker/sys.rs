@@ -141,3 +141,114 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
         libc::raise(sig);
     }
 }
+
+/// Sends `sig` to the single process `pid` (an orphan this process adopted).
+pub fn signal_pid(pid: i32, sig: i32) {
+    if pid <= 1 {
+        return;
+    }
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is a
+    // child of this process (it reparented to us and is not yet reaped),
+    // so it cannot have been reused.
+    unsafe { libc::kill(pid, sig) };
+}
+
+/// Reaps the child `pid` (waiting for it when `block`); whether it was.
+pub fn reap_pid(pid: i32, block: bool) -> bool {
+    let flags = if block { 0 } else { libc::WNOHANG };
+    let mut status = 0;
+    // SAFETY: waitpid(2) writes only the status integer we pass.
+    unsafe { libc::waitpid(pid, &mut status, flags) == pid }
+}
+
+/// Whether the child `pid` has exited, without reaping it (its pid, and so
+/// its process group id, stay reserved until it is reaped).
+pub fn has_exited(pid: u32) -> bool {
+    let pid: libc::id_t = pid;
+    // SAFETY: an all-zero siginfo_t is a valid value for waitid to fill.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid(2) writes only the siginfo_t we pass; WNOWAIT leaves
+    // the child waitable, so std's Child::wait still reaps it later.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: reading si_pid of a siginfo_t waitid filled (or left zeroed).
+    r != 0 || unsafe { info.si_pid() } != 0
+}
+
+/// Makes this process a child subreaper (Linux): orphaned descendants,
+/// even ones that started their own session, reparent to us instead of
+/// init, so they can be found and ended. Whether it worked.
+pub fn become_subreaper() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes plain integers and
+        // only changes this process's own attribute.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+/// Ends this process at once with `code`: no atexit handlers, no flushing
+/// of stdio buffers (what is left there belongs to the code that is being
+/// cut short).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit(2) is always safe to call; it does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// The hook [`call_at_exit`] runs.
+static AT_EXIT: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+extern "C" fn at_exit_trampoline() {
+    if let Some(hook) = AT_EXIT.get() {
+        hook();
+    }
+}
+
+/// Has `hook` run when the process calls `exit()` (from any thread, from
+/// any code: the vendor library's included). Only the first hook counts.
+pub fn call_at_exit(hook: fn()) -> io::Result<()> {
+    if AT_EXIT.set(hook).is_err() {
+        return Ok(());
+    }
+    // SAFETY: atexit(3) records a function pointer; the trampoline is an
+    // `extern "C" fn()` that lives as long as the program.
+    if unsafe { libc::atexit(at_exit_trampoline) } != 0 {
+        return Err(io::Error::other("atexit refused the handler"));
+    }
+    Ok(())
+}
+
+/// Points fd 1 at stderr and returns a private copy of the real stdout, to
+/// give back with [`restore_stdout`].
+pub fn stdout_to_stderr() -> io::Result<std::os::fd::OwnedFd> {
+    use std::io::Write;
+    let _ = io::stdout().flush();
+    let saved = io::stdout().as_fd().try_clone_to_owned()?;
+    // SAFETY: dup2(2) only changes the descriptor table (see protocol_stdout).
+    if unsafe { libc::dup2(2, 1) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(saved)
+}
+
+/// Points fd 1 back at `saved` (from [`stdout_to_stderr`]).
+pub fn restore_stdout(saved: &std::os::fd::OwnedFd) -> io::Result<()> {
+    use std::io::Write;
+    let _ = io::stdout().flush();
+    // SAFETY: dup2(2) only changes the descriptor table; `saved` is a
+    // descriptor we own and keep open across the call.
+    if unsafe { libc::dup2(saved.as_raw_fd(), 1) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

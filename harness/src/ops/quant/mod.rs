@@ -45,7 +45,36 @@
 use ndarray::{ArrayD, IxDyn};
 
 use super::rules::{self, int_attr, no_sum, per_input_element};
-use super::spec::fixed;
+use super::spec::{TypeVar, fixed};
+
+/// QuantizeLinear's x and y_scale.
+const QUANTIZE_X: TypeVar = TypeVar {
+    name: "T1",
+    allowed: &[DType::F32, DType::F16, DType::BF16, DType::I32],
+};
+/// The quantized side: QuantizeLinear's y_zero_point.
+const QUANTIZED_T2: TypeVar = TypeVar {
+    name: "T2",
+    allowed: &QUANTIZED,
+};
+/// DequantizeLinear's x and x_zero_point.
+const DEQUANTIZE_X: TypeVar = TypeVar {
+    name: "T1",
+    allowed: &[
+        DType::I8,
+        DType::U8,
+        DType::I16,
+        DType::U16,
+        DType::I32,
+        DType::F8E4M3FN,
+        DType::F8E5M2,
+    ],
+};
+/// DequantizeLinear's x_scale.
+const SCALE_T2: TypeVar = TypeVar {
+    name: "T2",
+    allowed: &[DType::F32, DType::F16, DType::BF16],
+};
 use super::{AttrType, Call, OpDef, OpSpec, Output, Result, TypedShape, Value};
 use crate::numerics::check::CheckPolicy;
 
@@ -58,6 +87,7 @@ pub(super) const QUANTIZE_LINEAR: OpDef = OpDef {
         opset: 21,
         arity: fixed(2, 1),
         input_names: &["x", "y_scale", "y_zero_point"],
+        input_types: &[QUANTIZE_X, QUANTIZE_X, QUANTIZED_T2],
         outputs: 1,
         attributes: &[
             ("axis", AttrType::Int),
@@ -96,6 +126,7 @@ pub(super) const DEQUANTIZE_LINEAR: OpDef = OpDef {
         opset: 21,
         arity: fixed(2, 1),
         input_names: &["x", "x_scale", "x_zero_point"],
+        input_types: &[DEQUANTIZE_X, SCALE_T2, DEQUANTIZE_X],
         outputs: 1,
         attributes: &[("axis", AttrType::Int), ("block_size", AttrType::Int)],
     },

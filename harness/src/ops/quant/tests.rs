@@ -353,7 +353,7 @@ fn configuration_errors() {
     qf(
         &Attributes::new(),
         &[t(DType::I8, &[1], &[1.0]), scalar(DType::I8, 1.0)],
-        "must be f32, f16, bf16 or i32",
+        "must be one of (type T1: f32, f16, bf16, i32), got i8",
     );
     qf(
         &Attributes::new(),
@@ -383,12 +383,12 @@ fn configuration_errors() {
     dqf(
         &Attributes::new(),
         &[x.clone(), s.clone()],
-        "input x must be int8",
+        "input x must be one of (type T1: i8, u8",
     );
     dqf(
         &Attributes::new(),
         &[t(DType::U8, &[1], &[1.0]), scalar(DType::I32, 1.0)],
-        "x_scale must be f32",
+        "input x_scale must be one of (type T2: f32, f16, bf16)",
     );
     dqf(
         &Attributes::new(),

@@ -2,7 +2,7 @@
 //! (`ops::cases`), covered pairwise, expanded into ordinary [`Case`]s with
 //! ids built from the class names, seeds derived like every other case's,
 //! and the checks a hand-written case gets (attributes by the op's spec,
-//! arity, distributions, literal values, size) plus the op's shape rule.
+//! arity, distributions, literal values, size, and the op's rules at load).
 
 use serde_saphyr::Spanned;
 
@@ -10,7 +10,7 @@ use super::validate::default_dist;
 use super::{FileCtx, MAX_ELEMENTS, case_seed};
 use crate::numerics::{DType, round_to};
 use crate::ops::cases::{self, DTYPE, Fill, GenCase, Storage};
-use crate::ops::{Arity, Op, TypedShape};
+use crate::ops::{Arity, Op};
 use crate::perf::ThroughputSpec;
 use crate::suite::error::{SuiteError, location_string};
 use crate::suite::schema::{RawCase, Strength};
@@ -85,6 +85,12 @@ impl FileCtx<'_> {
             factor != DTYPE || wanted.is_empty() || wanted.iter().any(|d| d.name() == level)
         };
         let covering = cases::pairwise(op, &space, &keep);
+        if covering.cases.len() > super::MAX_CASES.saturating_sub(self.expanded.get()) {
+            return Err(self.err(
+                strength.referenced,
+                format!("this entry takes the suite past {} cases", super::MAX_CASES),
+            ));
+        }
         let prefix = c.name.as_ref().map(|n| format!("{}.", n.value));
         let location = location_string(self.path, rc.referenced);
         let mut out = Vec::new();
@@ -98,7 +104,7 @@ impl FileCtx<'_> {
                 name
             );
             let inputs = self.generated_inputs(rc, op, &id, &call)?;
-            out.push(Case {
+            let mut case = Case {
                 seed: case_seed(self.seed, &id),
                 id,
                 op,
@@ -110,7 +116,10 @@ impl FileCtx<'_> {
                 timeout,
                 throughput,
                 location: location.clone(),
-            });
+                memory: 0,
+            };
+            self.judge(rc.referenced, &mut case)?;
+            out.push(case);
         }
         Ok(out)
     }
@@ -180,22 +189,6 @@ impl FileCtx<'_> {
                 layout: layout(t.storage),
             }));
         }
-        // The shape rule judges the call as the oracle will: a generator
-        // that builds an invalid call is caught at load time, not mid-run.
-        let typed: Vec<Option<TypedShape>> = call
-            .inputs
-            .iter()
-            .map(|i| i.as_ref().map(|t| (t.dtype, t.shape.clone())))
-            .collect();
-        let mut values = |i: usize| match call.inputs.get(i).and_then(Option::as_ref) {
-            Some(t) => match &t.fill {
-                Fill::Values(v) => v.clone(),
-                _ => Vec::new(),
-            },
-            None => Vec::new(),
-        };
-        op.output_shapes(&call.attributes, &typed, &mut values)
-            .map_err(bad)?;
         Ok(specs)
     }
 }

@@ -234,6 +234,9 @@ impl FileCtx<'_> {
                 let mut out = Vec::new();
                 for v in &vals.value {
                     let x = match &v.value {
+                        RawValue::Int(i) if !exact_in_f64(*i) => {
+                            return Err(self.err(v.referenced, inexact_int(*i)));
+                        }
                         RawValue::Int(i) => *i as f64,
                         RawValue::Float(f) => *f,
                         RawValue::Bool(b) if dtype == DType::Bool => f64::from(u8::from(*b)),
@@ -417,6 +420,9 @@ impl FileCtx<'_> {
                 if low > high {
                     return bad(format!("int needs low <= high, got [{low}, {high}]"));
                 }
+                if let Some(&v) = [low, high].into_iter().find(|v| !exact_in_f64(**v)) {
+                    return bad(inexact_int(v));
+                }
                 for v in [*low, *high] {
                     if round_to(dtype, v as f64) != v as f64 {
                         return bad(format!(
@@ -459,6 +465,18 @@ impl FileCtx<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether the integer `i` survives the harness's f64 representation
+/// (every value is carried as f64 to the oracle).
+pub(super) fn exact_in_f64(i: i64) -> bool {
+    i128::from(i) == (i as f64) as i128
+}
+
+pub(super) fn inexact_int(i: i64) -> String {
+    format!(
+        "{i} cannot be carried exactly: xpucert computes in f64, which holds every integer up to 2^53 in magnitude (beyond that, only some)"
+    )
 }
 
 pub(super) fn input_name(op: &OpSpec, i: usize) -> &'static str {
