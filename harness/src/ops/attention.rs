@@ -3,30 +3,28 @@
 use ndarray::{Array2, Array4, ArrayD, ArrayView4, Axis, Ix4, IxDyn, s};
 
 use super::rules::{self, dim_from_end, int_attr, numel, shape_of};
-use super::spec::{FLOATS, TypeVar, fixed};
+use super::spec::{TypeVar, fixed};
+use super::{AttributesExt, TypedShape};
 
+/// The float dtypes of ONNX's Attention (no fp8).
+const ATTENTION_FLOATS: &[DType] = &[DType::F64, DType::F32, DType::F16, DType::BF16];
 /// Q, K and past_key.
 const T1_FLOAT: TypeVar = TypeVar {
     name: "T1",
-    allowed: FLOATS,
+    allowed: ATTENTION_FLOATS,
 };
 /// V and past_value.
 const T2_FLOAT: TypeVar = TypeVar {
     name: "T2",
-    allowed: FLOATS,
+    allowed: ATTENTION_FLOATS,
 };
-/// attn_mask: boolean (keep where true) or additive (any float).
+/// attn_mask: boolean (keep where true) or additive. ONNX's U also lists
+/// the integer dtypes, but its text says "a float mask of the same type as
+/// query, key, value", and an integer 0/1 mask would be added rather than
+/// select: [`Plan::resolve`] requires a non-bool mask to have Q's dtype.
 const MASK: TypeVar = TypeVar {
     name: "U",
-    allowed: &[
-        DType::Bool,
-        DType::F64,
-        DType::F32,
-        DType::F16,
-        DType::BF16,
-        DType::F8E4M3FN,
-        DType::F8E5M2,
-    ],
+    allowed: &[DType::Bool, DType::F64, DType::F32, DType::F16, DType::BF16],
 };
 use super::{AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, Value, Work, broadcast};
 use crate::numerics::DType;
@@ -56,18 +54,8 @@ pub(super) const ATTENTION: OpDef = OpDef {
     oracle: |c| Ok(vec![attention(c)?]),
     // 4-D: [batch, q_heads, q_seq, v_head]; 3-D: [batch, q_seq, q_heads * v_head].
     shape: |attrs, inputs, _| {
-        let (dtype, q) = rules::input(inputs, 0)?;
-        let (_, v) = rules::input(inputs, 2)?;
-        let out = match (q.len(), v.len()) {
-            (4, 4) => vec![q[0], q[1], q[2], v[3]],
-            (3, 3) => {
-                let kv = int_attr(attrs, "kv_num_heads", 1).max(1) as usize;
-                let heads = int_attr(attrs, "q_num_heads", 1).max(1) as usize;
-                vec![q[0], q[1], heads * (v[2] / kv)]
-            }
-            _ => return Err(format!("Q {q:?} and V {v:?} must both be 3-D or 4-D")),
-        };
-        Ok(vec![(*dtype, out)])
+        let plan = Plan::resolve(attrs, inputs)?;
+        Ok(vec![(plan.dtype, plan.output_shape())])
     },
     cost: attention_cost,
     check: CheckPolicy::ModelBound,
@@ -94,74 +82,257 @@ fn attention_cost(attrs: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
         _ => (0, 1, 0),
     };
     let rows = numel(q) / d as f64;
+    // 4-D: [batch, heads, seq, head]; 3-D: [batch, seq, hidden].
+    let q_seq = match q.len() {
+        4 => q[2],
+        3 => q[1],
+        _ => 0,
+    };
     let skv = skv as f64;
     let macs = rows * skv * (d + dv) as f64;
     Work {
         flops: Some(2.0 * macs + 5.0 * rows * skv),
         multiply_adds: macs,
+        // The oracle works a (batch, head) at a time: its score, weight and
+        // error-model matrices are q_seq x kv_seq each (measured: a 2048 x
+        // 2048 head peaks at about 5 such arrays in f64).
+        scratch: 6.0 * q_seq as f64 * skv,
     }
 }
 
-/// One of Q, K, V as a 4-D `(batch, heads, seq, head_size)` array: 4-D
-/// inputs as they are, 3-D `(batch, seq, heads * head_size)` inputs split
-/// into `heads` heads.
-fn to_bhsd(call: &Call, i: usize, v: &Value, heads_attr: Option<usize>) -> Result<Array4<f64>> {
-    let shape = v.shape();
-    match shape.len() {
-        4 => {
-            if let Some(h) = heads_attr.filter(|&h| h != shape[1]) {
-                return Err(call.err(format!(
-                    "input {} has {} heads, but the num_heads attribute says {h}",
-                    call.input_name(i),
-                    shape[1]
-                )));
-            }
-            v.data
-                .view()
-                .into_dimensionality::<Ix4>()
-                .map(|a| a.to_owned())
-                .map_err(|e| call.err(format!("{}: {e}", call.input_name(i))))
-        }
-        3 => {
-            let h = heads_attr.ok_or_else(|| {
-                call.err("3-D Q, K, V need the q_num_heads and kv_num_heads attributes")
-            })?;
-            let (b, sq, hidden) = (shape[0], shape[1], shape[2]);
-            if h == 0 || hidden % h != 0 {
-                return Err(call.err(format!(
-                    "hidden size {hidden} of {} {shape:?} is not a multiple of its {h} heads",
-                    call.input_name(i)
-                )));
-            }
-            let split = v
-                .data
-                .to_shape((b, sq, h, hidden / h))
-                .map_err(|e| call.err(format!("{}: {e}", call.input_name(i))))?;
-            Ok(split
-                .permuted_axes([0, 2, 1, 3])
-                .as_standard_layout()
-                .into_owned())
-        }
-        _ => Err(call.err(format!(
-            "input {} must be 3-D or 4-D, got shape {shape:?}",
-            call.input_name(i)
-        ))),
-    }
+/// An Attention call, checked: what its oracle and its shape rule both
+/// go by.
+struct Plan {
+    /// Q's dtype, the output's.
+    dtype: DType,
+    /// 3 or 4.
+    rank: usize,
+    batch: usize,
+    q_heads: usize,
+    kv_heads: usize,
+    q_seq: usize,
+    /// The head size of Q and K.
+    head: usize,
+    /// V's head size.
+    v_head: usize,
+    /// past_key's sequence length, 0 without a cache.
+    past: usize,
+    /// kv_seq + past.
+    total: usize,
+    scale: f64,
+    softcap: f64,
+    causal: bool,
 }
 
 /// A positive head-count attribute, if given.
-fn heads(call: &Call, name: &str) -> Result<Option<usize>> {
-    match call.attrs.get(name) {
-        None => Ok(None),
-        Some(_) => {
-            let h = call.int(name, 0)?;
-            usize::try_from(h)
-                .ok()
-                .filter(|&h| h > 0)
-                .map(Some)
-                .ok_or_else(|| call.err(format!("{name} must be > 0, got {h}")))
+fn heads_attr(attrs: &Attributes, name: &str) -> std::result::Result<Option<usize>, String> {
+    if !attrs.contains_key(name) {
+        return Ok(None);
+    }
+    let h = attrs.int(name, 0)?;
+    usize::try_from(h)
+        .ok()
+        .filter(|&h| h > 0)
+        .map(Some)
+        .ok_or_else(|| format!("attribute {name} must be > 0, got {h}"))
+}
+
+/// `(batch, heads, seq, head_size)` of input `name` of shape `shape`: 4-D
+/// as it is (its heads must agree with `attr` when given), 3-D `(batch,
+/// seq, heads * head_size)` split by `attr`, which is then required.
+fn bhsd(
+    name: &str,
+    shape: &[usize],
+    attr: (&str, Option<usize>),
+) -> std::result::Result<[usize; 4], String> {
+    match *shape {
+        [b, h, s, d] => match attr {
+            (a, Some(n)) if n != h => Err(format!(
+                "{name} {shape:?} has {h} heads, but attribute {a} says {n}"
+            )),
+            _ => Ok([b, h, s, d]),
+        },
+        [b, s, hidden] => {
+            let h = attr.1.ok_or_else(|| {
+                "3-D Q, K, V [batch, seq, heads * head_size] need the q_num_heads and kv_num_heads attributes".to_string()
+            })?;
+            if hidden % h != 0 {
+                return Err(format!(
+                    "hidden size {hidden} of {name} {shape:?} is not a multiple of its {h} heads ({})",
+                    attr.0
+                ));
+            }
+            Ok([b, h, s, hidden / h])
+        }
+        _ => Err(format!(
+            "{name} must be 3-D [batch, seq, heads * head_size] or 4-D [batch, heads, seq, head_size], got shape {shape:?}"
+        )),
+    }
+}
+
+impl Plan {
+    /// Checks a call's dtypes, shapes and attributes and resolves its
+    /// parameters, or says what is wrong (the spec's rules, listed at
+    /// [`attention`]).
+    fn resolve(
+        attrs: &Attributes,
+        inputs: &[Option<TypedShape>],
+    ) -> std::result::Result<Self, String> {
+        let (dtype, q) = rules::input(inputs, 0)?;
+        let (_, k) = rules::input(inputs, 1)?;
+        let (_, v) = rules::input(inputs, 2)?;
+        if k.len() != q.len() || v.len() != q.len() {
+            return Err(format!(
+                "Q, K and V must have the same rank, got {q:?}, {k:?}, {v:?}"
+            ));
+        }
+        let q_attr = heads_attr(attrs, "q_num_heads")?;
+        let kv_attr = heads_attr(attrs, "kv_num_heads")?;
+        let [b, hq, sq, d] = bhsd("Q", q, ("q_num_heads", q_attr))?;
+        let [kb, hkv, skv, kd] = bhsd("K", k, ("kv_num_heads", kv_attr))?;
+        let [vb, vh, vs, dv] = bhsd("V", v, ("kv_num_heads", kv_attr))?;
+        if kb != b || vb != b {
+            return Err(format!("batch sizes differ: Q {q:?}, K {k:?}, V {v:?}"));
+        }
+        if kd != d {
+            return Err(format!("head sizes of Q ({d}) and K ({kd}) differ"));
+        }
+        if vh != hkv || vs != skv {
+            return Err(format!(
+                "K and V disagree in heads or sequence: K {k:?}, V {v:?}"
+            ));
+        }
+        if hkv == 0 || hq % hkv != 0 {
+            return Err(format!(
+                "q heads ({hq}) must be a multiple of kv heads ({hkv})"
+            ));
+        }
+        let past = match (
+            inputs.get(4).and_then(Option::as_ref),
+            inputs.get(5).and_then(Option::as_ref),
+        ) {
+            (None, None) => 0,
+            (Some((_, pk)), Some((_, pv))) => {
+                let [pb, ph, ps, pd] = *pk.as_slice() else {
+                    return Err(format!(
+                        "past_key must be 4-D [batch {b}, kv_heads {hkv}, past_seq, head_size {d}], got {pk:?}"
+                    ));
+                };
+                if (pb, ph, pd) != (b, hkv, d) {
+                    return Err(format!(
+                        "past_key must be [batch {b}, kv_heads {hkv}, past_seq, head_size {d}], got {pk:?}"
+                    ));
+                }
+                if pv.as_slice() != [b, hkv, ps, dv] {
+                    return Err(format!(
+                        "past_value must be [batch {b}, kv_heads {hkv}, past_seq {ps} (past_key's), v_head_size {dv}], got {pv:?}"
+                    ));
+                }
+                ps
+            }
+            _ => return Err("past_key and past_value must be given together".into()),
+        };
+        let total = past + skv;
+        let scale = match attrs.get("scale") {
+            None => 1.0 / (d as f64).sqrt(),
+            Some(_) => attrs.float("scale", 0.0)?,
+        };
+        let softcap = attrs.float("softcap", 0.0)?;
+        // An infinite cap would compute inf * tanh(0) = NaN, not "no cap".
+        if !softcap.is_finite() || softcap < 0.0 {
+            return Err(format!(
+                "softcap must be finite and >= 0 (0: no cap), got {softcap}"
+            ));
+        }
+        // Neither changes Y's exact value, but the spec bounds both.
+        let mode = attrs.int("qk_matmul_output_mode", 0)?;
+        if !(0..=3).contains(&mode) {
+            return Err(format!(
+                "attribute qk_matmul_output_mode must be 0, 1, 2 or 3, got {mode}"
+            ));
+        }
+        // Absent: Q's precision, which is one of these.
+        let code = attrs.int("softmax_precision", 1)?;
+        if ![1, 10, 11, 16].contains(&code) {
+            return Err(format!(
+                "attribute softmax_precision must be a float dtype code (1 f32, 10 f16, 11 f64, 16 bf16), got {code}"
+            ));
+        }
+        let causal = match attrs.int("is_causal", 0)? {
+            0 => false,
+            1 => true,
+            c => return Err(format!("attribute is_causal must be 0 or 1, got {c}")),
+        };
+        if let Some((mask_dtype, m)) = inputs.get(3).and_then(Option::as_ref) {
+            if *mask_dtype != DType::Bool && mask_dtype != dtype {
+                return Err(format!(
+                    "attn_mask must be bool (true: attend) or an additive mask of Q's dtype {dtype}, got {mask_dtype}"
+                ));
+            }
+            let target = [b, hq, sq, total];
+            let fits = m.len() <= 4
+                && m.iter()
+                    .rev()
+                    .zip(target.iter().rev())
+                    .enumerate()
+                    .all(|(j, (&md, &t))| {
+                        // The last dimension is padded with -inf (masked) up to
+                        // total_seq when shorter, as the spec's function does.
+                        md == t || md == 1 || (j == 0 && md < t)
+                    });
+            if !fits {
+                return Err(format!(
+                    "attn_mask of shape {m:?} cannot be broadcast to [batch, q_heads, q_seq, total_seq] = {target:?} (a shorter last dimension is padded as masked)"
+                ));
+            }
+        }
+        Ok(Plan {
+            dtype: *dtype,
+            rank: q.len(),
+            batch: b,
+            q_heads: hq,
+            kv_heads: hkv,
+            q_seq: sq,
+            head: d,
+            v_head: dv,
+            past,
+            total,
+            scale,
+            softcap,
+            causal,
+        })
+    }
+
+    /// Y's shape: 4-D `[batch, q_heads, q_seq, v_head]`, 3-D `[batch,
+    /// q_seq, q_heads * v_head]`.
+    fn output_shape(&self) -> Vec<usize> {
+        if self.rank == 4 {
+            vec![self.batch, self.q_heads, self.q_seq, self.v_head]
+        } else {
+            vec![self.batch, self.q_seq, self.q_heads * self.v_head]
         }
     }
+}
+
+/// One of Q, K, V (or a cache) as a 4-D `(batch, heads, seq, head_size)`
+/// array, from its shape as [`Plan::resolve`] read it.
+fn to_bhsd(call: &Call, i: usize, v: &Value, heads: usize) -> Result<Array4<f64>> {
+    let shape = v.shape();
+    if let [b, sq, hidden] = *shape {
+        let split = v
+            .data
+            .to_shape((b, sq, heads, hidden / heads))
+            .map_err(|e| call.err(format!("{}: {e}", call.input_name(i))))?;
+        return Ok(split
+            .permuted_axes([0, 2, 1, 3])
+            .as_standard_layout()
+            .into_owned());
+    }
+    v.data
+        .view()
+        .into_dimensionality::<Ix4>()
+        .map(|a| a.to_owned())
+        .map_err(|e| call.err(format!("{}: {e}", call.input_name(i))))
 }
 
 /// The additive attention bias from attn_mask, as a view broadcast to
@@ -169,12 +340,6 @@ fn heads(call: &Call, name: &str) -> Result<Option<usize>> {
 /// and -inf where false; any other mask is added as it is. A last dimension
 /// shorter than `total` is padded with -inf (false), as the spec says.
 fn mask_bias(call: &Call, mask: &Value, target: [usize; 4]) -> Result<Array4<f64>> {
-    if mask.data.ndim() > 4 {
-        return Err(call.err(format!(
-            "attn_mask must have rank <= 4, got shape {:?}",
-            mask.shape()
-        )));
-    }
     let mut bias: ArrayD<f64> = if mask.dtype == DType::Bool {
         mask.data
             .mapv(|m| if m != 0.0 { 0.0 } else { f64::NEG_INFINITY })
@@ -222,90 +387,36 @@ fn mask_bias(call: &Call, mask: &Value, target: [usize; 4]) -> Result<Array4<f64
 ///   as the reference implementation's softmax produces; the spec says nothing.
 /// * qk_matmul_output_mode and softmax_precision only concern an output the
 ///   harness does not request and the precision of a real implementation.
+/// * attn_mask is bool or has Q's dtype (the spec's text); is_causal is 0
+///   or 1. [`Plan::resolve`] holds every check, which the shape rule runs too.
 fn attention(call: &Call) -> Result<Output> {
+    let plan = Plan::resolve(call.attrs, &call.typed_shapes()).map_err(|m| call.err(m))?;
     let (q_in, k_in, v_in) = (call.input(0)?, call.input(1)?, call.input(2)?);
-    for (i, v) in [(0, q_in), (1, k_in), (2, v_in)] {
-        call.require_float(i, v)?;
-    }
-    call.require_same_dtype(0, q_in, 1, k_in)?;
-    let rank = q_in.data.ndim();
-    if k_in.data.ndim() != rank || v_in.data.ndim() != rank {
-        return Err(call.err(format!(
-            "Q, K and V must have the same rank, got {:?}, {:?}, {:?}",
-            q_in.shape(),
-            k_in.shape(),
-            v_in.shape()
-        )));
-    }
-    let q = to_bhsd(call, 0, q_in, heads(call, "q_num_heads")?)?;
-    let kv_heads_attr = heads(call, "kv_num_heads")?;
-    let mut k = to_bhsd(call, 1, k_in, kv_heads_attr)?;
-    let mut v = to_bhsd(call, 2, v_in, kv_heads_attr)?;
-    let (b, hq, sq, d) = q.dim();
-    let (kb, hkv, skv, kd) = k.dim();
-    let (vb, vh, vs, dv) = v.dim();
-    if kb != b || vb != b {
-        return Err(call.err(format!(
-            "batch sizes differ: Q {:?}, K {:?}, V {:?}",
-            q_in.shape(),
-            k_in.shape(),
-            v_in.shape()
-        )));
-    }
-    if kd != d {
-        return Err(call.err(format!("head sizes of Q ({d}) and K ({kd}) differ")));
-    }
-    if vh != hkv || vs != skv {
-        return Err(call.err(format!(
-            "K and V disagree in heads or sequence: K {:?}, V {:?}",
-            k_in.shape(),
-            v_in.shape()
-        )));
-    }
-    if hkv == 0 || hq % hkv != 0 {
-        return Err(call.err(format!(
-            "q heads ({hq}) must be a multiple of kv heads ({hkv})"
-        )));
-    }
+    let rank = plan.rank;
+    let q = to_bhsd(call, 0, q_in, plan.q_heads)?;
+    let mut k = to_bhsd(call, 1, k_in, plan.kv_heads)?;
+    let mut v = to_bhsd(call, 2, v_in, plan.kv_heads)?;
+    let (b, hq, sq, d, dv, hkv) = (
+        plan.batch,
+        plan.q_heads,
+        plan.q_seq,
+        plan.head,
+        plan.v_head,
+        plan.kv_heads,
+    );
 
     // KV cache: past first, then the new keys and values.
-    let past_len = match (call.opt(4), call.opt(5)) {
-        (None, None) => 0,
-        (Some(pk), Some(pv)) => {
-            call.require_same_dtype(0, q_in, 4, pk)?;
-            call.require_same_dtype(2, v_in, 5, pv)?;
-            let pk4 = pk.data.view().into_dimensionality::<Ix4>().ok();
-            let pv4 = pv.data.view().into_dimensionality::<Ix4>().ok();
-            let (Some(pk4), Some(pv4)) = (pk4, pv4) else {
-                return Err(call.err("past_key and past_value must be 4-D"));
-            };
-            let (pb, ph, ps, pd) = pk4.dim();
-            if (pb, ph, pd) != (b, hkv, d) || pv4.dim() != (b, hkv, ps, dv) {
-                return Err(call.err(format!(
-                    "past_key {:?} / past_value {:?} must be [batch {b}, kv_heads {hkv}, past, {d} / {dv}]",
-                    pk.shape(),
-                    pv.shape()
-                )));
-            }
-            k = ndarray::concatenate(Axis(2), &[pk4, k.view()])
-                .map_err(|e| call.err(format!("past_key: {e}")))?;
-            v = ndarray::concatenate(Axis(2), &[pv4, v.view()])
-                .map_err(|e| call.err(format!("past_value: {e}")))?;
-            ps
-        }
-        _ => return Err(call.err("past_key and past_value must be given together")),
-    };
-    let total = past_len + skv;
-
-    let scale = match call.attrs.get("scale") {
-        None => 1.0 / (d as f64).sqrt(),
-        Some(_) => call.float("scale", 0.0)?,
-    };
-    let softcap = call.float("softcap", 0.0)?;
-    if softcap.is_nan() || softcap < 0.0 {
-        return Err(call.err(format!("softcap must be >= 0, got {softcap}")));
+    let past_len = plan.past;
+    if let (Some(pk), Some(pv)) = (call.opt(4), call.opt(5)) {
+        let pk4 = to_bhsd(call, 4, pk, hkv)?;
+        let pv4 = to_bhsd(call, 5, pv, hkv)?;
+        k = ndarray::concatenate(Axis(2), &[pk4.view(), k.view()])
+            .map_err(|e| call.err(format!("past_key: {e}")))?;
+        v = ndarray::concatenate(Axis(2), &[pv4.view(), v.view()])
+            .map_err(|e| call.err(format!("past_value: {e}")))?;
     }
-    let causal = call.int("is_causal", 0)? != 0;
+    let total = plan.total;
+    let (scale, softcap, causal) = (plan.scale, plan.softcap, plan.causal);
     let bias = match call.opt(3) {
         None => None,
         Some(m) => Some(mask_bias(call, m, [b, hq, sq, total])?),
@@ -865,6 +976,41 @@ mod tests {
             &none,
             &[q.clone(), k.clone(), v.clone(), Some(f(&[3, 2], &[0.0; 6]))],
             "cannot be broadcast",
+        );
+        fails(
+            "Attention",
+            &none,
+            &[
+                q.clone(),
+                k.clone(),
+                v.clone(),
+                Some(t(DType::F16, &[2, 2], &[0.0; 4])),
+            ],
+            "additive mask of Q's dtype f32, got f16",
+        );
+        fails(
+            "Attention",
+            &attrs(&[("softcap", AttrValue::Float(f64::INFINITY))]),
+            &[q.clone(), k.clone(), v.clone()],
+            "softcap must be finite",
+        );
+        fails(
+            "Attention",
+            &attrs(&[("softmax_precision", AttrValue::Int(3))]),
+            &[q.clone(), k.clone(), v.clone()],
+            "softmax_precision must be a float dtype code",
+        );
+        fails(
+            "Attention",
+            &attrs(&[("is_causal", AttrValue::Int(2))]),
+            &[q.clone(), k.clone(), v.clone()],
+            "is_causal must be 0 or 1",
+        );
+        fails(
+            "Attention",
+            &attrs(&[("q_num_heads", AttrValue::Int(3))]),
+            &[q.clone(), k.clone(), v.clone()],
+            "Q [1, 2, 2, 4] has 2 heads, but attribute q_num_heads says 3",
         );
         fails(
             "Attention",

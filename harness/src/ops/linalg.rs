@@ -137,6 +137,7 @@ fn matmul_cost(_: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
     Work {
         flops: Some(2.0 * macs),
         multiply_adds: macs,
+        scratch: 0.0,
     }
 }
 
@@ -197,6 +198,7 @@ fn gemm_cost(attrs: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
         return Work {
             flops: Some(0.0),
             multiply_adds: 0.0,
+            scratch: 0.0,
         };
     };
     let macs = (m * n * k) as f64;
@@ -208,6 +210,7 @@ fn gemm_cost(attrs: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
     Work {
         flops: Some(2.0 * macs + c),
         multiply_adds: macs,
+        scratch: 0.0,
     }
 }
 

@@ -94,6 +94,10 @@ pub struct Work {
     /// every other op: with the elements touched, the weight that
     /// scheduling, sharding and time limits use (`Case::cost`).
     pub multiply_adds: f64,
+    /// f64 elements the oracle holds beyond its inputs and outputs (the
+    /// generic allowance of `suite::memory_estimate`), 0 for most ops:
+    /// Attention's per-head score matrices.
+    pub scratch: f64,
 }
 
 /// Everything xpucert knows about one operator. Every field is required, so

@@ -244,61 +244,27 @@ impl Call<'_> {
         self.attrs.float(name, default).map_err(|m| self.err(m))
     }
 
+    /// The dtypes and shapes of the inputs (`None` for an omitted one): what
+    /// the checks shared with the shape rule judge.
+    pub(super) fn typed_shapes(&self) -> Vec<Option<super::TypedShape>> {
+        self.inputs
+            .iter()
+            .map(|v| v.map(|v| (v.dtype, v.shape().to_vec())))
+            .collect()
+    }
+
+    /// Input `i`'s values, flattened (empty for an omitted input): the
+    /// shape rule's `values` reader, served from the call.
+    pub(super) fn values(&self, i: usize) -> Vec<f64> {
+        self.opt(i)
+            .map(|v| v.data.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// Resolves a possibly negative axis against `rank` (ONNX accepts
     /// `[-rank, rank - 1]`).
     pub(super) fn axis(&self, what: &str, axis: i64, rank: usize) -> Result<usize> {
         super::rules::resolve_axis(what, axis, rank).map_err(|m| self.err(m))
-    }
-
-    /// Fails unless `v` has a floating-point dtype (ops whose ONNX type
-    /// constraint is float only).
-    pub(super) fn require_float(&self, i: usize, v: &Value) -> Result<()> {
-        if v.dtype.is_float() {
-            Ok(())
-        } else {
-            Err(self.err(format!(
-                "input {} must be a float tensor, got {}",
-                self.input_name(i),
-                v.dtype
-            )))
-        }
-    }
-
-    /// Fails unless `b` has the same dtype as `a` (ONNX type variables bind
-    /// one dtype for all inputs that share them).
-    pub(super) fn require_same_dtype(
-        &self,
-        ia: usize,
-        a: &Value,
-        ib: usize,
-        b: &Value,
-    ) -> Result<()> {
-        if a.dtype == b.dtype {
-            Ok(())
-        } else {
-            Err(self.err(format!(
-                "inputs {} and {} must have the same dtype, got {} and {}",
-                self.input_name(ia),
-                self.input_name(ib),
-                a.dtype,
-                b.dtype
-            )))
-        }
-    }
-
-    /// Reads an integer tensor input (axes, shape, K, indices) as i64 values,
-    /// in row-major order. Accepts any integer dtype; rejects floats and
-    /// non-integral values rather than guessing.
-    pub(super) fn int_values(&self, i: usize, v: &Value) -> Result<Vec<i64>> {
-        if v.dtype.is_float() || v.dtype == DType::Bool {
-            return Err(self.err(format!(
-                "input {} must be an integer tensor, got {}",
-                self.input_name(i),
-                v.dtype
-            )));
-        }
-        let values: Vec<f64> = v.data.iter().copied().collect();
-        super::rules::ints_of(&self.input_name(i), &values).map_err(|m| self.err(m))
     }
 }
 

@@ -258,9 +258,7 @@ enum Reduction {
 /// int64 input (opset 13 for ReduceSum, 18 for Mean/Max); absent or empty
 /// axes reduce everything unless noop_with_empty_axes is set.
 fn reduce_axes(call: &Call, rank: usize) -> Result<Option<Vec<usize>>> {
-    let given = call
-        .opt(1)
-        .map(|v| (v.shape(), v.data.iter().copied().collect()));
+    let given = call.opt(1).map(|v| (v.shape(), call.values(1)));
     reduced_axes(call.attrs, rank, given).map_err(|m| call.err(m))
 }
 
@@ -439,9 +437,8 @@ fn rank_order(a: f64, b: f64) -> Ordering {
 fn topk(call: &Call) -> Result<Vec<Output>> {
     let x = call.input(0)?;
     let kv = call.input(1)?;
-    let k_values: Vec<f64> = kv.data.iter().copied().collect();
     let (axis, k) =
-        topk_params(call.attrs, x.shape(), kv.shape(), &k_values).map_err(|m| call.err(m))?;
+        topk_params(call.attrs, x.shape(), kv.shape(), &call.values(1)).map_err(|m| call.err(m))?;
     let largest = call.int("largest", 1)? != 0;
     let n = x.shape()[axis];
     let mut out_shape = x.shape().to_vec();

@@ -2,10 +2,22 @@
 
 use ndarray::{Array4, ArrayView2, ArrayView3, CowArray, Ix2, Ix3, Ix4, IxDyn};
 
-use super::rules::{no_sum, per_input_element, same_as_first};
-use super::spec::{T_FLOAT, T_IND, fixed};
-use super::{AttrType, Call, OpDef, OpSpec, Output, Result};
+use super::rules::{self, no_sum, per_input_element};
+use super::spec::{TypeVar, fixed};
+use super::{AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape};
 use crate::numerics::check::CheckPolicy;
+
+/// X, cos_cache and sin_cache: ONNX's f32, f16 and bf16, and f64 (an
+/// xpucert extension the coverage suite uses).
+const T_ROPE: TypeVar = TypeVar {
+    name: "T",
+    allowed: &[DType::F32, DType::F16, DType::BF16, DType::F64],
+};
+/// position_ids: int64, as ONNX's M.
+const M_POSITIONS: TypeVar = TypeVar {
+    name: "M",
+    allowed: &[DType::I64],
+};
 
 /// Two products and a sum per element: judged by its error model
 /// ([`rotary_embedding`]) with `c = 1`.
@@ -16,7 +28,7 @@ pub(super) const ROTARY_EMBEDDING: OpDef = OpDef {
         opset: 23,
         arity: fixed(3, 1),
         input_names: &["X", "cos_cache", "sin_cache", "position_ids"],
-        input_types: &[T_FLOAT, T_FLOAT, T_FLOAT, T_IND],
+        input_types: &[T_ROPE, T_ROPE, T_ROPE, M_POSITIONS],
         outputs: 1,
         attributes: &[
             ("interleaved", AttrType::Int),
@@ -25,25 +37,157 @@ pub(super) const ROTARY_EMBEDDING: OpDef = OpDef {
         ],
     },
     oracle: |c| Ok(vec![rotary_embedding(c)?]),
-    shape: same_as_first,
+    // X's dtype and shape, once the call is valid.
+    shape: |attrs, inputs, values| {
+        Rope::resolve(attrs, inputs, values)?;
+        Ok(vec![rules::input(inputs, 0)?.clone()])
+    },
     cost: per_input_element::<3>,
     check: CheckPolicy::ModelBound,
     terms: no_sum,
 };
 
-/// RotaryEmbedding (opset 23), read from the spec:
-/// * X is 4-D `(batch, num_heads, seq, head_size)` or 3-D
-///   `(batch, seq, hidden)` with the `num_heads` attribute required and
-///   `hidden = num_heads * head_size`.
-/// * With `position_ids` (int64, `(batch, seq)`), cos_cache and sin_cache are
-///   2-D `(max_position_id_plus_1, rot/2)` and are indexed by the ids;
-///   without, they are 3-D `(batch, seq, rot/2)`.
-/// * `rot` = `rotary_embedding_dim`, or head_size when it is 0 (default);
-///   it must be even and at most head_size. Elements past `rot` in each head
-///   pass through unchanged.
-/// * Pairs: interleaved=1 rotates `(x[2i], x[2i+1])`; interleaved=0 (default)
-///   rotates `(x[i], x[i + rot/2])`. Each pair `(a, b)` becomes
-///   `(a cos - b sin, a sin + b cos)` with the angle of its token and index i.
+/// A RotaryEmbedding call, checked: what its oracle and its shape rule
+/// both go by.
+struct Rope {
+    batch: usize,
+    seq: usize,
+    heads: usize,
+    /// The head size.
+    head: usize,
+    /// The rotated part of each head (even, at most `head`).
+    rot: usize,
+    interleaved: bool,
+    /// 4-D X `(batch, heads, seq, head)`, else 3-D `(batch, seq, heads * head)`.
+    four_d: bool,
+}
+
+impl Rope {
+    /// Checks a call (dtypes, shapes, attributes, and position_ids' values
+    /// when the reader knows them) and resolves its parameters, or says
+    /// what is wrong. From the spec:
+    /// * X is 4-D `(batch, num_heads, seq, head_size)` or 3-D
+    ///   `(batch, seq, hidden)` with the `num_heads` attribute required and
+    ///   `hidden = num_heads * head_size`;
+    /// * with `position_ids` (int64, `(batch, seq)`, each in
+    ///   `[0, max_position_id_plus_1)`), cos_cache and sin_cache are 2-D
+    ///   `(max_position_id_plus_1, rot/2)` and are indexed by the ids;
+    ///   without, they are 3-D `(batch, seq, rot/2)`;
+    /// * `rot` = `rotary_embedding_dim`, or head_size when it is 0 (default);
+    ///   it must be even and at most head_size, and head_size even;
+    /// * `interleaved` is 0 or 1.
+    fn resolve(
+        attrs: &Attributes,
+        inputs: &[Option<TypedShape>],
+        values: &mut dyn FnMut(usize) -> Vec<f64>,
+    ) -> std::result::Result<Self, String> {
+        let (_, x) = rules::input(inputs, 0)?;
+        let interleaved = match attrs.int("interleaved", 0)? {
+            0 => false,
+            1 => true,
+            i => return Err(format!("attribute interleaved must be 0 or 1, got {i}")),
+        };
+        let num_heads = attrs.int("num_heads", 0)?;
+        let (batch, seq, heads, head) = match *x.as_slice() {
+            [b, h, s, d] => (b, s, h, d),
+            [b, s, hidden] => {
+                let h = usize::try_from(num_heads)
+                    .ok()
+                    .filter(|&h| h > 0)
+                    .ok_or_else(|| {
+                        format!(
+                            "a 3-D X [batch, seq, num_heads * head_size] needs the num_heads attribute (> 0), got {num_heads}"
+                        )
+                    })?;
+                if hidden % h != 0 {
+                    return Err(format!(
+                        "hidden size {hidden} of X {x:?} is not a multiple of num_heads {h}"
+                    ));
+                }
+                (b, s, h, hidden / h)
+            }
+            _ => {
+                return Err(format!(
+                    "X must be 3-D [batch, seq, num_heads * head_size] or 4-D [batch, num_heads, seq, head_size], got shape {x:?}"
+                ));
+            }
+        };
+        if head % 2 != 0 {
+            return Err(format!("head size {head} must be even"));
+        }
+        let rot_attr = attrs.int("rotary_embedding_dim", 0)?;
+        let rot = if rot_attr == 0 { head as i64 } else { rot_attr };
+        if rot < 0 || rot as usize > head || rot % 2 != 0 {
+            return Err(format!(
+                "rotary_embedding_dim {rot_attr} must be even and in [0, head size {head}] (0: the whole head)"
+            ));
+        }
+        let rot = rot as usize;
+        let half = rot / 2;
+        let (_, cos) = rules::input(inputs, 1)?;
+        let (_, sin) = rules::input(inputs, 2)?;
+        if cos != sin {
+            return Err(format!(
+                "cos_cache {cos:?} and sin_cache {sin:?} differ in shape"
+            ));
+        }
+        match inputs.get(3).and_then(Option::as_ref) {
+            None => {
+                if cos.as_slice() != [batch, seq, half] {
+                    return Err(format!(
+                        "without position_ids, cos_cache/sin_cache must be [batch, seq, rot/2] = {:?}, got {cos:?}",
+                        [batch, seq, half]
+                    ));
+                }
+            }
+            Some((_, p)) => {
+                if p.as_slice() != [batch, seq] {
+                    return Err(format!(
+                        "position_ids must be [batch, seq] = {:?}, got {p:?}",
+                        [batch, seq]
+                    ));
+                }
+                let [max, width] = *cos.as_slice() else {
+                    return Err(format!(
+                        "with position_ids, cos_cache/sin_cache must be 2-D [max_position_id_plus_1, rot/2 = {half}], got {cos:?}"
+                    ));
+                };
+                if width != half {
+                    return Err(format!(
+                        "with position_ids, cos_cache/sin_cache must be [max_position_id_plus_1, rot/2 = {half}], got {cos:?}"
+                    ));
+                }
+                let ids = values(3);
+                // Unknown values (a generated tensor) read as nothing.
+                if ids.len() == batch * seq
+                    && let Some(id) = ids
+                        .into_iter()
+                        .find(|&id| !(id >= 0.0 && id < max as f64 && id.fract() == 0.0))
+                {
+                    return Err(format!(
+                        "position_ids holds {id}, outside the caches' {max} positions [0, {max})"
+                    ));
+                }
+            }
+        }
+        Ok(Rope {
+            batch,
+            seq,
+            heads,
+            head,
+            rot,
+            interleaved,
+            four_d: x.len() == 4,
+        })
+    }
+}
+
+/// RotaryEmbedding (opset 23): each pair of a head's first `rot` elements
+/// rotated by its token's angle ([`Rope::resolve`] says what a valid call
+/// is). Pairs: interleaved=1 rotates `(x[2i], x[2i+1])`; interleaved=0
+/// (default) rotates `(x[i], x[i + rot/2])`. Each pair `(a, b)` becomes
+/// `(a cos - b sin, a sin + b cos)` with the angle of its token and index
+/// i; elements past `rot` in each head pass through unchanged.
 ///
 /// Error model (`docs/error-models.md`): each rotated element is two
 /// products and a sum of the given cos/sin, `|a cos| + |b sin| + |y|` in
@@ -52,69 +196,38 @@ pub(super) const ROTARY_EMBEDDING: OpDef = OpDef {
 /// cos| + |b sin|` in the io dtype's u. Elements past the rotary dimension
 /// are copied: no error.
 fn rotary_embedding(call: &Call) -> Result<Output> {
-    let x = call.input(0)?;
-    let cos = call.input(1)?;
-    let sin = call.input(2)?;
-    call.require_float(0, x)?;
-    call.require_same_dtype(0, x, 1, cos)?;
-    call.require_same_dtype(0, x, 2, sin)?;
-    let interleaved = call.int("interleaved", 0)? != 0;
-    let num_heads_attr = call.int("num_heads", 0)?;
-    let rot_attr = call.int("rotary_embedding_dim", 0)?;
+    let plan = Rope::resolve(call.attrs, &call.typed_shapes(), &mut |i| call.values(i))
+        .map_err(|m| call.err(m))?;
+    let (x, cos, sin) = (call.input(0)?, call.input(1)?, call.input(2)?);
+    let Rope {
+        batch: b,
+        seq: s,
+        heads: h,
+        head: d,
+        rot,
+        interleaved,
+        four_d,
+    } = plan;
+    let shape = x.shape().to_vec();
 
     // Bring X to (batch, seq, heads, head_size) for the computation.
-    let shape = x.shape().to_vec();
-    let (b, s, h, d, x4) = match shape.len() {
-        4 => {
-            let (b, h, s, d) = (shape[0], shape[1], shape[2], shape[3]);
-            let v = x
-                .data
-                .view()
-                .into_dimensionality::<Ix4>()
-                .map_err(|e| call.err(format!("X: {e}")))?
-                .permuted_axes([0, 2, 1, 3]);
-            (b, s, h, d, CowArray::from(v))
-        }
-        3 => {
-            if num_heads_attr <= 0 {
-                return Err(call.err("a 3-D X needs the num_heads attribute (> 0)"));
-            }
-            let (b, s, hidden) = (shape[0], shape[1], shape[2]);
-            let h = num_heads_attr as usize;
-            if hidden % h != 0 {
-                return Err(call.err(format!(
-                    "hidden size {hidden} of X {shape:?} is not a multiple of num_heads {h}"
-                )));
-            }
-            let d = hidden / h;
-            (
-                b,
-                s,
-                h,
-                d,
-                x.data
-                    .to_shape((b, s, h, d))
-                    .map_err(|e| call.err(format!("X: {e}")))?,
-            )
-        }
-        _ => {
-            return Err(call.err(format!("X must be 3-D or 4-D, got shape {shape:?}")));
-        }
+    let x4 = if four_d {
+        let v = x
+            .data
+            .view()
+            .into_dimensionality::<Ix4>()
+            .map_err(|e| call.err(format!("X: {e}")))?
+            .permuted_axes([0, 2, 1, 3]);
+        CowArray::from(v)
+    } else {
+        x.data
+            .to_shape((b, s, h, d))
+            .map_err(|e| call.err(format!("X: {e}")))?
     };
-    if d % 2 != 0 {
-        return Err(call.err(format!("head size {d} must be even")));
-    }
-    let rot = if rot_attr == 0 { d as i64 } else { rot_attr };
-    if rot < 0 || rot as usize > d || rot % 2 != 0 {
-        return Err(call.err(format!(
-            "rotary dimension {rot} must be even and in [0, head_size {d}]"
-        )));
-    }
-    let rot = rot as usize;
     let half = rot / 2;
 
     // angle(bi, si) -> the cos and sin rows for that token.
-    let caches = Caches::new(call, cos, sin, b, s, half)?;
+    let caches = Caches::new(call, cos, sin)?;
     let mut out = Array4::<f64>::zeros((b, s, h, d));
     // The products' magnitude |a cos| + |b sin| of each rotated element.
     let mut products = Array4::<f64>::zeros((b, s, h, d));
@@ -166,30 +279,10 @@ enum Caches<'a> {
 }
 
 impl<'a> Caches<'a> {
-    fn new(
-        call: &Call,
-        cos: &'a super::Value,
-        sin: &'a super::Value,
-        b: usize,
-        s: usize,
-        half: usize,
-    ) -> Result<Self> {
-        if cos.shape() != sin.shape() {
-            return Err(call.err(format!(
-                "cos_cache {:?} and sin_cache {:?} differ in shape",
-                cos.shape(),
-                sin.shape()
-            )));
-        }
+    /// The caches of a call [`Rope::resolve`] accepted.
+    fn new(call: &Call, cos: &'a super::Value, sin: &'a super::Value) -> Result<Self> {
         match call.opt(3) {
             None => {
-                if cos.shape() != [b, s, half] {
-                    return Err(call.err(format!(
-                        "without position_ids, cos_cache/sin_cache must be [batch, seq, rot/2] = {:?}, got {:?}",
-                        [b, s, half],
-                        cos.shape()
-                    )));
-                }
                 let c = cos.data.view().into_dimensionality::<Ix3>();
                 let sn = sin.data.view().into_dimensionality::<Ix3>();
                 match (c, sn) {
@@ -198,38 +291,13 @@ impl<'a> Caches<'a> {
                 }
             }
             Some(p) => {
-                if p.shape() != [b, s] {
-                    return Err(call.err(format!(
-                        "position_ids must be [batch, seq] = {:?}, got {:?}",
-                        [b, s],
-                        p.shape()
-                    )));
-                }
-                let cs = cos.shape();
-                if cs.len() != 2 || cs[1] != half {
-                    return Err(call.err(format!(
-                        "with position_ids, cos_cache/sin_cache must be [max_position_id_plus_1, rot/2 = {half}], got {cs:?}"
-                    )));
-                }
-                let max = cs[0];
-                let ids = call
-                    .int_values(3, p)?
-                    .into_iter()
-                    .map(|id| {
-                        usize::try_from(id)
-                            .ok()
-                            .filter(|&u| u < max)
-                            .ok_or_else(|| {
-                                call.err(format!(
-                                    "position id {id} is outside the caches' {max} positions"
-                                ))
-                            })
-                    })
-                    .collect::<Result<Vec<usize>>>()?;
+                // In [0, max_position_id_plus_1) (checked).
+                let ids = p.data.iter().map(|&id| id as usize).collect();
+                let seq = p.shape()[1];
                 let c = cos.data.view().into_dimensionality::<Ix2>();
                 let sn = sin.data.view().into_dimensionality::<Ix2>();
                 match (c, sn) {
-                    (Ok(c), Ok(sn)) => Ok(Caches::ByPosition(c, sn, ids, s)),
+                    (Ok(c), Ok(sn)) => Ok(Caches::ByPosition(c, sn, ids, seq)),
                     _ => Err(call.err("cos_cache/sin_cache must be 2-D")),
                 }
             }
@@ -516,7 +584,13 @@ mod tests {
                 Some(c2.clone()),
                 Some(i(&[1, 1], &[2])),
             ],
-            "position id 2",
+            "position_ids holds 2, outside the caches' 2 positions",
+        );
+        fails(
+            "RotaryEmbedding",
+            &attrs(&[("interleaved", AttrValue::Int(2))]),
+            &[Some(x.clone()), Some(c.clone()), Some(c.clone())],
+            "interleaved must be 0 or 1",
         );
         fails(
             "RotaryEmbedding",

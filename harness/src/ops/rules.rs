@@ -169,6 +169,7 @@ pub(super) fn per_output_element(_: &Attributes, inputs: &[Option<&[usize]>]) ->
     Work {
         flops: Some(broadcast_numel(inputs)),
         multiply_adds: 0.0,
+        scratch: 0.0,
     }
 }
 
@@ -177,6 +178,7 @@ pub(super) fn no_flops(_: &Attributes, _: &[Option<&[usize]>]) -> Work {
     Work {
         flops: None,
         multiply_adds: 0.0,
+        scratch: 0.0,
     }
 }
 
@@ -185,6 +187,7 @@ pub(super) fn per_input_element<const K: u32>(_: &Attributes, inputs: &[Option<&
     Work {
         flops: Some(K as f64 * numel(shape_of(inputs, 0))),
         multiply_adds: 0.0,
+        scratch: 0.0,
     }
 }
 

@@ -284,8 +284,8 @@ fn reshaped(call: &Call, view: ArrayViewD<f64>, shape: &[usize]) -> Result<Array
 fn gather(call: &Call) -> Result<Output> {
     let data = call.input(0)?;
     let iv = call.input(1)?;
-    let raw: Vec<f64> = iv.data.iter().copied().collect();
-    let (axis, picks) = gather_picks(call.attrs, data.shape(), &raw).map_err(|m| call.err(m))?;
+    let (axis, picks) =
+        gather_picks(call.attrs, data.shape(), &call.values(1)).map_err(|m| call.err(m))?;
     let selected = data.data.select(Axis(axis), &picks);
     let mut out_shape = data.shape()[..axis].to_vec();
     out_shape.extend_from_slice(iv.shape());
@@ -312,8 +312,7 @@ fn transpose(call: &Call) -> Result<Output> {
 fn reshape(call: &Call) -> Result<Output> {
     let data = call.input(0)?;
     let sv = call.input(1)?;
-    let requested: Vec<f64> = sv.data.iter().copied().collect();
-    let out = reshape_target(call.attrs, data.shape(), sv.shape(), &requested)
+    let out = reshape_target(call.attrs, data.shape(), sv.shape(), &call.values(1))
         .map_err(|m| call.err(m))?;
     let y = reshaped(call, data.data.view(), &out)?;
     Ok(Output::plain(data.dtype, y))

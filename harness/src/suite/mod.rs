@@ -104,10 +104,15 @@ const OUTPUT_OVERHEAD: u64 = 64;
 /// elements, for `strided`) and the worker's copy of that storage in the
 /// frame and the call buffer (so 7 times the element size), plus
 /// [`INPUT_OVERHEAD`]; per output element the buffers on both sides and
-/// the frame (3 times the element size) plus [`OUTPUT_OVERHEAD`]. It
+/// the frame (3 times the element size) plus [`OUTPUT_OVERHEAD`]; plus
+/// the oracle's own `scratch` f64 elements (`ops::Work::scratch`). It
 /// errs high: it is a budget, not a forecast. `docs/suite-format.md`
 /// ("Limits") has the measured figures behind the constants.
-pub fn memory_estimate(inputs: &[InputSpec], outputs: &[crate::ops::TypedShape]) -> u64 {
+pub fn memory_estimate(
+    inputs: &[InputSpec],
+    outputs: &[crate::ops::TypedShape],
+    scratch: f64,
+) -> u64 {
     let elems = |shape: &[usize]| shape.iter().map(|&d| d as u64).product::<u64>();
     let ins: u64 = inputs
         .iter()
@@ -123,6 +128,7 @@ pub fn memory_estimate(inputs: &[InputSpec], outputs: &[crate::ops::TypedShape])
         .map(|(d, s)| elems(s).saturating_mul(3 * d.size() as u64 + OUTPUT_OVERHEAD))
         .fold(0, u64::saturating_add);
     ins.saturating_add(outs)
+        .saturating_add((scratch * 8.0) as u64)
 }
 
 /// One positional input.

@@ -44,7 +44,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::rules::{self, int_attr, no_sum, per_input_element};
+use super::rules::{self, no_sum, per_input_element};
 use super::spec::{TypeVar, fixed};
 
 /// QuantizeLinear's x and y_scale.
@@ -75,7 +75,7 @@ const SCALE_T2: TypeVar = TypeVar {
     name: "T2",
     allowed: &[DType::F32, DType::F16, DType::BF16],
 };
-use super::{AttrType, Call, OpDef, OpSpec, Output, Result, TypedShape, Value};
+use super::{AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape};
 use crate::numerics::check::CheckPolicy;
 
 /// One rounding, which the oracle makes too. Integer outputs are exact
@@ -98,19 +98,9 @@ pub(super) const QUANTIZE_LINEAR: OpDef = OpDef {
     },
     oracle: |c| Ok(vec![quantize_linear(c)?]),
     // x's shape; the zero point's dtype, else output_dtype, else uint8.
-    shape: |attrs, inputs, _| {
-        let (_, shape) = rules::input(inputs, 0)?;
-        let dtype = match inputs.get(2).and_then(Option::as_ref) {
-            Some((zp, _)) => *zp,
-            None => match int_attr(attrs, "output_dtype", 0) {
-                0 => DType::U8,
-                code => i32::try_from(code)
-                    .ok()
-                    .and_then(DType::from_code)
-                    .ok_or_else(|| format!("output_dtype {code} is not a dtype"))?,
-            },
-        };
-        Ok(vec![(dtype, shape.clone())] as Vec<TypedShape>)
+    shape: |attrs, inputs, values| {
+        let plan = Quantize::resolve(attrs, inputs, values)?;
+        Ok(vec![(plan.out, rules::input(inputs, 0)?.1.clone())])
     },
     cost: per_input_element::<2>,
     check: CheckPolicy::Allclose,
@@ -132,10 +122,9 @@ pub(super) const DEQUANTIZE_LINEAR: OpDef = OpDef {
     },
     oracle: |c| Ok(vec![dequantize_linear(c)?]),
     // x's shape, the scale's dtype.
-    shape: |_, inputs, _| {
-        let (_, shape) = rules::input(inputs, 0)?;
-        let (dtype, _) = rules::input(inputs, 1)?;
-        Ok(vec![(*dtype, shape.clone())])
+    shape: |attrs, inputs, values| {
+        let plan = Dequantize::resolve(attrs, inputs, values)?;
+        Ok(vec![(plan.out, rules::input(inputs, 0)?.1.clone())])
     },
     cost: per_input_element::<2>,
     check: CheckPolicy::Allclose,
@@ -184,67 +173,235 @@ fn is_fp8(dtype: DType) -> bool {
     matches!(dtype, DType::F8E4M3FN | DType::F8E5M2)
 }
 
-/// Expands a scale or zero point (input `i`) to the shape of `x`, following
-/// its granularity (module docs). `axis` is the raw attribute.
-fn expand(call: &Call, i: usize, p: &Value, x_shape: &[usize], axis: i64) -> Result<ArrayD<f64>> {
-    let name = call.input_name(i);
-    let block_size = call.int("block_size", 0)?;
-    if block_size < 0 {
-        return Err(call.err(format!(
-            "attribute block_size must be >= 0, got {block_size}"
-        )));
-    }
-    let per_tensor = p.data.ndim() == 0 || (p.data.ndim() == 1 && p.data.len() == 1);
-    if per_tensor && block_size == 0 {
-        let v = p.data.iter().next().copied().unwrap_or(0.0);
-        return Ok(ArrayD::from_elem(IxDyn(x_shape), v));
-    }
-    let ax = call.axis("axis", axis, x_shape.len())?;
-    let d = x_shape[ax];
-    if block_size == 0 {
-        if p.data.ndim() != 1 || p.data.len() != d {
-            return Err(call.err(format!(
-                "{name} must be a scalar or 1-D with {d} elements (x is {x_shape:?}, axis {axis}), got shape {:?}",
-                p.shape()
-            )));
-        }
-        return Ok(ArrayD::from_shape_fn(IxDyn(x_shape), |idx| {
-            p.data[[idx[ax]]]
-        }));
-    }
-    let b = block_size as usize;
-    let mut want = x_shape.to_vec();
-    want[ax] = d.div_ceil(b);
-    if p.shape() != want.as_slice() {
-        return Err(call.err(format!(
-            "blocked quantization with block_size {b} along axis {axis} needs {name} of shape {want:?} (x is {x_shape:?}), got {:?}",
-            p.shape()
-        )));
-    }
-    Ok(ArrayD::from_shape_fn(IxDyn(x_shape), |idx| {
-        let mut j = idx.clone();
-        j[ax] /= b;
-        p.data[j]
-    }))
+/// How a scale (and its zero point, which has the scale's shape) maps onto
+/// the elements of x (module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Granularity {
+    /// One value for the whole of x: a scalar or a one-element 1-D tensor.
+    PerTensor,
+    /// One value per index along `axis`.
+    PerAxis { axis: usize },
+    /// One value per `block` consecutive indices along `axis`.
+    Blocked { axis: usize, block: usize },
 }
 
-/// Fails unless every value of the zero point is 0: ONNX defines no offset
+impl Granularity {
+    /// The granularity a scale of shape `p` (named `name`) has for x of
+    /// shape `x`, by the `axis` and `block_size` attributes, or why the
+    /// shapes do not fit together.
+    fn of(
+        attrs: &Attributes,
+        name: &str,
+        p: &[usize],
+        x: &[usize],
+    ) -> std::result::Result<Self, String> {
+        let block = attrs.int("block_size", 0)?;
+        if block < 0 {
+            return Err(format!(
+                "attribute block_size must be >= 0 (0: per tensor or per axis), got {block}"
+            ));
+        }
+        if block == 0 && (p.is_empty() || p == [1]) {
+            // The axis does not matter (ONNX ignores it), so it is not checked.
+            return Ok(Granularity::PerTensor);
+        }
+        let attr = attrs.int("axis", 1)?;
+        let rank = x.len() as i64;
+        if rank == 0 {
+            return Err(format!(
+                "x is a scalar (rank 0) and has no axis {attr} for {name} of shape {p:?} \
+                 (a scalar x takes a scalar {name}, without block_size)"
+            ));
+        }
+        if attr < -rank || attr >= rank {
+            return Err(format!(
+                "axis {attr} is out of range for x of shape {x:?} (accepted: [{}, {}])",
+                -rank,
+                rank - 1
+            ));
+        }
+        let axis = if attr < 0 { attr + rank } else { attr } as usize;
+        let d = x[axis];
+        if block == 0 {
+            return if p == [d] {
+                Ok(Granularity::PerAxis { axis })
+            } else {
+                Err(format!(
+                    "{name} must be a scalar or 1-D with {d} elements (x is {x:?}, axis {attr}), got shape {p:?}"
+                ))
+            };
+        }
+        let block =
+            usize::try_from(block).map_err(|_| format!("block_size {block} is too large"))?;
+        let mut want = x.to_vec();
+        want[axis] = d.div_ceil(block);
+        if p != want.as_slice() {
+            return Err(format!(
+                "blocked quantization with block_size {block} along axis {attr} needs {name} of shape {want:?} (x is {x:?}), got {p:?}"
+            ));
+        }
+        Ok(Granularity::Blocked { axis, block })
+    }
+
+    /// `p` (validated by [`Granularity::of`]) expanded to x's shape.
+    fn expand(self, p: &ArrayD<f64>, x_shape: &[usize]) -> ArrayD<f64> {
+        match self {
+            Granularity::PerTensor => {
+                let v = p.iter().next().copied().unwrap_or(0.0);
+                ArrayD::from_elem(IxDyn(x_shape), v)
+            }
+            Granularity::PerAxis { axis } => {
+                ArrayD::from_shape_fn(IxDyn(x_shape), |idx| p[[idx[axis]]])
+            }
+            Granularity::Blocked { axis, block } => ArrayD::from_shape_fn(IxDyn(x_shape), |idx| {
+                let mut j = idx.clone();
+                j[axis] /= block;
+                p[j]
+            }),
+        }
+    }
+}
+
+/// Input `i`'s values, when the reader knows them: a suite's generated
+/// tensors are known only once generated, and the reader then gives
+/// nothing (an empty list for a nonempty shape).
+fn known(values: &mut dyn FnMut(usize) -> Vec<f64>, i: usize, shape: &[usize]) -> Option<Vec<f64>> {
+    let v = values(i);
+    (v.len() == shape.iter().product::<usize>()).then_some(v)
+}
+
+/// Checks the zero point (input 2, optional): the scale's shape and, for a
+/// dtype without offsets (`zero_only`), only zeros: ONNX defines no offset
 /// for fp8 (its reference ignores the zero point) nor for int32.
-fn require_zero(call: &Call, i: usize, zp: &Value) -> Result<()> {
-    match zp.data.iter().find(|&&v| v != 0.0) {
-        None => Ok(()),
-        Some(v) => Err(call.err(format!(
-            "{} must be 0 for {} (no offset is defined for it), got {v}",
-            call.input_name(i),
-            zp.dtype
-        ))),
+fn check_zero_point(
+    inputs: &[Option<TypedShape>],
+    values: &mut dyn FnMut(usize) -> Vec<f64>,
+    names: [&str; 2],
+    zero_only: bool,
+) -> std::result::Result<(), String> {
+    let [scale_name, zp_name] = names;
+    let (Some((dtype, zp)), Some((_, scale))) = (
+        inputs.get(2).and_then(Option::as_ref),
+        inputs.get(1).and_then(Option::as_ref),
+    ) else {
+        return Ok(());
+    };
+    if zp != scale {
+        return Err(format!(
+            "{zp_name} must have the shape of {scale_name} {scale:?}, got {zp:?}"
+        ));
+    }
+    if zero_only
+        && let Some(v) = known(values, 2, zp).and_then(|v| v.into_iter().find(|&v| v != 0.0))
+    {
+        return Err(format!(
+            "{zp_name} must be 0 for {dtype} (no offset is defined for it), got {v}"
+        ));
+    }
+    Ok(())
+}
+
+/// A QuantizeLinear call, checked: what its oracle and its shape rule
+/// both go by.
+struct Quantize {
+    /// The output dtype.
+    out: DType,
+    /// How y_scale and y_zero_point map onto x.
+    granularity: Granularity,
+    /// Whether an fp8 result beyond the range saturates.
+    saturate: bool,
+}
+
+impl Quantize {
+    /// Checks a call (dtypes, shapes, attributes, and the values the reader
+    /// knows: scale, zero point, x) and resolves its parameters, or says
+    /// what is wrong.
+    /// * x and y_scale share one dtype (f32, f16, bf16 or int32; ONNX's T1),
+    ///   checked with the signature;
+    /// * the output dtype is y_zero_point's, else `output_dtype` (an ONNX
+    ///   dtype code, 0 = unset; both given must agree), else uint8;
+    /// * the scale must be finite and nonzero (x / 0 has no quantized value);
+    /// * an fp8 zero point must be 0;
+    /// * a NaN x has no integer quantization in ONNX and is an error; +-Inf
+    ///   saturates like any value beyond the range.
+    fn resolve(
+        attrs: &Attributes,
+        inputs: &[Option<TypedShape>],
+        values: &mut dyn FnMut(usize) -> Vec<f64>,
+    ) -> std::result::Result<Self, String> {
+        let (_, x) = rules::input(inputs, 0)?;
+        let (_, scale) = rules::input(inputs, 1)?;
+        let zp = inputs.get(2).and_then(Option::as_ref).map(|(d, _)| *d);
+        let out = quantized_dtype(attrs, zp)?;
+        let saturate = match attrs.int("saturate", 1)? {
+            0 => false,
+            1 => true,
+            s => return Err(format!("attribute saturate must be 0 or 1, got {s}")),
+        };
+        let granularity = Granularity::of(attrs, "y_scale", scale, x)?;
+        if let Some(v) = known(values, 1, scale)
+            .and_then(|v| v.into_iter().find(|v| !v.is_finite() || *v == 0.0))
+        {
+            return Err(format!("y_scale must be finite and nonzero, got {v}"));
+        }
+        check_zero_point(inputs, values, ["y_scale", "y_zero_point"], is_fp8(out))?;
+        if int_range(out).is_some()
+            && known(values, 0, x).is_some_and(|v| v.iter().any(|v| v.is_nan()))
+        {
+            return Err(format!(
+                "x holds NaN, whose quantization to {out} ONNX leaves undefined"
+            ));
+        }
+        Ok(Quantize {
+            out,
+            granularity,
+            saturate,
+        })
+    }
+}
+
+/// A DequantizeLinear call, checked: what its oracle and its shape rule
+/// both go by.
+struct Dequantize {
+    /// The output dtype: x_scale's.
+    out: DType,
+    /// How x_scale and x_zero_point map onto x.
+    granularity: Granularity,
+}
+
+impl Dequantize {
+    /// Checks a call and resolves its parameters, or says what is wrong.
+    /// x is int8, uint8, int16, uint16, int32 or fp8 and x_scale f32, f16 or
+    /// bf16 (checked with the signature); the zero point has x's dtype and
+    /// the scale's shape, and must be 0 for int32 and fp8.
+    fn resolve(
+        attrs: &Attributes,
+        inputs: &[Option<TypedShape>],
+        values: &mut dyn FnMut(usize) -> Vec<f64>,
+    ) -> std::result::Result<Self, String> {
+        let (x_dtype, x) = rules::input(inputs, 0)?;
+        let (out, scale) = rules::input(inputs, 1)?;
+        let granularity = Granularity::of(attrs, "x_scale", scale, x)?;
+        let zero_only = is_fp8(*x_dtype) || *x_dtype == DType::I32;
+        check_zero_point(inputs, values, ["x_scale", "x_zero_point"], zero_only)?;
+        Ok(Dequantize {
+            out: *out,
+            granularity,
+        })
     }
 }
 
 /// The output dtype of QuantizeLinear: the zero point's dtype, else the
 /// `output_dtype` attribute (an ONNX dtype code; 0 = unset), else uint8.
-fn quantized_dtype(call: &Call, zp: Option<&Value>) -> Result<DType> {
-    let code = call.int("output_dtype", 0)?;
+fn quantized_dtype(attrs: &Attributes, zp: Option<DType>) -> std::result::Result<DType, String> {
+    let accepted = || {
+        QUANTIZED
+            .iter()
+            .map(|d| format!("{} {d}", d.code()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let code = attrs.int("output_dtype", 0)?;
     let attr = if code == 0 {
         None
     } else {
@@ -253,29 +410,30 @@ fn quantized_dtype(call: &Call, zp: Option<&Value>) -> Result<DType> {
                 .ok()
                 .and_then(DType::from_code)
                 .ok_or_else(|| {
-                    call.err(format!(
-                        "attribute output_dtype = {code} is not a dtype xpucert knows"
-                    ))
+                    format!(
+                        "attribute output_dtype = {code} is not a dtype xpucert knows (accepted: {}; 0 or none: y_zero_point's dtype, else u8)",
+                        accepted()
+                    )
                 })?,
         )
     };
     let out = match (zp, attr) {
-        (Some(z), Some(a)) if z.dtype != a => {
-            return Err(call.err(format!(
-                "attribute output_dtype ({a}) must match the dtype of y_zero_point ({})",
-                z.dtype
-            )));
+        (Some(z), Some(a)) if z != a => {
+            return Err(format!(
+                "attribute output_dtype ({a}) must match the dtype of y_zero_point ({z})"
+            ));
         }
-        (Some(z), _) => z.dtype,
+        (Some(z), _) => z,
         (None, Some(a)) => a,
         (None, None) => DType::U8,
     };
     if QUANTIZED.contains(&out) {
         Ok(out)
     } else {
-        Err(call.err(format!(
-            "output dtype {out} is not a quantized type (int8, uint8, int16, uint16, f8e4m3fn, f8e5m2)"
-        )))
+        Err(format!(
+            "output dtype {out} is not a quantized type (accepted output_dtype codes: {})",
+            accepted()
+        ))
     }
 }
 
@@ -291,50 +449,27 @@ fn exact_quotient(x: f64, scale: f64) -> f64 {
 
 /// QuantizeLinear (opset 21): `saturate(round(x / y_scale) + y_zero_point)`
 /// for integer targets; `x / y_scale` converted to fp8 (with `saturate`,
-/// default 1) for fp8 targets, whose zero point must be 0.
-/// * x and y_scale share one dtype (f32, f16, bf16 or int32; ONNX's T1);
-/// * the scale must be finite and nonzero (x / 0 has no quantized value);
-/// * a NaN x has no integer quantization in ONNX and is an error; +-Inf
-///   saturates like any value beyond the range.
+/// default 1) for fp8 targets, whose zero point must be 0. What a valid
+/// call is: [`Quantize::resolve`].
 fn quantize_linear(call: &Call) -> Result<Output> {
     quantize_with(call, exact_quotient)
 }
 
 fn quantize_with(call: &Call, quotient: Quotient) -> Result<Output> {
+    let plan = Quantize::resolve(call.attrs, &call.typed_shapes(), &mut |i| call.values(i))
+        .map_err(|m| call.err(m))?;
     let (x, scale) = (call.input(0)?, call.input(1)?);
-    if !matches!(x.dtype, DType::F32 | DType::F16 | DType::BF16 | DType::I32) {
-        return Err(call.err(format!(
-            "input x must be f32, f16, bf16 or i32, got {}",
-            x.dtype
-        )));
-    }
-    call.require_same_dtype(0, x, 1, scale)?;
-    let zp = call.opt(2);
-    let out = quantized_dtype(call, zp)?;
-    if let Some(v) = scale.data.iter().find(|v| !v.is_finite() || **v == 0.0) {
-        return Err(call.err(format!("y_scale must be finite and nonzero, got {v}")));
-    }
-    let saturate = call.int("saturate", 1)? != 0;
-    let axis = call.int("axis", 1)?;
-    let s = expand(call, 1, scale, x.shape(), axis)?;
-    let z = match zp {
-        Some(z) => {
-            if is_fp8(out) {
-                require_zero(call, 2, z)?;
-            }
-            expand(call, 2, z, x.shape(), axis)?
-        }
+    let out = plan.out;
+    let s = plan.granularity.expand(&scale.data, x.shape());
+    let z = match call.opt(2) {
+        Some(z) => plan.granularity.expand(&z.data, x.shape()),
         None => ArrayD::zeros(IxDyn(x.shape())),
     };
     let mut data = ArrayD::zeros(IxDyn(x.shape()));
     for (((y, &xv), &sv), &zv) in data.iter_mut().zip(&x.data).zip(&s).zip(&z) {
         *y = match int_range(out) {
+            // x holds no NaN here (checked).
             Some((lo, hi)) => {
-                if xv.is_nan() {
-                    return Err(
-                        call.err("x holds NaN, whose integer quantization ONNX leaves undefined")
-                    );
-                }
                 let r = if x.dtype == DType::I32 {
                     // Both are integers below 2^31: divide exactly.
                     div_round_half_even(xv as i128, sv as i128) as f64
@@ -343,7 +478,7 @@ fn quantize_with(call: &Call, quotient: Quotient) -> Result<Output> {
                 };
                 (r + zv).clamp(lo, hi)
             }
-            None => to_fp8(out, quotient(xv, sv), saturate),
+            None => to_fp8(out, quotient(xv, sv), plan.saturate),
         };
     }
     Ok(Output::plain(out, data))
@@ -363,39 +498,22 @@ fn div_round_half_even(a: i128, b: i128) -> i128 {
 
 /// DequantizeLinear (opset 21): `(x - x_zero_point) * x_scale`, in the
 /// scale's dtype (f32, f16 or bf16). x is int8, uint8, int16, uint16, int32
-/// or fp8; the zero point has x's dtype and must be 0 for int32 and fp8.
-/// NaN and infinite fp8 inputs stay NaN and infinite.
+/// or fp8 ([`Dequantize::resolve`]). NaN and infinite fp8 inputs stay NaN
+/// and infinite.
 fn dequantize_linear(call: &Call) -> Result<Output> {
+    let plan = Dequantize::resolve(call.attrs, &call.typed_shapes(), &mut |i| call.values(i))
+        .map_err(|m| call.err(m))?;
     let (x, scale) = (call.input(0)?, call.input(1)?);
-    if !(QUANTIZED.contains(&x.dtype) || x.dtype == DType::I32) {
-        return Err(call.err(format!(
-            "input x must be int8, uint8, int16, uint16, int32, f8e4m3fn or f8e5m2, got {}",
-            x.dtype
-        )));
-    }
-    if !matches!(scale.dtype, DType::F32 | DType::F16 | DType::BF16) {
-        return Err(call.err(format!(
-            "input x_scale must be f32, f16 or bf16, got {}",
-            scale.dtype
-        )));
-    }
-    let axis = call.int("axis", 1)?;
-    let s = expand(call, 1, scale, x.shape(), axis)?;
+    let s = plan.granularity.expand(&scale.data, x.shape());
     let z = match call.opt(2) {
-        Some(z) => {
-            call.require_same_dtype(0, x, 2, z)?;
-            if is_fp8(x.dtype) || x.dtype == DType::I32 {
-                require_zero(call, 2, z)?;
-            }
-            expand(call, 2, z, x.shape(), axis)?
-        }
+        Some(z) => plan.granularity.expand(&z.data, x.shape()),
         None => ArrayD::zeros(IxDyn(x.shape())),
     };
     let mut data = ArrayD::zeros(IxDyn(x.shape()));
     for (((y, &xv), &sv), &zv) in data.iter_mut().zip(&x.data).zip(&s).zip(&z) {
         *y = (xv - zv) * sv;
     }
-    Ok(Output::plain(scale.dtype, data))
+    Ok(Output::plain(plan.out, data))
 }
 
 // ------------------------------------------------------------- generated cases

@@ -408,6 +408,23 @@ fn configuration_errors() {
         ],
         "must be 0 for i32",
     );
+    // A per-axis scale needs an axis, which a scalar x does not have.
+    qf(
+        &Attributes::new(),
+        &[scalar(DType::F32, 1.0), f(&[2], &[1.0, 1.0])],
+        "x is a scalar (rank 0) and has no axis 1",
+    );
+    // The zero point has the scale's shape (ONNX: "Shape must match y_scale").
+    qf(
+        &Attributes::new(),
+        &[x.clone(), s.clone(), t(DType::U8, &[3], &[0.0; 3])],
+        "y_zero_point must have the shape of y_scale []",
+    );
+    qf(
+        &a(&[("saturate", 2)]),
+        &[x.clone(), s.clone()],
+        "saturate must be 0 or 1",
+    );
 }
 
 /// The strategies a correct backend may use for `x / scale`: the

@@ -57,7 +57,12 @@ impl FileCtx<'_> {
             ));
         }
         let outputs = judged.map_err(|m| self.err(loc, format!("case `{}`: {m}", case.id)))?;
-        case.memory = memory_estimate(&case.inputs, &outputs);
+        let dims: Vec<Option<&[usize]>> = shapes
+            .iter()
+            .map(|s| s.as_ref().map(|(_, d)| d.as_slice()))
+            .collect();
+        let scratch = case.op.work(&case.attributes, &dims).scratch;
+        case.memory = memory_estimate(&case.inputs, &outputs, scratch);
         Ok(())
     }
 }
