@@ -42,3 +42,4 @@ pub mod repro;
 pub mod run;
 pub mod scaffold;
 pub mod suite;
+pub mod text;

@@ -242,21 +242,39 @@ pub mod abi {
     /// The status code `unknown_status` returns.
     pub const UNKNOWN_STATUS: i32 = 42;
 
-    static API: ApiTable = ApiTable::from_raw(XpuBackendApi {
-        struct_size: std::mem::size_of::<XpuBackendApi>(),
-        abi_major: ffi::XPU_ABI_MAJOR,
-        abi_minor: ffi::XPU_ABI_MINOR,
-        name: <MutantBackend as Backend>::NAME.as_ptr(),
-        capabilities: <MutantBackend as Backend>::CAPABILITIES,
-        create_context: Some(create_context),
-        destroy_context: Some(export::destroy_context::<MutantBackend>),
-        get_manifest: Some(export::get_manifest::<MutantBackend>),
-        query_op: Some(export::query_op::<MutantBackend>),
-        run_op: Some(run_op),
-        memory: std::ptr::null(),
-        streams: export::stream_api::<MutantBackend>(),
-        model: std::ptr::null(),
-    });
+    static API: ApiTable = ApiTable::from_raw(table(<MutantBackend as Backend>::NAME.as_ptr()));
+
+    /// The function table, reporting `name`.
+    const fn table(name: *const c_char) -> XpuBackendApi {
+        XpuBackendApi {
+            struct_size: std::mem::size_of::<XpuBackendApi>(),
+            abi_major: ffi::XPU_ABI_MAJOR,
+            abi_minor: ffi::XPU_ABI_MINOR,
+            name,
+            capabilities: <MutantBackend as Backend>::CAPABILITIES,
+            create_context: Some(create_context),
+            destroy_context: Some(export::destroy_context::<MutantBackend>),
+            get_manifest: Some(export::get_manifest::<MutantBackend>),
+            query_op: Some(export::query_op::<MutantBackend>),
+            run_op: Some(run_op),
+            memory: std::ptr::null(),
+            streams: export::stream_api::<MutantBackend>(),
+            model: std::ptr::null(),
+        }
+    }
+
+    /// The table to hand out: [`API`], or with `XPUCERT_MUTANT_NAME` a copy
+    /// reporting that name (leaked: init runs once per process).
+    fn api() -> &'static ApiTable {
+        match std::env::var("XPUCERT_MUTANT_NAME") {
+            Ok(name) => {
+                let name = std::ffi::CString::new(name.replace('\0', "")).unwrap_or_default();
+                let name: &'static CStr = Box::leak(name.into_boxed_c_str());
+                Box::leak(Box::new(ApiTable::from_raw(table(name.as_ptr()))))
+            }
+            Err(_) => &API,
+        }
+    }
 
     /// Entry point of the xpucert backend ABI v1. With the environment
     /// variable `XPUCERT_MUTANT_INIT=crash` it segfaults instead.
@@ -274,7 +292,7 @@ pub mod abi {
         }
         // SAFETY: the pointers are forwarded unchanged from the caller, who
         // upholds the header's contract for this entry point.
-        unsafe { export::init(host, out_api, err, &API) }
+        unsafe { export::init(host, out_api, err, api()) }
     }
 
     /// `create_context` that notes the raw mode (and crashes for

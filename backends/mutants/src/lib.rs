@@ -18,6 +18,11 @@
 //!   and finished only at `sync`, with a sync that fails or hangs.
 //!   `device_us=N` sets their modelled device time per call.
 //!
+//! Hostile strings, for the harness's output escaping: `label=<text>` puts
+//! `<text>` in the manifest's `vendor` and `device` fields, and the
+//! environment variable `XPUCERT_MUTANT_NAME` replaces the name the library
+//! reports at init.
+//!
 //! Every mode delegates to the reference backend except for the ops it
 //! changes, so a fault's footprint is exactly the ops it names. The list of
 //! modes with their expected verdicts is [`modes`]; the harness's detection
@@ -129,6 +134,24 @@ pub fn modes() -> Vec<Mode> {
 pub struct MutantBackend {
     reference: ReferenceBackend,
     mode: Mode,
+    /// `label=`: the manifest's vendor and device.
+    label: Option<String>,
+}
+
+/// `s` as a JSON string literal (quotes, backslashes and C0 controls
+/// escaped; everything else, hostile or not, as is).
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 impl Backend for MutantBackend {
@@ -137,9 +160,11 @@ impl Backend for MutantBackend {
     fn create(options: &[(&str, &str)]) -> Result<Self, BackendError> {
         let mut chosen = None;
         let mut device_us = None;
+        let mut label = None;
         for (k, v) in options {
             match *k {
                 "mode" => chosen = Some(*v),
+                "label" => label = Some(v.to_string()),
                 "device_us" => {
                     device_us = Some(v.parse::<u64>().map_err(|_| {
                         BackendError::invalid(format!(
@@ -149,8 +174,8 @@ impl Backend for MutantBackend {
                 }
                 other => {
                     return Err(BackendError::invalid(format!(
-                        "unknown option `{other}` (the mutants backend takes mode=<name> \
-                         and, for the async_* modes, device_us=<N>)"
+                        "unknown option `{other}` (the mutants backend takes mode=<name>, \
+                         label=<text> and, for the async_* modes, device_us=<N>)"
                     )));
                 }
             }
@@ -183,11 +208,20 @@ impl Backend for MutantBackend {
         Ok(MutantBackend {
             reference: ReferenceBackend,
             mode,
+            label,
         })
     }
 
     fn manifest(&self) -> String {
-        self.reference.manifest()
+        let m = self.reference.manifest();
+        match &self.label {
+            Some(label) => {
+                let s = json_string(label);
+                m.replacen("\"vendor\": \"xpucert\"", &format!("\"vendor\": {s}"), 1)
+                    .replacen("\"device\": \"cpu\"", &format!("\"device\": {s}"), 1)
+            }
+            None => m,
+        }
     }
 
     fn query_op(&self, call: &OpCall<'_>) -> Result<OpSupport, BackendError> {

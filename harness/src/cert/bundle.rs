@@ -97,8 +97,19 @@ fn copy_in(
     Ok(())
 }
 
+/// Every file under `path` (or `path` itself), sorted. A symlink to a file
+/// is taken as that file (its content is what gets copied); a symlink to a
+/// directory is refused, since following it could leave the fixture tree
+/// or loop.
 fn walk(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), CertError> {
-    if path.is_dir() {
+    let meta = std::fs::symlink_metadata(path).map_err(io(path))?;
+    if meta.file_type().is_symlink() && path.is_dir() {
+        return Err(CertError::Other(format!(
+            "{} is a symlink to a directory; list the directory itself as a fixture",
+            path.display()
+        )));
+    }
+    if meta.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(io(path))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -129,6 +140,12 @@ pub fn write_bundle(
             results_path.display()
         ))
     })?;
+    if let Some(m) = results.summary_mismatch() {
+        return Err(CertError::Other(format!(
+            "{}: {m}; a certificate needs a consistent results file (rerun, or `xpucert merge` shards again)",
+            results_path.display()
+        )));
+    }
     if results.shard.is_some() {
         return Err(CertError::Other(format!(
             "{} holds one shard; `xpucert merge` the shards first",
@@ -208,12 +225,52 @@ pub fn write_bundle(
         created_at: crate::run::utc_now(),
     };
     let path = dir.join("certificate.json");
-    let text = serde_json::to_string_pretty(&cert).map_err(|e| CertError::Other(e.to_string()))?;
+    let text = crate::text::to_json_pretty(&cert).map_err(|e| CertError::Other(e.to_string()))?;
     std::fs::write(&path, text + "\n").map_err(io(&path))?;
     Ok(cert)
 }
 
-/// Verifies a bundle: every listed file hashes as listed, no file is
+/// `rel`, a path a certificate lists, as a path inside `dir`: relative,
+/// `/`-separated, without `.`, `..` or empty components, and a regular file
+/// reached without any symlink (a symlink could point anywhere, so the
+/// bytes hashed would not be the bundle's). The message says which rule
+/// broke.
+fn confined(dir: &Path, rel: &str) -> Result<PathBuf, String> {
+    if rel.starts_with('/') || rel.contains('\\') {
+        return Err(format!(
+            "file path `{rel}` leaves the bundle (absolute path)"
+        ));
+    }
+    let mut p = dir.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_empty() || *part == "." || *part == ".." {
+            return Err(format!(
+                "file path `{rel}` leaves the bundle (`{part}` component)"
+            ));
+        }
+        p.push(part);
+        let meta =
+            std::fs::symlink_metadata(&p).map_err(|e| format!("{rel}: {}: {e}", p.display()))?;
+        if meta.file_type().is_symlink() {
+            return Err(format!(
+                "{rel}: {} is a symlink; a bundle holds its files themselves",
+                p.display()
+            ));
+        }
+        let last = i + 1 == parts.len();
+        if last && !meta.is_file() {
+            return Err(format!("{rel} is not a regular file"));
+        }
+        if !last && !meta.is_dir() {
+            return Err(format!("{rel}: {} is not a directory", p.display()));
+        }
+    }
+    Ok(p)
+}
+
+/// Verifies a bundle: no listed path leaves the bundle or passes through a
+/// symlink, every listed file hashes as listed, no file is
 /// missing, the results name the bundled library and suites, and the level
 /// recomputed from the bundled results and profile is the one claimed.
 pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
@@ -221,7 +278,7 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
         bundle: dir.display().to_string(),
         msg,
     };
-    let cpath = dir.join("certificate.json");
+    let cpath = confined(dir, "certificate.json").map_err(reject)?;
     let cert: Certificate = serde_json::from_slice(&std::fs::read(&cpath).map_err(io(&cpath))?)
         .map_err(|e| reject(format!("certificate.json is not a certificate: {e}")))?;
     if cert.schema != CERT_SCHEMA || cert.schema_version != 1 {
@@ -232,10 +289,7 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
     }
     let mut by_role: BTreeMap<&str, Vec<&BundleFile>> = BTreeMap::new();
     for f in &cert.files {
-        if f.path.split('/').any(|c| c == ".." || c.is_empty()) || f.path.starts_with('/') {
-            return Err(reject(format!("file path `{}` leaves the bundle", f.path)));
-        }
-        let p = dir.join(&f.path);
+        let p = confined(dir, &f.path).map_err(reject)?;
         let got = sha_file(&p).map_err(|e| reject(format!("{}: {e}", f.path)))?;
         if got != f.sha256 {
             return Err(reject(format!(
@@ -256,20 +310,37 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
     let results_f = one("results")?;
     let lib_f = one("library")?;
     let profile_f = one("profile")?;
-    let results: ResultsFile = serde_json::from_slice(
-        &std::fs::read(dir.join(&results_f.path)).map_err(io(&dir.join(&results_f.path)))?,
-    )
-    .map_err(|e| reject(format!("results.json does not parse: {e}")))?;
+    let results_path = dir.join(&results_f.path);
+    let results: ResultsFile =
+        serde_json::from_slice(&std::fs::read(&results_path).map_err(io(&results_path))?)
+            .map_err(|e| reject(format!("results.json does not parse: {e}")))?;
     if results.provenance.backend_sha256 != lib_f.sha256 || cert.backend_sha256 != lib_f.sha256 {
         return Err(reject(format!(
             "the results were made with library sha256 {}, the bundled library is {}",
             results.provenance.backend_sha256, lib_f.sha256
         )));
     }
+    let root = dir.canonicalize().map_err(io(dir))?;
     for s in &results.provenance.suites {
         let rel = inside("suites", Path::new(&s.path));
+        confined(dir, &rel).map_err(reject)?;
         let suite = suite_files(&dir.join(&rel))
             .map_err(|e| reject(format!("bundled suite {rel}: {e}")))?;
+        // Includes are read too: each must be a file of the bundle.
+        for f in &suite.files {
+            let inside = f
+                .strip_prefix(&root)
+                .ok()
+                .and_then(|r| r.to_str())
+                .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"))
+                .filter(|r| cert.files.iter().any(|b| &b.path == r));
+            if inside.is_none() {
+                return Err(reject(format!(
+                    "bundled suite {rel} reads {}, which is not a file of the bundle",
+                    f.display()
+                )));
+            }
+        }
         if suite.sha256 != s.sha256 {
             return Err(reject(format!(
                 "bundled suite {rel} has sha256 {}, the results ran {}",
@@ -291,6 +362,11 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
             cert.level.name(),
             recomputed.name()
         )));
+    }
+    // After the level: a claim that no longer follows is the clearer
+    // message when both are wrong.
+    if let Some(m) = results.summary_mismatch() {
+        return Err(reject(format!("{}: {m}", results_f.path)));
     }
     if results.summary != cert.summary || results.provenance.manifest != cert.manifest {
         return Err(reject(

@@ -12,6 +12,11 @@ use crate::run::progress::ProgressObserver;
 use crate::run::record::ResultsRecorder;
 use crate::run::{Isolation, Observer, Plan, RunConfig, RunError, Runner};
 
+/// The folder inside the bundle where `certify --backend` keeps its run
+/// (results.json, results.jsonl for `run --resume`). Not part of the
+/// certificate: the bundle's own `results.json` is a copy of the run's.
+pub const RUN_DIR: &str = "run";
+
 /// Where the results to certify come from.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -32,8 +37,8 @@ pub enum Source {
 pub struct CertifyRequest {
     /// Profile name (`suites/profiles/NAME.yaml`) or path.
     pub profile: String,
-    /// Directory of the bundle; a run writes its results next to it, in
-    /// the same path with the extension `.run`.
+    /// Directory of the bundle; a run writes its results files inside it,
+    /// in [`RUN_DIR`] (so two bundles never share a run).
     pub out: PathBuf,
     /// The results.
     pub source: Source,
@@ -66,7 +71,7 @@ pub fn certify(
     let results_path = match &req.source {
         Source::Results(r) => r.clone(),
         Source::Run { backend, options } => {
-            let run_dir = req.out.with_extension("run");
+            let run_dir = req.out.join(RUN_DIR);
             let suites = profile_suites(&req.profile)
                 .map_err(|e| CertifyError::Run(RunError::Config(e.to_string())))?;
             let config = RunConfig {

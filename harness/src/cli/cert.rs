@@ -7,6 +7,7 @@ use clap::Args;
 use super::{ExitCode, Failure, parse_option};
 use crate::cert::certify::{CertifyError, CertifyRequest, Source};
 use crate::report::live::SummaryReporter;
+use crate::text::{escape, escape_line};
 
 /// `xpucert certify`.
 #[derive(Args, Debug)]
@@ -56,7 +57,7 @@ pub(super) fn certify(a: CertifyArgs) -> Result<ExitCode, Failure> {
                 CertifyError::Run(run) => {
                     // The run's own error first, then what it means here.
                     let inner = Failure::from(run);
-                    eprintln!("xpucert: error: {}", inner.message);
+                    eprintln!("xpucert: error: {}", escape(&inner.message));
                     inner.code
                 }
                 CertifyError::Interrupted => {
@@ -68,14 +69,17 @@ pub(super) fn certify(a: CertifyArgs) -> Result<ExitCode, Failure> {
         }
     };
     println!(
-        "certificate: profile {}, backend {}, level {} -> {}",
-        cert.profile,
-        cert.backend_name,
-        cert.level.name(),
-        req.out.join("certificate.json").display()
+        "{}",
+        escape(&format!(
+            "certificate: profile {}, backend {}, level {} -> {}",
+            cert.profile,
+            escape_line(&cert.backend_name),
+            cert.level.name(),
+            req.out.join("certificate.json").display()
+        ))
     );
     for b in &cert.level.blockers {
-        println!("  not higher: {b}");
+        println!("  not higher: {}", escape(b));
     }
     Ok(ExitCode::verdict(cert.level.level >= 1))
 }
@@ -92,17 +96,20 @@ pub(super) fn verify(a: VerifyArgs) -> Result<ExitCode, Failure> {
     match crate::cert::verify(&a.bundle) {
         Ok(cert) => {
             println!(
-                "verified: {} files, profile {}, backend {} (sha256 {}), level {}",
-                cert.files.len(),
-                cert.profile,
-                cert.backend_name,
-                cert.backend_sha256,
-                cert.level.name()
+                "{}",
+                escape(&format!(
+                    "verified: {} files, profile {}, backend {} (sha256 {}), level {}",
+                    cert.files.len(),
+                    escape_line(&cert.profile),
+                    escape_line(&cert.backend_name),
+                    cert.backend_sha256,
+                    cert.level.name()
+                ))
             );
             Ok(ExitCode::Success)
         }
         Err(e @ crate::cert::CertError::Rejected { .. }) => {
-            eprintln!("xpucert: REJECTED: {e}");
+            eprintln!("xpucert: REJECTED: {}", escape(&e.to_string()));
             Ok(ExitCode::Failures)
         }
         Err(e) => Err(Failure::usage(e)),

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{ExitCode, Failure, IsolationArg, parse_option};
 use crate::run::plan::{self, library_sha256};
+use crate::text::escape;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct InfoArgs {
@@ -25,14 +26,18 @@ pub(super) struct InfoArgs {
 /// Runs `info`.
 pub(super) fn info(a: InfoArgs) -> Result<ExitCode, Failure> {
     let mut b = plan::open_backend(&a.backend, &a.options, a.isolation.into(), 60.0)?;
+    // Name, manifest and capability notes are the vendor's: escaped.
     println!(
         "{}",
-        crate::report::info::identity(b.as_ref(), &library_sha256(b.path()))
+        escape(&crate::report::info::identity(
+            b.as_ref(),
+            &library_sha256(b.path())
+        ))
     );
     let manifest = b
         .manifest()
         .map_err(|e| Failure::usage(format!("{}: get_manifest failed: {e}", b.path().display())))?;
-    println!("{}", crate::report::info::manifest(&manifest));
+    println!("{}", escape(&crate::report::info::manifest(&manifest)));
     let paths: Vec<PathBuf> = a.suites.iter().map(|p| find_suite(p)).collect();
     match plan::load_suites(&paths) {
         Ok(suites) => {
@@ -43,9 +48,12 @@ pub(super) fn info(a: InfoArgs) -> Result<ExitCode, Failure> {
                 &plan::selected(&suites, &[]),
                 &manifest,
             );
-            println!("{}", crate::report::capabilities::render(&rows));
+            println!("{}", escape(&crate::report::capabilities::render(&rows)));
         }
-        Err(e) => eprintln!("xpucert: warning: no capability table: {e}"),
+        Err(e) => eprintln!(
+            "xpucert: warning: no capability table: {}",
+            escape(&e.to_string())
+        ),
     }
     Ok(ExitCode::Success)
 }

@@ -201,7 +201,7 @@ pub fn main() -> std::process::ExitCode {
             return match backend::worker::serve(&crate::model::run::worker_handlers()) {
                 Ok(()) => ExitCode::Success.into(),
                 Err(e) => {
-                    eprintln!("xpucert worker: error: {e}");
+                    eprintln!("xpucert worker: error: {}", crate::text::escape(&e));
                     ExitCode::Usage.into()
                 }
             };
@@ -213,7 +213,7 @@ pub fn main() -> std::process::ExitCode {
     match outcome {
         Ok(code) => code.into(),
         Err(f) => {
-            eprintln!("xpucert: error: {}", f.message);
+            eprintln!("xpucert: error: {}", crate::text::escape(&f.message));
             f.code.into()
         }
     }

@@ -7,20 +7,37 @@ use clap::{Args, ValueEnum};
 use super::{ExitCode, Failure};
 use crate::report;
 use crate::run::ResultsFile;
+use crate::text::{escape, to_json_pretty};
 
-/// Reads a results.json and checks its schema.
+/// Reads a results.json and checks its schema. A stored summary that its
+/// cases do not support is named on stderr; every command here reports
+/// from the cases (`ResultsFile::recounted_summary`), so the exit code does
+/// not change (docs/reports.md).
 fn read_results(path: &Path) -> Result<ResultsFile, Failure> {
-    ResultsFile::read(path).map_err(Failure::usage)
+    let r = ResultsFile::read(path).map_err(Failure::usage)?;
+    if let Some(m) = r.summary_mismatch() {
+        eprintln!(
+            "xpucert: warning: {}",
+            escape(&format!(
+                "{}: {m}; reporting from the cases",
+                path.display()
+            ))
+        );
+    }
+    Ok(r)
 }
 
+/// Writes a report (every format goes through [`escape`]: the JSON ones
+/// have nothing left for it, the others may carry vendor strings).
 fn write_or_print(out: Option<&Path>, text: &str) -> Result<(), Failure> {
+    let text = escape(text);
     match out {
         Some(p) => {
             if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(d)
                     .map_err(|e| Failure::usage(format!("cannot create {}: {e}", d.display())))?;
             }
-            std::fs::write(p, text)
+            std::fs::write(p, text.as_bytes())
                 .map_err(|e| Failure::usage(format!("cannot write {}: {e}", p.display())))
         }
         None => {
@@ -56,12 +73,15 @@ pub(super) fn merge(a: MergeArgs) -> Result<ExitCode, Failure> {
         .write(&a.out)
         .map_err(|e| Failure::usage(format!("cannot write {}: {e}", a.out.display())))?;
     println!(
-        "merged {} shards: {} cases -> {}",
-        files.len(),
-        merged.cases.len(),
-        a.out.display()
+        "{}",
+        escape(&format!(
+            "merged {} shards: {} cases -> {}",
+            files.len(),
+            merged.cases.len(),
+            a.out.display()
+        ))
     );
-    println!("{}", report::verdict_line(&merged));
+    println!("{}", escape(&report::verdict_line(&merged)));
     Ok(ExitCode::Success)
 }
 
@@ -104,10 +124,9 @@ pub(super) fn gate(a: GateArgs) -> Result<ExitCode, Failure> {
     };
     let report =
         report::gate::gate(&base, &cur, rules).map_err(|e| Failure::usage(e.to_string()))?;
-    print!("{}", report.render(a.limit));
+    print!("{}", escape(&report.render(a.limit)));
     if let Some(p) = &a.json {
-        let text =
-            serde_json::to_string_pretty(&report).map_err(|e| Failure::usage(e.to_string()))?;
+        let text = to_json_pretty(&report).map_err(|e| Failure::usage(e.to_string()))?;
         write_or_print(Some(p), &text)?;
     }
     Ok(ExitCode::verdict(report.passed()))
@@ -152,9 +171,7 @@ pub(super) fn matrix(a: MatrixArgs) -> Result<ExitCode, Failure> {
         MatrixFormat::Table => report::matrix::table(&m).to_string(),
         MatrixFormat::Md => report::matrix::markdown(&m),
         MatrixFormat::Html => report::matrix::html_page(&m),
-        MatrixFormat::Json => {
-            serde_json::to_string_pretty(&m).map_err(|e| Failure::usage(e.to_string()))?
-        }
+        MatrixFormat::Json => to_json_pretty(&m).map_err(|e| Failure::usage(e.to_string()))?,
     };
     write_or_print(a.out.as_deref(), &text)?;
     Ok(ExitCode::Success)
@@ -200,9 +217,7 @@ pub(super) fn report(a: ReportArgs) -> Result<ExitCode, Failure> {
             report::summary_table(&r),
             report::verdict_line(&r)
         ),
-        ReportFormat::Json => {
-            serde_json::to_string_pretty(&r).map_err(|e| Failure::usage(e.to_string()))?
-        }
+        ReportFormat::Json => to_json_pretty(&r).map_err(|e| Failure::usage(e.to_string()))?,
         ReportFormat::Junit => report::junit::render(&r),
         ReportFormat::Md => report::markdown::render(&r, a.max_chars),
         ReportFormat::Html => report::html::render(&r),

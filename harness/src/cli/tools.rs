@@ -153,10 +153,11 @@ pub(super) fn repro(a: ReproArgs) -> Result<ExitCode, Failure> {
     let r =
         crate::repro::repro(b.as_mut(), case, limit, &a.dump, &command).map_err(Failure::usage)?;
     for line in crate::report::teach::case_lines(&r.result) {
-        println!("{line}");
+        // The backend's messages are in these lines.
+        println!("{}", crate::text::escape(&line));
     }
     if let Some(u) = &r.unstable {
-        println!("warning: {u}");
+        println!("warning: {}", crate::text::escape(u));
     }
     println!(
         "wrote {} files to {}; `python3 {}` recomputes the figures with numpy",

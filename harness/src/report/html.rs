@@ -296,7 +296,7 @@ fn choices(values: impl Iterator<Item = String>) -> Vec<String> {
 /// The whole page.
 pub fn render(r: &ResultsFile) -> String {
     let p = &r.provenance;
-    let s = &r.summary;
+    let s = &r.recounted_summary();
     let mut provenance = vec![
         ("library", p.backend_path.clone()),
         ("sha256", p.backend_sha256.clone()),

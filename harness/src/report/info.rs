@@ -6,13 +6,14 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 
 use crate::backend::Executor;
+use crate::text::escape_line;
 
 /// The identity lines: name, library path and sha256, ABI version, and
 /// which optional function groups the library provides.
 pub fn identity(b: &dyn Executor, sha256: &str) -> String {
     let (major, minor) = b.abi_version();
     let mut lines = vec![
-        format!("backend:   {}", b.name()),
+        format!("backend:   {}", escape_line(b.name())),
         format!("library:   {}", b.path().display()),
         format!("sha256:    {sha256}"),
         format!(
@@ -47,7 +48,7 @@ pub fn manifest(text: &str) -> String {
         "sdk_version",
     ] {
         if let Some(s) = v.get(key).and_then(|x| x.as_str()) {
-            out.push_str(&format!("{:<10} {s}\n", format!("{key}:")));
+            out.push_str(&format!("{:<10} {}\n", format!("{key}:"), escape_line(s)));
         }
     }
     let mut t = Table::new();
@@ -77,7 +78,11 @@ pub fn manifest(text: &str) -> String {
         } else {
             format!("{domain}.{name}")
         };
-        t.add_row([full, join("opsets"), join("dtypes")]);
+        t.add_row([
+            escape_line(&full).into_owned(),
+            escape_line(&join("opsets")).into_owned(),
+            escape_line(&join("dtypes")).into_owned(),
+        ]);
     }
     out.push_str(&t.to_string());
     out

@@ -110,7 +110,11 @@ pub fn render(r: &ResultsFile) -> String {
         }
         report.add_test_suite(ts);
     }
-    report
+    let xml = report
         .to_string()
-        .unwrap_or_else(|e| format!("<!-- junit serialization failed: {e} -->"))
+        .unwrap_or_else(|e| format!("<!-- junit serialization failed: {e} -->"));
+    // XML 1.0 cannot hold most control characters even as references, so a
+    // vendor message's ESC would make the whole file unreadable: visible
+    // escapes instead (the markup itself has none).
+    crate::text::escape(&xml).into_owned()
 }

@@ -1,10 +1,12 @@
 //! The reports of a run as observers of its events ([`crate::run::RunEvent`]):
 //! what `run --format ...` (and `certify`) print on stdout when the run
 //! finishes. `results.json` is already written by then (the results files
-//! observer comes first).
+//! observer comes first). Everything printed passes through
+//! [`crate::text::escape`]: results carry vendor strings.
 
 use crate::run::events::results_json_path;
 use crate::run::{Observer, ObserverError, RunEvent};
+use crate::text::{escape, to_json_pretty};
 
 /// Failures listed in detail by the terminal summary.
 const DETAILED_FAILURES: usize = 20;
@@ -45,20 +47,21 @@ impl Observer for SummaryReporter {
         let RunEvent::Finished { config, results } = event else {
             return Ok(());
         };
-        println!("{}", super::summary_table(results));
+        println!("{}", escape(&super::summary_table(results).to_string()));
         let prefix = config.rerun_prefix();
         for line in super::failure_details(results, &prefix, &config.out, DETAILED_FAILURES) {
-            println!("{line}");
+            println!("{}", escape(&line));
         }
         for line in results
             .cases
             .iter()
             .filter_map(crate::run::model_case::summary_line)
         {
-            println!("{line}");
+            println!("{}", escape(&line));
         }
-        println!("{}", super::verdict_line(results));
-        println!("results: {}", results_json_path(&config.out).display());
+        println!("{}", escape(&super::verdict_line(results)));
+        let path = results_json_path(&config.out);
+        println!("results: {}", escape(&path.display().to_string()));
         Ok(())
     }
 }
@@ -73,10 +76,11 @@ impl Observer for LinesReporter {
             return Ok(());
         };
         for line in super::teach::ci_lines(results) {
-            println!("{line}");
+            println!("{}", escape(&line));
         }
-        println!("{}", super::verdict_line(results));
-        println!("results: {}", results_json_path(&config.out).display());
+        println!("{}", escape(&super::verdict_line(results)));
+        let path = results_json_path(&config.out);
+        println!("results: {}", escape(&path.display().to_string()));
         Ok(())
     }
 }
@@ -90,15 +94,13 @@ impl Observer for DocumentReporter {
             return Ok(());
         };
         let text = match self.0 {
-            RunFormat::Json => {
-                serde_json::to_string_pretty(results).map_err(|e| ObserverError(e.to_string()))?
-            }
+            RunFormat::Json => to_json_pretty(results).map_err(|e| ObserverError(e.to_string()))?,
             RunFormat::Junit => super::junit::render(results),
             RunFormat::Md => super::markdown::render(results, super::markdown::MAX_CHARS),
             RunFormat::Html => super::html::render(results),
             RunFormat::Table | RunFormat::Lines => return Ok(()),
         };
-        println!("{text}");
+        println!("{}", escape(&text));
         Ok(())
     }
 }

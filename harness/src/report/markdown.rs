@@ -20,7 +20,7 @@ pub fn md_text(s: &str) -> String {
 
 /// The report; never longer than `max_chars` (sections are cut with a note).
 pub fn render(r: &ResultsFile, max_chars: usize) -> String {
-    let s = &r.summary;
+    let s = &r.recounted_summary();
     let mut out = format!(
         "## xpucert: {} — {}\n\n",
         md_text(&r.provenance.backend_name),

@@ -81,9 +81,10 @@ pub fn summary_table(results: &ResultsFile) -> Table {
         )
     });
 
+    let summary = results.recounted_summary();
     let statuses: Vec<Status> = Status::ALL
         .into_iter()
-        .filter(|s| results.summary.count(*s) > 0)
+        .filter(|s| summary.count(*s) > 0)
         .collect();
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
@@ -184,7 +185,7 @@ pub fn failure_details(
 
 /// The closing line: counts and the verdict.
 pub fn verdict_line(results: &ResultsFile) -> String {
-    let s = &results.summary;
+    let s = &results.recounted_summary();
     let counts: Vec<String> = s
         .by_status
         .iter()

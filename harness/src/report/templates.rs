@@ -90,7 +90,9 @@ pub(super) fn render(name: &str, context: &impl Serialize) -> String {
         .render(Value::from(Serde(context)))
         .unwrap_or_else(|e| panic!("template {name} failed to render: {e:#}"));
     page.push('\n');
-    page
+    // Auto-escaping covers markup, not control characters: a page must
+    // not carry a vendor's raw ESC or bidi override either.
+    crate::text::escape(&page).into_owned()
 }
 
 #[cfg(test)]

@@ -154,6 +154,47 @@ impl Summary {
     pub fn count(&self, s: Status) -> usize {
         self.by_status.get(s.name()).copied().unwrap_or(0)
     }
+
+    /// The counts and verdict `cases` support, with this summary's wall
+    /// time and interruption (an interruption only withholds a verdict).
+    pub fn recount(&self, cases: &[CaseResult]) -> Summary {
+        let s = Summary::of(cases, self.wall_seconds);
+        if self.interrupted { s.interrupted() } else { s }
+    }
+
+    /// One line: `N cases (a pass, b fail) -> VERDICT`.
+    pub fn describe(&self) -> String {
+        let counts: Vec<String> = self
+            .by_status
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        format!(
+            "{} cases ({}) -> {}",
+            self.total,
+            counts.join(", "),
+            if self.conformant {
+                "CONFORMANT"
+            } else {
+                "NOT CONFORMANT"
+            }
+        )
+    }
+}
+
+/// A results file whose stored `summary` its cases do not support (an
+/// edited or corrupted file): readers go by the cases.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "its summary says {}, but its cases say {}",
+    stored.describe(),
+    recounted.describe()
+)]
+pub struct SummaryMismatch {
+    /// The summary as stored.
+    pub stored: Summary,
+    /// The summary of the cases.
+    pub recounted: Summary,
 }
 
 /// The whole `results.json`.
@@ -223,6 +264,26 @@ pub enum ReadError {
 }
 
 impl ResultsFile {
+    /// The counts and verdict of the cases: what every reader of a results
+    /// file reports, whatever its stored `summary` says.
+    pub fn recounted_summary(&self) -> Summary {
+        self.summary.recount(&self.cases)
+    }
+
+    /// The stored summary and the recount, when their counts or verdict
+    /// differ (wall time is not compared: it cannot be recounted).
+    pub fn summary_mismatch(&self) -> Option<SummaryMismatch> {
+        let recounted = self.recounted_summary();
+        let s = &self.summary;
+        let same = s.total == recounted.total
+            && s.by_status == recounted.by_status
+            && s.conformant == recounted.conformant;
+        (!same).then(|| SummaryMismatch {
+            stored: s.clone(),
+            recounted,
+        })
+    }
+
     /// Reads a results.json and checks its schema and version.
     pub fn read(path: &Path) -> Result<Self, ReadError> {
         let p = path.display().to_string();
@@ -262,7 +323,7 @@ impl ResultsFile {
         let err = |action| move |source| FileError::new(action, t, source);
         let file = File::create(&tmp).map_err(err("create"))?;
         let mut w = BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut w, self)
+        crate::text::write_json_pretty(&mut w, self)
             .map_err(std::io::Error::from)
             .and_then(|()| w.write_all(b"\n"))
             .map_err(err("write"))?;
@@ -381,8 +442,9 @@ impl ResultsWriter {
 
     // One write call per line: a kill can tear only the last line.
     fn write_line<T: Serialize>(&mut self, value: &T) -> Result<(), FileError> {
-        let mut line =
-            serde_json::to_vec(value).map_err(|e| FileError::new("write", &self.path, e.into()))?;
+        let mut line = Vec::new();
+        crate::text::write_json_line(&mut line, value)
+            .map_err(|e| FileError::new("write", &self.path, e.into()))?;
         line.push(b'\n');
         self.file
             .write_all(&line)

@@ -82,7 +82,10 @@ impl Runner {
         let manifest = match b.manifest() {
             Ok(m) => serde_json::from_str(&m).unwrap_or(serde_json::Value::String(m)),
             Err(e) => {
-                eprintln!("xpucert: warning: get_manifest failed: {e}");
+                eprintln!(
+                    "xpucert: warning: get_manifest failed: {}",
+                    crate::text::escape(&e.to_string())
+                );
                 serde_json::Value::Null
             }
         };

@@ -19,6 +19,7 @@ mod coverage;
 mod detection;
 mod explanations;
 mod hardening;
+mod hardening_outputs;
 mod hardening_process;
 mod info_capabilities;
 mod loader_errors;
