@@ -177,8 +177,36 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 }
 
 /// Entry point of the binary.
+/// Exit code when stdout was closed before xpucert finished writing to it
+/// (`xpucert list | head -1`): what a shell reports for a process ended by
+/// SIGPIPE. What was written is complete up to that point.
+pub const CLOSED_STDOUT: i32 = 141;
+
+/// Makes a closed stdout end the command quietly with [`CLOSED_STDOUT`],
+/// as it ends `cat`, instead of a panic and a backtrace. Rust ignores
+/// SIGPIPE (and the harness must: a dead worker's pipe would kill it), so a
+/// print to a closed pipe panics in `println!`; that one panic is turned
+/// into the exit here, every other panic keeps the default report.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            backend::worker::sweep();
+            backend::worker::exit_now(CLOSED_STDOUT);
+        }
+        default(info)
+    }));
+}
+
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    quiet_on_closed_stdout();
     if !matches!(cli.command, Command::Worker) {
         // Orphans of a backend (a daemon that left the worker's session)
         // reparent to us and are ended at each worker end and below.

@@ -133,20 +133,13 @@ fn one_line(s: &str) -> String {
     escaped(&flat, MAX_MESSAGE)
 }
 
-/// `s` with control characters (and bidi overrides) written as `\u{..}`,
-/// cut to `max` characters with an ellipsis.
+/// `s` with control characters and bidi overrides made visible
+/// (`crate::text::escape_line`), cut to `max` characters with an ellipsis.
 fn escaped(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i == max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
+    let cut: String = s.chars().take(max).collect();
+    let mut out = crate::text::escape_line(&cut).into_owned();
+    if s.chars().nth(max).is_some() {
+        out.push('…');
     }
     out
 }

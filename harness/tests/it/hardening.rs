@@ -435,3 +435,26 @@ fn includes_are_confined_and_foreign_files_not_echoed() {
         out.stderr
     );
 }
+
+/// A reader that stops early (`xpucert list | head -1`) ends the command
+/// quietly with 141, as SIGPIPE ends `cat`: no panic, no backtrace.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    let mut child = xpucert()
+        .args(["list", "--suite", "suites/ops"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("core."), "{first}");
+    // The reader is dropped here: the rest of the list meets a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
