@@ -269,6 +269,13 @@ fn confined(dir: &Path, rel: &str) -> Result<PathBuf, String> {
     Ok(p)
 }
 
+/// A bundle's JSON file, read only if it is a regular file of at most
+/// `files::MAX_RESULTS_BYTES`.
+fn read_capped(path: &Path) -> Result<Vec<u8>, CertError> {
+    crate::files::read_regular(path, crate::files::MAX_RESULTS_BYTES, "a bundle file")
+        .map_err(|e| io(path)(e.into_io()))
+}
+
 /// Verifies a bundle: no listed path leaves the bundle or passes through a
 /// symlink, every listed file hashes as listed, no file is
 /// missing, the results name the bundled library and suites, and the level
@@ -279,7 +286,7 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
         msg,
     };
     let cpath = confined(dir, "certificate.json").map_err(reject)?;
-    let cert: Certificate = serde_json::from_slice(&std::fs::read(&cpath).map_err(io(&cpath))?)
+    let cert: Certificate = serde_json::from_slice(&read_capped(&cpath)?)
         .map_err(|e| reject(format!("certificate.json is not a certificate: {e}")))?;
     if cert.schema != CERT_SCHEMA || cert.schema_version != 1 {
         return Err(reject(format!(
@@ -312,7 +319,7 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
     let profile_f = one("profile")?;
     let results_path = dir.join(&results_f.path);
     let results: ResultsFile =
-        serde_json::from_slice(&std::fs::read(&results_path).map_err(io(&results_path))?)
+        serde_json::from_slice(&read_capped(&results_path)?)
             .map_err(|e| reject(format!("results.json does not parse: {e}")))?;
     if results.provenance.backend_sha256 != lib_f.sha256 || cert.backend_sha256 != lib_f.sha256 {
         return Err(reject(format!(
