@@ -136,6 +136,7 @@ pub(super) fn repro(a: ReproArgs) -> Result<ExitCode, Failure> {
             suites.len()
         )));
     };
+    plan::check_budget(&[case], plan::machine_budget())?;
     let mut b = plan::open_backend(
         &a.backend,
         &a.options,

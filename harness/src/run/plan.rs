@@ -264,7 +264,7 @@ fn gb(bytes: u64) -> String {
 
 /// Refuses the run when a selected case's memory estimate is over
 /// `budget`, naming the first few; nothing has been allocated yet.
-fn check_budget(cases: &[&Case], budget: u64) -> Result<(), RunError> {
+pub fn check_budget(cases: &[&Case], budget: u64) -> Result<(), RunError> {
     let over: Vec<&&Case> = cases.iter().filter(|c| c.memory > budget).collect();
     let Some(first) = over.first() else {
         return Ok(());
