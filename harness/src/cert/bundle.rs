@@ -318,9 +318,8 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
     let lib_f = one("library")?;
     let profile_f = one("profile")?;
     let results_path = dir.join(&results_f.path);
-    let results: ResultsFile =
-        serde_json::from_slice(&read_capped(&results_path)?)
-            .map_err(|e| reject(format!("results.json does not parse: {e}")))?;
+    let results: ResultsFile = serde_json::from_slice(&read_capped(&results_path)?)
+        .map_err(|e| reject(format!("results.json does not parse: {e}")))?;
     if results.provenance.backend_sha256 != lib_f.sha256 || cert.backend_sha256 != lib_f.sha256 {
         return Err(reject(format!(
             "the results were made with library sha256 {}, the bundled library is {}",
