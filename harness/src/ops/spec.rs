@@ -163,43 +163,14 @@ pub struct TypeVar {
     pub allowed: &'static [DType],
 }
 
+// `DType::ALL` lists the floats, then the integers, then bool; a test
+// below holds the slices to that.
 /// Every floating-point dtype.
-pub(super) const FLOATS: &[DType] = &[
-    DType::F64,
-    DType::F32,
-    DType::F16,
-    DType::BF16,
-    DType::F8E4M3FN,
-    DType::F8E5M2,
-];
+pub(super) const FLOATS: &[DType] = DType::ALL.split_at(6).0;
 /// Every integer dtype.
-pub(super) const INTS: &[DType] = &[
-    DType::I8,
-    DType::U8,
-    DType::I16,
-    DType::U16,
-    DType::I32,
-    DType::U32,
-    DType::I64,
-    DType::U64,
-];
+pub(super) const INTS: &[DType] = DType::ALL.split_at(6).1.split_at(8).0;
 /// Every dtype but bool.
-pub(super) const NUMERIC: &[DType] = &[
-    DType::F64,
-    DType::F32,
-    DType::F16,
-    DType::BF16,
-    DType::F8E4M3FN,
-    DType::F8E5M2,
-    DType::I8,
-    DType::U8,
-    DType::I16,
-    DType::U16,
-    DType::I32,
-    DType::U32,
-    DType::I64,
-    DType::U64,
-];
+pub(super) const NUMERIC: &[DType] = DType::ALL.split_at(14).0;
 
 /// `T`: any float.
 pub(super) const T_FLOAT: TypeVar = TypeVar {
@@ -326,6 +297,15 @@ pub(super) const fn unary(name: &'static str, opset: i64) -> OpSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dtype_classes_are_what_they_say() {
+        assert!(FLOATS.iter().all(|d| d.is_float()));
+        assert!(INTS.iter().all(|d| !d.is_float() && *d != DType::Bool));
+        assert_eq!(FLOATS.len() + INTS.len(), NUMERIC.len());
+        assert_eq!(NUMERIC.len() + 1, DType::ALL.len());
+        assert!(!NUMERIC.contains(&DType::Bool));
+    }
 
     #[test]
     fn attribute_defaults_and_type_errors() {
