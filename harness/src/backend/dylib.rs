@@ -121,7 +121,7 @@ impl DylibBackend {
         // a backend; the user chose this file. The library is never unloaded
         // (leaked below), so no symbol outlives it.
         let lib = unsafe { libloading::Library::new(path) }
-            .map_err(|e| fail(LoadErrorKind::NotALibrary(dl_message(&e))))?;
+            .map_err(|e| fail(LoadErrorKind::NotALibrary(dl_message(&e, path))))?;
         let lib: &'static libloading::Library = Box::leak(Box::new(lib));
         // SAFETY: the symbol's type is the header's XpuBackendInitV1Fn.
         let init = match unsafe { lib.get::<ffi::InitV1Fn>(ffi::INIT_SYMBOL_V1) } {
@@ -564,11 +564,20 @@ pub(crate) fn c_string(s: &str) -> CString {
     CString::new(&s[..end]).expect("no interior NUL after cutting")
 }
 
-/// dlopen's message without the repeated path, which the caller prints once.
-fn dl_message(e: &libloading::Error) -> String {
-    let s = e.to_string();
-    match s.rsplit_once(": ") {
-        Some((_, tail)) if !tail.is_empty() => tail.to_string(),
-        _ => s,
+/// The dynamic loader's own reason (a missing dependency, an undefined
+/// symbol, a bad ELF header: the most useful line a vendor gets), without
+/// the library's path, which the caller prints once. libloading's
+/// `Display` is only "dlopen failed"; dlerror's text is its source.
+fn dl_message(e: &libloading::Error, path: &Path) -> String {
+    let text = std::error::Error::source(e).map_or_else(|| e.to_string(), |s| s.to_string());
+    let shown = path.display().to_string();
+    let reason = text
+        .strip_prefix(&shown)
+        .and_then(|t| t.strip_prefix(": "))
+        .unwrap_or(&text);
+    if reason.is_empty() {
+        text
+    } else {
+        reason.to_string()
     }
 }

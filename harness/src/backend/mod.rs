@@ -254,7 +254,7 @@ impl fmt::Display for LoadError {
             LoadErrorKind::NotALibrary(m) => {
                 write!(
                     f,
-                    "cannot load backend {lib}: not a loadable shared library ({m})"
+                    "cannot load backend {lib}: the dynamic loader refused it: {m}"
                 )
             }
             LoadErrorKind::NoEntrySymbol => write!(

@@ -42,7 +42,61 @@ fn not_a_library() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("libfake.so");
     std::fs::write(&p, "this is not an ELF file\n").unwrap();
-    expect_load_error(p.to_str().unwrap(), "not a loadable shared library");
+    expect_load_error(p.to_str().unwrap(), "the dynamic loader refused it");
+}
+
+/// The loader's own reason reaches the vendor: the missing dependency by
+/// name, the undefined symbol by name.
+#[test]
+fn the_dynamic_loaders_reason_is_passed_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cc = |args: &[&str]| {
+        let st = std::process::Command::new("cc")
+            .current_dir(d)
+            .args(args)
+            .status()
+            .expect("cc runs");
+        assert!(st.success(), "cc {args:?}");
+    };
+    std::fs::write(d.join("dep.c"), "int dep_fn(void) { return 1; }\n").unwrap();
+    std::fs::write(
+        d.join("needs.c"),
+        "extern int dep_fn(void);\nint use_dep(void) { return dep_fn(); }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("undef.c"),
+        "extern int acme_runtime_init(void);\nint use_rt(void) { return acme_runtime_init(); }\n",
+    )
+    .unwrap();
+    cc(&["-shared", "-fPIC", "-o", "libacmedep.so", "dep.c"]);
+    cc(&[
+        "-shared",
+        "-fPIC",
+        "-o",
+        "libneeds.so",
+        "needs.c",
+        "-L.",
+        "-lacmedep",
+    ]);
+    std::fs::remove_file(d.join("libacmedep.so")).unwrap();
+    cc(&[
+        "-shared",
+        "-fPIC",
+        "-Wl,-z,now",
+        "-o",
+        "libundef.so",
+        "undef.c",
+    ]);
+    expect_load_error(
+        d.join("libneeds.so").to_str().unwrap(),
+        "libacmedep.so: cannot open shared object file",
+    );
+    expect_load_error(
+        d.join("libundef.so").to_str().unwrap(),
+        "undefined symbol: acme_runtime_init",
+    );
 }
 
 #[test]
