@@ -269,6 +269,10 @@ struct CaseRow<'a> {
 struct Page<'a> {
     backend_name: &'a str,
     conformant: bool,
+    /// `CONFORMANT`, `NOT CONFORMANT` or `UNTESTED`.
+    verdict: &'static str,
+    /// `ran N of M cases (P%)`.
+    coverage: String,
     interrupted: bool,
     total: usize,
     /// `3 pass, 1 fail`.
@@ -357,6 +361,8 @@ pub fn render(r: &ResultsFile) -> String {
     let page = Page {
         backend_name: &p.backend_name,
         conformant: s.conformant,
+        verdict: s.verdict(),
+        coverage: s.coverage(),
         interrupted: s.interrupted,
         total: s.total,
         counts: s

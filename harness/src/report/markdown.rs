@@ -24,11 +24,7 @@ pub fn render(r: &ResultsFile, max_chars: usize) -> String {
     let mut out = format!(
         "## xpucert: {} — {}\n\n",
         md_text(&r.provenance.backend_name),
-        if s.conformant {
-            "CONFORMANT"
-        } else {
-            "NOT CONFORMANT"
-        }
+        s.verdict()
     );
     let counts: Vec<String> = s
         .by_status

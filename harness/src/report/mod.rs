@@ -192,14 +192,11 @@ pub fn verdict_line(results: &ResultsFile) -> String {
         .map(|(k, v)| format!("{v} {k}"))
         .collect();
     format!(
-        "{} cases: {} in {:.1} s -> {}",
+        "{} cases: {} in {:.1} s; {} -> {}",
         s.total,
         counts.join(", "),
         s.wall_seconds,
-        if s.conformant {
-            "CONFORMANT"
-        } else {
-            "NOT CONFORMANT"
-        }
+        s.coverage(),
+        s.verdict()
     )
 }

@@ -113,7 +113,12 @@ pub struct Summary {
     pub total: usize,
     /// Count per status name.
     pub by_status: BTreeMap<String, usize>,
-    /// No fail, error, crash or timeout.
+    /// Cases that ran: every status but `unsupported` and `skip`.
+    #[serde(default)]
+    pub ran: usize,
+    /// At least one case ran, and none is fail, error, crash or timeout: a
+    /// backend that supports nothing selected is not conformant but
+    /// untested ([`Summary::verdict`]).
     pub conformant: bool,
     /// Wall time of the run in seconds (of this invocation alone when it
     /// resumed an earlier one).
@@ -134,13 +139,41 @@ impl Summary {
                 by_status.insert(s.name().to_string(), n);
             }
         }
+        let ran = cases
+            .iter()
+            .filter(|c| !matches!(c.status, Status::Unsupported | Status::Skip))
+            .count();
         Summary {
             total: cases.len(),
             by_status,
-            conformant: !cases.iter().any(|c| c.status.is_failure()),
+            ran,
+            conformant: ran > 0 && !cases.iter().any(|c| c.status.is_failure()),
             wall_seconds,
             interrupted: false,
         }
+    }
+
+    /// The verdict: `CONFORMANT`, `NOT CONFORMANT` (a failure, or an
+    /// interrupted run), or `UNTESTED` (nothing failed because nothing
+    /// ran: every selected case unsupported or skipped).
+    pub fn verdict(&self) -> &'static str {
+        if self.conformant {
+            "CONFORMANT"
+        } else if self.ran == 0 && !self.interrupted {
+            "UNTESTED"
+        } else {
+            "NOT CONFORMANT"
+        }
+    }
+
+    /// Coverage in words: `ran 2467 of 2469 cases (99.9%)`.
+    pub fn coverage(&self) -> String {
+        let pct = if self.total == 0 {
+            0.0
+        } else {
+            100.0 * self.ran as f64 / self.total as f64
+        };
+        format!("ran {} of {} cases ({pct:.1}%)", self.ran, self.total)
     }
 
     /// Marks the run as interrupted: no verdict of conformance then.
@@ -173,11 +206,7 @@ impl Summary {
             "{} cases ({}) -> {}",
             self.total,
             counts.join(", "),
-            if self.conformant {
-                "CONFORMANT"
-            } else {
-                "NOT CONFORMANT"
-            }
+            self.verdict()
         )
     }
 }

@@ -98,6 +98,30 @@ fn example_c_backend_passes_its_four_ops_and_nothing_else_runs() {
     assert_eq!(passed_ops.len(), 4, "{passed_ops:?}");
 }
 
+/// A backend that supports none of the selected cases failed nothing
+/// because nothing ran: the verdict says UNTESTED, with its coverage, and
+/// the exit code is not success.
+#[test]
+fn a_backend_that_supports_nothing_selected_is_untested_not_conformant() {
+    let lib = make("backends/example-c").join("libxpucert_example.so");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = run(xpucert()
+        .args(["run", "--backend"])
+        .arg(&lib)
+        .args(["--filter", "core.erf.*", "--out"])
+        .arg(out_dir.path()));
+    assert_eq!(
+        out.code, 1,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    assert!(out.stdout.contains("ran 0 of"), "{}", out.stdout);
+    assert!(out.stdout.contains("-> UNTESTED"), "{}", out.stdout);
+    let r = results(out_dir.path());
+    assert_eq!(r["summary"]["conformant"], false);
+    assert_eq!(r["summary"]["ran"], 0);
+}
+
 #[test]
 fn a_wrong_backend_fails_with_figures_and_a_rerun_command() {
     let lib = make("backends/testlibs").join("libwrong_add.so");
