@@ -16,9 +16,10 @@
 //! * 4: the backend cut the run short by ending the xpucert process
 //!   (`exit()` inside it, or a call over its limit under `--isolation none`;
 //!   `--resume` records that case and continues);
-//! * 130: interrupted by SIGINT/SIGTERM (`--resume` continues the run).
+//! * 130: interrupted by SIGINT/SIGTERM (`--resume` continues the run);
+//! * 141: stdout was closed before the command finished writing to it.
 //!
-//! Every error is one line on stderr, `xpucert: error: ...`; never a panic.
+//! [`EXIT_CODES`] says the same in `--help`. Every error is one line on stderr, `xpucert: error: ...`; never a panic.
 
 mod cert;
 mod info;
@@ -30,9 +31,21 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::backend;
 
+/// The exit codes, as `--help` shows them (the README's table in short).
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    conformant (no fail, error, crash or timeout, and at least one case ran), or the command succeeded
+  1    conformance failures, or nothing ran (UNTESTED); gate: a regression; verify: rejected; certify: no level
+  2    usage or configuration error: bad flags, a suite mistake (file:line:col), a case over --memory-budget,
+       another run writing into --out, a results file that cannot be written
+  3    the backend could not be loaded (the loader's reason is given)
+  4    the backend ended the xpucert process (exit() in it, or an in-process call over its limit); --resume continues
+  130  interrupted by SIGINT/SIGTERM; --resume continues
+  141  stdout was closed before xpucert finished writing to it (| head)";
+
 /// Certify AI operators and models on a backend.
 #[derive(Parser, Debug)]
-#[command(name = "xpucert", version, about, long_about = None)]
+#[command(name = "xpucert", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -14,7 +14,10 @@ use crate::run::{Plan, RunConfig, RunOutcome, Runner};
 
 #[derive(clap::Args, Debug)]
 pub(super) struct RunArgs {
-    /// Backend library path, or a bundled backend name (`reference`).
+    /// Backend library path, or a bundled backend: `reference` (the
+    /// reference CPU backend) or `mutants` (the reference with one
+    /// deliberate behaviour, chosen by `--option mode=NAME`; an unknown
+    /// NAME lists them all).
     #[arg(long)]
     backend: String,
     /// Suite file or directory of suites (repeatable).

@@ -458,3 +458,26 @@ fn a_closed_stdout_ends_the_command_quietly() {
     assert_eq!(out.status.code(), Some(141), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+/// `--help` lists the exit codes, and the same codes as the README's table.
+#[test]
+fn help_lists_the_exit_codes_the_readme_documents() {
+    let out = run(xpucert().arg("--help"));
+    assert_eq!(out.code, 0);
+    let help: Vec<String> = out
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Exit codes:"))
+        .filter_map(|l| l.split_whitespace().next()?.parse::<u32>().ok())
+        .map(|c| c.to_string())
+        .collect();
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    let documented: Vec<String> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("## Exit codes"))
+        .filter_map(|l| l.strip_prefix("| ")?.split(' ').next()?.parse::<u32>().ok())
+        .map(|c| c.to_string())
+        .collect();
+    assert!(!help.is_empty(), "{}", out.stdout);
+    assert_eq!(help, documented);
+}
