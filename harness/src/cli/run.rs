@@ -91,6 +91,19 @@ pub(super) struct ListArgs {
     /// Only cases whose id matches this glob.
     #[arg(long = "filter")]
     filters: Vec<String>,
+    /// `text`: one id per line; `json`: an array of objects with the id,
+    /// kind (`op` or `model`), op, dtype, location and, for op cases, the
+    /// memory estimate in bytes.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    format: ListFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum ListFormat {
+    /// One case id per line.
+    Text,
+    /// A JSON array of case objects.
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -168,7 +181,28 @@ pub(super) const INTERRUPTED: &str =
 /// `list`: the ids of the selected op and model cases.
 pub(super) fn list(a: ListArgs) -> Result<ExitCode, Failure> {
     let (suites, model_cases, _) = plan::load_all_suites(&a.suites, &a.filters)?;
-    for c in plan::selected(&suites, &a.filters) {
+    let ops = plan::selected(&suites, &a.filters);
+    if a.format == ListFormat::Json {
+        let mut rows: Vec<serde_json::Value> = ops
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "id": c.id, "kind": "op", "op": c.op.name, "dtype": c.dtype.name(),
+                    "location": c.location, "memory_bytes": c.memory,
+                })
+            })
+            .collect();
+        rows.extend(model_cases.iter().map(|c| {
+            serde_json::json!({
+                "id": c.id, "kind": "model", "model": c.suite.model, "dtype": c.dtype.name(),
+            })
+        }));
+        let text = crate::text::to_json_pretty(&rows)
+            .map_err(|e| Failure::usage(format!("cannot write the list: {e}")))?;
+        println!("{text}");
+        return Ok(ExitCode::Success);
+    }
+    for c in ops {
         println!("{}", c.id);
     }
     for c in &model_cases {

@@ -481,3 +481,29 @@ fn help_lists_the_exit_codes_the_readme_documents() {
     assert!(!help.is_empty(), "{}", out.stdout);
     assert_eq!(help, documented);
 }
+
+/// `list --format json` is the same cases as the text list, with what a
+/// script needs to pick them (op, dtype, location, memory estimate).
+#[test]
+fn list_as_json_matches_the_text_list() {
+    let text = run(xpucert().args(["list", "--filter", "core.gather.*"]));
+    let json = run(xpucert().args(["list", "--filter", "core.gather.*", "--format", "json"]));
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let ids: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, text.stdout.lines().collect::<Vec<_>>());
+    assert!(!ids.is_empty());
+    for r in rows.as_array().unwrap() {
+        assert_eq!(r["op"], "Gather");
+        assert!(r["memory_bytes"].as_u64().unwrap() > 0, "{r}");
+        assert!(
+            r["location"].as_str().unwrap().contains("core.yaml:"),
+            "{r}"
+        );
+    }
+}
