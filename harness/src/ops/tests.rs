@@ -91,26 +91,35 @@ fn shapes_of_model_ops() {
     assert!(infer("MatMul", &a, &[f(&[1, 5]), f(&[4, 2])], none).is_err());
 }
 
+/// The bundled operator suites (`suites/ops/*.yaml`), loaded.
+fn bundled_suites() -> Vec<crate::suite::Suite> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/ops");
+    let files = crate::suite::yaml_files(&dir).expect("suites/ops");
+    crate::suite::load_all(&files).expect("bundled suites load")
+}
+
+/// The elements of a case's inputs: what the tests below stay small by.
+fn input_elements(case: &crate::suite::Case) -> usize {
+    case.inputs
+        .iter()
+        .map(|i| match i {
+            crate::suite::InputSpec::Tensor(t) => t.numel(),
+            crate::suite::InputSpec::Absent => 0,
+        })
+        .sum()
+}
+
 /// Every op's shape rule gives the dtypes and shapes its oracle computes,
 /// on every case of the bundled operator suites small enough to evaluate
 /// quickly: the rule the model path allocates by and the oracle cannot
 /// drift apart.
 #[test]
 fn shape_rules_agree_with_the_oracle_on_the_bundled_suites() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/ops");
-    let files = crate::suite::yaml_files(&dir).expect("suites/ops");
-    let suites = crate::suite::load_all(&files).expect("bundled suites load");
+    let suites = bundled_suites();
     let mut checked = BTreeSet::new();
     let mut compared = 0;
     for case in suites.iter().flat_map(|s| &s.cases) {
-        let elems: usize = case
-            .inputs
-            .iter()
-            .map(|i| match i {
-                crate::suite::InputSpec::Tensor(t) => t.numel(),
-                crate::suite::InputSpec::Absent => 0,
-            })
-            .sum();
+        let elems = input_elements(case);
         if elems > 1 << 16 {
             continue;
         }
@@ -411,21 +420,12 @@ fn mutants(
 /// bundled cases; neither side may panic.
 #[test]
 fn shape_rules_judge_calls_as_the_oracle_does() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/ops");
-    let files = crate::suite::yaml_files(&dir).expect("suites/ops");
-    let suites = crate::suite::load_all(&files).expect("bundled suites load");
+    let suites = bundled_suites();
     let mut per_op: std::collections::BTreeMap<Op, usize> = Default::default();
     let mut disagreements: std::collections::BTreeMap<(Op, String), String> = Default::default();
     let mut judged = 0;
     for case in suites.iter().flat_map(|s| &s.cases) {
-        let elems: usize = case
-            .inputs
-            .iter()
-            .map(|i| match i {
-                crate::suite::InputSpec::Tensor(t) => t.numel(),
-                crate::suite::InputSpec::Absent => 0,
-            })
-            .sum();
+        let elems = input_elements(case);
         let seen = per_op.entry(case.op).or_default();
         if elems > 1 << 10 || *seen >= 6 {
             continue;
