@@ -258,11 +258,7 @@ impl Plan {
                 "attribute softmax_precision must be a float dtype code (1 f32, 10 f16, 11 f64, 16 bf16), got {code}"
             ));
         }
-        let causal = match attrs.int("is_causal", 0)? {
-            0 => false,
-            1 => true,
-            c => return Err(format!("attribute is_causal must be 0 or 1, got {c}")),
-        };
+        let causal = rules::flag(attrs, "is_causal", false)?;
         if let Some((mask_dtype, m)) = inputs.get(3).and_then(Option::as_ref) {
             if *mask_dtype != DType::Bool && mask_dtype != dtype {
                 return Err(format!(

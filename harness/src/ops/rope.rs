@@ -82,11 +82,7 @@ impl Rope {
         values: &mut dyn FnMut(usize) -> Vec<f64>,
     ) -> std::result::Result<Self, String> {
         let (_, x) = rules::input(inputs, 0)?;
-        let interleaved = match attrs.int("interleaved", 0)? {
-            0 => false,
-            1 => true,
-            i => return Err(format!("attribute interleaved must be 0 or 1, got {i}")),
-        };
+        let interleaved = super::rules::flag(attrs, "interleaved", false)?;
         let num_heads = attrs.int("num_heads", 0)?;
         let (batch, seq, heads, head) = match *x.as_slice() {
             [b, h, s, d] => (b, s, h, d),

@@ -19,6 +19,17 @@ pub(super) fn int_attr(attrs: &Attributes, name: &str, default: i64) -> i64 {
     }
 }
 
+/// A 0/1 attribute (`is_causal`, `interleaved`, `saturate`) as a bool, or
+/// an error for any other value.
+pub(super) fn flag(attrs: &Attributes, name: &str, default: bool) -> Result<bool, String> {
+    use super::AttributesExt;
+    match attrs.int(name, i64::from(default))? {
+        0 => Ok(false),
+        1 => Ok(true),
+        v => Err(format!("attribute {name} must be 0 or 1, got {v}")),
+    }
+}
+
 /// Resolves a possibly negative axis attribute against `rank`.
 pub(super) fn norm_axis(axis: i64, rank: usize) -> Result<usize, String> {
     resolve_axis("axis", axis, rank)

@@ -333,11 +333,7 @@ impl Quantize {
         let (_, scale) = rules::input(inputs, 1)?;
         let zp = inputs.get(2).and_then(Option::as_ref).map(|(d, _)| *d);
         let out = quantized_dtype(attrs, zp)?;
-        let saturate = match attrs.int("saturate", 1)? {
-            0 => false,
-            1 => true,
-            s => return Err(format!("attribute saturate must be 0 or 1, got {s}")),
-        };
+        let saturate = rules::flag(attrs, "saturate", true)?;
         let granularity = Granularity::of(attrs, "y_scale", scale, x)?;
         if let Some(v) = known(values, 1, scale)
             .and_then(|v| v.into_iter().find(|v| !v.is_finite() || *v == 0.0))
