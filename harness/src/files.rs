@@ -63,14 +63,14 @@ impl ReadError {
 pub const MAX_RESULTS_BYTES: u64 = 2 << 30;
 
 /// Fails unless `path` is a regular file (after symlinks), without opening
-/// it: opening a FIFO for reading would block.
-pub fn check_regular(path: &Path) -> Result<(), ReadError> {
+/// it: opening a FIFO for reading would block. Returns its metadata.
+pub fn check_regular(path: &Path) -> Result<std::fs::Metadata, ReadError> {
     let meta = std::fs::metadata(path).map_err(|source| ReadError::Io {
         path: path.display().to_string(),
         source,
     })?;
     if meta.is_file() {
-        Ok(())
+        Ok(meta)
     } else {
         Err(ReadError::NotRegular {
             path: path.display().to_string(),
@@ -89,8 +89,7 @@ pub fn read_regular(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u
         path: shown(),
         source,
     };
-    check_regular(path)?;
-    let meta = std::fs::metadata(path).map_err(io)?;
+    let meta = check_regular(path)?;
     let too_large = |size| ReadError::TooLarge {
         path: shown(),
         size,
