@@ -3,20 +3,23 @@
 use ndarray::{Array2, Array4, ArrayD, ArrayView4, Axis, Ix4, IxDyn, s};
 
 use super::rules::{self, dim_from_end, int_attr, numel, shape_of};
-use super::spec::{TypeVar, fixed};
-use super::{AttributesExt, TypedShape};
+use super::spec::{TypeVar, WIDE_FLOATS, fixed};
+use super::{
+    AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape, Value,
+    Work, broadcast,
+};
+use crate::numerics::DType;
+use crate::numerics::check::{CheckPolicy, sum_growth, worst_sum_growth};
 
-/// The float dtypes of ONNX's Attention (no fp8).
-const ATTENTION_FLOATS: &[DType] = &[DType::F64, DType::F32, DType::F16, DType::BF16];
 /// Q, K and past_key.
 const T1_FLOAT: TypeVar = TypeVar {
     name: "T1",
-    allowed: ATTENTION_FLOATS,
+    allowed: WIDE_FLOATS,
 };
 /// V and past_value.
 const T2_FLOAT: TypeVar = TypeVar {
     name: "T2",
-    allowed: ATTENTION_FLOATS,
+    allowed: WIDE_FLOATS,
 };
 /// attn_mask: boolean (keep where true) or additive. ONNX's U also lists
 /// the integer dtypes, but its text says "a float mask of the same type as
@@ -26,9 +29,6 @@ const MASK: TypeVar = TypeVar {
     name: "U",
     allowed: &[DType::Bool, DType::F64, DType::F32, DType::F16, DType::BF16],
 };
-use super::{AttrType, Attributes, Call, OpDef, OpSpec, Output, Result, Value, Work, broadcast};
-use crate::numerics::DType;
-use crate::numerics::check::{CheckPolicy, sum_growth, worst_sum_growth};
 
 /// Judged by its error model (QKᵀ over the head size, the softmax over the
 /// keys, P·V over the keys; see [`attention`]) with `c = 1`.

@@ -8,6 +8,12 @@ use ndarray::Zip;
 
 use super::rules::{broadcast_all, no_flops, no_sum, per_output_element, same_as_first};
 use super::spec::{BINARY, T_ANY, T_FLOAT, T_NUMERIC, TypeVar, UNARY, fixed, unary};
+use super::{
+    AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape,
+    broadcast, finish, quant, wrap_int,
+};
+use crate::numerics::check::CheckPolicy;
+use crate::numerics::{DType, round_to};
 
 /// Neg's and Relu's `T`: floats and signed integers.
 const T_SIGNED: TypeVar = TypeVar {
@@ -31,12 +37,6 @@ const CONDITION: TypeVar = TypeVar {
     name: "B",
     allowed: &[DType::Bool],
 };
-use super::{
-    AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape,
-    broadcast, finish, quant, wrap_int,
-};
-use crate::numerics::check::CheckPolicy;
-use crate::numerics::{DType, round_to};
 
 /// A binary arithmetic op (opset 14): broadcast shapes, one FLOP per output
 /// element; `float` and `int` are its arithmetic on floats and on integers

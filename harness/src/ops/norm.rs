@@ -5,16 +5,16 @@ use ndarray::{ArrayD, IxDyn, Zip};
 
 use super::rules::{self, no_sum, per_input_element, same_as_first};
 use super::spec::{FLOATS, T_FLOAT, TypeVar, fixed};
+use super::{
+    AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, Value, broadcast,
+};
+use crate::numerics::check::{CheckPolicy, sum_growth};
 
 /// RMSNormalization's scale: any float, not necessarily X's.
 const V_FLOAT: TypeVar = TypeVar {
     name: "V",
     allowed: FLOATS,
 };
-use super::{
-    AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, Value, broadcast,
-};
-use crate::numerics::check::{CheckPolicy, sum_growth};
 
 /// Judged by its error model ([`layer_norm`]) with `c = 1`.
 pub(super) const LAYER_NORMALIZATION: OpDef = OpDef {

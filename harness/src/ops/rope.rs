@@ -3,7 +3,7 @@
 use ndarray::{Array4, ArrayView2, ArrayView3, CowArray, Ix2, Ix3, Ix4, IxDyn};
 
 use super::rules::{self, no_sum, per_input_element};
-use super::spec::{TypeVar, fixed};
+use super::spec::{TypeVar, WIDE_FLOATS, fixed};
 use super::{AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape};
 use crate::numerics::check::CheckPolicy;
 
@@ -11,7 +11,7 @@ use crate::numerics::check::CheckPolicy;
 /// xpucert extension the coverage suite uses).
 const T_ROPE: TypeVar = TypeVar {
     name: "T",
-    allowed: &[DType::F32, DType::F16, DType::BF16, DType::F64],
+    allowed: WIDE_FLOATS,
 };
 /// position_ids: int64, as ONNX's M.
 const M_POSITIONS: TypeVar = TypeVar {

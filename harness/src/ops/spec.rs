@@ -167,6 +167,9 @@ pub struct TypeVar {
 // below holds the slices to that.
 /// Every floating-point dtype.
 pub(super) const FLOATS: &[DType] = DType::ALL.split_at(6).0;
+/// The floats but fp8 (f64, f32, f16, bf16): what ONNX's `tensor(float*)`
+/// constraints of Attention and the like admit.
+pub(super) const WIDE_FLOATS: &[DType] = DType::ALL.split_at(4).0;
 /// Every integer dtype.
 pub(super) const INTS: &[DType] = DType::ALL.split_at(6).1.split_at(8).0;
 /// Every dtype but bool.
@@ -301,6 +304,10 @@ mod tests {
     #[test]
     fn dtype_classes_are_what_they_say() {
         assert!(FLOATS.iter().all(|d| d.is_float()));
+        assert_eq!(
+            WIDE_FLOATS,
+            [DType::F64, DType::F32, DType::F16, DType::BF16]
+        );
         assert!(INTS.iter().all(|d| !d.is_float() && *d != DType::Bool));
         assert_eq!(FLOATS.len() + INTS.len(), NUMERIC.len());
         assert_eq!(NUMERIC.len() + 1, DType::ALL.len());

@@ -46,6 +46,8 @@ use ndarray::{ArrayD, IxDyn};
 
 use super::rules::{self, no_sum, per_input_element};
 use super::spec::{TypeVar, fixed};
+use super::{AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape};
+use crate::numerics::check::CheckPolicy;
 
 /// QuantizeLinear's x and y_scale.
 const QUANTIZE_X: TypeVar = TypeVar {
@@ -75,8 +77,6 @@ const SCALE_T2: TypeVar = TypeVar {
     name: "T2",
     allowed: &[DType::F32, DType::F16, DType::BF16],
 };
-use super::{AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape};
-use crate::numerics::check::CheckPolicy;
 
 /// One rounding, which the oracle makes too. Integer outputs are exact
 /// (every integer output is); fp8 outputs get the dtype's allclose.
