@@ -507,3 +507,15 @@ fn list_as_json_matches_the_text_list() {
         );
     }
 }
+
+/// A budget that is not a size is a usage error naming the accepted forms.
+#[test]
+fn a_memory_budget_that_is_not_a_size_is_refused() {
+    for bad in ["lots", "0", "-5G", "12Q"] {
+        let flag = format!("--memory-budget={bad}");
+        let out = run(xpucert().args(["run", "--backend", "reference", &flag]));
+        assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
+        assert!(out.stderr.contains(bad), "{bad}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+}
