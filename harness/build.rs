@@ -26,6 +26,66 @@ fn main() {
     println!("cargo:rerun-if-changed=../.git/HEAD");
     println!("cargo:rerun-if-changed=../.git/index");
     bench_baseline();
+    embed_data();
+}
+
+/// The data a harness installed anywhere needs, embedded in the binary
+/// (`home.rs` writes it out on first use): the suites and profiles, the CI
+/// templates, and the script and pins that fetch the model checkpoints.
+/// Written as `$OUT_DIR/embedded.rs`, one `(path, bytes)` per file, sorted.
+fn embed_data() {
+    use std::path::{Path, PathBuf};
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in ["suites", "ci"] {
+        println!("cargo:rerun-if-changed=../{dir}");
+        walk(&root.join(dir), &mut files);
+    }
+    for f in [
+        "fixtures/fetch-models.sh",
+        "fixtures/models.lock",
+        "fixtures/README.md",
+    ] {
+        println!("cargo:rerun-if-changed=../{f}");
+        files.push(root.join(f));
+    }
+    let mut entries: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .filter(|f| f.is_file())
+        .map(|f| {
+            let rel = f.strip_prefix(&root).expect("under the root");
+            let rel = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            (rel, f.canonicalize().expect("an existing file"))
+        })
+        .collect();
+    entries.sort();
+    let mut code = String::from("&[\n");
+    for (rel, abs) in &entries {
+        code.push_str(&format!(
+            "    ({rel:?}, include_bytes!({:?})),\n",
+            abs.display().to_string()
+        ));
+    }
+    code.push(']');
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out.join("embedded.rs"), code).expect("OUT_DIR is writable");
 }
 
 /// The plain C function benches/dispatch.rs calls directly, linked into the

@@ -33,6 +33,7 @@ pub mod cert;
 pub mod cli;
 pub mod digest;
 pub mod files;
+pub mod home;
 pub mod model;
 pub mod numerics;
 pub mod ops;

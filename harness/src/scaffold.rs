@@ -83,14 +83,30 @@ fn templates(lang: Lang) -> &'static [(&'static str, &'static str)] {
     }
 }
 
-/// Where the `xpucert-abi` crate of the repository this binary was built
-/// from lives, if it is still there.
-pub fn bundled_abi_crate() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../backends/abi");
-    p.join("Cargo.toml")
-        .is_file()
-        .then(|| p.canonicalize().ok())
-        .flatten()
+/// The directory of the vendored `xpucert-abi` copy in a Rust skeleton.
+pub const VENDORED_ABI: &str = "vendor/xpucert-abi";
+
+/// The `xpucert-abi` crate this binary was built with, as a Rust skeleton
+/// vendors it (path in the crate, text): its sources, its README, and a
+/// standalone manifest (the crate's own inherits from the workspace).
+fn abi_crate_files() -> [(&'static str, &'static str); 6] {
+    [
+        (
+            "Cargo.toml",
+            include_str!("../templates/rust/abi-Cargo.toml.tmpl"),
+        ),
+        ("README.md", include_str!("../../backends/abi/README.md")),
+        ("src/lib.rs", include_str!("../../backends/abi/src/lib.rs")),
+        ("src/ffi.rs", include_str!("../../backends/abi/src/ffi.rs")),
+        (
+            "src/tensor.rs",
+            include_str!("../../backends/abi/src/tensor.rs"),
+        ),
+        (
+            "src/export.rs",
+            include_str!("../../backends/abi/src/export.rs"),
+        ),
+    ]
 }
 
 /// The library file a skeleton builds, relative to its directory.
@@ -121,9 +137,10 @@ fn type_name(name: &str) -> String {
 }
 
 /// Writes the skeleton of backend `name` in `lang` into `dir` (created; it
-/// must not exist or be empty). `abi_crate` is the path of the `xpucert-abi`
-/// crate for a Rust skeleton (None: a crates.io dependency is written, with
-/// a note). Returns the files written.
+/// must not exist or be empty). For a Rust skeleton, `abi_crate` is the path
+/// of an `xpucert-abi` crate to depend on; None vendors this binary's copy
+/// into [`VENDORED_ABI`], so the skeleton builds anywhere, offline. Returns
+/// the files written.
 pub fn generate(
     name: &str,
     lang: Lang,
@@ -144,11 +161,17 @@ pub fn generate(
     {
         return Err(ScaffoldError::NotEmpty(dir.to_path_buf()));
     }
+    let abi_version = env!("CARGO_PKG_VERSION");
     let abi_dependency = match abi_crate {
-        Some(p) => format!("xpucert-abi = {{ path = {:?} }}", p.display().to_string()),
-        None => "# Not on crates.io: point this at backends/abi of an xpucert checkout.\n\
-                 xpucert-abi = { path = \"../xpucert/backends/abi\" }"
-            .to_string(),
+        Some(p) => format!(
+            "xpucert-abi = {{ path = {:?}, version = \"{abi_version}\" }}",
+            p.display().to_string()
+        ),
+        None => format!(
+            "# The copy of the crate this xpucert speaks (see {VENDORED_ABI}/README.md\n\
+             # for a checkout, git or crates.io instead).\n\
+             xpucert-abi = {{ path = \"{VENDORED_ABI}\", version = \"{abi_version}\" }}"
+        ),
     };
     let abi = format!(
         "{}.{}",
@@ -161,11 +184,32 @@ pub fn generate(
         ("{{type_name}}", type_name(name)),
         ("{{abi}}", abi),
         ("{{abi_dependency}}", abi_dependency),
+        ("{{abi_version}}", abi_version.to_string()),
+        (
+            "{{xpucert}}",
+            format!("xpucert {}", env!("CARGO_PKG_VERSION")),
+        ),
     ];
+    let mut files: Vec<(String, &str)> = templates(lang)
+        .iter()
+        .map(|(rel, text)| (rel.to_string(), *text))
+        .collect();
+    if lang == Lang::Rust && abi_crate.is_none() {
+        files.extend(
+            abi_crate_files()
+                .into_iter()
+                .map(|(rel, text)| (format!("{VENDORED_ABI}/{rel}"), text)),
+        );
+    }
     let mut written = Vec::new();
-    for (rel, text) in templates(lang) {
+    for (rel, text) in &files {
+        let rel = rel.as_str();
         let mut out = text.to_string();
-        if *rel != "include/xpucert_backend.h" {
+        // Placeholders are in the templates only: not in the header or the
+        // vendored crate's sources (its manifest is a template).
+        let verbatim = rel == "include/xpucert_backend.h"
+            || (rel.starts_with(VENDORED_ABI) && !rel.ends_with("Cargo.toml"));
+        if !verbatim {
             for (key, value) in &substitutions {
                 out = out.replace(key, value);
             }

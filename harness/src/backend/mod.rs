@@ -289,8 +289,10 @@ impl fmt::Display for LoadError {
                 let looked: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
                 write!(
                     f,
-                    "cannot load backend {name}: its library is not built \
-                     (run `cargo build --release --workspace`; looked in {})",
+                    "cannot load backend {name}: its library is not built or not installed \
+                     (in a checkout, `cargo build --release --workspace`; `cargo install` installs \
+                     the binary only: scripts/install.sh installs both; or set {}; looked in {})",
+                    bundled_env(name),
                     looked.join(", ")
                 )
             }
@@ -359,6 +361,11 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("mutants", "xpucert_mutants"),
 ];
 
+/// The variable that points `--backend NAME` at a library elsewhere.
+fn bundled_env(name: &str) -> String {
+    format!("XPUCERT_{}_LIB", name.to_uppercase().replace('-', "_"))
+}
+
 /// Turns `--backend` into a library path: an existing path is used as is; a
 /// bundled name is looked up next to the running executable (and its parent,
 /// for test binaries in `target/*/deps`), or in `$XPUCERT_<NAME>_LIB`.
@@ -366,8 +373,7 @@ pub fn resolve(spec: &str) -> Result<PathBuf, LoadError> {
     let Some((name, stem)) = BUNDLED.iter().find(|(n, _)| *n == spec) else {
         return Ok(PathBuf::from(spec));
     };
-    let env = format!("XPUCERT_{}_LIB", name.to_uppercase().replace('-', "_"));
-    if let Some(p) = std::env::var_os(&env) {
+    if let Some(p) = std::env::var_os(bundled_env(name)) {
         return Ok(PathBuf::from(p));
     }
     let file = libloading::library_filename(stem);
@@ -383,6 +389,18 @@ pub fn resolve(spec: &str) -> Result<PathBuf, LoadError> {
                 looked.push(d.clone());
                 dir = d.parent().map(Path::to_path_buf);
             }
+        }
+        // PREFIX/bin/xpucert and PREFIX/lib/xpucert/ (scripts/install.sh).
+        if let Some(lib) = exe
+            .parent()
+            .and_then(Path::parent)
+            .map(|p| p.join("lib/xpucert"))
+        {
+            let candidate = lib.join(&file);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+            looked.push(lib);
         }
     }
     Err(LoadError {

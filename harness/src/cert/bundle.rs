@@ -178,6 +178,8 @@ pub fn write_bundle(
     )?;
     copy_in(dir, "profile.yaml", profile_file, "profile", &mut files)?;
     for s in &results.provenance.suites {
+        // A suite of a data root is named by its path inside the root.
+        let found = crate::home::find(Path::new(&s.path));
         let suite = suite_files(Path::new(&s.path)).map_err(|e| {
             CertError::Other(format!("cannot read suite {} for the bundle: {e}", s.path))
         })?;
@@ -187,7 +189,9 @@ pub fn write_bundle(
                 s.path, suite.sha256, s.sha256
             )));
         }
-        let root = Path::new(&s.path)
+        let root = found
+            .as_deref()
+            .unwrap_or(Path::new(&s.path))
             .parent()
             .unwrap_or(Path::new(""))
             .canonicalize()

@@ -66,7 +66,7 @@ pub fn certify(
     req: &CertifyRequest,
     reporter: &mut dyn Observer,
 ) -> Result<Certificate, CertifyError> {
-    let profile_file = profile_path(&req.profile);
+    let profile_file = profile_path(&req.profile)?;
     load_profile(&profile_file)?;
     let results_path = match &req.source {
         Source::Results(r) => r.clone(),

@@ -62,13 +62,28 @@ pub struct Profile {
     pub fixtures: Vec<PathBuf>,
 }
 
-/// Where profile NAME lives (a path is taken as given).
-pub fn profile_path(name: &str) -> PathBuf {
-    if name.ends_with(".yaml") || name.contains('/') {
-        PathBuf::from(name)
-    } else {
-        PathBuf::from("suites/profiles").join(format!("{name}.yaml"))
+/// Where profile NAME (`core`: `suites/profiles/core.yaml`) or a profile
+/// path is, found as [`crate::home::profile`] finds it.
+pub fn profile_path(name: &str) -> Result<PathBuf, CertError> {
+    crate::home::profile(name).map_err(CertError::Other)
+}
+
+/// A suite path a profile lists: inside the data root the profile belongs
+/// to (a profile at `ROOT/suites/profiles/` names `suites/ops/core.yaml`
+/// of ROOT), else as `--suite` finds it (here, then the data roots; a name
+/// such as `core` too).
+fn profile_entry(profile_file: &Path, entry: &Path) -> Result<PathBuf, CertError> {
+    if entry.is_relative()
+        && let Some(p) = crate::home::root_of(profile_file)
+            .map(|root| root.join(entry))
+            .filter(|p| p.exists())
+    {
+        return Ok(p);
     }
+    crate::home::suite(entry).map_err(|e| CertError::Profile {
+        path: profile_file.display().to_string(),
+        msg: e,
+    })
 }
 
 /// Reads a profile file.
@@ -131,6 +146,9 @@ pub(super) struct SuiteFiles {
 }
 
 pub(super) fn suite_files(path: &Path) -> Result<SuiteFiles, crate::suite::SuiteError> {
+    // Results name a bundled suite by its path inside its data root.
+    let found = crate::home::find(path);
+    let path = found.as_deref().unwrap_or(path);
     if crate::model::spec::is_model_suite(path) {
         let m = crate::model::spec::load(path)?;
         let file = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
@@ -150,13 +168,16 @@ pub(super) fn suite_files(path: &Path) -> Result<SuiteFiles, crate::suite::Suite
 /// those of its model suites that exist (a missing one is named on stderr:
 /// its models then cannot reach L3).
 pub fn profile_suites(name: &str) -> Result<Vec<PathBuf>, CertError> {
-    let path = profile_path(name);
+    let path = profile_path(name)?;
     let p = load_profile(&path)?;
-    let mut suites = p.suites.clone();
+    let mut suites = Vec::new();
+    for s in &p.suites {
+        suites.push(profile_entry(&path, s)?);
+    }
     for m in &p.models {
-        if m.suite.exists() {
-            if !suites.contains(&m.suite) {
-                suites.push(m.suite.clone());
+        if let Ok(found) = profile_entry(&path, &m.suite) {
+            if !suites.contains(&found) {
+                suites.push(found);
             }
         } else {
             eprintln!(

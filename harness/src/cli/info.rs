@@ -1,6 +1,6 @@
 //! `info`: a backend's identity, manifest and capability table.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::{ExitCode, Failure, IsolationArg, parse_option};
 use crate::run::plan::{self, library_sha256};
@@ -18,8 +18,9 @@ pub(super) struct InfoArgs {
     #[arg(long, value_enum, default_value_t = IsolationArg::Process)]
     isolation: IsolationArg,
     /// Suites whose op x dtype combinations the capability table asks
-    /// query_op about (one representative case each; repeatable).
-    #[arg(long = "suite", default_value = "suites/ops/core.yaml")]
+    /// query_op about (one representative case each; repeatable); a name
+    /// (`core`) or a path, as for `run --suite`.
+    #[arg(long = "suite", default_value = "core")]
     suites: Vec<PathBuf>,
 }
 
@@ -38,8 +39,10 @@ pub(super) fn info(a: InfoArgs) -> Result<ExitCode, Failure> {
         .manifest()
         .map_err(|e| Failure::usage(format!("{}: get_manifest failed: {e}", b.path().display())))?;
     println!("{}", escape(&crate::report::info::manifest(&manifest)));
-    let paths: Vec<PathBuf> = a.suites.iter().map(|p| find_suite(p)).collect();
-    match plan::load_suites(&paths) {
+    match super::suite_paths(&a.suites)
+        .map_err(|f| f.message)
+        .and_then(|paths| plan::load_suites(&paths).map_err(|e| e.to_string()))
+    {
         Ok(suites) => {
             let manifest: serde_json::Value =
                 serde_json::from_str(&manifest).unwrap_or(serde_json::Value::Null);
@@ -50,29 +53,7 @@ pub(super) fn info(a: InfoArgs) -> Result<ExitCode, Failure> {
             );
             println!("{}", escape(&crate::report::capabilities::render(&rows)));
         }
-        Err(e) => eprintln!(
-            "xpucert: warning: no capability table: {}",
-            escape(&e.to_string())
-        ),
+        Err(e) => eprintln!("xpucert: warning: no capability table: {}", escape(&e)),
     }
     Ok(ExitCode::Success)
-}
-
-/// A relative suite path that does not exist here is looked up in
-/// `$XPUCERT_HOME` and then in the checkout xpucert was built from, so
-/// `info` works from a vendor's own directory.
-fn find_suite(path: &Path) -> PathBuf {
-    if path.exists() || path.is_absolute() {
-        return path.to_path_buf();
-    }
-    let homes = [
-        std::env::var_os("XPUCERT_HOME").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("..")),
-    ];
-    homes
-        .into_iter()
-        .flatten()
-        .map(|h| h.join(path))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| path.to_path_buf())
 }

@@ -176,6 +176,20 @@ impl From<IsolationArg> for crate::run::Isolation {
     }
 }
 
+/// `--suite` values as files or directories: paths, or names (`core`) and
+/// relative paths found in xpucert's data roots (home.rs).
+fn suite_paths(args: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, Failure> {
+    args.iter()
+        .map(|a| crate::home::suite(a).map_err(Failure::usage))
+        .collect()
+}
+
+/// The help of every `--suite`.
+const SUITE_HELP: &str = "Suite: a name (core, edge, precision, deepseek, coverage, minilm, smollm2, \
+deepseek-tiny, bench; ops, models, perf for a whole directory), a suite file or a directory of suites \
+(repeatable). A relative path not found here is looked up in $XPUCERT_HOME, PREFIX/share/xpucert \
+and the suites built into xpucert.";
+
 fn parse_option(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))

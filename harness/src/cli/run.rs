@@ -20,8 +20,7 @@ pub(super) struct RunArgs {
     /// NAME lists them all).
     #[arg(long)]
     backend: String,
-    /// Suite file or directory of suites (repeatable).
-    #[arg(long = "suite", default_value = "suites/ops/core.yaml")]
+    #[arg(long = "suite", default_value = "core", help = super::SUITE_HELP)]
     suites: Vec<PathBuf>,
     /// Only cases whose id matches this glob (`*`, `?`; repeatable: any matches).
     #[arg(long = "filter")]
@@ -63,8 +62,9 @@ pub(super) struct RunArgs {
     /// the shards' results.json files.
     #[arg(long, value_parser = parse_shard)]
     shard: Option<ShardRequest>,
-    /// Run the suites of certification profile NAME (suites/profiles/NAME.yaml,
-    /// or a path to a profile file) instead of `--suite`.
+    /// Run the suites of certification profile NAME (core, deepseek: found
+    /// as `--suite` names are, in suites/profiles/NAME.yaml), or of a
+    /// profile file, instead of `--suite`.
     #[arg(long)]
     profile: Option<String>,
     /// Memory a case may use at its peak (estimated from its shapes before
@@ -85,8 +85,7 @@ fn parse_shard(s: &str) -> Result<ShardRequest, String> {
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ListArgs {
-    /// Suite file or directory of suites (repeatable).
-    #[arg(long = "suite", default_value = "suites/ops/core.yaml")]
+    #[arg(long = "suite", default_value = "core", help = super::SUITE_HELP)]
     suites: Vec<PathBuf>,
     /// Only cases whose id matches this glob.
     #[arg(long = "filter")]
@@ -140,7 +139,7 @@ impl From<Format> for RunFormat {
 pub(super) fn run(a: RunArgs) -> Result<ExitCode, Failure> {
     let suites = match &a.profile {
         Some(name) => crate::cert::profile_suites(name).map_err(Failure::usage)?,
-        None => a.suites,
+        None => super::suite_paths(&a.suites)?,
     };
     let config = RunConfig {
         backend: a.backend,
@@ -180,7 +179,8 @@ pub(super) const INTERRUPTED: &str =
 
 /// `list`: the ids of the selected op and model cases.
 pub(super) fn list(a: ListArgs) -> Result<ExitCode, Failure> {
-    let (suites, model_cases, _) = plan::load_all_suites(&a.suites, &a.filters)?;
+    let paths = super::suite_paths(&a.suites)?;
+    let (suites, model_cases, _) = plan::load_all_suites(&paths, &a.filters)?;
     let ops = plan::selected(&suites, &a.filters);
     if a.format == ListFormat::Json {
         let mut rows: Vec<serde_json::Value> = ops

@@ -31,8 +31,9 @@ pub(super) struct NewBackendArgs {
     /// Directory to create (default: ./NAME); must not exist or be empty.
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// For `--lang rust`: path of the `xpucert-abi` crate (default: the
-    /// `backends/abi` of the checkout xpucert was built from).
+    /// For `--lang rust`: depend on the `xpucert-abi` crate at this path
+    /// (default: a copy of the crate this xpucert speaks, written into the
+    /// skeleton's vendor/xpucert-abi, so it builds anywhere).
     #[arg(long)]
     abi_crate: Option<PathBuf>,
 }
@@ -45,14 +46,8 @@ pub(super) fn new_backend(a: NewBackendArgs) -> Result<ExitCode, Failure> {
         LangArg::Rust => scaffold::Lang::Rust,
     };
     let dir = a.dir.unwrap_or_else(|| PathBuf::from(&a.name));
-    let abi = a.abi_crate.or_else(scaffold::bundled_abi_crate);
-    if lang == scaffold::Lang::Rust && abi.is_none() {
-        eprintln!(
-            "xpucert: warning: the xpucert-abi crate was not found; edit the path in {}",
-            dir.join("Cargo.toml").display()
-        );
-    }
-    let files = scaffold::generate(&a.name, lang, &dir, abi.as_deref()).map_err(Failure::usage)?;
+    let files =
+        scaffold::generate(&a.name, lang, &dir, a.abi_crate.as_deref()).map_err(Failure::usage)?;
     for f in &files {
         println!("wrote {}", f.display());
     }
@@ -70,10 +65,7 @@ pub(super) fn new_backend(a: NewBackendArgs) -> Result<ExitCode, Failure> {
     let lib = dir.join(scaffold::library_path(lang, &a.name));
     println!("next: {build}");
     println!("then: xpucert info --backend {}", lib.display());
-    println!(
-        "      xpucert run --backend {} --suite suites/ops/core.yaml",
-        lib.display()
-    );
+    println!("      xpucert run --backend {} --suite core", lib.display());
     Ok(ExitCode::Success)
 }
 
@@ -88,8 +80,7 @@ pub(super) struct ReproArgs {
     /// Directory to write the arrays, case.json and check.py into.
     #[arg(long)]
     dump: PathBuf,
-    /// Suite file or directory holding the case (repeatable).
-    #[arg(long = "suite", default_value = "suites/ops/core.yaml")]
+    #[arg(long = "suite", default_value = "core", help = super::SUITE_HELP)]
     suites: Vec<PathBuf>,
     /// Backend context option KEY=VALUE (repeatable).
     #[arg(long = "option", value_parser = parse_option)]
@@ -124,7 +115,7 @@ fn repro_command(
 /// Runs `repro`: exit 0 if the case passes (or is unsupported), 1 if it
 /// fails, like `run`.
 pub(super) fn repro(a: ReproArgs) -> Result<ExitCode, Failure> {
-    let suites = plan::load_suites(&a.suites)?;
+    let suites = plan::load_suites(&super::suite_paths(&a.suites)?)?;
     let Some(case) = suites
         .iter()
         .flat_map(|s| &s.cases)

@@ -71,8 +71,25 @@ pub fn resolve_path(suite: &ModelSuite, p: &Path) -> PathBuf {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let q = root.join(p);
-    if q.exists() { q } else { p.to_path_buf() }
+    // Not fetched yet: named where the suite's data root expects it.
+    if root.as_os_str().is_empty() {
+        p.to_path_buf()
+    } else {
+        root.join(p)
+    }
+}
+
+/// The command that fetches the checkpoints into the data root `path`
+/// belongs to (the repository, `$XPUCERT_HOME`, or the copy of the suites
+/// built into xpucert).
+fn fetch_hint(path: &Path) -> String {
+    let script = path
+        .ancestors()
+        .skip(1)
+        .map(|a| a.join("fixtures/fetch-models.sh"))
+        .find(|s| s.is_file())
+        .unwrap_or_else(|| PathBuf::from("fixtures/fetch-models.sh"));
+    format!("bash {}", script.display())
 }
 
 fn overrides<T: serde::de::DeserializeOwned + serde::Serialize>(
@@ -156,8 +173,9 @@ pub fn open(suite: &ModelSuite, check_pin: bool) -> Result<Model, ModelError> {
 pub fn verify(path: &Path, want: Option<&str>) -> Result<(), ModelError> {
     if !path.exists() {
         return Err(ModelError::Weights(format!(
-            "{} not found; fetch the checkpoints with `bash fixtures/fetch-models.sh`",
-            path.display()
+            "{} not found; fetch the checkpoints with `{}`",
+            path.display(),
+            fetch_hint(path)
         )));
     }
     if let Some(want) = want {
@@ -165,8 +183,9 @@ pub fn verify(path: &Path, want: Option<&str>) -> Result<(), ModelError> {
             .map_err(|e| ModelError::Weights(format!("{}: {e}", path.display())))?;
         if !got.eq_ignore_ascii_case(want) {
             return Err(ModelError::Weights(format!(
-                "{}: sha256 is {got}, the suite pins {want}; re-fetch with `bash fixtures/fetch-models.sh`",
-                path.display()
+                "{}: sha256 is {got}, the suite pins {want}; re-fetch with `{}`",
+                path.display(),
+                fetch_hint(path)
             )));
         }
     }

@@ -66,7 +66,9 @@ impl RunHeader {
 pub struct SuiteInfo {
     /// `suite:` name.
     pub name: String,
-    /// Path as given.
+    /// Path as given; a suite found in a data root (a name such as `core`,
+    /// or a path not in the current directory) by its path inside the root,
+    /// `suites/ops/core.yaml`, the same on every machine (home.rs).
     pub path: String,
     /// sha256 of its files.
     pub sha256: String,

@@ -305,13 +305,13 @@ fn suite_infos(plan: &Plan) -> Vec<SuiteInfo> {
         .iter()
         .map(|s| SuiteInfo {
             name: s.name.clone(),
-            path: s.path.display().to_string(),
+            path: crate::home::portable(&s.path),
             sha256: s.sha256.clone(),
             cases: s.cases.len(),
         })
         .chain(plan.model_suites.iter().map(|s| SuiteInfo {
             name: format!("models.{}", s.model),
-            path: s.path.display().to_string(),
+            path: crate::home::portable(&s.path),
             sha256: s.sha256.clone(),
             cases: s.dtypes.len(),
         }))

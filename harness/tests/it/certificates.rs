@@ -167,7 +167,7 @@ fn levels_l3_and_l4_from_fixtures() {
 fn bundled_profiles_parse() {
     use xpucert::cert;
     for name in ["core", "deepseek"] {
-        let p = cert::load_profile(&common::repo().join(cert::profile_path(name)))
+        let p = cert::load_profile(&cert::profile_path(name).unwrap())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(p.profile, name);
         assert!(!p.required.is_empty() && !p.models.is_empty());

@@ -22,6 +22,7 @@ mod hardening;
 mod hardening_outputs;
 mod hardening_process;
 mod info_capabilities;
+mod install;
 mod loader_errors;
 mod model_weights;
 mod models;
