@@ -72,7 +72,7 @@ pub fn certify(
         Source::Results(r) => r.clone(),
         Source::Run { backend, options } => {
             let run_dir = req.out.join(RUN_DIR);
-            let suites = profile_suites(&req.profile)
+            let (suites, profile) = profile_suites(&req.profile)
                 .map_err(|e| CertifyError::Run(RunError::Config(e.to_string())))?;
             let config = RunConfig {
                 backend: backend.clone(),
@@ -88,6 +88,7 @@ pub fn certify(
                 shard: None,
                 command: run_command(backend, &req.profile, &run_dir, options),
                 memory_budget: None,
+                profile: Some(profile.reference()),
             };
             let plan = Plan::load(config).map_err(CertifyError::Run)?;
             let runner = Runner::new(plan).map_err(CertifyError::Run)?;

@@ -62,6 +62,23 @@ pub struct Profile {
     pub fixtures: Vec<PathBuf>,
 }
 
+impl Profile {
+    /// The profile as a run records it: its name and required pairs.
+    pub fn reference(&self) -> crate::run::required::ProfileRef {
+        crate::run::required::ProfileRef {
+            name: self.profile.clone(),
+            required: self
+                .required
+                .iter()
+                .map(|r| crate::run::required::RequiredOp {
+                    op: r.op.clone(),
+                    dtypes: r.dtypes.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Where profile NAME (`core`: `suites/profiles/core.yaml`) or a profile
 /// path is, found as [`crate::home::profile`] finds it.
 pub fn profile_path(name: &str) -> Result<PathBuf, CertError> {
@@ -166,8 +183,8 @@ pub(super) fn suite_files(path: &Path) -> Result<SuiteFiles, crate::suite::Suite
 
 /// The suites `run --profile NAME` runs: the profile's operator suites and
 /// those of its model suites that exist (a missing one is named on stderr:
-/// its models then cannot reach L3).
-pub fn profile_suites(name: &str) -> Result<Vec<PathBuf>, CertError> {
+/// its models then cannot reach L3); and the profile.
+pub fn profile_suites(name: &str) -> Result<(Vec<PathBuf>, Profile), CertError> {
     let path = profile_path(name)?;
     let p = load_profile(&path)?;
     let mut suites = Vec::new();
@@ -188,7 +205,7 @@ pub fn profile_suites(name: &str) -> Result<Vec<PathBuf>, CertError> {
             );
         }
     }
-    Ok(suites)
+    Ok((suites, p))
 }
 
 /// A level and why the next one was not reached.
@@ -231,6 +248,15 @@ pub fn level(profile: &Profile, r: &ResultsFile) -> LevelReport {
     if r.summary.interrupted {
         l2.push("L2: the run was interrupted".to_string());
     }
+    let coverage = crate::run::required::RequiredCoverage::of(&profile.reference(), &r.cases);
+    if !coverage.missing.is_empty() {
+        l2.push(format!(
+            "L2: {} of {} required op x dtype pairs not covered: {}",
+            coverage.missing.len(),
+            coverage.pairs,
+            coverage.missing_list()
+        ));
+    }
     for req in &profile.required {
         for dt in &req.dtypes {
             let cases: Vec<_> = r
@@ -238,8 +264,11 @@ pub fn level(profile: &Profile, r: &ResultsFile) -> LevelReport {
                 .iter()
                 .filter(|c| c.model.is_none() && c.op == req.op && &c.dtype == dt)
                 .collect();
-            if cases.is_empty() {
-                l2.push(format!("L2: no case of {} x {dt} in the results", req.op));
+            let missing = coverage
+                .missing
+                .iter()
+                .any(|m| m.op == req.op && &m.dtype == dt);
+            if missing {
                 continue;
             }
             let bad: Vec<_> = cases

@@ -137,9 +137,12 @@ impl From<Format> for RunFormat {
 /// `run`: the plan from the arguments, the runner with the progress bar,
 /// the results files and the report of `--format` watching.
 pub(super) fn run(a: RunArgs) -> Result<ExitCode, Failure> {
-    let suites = match &a.profile {
-        Some(name) => crate::cert::profile_suites(name).map_err(Failure::usage)?,
-        None => super::suite_paths(&a.suites)?,
+    let (suites, profile) = match &a.profile {
+        Some(name) => {
+            let (suites, p) = crate::cert::profile_suites(name).map_err(Failure::usage)?;
+            (suites, Some(p.reference()))
+        }
+        None => (super::suite_paths(&a.suites)?, None),
     };
     let config = RunConfig {
         backend: a.backend,
@@ -155,6 +158,7 @@ pub(super) fn run(a: RunArgs) -> Result<ExitCode, Failure> {
         shard: a.shard,
         command: std::env::args().collect(),
         memory_budget: a.memory_budget,
+        profile,
     };
     let runner = Runner::new(Plan::load(config)?)?;
     let mut progress = ProgressObserver::new();

@@ -191,8 +191,12 @@ pub fn verdict_line(results: &ResultsFile) -> String {
         .iter()
         .map(|(k, v)| format!("{v} {k}"))
         .collect();
+    let required = results
+        .required_coverage()
+        .map(|r| format!("; {}", r.describe()))
+        .unwrap_or_default();
     format!(
-        "{} cases: {} in {:.1} s; {} -> {}",
+        "{} cases: {} in {:.1} s; {}{required} -> {}",
         s.total,
         counts.join(", "),
         s.wall_seconds,

@@ -28,6 +28,7 @@ pub mod plan;
 pub mod progress;
 pub mod record;
 pub mod require;
+pub mod required;
 pub mod results;
 pub mod resume;
 pub mod runner;

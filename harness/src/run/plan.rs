@@ -88,6 +88,9 @@ pub struct RunConfig {
     pub command: Vec<String>,
     /// Peak bytes a case may use; `None`: [`machine_budget`].
     pub memory_budget: Option<u64>,
+    /// The certification profile the suites come from (`run --profile`,
+    /// `certify`), recorded in the provenance.
+    pub profile: Option<super::required::ProfileRef>,
 }
 
 impl RunConfig {
@@ -97,7 +100,7 @@ impl RunConfig {
         let suites: Vec<String> = self
             .suites
             .iter()
-            .map(|s| format!("--suite {}", s.display()))
+            .map(|s| format!("--suite {}", crate::home::portable(s)))
             .collect();
         let options: Vec<String> = self
             .options
@@ -362,6 +365,7 @@ mod tests {
     #[test]
     fn rerun_prefix_names_backend_suites_and_options() {
         let c = RunConfig {
+            profile: None,
             backend: "mutants".into(),
             suites: vec!["a.yaml".into(), "dir".into()],
             filters: vec!["core.*".into()],

@@ -99,6 +99,7 @@ mod tests {
 
     fn config(out: &std::path::Path) -> RunConfig {
         RunConfig {
+            profile: None,
             backend: "reference".into(),
             suites: vec!["suites/ops/core.yaml".into()],
             filters: vec![],
@@ -152,10 +153,12 @@ mod tests {
                 started_at: String::new(),
                 finished_at: String::new(),
                 isolation_warning: None,
+                profile: None,
             },
             summary: Summary::of(&cases, 1.0),
             cases,
             shard: None,
+            required: None,
         }
     }
 

@@ -106,6 +106,10 @@ pub struct Provenance {
     /// With `--isolation none`: what that mode gives up (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation_warning: Option<String>,
+    /// The certification profile of `run --profile` and `certify`: its
+    /// name and required op x dtype pairs (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<super::required::ProfileRef>,
 }
 
 /// Counts by status and the verdict.
@@ -245,6 +249,11 @@ pub struct ResultsFile {
     /// for a whole run (and after `xpucert merge`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<super::shard::ShardInfo>,
+    /// How much of the profile's required pairs the cases cover (with
+    /// `provenance.profile`; readers recompute it from the cases, see
+    /// [`ResultsFile::required_coverage`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<super::required::RequiredCoverage>,
 }
 
 /// Why a results.json cannot be read. `Display` is one line.
@@ -295,6 +304,13 @@ pub enum ReadError {
 }
 
 impl ResultsFile {
+    /// The coverage of the profile's required pairs, from the cases (None
+    /// without a profile).
+    pub fn required_coverage(&self) -> Option<super::required::RequiredCoverage> {
+        let p = self.provenance.profile.as_ref()?;
+        Some(super::required::RequiredCoverage::of(p, &self.cases))
+    }
+
     /// The counts and verdict of the cases: what every reader of a results
     /// file reports, whatever its stored `summary` says.
     pub fn recounted_summary(&self) -> Summary {

@@ -225,7 +225,7 @@ impl Runner {
 
         let (major, minor) = b.abi_version();
         let summary = Summary::of(&cases, plan.started.elapsed().as_secs_f64());
-        let results = ResultsFile {
+        let mut results = ResultsFile {
             schema: results::SCHEMA.to_string(),
             schema_version: results::SCHEMA_VERSION,
             provenance: Provenance {
@@ -243,6 +243,7 @@ impl Runner {
                 started_at,
                 finished_at: utc_now(),
                 isolation_warning,
+                profile: config.profile.clone(),
             },
             summary: if interrupted {
                 summary.interrupted()
@@ -251,7 +252,9 @@ impl Runner {
             },
             cases,
             shard: plan.shard.clone(),
+            required: None,
         };
+        results.required = results.required_coverage();
         emit(RunEvent::Finished {
             config,
             results: &results,
@@ -330,6 +333,9 @@ fn settings(plan: &Plan) -> BTreeMap<String, String> {
     settings.insert("timeout".into(), c.timeout.to_string());
     if let Some(s) = &plan.shard {
         settings.insert("shard".into(), format!("{}/{}", s.index, s.total));
+    }
+    if let Some(p) = &c.profile {
+        settings.insert("profile".into(), p.name.clone());
     }
     settings
 }

@@ -480,14 +480,17 @@ pub fn merge(files: &[(String, ResultsFile)]) -> Result<ResultsFile, ShardError>
         .max()
         .unwrap_or_default();
     provenance.command = strip_shard(&provenance.command);
-    Ok(ResultsFile {
+    let mut merged = ResultsFile {
         schema: first.schema.clone(),
         schema_version: first.schema_version,
         provenance,
         summary,
         cases,
         shard: None,
-    })
+        required: None,
+    };
+    merged.required = merged.required_coverage();
+    Ok(merged)
 }
 
 /// A command line without its `--shard` and `--out` arguments (what the
