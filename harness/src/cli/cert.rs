@@ -229,11 +229,13 @@ pub(super) fn verify(a: VerifyArgs) -> Result<ExitCode, Failure> {
         }
     };
     println!(
-        "rerun: {} cases on {} (sha256 {}), {} with the certified status",
-        comparison.cases,
+        "rerun: {} has the certified sha256 {}",
         escape(&req.backend),
-        verified.cert.backend_sha256,
-        comparison.same
+        verified.cert.backend_sha256
+    );
+    println!(
+        "rerun: {} cases, {} with the certified status",
+        comparison.cases, comparison.same
     );
     if !comparison.pass_warn.is_empty() {
         println!(

@@ -376,8 +376,10 @@ fn a_bundle_without_its_library_verifies_and_reruns_on_the_certified_library() {
     );
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
     assert!(
-        o.stdout.contains("rerun: 4 cases on reference (sha256 ")
-            && o.stdout.contains("4 with the certified status")
+        o.stdout
+            .contains(&format!("rerun: reference has the certified sha256 {sha}"))
+            && o.stdout
+                .contains("rerun: 4 cases, 4 with the certified status")
             && o.stdout.contains("statuses match the certificate"),
         "{}",
         o.stdout
