@@ -434,6 +434,17 @@ pub fn verify_with(dir: &Path, public: Option<&PublicKey>) -> Result<Verified, C
                 results.provenance.backend_sha256, lib_f.sha256
             )));
         }
+        if let Some(l) = &cert.library {
+            let size = std::fs::metadata(dir.join(&lib_f.path))
+                .map_err(io(dir))?
+                .len();
+            if l.size != size {
+                return Err(reject(format!(
+                    "the certificate says the library is {} bytes, {} has {size}",
+                    l.size, lib_f.path
+                )));
+            }
+        }
     } else {
         if let Some(f) = by_role.get("library").and_then(|v| v.first()) {
             return Err(reject(format!(
