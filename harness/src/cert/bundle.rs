@@ -1,5 +1,6 @@
 //! Certificate bundles: writing one (the results, the library, the profile,
-//! the suites and the fixtures, each with its sha256) and verifying one.
+//! the suites and the fixtures, each with its sha256) and verifying one
+//! (its signature first when a public key is given).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -7,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::profile::{LevelReport, level, load_profile, suite_files};
+use super::sign::{self, PublicKey, SignatureCheck};
 use super::{CertError, io};
 use crate::run::ResultsFile;
 
@@ -48,6 +50,50 @@ pub struct Certificate {
     pub files: Vec<BundleFile>,
     /// When the bundle was made.
     pub created_at: String,
+    /// The backend library: file name, size, sha256, and whether its bytes
+    /// are in the bundle (`certify --no-library` leaves them out). Absent
+    /// in certificates made before it existed, whose library is always
+    /// bundled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<LibraryRecord>,
+}
+
+/// What a certificate says about the backend library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LibraryRecord {
+    /// File name of the library that ran.
+    pub file: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its sha256 (the certificate's `backend_sha256`).
+    pub sha256: String,
+    /// Whether the bundle holds the library (as its `library` file);
+    /// false for a proprietary library whose hash alone is certified.
+    pub included: bool,
+}
+
+impl Certificate {
+    /// Whether the bundle holds the library's bytes.
+    pub fn library_included(&self) -> bool {
+        self.library.as_ref().is_none_or(|l| l.included)
+    }
+}
+
+/// How to write a bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BundleOptions {
+    /// Copy the library into the bundle (else only its name, size and
+    /// sha256 are recorded: `certify --no-library`).
+    pub include_library: bool,
+}
+
+impl Default for BundleOptions {
+    fn default() -> Self {
+        BundleOptions {
+            include_library: true,
+        }
+    }
 }
 
 /// The certificate's schema name.
@@ -132,6 +178,17 @@ pub fn write_bundle(
     profile_file: &Path,
     results_path: &Path,
 ) -> Result<Certificate, CertError> {
+    write_bundle_with(dir, profile_file, results_path, BundleOptions::default())
+}
+
+/// [`write_bundle`] with options. A `certificate.sig` left in `dir` by an
+/// earlier certification is removed: it signs another certificate.
+pub fn write_bundle_with(
+    dir: &Path,
+    profile_file: &Path,
+    results_path: &Path,
+    options: BundleOptions,
+) -> Result<Certificate, CertError> {
     let profile = load_profile(profile_file)?;
     let bytes = std::fs::read(results_path).map_err(io(results_path))?;
     let results: ResultsFile = serde_json::from_slice(&bytes).map_err(|e| {
@@ -162,20 +219,29 @@ pub fn write_bundle(
             results.provenance.backend_sha256
         )));
     }
+    let lib_size = std::fs::metadata(&lib).map_err(io(&lib))?.len();
     std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let stale_sig = dir.join(sign::SIG_FILE);
+    if std::fs::symlink_metadata(&stale_sig).is_ok() {
+        std::fs::remove_file(&stale_sig).map_err(io(&stale_sig))?;
+    }
     let mut files = Vec::new();
     copy_in(dir, "results.json", results_path, "results", &mut files)?;
     let lib_name = lib
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "backend.so".into());
-    copy_in(
-        dir,
-        &format!("backend/{lib_name}"),
-        &lib,
-        "library",
-        &mut files,
-    )?;
+    let lib_rel = format!("backend/{lib_name}");
+    if options.include_library {
+        copy_in(dir, &lib_rel, &lib, "library", &mut files)?;
+    } else {
+        // A library copied here by an earlier certification would travel
+        // with a bundle meant to hold its hash only.
+        let stale = dir.join(&lib_rel);
+        if std::fs::symlink_metadata(&stale).is_ok() {
+            std::fs::remove_file(&stale).map_err(io(&stale))?;
+        }
+    }
     copy_in(dir, "profile.yaml", profile_file, "profile", &mut files)?;
     for s in &results.provenance.suites {
         // A suite of a data root is named by its path inside the root.
@@ -220,13 +286,19 @@ pub fn write_bundle(
         profile: profile.profile.clone(),
         level: level(&profile, &results),
         backend_name: results.provenance.backend_name.clone(),
-        backend_sha256: lib_sha,
+        backend_sha256: lib_sha.clone(),
         manifest: results.provenance.manifest.clone(),
         harness_version: results.provenance.harness_version.clone(),
         harness_commit: results.provenance.harness_commit.clone(),
         summary: results.summary.clone(),
         files,
         created_at: crate::run::utc_now(),
+        library: Some(LibraryRecord {
+            file: lib_name,
+            size: lib_size,
+            sha256: lib_sha,
+            included: options.include_library,
+        }),
     };
     let path = dir.join("certificate.json");
     let text = crate::text::to_json_pretty(&cert).map_err(|e| CertError::Other(e.to_string()))?;
@@ -280,17 +352,41 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, CertError> {
         .map_err(|e| io(path)(e.into_io()))
 }
 
-/// Verifies a bundle: no listed path leaves the bundle or passes through a
-/// symlink, every listed file hashes as listed, no file is
-/// missing, the results name the bundled library and suites, and the level
-/// recomputed from the bundled results and profile is the one claimed.
+/// A bundle that verified, and what its verification did not cover.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The certificate.
+    pub cert: Certificate,
+    /// Whether its signature was checked, and by which key.
+    pub signature: SignatureCheck,
+    /// The bundled results (what `verify --rerun` compares with).
+    pub results: ResultsFile,
+    /// The bundled suite files the results ran, in their order (what
+    /// `verify --rerun` runs).
+    pub suites: Vec<PathBuf>,
+}
+
+/// Verifies a bundle without checking its signature: see [`verify_with`].
 pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
+    verify_with(dir, None).map(|v| v.cert)
+}
+
+/// Verifies a bundle: with `public`, first that `certificate.sig` is that
+/// key's signature of `certificate.json` (the bytes then parsed, read
+/// once); then that no listed path leaves the bundle or passes through a
+/// symlink, every listed file hashes as listed, no file is missing, the
+/// results name the bundled library (or, for a bundle without it, the
+/// certified hash) and suites, and the level recomputed from the bundled
+/// results and profile is the one claimed.
+pub fn verify_with(dir: &Path, public: Option<&PublicKey>) -> Result<Verified, CertError> {
     let reject = |msg: String| CertError::Rejected {
         bundle: dir.display().to_string(),
         msg,
     };
     let cpath = confined(dir, "certificate.json").map_err(reject)?;
-    let cert: Certificate = serde_json::from_slice(&read_capped(&cpath)?)
+    let cert_bytes = read_capped(&cpath)?;
+    let signature = sign::check(dir, &cert_bytes, public).map_err(reject)?;
+    let cert: Certificate = serde_json::from_slice(&cert_bytes)
         .map_err(|e| reject(format!("certificate.json is not a certificate: {e}")))?;
     if cert.schema != CERT_SCHEMA || cert.schema_version != 1 {
         return Err(reject(format!(
@@ -319,21 +415,59 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
         }
     };
     let results_f = one("results")?;
-    let lib_f = one("library")?;
     let profile_f = one("profile")?;
     let results_path = dir.join(&results_f.path);
     let results: ResultsFile = serde_json::from_slice(&read_capped(&results_path)?)
         .map_err(|e| reject(format!("results.json does not parse: {e}")))?;
-    if results.provenance.backend_sha256 != lib_f.sha256 || cert.backend_sha256 != lib_f.sha256 {
+    if let Some(l) = cert
+        .library
+        .as_ref()
+        .filter(|l| l.sha256 != cert.backend_sha256)
+    {
         return Err(reject(format!(
-            "the results were made with library sha256 {}, the bundled library is {}",
-            results.provenance.backend_sha256, lib_f.sha256
+            "the certificate's library record says sha256 {}, its backend_sha256 is {}",
+            l.sha256, cert.backend_sha256
         )));
     }
+    if cert.library_included() {
+        let lib_f = one("library")?;
+        if results.provenance.backend_sha256 != lib_f.sha256 || cert.backend_sha256 != lib_f.sha256
+        {
+            return Err(reject(format!(
+                "the results were made with library sha256 {}, the bundled library is {}",
+                results.provenance.backend_sha256, lib_f.sha256
+            )));
+        }
+        if let Some(l) = &cert.library {
+            let size = std::fs::metadata(dir.join(&lib_f.path))
+                .map_err(io(dir))?
+                .len();
+            if l.size != size {
+                return Err(reject(format!(
+                    "the certificate says the library is {} bytes, {} has {size}",
+                    l.size, lib_f.path
+                )));
+            }
+        }
+    } else {
+        if let Some(f) = by_role.get("library").and_then(|v| v.first()) {
+            return Err(reject(format!(
+                "the certificate says the library is not included, yet lists {} as the library",
+                f.path
+            )));
+        }
+        if results.provenance.backend_sha256 != cert.backend_sha256 {
+            return Err(reject(format!(
+                "the results were made with library sha256 {}, the certificate certifies {}",
+                results.provenance.backend_sha256, cert.backend_sha256
+            )));
+        }
+    }
     let root = dir.canonicalize().map_err(io(dir))?;
+    let mut suites = Vec::new();
     for s in &results.provenance.suites {
         let rel = inside("suites", Path::new(&s.path));
-        confined(dir, &rel).map_err(reject)?;
+        suites.push(confined(dir, &rel).map_err(reject)?);
         let suite = suite_files(&dir.join(&rel))
             .map_err(|e| reject(format!("bundled suite {rel}: {e}")))?;
         // Includes are read too: each must be a file of the bundle.
@@ -383,5 +517,10 @@ pub fn verify(dir: &Path) -> Result<Certificate, CertError> {
             "certificate summary or manifest differs from results.json".into(),
         ));
     }
-    Ok(cert)
+    Ok(Verified {
+        cert,
+        signature,
+        results,
+        suites,
+    })
 }

@@ -19,7 +19,10 @@
 //! A bundle is a directory: `certificate.json` (the claim: profile, level,
 //! provenance, and the sha256 of every other file), `results.json`, the
 //! backend library under `backend/`, the profile, the suite files and the
-//! fixtures the profile lists. `xpucert verify` re-hashes every file,
+//! fixtures the profile lists (with `--no-library`, the library's name,
+//! size and sha256 only). `certify --sign KEY` signs `certificate.json`
+//! ([`sign`]); `xpucert verify --pubkey KEY.pub` checks that signature
+//! first. `xpucert verify` re-hashes every file,
 //! checks that the results name the bundled library and suites, recomputes
 //! the level from the bundled results and profile, and refuses any
 //! difference.
@@ -27,18 +30,23 @@
 //!
 //! Layout: [`profile`] (profiles and levels), [`bundle`] (writing and
 //! verifying bundles), [`certify`] (running a profile in process and
-//! bundling the result). Above `run` (certify drives the runner) and below
+//! bundling the result, and `verify --rerun`), [`sign`] (keys and
+//! signatures). Above `run` (certify drives the runner) and below
 //! the command line.
 
 pub mod bundle;
 pub mod certify;
 pub mod profile;
+pub mod sign;
 
 use std::path::Path;
 
 use thiserror::Error;
 
-pub use bundle::{BundleFile, CERT_SCHEMA, Certificate, verify, write_bundle};
+pub use bundle::{
+    BundleFile, BundleOptions, CERT_SCHEMA, Certificate, LibraryRecord, Verified, verify,
+    verify_with, write_bundle, write_bundle_with,
+};
 pub use profile::{
     LevelReport, ModelReq, Profile, Required, ThroughputRule, level, load_profile, parse_profile,
     profile_path, profile_suites,
@@ -69,6 +77,14 @@ pub enum CertError {
         /// Bundle path.
         bundle: String,
         /// What is wrong.
+        msg: String,
+    },
+    /// A key file is missing or malformed (its content is never shown).
+    #[error("key file {path}: {msg}")]
+    Key {
+        /// Path.
+        path: String,
+        /// What.
         msg: String,
     },
     /// Anything else that prevents making a bundle.

@@ -71,6 +71,8 @@ enum Command {
     Certify(cert::CertifyArgs),
     /// Re-check every hash and the level of a certificate bundle.
     Verify(cert::VerifyArgs),
+    /// Write an ed25519 key pair for `certify --sign` and `verify --pubkey`.
+    Keygen(cert::KeygenArgs),
     /// Write a backend skeleton (C, C++ or Rust) that builds and loads.
     NewBackend(tools::NewBackendArgs),
     /// Rerun one case and dump inputs, expected, actual and errors as .npy.
@@ -249,6 +251,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Report(a) => results::report(a),
         Command::Certify(a) => cert::certify(a),
         Command::Verify(a) => cert::verify(a),
+        Command::Keygen(a) => cert::keygen(a),
         Command::NewBackend(a) => tools::new_backend(a),
         Command::Repro(a) => tools::repro(a),
         Command::Worker => {

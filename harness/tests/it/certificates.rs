@@ -98,7 +98,7 @@ fn certify_verify_and_reject_tampering() {
     assert!(o.stderr.contains("claims L2"), "{}", o.stderr);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();

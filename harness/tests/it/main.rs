@@ -13,6 +13,7 @@
 mod common;
 
 mod certificates;
+mod certificates_signed;
 mod ci_output;
 mod conversions;
 mod coverage;
