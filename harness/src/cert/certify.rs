@@ -302,6 +302,7 @@ pub fn rerun(verified: &Verified, req: &RerunRequest) -> Result<StatusComparison
         shard: None,
         command: rerun_command(&path, &verified.suites, &req.out, &req.options),
         memory_budget: None,
+        profile: verified.results.provenance.profile.clone(),
     };
     let plan = Plan::load(config).map_err(RerunError::Run)?;
     let runner = Runner::new(plan).map_err(RerunError::Run)?;
