@@ -14,11 +14,7 @@ use crate::run::{Plan, RunConfig, RunOutcome, Runner};
 
 #[derive(clap::Args, Debug)]
 pub(super) struct RunArgs {
-    /// Backend library path, or a bundled backend: `reference` (the
-    /// reference CPU backend) or `mutants` (the reference with one
-    /// deliberate behaviour, chosen by `--option mode=NAME`; an unknown
-    /// NAME lists them all).
-    #[arg(long)]
+    #[arg(long, help = BACKEND_HELP, long_help = BACKEND_LONG_HELP)]
     backend: String,
     #[arg(long = "suite", default_value = "core", help = super::SUITE_HELP)]
     suites: Vec<PathBuf>,
@@ -74,6 +70,35 @@ pub(super) struct RunArgs {
     #[arg(long, value_parser = parse_budget)]
     memory_budget: Option<u64>,
 }
+
+/// `--backend` in `run -h`.
+const BACKEND_HELP: &str = "Backend library path, or a bundled backend: `reference` or `mutants` \
+(`--option mode=NAME`; `run --help` lists the modes)";
+
+/// `--backend` in `run --help`: the bundled backends and every mutant mode
+/// (checked against the mutants' own list by tests/it/hardening.rs).
+pub(super) const BACKEND_LONG_HELP: &str = "Backend library path, or a bundled backend:
+  reference  the reference CPU backend (found next to xpucert, in PREFIX/lib/xpucert, or $XPUCERT_REFERENCE_LIB)
+  mutants    the reference with one deliberate behaviour, the harness's own test backend:
+             --option mode=NAME, NAME one of: \
+honest, reversed_sum, pairwise_sum, fma_matmul, blocked_matmul, f64_accumulate, \
+online_softmax, fast_exp, tanh_expm1, div_reciprocal, declared_tf32, \
+declared_bf16_inputs, flush_to_zero, flash_attention2, tf32_attention_declared, \
+half_io_f32_accumulate, flush_inputs_declared, flush_both_declared, \
+matmul_tail_unwritten, matmul_tail_short_k, softmax_no_max, logsoftmax_of_softmax, \
+layernorm_unbiased, norm_eps_outside_sqrt, norm_reads_past_row, gelu_tanh_for_erf, \
+rope_pairing_swapped, causal_mask_missing, causal_off_by_one, attention_scale_1_over_d, \
+attention_softcap_ignored, gqa_head_modulo, broadcast_rows, \
+attention_mask_before_softcap, causal_ignores_past, softmax_axis_by_size, \
+broadcast_leading_one, half_running_accumulator, attention_bf16_scores_f32, \
+strides_ignored, bf16_truncation, tf32_declared_bf16_inputs, bf16_accumulator, \
+half_accumulator, tf32_undeclared, reducemax_drops_nan, reducemean_wrong_count, \
+topk_ties_reversed, gemm_beta_ignored, cast_int_saturates, transpose_inverse_perm, \
+concat_negative_axis, where_tiled_condition, exp_low_degree, tanh_cancellation, \
+softplus_unguarded, sigmoid_f16_naive, flush_outputs_undeclared, \
+flush_inputs_undeclared, cache_outputs, segfault, abort, exit0, infinite_loop, sleep, \
+write_past_output, write_input, unwritten_output, leak, unknown_status, no_nul_message, \
+init_crash, async_stream, async_sync_fails, async_sync_hangs";
 
 fn parse_budget(s: &str) -> Result<u64, String> {
     crate::run::plan::parse_size(s)

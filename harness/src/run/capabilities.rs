@@ -14,7 +14,7 @@ use crate::backend::Executor;
 use crate::suite::Case;
 
 /// One row of the table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Capability {
     /// ONNX op name.
     pub op: String,

@@ -519,3 +519,47 @@ fn a_memory_budget_that_is_not_a_size_is_refused() {
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
 }
+
+/// `run --help` names the bundled backends and every mode of the mutants
+/// backend, exactly the mutants' own list.
+#[test]
+fn run_help_lists_the_bundled_backends_and_every_mutant_mode() {
+    let out = run(xpucert().args(["run", "--help"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("  reference  "), "{}", out.stdout);
+    let listed: Vec<String> = out
+        .stdout
+        .split("NAME one of:")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .unwrap_or_else(|| panic!("no mode list in:\n{}", out.stdout))
+        .split(',')
+        .map(|m| m.trim().to_string())
+        .collect();
+    let modes: Vec<String> = xpucert_mutants::modes()
+        .iter()
+        .map(|m| m.name.to_string())
+        .collect();
+    assert_eq!(
+        listed, modes,
+        "run --help lists other modes than the mutants have"
+    );
+}
+
+/// `info --format json` says what the text does: identity, groups,
+/// manifest, one capability row per op x dtype of the suite.
+#[test]
+fn info_as_json() {
+    common::build_reference();
+    let out = run(xpucert().args(["info", "--backend", "reference", "--format", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["backend"], "xpucert-reference");
+    assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(v["groups"]["streams"], false);
+    assert!(v["manifest"]["ops"].is_array(), "{}", v["manifest"]);
+    let rows = v["capabilities"].as_array().unwrap();
+    assert!(rows.len() > 100, "{}", rows.len());
+    assert!(rows.iter().all(|r| r["support"] == "native"), "{rows:?}");
+    assert!(v["capability_error"].is_null());
+}
