@@ -42,6 +42,9 @@ pub struct CertifyRequest {
     pub out: PathBuf,
     /// The results.
     pub source: Source,
+    /// The waiver file of the run (`Source::Run`; a results file names its
+    /// own in its provenance).
+    pub waivers: Option<PathBuf>,
 }
 
 /// Why no certificate was written.
@@ -86,8 +89,15 @@ pub fn certify(
                 measure: false,
                 baseline: None,
                 shard: None,
-                command: run_command(backend, &req.profile, &run_dir, options),
+                command: run_command(
+                    backend,
+                    &req.profile,
+                    &run_dir,
+                    options,
+                    req.waivers.as_deref(),
+                ),
                 memory_budget: None,
+                waivers: req.waivers.clone(),
             };
             let plan = Plan::load(config).map_err(CertifyError::Run)?;
             let runner = Runner::new(plan).map_err(CertifyError::Run)?;
@@ -112,6 +122,7 @@ fn run_command(
     profile: &str,
     run_dir: &std::path::Path,
     options: &[(String, String)],
+    waivers: Option<&std::path::Path>,
 ) -> Vec<String> {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
@@ -132,6 +143,9 @@ fn run_command(
     command.extend(["--format".to_string(), "table".to_string()]);
     for (k, v) in options {
         command.extend(["--option".to_string(), format!("{k}={v}")]);
+    }
+    if let Some(w) = waivers {
+        command.extend(["--waivers".to_string(), w.display().to_string()]);
     }
     command
 }

@@ -27,6 +27,11 @@ pub(super) struct CertifyArgs {
     /// Bundle this results.json (of an earlier `run --profile`) instead of running.
     #[arg(long)]
     results: Option<PathBuf>,
+    /// Expected failures for the run (docs/waivers.md); the certificate
+    /// lists the waivers that applied and bundles the file. Not with
+    /// --results, whose run names its own waiver file.
+    #[arg(long, conflicts_with = "results")]
+    waivers: Option<PathBuf>,
 }
 
 /// Runs `certify`: 0 with a level, 1 without one.
@@ -47,6 +52,7 @@ pub(super) fn certify(a: CertifyArgs) -> Result<ExitCode, Failure> {
         profile: a.profile,
         out: a.out,
         source,
+        waivers: a.waivers,
     };
     let cert = match crate::cert::certify::certify(&req, &mut SummaryReporter) {
         Ok(cert) => cert,

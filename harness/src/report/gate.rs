@@ -3,8 +3,11 @@
 //!
 //! A case **regresses** when
 //! * its status got worse: statuses rank pass < warn < unsupported <
-//!   fail = error = crash = timeout (skip is not compared);
-//! * it is new and fails;
+//!   fail = error = crash = timeout = waived (skip is not compared; a
+//!   waived case is the failure it was, so failing -> waived is no change
+//!   and passing -> waived is a regression);
+//! * it is new and fails (a new waived case is reported, not a
+//!   regression: its failure is known and tracked);
 //! * it passed in both and its worst headroom (measured error / allowed
 //!   error) grew by more than `--max-headroom-growth` (absolute, default
 //!   0.25): still conformant, but much closer to the limit;
@@ -310,7 +313,9 @@ fn rank(s: Status) -> Option<u8> {
         Status::Pass => Some(0),
         Status::Warn => Some(1),
         Status::Unsupported => Some(2),
-        Status::Fail | Status::Error | Status::Crash | Status::Timeout => Some(3),
+        // A waived case is the failure it was: fail -> waived is no
+        // change, pass -> waived a regression.
+        Status::Fail | Status::Error | Status::Crash | Status::Timeout | Status::Waived => Some(3),
         Status::Skip => None,
     }
 }

@@ -112,6 +112,7 @@ mod tests {
             shard: None,
             command: vec!["xpucert".into(), "run".into()],
             memory_budget: None,
+            waivers: None,
         }
     }
 
@@ -152,6 +153,7 @@ mod tests {
                 started_at: String::new(),
                 finished_at: String::new(),
                 isolation_warning: None,
+                waivers: None,
             },
             summary: Summary::of(&cases, 1.0),
             cases,

@@ -104,6 +104,11 @@ pub struct Provenance {
     /// With `--isolation none`: what that mode gives up (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation_warning: Option<String>,
+    /// With `--waivers`: the file (path, sha256, entries), the day its
+    /// expiries were judged on, and the entries that expired or waived
+    /// nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waivers: Option<super::waivers::WaiverRecord>,
 }
 
 /// Counts by status and the verdict.
@@ -113,7 +118,8 @@ pub struct Summary {
     pub total: usize,
     /// Count per status name.
     pub by_status: BTreeMap<String, usize>,
-    /// Cases that ran: every status but `unsupported` and `skip`.
+    /// Cases that ran: every status but `unsupported` and `skip` (a
+    /// `waived` case ran).
     #[serde(default)]
     pub ran: usize,
     /// At least one case ran, and none is fail, error, crash or timeout: a
@@ -166,6 +172,18 @@ impl Summary {
         }
     }
 
+    /// The verdict with what it leans on: `CONFORMANT with 3 waived
+    /// failures` when waivers hid failures, else [`Summary::verdict`]
+    /// (a waived case is never reported as a plain pass).
+    pub fn verdict_text(&self) -> String {
+        let waived = self.count(Status::Waived);
+        match (waived, self.verdict()) {
+            (0, v) => v.to_string(),
+            (n, v @ "CONFORMANT") => format!("{v} with {n} waived {}", plural(n, "failure")),
+            (n, v) => format!("{v} ({n} waived {})", plural(n, "failure")),
+        }
+    }
+
     /// Coverage in words: `ran 2467 of 2469 cases (99.9%)`.
     pub fn coverage(&self) -> String {
         let pct = if self.total == 0 {
@@ -206,8 +224,16 @@ impl Summary {
             "{} cases ({}) -> {}",
             self.total,
             counts.join(", "),
-            self.verdict()
+            self.verdict_text()
         )
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
     }
 }
 
