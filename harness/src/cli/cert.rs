@@ -80,12 +80,21 @@ pub(super) fn certify(a: CertifyArgs) -> Result<ExitCode, Failure> {
             "certificate: profile {}, backend {}, level {} -> {}",
             cert.profile,
             escape_line(&cert.backend_name),
-            cert.level.name(),
+            cert.level.describe(),
             req.out.join("certificate.json").display()
         ))
     );
     for b in &cert.level.blockers {
         println!("  not higher: {}", escape(b));
+    }
+    for w in &cert.waivers {
+        println!(
+            "  waiver: {}",
+            escape(&format!(
+                "`{}` ({}): {} ({}, expires {})",
+                w.case, w.status, w.reason, w.link, w.expires
+            ))
+        );
     }
     Ok(ExitCode::verdict(cert.level.level >= 1))
 }
@@ -109,7 +118,7 @@ pub(super) fn verify(a: VerifyArgs) -> Result<ExitCode, Failure> {
                     escape_line(&cert.profile),
                     escape_line(&cert.backend_name),
                     cert.backend_sha256,
-                    cert.level.name()
+                    cert.level.describe()
                 ))
             );
             Ok(ExitCode::Success)
