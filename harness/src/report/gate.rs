@@ -506,6 +506,75 @@ mod tests {
         }
     }
 
+    fn results(cases: &[(&str, Status)]) -> ResultsFile {
+        let cases: Vec<CaseResult> = cases
+            .iter()
+            .map(|(id, s)| {
+                CaseResult::for_model(id, crate::numerics::DType::F32, "x".into(), *s, None)
+            })
+            .collect();
+        ResultsFile {
+            schema: crate::run::results::SCHEMA.into(),
+            schema_version: crate::run::results::SCHEMA_VERSION,
+            provenance: crate::run::Provenance {
+                harness_version: "0".into(),
+                harness_commit: None,
+                backend_path: "/lib/x.so".into(),
+                backend_sha256: "ab".repeat(32),
+                backend_name: "x".into(),
+                backend_abi: "1.0".into(),
+                manifest: serde_json::Value::Null,
+                host: Default::default(),
+                suites: vec![],
+                command: vec![],
+                started_at: String::new(),
+                finished_at: String::new(),
+                isolation_warning: None,
+                waivers: None,
+            },
+            summary: crate::run::Summary::of(&cases, 1.0),
+            cases,
+            shard: None,
+        }
+    }
+
+    #[test]
+    fn a_waived_case_is_the_failure_it_was() {
+        let base = results(&[
+            ("m.failing", Status::Fail),
+            ("m.waived", Status::Waived),
+            ("m.passing", Status::Pass),
+        ]);
+        let cur = results(&[
+            ("m.failing", Status::Waived),
+            ("m.waived", Status::Crash),
+            ("m.passing", Status::Waived),
+            ("m.new", Status::Waived),
+        ]);
+        let g = gate(&base, &cur, GateRules::default()).unwrap();
+        let regressions: Vec<(&str, &Change)> = g
+            .regressions
+            .iter()
+            .map(|d| (d.id.as_str(), &d.change))
+            .collect();
+        assert_eq!(
+            regressions,
+            [(
+                "m.passing",
+                &Change::StatusWorse {
+                    from: Status::Pass,
+                    to: Status::Waived
+                }
+            )]
+        );
+        assert!(g.notes.iter().any(|d| d.id == "m.new"
+            && d.change
+                == Change::New {
+                    status: Status::Waived
+                }));
+        assert_eq!(g.compared, 3);
+    }
+
     #[test]
     fn noise_is_not_a_slowdown_but_a_shift_is() {
         let base = tp(&[1.0, 1.02, 0.98, 1.01, 0.99, 1.3, 1.0, 1.01, 0.97, 1.03]);

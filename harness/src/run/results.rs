@@ -551,6 +551,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_verdict_names_the_waived_failures_it_leans_on() {
+        use crate::numerics::DType;
+        let case = |s| CaseResult::for_model("m", DType::F32, "x".into(), s, None);
+        let s = Summary::of(&[case(Status::Pass), case(Status::Waived)], 1.0);
+        assert!(s.conformant);
+        assert_eq!(s.ran, 2);
+        assert_eq!(s.verdict_text(), "CONFORMANT with 1 waived failure");
+        let s = Summary::of(
+            &[
+                case(Status::Waived),
+                case(Status::Waived),
+                case(Status::Fail),
+            ],
+            1.0,
+        );
+        assert_eq!(s.verdict_text(), "NOT CONFORMANT (2 waived failures)");
+        assert_eq!(
+            s.describe(),
+            "3 cases (1 fail, 2 waived) -> NOT CONFORMANT (2 waived failures)"
+        );
+        let s = Summary::of(&[case(Status::Pass)], 1.0);
+        assert_eq!(s.verdict_text(), "CONFORMANT");
+    }
+
+    #[test]
     fn rfc3339_known_instants() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
