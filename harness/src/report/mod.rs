@@ -51,8 +51,9 @@ pub fn declared(c: &CaseResult) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
-/// A waived case in words: `waived fail: REASON (LINK, expires DATE)`,
-/// then its own message. What every report shows instead of a pass.
+/// A waived case in words, on one line: `waived fail: REASON (LINK,
+/// expires DATE)`, then its own message. What every report shows instead
+/// of a pass.
 pub fn waived_text(c: &CaseResult) -> String {
     let Some(w) = &c.waiver else {
         return c.status.name().to_string();
@@ -65,7 +66,7 @@ pub fn waived_text(c: &CaseResult) -> String {
         s.push_str("; ");
         s.push_str(m);
     }
-    s
+    s.replace(['\n', '\r'], " ")
 }
 
 /// Counts for one op x dtype row.

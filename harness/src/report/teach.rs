@@ -113,8 +113,12 @@ pub fn ci_lines(results: &crate::run::ResultsFile) -> Vec<String> {
         })
         .map(|c| {
             if c.status == crate::run::Status::Waived {
-                let text = super::waived_text(c).replace('\n', " ");
-                return format!("WAIVED {} ({}): {text}", c.id, c.location);
+                return format!(
+                    "WAIVED {} ({}): {}",
+                    c.id,
+                    c.location,
+                    super::waived_text(c)
+                );
             }
             let mut line = format!(
                 "{} {} ({})",

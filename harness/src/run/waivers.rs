@@ -160,6 +160,12 @@ impl Waivers {
             if case.is_empty() {
                 return Err(at(w.case.referenced, "`case` is empty".into()));
             }
+            if case.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(at(
+                    w.case.referenced,
+                    "`case` holds whitespace or control characters; case ids have none".into(),
+                ));
+            }
             let status = WAIVABLE
                 .into_iter()
                 .find(|s| s.name() == w.status.value)
@@ -172,7 +178,14 @@ impl Waivers {
                         ),
                     )
                 })?;
-            let reason = w.reason.value.trim();
+            // One line in every report: a folded or multi-line reason is
+            // joined with single spaces.
+            let reason = w
+                .reason
+                .value
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             if reason.is_empty() {
                 return Err(at(
                     w.reason.referenced,
@@ -198,7 +211,7 @@ impl Waivers {
             let waiver = Waiver {
                 case: case.to_string(),
                 status,
-                reason: reason.to_string(),
+                reason,
                 link: link.to_string(),
                 expires: expires.to_string(),
             };
@@ -514,6 +527,22 @@ waivers:
         assert!(e.starts_with("w.yaml:12:5: a second waiver of `core.matmul.bf16.*` (fail); the first is at line 2"), "{e}");
         assert!(parse("").is_err());
         assert!(parse("waivers: []").unwrap().entries.is_empty());
+    }
+
+    #[test]
+    fn a_multi_line_reason_is_one_line() {
+        let text = FILE.replacen(
+            "reason: bf16 accumulates in bf16",
+            "reason: |\n      bf16 accumulates\n      in bf16 -> CONFORMANT",
+            1,
+        );
+        let w = parse(&text).unwrap();
+        assert_eq!(
+            w.entries[0].reason,
+            "bf16 accumulates in bf16 -> CONFORMANT"
+        );
+        let e = parse(&FILE.replacen("core.add.*", "\"core.add .*\"", 1)).unwrap_err();
+        assert!(e.starts_with("w.yaml:7:11: `case` holds whitespace"), "{e}");
     }
 
     #[test]
