@@ -56,6 +56,11 @@ pub struct Certificate {
     /// bundled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub library: Option<LibraryRecord>,
+    /// The waivers that applied (each waived at least one case), in the
+    /// order of the run's waiver file, which the bundle holds as
+    /// `waivers.yaml` (role `waivers`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waivers: Vec<crate::run::waivers::Waiver>,
 }
 
 /// What a certificate says about the backend library.
@@ -273,6 +278,7 @@ pub fn write_bundle_with(
             copy_in(dir, &inside("suites", &rel_to_root), f, "suite", &mut files)?;
         }
     }
+    bundle_waivers(dir, &results, &mut files)?;
     for fx in &profile.fixtures {
         let mut all = Vec::new();
         walk(fx, &mut all)?;
@@ -299,6 +305,7 @@ pub fn write_bundle_with(
             sha256: lib_sha,
             included: options.include_library,
         }),
+        waivers: applied_waivers(&results),
     };
     let path = dir.join("certificate.json");
     let text = crate::text::to_json_pretty(&cert).map_err(|e| CertError::Other(e.to_string()))?;
@@ -517,10 +524,122 @@ pub fn verify_with(dir: &Path, public: Option<&PublicKey>) -> Result<Verified, C
             "certificate summary or manifest differs from results.json".into(),
         ));
     }
+    check_waivers(
+        dir,
+        &cert,
+        &results,
+        by_role.get("waivers").map(Vec::as_slice),
+    )
+    .map_err(reject)?;
     Ok(Verified {
         cert,
         signature,
         results,
         suites,
     })
+}
+
+/// Where a bundle keeps the run's waiver file.
+const WAIVERS_FILE: &str = "waivers.yaml";
+
+/// Copies the run's waiver file into the bundle, if it had one; it must
+/// still hash to what the results recorded.
+fn bundle_waivers(
+    dir: &Path,
+    results: &ResultsFile,
+    files: &mut Vec<BundleFile>,
+) -> Result<(), CertError> {
+    let Some(w) = &results.provenance.waivers else {
+        return Ok(());
+    };
+    let src = Path::new(&w.path);
+    let sha = sha_file(src)?;
+    if sha != w.sha256 {
+        return Err(CertError::Other(format!(
+            "waiver file {} changed since the run (sha256 {sha} now, {} in the results)",
+            w.path, w.sha256
+        )));
+    }
+    copy_in(dir, WAIVERS_FILE, src, "waivers", files)
+}
+
+/// The waivers that waived a case of `results`, in file order.
+fn applied_waivers(results: &ResultsFile) -> Vec<crate::run::waivers::Waiver> {
+    let Some(w) = &results.provenance.waivers else {
+        return Vec::new();
+    };
+    w.entries
+        .iter()
+        .filter(|e| {
+            results
+                .cases
+                .iter()
+                .any(|c| c.status == crate::run::Status::Waived && c.waiver.as_ref() == Some(*e))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The waivers of a bundle hold: the bundled waiver file (already hashed
+/// as listed) is the one the results name and says what they recorded,
+/// every waived case is waived by one of its entries (its glob matches,
+/// its status is the case's, it was in date on the day the run judged),
+/// and the certificate lists exactly the entries that applied.
+fn check_waivers(
+    dir: &Path,
+    cert: &Certificate,
+    results: &ResultsFile,
+    bundled: Option<&[&BundleFile]>,
+) -> Result<(), String> {
+    use crate::run::Status;
+    use crate::run::waivers::Waivers;
+    let waived = || results.cases.iter().filter(|c| c.status == Status::Waived);
+    let Some(record) = &results.provenance.waivers else {
+        if let Some(c) = waived().next() {
+            return Err(format!(
+                "case {} is waived, but the results name no waiver file",
+                c.id
+            ));
+        }
+        if bundled.is_some() || !cert.waivers.is_empty() {
+            return Err("the certificate lists waivers the results do not name".into());
+        }
+        return Ok(());
+    };
+    let file = match bundled {
+        Some([f]) => f,
+        _ => return Err("the bundle must hold exactly one waivers file".into()),
+    };
+    if file.sha256 != record.sha256 {
+        return Err(format!(
+            "the bundled waiver file has sha256 {}, the results were judged with {}",
+            file.sha256, record.sha256
+        ));
+    }
+    let text =
+        std::fs::read_to_string(dir.join(&file.path)).map_err(|e| format!("{}: {e}", file.path))?;
+    let parsed = Waivers::parse(Path::new(&file.path), &text, record.judged_on.clone())
+        .map_err(|e| format!("bundled waiver file {e}"))?;
+    if parsed.entries != record.entries {
+        return Err(
+            "the bundled waiver file's entries differ from those the results recorded".into(),
+        );
+    }
+    for c in waived() {
+        let ok = c.waiver.as_ref().is_some_and(|w| {
+            parsed.entries.contains(w)
+                && crate::run::glob_match(&w.case, &c.id)
+                && !parsed.expired(w)
+        });
+        if !ok {
+            return Err(format!(
+                "case {} is waived, but no in-date entry of the bundled waiver file waives it",
+                c.id
+            ));
+        }
+    }
+    if cert.waivers != applied_waivers(results) {
+        return Err("the certificate's waivers differ from those its results applied".into());
+    }
+    Ok(())
 }

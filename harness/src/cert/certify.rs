@@ -53,6 +53,9 @@ pub struct CertifyRequest {
     pub include_library: bool,
     /// Sign `certificate.json` with this key (`certificate.sig`).
     pub sign: Option<SecretKey>,
+    /// The waiver file of the run (`Source::Run`; a results file names its
+    /// own in its provenance).
+    pub waivers: Option<PathBuf>,
 }
 
 /// Why no certificate was written.
@@ -97,9 +100,16 @@ pub fn certify(
                 measure: false,
                 baseline: None,
                 shard: None,
-                command: run_command(backend, &req.profile, &run_dir, options),
+                command: run_command(
+                    backend,
+                    &req.profile,
+                    &run_dir,
+                    options,
+                    req.waivers.as_deref(),
+                ),
                 memory_budget: None,
                 profile: Some(profile.reference()),
+                waivers: req.waivers.clone(),
             };
             let plan = Plan::load(config).map_err(CertifyError::Run)?;
             let runner = Runner::new(plan).map_err(CertifyError::Run)?;
@@ -131,6 +141,7 @@ fn run_command(
     profile: &str,
     run_dir: &std::path::Path,
     options: &[(String, String)],
+    waivers: Option<&std::path::Path>,
 ) -> Vec<String> {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
@@ -151,6 +162,9 @@ fn run_command(
     command.extend(["--format".to_string(), "table".to_string()]);
     for (k, v) in options {
         command.extend(["--option".to_string(), format!("{k}={v}")]);
+    }
+    if let Some(w) = waivers {
+        command.extend(["--waivers".to_string(), w.display().to_string()]);
     }
     command
 }
@@ -231,10 +245,16 @@ impl StatusComparison {
 /// and a timeout on either side is not compared (it depends on the
 /// machine's speed). Throughput is not compared.
 pub fn compare_statuses(certified: &[CaseResult], rerun: &[CaseResult]) -> StatusComparison {
+    // The rerun applies no waivers: a waived case is the status it was
+    // waived for, which its waiver records.
+    let judged = |c: &CaseResult| match (&c.status, &c.waiver) {
+        (Status::Waived, Some(w)) => w.status,
+        _ => c.status,
+    };
     let theirs: BTreeMap<&str, Status> = rerun.iter().map(|c| (c.id.as_str(), c.status)).collect();
     let ours: BTreeMap<&str, Status> = certified
         .iter()
-        .map(|c| (c.id.as_str(), c.status))
+        .map(|c| (c.id.as_str(), judged(c)))
         .collect();
     let mut out = StatusComparison::default();
     let both = certified
@@ -242,7 +262,7 @@ pub fn compare_statuses(certified: &[CaseResult], rerun: &[CaseResult]) -> Statu
         .map(|c| {
             (
                 c.id.as_str(),
-                Some(c.status),
+                Some(judged(c)),
                 theirs.get(c.id.as_str()).copied(),
             )
         })
@@ -303,6 +323,8 @@ pub fn rerun(verified: &Verified, req: &RerunRequest) -> Result<StatusComparison
         command: rerun_command(&path, &verified.suites, &req.out, &req.options),
         memory_budget: None,
         profile: verified.results.provenance.profile.clone(),
+        // Waived cases are compared by the status they were waived for.
+        waivers: None,
     };
     let plan = Plan::load(config).map_err(RerunError::Run)?;
     let runner = Runner::new(plan).map_err(RerunError::Run)?;

@@ -11,6 +11,14 @@
 //!   interrupted.
 //! * **L3** model-conformant: every model the profile names has a model case
 //!   that passed. A profile that names no model cannot give L3.
+//!
+//! Waived cases (`run/waivers.rs`: a failure an in-date entry of the run's
+//! `--waivers` file expects) do not block L2 or L3: the waiver file is the
+//! vendor's signed-off list of known failures, as in the Vulkan/OpenCL
+//! CTS. The level is then stated with them (`L2 with 3 waived cases`,
+//! [`LevelReport::waived`]), the certificate lists the waivers that applied,
+//! and the bundle holds the waiver file, which `verify` checks every waived
+//! case against.
 //! * **L4** throughput reported under the measurement rules: every case of
 //!   the required pairs carries a throughput record with at least
 //!   `throughput.min_iterations` timed iterations and its samples, and every

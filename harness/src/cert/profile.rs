@@ -216,6 +216,14 @@ pub struct LevelReport {
     /// Why each level above `level` was not reached (the first blocker of
     /// the next level, then later ones).
     pub blockers: Vec<String>,
+    /// Cases of the required pairs and models that are `waived`: they did
+    /// not block L2/L3, and the level is stated with them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waived: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl LevelReport {
@@ -225,6 +233,16 @@ impl LevelReport {
             "none".into()
         } else {
             format!("L{}", self.level)
+        }
+    }
+
+    /// The level with the waived cases it leans on: `L2 with 3 waived
+    /// cases`, or just [`LevelReport::name`].
+    pub fn describe(&self) -> String {
+        match self.waived {
+            0 => self.name(),
+            1 => format!("{} with 1 waived case", self.name()),
+            n => format!("{} with {n} waived cases", self.name()),
         }
     }
 }
@@ -240,9 +258,19 @@ pub fn level(profile: &Profile, r: &ResultsFile) -> LevelReport {
         } else {
             "L1: the library returned no JSON manifest".into()
         });
-        return LevelReport { level: 0, blockers };
+        return LevelReport {
+            level: 0,
+            blockers,
+            waived: 0,
+        };
     }
     let mut level = 1;
+    // A waived case (a failure the run's waiver file expects, still in
+    // date when it ran) does not block L2 or L3; the level is stated with
+    // the number of them (`describe`), and the certificate lists the
+    // waivers.
+    let conforms = |s: Status| matches!(s, Status::Pass | Status::Warn | Status::Waived);
+    let mut waived = 0;
     // L2
     let mut l2 = Vec::new();
     if r.summary.interrupted {
@@ -271,10 +299,8 @@ pub fn level(profile: &Profile, r: &ResultsFile) -> LevelReport {
             if missing {
                 continue;
             }
-            let bad: Vec<_> = cases
-                .iter()
-                .filter(|c| !matches!(c.status, Status::Pass | Status::Warn))
-                .collect();
+            waived += cases.iter().filter(|c| c.status == Status::Waived).count();
+            let bad: Vec<_> = cases.iter().filter(|c| !conforms(c.status)).collect();
             if let Some(first) = bad.first() {
                 l2.push(format!(
                     "L2: {} x {dt}: {} of {} cases not conformant (first: {} {})",
@@ -300,16 +326,14 @@ pub fn level(profile: &Profile, r: &ResultsFile) -> LevelReport {
             .iter()
             .filter(|c| c.model.as_ref().is_some_and(|s| s.name == m.name))
             .collect();
+        waived += cases.iter().filter(|c| c.status == Status::Waived).count();
         if cases.is_empty() {
             l3.push(format!(
                 "L3: no result for model {} ({})",
                 m.name,
                 m.suite.display()
             ));
-        } else if let Some(c) = cases
-            .iter()
-            .find(|c| !matches!(c.status, Status::Pass | Status::Warn))
-        {
+        } else if let Some(c) = cases.iter().find(|c| !conforms(c.status)) {
             l3.push(format!("L3: model {}: {} is {}", m.name, c.id, c.status));
         }
     }
@@ -370,5 +394,9 @@ pub fn level(profile: &Profile, r: &ResultsFile) -> LevelReport {
             }
         }
     }
-    LevelReport { level, blockers }
+    LevelReport {
+        level,
+        blockers,
+        waived,
+    }
 }

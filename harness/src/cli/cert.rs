@@ -37,6 +37,11 @@ pub(super) struct CertifyArgs {
     /// and sha256 (for a proprietary library).
     #[arg(long)]
     no_library: bool,
+    /// Expected failures for the run (docs/waivers.md); the certificate
+    /// lists the waivers that applied and bundles the file. Not with
+    /// --results, whose run names its own waiver file.
+    #[arg(long, conflicts_with = "results")]
+    waivers: Option<PathBuf>,
 }
 
 /// Runs `certify`: 0 with a level, 1 without one.
@@ -66,6 +71,7 @@ pub(super) fn certify(a: CertifyArgs) -> Result<ExitCode, Failure> {
         source,
         include_library: !a.no_library,
         sign: key,
+        waivers: a.waivers,
     };
     let cert = match crate::cert::certify::certify(&req, &mut SummaryReporter) {
         Ok(cert) => cert,
@@ -93,7 +99,7 @@ pub(super) fn certify(a: CertifyArgs) -> Result<ExitCode, Failure> {
             "certificate: profile {}, backend {}, level {} -> {}",
             cert.profile,
             escape_line(&cert.backend_name),
-            cert.level.name(),
+            cert.level.describe(),
             req.out.join("certificate.json").display()
         ))
     );
@@ -111,6 +117,15 @@ pub(super) fn certify(a: CertifyArgs) -> Result<ExitCode, Failure> {
             "signed: {} by key {}",
             req.out.join(sign::SIG_FILE).display(),
             key.public().id()
+        );
+    }
+    for w in &cert.waivers {
+        println!(
+            "  waiver: {}",
+            escape(&format!(
+                "`{}` ({}): {} ({}, expires {})",
+                w.case, w.status, w.reason, w.link, w.expires
+            ))
         );
     }
     Ok(ExitCode::verdict(cert.level.level >= 1))
@@ -309,7 +324,7 @@ fn print_verified(v: &Verified) {
             escape_line(&cert.profile),
             escape_line(&cert.backend_name),
             cert.backend_sha256,
-            cert.level.name()
+            cert.level.describe()
         ))
     );
     if !cert.library_included() {

@@ -212,11 +212,12 @@ pub(super) struct ReportArgs {
 pub(super) fn report(a: ReportArgs) -> Result<ExitCode, Failure> {
     let r = read_results(&a.results)?;
     let text = match a.format {
-        ReportFormat::Table => format!(
-            "{}\n{}",
-            report::summary_table(&r),
-            report::verdict_line(&r)
-        ),
+        ReportFormat::Table => {
+            let mut lines = vec![report::summary_table(&r).to_string()];
+            lines.extend(report::waiver_lines(&r, usize::MAX));
+            lines.push(report::verdict_line(&r));
+            lines.join("\n")
+        }
         ReportFormat::Json => to_json_pretty(&r).map_err(|e| Failure::usage(e.to_string()))?,
         ReportFormat::Junit => report::junit::render(&r),
         ReportFormat::Md => report::markdown::render(&r, a.max_chars),

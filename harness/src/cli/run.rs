@@ -69,6 +69,12 @@ pub(super) struct RunArgs {
     /// run (exit 2), naming the case.
     #[arg(long, value_parser = parse_budget)]
     memory_budget: Option<u64>,
+    /// Expected failures: a YAML file of case globs with the status each is
+    /// known to have, a reason, a tracking link and an expiry date
+    /// (docs/waivers.md). A matching failure is reported as `waived`; one
+    /// whose waiver expired stays a failure.
+    #[arg(long)]
+    waivers: Option<PathBuf>,
 }
 
 /// `--backend` in `run -h`.
@@ -184,6 +190,7 @@ pub(super) fn run(a: RunArgs) -> Result<ExitCode, Failure> {
         command: std::env::args().collect(),
         memory_budget: a.memory_budget,
         profile,
+        waivers: a.waivers,
     };
     let runner = Runner::new(Plan::load(config)?)?;
     let mut progress = ProgressObserver::new();

@@ -3,8 +3,11 @@
 //!
 //! A case **regresses** when
 //! * its status got worse: statuses rank pass < warn < unsupported <
-//!   fail = error = crash = timeout (skip is not compared);
-//! * it is new and fails;
+//!   fail = error = crash = timeout = waived (skip is not compared; a
+//!   waived case is the failure it was, so failing -> waived is no change
+//!   and passing -> waived is a regression);
+//! * it is new and fails (a new waived case is reported, not a
+//!   regression: its failure is known and tracked);
 //! * it passed in both and its worst headroom (measured error / allowed
 //!   error) grew by more than `--max-headroom-growth` (absolute, default
 //!   0.25): still conformant, but much closer to the limit;
@@ -310,7 +313,9 @@ fn rank(s: Status) -> Option<u8> {
         Status::Pass => Some(0),
         Status::Warn => Some(1),
         Status::Unsupported => Some(2),
-        Status::Fail | Status::Error | Status::Crash | Status::Timeout => Some(3),
+        // A waived case is the failure it was: fail -> waived is no
+        // change, pass -> waived a regression.
+        Status::Fail | Status::Error | Status::Crash | Status::Timeout | Status::Waived => Some(3),
         Status::Skip => None,
     }
 }
@@ -499,6 +504,53 @@ mod tests {
             p90_s: s[s.len() * 9 / 10],
             ..Default::default()
         }
+    }
+
+    fn results(cases: &[(&str, Status)]) -> ResultsFile {
+        let cases: Vec<CaseResult> = cases
+            .iter()
+            .map(|(id, s)| {
+                CaseResult::for_model(id, crate::numerics::DType::F32, "x".into(), *s, None)
+            })
+            .collect();
+        ResultsFile::sample(cases)
+    }
+
+    #[test]
+    fn a_waived_case_is_the_failure_it_was() {
+        let base = results(&[
+            ("m.failing", Status::Fail),
+            ("m.waived", Status::Waived),
+            ("m.passing", Status::Pass),
+        ]);
+        let cur = results(&[
+            ("m.failing", Status::Waived),
+            ("m.waived", Status::Crash),
+            ("m.passing", Status::Waived),
+            ("m.new", Status::Waived),
+        ]);
+        let g = gate(&base, &cur, GateRules::default()).unwrap();
+        let regressions: Vec<(&str, &Change)> = g
+            .regressions
+            .iter()
+            .map(|d| (d.id.as_str(), &d.change))
+            .collect();
+        assert_eq!(
+            regressions,
+            [(
+                "m.passing",
+                &Change::StatusWorse {
+                    from: Status::Pass,
+                    to: Status::Waived
+                }
+            )]
+        );
+        assert!(g.notes.iter().any(|d| d.id == "m.new"
+            && d.change
+                == Change::New {
+                    status: Status::Waived
+                }));
+        assert_eq!(g.compared, 3);
     }
 
     #[test]

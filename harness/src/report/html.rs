@@ -269,8 +269,9 @@ struct CaseRow<'a> {
 struct Page<'a> {
     backend_name: &'a str,
     conformant: bool,
-    /// `CONFORMANT`, `NOT CONFORMANT` or `UNTESTED`.
-    verdict: &'static str,
+    /// `CONFORMANT`, `NOT CONFORMANT` or `UNTESTED`, with the waived
+    /// failures it leans on.
+    verdict: String,
     /// `ran N of M cases (P%)`.
     coverage: String,
     interrupted: bool,
@@ -334,6 +335,21 @@ pub fn render(r: &ResultsFile) -> String {
             ),
         ));
     }
+    if let Some(w) = &p.waivers {
+        provenance.push((
+            "waivers",
+            format!(
+                "{} ({} entries, sha256 {}, judged on {})",
+                w.path,
+                w.entries.len(),
+                w.sha256,
+                w.judged_on
+            ),
+        ));
+        for n in &w.notes {
+            provenance.push(("waiver attention", n.line()));
+        }
+    }
     let cases = r
         .cases
         .iter()
@@ -348,20 +364,20 @@ pub fn render(r: &ResultsFile) -> String {
             } else {
                 format!("{:.3}", c.headroom())
             },
-            message: c
-                .message
-                .as_deref()
-                .unwrap_or_default()
-                .chars()
-                .take(160)
-                .collect(),
+            message: match c.status {
+                Status::Waived => super::waived_text(c),
+                _ => c.message.clone().unwrap_or_default(),
+            }
+            .chars()
+            .take(160)
+            .collect(),
             details: serde_json::to_string_pretty(c).unwrap_or_default(),
         })
         .collect();
     let page = Page {
         backend_name: &p.backend_name,
         conformant: s.conformant,
-        verdict: s.verdict(),
+        verdict: s.verdict_text(),
         coverage: s.coverage(),
         interrupted: s.interrupted,
         total: s.total,

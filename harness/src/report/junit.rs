@@ -91,6 +91,13 @@ pub fn render(r: &ResultsFile) -> String {
                         .set_description(figures(c));
                     s
                 }
+                // Skipped with a message, as CI test views show expected
+                // failures: neither a pass nor a failure.
+                Status::Waived => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(super::waived_text(c)).set_type("waived");
+                    s
+                }
                 Status::Unsupported | Status::Skip => {
                     let mut s = TestCaseStatus::skipped();
                     s.set_message(c.message.clone().unwrap_or_else(|| c.status.name().into()))

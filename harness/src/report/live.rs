@@ -59,6 +59,9 @@ impl Observer for SummaryReporter {
         {
             println!("{}", escape(&line));
         }
+        for line in super::waiver_lines(results, DETAILED_FAILURES) {
+            println!("{}", escape(&line));
+        }
         println!("{}", escape(&super::verdict_line(results)));
         let path = results_json_path(&config.out);
         println!("results: {}", escape(&path.display().to_string()));

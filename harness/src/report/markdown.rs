@@ -24,7 +24,7 @@ pub fn render(r: &ResultsFile, max_chars: usize) -> String {
     let mut out = format!(
         "## xpucert: {} — {}\n\n",
         md_text(&r.provenance.backend_name),
-        s.verdict()
+        s.verdict_text()
     );
     let counts: Vec<String> = s
         .by_status
@@ -80,6 +80,42 @@ pub fn render(r: &ResultsFile, max_chars: usize) -> String {
             out.push_str(&format!(
                 "\n… {} more failures in results.json\n",
                 failures.len() - shown
+            ));
+        }
+        out.push('\n');
+    }
+    let waived: Vec<_> = r
+        .cases
+        .iter()
+        .filter(|c| c.status == crate::run::Status::Waived)
+        .collect();
+    if !waived.is_empty() {
+        out.push_str(&format!(
+            "### Waived ({})\n\n| case | waived | reason | link | expires |\n|---|---|---|---|---|\n",
+            waived.len()
+        ));
+        let start = out.len();
+        let mut shown = 0;
+        for c in &waived {
+            let Some(w) = &c.waiver else { continue };
+            let line = format!(
+                "| `{}` | {} | {} | {} | {} |\n",
+                md_text(&c.id),
+                w.status,
+                md_text(&w.reason).chars().take(200).collect::<String>(),
+                md_text(&w.link).chars().take(200).collect::<String>(),
+                w.expires
+            );
+            if out.len() - start + line.len() > max_chars / 8 {
+                break;
+            }
+            out.push_str(&line);
+            shown += 1;
+        }
+        if shown < waived.len() {
+            out.push_str(&format!(
+                "\n… {} more waived cases in results.json\n",
+                waived.len() - shown
             ));
         }
         out.push('\n');

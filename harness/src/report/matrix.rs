@@ -27,6 +27,8 @@ pub enum Verdict {
     Emulated,
     /// Nothing ran.
     Unsupported,
+    /// No failure, but failures the run's waivers expect (`waived`).
+    Waived,
     /// A failure.
     Fail,
 }
@@ -39,6 +41,7 @@ impl Verdict {
             Verdict::Warn => "warn",
             Verdict::Emulated => "emulated",
             Verdict::Unsupported => "unsupported",
+            Verdict::Waived => "waived",
             Verdict::Fail => "fail",
         }
     }
@@ -123,6 +126,8 @@ fn cell(cases: &[&CaseResult]) -> MatrixCell {
         .collect();
     let verdict = if cases.iter().any(|c| c.status.is_failure()) {
         Verdict::Fail
+    } else if cases.iter().any(|c| c.status == Status::Waived) {
+        Verdict::Waived
     } else if ran.is_empty() {
         Verdict::Unsupported
     } else if ran.iter().any(|c| c.status == Status::Warn) {
@@ -224,6 +229,10 @@ impl MatrixCell {
                 .map(|(_, v)| v)
                 .sum();
             s.push_str(&format!(" {failed}/{}", self.cases));
+        }
+        if self.verdict == Verdict::Waived {
+            let waived = self.by_status.get("waived").copied().unwrap_or(0);
+            s.push_str(&format!(" {waived}/{}", self.cases));
         }
         if let Some(p) = &self.precision {
             s.push_str(&format!(" [{p}]"));

@@ -51,6 +51,24 @@ pub fn declared(c: &CaseResult) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// A waived case in words, on one line: `waived fail: REASON (LINK,
+/// expires DATE)`, then its own message. What every report shows instead
+/// of a pass.
+pub fn waived_text(c: &CaseResult) -> String {
+    let Some(w) = &c.waiver else {
+        return c.status.name().to_string();
+    };
+    let mut s = format!(
+        "waived {}: {} ({}, expires {})",
+        w.status, w.reason, w.link, w.expires
+    );
+    if let Some(m) = &c.message {
+        s.push_str("; ");
+        s.push_str(m);
+    }
+    s.replace(['\n', '\r'], " ")
+}
+
 /// Counts for one op x dtype row.
 #[derive(Default)]
 struct Row {
@@ -114,6 +132,8 @@ pub fn summary_table(results: &ResultsFile) -> Table {
             .push(Cell::new(headroom_text(row.worst_headroom)).set_alignment(CellAlignment::Right));
         let verdict = if row.counts.keys().any(|s| s.is_failure()) {
             "FAIL"
+        } else if row.counts.contains_key(&Status::Waived) {
+            "WAIVED"
         } else if row
             .counts
             .keys()
@@ -183,6 +203,32 @@ pub fn failure_details(
     out
 }
 
+/// One line per waived case (at most `limit`), then one per waiver that
+/// needs attention (expired, or waived nothing): what the terminal
+/// summary shows between the failures and the verdict.
+pub fn waiver_lines(results: &ResultsFile, limit: usize) -> Vec<String> {
+    let waived: Vec<&CaseResult> = results
+        .cases
+        .iter()
+        .filter(|c| c.status == Status::Waived)
+        .collect();
+    let mut out: Vec<String> = waived
+        .iter()
+        .take(limit)
+        .map(|c| format!("WAIVED {}: {}", c.id, waived_text(c)))
+        .collect();
+    if waived.len() > limit {
+        out.push(format!(
+            "... and {} more waived; every case is in results.json",
+            waived.len() - limit
+        ));
+    }
+    if let Some(w) = &results.provenance.waivers {
+        out.extend(w.notes.iter().map(|n| format!("attention: {}", n.line())));
+    }
+    out
+}
+
 /// The closing line: counts and the verdict.
 pub fn verdict_line(results: &ResultsFile) -> String {
     let s = &results.recounted_summary();
@@ -201,6 +247,6 @@ pub fn verdict_line(results: &ResultsFile) -> String {
         counts.join(", "),
         s.wall_seconds,
         s.coverage(),
-        s.verdict()
+        s.verdict_text()
     )
 }

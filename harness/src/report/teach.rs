@@ -100,14 +100,26 @@ pub fn case_lines(c: &crate::run::CaseResult) -> Vec<String> {
     out
 }
 
-/// One plain line per failed case (or capability mismatch), for CI logs:
-/// `FAIL <id> (<location>): <message>`; no colours, no table.
+/// One plain line per failed or waived case (or capability mismatch), for
+/// CI logs: `FAIL <id> (<location>): <message>`, `WAIVED <id> (<location>):
+/// waived fail: <reason> (<link>, expires <date>); <message>`; no colours,
+/// no table.
 pub fn ci_lines(results: &crate::run::ResultsFile) -> Vec<String> {
     results
         .cases
         .iter()
-        .filter(|c| c.status.is_failure() || c.capability_mismatch)
+        .filter(|c| {
+            c.status.is_failure() || c.status == crate::run::Status::Waived || c.capability_mismatch
+        })
         .map(|c| {
+            if c.status == crate::run::Status::Waived {
+                return format!(
+                    "WAIVED {} ({}): {}",
+                    c.id,
+                    c.location,
+                    super::waived_text(c)
+                );
+            }
             let mut line = format!(
                 "{} {} ({})",
                 c.status.name().to_uppercase(),

@@ -33,6 +33,7 @@ pub mod results;
 pub mod resume;
 pub mod runner;
 pub mod shard;
+pub mod waivers;
 
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,10 @@ pub enum Status {
     Crash,
     /// The backend did not finish in time (worker isolation).
     Timeout,
+    /// A fail, error, crash or timeout that a live entry of the run's
+    /// waiver file expects (`run/waivers.rs`); the case's `waiver` says
+    /// which, and its real status. Not a failure, never a pass.
+    Waived,
     /// Filtered out.
     Skip,
 }
@@ -84,6 +89,7 @@ impl Status {
             Status::Error => "error",
             Status::Crash => "crash",
             Status::Timeout => "timeout",
+            Status::Waived => "waived",
             Status::Skip => "skip",
         }
     }
@@ -97,7 +103,7 @@ impl Status {
     }
 
     /// All statuses in report order.
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 9] = [
         Status::Pass,
         Status::Warn,
         Status::Fail,
@@ -105,6 +111,7 @@ impl Status {
         Status::Error,
         Status::Crash,
         Status::Timeout,
+        Status::Waived,
         Status::Skip,
     ];
 }
@@ -177,6 +184,11 @@ pub struct CaseResult {
     /// End-to-end model figures, for a case of a model suite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelSummary>,
+    /// With status `waived`: the waiver that matched (its `status` is the
+    /// case's real status). With a failure status: a waiver that matched
+    /// but had expired (the message says so). See `run/waivers.rs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<waivers::Waiver>,
 }
 
 /// Timed repetitions of one call, measured inside the worker after warm-up.
@@ -290,6 +302,7 @@ impl CaseResult {
             location,
             throughput: None,
             model: None,
+            waiver: None,
         }
     }
 

@@ -91,6 +91,8 @@ pub struct RunConfig {
     /// The certification profile the suites come from (`run --profile`,
     /// `certify`), recorded in the provenance.
     pub profile: Option<super::required::ProfileRef>,
+    /// The waiver file (expected failures), if any.
+    pub waivers: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -137,6 +139,8 @@ pub struct Plan {
     pub shard: Option<ShardInfo>,
     /// The baseline `max_slowdown` requirements compare with.
     pub baseline: Option<Baseline>,
+    /// The waivers of `config.waivers`, read and validated.
+    pub waivers: Option<super::waivers::Waivers>,
     /// When the plan was made: the run's wall time counts from here.
     pub started: std::time::Instant,
     /// The same instant, UTC, RFC 3339.
@@ -159,6 +163,10 @@ impl Plan {
         }
         let baseline = match &config.baseline {
             Some(p) => Some(Baseline::load(p).map_err(RunError::config)?),
+            None => None,
+        };
+        let waivers = match &config.waivers {
+            Some(p) => Some(super::waivers::Waivers::load(p).map_err(RunError::Config)?),
             None => None,
         };
         if config.shard.is_some() && !model_cases.is_empty() {
@@ -188,6 +196,7 @@ impl Plan {
             model_cases,
             shard,
             baseline,
+            waivers,
             started,
             started_at,
         })
@@ -379,6 +388,7 @@ mod tests {
             shard: None,
             command: vec![],
             memory_budget: None,
+            waivers: None,
         };
         assert_eq!(
             c.rerun_prefix(),

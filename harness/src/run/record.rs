@@ -91,9 +91,7 @@ mod tests {
     use super::*;
     use crate::numerics::DType;
     use crate::run::events::Observer;
-    use crate::run::results::{
-        Provenance, ResultsFile, RunHeader, SCHEMA, SCHEMA_VERSION, Summary,
-    };
+    use crate::run::results::{ResultsFile, RunHeader, SCHEMA, SCHEMA_VERSION};
     use crate::run::resume::read_previous;
     use crate::run::{CaseResult, Isolation, RunConfig, Status};
 
@@ -113,6 +111,7 @@ mod tests {
             shard: None,
             command: vec!["xpucert".into(), "run".into()],
             memory_budget: None,
+            waivers: None,
         }
     }
 
@@ -136,30 +135,7 @@ mod tests {
     }
 
     fn results(cases: Vec<CaseResult>) -> ResultsFile {
-        ResultsFile {
-            schema: SCHEMA.into(),
-            schema_version: SCHEMA_VERSION,
-            provenance: Provenance {
-                harness_version: "0".into(),
-                harness_commit: None,
-                backend_path: "/lib/libx.so".into(),
-                backend_sha256: "ab".repeat(32),
-                backend_name: "x".into(),
-                backend_abi: "1.0".into(),
-                manifest: serde_json::Value::Null,
-                host: Default::default(),
-                suites: vec![],
-                command: vec![],
-                started_at: String::new(),
-                finished_at: String::new(),
-                isolation_warning: None,
-                profile: None,
-            },
-            summary: Summary::of(&cases, 1.0),
-            cases,
-            shard: None,
-            required: None,
-        }
+        ResultsFile::sample(cases)
     }
 
     #[test]

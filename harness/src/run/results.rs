@@ -110,6 +110,11 @@ pub struct Provenance {
     /// name and required op x dtype pairs (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<super::required::ProfileRef>,
+    /// With `--waivers`: the file (path, sha256, entries), the day its
+    /// expiries were judged on, and the entries that expired or waived
+    /// nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waivers: Option<super::waivers::WaiverRecord>,
 }
 
 /// Counts by status and the verdict.
@@ -119,7 +124,8 @@ pub struct Summary {
     pub total: usize,
     /// Count per status name.
     pub by_status: BTreeMap<String, usize>,
-    /// Cases that ran: every status but `unsupported` and `skip`.
+    /// Cases that ran: every status but `unsupported` and `skip` (a
+    /// `waived` case ran).
     #[serde(default)]
     pub ran: usize,
     /// At least one case ran, and none is fail, error, crash or timeout: a
@@ -172,6 +178,18 @@ impl Summary {
         }
     }
 
+    /// The verdict with what it leans on: `CONFORMANT with 3 waived
+    /// failures` when waivers hid failures, else [`Summary::verdict`]
+    /// (a waived case is never reported as a plain pass).
+    pub fn verdict_text(&self) -> String {
+        let waived = self.count(Status::Waived);
+        match (waived, self.verdict()) {
+            (0, v) => v.to_string(),
+            (n, v @ "CONFORMANT") => format!("{v} with {n} waived {}", plural(n, "failure")),
+            (n, v) => format!("{v} ({n} waived {})", plural(n, "failure")),
+        }
+    }
+
     /// Coverage in words: `ran 2467 of 2469 cases (99.9%)`.
     pub fn coverage(&self) -> String {
         let pct = if self.total == 0 {
@@ -212,8 +230,16 @@ impl Summary {
             "{} cases ({}) -> {}",
             self.total,
             counts.join(", "),
-            self.verdict()
+            self.verdict_text()
         )
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
     }
 }
 
@@ -304,6 +330,36 @@ pub enum ReadError {
 }
 
 impl ResultsFile {
+    /// A results file of `cases` with an empty provenance, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn sample(cases: Vec<CaseResult>) -> ResultsFile {
+        ResultsFile {
+            schema: SCHEMA.into(),
+            schema_version: SCHEMA_VERSION,
+            provenance: Provenance {
+                harness_version: "0".into(),
+                harness_commit: None,
+                backend_path: "/lib/libx.so".into(),
+                backend_sha256: "ab".repeat(32),
+                backend_name: "x".into(),
+                backend_abi: "1.0".into(),
+                manifest: serde_json::Value::Null,
+                host: Default::default(),
+                suites: vec![],
+                command: vec![],
+                started_at: String::new(),
+                finished_at: String::new(),
+                isolation_warning: None,
+                profile: None,
+                waivers: None,
+            },
+            summary: Summary::of(&cases, 1.0),
+            cases,
+            shard: None,
+            required: None,
+        }
+    }
+
     /// The coverage of the profile's required pairs, from the cases (None
     /// without a profile).
     pub fn required_coverage(&self) -> Option<super::required::RequiredCoverage> {
@@ -541,6 +597,31 @@ fn rfc3339(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_verdict_names_the_waived_failures_it_leans_on() {
+        use crate::numerics::DType;
+        let case = |s| CaseResult::for_model("m", DType::F32, "x".into(), s, None);
+        let s = Summary::of(&[case(Status::Pass), case(Status::Waived)], 1.0);
+        assert!(s.conformant);
+        assert_eq!(s.ran, 2);
+        assert_eq!(s.verdict_text(), "CONFORMANT with 1 waived failure");
+        let s = Summary::of(
+            &[
+                case(Status::Waived),
+                case(Status::Waived),
+                case(Status::Fail),
+            ],
+            1.0,
+        );
+        assert_eq!(s.verdict_text(), "NOT CONFORMANT (2 waived failures)");
+        assert_eq!(
+            s.describe(),
+            "3 cases (1 fail, 2 waived) -> NOT CONFORMANT (2 waived failures)"
+        );
+        let s = Summary::of(&[case(Status::Pass)], 1.0);
+        assert_eq!(s.verdict_text(), "CONFORMANT");
+    }
 
     #[test]
     fn rfc3339_known_instants() {

@@ -141,7 +141,13 @@ impl Runner {
             total: plan.cases.len() + plan.model_cases.len(),
             done: done.len(),
         })?;
-        if let Some(r) = died_in {
+        let waive = |r: &mut CaseResult| {
+            if let Some(w) = &plan.waivers {
+                w.apply(r);
+            }
+        };
+        if let Some(mut r) = died_in {
+            waive(&mut r);
             emit(RunEvent::CaseFinished { result: &r })?;
             done.insert(r.id.clone(), r);
         }
@@ -170,6 +176,7 @@ impl Runner {
                 // so the result says nothing; a resume runs it again.
                 break;
             }
+            waive(&mut r);
             emit(RunEvent::CaseFinished { result: &r })?;
             done.insert(r.id.clone(), r);
         }
@@ -189,10 +196,11 @@ impl Runner {
                     mc.suite.timeout.unwrap_or(900.0).max(config.timeout),
                 ),
             };
-            let r = super::model_case::run_model_case(b, mc, &ctx);
+            let mut r = super::model_case::run_model_case(b, mc, &ctx);
             if interrupt::requested() {
                 break;
             }
+            waive(&mut r);
             emit(RunEvent::CaseFinished { result: &r })?;
             done.insert(r.id.clone(), r);
         }
@@ -223,6 +231,10 @@ impl Runner {
             })
         }));
 
+        let waivers = plan.waivers.as_ref().map(|w| w.record(&cases));
+        for note in waivers.iter().flat_map(|w| &w.notes) {
+            eprintln!("xpucert: warning: {}", crate::text::escape(&note.line()));
+        }
         let (major, minor) = b.abi_version();
         let summary = Summary::of(&cases, plan.started.elapsed().as_secs_f64());
         let mut results = ResultsFile {
@@ -244,6 +256,7 @@ impl Runner {
                 finished_at: utc_now(),
                 isolation_warning,
                 profile: config.profile.clone(),
+                waivers,
             },
             summary: if interrupted {
                 summary.interrupted()
@@ -336,6 +349,11 @@ fn settings(plan: &Plan) -> BTreeMap<String, String> {
     }
     if let Some(p) = &c.profile {
         settings.insert("profile".into(), p.name.clone());
+    }
+    // Waivers change statuses: a resume with another file would mix two
+    // judgements.
+    if let Some(w) = &plan.waivers {
+        settings.insert("waivers.sha256".into(), w.sha256.clone());
     }
     settings
 }

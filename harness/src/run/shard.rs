@@ -376,6 +376,12 @@ pub fn merge(files: &[(String, ResultsFile)]) -> Result<ResultsFile, ShardError>
     same("filters", &|r| {
         command_filters(&r.provenance.command).join(" ")
     })?;
+    same("waiver files (sha256)", &|r| {
+        r.provenance
+            .waivers
+            .as_ref()
+            .map_or_else(|| "none".into(), |w| w.sha256.clone())
+    })?;
     let mut by_index: BTreeMap<usize, &str> = BTreeMap::new();
     let mut total = None;
     let mut selected = None;
@@ -480,6 +486,9 @@ pub fn merge(files: &[(String, ResultsFile)]) -> Result<ResultsFile, ShardError>
         .max()
         .unwrap_or_default();
     provenance.command = strip_shard(&provenance.command);
+    // Each shard saw only its cases: a waiver is unused only if no shard
+    // used it.
+    provenance.waivers = provenance.waivers.map(|w| w.renoted(&cases));
     let mut merged = ResultsFile {
         schema: first.schema.clone(),
         schema_version: first.schema_version,

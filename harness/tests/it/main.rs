@@ -35,4 +35,5 @@ mod resume;
 mod run_suites;
 mod streams;
 mod throughput;
+mod waivers;
 mod writing_a_backend;
