@@ -2,10 +2,11 @@
 //! CI templates, and the script that fetches the model checkpoints.
 //!
 //! A harness must work from a vendor's directory, not only from its
-//! checkout. A relative path that does not exist where the command runs,
-//! or a name such as `--suite core` or `--profile deepseek`, is looked up
-//! in these roots, in order, each laid out like the repository (`suites/`,
-//! `ci/`, `fixtures/`):
+//! checkout. A path, or a name such as `--suite core` (`suites/ops/core.yaml`)
+//! or `--profile deepseek` (`suites/profiles/deepseek.yaml`), is looked for
+//! first where the command runs (so in a checkout, its own edited suites),
+//! then in these roots, in order, each laid out like the repository
+//! (`suites/`, `ci/`, `fixtures/`):
 //!
 //! 1. `$XPUCERT_HOME`, when set (a checkout, or any copy of the data);
 //! 2. `share/xpucert` beside the binary's directory (`PREFIX/bin/xpucert`
@@ -251,6 +252,10 @@ pub fn suite(arg: &Path) -> Result<PathBuf, String> {
     } else {
         vec![arg.to_path_buf()]
     };
+    // A name means the checkout's suite when run in one: its edits count.
+    if let Some(here) = candidates.iter().find(|c| c.exists()) {
+        return Ok(here.clone());
+    }
     let (found, roots) = first_in_roots(|root| {
         let found: Vec<PathBuf> = candidates
             .iter()
@@ -294,6 +299,9 @@ pub fn profile(arg: &str) -> Result<PathBuf, String> {
     } else {
         path.to_path_buf()
     };
+    if rel.is_file() {
+        return Ok(rel);
+    }
     let (found, roots) = first_in_roots(|r| Some(r.dir().join(&rel)).filter(|p| p.is_file()));
     found.ok_or_else(|| {
         format!(
