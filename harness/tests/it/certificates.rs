@@ -163,6 +163,44 @@ fn levels_l3_and_l4_from_fixtures() {
     assert_eq!(cert::level(&profile, &parse(&bad)).level, 1);
 }
 
+/// L2 needs every required op x dtype pair covered: a pair whose cases all
+/// came back unsupported, or that has no case, blocks it by name.
+#[test]
+fn a_level_names_the_required_pairs_that_no_case_covered() {
+    use xpucert::cert;
+    let profile = cert::parse_profile(
+        Path::new("p.yaml"),
+        "profile: tiny\nsuites: [suites/ops/core.yaml]\nrequired:\n  - {op: Add, dtypes: [f32, i64]}\nthroughput:\n  min_iterations: 10\n",
+    )
+    .expect("profile parses");
+    let mut v: Value =
+        serde_json::from_str(&std::fs::read_to_string(reference_slice()).unwrap()).unwrap();
+    let parse =
+        |v: &Value| -> xpucert::run::ResultsFile { serde_json::from_value(v.clone()).unwrap() };
+    let l = cert::level(&profile, &parse(&v));
+    assert_eq!(l.level, 1, "{:?}", l.blockers);
+    assert_eq!(
+        l.blockers[0],
+        "L2: 1 of 2 required op x dtype pairs not covered: Add x i64 (no case)"
+    );
+    for c in v["cases"].as_array_mut().unwrap() {
+        if c["op"] == "Add" {
+            c["status"] = json!("unsupported");
+        }
+    }
+    let l = cert::level(&profile, &parse(&v));
+    assert!(
+        l.blockers[0].starts_with("L2: 2 of 2 required op x dtype pairs not covered: Add x f32 ("),
+        "{:?}",
+        l.blockers
+    );
+    assert!(
+        l.blockers[0].ends_with("cases, none ran), Add x i64 (no case)"),
+        "{:?}",
+        l.blockers
+    );
+}
+
 #[test]
 fn bundled_profiles_parse() {
     use xpucert::cert;

@@ -127,6 +127,62 @@ fn an_installed_harness_runs_named_suites_and_profiles_from_an_empty_directory()
     );
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
 
+    // The profile's coverage is in the verdict and results.json.
+    assert!(
+        o.stdout
+            .contains("required by profile core: 3 of 83 op x dtype pairs covered (missing: Add x bf16 (no case)"),
+        "{}",
+        o.stdout
+    );
+    let p = common::results(&work.join("p"));
+    assert_eq!(p["required"]["covered"], 3, "{}", p["required"]);
+    assert_eq!(p["provenance"]["profile"]["name"], "core");
+
+    // Certify the core profile, signed, and verify it, from here.
+    let o = in_dir(&bin, &work, &data, &["keygen", "--out", "key"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = in_dir(
+        &bin,
+        &work,
+        &data,
+        &[
+            "certify",
+            "--profile",
+            "core",
+            "--backend",
+            "reference",
+            "--out",
+            "cert",
+            "--sign",
+            "key",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("level L2"), "{}", o.stdout);
+    // The model suites' weights are not fetched here: the message says how.
+    let c = common::results(&work.join("cert/run"));
+    let model = c["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["model"].is_object())
+        .expect("a model case");
+    assert!(
+        model["message"]
+            .as_str()
+            .unwrap()
+            .contains("share/xpucert/fixtures/fetch-models.sh"),
+        "{model}"
+    );
+    let o = in_dir(
+        &bin,
+        &work,
+        &data,
+        &["verify", "cert", "--pubkey", "key.pub"],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("signature: verified"), "{}", o.stdout);
+
     // Unknown names say where xpucert looked and which names exist.
     let o = in_dir(&bin, &work, &data, &["list", "--suite", "cor"]);
     assert_eq!(o.code, 2);
