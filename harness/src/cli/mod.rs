@@ -34,8 +34,10 @@ use crate::backend;
 /// The exit codes, as `--help` shows them (the README's table in short).
 pub const EXIT_CODES: &str = "\
 Exit codes:
-  0    conformant (no fail, error, crash or timeout, and at least one case ran), or the command succeeded
-  1    conformance failures, or nothing ran (UNTESTED); gate: a regression; verify: rejected; certify: no level
+  0    conformant (no fail, error, crash or timeout, and at least one case ran; waived failures are
+       counted, not failures), or the command succeeded
+  1    conformance failures (an expired waiver waives nothing), or nothing ran (UNTESTED); gate: a
+       regression; verify: rejected; certify: no level
   2    usage or configuration error: bad flags, a suite mistake (file:line:col), a case over --memory-budget,
        another run writing into --out, a results file that cannot be written
   3    the backend could not be loaded (the loader's reason is given)
