@@ -11,12 +11,9 @@ use super::CertError;
 use super::bundle::{BundleOptions, Certificate, Verified, write_bundle_with};
 use super::profile::{load_profile, profile_path, profile_suites};
 use super::sign::{self, SecretKey};
-use crate::run::plan::DEFAULT_TIMEOUT;
 use crate::run::progress::ProgressObserver;
 use crate::run::record::ResultsRecorder;
-use crate::run::{
-    CaseResult, Isolation, Observer, Plan, ResultsFile, RunConfig, RunError, Runner, Status,
-};
+use crate::run::{CaseResult, Observer, Plan, ResultsFile, RunConfig, RunError, Runner, Status};
 
 /// The folder inside the bundle where `certify --backend` keeps its run
 /// (results.json, results.jsonl for `run --resume`). Not part of the
@@ -89,17 +86,7 @@ pub fn certify(
             let (suites, profile) = profile_suites(&req.profile)
                 .map_err(|e| CertifyError::Run(RunError::Config(e.to_string())))?;
             let config = RunConfig {
-                backend: backend.clone(),
-                suites,
-                filters: Vec::new(),
-                out: run_dir.clone(),
                 options: options.clone(),
-                isolation: Isolation::Process,
-                timeout: DEFAULT_TIMEOUT,
-                resume: false,
-                measure: false,
-                baseline: None,
-                shard: None,
                 command: run_command(
                     backend,
                     &req.profile,
@@ -107,9 +94,9 @@ pub fn certify(
                     options,
                     req.waivers.as_deref(),
                 ),
-                memory_budget: None,
                 profile: Some(profile.reference()),
                 waivers: req.waivers.clone(),
+                ..RunConfig::new(backend.clone(), suites, run_dir.clone())
             };
             let plan = Plan::load(config).map_err(CertifyError::Run)?;
             let runner = Runner::new(plan).map_err(CertifyError::Run)?;
@@ -309,22 +296,15 @@ pub fn rerun(verified: &Verified, req: &RerunRequest) -> Result<StatusComparison
         });
     }
     let config = RunConfig {
-        backend: path.display().to_string(),
-        suites: verified.suites.clone(),
-        filters: Vec::new(),
-        out: req.out.clone(),
         options: req.options.clone(),
-        isolation: Isolation::Process,
-        timeout: DEFAULT_TIMEOUT,
-        resume: false,
-        measure: false,
-        baseline: None,
-        shard: None,
         command: rerun_command(&path, &verified.suites, &req.out, &req.options),
-        memory_budget: None,
         profile: verified.results.provenance.profile.clone(),
         // Waived cases are compared by the status they were waived for.
-        waivers: None,
+        ..RunConfig::new(
+            path.display().to_string(),
+            verified.suites.clone(),
+            req.out.clone(),
+        )
     };
     let plan = Plan::load(config).map_err(RerunError::Run)?;
     let runner = Runner::new(plan).map_err(RerunError::Run)?;

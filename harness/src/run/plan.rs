@@ -96,6 +96,29 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// A whole run of `suites` on `backend` into `out`, every other setting
+    /// at `run`'s default: in a worker process, the default time limit, no
+    /// filters, options, shard, measurement, baseline, waivers or profile.
+    pub fn new(backend: String, suites: Vec<PathBuf>, out: PathBuf) -> Self {
+        RunConfig {
+            backend,
+            suites,
+            filters: Vec::new(),
+            out,
+            options: Vec::new(),
+            isolation: Isolation::Process,
+            timeout: DEFAULT_TIMEOUT,
+            resume: false,
+            measure: false,
+            baseline: None,
+            shard: None,
+            command: Vec::new(),
+            memory_budget: None,
+            profile: None,
+            waivers: None,
+        }
+    }
+
     /// The `xpucert run ...` command line of this run without filters: what
     /// failure reports append `--filter ID` to.
     pub fn rerun_prefix(&self) -> String {
@@ -374,21 +397,14 @@ mod tests {
     #[test]
     fn rerun_prefix_names_backend_suites_and_options() {
         let c = RunConfig {
-            profile: None,
-            backend: "mutants".into(),
-            suites: vec!["a.yaml".into(), "dir".into()],
             filters: vec!["core.*".into()],
-            out: "results".into(),
             options: vec![("mode".into(), "segfault".into())],
             isolation: Isolation::None,
-            timeout: DEFAULT_TIMEOUT,
-            resume: false,
-            measure: false,
-            baseline: None,
-            shard: None,
-            command: vec![],
-            memory_budget: None,
-            waivers: None,
+            ..RunConfig::new(
+                "mutants".into(),
+                vec!["a.yaml".into(), "dir".into()],
+                "results".into(),
+            )
         };
         assert_eq!(
             c.rerun_prefix(),

@@ -93,25 +93,16 @@ mod tests {
     use crate::run::events::Observer;
     use crate::run::results::{ResultsFile, RunHeader, SCHEMA, SCHEMA_VERSION};
     use crate::run::resume::read_previous;
-    use crate::run::{CaseResult, Isolation, RunConfig, Status};
+    use crate::run::{CaseResult, RunConfig, Status};
 
     fn config(out: &std::path::Path) -> RunConfig {
         RunConfig {
-            profile: None,
-            backend: "reference".into(),
-            suites: vec!["suites/ops/core.yaml".into()],
-            filters: vec![],
-            out: out.to_path_buf(),
-            options: vec![],
-            isolation: Isolation::Process,
-            timeout: 30.0,
-            resume: false,
-            measure: false,
-            baseline: None,
-            shard: None,
             command: vec!["xpucert".into(), "run".into()],
-            memory_budget: None,
-            waivers: None,
+            ..RunConfig::new(
+                "reference".into(),
+                vec!["suites/ops/core.yaml".into()],
+                out.to_path_buf(),
+            )
         }
     }
 
