@@ -640,3 +640,52 @@ fn ci_templates_kubernetes_runs_as_scripts() {
         assert!(results.join("merged/junit.xml").is_file(), "{out}");
     }
 }
+
+/// `report --check`, the templates' absolute gate: the exit code `run`
+/// gave, recomputed from a results.json: 1 with an unwaived failure, 0 when
+/// the same failure is waived, and the report is still written.
+#[test]
+fn report_check_exits_with_the_results_verdict() {
+    common::build_reference();
+    let t = tempfile::tempdir().unwrap();
+    let waivers = t.path().join("waivers.yaml");
+    std::fs::write(
+        &waivers,
+        "waivers:\n  - case: \"core.softmax.f32.large_logits\"\n    status: fail\n    reason: \"no max subtraction\"\n    link: https://tracker.example.com/XPU-1\n    expires: 2099-01-01\n",
+    )
+    .unwrap();
+    for (name, extra, want) in [
+        ("unwaived", vec![], 1),
+        ("waived", vec!["--waivers", waivers.to_str().unwrap()], 0),
+    ] {
+        let out = t.path().join(name);
+        let o = run(common::xpucert()
+            .args([
+                "run",
+                "--backend",
+                "mutants",
+                "--option",
+                "mode=softmax_no_max",
+                "--filter",
+                "core.softmax.f32.*",
+                "--format",
+                "lines",
+                "--out",
+            ])
+            .arg(&out)
+            .args(&extra));
+        assert_eq!(o.code, want, "run {name}: {}{}", o.stdout, o.stderr);
+        let results = out.join("results.json");
+        let junit = t.path().join(format!("{name}.xml"));
+        let o = run(common::xpucert()
+            .arg("report")
+            .arg(&results)
+            .args(["--check", "--format", "junit", "--out"])
+            .arg(&junit));
+        assert_eq!(o.code, want, "report --check {name}: {}", o.stderr);
+        assert!(junit.is_file());
+        // without --check, report succeeds whatever the verdict
+        let o = run(common::xpucert().arg("report").arg(&results));
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    }
+}
