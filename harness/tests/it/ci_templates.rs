@@ -566,6 +566,11 @@ fn three_pipelines(ci: &str, pipeline: fn(&Vendor) -> (bool, String)) {
             .unwrap();
     assert!(gate.to_string().contains("core.matmul.f32"), "{gate}");
     assert!(
+        log.contains("status pass -> fail")
+            && log.contains("regression gate: failed against the baseline"),
+        "{log}"
+    );
+    assert!(
         log.contains("absolute gate: failures without a waiver"),
         "{log}"
     );
