@@ -642,7 +642,12 @@ fn ci_templates_kubernetes_runs_as_scripts() {
         let (ok, out) = v.sh(&["/bin/sh", "-c"], &merge_script, &merge_env);
         assert_eq!(ok, !broken, "merge (broken: {broken}): {out}");
         assert!(out.contains("merged 2 shards"), "{out}");
-        assert!(results.join("merged/junit.xml").is_file(), "{out}");
+        let run = &merge_env["XPUCERT_RUN"];
+        assert_eq!(&shard_env["XPUCERT_RUN"], run);
+        assert!(
+            results.join(run).join("merged/junit.xml").is_file(),
+            "{out}"
+        );
     }
 }
 
