@@ -273,7 +273,7 @@ fn shell_words(line: &str) -> Vec<String> {
 /// The vendor's repository: an installed xpucert (PREFIX/bin on PATH) and
 /// the example C backend's sources; nothing of the xpucert checkout.
 struct Vendor {
-    _tmp: tempfile::TempDir,
+    tmp: tempfile::TempDir,
     prefix: PathBuf,
     dir: PathBuf,
     /// GITHUB_STEP_SUMMARY
@@ -313,7 +313,7 @@ impl Vendor {
         std::fs::write(dir.join("acme-profile.yaml"), PROFILE).unwrap();
         let summary = tmp.path().join("step-summary.md");
         Vendor {
-            _tmp: tmp,
+            tmp,
             prefix,
             dir,
             summary,
@@ -344,7 +344,7 @@ impl Vendor {
             .arg(script)
             .current_dir(&self.dir)
             .env("PATH", path)
-            .env("XDG_DATA_HOME", self._tmp.path().join("data"))
+            .env("XDG_DATA_HOME", self.tmp.path().join("data"))
             .env("GITHUB_STEP_SUMMARY", &self.summary);
         for v in [
             "XPUCERT_HOME",
@@ -521,7 +521,7 @@ fn gitlab_pipeline(v: &Vendor) -> (bool, String) {
 /// broken, fails both the regression and the absolute gate.
 fn three_pipelines(ci: &str, pipeline: fn(&Vendor) -> (bool, String)) {
     let v = Vendor::new();
-    let store = v._tmp.path().join(format!("{ci}-published"));
+    let store = v.tmp.path().join(format!("{ci}-published"));
 
     v.checkout(None);
     let (ok, log) = pipeline(&v);
@@ -598,7 +598,7 @@ fn ci_templates_kubernetes_runs_as_scripts() {
     let v = Vendor::new();
     let (_, shard) = template("kubernetes/indexed-job.yaml");
     let (_, merge) = template("kubernetes/merge-job.yaml");
-    let results = v._tmp.path().join("results");
+    let results = v.tmp.path().join("results");
     let lib = v.dir.join("backend/build/libxpucert_example.so");
     let env_of = |job: &Value| {
         let c = &job["spec"]["template"]["spec"]["containers"][0];
