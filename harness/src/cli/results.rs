@@ -206,6 +206,11 @@ pub(super) struct ReportArgs {
     /// Longest Markdown output, in characters.
     #[arg(long, default_value_t = report::markdown::MAX_CHARS)]
     max_chars: usize,
+    /// Exit with the results' verdict, as `run` does: 1 unless conformant
+    /// (a failure without a waiver, or nothing ran), 0 if conformant. For a
+    /// CI gate on merged shards.
+    #[arg(long)]
+    check: bool,
 }
 
 /// Runs `report`.
@@ -224,5 +229,8 @@ pub(super) fn report(a: ReportArgs) -> Result<ExitCode, Failure> {
         ReportFormat::Html => report::html::render(&r),
     };
     write_or_print(a.out.as_deref(), &text)?;
+    if a.check {
+        return Ok(ExitCode::verdict(r.recounted_summary().conformant));
+    }
     Ok(ExitCode::Success)
 }

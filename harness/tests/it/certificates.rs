@@ -1,12 +1,10 @@
-//! Certificates, profiles and the CI templates: certify, verify and
-//! tampering, levels from fixtures, the bundled profiles, and the CI
-//! templates' commands against the real argument parser.
+//! Certificates and profiles: certify, verify and tampering, levels from
+//! fixtures, the bundled profiles (the CI templates are in ci_templates.rs).
 
 use crate::common;
 
 use std::path::Path;
 
-use clap::Parser;
 use common::{build_reference, results, run, xpucert};
 use serde_json::{Value, json};
 
@@ -210,144 +208,6 @@ fn bundled_profiles_parse() {
         assert_eq!(p.profile, name);
         assert!(!p.required.is_empty() && !p.models.is_empty());
     }
-}
-
-/// Every `xpucert ...` command line in the CI templates parses with the
-/// real command line parser, and every template is valid YAML.
-#[test]
-fn ci_templates_parse_and_call_real_commands() {
-    let root = common::repo().join("ci");
-    let files = [
-        "github/xpucert.yml",
-        "gitlab/.gitlab-ci.yml",
-        "kubernetes/indexed-job.yaml",
-        "kubernetes/merge-job.yaml",
-    ];
-    let mut checked = 0;
-    for f in files {
-        let text = std::fs::read_to_string(root.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
-        let doc: Value =
-            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{f} is not YAML: {e}"));
-        let mut strings = Vec::new();
-        collect_strings(&doc, &mut strings);
-        for s in strings {
-            // a bare `xpucert` is a name (workflow, container), not a command
-            for cmd in xpucert_commands(&s).into_iter().filter(|c| !c.is_empty()) {
-                let argv: Vec<String> = std::iter::once("xpucert".to_string())
-                    .chain(cmd.clone())
-                    .collect();
-                if let Err(e) = xpucert::cli::Cli::try_parse_from(&argv) {
-                    panic!("{f}: `{}` does not parse:\n{e}", argv.join(" "));
-                }
-                checked += 1;
-            }
-        }
-    }
-    // 1 run + 7 report commands (GitHub), 1 + 6 (GitLab), 1 + 3 (Kubernetes)
-    assert!(checked >= 19, "found only {checked} xpucert command lines");
-    // the GitHub workflow shards by matrix, GitLab by parallel, Kubernetes by index
-    let gh = std::fs::read_to_string(root.join(files[0])).unwrap();
-    assert!(gh.contains("--shard ${{ matrix.shard }}/4"));
-    let gl: Value =
-        serde_saphyr::from_str(&std::fs::read_to_string(root.join(files[1])).unwrap()).unwrap();
-    assert_eq!(gl["conformance"]["parallel"], 4);
-    let k8s: Value =
-        serde_saphyr::from_str(&std::fs::read_to_string(root.join(files[2])).unwrap()).unwrap();
-    assert_eq!(k8s["spec"]["completionMode"], "Indexed");
-    assert_eq!(k8s["spec"]["completions"], 4);
-    assert_eq!(
-        k8s["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"],
-        "4"
-    );
-}
-
-fn collect_strings(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
-        Value::Object(o) => o.values().for_each(|x| collect_strings(x, out)),
-        _ => {}
-    }
-}
-
-/// The argument lists of `xpucert` invocations in a shell snippet, with
-/// variables replaced by placeholders and globs left as one argument.
-fn xpucert_commands(script: &str) -> Vec<Vec<String>> {
-    let script = script.replace("\\\n", " ");
-    let mut out = Vec::new();
-    for line in script.lines() {
-        let tokens = shell_words(line);
-        let mut i = 0;
-        while i < tokens.len() {
-            // only in command position: first word, or after an operator
-            let command_position = i == 0
-                || matches!(
-                    tokens[i - 1].as_str(),
-                    "|" | "||" | "&&" | ";" | "then" | "do"
-                );
-            if command_position && (tokens[i] == "xpucert" || tokens[i].ends_with("/xpucert")) {
-                let args: Vec<String> = tokens[i + 1..]
-                    .iter()
-                    .take_while(|t| {
-                        !matches!(t.as_str(), "|" | "||" | "&&" | ";" | ">" | ">>" | "2>&1")
-                    })
-                    .cloned()
-                    .collect();
-                i += args.len() + 1;
-                out.push(args);
-            } else {
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-/// Minimal shell splitting: quotes, `${{ ... }}` and `$VAR` placeholders,
-/// operators as their own tokens.
-fn shell_words(line: &str) -> Vec<String> {
-    let line = {
-        let mut s = line.to_string();
-        while let Some(a) = s.find("${{") {
-            let b = s[a..].find("}}").map_or(s.len(), |b| a + b + 2);
-            s.replace_range(a..b, "1");
-        }
-        s
-    };
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut chars = line.chars().peekable();
-    let flush = |cur: &mut String, words: &mut Vec<String>| {
-        if !cur.is_empty() {
-            words.push(std::mem::take(cur));
-        }
-    };
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => quote = Some(c),
-            (None, ' ' | '\t') => flush(&mut cur, &mut words),
-            (None, '|' | '&' | ';' | '>') => {
-                flush(&mut cur, &mut words);
-                let mut op = c.to_string();
-                while let Some(&n) = chars.peek() {
-                    if matches!(n, '|' | '&' | '>') {
-                        op.push(n);
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                }
-                words.push(op);
-            }
-            (None, '#') if cur.is_empty() => break,
-            (None, c) => cur.push(c),
-        }
-    }
-    flush(&mut cur, &mut words);
-    words
 }
 
 /// The DeepSeek profile: `run --profile` runs its suites (core + deepseek),

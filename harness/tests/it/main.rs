@@ -15,6 +15,7 @@ mod common;
 mod certificates;
 mod certificates_signed;
 mod ci_output;
+mod ci_templates;
 mod conversions;
 mod coverage;
 mod detection;
