@@ -37,7 +37,7 @@ Exit codes:
   0    conformant (no fail, error, crash or timeout, and at least one case ran; waived failures are
        counted, not failures), or the command succeeded
   1    conformance failures (an expired waiver waives nothing), or nothing ran (UNTESTED); gate: a
-       regression; verify: rejected; certify: no level
+       regression; verify: rejected; certify: no level; report --check: not conformant
   2    usage or configuration error: bad flags, a suite mistake (file:line:col), a case over --memory-budget,
        another run writing into --out, a results file that cannot be written
   3    the backend could not be loaded (the loader's reason is given)

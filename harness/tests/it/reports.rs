@@ -1,5 +1,6 @@
 //! Reports, sharding, the gate and the matrix, end to end through the
-//! xpucert binary (certificates and CI templates: `certificates.rs`).
+//! xpucert binary (certificates: `certificates.rs` and
+//! `certificates_signed.rs`; CI templates: `ci_templates.rs`).
 
 use crate::common;
 
