@@ -4,26 +4,10 @@
 
 use crate::common;
 
-use common::{build_reference, run, xpucert};
-
 #[test]
 fn lines_format_is_one_plain_line_per_failure() {
-    build_reference();
     let out_dir = tempfile::tempdir().unwrap();
-    let out = run(xpucert()
-        .args([
-            "run",
-            "--backend",
-            "mutants",
-            "--option",
-            "mode=softmax_no_max",
-            "--filter",
-            "core.softmax.f32.*",
-            "--format",
-            "lines",
-            "--out",
-        ])
-        .arg(out_dir.path()));
+    let out = common::failing_softmax_run(out_dir.path(), &["--format", "lines"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
     let fails: Vec<&&str> = lines.iter().filter(|l| l.starts_with("FAIL ")).collect();

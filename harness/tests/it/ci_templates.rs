@@ -669,21 +669,7 @@ fn report_check_exits_with_the_results_verdict() {
         ("waived", vec!["--waivers", waivers.to_str().unwrap()], 0),
     ] {
         let out = t.path().join(name);
-        let o = run(common::xpucert()
-            .args([
-                "run",
-                "--backend",
-                "mutants",
-                "--option",
-                "mode=softmax_no_max",
-                "--filter",
-                "core.softmax.f32.*",
-                "--format",
-                "lines",
-                "--out",
-            ])
-            .arg(&out)
-            .args(&extra));
+        let o = common::failing_softmax_run(&out, &extra);
         assert_eq!(o.code, want, "run {name}: {}{}", o.stdout, o.stderr);
         let results = out.join("results.json");
         let junit = t.path().join(format!("{name}.xml"));

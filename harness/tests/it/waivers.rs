@@ -27,24 +27,9 @@ fn entry(case: &str, status: &str, expires: &str) -> String {
     )
 }
 
-/// `run` of the failing Softmax cases with `extra` arguments, judged on
-/// 2026-12-06.
+/// `run` of the failing Softmax cases with `extra` arguments.
 fn softmax_run(out: &Path, extra: &[&str]) -> Output {
-    build_reference();
-    run(xpucert()
-        .env("XPUCERT_TODAY", "2026-12-06")
-        .args([
-            "run",
-            "--backend",
-            "mutants",
-            "--option",
-            "mode=softmax_no_max",
-            "--filter",
-            "core.softmax.f32.*",
-            "--out",
-        ])
-        .arg(out)
-        .args(extra))
+    common::failing_softmax_run(out, extra)
 }
 
 fn case<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {

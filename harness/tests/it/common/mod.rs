@@ -87,6 +87,27 @@ pub fn run(cmd: &mut Command) -> Output {
     }
 }
 
+/// `run` of the Softmax f32 cases of the core suite on the mutants backend
+/// that skips the max subtraction (some of them fail), into `out`, with
+/// `extra` arguments, judged on 2026-12-06 (for waiver expiry).
+pub fn failing_softmax_run(out: &Path, extra: &[&str]) -> Output {
+    build_reference();
+    run(xpucert()
+        .env("XPUCERT_TODAY", "2026-12-06")
+        .args([
+            "run",
+            "--backend",
+            "mutants",
+            "--option",
+            "mode=softmax_no_max",
+            "--filter",
+            "core.softmax.f32.*",
+            "--out",
+        ])
+        .arg(out)
+        .args(extra))
+}
+
 /// Reads results.json from a run's output directory.
 pub fn results(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json written");
