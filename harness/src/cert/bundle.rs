@@ -251,7 +251,8 @@ pub fn write_bundle_with(
     for s in &results.provenance.suites {
         // A suite of a data root is named by its path inside the root.
         let found = crate::home::find(Path::new(&s.path));
-        let suite = suite_files(Path::new(&s.path)).map_err(|e| {
+        let path = found.as_deref().unwrap_or(Path::new(&s.path));
+        let suite = suite_files(path).map_err(|e| {
             CertError::Other(format!("cannot read suite {} for the bundle: {e}", s.path))
         })?;
         if suite.sha256 != s.sha256 {
@@ -260,13 +261,7 @@ pub fn write_bundle_with(
                 s.path, suite.sha256, s.sha256
             )));
         }
-        let root = found
-            .as_deref()
-            .unwrap_or(Path::new(&s.path))
-            .parent()
-            .unwrap_or(Path::new(""))
-            .canonicalize()
-            .ok();
+        let root = path.parent().unwrap_or(Path::new("")).canonicalize().ok();
         for f in &suite.files {
             // Keep paths relative to the root suite's directory so includes
             // resolve inside the bundle as they did in the run.

@@ -163,9 +163,6 @@ pub(super) struct SuiteFiles {
 }
 
 pub(super) fn suite_files(path: &Path) -> Result<SuiteFiles, crate::suite::SuiteError> {
-    // Results name a bundled suite by its path inside its data root.
-    let found = crate::home::find(path);
-    let path = found.as_deref().unwrap_or(path);
     if crate::model::spec::is_model_suite(path) {
         let m = crate::model::spec::load(path)?;
         let file = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
