@@ -111,8 +111,14 @@ fn installed_share() -> Option<PathBuf> {
     share.join("suites").is_dir().then_some(share)
 }
 
-/// The data root of the embedded copy (not yet written out).
+/// The data root of the embedded copy (not yet written out), computed once
+/// per process.
 fn embedded_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(compute_embedded_dir).clone()
+}
+
+fn compute_embedded_dir() -> PathBuf {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     for (path, bytes) in EMBEDDED {
@@ -121,10 +127,7 @@ fn embedded_dir() -> PathBuf {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     }
-    let hash: String = h.finalize()[..6]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = crate::digest::hex(&h.finalize()[..6]);
     let base = std::env::var_os("XDG_DATA_HOME")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
@@ -140,8 +143,13 @@ fn embedded_dir() -> PathBuf {
 
 /// Writes the embedded data out (each file whose bytes differ, atomically
 /// by rename, so concurrent runs never see half a file) and returns its
-/// root.
+/// root; once per process, however many lookups reach it.
 fn write_embedded() -> Result<PathBuf, String> {
+    static WRITTEN: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    WRITTEN.get_or_init(write_embedded_now).clone()
+}
+
+fn write_embedded_now() -> Result<PathBuf, String> {
     let root = embedded_dir();
     for (rel, bytes) in EMBEDDED {
         let path = root.join(rel);
