@@ -11,9 +11,7 @@ use super::CertError;
 use super::bundle::{BundleOptions, Certificate, Verified, write_bundle_with};
 use super::profile::{load_profile, profile_path, profile_suites};
 use super::sign::{self, SecretKey};
-use crate::run::progress::ProgressObserver;
-use crate::run::record::ResultsRecorder;
-use crate::run::{CaseResult, Observer, Plan, ResultsFile, RunConfig, RunError, Runner, Status};
+use crate::run::{CaseResult, Observer, RunConfig, RunError, Runner, Status};
 
 /// The folder inside the bundle where `certify --backend` keeps its run
 /// (results.json, results.jsonl for `run --resume`). Not part of the
@@ -98,13 +96,8 @@ pub fn certify(
                 waivers: req.waivers.clone(),
                 ..RunConfig::new(backend.clone(), suites, run_dir.clone())
             };
-            let plan = Plan::load(config).map_err(CertifyError::Run)?;
-            let runner = Runner::new(plan).map_err(CertifyError::Run)?;
-            let mut progress = ProgressObserver::new();
-            let mut recorder = ResultsRecorder::new();
-            let outcome = runner
-                .run(&mut [&mut progress, &mut recorder, reporter])
-                .map_err(CertifyError::Run)?;
+            let outcome =
+                Runner::run_recorded(config, Some(reporter)).map_err(CertifyError::Run)?;
             if outcome.interrupted {
                 return Err(CertifyError::Interrupted);
             }
@@ -306,19 +299,11 @@ pub fn rerun(verified: &Verified, req: &RerunRequest) -> Result<StatusComparison
             req.out.clone(),
         )
     };
-    let plan = Plan::load(config).map_err(RerunError::Run)?;
-    let runner = Runner::new(plan).map_err(RerunError::Run)?;
-    let mut progress = ProgressObserver::new();
-    let mut recorder = ResultsRecorder::new();
-    let outcome = runner
-        .run(&mut [&mut progress, &mut recorder])
-        .map_err(RerunError::Run)?;
+    let outcome = Runner::run_recorded(config, None).map_err(RerunError::Run)?;
     if outcome.interrupted {
         return Err(RerunError::Interrupted);
     }
-    let results_path = crate::run::events::results_json_path(&req.out);
-    let ran = ResultsFile::read(&results_path)
-        .map_err(|e| RerunError::Run(RunError::Config(e.to_string())))?;
+    let ran = outcome.results;
     // The run hashes the library it loads: the file must not have changed
     // between the check above and the load.
     if &ran.provenance.backend_sha256 != certified {

@@ -7,10 +7,8 @@ use clap::ValueEnum;
 use super::{ExitCode, Failure, IsolationArg, parse_option, parse_seconds};
 use crate::report::live::{self, RunFormat};
 use crate::run::plan::{self, DEFAULT_TIMEOUT};
-use crate::run::progress::ProgressObserver;
-use crate::run::record::ResultsRecorder;
 use crate::run::shard::ShardRequest;
-use crate::run::{Plan, RunConfig, RunOutcome, Runner};
+use crate::run::{RunConfig, RunOutcome, Runner};
 
 #[derive(clap::Args, Debug)]
 pub(super) struct RunArgs {
@@ -192,11 +190,8 @@ pub(super) fn run(a: RunArgs) -> Result<ExitCode, Failure> {
         profile,
         waivers: a.waivers,
     };
-    let runner = Runner::new(Plan::load(config)?)?;
-    let mut progress = ProgressObserver::new();
-    let mut recorder = ResultsRecorder::new();
     let mut reporter = live::reporter(a.format.into());
-    let outcome = runner.run(&mut [&mut progress, &mut recorder, reporter.as_mut()])?;
+    let outcome = Runner::run_recorded(config, Some(reporter.as_mut()))?;
     Ok(outcome_code(&outcome))
 }
 

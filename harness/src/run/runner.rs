@@ -63,6 +63,22 @@ impl Runner {
         })
     }
 
+    /// Loads `config` and runs it as `run` does: the progress bar on stderr
+    /// and the results files in `config.out` first, then `reporter`. What
+    /// `run`, `certify` and `verify --rerun` share.
+    pub fn run_recorded(
+        config: super::RunConfig,
+        reporter: Option<&mut dyn Observer>,
+    ) -> Result<RunOutcome, RunError> {
+        let runner = Runner::new(Plan::load(config)?)?;
+        let mut progress = super::progress::ProgressObserver::new();
+        let mut recorder = super::record::ResultsRecorder::new();
+        match reporter {
+            Some(r) => runner.run(&mut [&mut progress, &mut recorder, r]),
+            None => runner.run(&mut [&mut progress, &mut recorder]),
+        }
+    }
+
     /// Runs every case not already done and returns the results; each
     /// observer sees every event, in the order given. An observer's error
     /// stops the run as a [`RunError::Config`].
