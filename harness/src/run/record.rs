@@ -182,14 +182,11 @@ mod tests {
         assert!(!back.summary.conformant);
     }
 
-    #[test]
-    fn an_unwritable_out_dir_stops_the_run_with_the_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("not-a-dir");
-        std::fs::write(&file, b"x").unwrap();
-        let cfg = config(&file);
+    /// The error of a fresh run's start into `out`, as text.
+    fn fresh_start_error(out: &std::path::Path) -> String {
+        let cfg = config(out);
         let h = header();
-        let e = ResultsRecorder::new()
+        ResultsRecorder::new()
             .on_event(&RunEvent::Started {
                 config: &cfg,
                 header: &h,
@@ -198,7 +195,15 @@ mod tests {
                 done: 0,
             })
             .unwrap_err()
-            .to_string();
+            .to_string()
+    }
+
+    #[test]
+    fn an_unwritable_out_dir_stops_the_run_with_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"x").unwrap();
+        let e = fresh_start_error(&file);
         // The step and the path; no `resume` wording in a fresh run.
         let dir = file.display();
         assert!(
@@ -213,18 +218,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let jsonl = dir.path().join("results.jsonl");
         std::os::unix::fs::symlink("/dev/full", &jsonl).unwrap();
-        let cfg = config(dir.path());
-        let h = header();
-        let e = ResultsRecorder::new()
-            .on_event(&RunEvent::Started {
-                config: &cfg,
-                header: &h,
-                resume_from: None,
-                total: 0,
-                done: 0,
-            })
-            .unwrap_err()
-            .to_string();
+        let e = fresh_start_error(dir.path());
         assert!(
             e.starts_with(&format!("cannot write {}: ", jsonl.display())),
             "{e}"

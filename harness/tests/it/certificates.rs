@@ -109,18 +109,28 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A profile from its YAML text.
+fn profile(yaml: &str) -> xpucert::cert::Profile {
+    xpucert::cert::parse_profile(Path::new("p.yaml"), yaml).expect("profile parses")
+}
+
+/// The reference backend's slice of results, as JSON to edit.
+fn slice() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(reference_slice()).unwrap()).unwrap()
+}
+
+/// The results file of edited JSON.
+fn parse(v: &Value) -> xpucert::run::ResultsFile {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
 #[test]
 fn levels_l3_and_l4_from_fixtures() {
     use xpucert::cert;
-    let profile = cert::parse_profile(
-        Path::new("p.yaml"),
+    let profile = profile(
         "profile: tiny\nsuites: [suites/ops/core.yaml]\nrequired:\n  - {op: Add, dtypes: [f32]}\nmodels:\n  - {name: tiny-llama, suite: suites/models/tiny.yaml}\nthroughput:\n  min_iterations: 10\n",
-    )
-    .expect("profile parses");
-    let mut v: Value =
-        serde_json::from_str(&std::fs::read_to_string(reference_slice()).unwrap()).unwrap();
-    let parse =
-        |v: &Value| -> xpucert::run::ResultsFile { serde_json::from_value(v.clone()).unwrap() };
+    );
+    let mut v = slice();
     let l = cert::level(&profile, &parse(&v));
     assert_eq!(l.level, 2, "{:?}", l.blockers);
     assert!(
@@ -166,15 +176,10 @@ fn levels_l3_and_l4_from_fixtures() {
 #[test]
 fn a_level_names_the_required_pairs_that_no_case_covered() {
     use xpucert::cert;
-    let profile = cert::parse_profile(
-        Path::new("p.yaml"),
+    let profile = profile(
         "profile: tiny\nsuites: [suites/ops/core.yaml]\nrequired:\n  - {op: Add, dtypes: [f32, i64]}\nthroughput:\n  min_iterations: 10\n",
-    )
-    .expect("profile parses");
-    let mut v: Value =
-        serde_json::from_str(&std::fs::read_to_string(reference_slice()).unwrap()).unwrap();
-    let parse =
-        |v: &Value| -> xpucert::run::ResultsFile { serde_json::from_value(v.clone()).unwrap() };
+    );
+    let mut v = slice();
     let l = cert::level(&profile, &parse(&v));
     assert_eq!(l.level, 1, "{:?}", l.blockers);
     assert_eq!(
