@@ -251,3 +251,29 @@ fn a_lone_binary_uses_its_built_in_suites_and_xpucert_home_overrides_them() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.trim(), "mine.relu.f32.one", "{}", o.stderr);
 }
+
+#[test]
+fn install_sh_refuses_bad_arguments_with_exit_2() {
+    let script = repo().join("scripts/install.sh");
+    for (args, says) in [
+        (vec!["--bogus"], "unknown argument '--bogus'"),
+        (vec!["--prefix"], "--prefix needs a directory"),
+        (
+            vec!["--profile", "fast"],
+            "--profile must be release or debug, not 'fast'",
+        ),
+    ] {
+        let o = run(Command::new("bash").arg(&script).args(&args));
+        assert_eq!(o.code, 2, "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains(says), "{args:?}: {}", o.stderr);
+    }
+    // --no-build with nothing built names the missing file.
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(Command::new("bash")
+        .arg(&script)
+        .args(["--no-build", "--profile", "release", "--prefix"])
+        .arg(tmp.path().join("p"))
+        .env("CARGO_TARGET_DIR", tmp.path()));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("is missing (build first"), "{}", o.stderr);
+}
