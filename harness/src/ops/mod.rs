@@ -35,7 +35,7 @@ mod spec;
 
 use std::fmt;
 
-pub use oracle::{OracleError, Output, Value, evaluate, evaluate_refs};
+pub use oracle::{OracleError, Output, Value, evaluate, evaluate_at, evaluate_refs, versions_text};
 // What every family's oracle uses.
 #[cfg(test)]
 use oracle::testutil;
@@ -119,11 +119,17 @@ pub struct OpDef {
     pub terms: TermsFn,
 }
 
-/// Lists every operator once: `Variant => definition`. Makes the [`Op`]
-/// enum, [`Op::ALL`] in this order (the suite and report order) and the
-/// exhaustive [`Op::def`].
+/// Lists every operator once: `Variant => definition`, or `Variant =>
+/// definition, older: [definitions]` for an op whose semantics changed
+/// between opsets. Each definition is one version: its `spec.opset` is the
+/// opset that introduced it (ONNX's `since_version`), and it has its own
+/// spec (attributes and inputs differ between versions), oracle and shape
+/// rule; `older` lists the earlier versions in ascending order, and the
+/// first definition is the newest. Makes the [`Op`] enum, [`Op::ALL`] in
+/// this order (the suite and report order), the exhaustive [`Op::def`] and
+/// [`Op::versions`].
 macro_rules! registry {
-    ($($variant:ident => $def:path,)*) => {
+    ($($variant:ident => $def:path $(, older: [$($old:path),* $(,)?])?,)*) => {
         /// An operator xpucert can test. Derefs to its [`OpSpec`], so
         /// `op.name` and `op.opset` read as they would on the spec.
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,10 +150,18 @@ macro_rules! registry {
             #[cfg(test)]
             const SPELLINGS: &'static [&'static str] = &[$(stringify!($variant),)*];
 
-            /// The operator's definition.
+            /// The operator's definition at its newest implemented opset.
             pub fn def(self) -> &'static OpDef {
                 match self {
                     $(Op::$variant => &$def,)*
+                }
+            }
+
+            /// Every implemented version, oldest first (the last is
+            /// [`Op::def`]).
+            pub fn versions(self) -> &'static [&'static OpDef] {
+                match self {
+                    $(Op::$variant => &[$($(&$old,)*)? &$def],)*
                 }
             }
         }
@@ -196,6 +210,22 @@ impl Op {
     /// Looks an operator up by ONNX name (case-sensitive, as in ONNX).
     pub fn from_name(name: &str) -> Option<Op> {
         Op::ALL.iter().copied().find(|op| op.name == name)
+    }
+
+    /// The version that serves a model at `opset` (the newest version whose
+    /// `since_version` is at most `opset`), or `None` when `opset` is older
+    /// than every implemented version.
+    pub fn def_at(self, opset: i64) -> Option<&'static OpDef> {
+        self.versions()
+            .iter()
+            .rev()
+            .find(|d| d.spec.opset <= opset)
+            .copied()
+    }
+
+    /// The opsets that introduced each implemented version, oldest first.
+    pub fn opsets(self) -> impl Iterator<Item = i64> {
+        self.versions().iter().map(|d| d.spec.opset)
     }
 
     /// The ONNX operator name.

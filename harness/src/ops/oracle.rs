@@ -141,25 +141,45 @@ pub(super) type Result<T> = std::result::Result<T, OracleError>;
 /// Evaluates one op. `inputs` are positional; `None` = omitted optional input.
 /// The number of outputs is the spec's `outputs` (TopK: values and indices;
 /// everything else 1).
+/// The op is evaluated at its newest implemented version; [`evaluate_at`]
+/// takes the opset.
 pub fn evaluate(
     op: Op,
     attrs: &Attributes,
     inputs: &[Option<Value>],
 ) -> std::result::Result<Vec<Output>, OracleError> {
-    let refs: Vec<Option<&Value>> = inputs.iter().map(Option::as_ref).collect();
-    evaluate_refs(op, attrs, &refs, true)
+    evaluate_at(op, op.opset, attrs, inputs)
 }
 
-/// [`evaluate`] on borrowed inputs, so that a caller holding large tensors
+/// [`evaluate`] with the semantics of `opset` (the version [`Op::def_at`]
+/// picks).
+pub fn evaluate_at(
+    op: Op,
+    opset: i64,
+    attrs: &Attributes,
+    inputs: &[Option<Value>],
+) -> std::result::Result<Vec<Output>, OracleError> {
+    let refs: Vec<Option<&Value>> = inputs.iter().map(Option::as_ref).collect();
+    evaluate_refs(op, opset, attrs, &refs, true)
+}
+
+/// [`evaluate_at`] on borrowed inputs, so that a caller holding large tensors
 /// (model weights) need not copy them for every call; without `magnitudes`
 /// only the values are computed (MatMul's magnitude is a second product).
 pub fn evaluate_refs(
     op: Op,
+    opset: i64,
     attrs: &Attributes,
     inputs: &[Option<&Value>],
     magnitudes: bool,
 ) -> std::result::Result<Vec<Output>, OracleError> {
-    let def = op.def();
+    let def = op.def_at(opset).ok_or_else(|| OracleError::Invalid {
+        op: op.name.to_string(),
+        message: format!(
+            "opset {opset} is older than every implemented version ({})",
+            versions_text(op)
+        ),
+    })?;
     let call = Call {
         spec: &def.spec,
         attrs,
@@ -170,6 +190,14 @@ pub fn evaluate_refs(
     let outputs = (def.oracle)(&call)?;
     debug_assert_eq!(outputs.len(), def.spec.outputs, "{op}: output count");
     Ok(outputs)
+}
+
+/// `Clip-6, Clip-11, Clip-13`: an op's implemented versions, for messages.
+pub fn versions_text(op: Op) -> String {
+    op.opsets()
+        .map(|o| format!("{}-{o}", op.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One call being evaluated: the op, its attributes and inputs, and the
@@ -350,6 +378,16 @@ pub(super) mod testutil {
     /// Evaluates `op` with optional inputs.
     pub fn run_opt(op: &str, a: &Attributes, inputs: &[Option<Value>]) -> Result<Vec<Output>> {
         evaluate(Op::from_name(op).expect("known op"), a, inputs)
+    }
+
+    /// Evaluates `op` at `opset` (an older version's semantics).
+    pub fn run_at(
+        op: &str,
+        opset: i64,
+        a: &Attributes,
+        inputs: &[Option<Value>],
+    ) -> Result<Vec<Output>> {
+        crate::ops::evaluate_at(Op::from_name(op).expect("known op"), opset, a, inputs)
     }
 
     /// The single output's value of a successful call.

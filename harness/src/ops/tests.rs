@@ -463,3 +463,27 @@ fn shape_rules_judge_calls_as_the_oracle_does() {
     );
     assert!(judged > 5000, "{judged} calls judged");
 }
+
+#[test]
+fn versions_ascend_and_share_the_name() {
+    for &op in Op::ALL {
+        let versions = op.versions();
+        assert_eq!(versions.last().map(|d| d.spec.opset), Some(op.opset));
+        for pair in versions.windows(2) {
+            assert!(
+                pair[0].spec.opset < pair[1].spec.opset,
+                "{op}: versions must ascend"
+            );
+        }
+        for d in versions {
+            assert_eq!(d.spec.name, op.name, "{op}: a version of another op");
+            assert_eq!(
+                op.def_at(d.spec.opset).map(|v| v.spec.opset),
+                Some(d.spec.opset)
+            );
+        }
+        let oldest = versions[0].spec.opset;
+        assert!(op.def_at(oldest - 1).is_none());
+        assert_eq!(op.def_at(i64::MAX).map(|d| d.spec.opset), Some(op.opset));
+    }
+}
