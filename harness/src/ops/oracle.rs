@@ -449,6 +449,18 @@ mod tests {
     }
 
     #[test]
+    fn an_opset_older_than_every_version_is_refused() {
+        let x = Some(f(&[1], &[1.0]));
+        let e = run_at("Add", 13, &Attributes::new(), &[x.clone(), x.clone()]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Add: opset 13 is older than every implemented version (Add-14)"
+        );
+        let newer = run_at("Add", 99, &Attributes::new(), &[x.clone(), x]).unwrap();
+        assert_eq!(newer[0].value.data.as_slice(), Some(&[2.0][..]));
+    }
+
+    #[test]
     fn signature_errors() {
         let x = f(&[2], &[1.0, 2.0]);
         fails(
