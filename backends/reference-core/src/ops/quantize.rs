@@ -38,8 +38,12 @@ impl Channels {
 /// higher rank is blocked quantization, which needs `block_size` (rejected
 /// as unsupported before this point).
 fn channels(args: &Args<'_>, x: &Tensor, scale: &Tensor) -> Result<Channels, BackendError> {
+    // A scalar and a one-element 1-D tensor are both per-tensor, whichever
+    // of the two the scale and the zero point are (ONNX's tests pair them).
+    let per_tensor = |t: &Tensor| t.shape.is_empty() || t.shape == [1];
     if let Some(zp) = args.optional(2)
         && zp.shape != scale.shape
+        && !(per_tensor(zp) && per_tensor(scale))
     {
         return Err(args.invalid(format!(
             "zero point shape {:?} differs from scale shape {:?}",
@@ -257,14 +261,27 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.status, Status::InvalidArgument);
-        // So is a zero point whose shape differs from the scale's.
+        // So is a zero point whose shape differs from the scale's...
         let e = run1(
             "QuantizeLinear",
             &[],
-            vec![x, scalar(1.0), t(&[1], Data::U8(vec![0]))],
+            vec![
+                x.clone(),
+                t(&[2], Data::F32(vec![1.0, 2.0])),
+                t(&[1], Data::U8(vec![0])),
+            ],
         )
         .unwrap_err();
         assert_eq!(e.status, Status::InvalidArgument);
+        // ...unless both are per-tensor: a [1] zero point with a scalar
+        // scale, as ONNX's test_quantizelinear_e4m3fn pairs them.
+        let y = run1(
+            "QuantizeLinear",
+            &[],
+            vec![x, scalar(1.0), t(&[1], Data::U8(vec![1]))],
+        )
+        .unwrap();
+        assert_eq!(y.data, Data::U8(vec![2, 3, 4, 0, 0, 0]));
     }
 
     #[test]
