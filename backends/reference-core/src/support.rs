@@ -468,22 +468,15 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
 }
 
 /// Dtype and attribute rules of QuantizeLinear and DequantizeLinear (opset
-/// 21). Blocked quantization (`block_size > 0`) is not implemented.
+/// 21); the shapes (per tensor, per axis, blocked) are the kernel's to judge.
 fn check_quantization(inv: &Invocation<'_>, main: DType) -> Result<(), BackendError> {
     let op = inv.op_type;
     inv.attrs.int("axis", 1)?;
-    match inv.attrs.int("block_size", 0)? {
-        0 => {}
-        b if b < 0 => {
-            return Err(BackendError::invalid(format!(
-                "{op}: block_size {b} is negative"
-            )));
-        }
-        b => {
-            return Err(BackendError::unsupported(format!(
-                "{op}: blocked quantization (block_size {b})"
-            )));
-        }
+    let block = inv.attrs.int("block_size", 0)?;
+    if block < 0 {
+        return Err(BackendError::invalid(format!(
+            "{op}: block_size {block} is negative"
+        )));
     }
     let scale = inv.input(1)?.dtype;
     if op == "QuantizeLinear" {
