@@ -131,6 +131,19 @@ const FLOATS_AND_INTS: &[DType] = &[
     DType::I32,
     DType::I64,
 ];
+/// Dtypes TopK orders: the floats and every integer the backend stores.
+const ORDERED: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I16,
+    DType::U16,
+    DType::I8,
+    DType::U8,
+];
 /// Dtypes of the data-movement ops and of Cast (both sides).
 const MOVABLE: &[DType] = &[
     DType::F32,
@@ -217,7 +230,7 @@ pub const OPS: &[OpInfo] = &[
     op("Concat", &[13], MOVABLE, (1, usize::MAX), 1),
     op("Where", &[16], MOVABLE, (3, 3), 1),
     op("Cast", &[21], MOVABLE, (1, 1), 1),
-    op("TopK", &[11], FLOATS, (2, 2), 2),
+    op("TopK", &[11], ORDERED, (2, 2), 2),
     op("RotaryEmbedding", &[23], FLOATS, (3, 4), 1),
     op("Attention", &[23], FLOATS, (3, 6), 1),
     op("QuantizeLinear", &[21], QUANTIZE_FROM, (2, 3), 1),
