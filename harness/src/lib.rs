@@ -28,6 +28,10 @@
 //! * [`digest`]: sha256 hex for provenance.
 //! * [`files`]: reading user-named files: regular files only, size-capped.
 
+// The operator registry (`ops::registry!`) takes one macro recursion step
+// per operator; ONNX breadth needs more than the default 128.
+#![recursion_limit = "512"]
+
 pub mod backend;
 pub mod cert;
 pub mod cli;
