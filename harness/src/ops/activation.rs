@@ -610,12 +610,9 @@ fn mish_model(x: f64, y: f64) -> f64 {
 
 /// Softsign-22: `x / (1 + |x|)`. An addition (0.5 ulp) and a CTS divide
 /// (2.5 ulps) relative to the result: 3 ulps, subnormal floor.
-pub(super) const SOFTSIGN: OpDef = float_op!(
-    "Softsign",
-    22,
-    CheckPolicy::UlpOrSubnormal(3.0),
-    |x| x / (1.0 + x.abs())
-);
+pub(super) const SOFTSIGN: OpDef =
+    float_op!("Softsign", 22, CheckPolicy::UlpOrSubnormal(3.0), |x| x
+        / (1.0 + x.abs()));
 /// Softsign-1: without bfloat16.
 pub(super) const SOFTSIGN_1: OpDef = older(SOFTSIGN, 1, &[T_F16_F32_F64]);
 
@@ -647,8 +644,7 @@ pub(super) const FLOOR: OpDef = float_op!("Floor", 13, CheckPolicy::Exact, f64::
 pub(super) const FLOOR_6: OpDef = older(FLOOR, 6, &[T_F16_F32_F64]);
 /// Round-22: to the nearest integer, halves to even (2.5 -> 2, -1.5 -> -2);
 /// exact.
-pub(super) const ROUND: OpDef =
-    float_op!("Round", 22, CheckPolicy::Exact, f64::round_ties_even);
+pub(super) const ROUND: OpDef = float_op!("Round", 22, CheckPolicy::Exact, f64::round_ties_even);
 /// Round-11: without bfloat16.
 pub(super) const ROUND_11: OpDef = older(ROUND, 11, &[T_F16_F32_F64]);
 
@@ -725,20 +721,17 @@ pub(super) const COSH_9: OpDef = older(COSH, 9, &[T_F16_F32_F64]);
 /// Asinh-22: CTS 4 ulps, plus one, and 5u absolute: the log form
 /// `ln(x + sqrt(x^2 + 1))` takes the log of a number near 1 for small x,
 /// whose error is absolute (as Log's).
-pub(super) const ASINH: OpDef =
-    float_op!("Asinh", 22, CheckPolicy::UlpOrAbsolute(5.0), f64::asinh);
+pub(super) const ASINH: OpDef = float_op!("Asinh", 22, CheckPolicy::UlpOrAbsolute(5.0), f64::asinh);
 /// Asinh-9: without bfloat16.
 pub(super) const ASINH_9: OpDef = older(ASINH, 9, &[T_F16_F32_F64]);
 /// Acosh-22: as Asinh (near x = 1 the log form's error is absolute). Below
 /// 1: NaN.
-pub(super) const ACOSH: OpDef =
-    float_op!("Acosh", 22, CheckPolicy::UlpOrAbsolute(5.0), f64::acosh);
+pub(super) const ACOSH: OpDef = float_op!("Acosh", 22, CheckPolicy::UlpOrAbsolute(5.0), f64::acosh);
 /// Acosh-9: without bfloat16.
 pub(super) const ACOSH_9: OpDef = older(ACOSH, 9, &[T_F16_F32_F64]);
 /// Atanh-22: as Asinh (`ln((1 + x) / (1 - x)) / 2` near 0). +-1 give
 /// +-inf, |x| > 1 NaN.
-pub(super) const ATANH: OpDef =
-    float_op!("Atanh", 22, CheckPolicy::UlpOrAbsolute(5.0), f64::atanh);
+pub(super) const ATANH: OpDef = float_op!("Atanh", 22, CheckPolicy::UlpOrAbsolute(5.0), f64::atanh);
 /// Atanh-9: without bfloat16.
 pub(super) const ATANH_9: OpDef = older(ATANH, 9, &[T_F16_F32_F64]);
 
@@ -845,7 +838,10 @@ fn map_float_out(c: &Call, f: impl Fn(f64) -> f64) -> Result<Vec<Output>> {
 /// input's integer dtype ([`finish`]).
 fn map_numeric(c: &Call, f: impl Fn(f64) -> f64) -> Result<Vec<Output>> {
     let x = c.input(0)?;
-    Ok(vec![Output::plain(x.dtype, finish(x.dtype, x.data.mapv(f)))])
+    Ok(vec![Output::plain(
+        x.dtype,
+        finish(x.dtype, x.data.mapv(f)),
+    )])
 }
 
 /// `f` on every element with its error model `model(x, y)` (in units of
@@ -1012,7 +1008,9 @@ pub(super) fn clip_cases() -> Option<CaseSpace> {
         .attrs(
             vec![Factor::new(
                 "bounds",
-                &["both", "minonly", "maxonly", "nobounds", "inverted", "shape1"],
+                &[
+                    "both", "minonly", "maxonly", "nobounds", "inverted", "shape1",
+                ],
             )],
             |p, mut c| {
                 let dt = p.dtype();
@@ -1138,7 +1136,13 @@ pub(super) fn prelu_cases() -> Option<CaseSpace> {
         .attrs(
             vec![Factor::new(
                 "slope",
-                &["slopesame", "slopescalar", "slopechannel", "slopelast", "slopelead1"],
+                &[
+                    "slopesame",
+                    "slopescalar",
+                    "slopechannel",
+                    "slopelast",
+                    "slopelead1",
+                ],
             )],
             |p, mut c| {
                 let x = c.inputs[0].clone().expect("X is present");
@@ -1160,7 +1164,8 @@ pub(super) fn prelu_cases() -> Option<CaseSpace> {
                 } else {
                     Fill::Int(-3, 3)
                 };
-                c.inputs.push(GenInput::new(x.dtype, shape).fill(fill).some());
+                c.inputs
+                    .push(GenInput::new(x.dtype, shape).fill(fill).some());
                 Some(c)
             },
         ),
@@ -1257,22 +1262,45 @@ fn rounding_traps(dt: DType) -> Vec<f64> {
     traps_with(
         dt,
         &[
-            0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, -0.49999997, 0.4, -0.4, 8388609.0,
-            -8388609.5, 1e30,
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            -1.5,
+            -2.5,
+            0.49999997,
+            -0.49999997,
+            0.4,
+            -0.4,
+            8388609.0,
+            -8388609.5,
+            1e30,
         ],
     )
 }
 
 pub(super) fn ceil_cases() -> Option<CaseSpace> {
-    unary_space(Unary::new(FLOAT4, Fill::Uniform(-10.0, 10.0), rounding_traps))
+    unary_space(Unary::new(
+        FLOAT4,
+        Fill::Uniform(-10.0, 10.0),
+        rounding_traps,
+    ))
 }
 
 pub(super) fn floor_cases() -> Option<CaseSpace> {
-    unary_space(Unary::new(FLOAT4, Fill::Uniform(-10.0, 10.0), rounding_traps))
+    unary_space(Unary::new(
+        FLOAT4,
+        Fill::Uniform(-10.0, 10.0),
+        rounding_traps,
+    ))
 }
 
 pub(super) fn round_cases() -> Option<CaseSpace> {
-    unary_space(Unary::new(FLOAT4, Fill::Uniform(-10.0, 10.0), rounding_traps))
+    unary_space(Unary::new(
+        FLOAT4,
+        Fill::Uniform(-10.0, 10.0),
+        rounding_traps,
+    ))
 }
 
 pub(super) fn sign_cases() -> Option<CaseSpace> {
@@ -1282,9 +1310,7 @@ pub(super) fn sign_cases() -> Option<CaseSpace> {
 }
 
 /// Large arguments of the periodic functions: exact reduction matters.
-const LARGE_ARGUMENTS: [f64; 8] = [
-    1e4, -1e4, 3141.5927, 12345.678, 65504.0, 1e6, 1e22, -3.0e30,
-];
+const LARGE_ARGUMENTS: [f64; 8] = [1e4, -1e4, 3141.5927, 12345.678, 65504.0, 1e6, 1e22, -3.0e30];
 
 pub(super) fn sin_cases() -> Option<CaseSpace> {
     unary_space(Unary::new(FLOAT4, Fill::Uniform(-10.0, 10.0), |d| {
@@ -1300,20 +1326,29 @@ pub(super) fn cos_cases() -> Option<CaseSpace> {
 
 pub(super) fn tan_cases() -> Option<CaseSpace> {
     unary_space(Unary::new(FLOAT4, Fill::Uniform(-1.5, 1.5), |d| {
-        traps_with(d, &[&LARGE_ARGUMENTS[..], &[1.5707964, -1.5707964, 1e-5]].concat())
+        traps_with(
+            d,
+            &[&LARGE_ARGUMENTS[..], &[1.5707964, -1.5707964, 1e-5]].concat(),
+        )
     }))
 }
 
 /// Domain edges of asin/acos: +-1, just inside, just outside (NaN).
 pub(super) fn asin_cases() -> Option<CaseSpace> {
     unary_space(Unary::new(FLOAT4, Fill::Uniform(-1.0, 1.0), |d| {
-        traps_with(d, &[1.0, -1.0, 0.99999994, -0.99999994, 1.0078125, -1.5, 1e-5])
+        traps_with(
+            d,
+            &[1.0, -1.0, 0.99999994, -0.99999994, 1.0078125, -1.5, 1e-5],
+        )
     }))
 }
 
 pub(super) fn acos_cases() -> Option<CaseSpace> {
     unary_space(Unary::new(FLOAT4, Fill::Uniform(-1.0, 1.0), |d| {
-        traps_with(d, &[1.0, -1.0, 0.99999994, -0.99999994, 1.0078125, -1.5, 1e-5])
+        traps_with(
+            d,
+            &[1.0, -1.0, 0.99999994, -0.99999994, 1.0078125, -1.5, 1e-5],
+        )
     }))
 }
 
@@ -1361,7 +1396,11 @@ fn classifier_traps(dt: DType) -> Vec<f64> {
 }
 
 pub(super) fn is_nan_cases() -> Option<CaseSpace> {
-    unary_space(Unary::new(super::spec::FLOATS, Fill::Default, classifier_traps))
+    unary_space(Unary::new(
+        super::spec::FLOATS,
+        Fill::Default,
+        classifier_traps,
+    ))
 }
 
 /// IsInf: each detect flag at its default or 0.
@@ -1386,7 +1425,9 @@ pub(super) fn is_inf_cases() -> Option<CaseSpace> {
 }
 
 pub(super) fn not_cases() -> Option<CaseSpace> {
-    unary_space(Unary::new(&[DType::Bool], Fill::Default, |_| vec![0.0, 1.0, 1.0]))
+    unary_space(Unary::new(&[DType::Bool], Fill::Default, |_| {
+        vec![0.0, 1.0, 1.0]
+    }))
 }
 
 #[cfg(test)]

@@ -286,11 +286,7 @@ fn clip(args: &Args<'_>, x: &Tensor) -> Result<Tensor, BackendError> {
 fn prelu(args: &Args<'_>, x: &Tensor) -> Result<Tensor, BackendError> {
     let slope = args.input(1)?;
     if slope.dtype() != x.dtype() {
-        return Err(args.invalid(format!(
-            "slope is {}, X is {}",
-            slope.dtype(),
-            x.dtype()
-        )));
+        return Err(args.invalid(format!("slope is {}, X is {}", slope.dtype(), x.dtype())));
     }
     let grows = slope.shape.len() > x.shape.len()
         || slope
@@ -368,7 +364,10 @@ mod tests {
         let y = run_at(
             "Clip",
             6,
-            &[("min", AttrValue::Float(-1.0)), ("max", AttrValue::Float(1.0))],
+            &[
+                ("min", AttrValue::Float(-1.0)),
+                ("max", AttrValue::Float(1.0)),
+            ],
             vec![x.clone()],
             DType::F32,
         )
@@ -378,7 +377,13 @@ mod tests {
         let hi = f32t(&[1], &[1.0]);
         let y = run_at("Clip", 13, &[], vec![x.clone(), lo.clone(), hi], DType::F32).unwrap();
         assert_eq!(values(&y), vec![0.0, 0.0, 0.5, 1.0]);
-        let y = run_at("Clip", 11, &[], vec![x.clone(), None, f32t(&[], &[0.0])], DType::F32);
+        let y = run_at(
+            "Clip",
+            11,
+            &[],
+            vec![x.clone(), None, f32t(&[], &[0.0])],
+            DType::F32,
+        );
         assert_eq!(values(&y.unwrap()), vec![-2.0, -0.5, 0.0, 0.0]);
         // min > max: everything becomes max.
         let y = run_at(
@@ -389,7 +394,13 @@ mod tests {
             DType::F32,
         );
         assert_eq!(values(&y.unwrap()), vec![-1.0; 4]);
-        let e = run_at("Clip", 13, &[], vec![x, f32t(&[2], &[0.0, 1.0])], DType::F32);
+        let e = run_at(
+            "Clip",
+            13,
+            &[],
+            vec![x, f32t(&[2], &[0.0, 1.0])],
+            DType::F32,
+        );
         assert_eq!(e.unwrap_err().status, Status::InvalidArgument);
         // Integers clip exactly; NaN stays NaN.
         let xi = Tensor::new(vec![3], Data::I8(vec![-128, 5, 127])).ok();
@@ -406,7 +417,11 @@ mod tests {
         let get = |op: &str, attrs: &[(&str, AttrValue<'_>)]| {
             values(&run1(op, attrs, vec![x.clone()]).unwrap())
         };
-        assert_close(&get("Elu", &[]), &[-0.864_664_7, -0.393_469_34, 0.0, 1.5], 1e-7);
+        assert_close(
+            &get("Elu", &[]),
+            &[-0.864_664_7, -0.393_469_34, 0.0, 1.5],
+            1e-7,
+        );
         assert_close(
             &get("Selu", &[]),
             &[-1.520_166_4, -0.691_758_4, 0.0, 1.576_051_5],
@@ -421,14 +436,25 @@ mod tests {
         assert_eq!(get("ThresholdedRelu", &[]), vec![0.0, 0.0, 0.0, 1.5]);
         assert_eq!(get("Shrink", &[]), vec![-2.0, 0.0, 0.0, 1.5]);
         assert_close(&get("HardSigmoid", &[]), &[0.1, 0.4, 0.5, 0.8], 1e-7);
-        assert_close(&get("HardSwish", &[]), &[-0.333_333_34, -0.208_333_33, 0.0, 1.125], 1e-7);
-        assert_close(&get("Mish", &[]), &[-0.252_501_48, -0.220_743_78, 0.0, 1.403_378_3], 1e-6);
+        assert_close(
+            &get("HardSwish", &[]),
+            &[-0.333_333_34, -0.208_333_33, 0.0, 1.125],
+            1e-7,
+        );
+        assert_close(
+            &get("Mish", &[]),
+            &[-0.252_501_48, -0.220_743_78, 0.0, 1.403_378_3],
+            1e-6,
+        );
         assert_eq!(get("Softsign", &[]), vec![-2.0 / 3.0, -1.0 / 3.0, 0.0, 0.6]);
         let y = values(
             &run1(
                 "PRelu",
                 &[],
-                vec![f32t(&[2, 2], &[-1.0, 2.0, -3.0, 4.0]), f32t(&[2, 1], &[0.5, 2.0])],
+                vec![
+                    f32t(&[2, 2], &[-1.0, 2.0, -3.0, 4.0]),
+                    f32t(&[2, 1], &[0.5, 2.0]),
+                ],
             )
             .unwrap(),
         );
@@ -449,7 +475,11 @@ mod tests {
         assert_eq!(f32_at("Floor", 13, &x), vec![2.0, -3.0, 0.0, 1.0, -1.0]);
         assert_eq!(f32_at("Sign", 13, &x), vec![1.0, -1.0, 1.0, 1.0, -1.0]);
         assert_eq!(f32_at("Abs", 13, &x), vec![2.5, 2.5, 0.5, 1.5, 0.4]);
-        let y = run1("Abs", &[], vec![Tensor::new(vec![2], Data::I8(vec![-128, -3])).ok()]);
+        let y = run1(
+            "Abs",
+            &[],
+            vec![Tensor::new(vec![2], Data::I8(vec![-128, -3])).ok()],
+        );
         assert_eq!(y.unwrap().data, Data::I8(vec![-128, 3]));
         assert_close(&f32_at("Sin", 22, &[1e4]), &[-0.305_614_32], 1e-6);
         assert_close(&f32_at("Acosh", 22, &[2.0]), &[1.316_958], 1e-6);

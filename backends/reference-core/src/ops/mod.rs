@@ -121,8 +121,8 @@ pub fn run_checked(
         // issue 17: activations and unary math
         "Clip" | "Elu" | "Selu" | "Celu" | "LeakyRelu" | "PRelu" | "ThresholdedRelu" | "Shrink"
         | "HardSigmoid" | "HardSwish" | "Mish" | "Softsign" | "Abs" | "Ceil" | "Floor"
-        | "Round" | "Sign" | "Sin" | "Cos" | "Tan" | "Asin" | "Acos" | "Atan" | "Sinh"
-        | "Cosh" | "Asinh" | "Acosh" | "Atanh" | "IsNaN" | "IsInf" | "Not" => {
+        | "Round" | "Sign" | "Sin" | "Cos" | "Tan" | "Asin" | "Acos" | "Atan" | "Sinh" | "Cosh"
+        | "Asinh" | "Acosh" | "Atanh" | "IsNaN" | "IsInf" | "Not" => {
             one(activation::run(&args, inv.opset))
         }
         other => Err(BackendError::internal(format!(

@@ -33,7 +33,12 @@ fn clip_versions() {
     // Min only; max only (min omitted); neither.
     let y = at("Clip", 13, &none(), &[Some(x.clone()), Some(lo.clone())]);
     close(&y.data, &[-1.0, -0.5, 0.0, 0.7, 3.0], 0.0);
-    let y = at("Clip", 11, &none(), &[Some(x.clone()), None, Some(hi.clone())]);
+    let y = at(
+        "Clip",
+        11,
+        &none(),
+        &[Some(x.clone()), None, Some(hi.clone())],
+    );
     close(&y.data, &[-2.0, -0.5, 0.0, 0.7, 1.0], 0.0);
     let y = at("Clip", 12, &none(), &[Some(x.clone())]);
     close(&y.data, &[-2.0, -0.5, 0.0, 0.7, 3.0], 0.0);
@@ -53,7 +58,11 @@ fn clip_versions() {
     let y = run1(
         "Clip",
         &none(),
-        &[xi.clone(), t(DType::I32, &[], &[-10.0]), t(DType::I32, &[], &[10.0])],
+        &[
+            xi.clone(),
+            t(DType::I32, &[], &[-10.0]),
+            t(DType::I32, &[], &[10.0]),
+        ],
     );
     close(&y.data, &[-10.0, 5.0, 10.0], 0.0);
     assert!(run_at("Clip", 11, &none(), &[Some(xi)]).is_err());
@@ -78,7 +87,11 @@ fn relu_family() {
     let x = f(&[4], &[-2.0, -0.5, 0.0, 1.5]);
     // Elu, alpha 1: e^-2 - 1 = -0.8646647167633873, e^-0.5 - 1 = -0.3934693402873666.
     let y = run1("Elu", &none(), std::slice::from_ref(&x));
-    close(&y.data, &[-0.864_664_716_763_387_3, -0.393_469_340_287_366_6, 0.0, 1.5], 1e-15);
+    close(
+        &y.data,
+        &[-0.864_664_716_763_387_3, -0.393_469_340_287_366_6, 0.0, 1.5],
+        1e-15,
+    );
     // Elu near 0 keeps its relative accuracy (expm1): -1e-10 -> -9.9999999995e-11.
     let y = run1("Elu", &none(), &[t(DType::F64, &[1], &[-1e-10])]);
     close(&y.data, &[-9.999_999_999_5e-11], 1e-15);
@@ -87,23 +100,54 @@ fn relu_family() {
     let (a, g) = (f64::from(1.673_263_2f32), f64::from(1.050_701f32));
     close(
         &y.data,
-        &[g * a * (-2f64).exp_m1(), g * a * (-0.5f64).exp_m1(), 0.0, g * 1.5],
+        &[
+            g * a * (-2f64).exp_m1(),
+            g * a * (-0.5f64).exp_m1(),
+            0.0,
+            g * 1.5,
+        ],
         1e-15,
     );
     // Celu, alpha 2: 2 (e^(-1) - 1) = -1.2642411176571153.
-    let y = run1("Celu", &attrs(&[float("alpha", 2.0)]), std::slice::from_ref(&x));
-    close(&y.data, &[-1.264_241_117_657_115_3, 2.0 * (-0.25f64).exp_m1(), 0.0, 1.5], 1e-15);
-    fails("Celu", &attrs(&[float("alpha", 0.0)]), &[Some(x.clone())], "alpha must not be 0");
+    let y = run1(
+        "Celu",
+        &attrs(&[float("alpha", 2.0)]),
+        std::slice::from_ref(&x),
+    );
+    close(
+        &y.data,
+        &[
+            -1.264_241_117_657_115_3,
+            2.0 * (-0.25f64).exp_m1(),
+            0.0,
+            1.5,
+        ],
+        1e-15,
+    );
+    fails(
+        "Celu",
+        &attrs(&[float("alpha", 0.0)]),
+        &[Some(x.clone())],
+        "alpha must not be 0",
+    );
     // LeakyRelu: default alpha is 0.01 as an f32.
     let y = run1("LeakyRelu", &none(), std::slice::from_ref(&x));
     let alpha = f64::from(0.01f32);
     close(&y.data, &[-2.0 * alpha, -0.5 * alpha, 0.0, 1.5], 0.0);
     // ThresholdedRelu: strictly greater than alpha (1): 1 itself gives 0.
-    let y = run1("ThresholdedRelu", &none(), &[f(&[4], &[0.5, 1.0, 1.5, -3.0])]);
+    let y = run1(
+        "ThresholdedRelu",
+        &none(),
+        &[f(&[4], &[0.5, 1.0, 1.5, -3.0])],
+    );
     close(&y.data, &[0.0, 0.0, 1.5, 0.0], 0.0);
     // Shrink, ONNX's hard_shrink example: lambd 1.5 on [-2, -1, 0, 1, 2].
     let r = f(&[5], &[-2.0, -1.0, 0.0, 1.0, 2.0]);
-    let y = run1("Shrink", &attrs(&[float("lambd", 1.5)]), std::slice::from_ref(&r));
+    let y = run1(
+        "Shrink",
+        &attrs(&[float("lambd", 1.5)]),
+        std::slice::from_ref(&r),
+    );
     close(&y.data, &[-2.0, 0.0, 0.0, 0.0, 2.0], 0.0);
     // soft_shrink: lambd 1.5, bias 1.5 -> [-0.5, 0, 0, 0, 0.5].
     let a = attrs(&[float("lambd", 1.5), float("bias", 1.5)]);
@@ -114,7 +158,14 @@ fn relu_family() {
     let y = run1("Shrink", &a, &[t(DType::I32, &[3], &[-3.0, 0.0, 3.0])]);
     close(&y.data, &[-2.0, 0.0, 2.0], 0.0);
     // NaN propagates through every one of them.
-    for op in ["Elu", "Selu", "Celu", "LeakyRelu", "ThresholdedRelu", "Shrink"] {
+    for op in [
+        "Elu",
+        "Selu",
+        "Celu",
+        "LeakyRelu",
+        "ThresholdedRelu",
+        "Shrink",
+    ] {
         let y = run1(op, &none(), &[f(&[1], &[f64::NAN])]);
         assert!(y.data[[0]].is_nan(), "{op}");
     }
@@ -135,14 +186,20 @@ fn prelu_broadcasts_the_slope_one_way() {
     fails(
         "PRelu",
         &none(),
-        &[Some(f(&[3], &[-1.0, 1.0, 2.0])), Some(f(&[2, 3], &[1.0; 6]))],
+        &[
+            Some(f(&[3], &[-1.0, 1.0, 2.0])),
+            Some(f(&[2, 3], &[1.0; 6])),
+        ],
         "cannot be broadcast",
     );
     // Integers wrap: -2^31 * 2 = 0 in int32.
     let y = run1(
         "PRelu",
         &none(),
-        &[t(DType::I32, &[2], &[-2_147_483_648.0, -3.0]), t(DType::I32, &[], &[2.0])],
+        &[
+            t(DType::I32, &[2], &[-2_147_483_648.0, -3.0]),
+            t(DType::I32, &[], &[2.0]),
+        ],
     );
     close(&y.data, &[0.0, -6.0], 0.0);
 }
@@ -162,7 +219,11 @@ fn gates() {
     // Mish(1) = tanh(ln(1 + e)) = 0.8650983882673103; Mish(-1) = -tanh(ln(1 + 1/e))
     // = -0.30340146137410895.
     let y = run1("Mish", &none(), &[f(&[3], &[1.0, -1.0, 0.0])]);
-    close(&y.data, &[0.865_098_388_267_310_3, -0.303_401_461_374_108_95, 0.0], 1e-15);
+    close(
+        &y.data,
+        &[0.865_098_388_267_310_3, -0.303_401_461_374_108_95, 0.0],
+        1e-15,
+    );
     // The negative tail: mish(-40) ~ -40 e^-40 = -1.6993417021166355e-16.
     let y = run1("Mish", &none(), &[t(DType::F64, &[1], &[-40.0])]);
     close(&y.data, &[-1.699_341_702_116_635_5e-16], 1e-14);
@@ -173,19 +234,36 @@ fn gates() {
 
 #[test]
 fn rounding_ops() {
-    let x = f(
-        &[9],
-        &[2.5, 1.5, -2.5, -0.5, 0.5, 2.3, -4.5, 0.9, f64::NAN],
-    );
+    let x = f(&[9], &[2.5, 1.5, -2.5, -0.5, 0.5, 2.3, -4.5, 0.9, f64::NAN]);
     // Round: halves to even (ONNX's examples: 2.5 -> 2, 1.5 -> 2, -4.5 -> -4).
     let y = run1("Round", &none(), std::slice::from_ref(&x));
-    close(&y.data, &[2.0, 2.0, -2.0, -0.0, 0.0, 2.0, -4.0, 1.0, f64::NAN], 0.0);
-    assert_eq!(y.data[[3]].to_bits(), (-0.0f64).to_bits(), "-0.5 rounds to -0");
+    close(
+        &y.data,
+        &[2.0, 2.0, -2.0, -0.0, 0.0, 2.0, -4.0, 1.0, f64::NAN],
+        0.0,
+    );
+    assert_eq!(
+        y.data[[3]].to_bits(),
+        (-0.0f64).to_bits(),
+        "-0.5 rounds to -0"
+    );
     let y = run1("Ceil", &none(), std::slice::from_ref(&x));
-    close(&y.data, &[3.0, 2.0, -2.0, -0.0, 1.0, 3.0, -4.0, 1.0, f64::NAN], 0.0);
+    close(
+        &y.data,
+        &[3.0, 2.0, -2.0, -0.0, 1.0, 3.0, -4.0, 1.0, f64::NAN],
+        0.0,
+    );
     let y = run1("Floor", &none(), std::slice::from_ref(&x));
-    close(&y.data, &[2.0, 1.0, -3.0, -1.0, 0.0, 2.0, -5.0, 0.0, f64::NAN], 0.0);
-    let y = run1("Sign", &none(), &[f(&[5], &[-3.0, -0.0, 0.0, 2.0, f64::NAN])]);
+    close(
+        &y.data,
+        &[2.0, 1.0, -3.0, -1.0, 0.0, 2.0, -5.0, 0.0, f64::NAN],
+        0.0,
+    );
+    let y = run1(
+        "Sign",
+        &none(),
+        &[f(&[5], &[-3.0, -0.0, 0.0, 2.0, f64::NAN])],
+    );
     close(&y.data, &[-1.0, 0.0, 0.0, 1.0, f64::NAN], 0.0);
     assert_eq!(bits(&y)[1], 0, "Sign(-0) is +0, as numpy's");
     // Abs and Sign on integers: int8's -128 wraps to itself.
@@ -203,16 +281,56 @@ fn rounding_ops() {
 fn trigonometric_and_hyperbolic() {
     let x = f(&[2], &[0.5, -1.0]);
     let get = |op: &str, x: &Value| run1(op, &none(), std::slice::from_ref(x)).data;
-    close(&get("Sin", &x), &[0.479_425_538_604_203, -0.841_470_984_807_896_5], 1e-15);
-    close(&get("Cos", &x), &[0.877_582_561_890_372_8, 0.540_302_305_868_139_8], 1e-15);
-    close(&get("Tan", &x), &[0.546_302_489_843_790_5, -1.557_407_724_654_902_3], 1e-15);
-    close(&get("Asin", &x), &[0.523_598_775_598_298_8, -1.570_796_326_794_896_6], 1e-15);
-    close(&get("Acos", &x), &[1.047_197_551_196_597_7, std::f64::consts::PI], 1e-15);
-    close(&get("Atan", &x), &[0.463_647_609_000_806_1, -0.785_398_163_397_448_3], 1e-15);
-    close(&get("Sinh", &x), &[0.521_095_305_493_747_4, -1.175_201_193_643_801_4], 1e-15);
-    close(&get("Cosh", &x), &[1.127_625_965_206_380_8, 1.543_080_634_815_243_7], 1e-15);
-    close(&get("Asinh", &x), &[0.481_211_825_059_603_4, -0.881_373_587_019_543], 1e-15);
-    close(&get("Atanh", &x), &[0.549_306_144_334_054_8, f64::NEG_INFINITY], 1e-15);
+    close(
+        &get("Sin", &x),
+        &[0.479_425_538_604_203, -0.841_470_984_807_896_5],
+        1e-15,
+    );
+    close(
+        &get("Cos", &x),
+        &[0.877_582_561_890_372_8, 0.540_302_305_868_139_8],
+        1e-15,
+    );
+    close(
+        &get("Tan", &x),
+        &[0.546_302_489_843_790_5, -1.557_407_724_654_902_3],
+        1e-15,
+    );
+    close(
+        &get("Asin", &x),
+        &[0.523_598_775_598_298_8, -1.570_796_326_794_896_6],
+        1e-15,
+    );
+    close(
+        &get("Acos", &x),
+        &[1.047_197_551_196_597_7, std::f64::consts::PI],
+        1e-15,
+    );
+    close(
+        &get("Atan", &x),
+        &[0.463_647_609_000_806_1, -0.785_398_163_397_448_3],
+        1e-15,
+    );
+    close(
+        &get("Sinh", &x),
+        &[0.521_095_305_493_747_4, -1.175_201_193_643_801_4],
+        1e-15,
+    );
+    close(
+        &get("Cosh", &x),
+        &[1.127_625_965_206_380_8, 1.543_080_634_815_243_7],
+        1e-15,
+    );
+    close(
+        &get("Asinh", &x),
+        &[0.481_211_825_059_603_4, -0.881_373_587_019_543],
+        1e-15,
+    );
+    close(
+        &get("Atanh", &x),
+        &[0.549_306_144_334_054_8, f64::NEG_INFINITY],
+        1e-15,
+    );
     let y = get("Acosh", &f(&[3], &[1.0, 2.0, 0.5]));
     close(&y, &[0.0, 1.316_957_896_924_816_7, f64::NAN], 1e-15);
     // Out of domain: NaN.
@@ -230,16 +348,31 @@ fn trigonometric_and_hyperbolic() {
 fn classifiers_and_not() {
     let x = f(
         &[6],
-        &[-1.2, f64::NAN, f64::INFINITY, 2.8, f64::NEG_INFINITY, f64::INFINITY],
+        &[
+            -1.2,
+            f64::NAN,
+            f64::INFINITY,
+            2.8,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+        ],
     );
     // ONNX's IsInf examples: both signs, positive only, negative only.
     let y = run1("IsInf", &none(), std::slice::from_ref(&x));
     assert_eq!(y.dtype, DType::Bool);
     close(&y.data, &[0.0, 0.0, 1.0, 0.0, 1.0, 1.0], 0.0);
     let a = attrs(&[("detect_negative", AttrValue::Int(0))]);
-    close(&run1("IsInf", &a, std::slice::from_ref(&x)).data, &[0.0, 0.0, 1.0, 0.0, 0.0, 1.0], 0.0);
+    close(
+        &run1("IsInf", &a, std::slice::from_ref(&x)).data,
+        &[0.0, 0.0, 1.0, 0.0, 0.0, 1.0],
+        0.0,
+    );
     let a = attrs(&[("detect_positive", AttrValue::Int(0))]);
-    close(&run1("IsInf", &a, std::slice::from_ref(&x)).data, &[0.0, 0.0, 0.0, 0.0, 1.0, 0.0], 0.0);
+    close(
+        &run1("IsInf", &a, std::slice::from_ref(&x)).data,
+        &[0.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+        0.0,
+    );
     let y = run1("IsNaN", &none(), std::slice::from_ref(&x));
     close(&y.data, &[0.0, 1.0, 0.0, 0.0, 0.0, 0.0], 0.0);
     // IsInf-10 takes only float and double; IsInf-20 every float.
@@ -264,12 +397,40 @@ fn float_attributes_are_read_as_f32() {
 fn older_versions_resolve_for_opset_11_models() {
     use crate::ops::Op;
     for name in [
-        "Clip", "Elu", "Selu", "LeakyRelu", "PRelu", "HardSigmoid", "Softsign", "Abs", "Ceil",
-        "Floor", "Round", "Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh",
-        "Asinh", "Acosh", "Atanh", "IsNaN", "IsInf", "Not", "ThresholdedRelu", "Shrink",
+        "Clip",
+        "Elu",
+        "Selu",
+        "LeakyRelu",
+        "PRelu",
+        "HardSigmoid",
+        "Softsign",
+        "Abs",
+        "Ceil",
+        "Floor",
+        "Round",
+        "Sign",
+        "Sin",
+        "Cos",
+        "Tan",
+        "Asin",
+        "Acos",
+        "Atan",
+        "Sinh",
+        "Cosh",
+        "Asinh",
+        "Acosh",
+        "Atanh",
+        "IsNaN",
+        "IsInf",
+        "Not",
+        "ThresholdedRelu",
+        "Shrink",
     ] {
         let op = Op::from_name(name).expect("registered");
-        assert!(op.def_at(11).is_some(), "{name} has no version for opset 11");
+        assert!(
+            op.def_at(11).is_some(),
+            "{name} has no version for opset 11"
+        );
     }
     // Clip at opset 11 takes inputs, at 10 attributes.
     let op = Op::from_name("Clip").unwrap();
