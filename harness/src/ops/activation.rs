@@ -465,7 +465,8 @@ fn prelu(c: &Call) -> Result<Output> {
     Ok(Output::plain(x.dtype, finish(x.dtype, data)))
 }
 
-/// ThresholdedRelu-22: `x` for x > alpha, else 0. Selection only: exact.
+/// ThresholdedRelu-22: `x` for x > alpha, else 0 (NaN too: it is not
+/// greater, and ONNX's reference gives 0). Selection only: exact.
 pub(super) const THRESHOLDED_RELU: OpDef = OpDef {
     spec: OpSpec {
         input_types: &[T_FLOAT4],
@@ -474,7 +475,7 @@ pub(super) const THRESHOLDED_RELU: OpDef = OpDef {
     },
     oracle: |c| {
         let alpha = attr(c, "alpha", 1.0)?;
-        map_float_out(c, |x| if x > alpha || x.is_nan() { x } else { 0.0 })
+        map_float_out(c, |x| if x > alpha { x } else { 0.0 })
     },
     shape: same_as_first,
     cost: per_output_element,

@@ -96,7 +96,7 @@ fn float_fn(args: &Args<'_>) -> Result<Box<dyn Fn(f64) -> f64>, BackendError> {
         }
         "ThresholdedRelu" => {
             let alpha = f64::from(attr(args, "alpha", 1.0)?);
-            Box::new(move |x| if x > alpha || x.is_nan() { x } else { 0.0 })
+            Box::new(move |x| if x > alpha { x } else { 0.0 })
         }
         "Shrink" => {
             let (bias, lambd) = shrink_attrs(args)?;
