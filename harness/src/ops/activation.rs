@@ -1315,13 +1315,27 @@ const LARGE_ARGUMENTS: [f64; 8] = [1e4, -1e4, 3141.5927, 12345.678, 65504.0, 1e6
 
 pub(super) fn sin_cases() -> Option<CaseSpace> {
     unary_space(Unary::new(FLOAT4, Fill::Uniform(-10.0, 10.0), |d| {
-        traps_with(d, &[&LARGE_ARGUMENTS[..], &[3.1415927, 1e-5]].concat())
+        traps_with(
+            d,
+            &[
+                &LARGE_ARGUMENTS[..],
+                &[f64::from(std::f32::consts::PI), 1e-5],
+            ]
+            .concat(),
+        )
     }))
 }
 
 pub(super) fn cos_cases() -> Option<CaseSpace> {
     unary_space(Unary::new(FLOAT4, Fill::Uniform(-10.0, 10.0), |d| {
-        traps_with(d, &[&LARGE_ARGUMENTS[..], &[1.5707964, 1e-5]].concat())
+        traps_with(
+            d,
+            &[
+                &LARGE_ARGUMENTS[..],
+                &[f64::from(std::f32::consts::FRAC_PI_2), 1e-5],
+            ]
+            .concat(),
+        )
     }))
 }
 
@@ -1329,7 +1343,15 @@ pub(super) fn tan_cases() -> Option<CaseSpace> {
     unary_space(Unary::new(FLOAT4, Fill::Uniform(-1.5, 1.5), |d| {
         traps_with(
             d,
-            &[&LARGE_ARGUMENTS[..], &[1.5707964, -1.5707964, 1e-5]].concat(),
+            &[
+                &LARGE_ARGUMENTS[..],
+                &[
+                    f64::from(std::f32::consts::FRAC_PI_2),
+                    -f64::from(std::f32::consts::FRAC_PI_2),
+                    1e-5,
+                ],
+            ]
+            .concat(),
         )
     }))
 }
