@@ -13,6 +13,7 @@
 //! elements or bits as possible while still being wrong by more than any
 //! correct implementation could be.
 
+mod activation;
 mod attention;
 mod elementwise;
 mod half_io;
@@ -470,5 +471,8 @@ pub fn modes() -> Vec<Mode> {
     let at = first_fault.unwrap_or(all.len());
     all.splice(at..at, honest);
     all.extend(faults);
+    // issue 17: activations and unary math
+    all.extend(activation::honest_modes());
+    all.extend(activation::fault_modes());
     all
 }

@@ -158,6 +158,29 @@ const MOVABLE: &[DType] = &[
     DType::F8E4M3FN,
     DType::F8E5M2,
 ];
+/// Dtypes of the integer-capable activations (Clip, Abs, Sign, Shrink):
+/// the floats and every integer the backend stores.
+const NUMERIC: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I16,
+    DType::I8,
+    DType::U16,
+    DType::U8,
+];
+/// Dtypes IsNaN and IsInf classify: every float, fp8 included.
+const CLASSIFIED: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
+];
 /// Dtypes QuantizeLinear quantizes from (its `x` and `y_scale`).
 /// ONNX also allows int32 `x`; not implemented.
 const QUANTIZE_FROM: &[DType] = &[DType::F32, DType::F16, DType::BF16];
@@ -235,6 +258,38 @@ pub const OPS: &[OpInfo] = &[
     op("Attention", &[23], FLOATS, (3, 6), 1),
     op("QuantizeLinear", &[21], QUANTIZE_FROM, (2, 3), 1),
     op("DequantizeLinear", &[21], DEQUANTIZE_FROM, (2, 3), 1),
+    // issue 17: activations and unary math
+    op("Clip", &[6, 11, 12, 13], NUMERIC, (1, 3), 1),
+    op("Elu", &[6, 22], FLOATS, (1, 1), 1),
+    op("Selu", &[6, 22], FLOATS, (1, 1), 1),
+    op("Celu", &[12], &[DType::F32], (1, 1), 1),
+    op("LeakyRelu", &[6, 16], FLOATS, (1, 1), 1),
+    op("PRelu", &[9, 16], FLOATS_AND_INTS, (2, 2), 1),
+    op("ThresholdedRelu", &[10, 22], FLOATS, (1, 1), 1),
+    op("Shrink", &[9], NUMERIC, (1, 1), 1),
+    op("HardSigmoid", &[6, 22], FLOATS, (1, 1), 1),
+    op("HardSwish", &[14, 22], FLOATS, (1, 1), 1),
+    op("Mish", &[18, 22], FLOATS, (1, 1), 1),
+    op("Softsign", &[1, 22], FLOATS, (1, 1), 1),
+    op("Abs", &[6, 13], NUMERIC, (1, 1), 1),
+    op("Ceil", &[6, 13], FLOATS, (1, 1), 1),
+    op("Floor", &[6, 13], FLOATS, (1, 1), 1),
+    op("Round", &[11, 22], FLOATS, (1, 1), 1),
+    op("Sign", &[9, 13], NUMERIC, (1, 1), 1),
+    op("Sin", &[7, 22], FLOATS, (1, 1), 1),
+    op("Cos", &[7, 22], FLOATS, (1, 1), 1),
+    op("Tan", &[7, 22], FLOATS, (1, 1), 1),
+    op("Asin", &[7, 22], FLOATS, (1, 1), 1),
+    op("Acos", &[7, 22], FLOATS, (1, 1), 1),
+    op("Atan", &[7, 22], FLOATS, (1, 1), 1),
+    op("Sinh", &[9, 22], FLOATS, (1, 1), 1),
+    op("Cosh", &[9, 22], FLOATS, (1, 1), 1),
+    op("Asinh", &[9, 22], FLOATS, (1, 1), 1),
+    op("Acosh", &[9, 22], FLOATS, (1, 1), 1),
+    op("Atanh", &[9, 22], FLOATS, (1, 1), 1),
+    op("IsNaN", &[9, 13, 20], CLASSIFIED, (1, 1), 1),
+    op("IsInf", &[10, 20], CLASSIFIED, (1, 1), 1),
+    op("Not", &[1], &[DType::Bool], (1, 1), 1),
 ];
 
 /// The table entry for `name`.
@@ -328,6 +383,7 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "DequantizeLinear" => vec![inv.input(1)?.dtype],
         "TopK" => vec![main, DType::I64],
         "Where" => vec![inv.input(1)?.dtype],
+        "IsNaN" | "IsInf" => vec![DType::Bool],
         _ => vec![main],
     })
 }
@@ -448,6 +504,11 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             }
         }
         "RMSNormalization" => want(inv, 1, FLOATS)?,
+        "Clip" | "PRelu" => {
+            for i in 1..inv.inputs.len() {
+                want(inv, i, &same)?;
+            }
+        }
         "RotaryEmbedding" => {
             want(inv, 1, &same)?;
             want(inv, 2, &same)?;

@@ -523,7 +523,7 @@ pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) ->
 
 /// The case space `op` declares in its family file, if it has one.
 pub fn space(op: Op) -> Option<CaseSpace> {
-    use super::{attention, elementwise, linalg, norm, quant, reduce, rope, shape};
+    use super::{activation, attention, elementwise, linalg, norm, quant, reduce, rope, shape};
     let declare = match op {
         Op::Add => elementwise::add_cases,
         Op::Sub => elementwise::sub_cases,
@@ -560,6 +560,38 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::Attention => attention::attention_cases,
         Op::QuantizeLinear => quant::quantize_cases,
         Op::DequantizeLinear => quant::dequantize_cases,
+        // issue 17: activations and unary math
+        Op::Clip => activation::clip_cases,
+        Op::Elu => activation::elu_cases,
+        Op::Selu => activation::selu_cases,
+        Op::Celu => activation::celu_cases,
+        Op::LeakyRelu => activation::leaky_relu_cases,
+        Op::PRelu => activation::prelu_cases,
+        Op::ThresholdedRelu => activation::thresholded_relu_cases,
+        Op::Shrink => activation::shrink_cases,
+        Op::HardSigmoid => activation::hard_sigmoid_cases,
+        Op::HardSwish => activation::hard_swish_cases,
+        Op::Mish => activation::mish_cases,
+        Op::Softsign => activation::softsign_cases,
+        Op::Abs => activation::abs_cases,
+        Op::Ceil => activation::ceil_cases,
+        Op::Floor => activation::floor_cases,
+        Op::Round => activation::round_cases,
+        Op::Sign => activation::sign_cases,
+        Op::Sin => activation::sin_cases,
+        Op::Cos => activation::cos_cases,
+        Op::Tan => activation::tan_cases,
+        Op::Asin => activation::asin_cases,
+        Op::Acos => activation::acos_cases,
+        Op::Atan => activation::atan_cases,
+        Op::Sinh => activation::sinh_cases,
+        Op::Cosh => activation::cosh_cases,
+        Op::Asinh => activation::asinh_cases,
+        Op::Acosh => activation::acosh_cases,
+        Op::Atanh => activation::atanh_cases,
+        Op::IsNaN => activation::is_nan_cases,
+        Op::IsInf => activation::is_inf_cases,
+        Op::Not => activation::not_cases,
     };
     declare()
 }

@@ -443,7 +443,7 @@ fn cast(call: &Call) -> Result<Output> {
 use super::cases::{self, CaseSpace, Factor, Fill, GenCase, GenInput, Pick, Storage};
 
 /// The sizes of an elementwise size class: the last dim of the full operand.
-fn elementwise_size(level: &str) -> usize {
+pub(super) fn elementwise_size(level: &str) -> usize {
     match level {
         "n0" => 0,
         "n1" => 1,

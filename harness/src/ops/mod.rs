@@ -19,6 +19,7 @@
 //! The oracle ([`evaluate`], `oracle.rs` and the family files) is the
 //! independent f64 reference; it shares no code with any backend.
 
+mod activation;
 mod attention;
 mod broadcast;
 pub mod cases;
@@ -222,6 +223,38 @@ registry! {
     Attention => attention::ATTENTION,
     QuantizeLinear => quant::QUANTIZE_LINEAR,
     DequantizeLinear => quant::DEQUANTIZE_LINEAR,
+    // issue 17: activations and unary math
+    Clip => activation::CLIP, older: [activation::CLIP_6, activation::CLIP_11, activation::CLIP_12],
+    Elu => activation::ELU, older: [activation::ELU_6],
+    Selu => activation::SELU, older: [activation::SELU_6],
+    Celu => activation::CELU,
+    LeakyRelu => activation::LEAKY_RELU, older: [activation::LEAKY_RELU_6],
+    PRelu => activation::PRELU, older: [activation::PRELU_9],
+    ThresholdedRelu => activation::THRESHOLDED_RELU, older: [activation::THRESHOLDED_RELU_10],
+    Shrink => activation::SHRINK,
+    HardSigmoid => activation::HARD_SIGMOID, older: [activation::HARD_SIGMOID_6],
+    HardSwish => activation::HARD_SWISH, older: [activation::HARD_SWISH_14],
+    Mish => activation::MISH, older: [activation::MISH_18],
+    Softsign => activation::SOFTSIGN, older: [activation::SOFTSIGN_1],
+    Abs => activation::ABS, older: [activation::ABS_6],
+    Ceil => activation::CEIL, older: [activation::CEIL_6],
+    Floor => activation::FLOOR, older: [activation::FLOOR_6],
+    Round => activation::ROUND, older: [activation::ROUND_11],
+    Sign => activation::SIGN, older: [activation::SIGN_9],
+    Sin => activation::SIN, older: [activation::SIN_7],
+    Cos => activation::COS, older: [activation::COS_7],
+    Tan => activation::TAN, older: [activation::TAN_7],
+    Asin => activation::ASIN, older: [activation::ASIN_7],
+    Acos => activation::ACOS, older: [activation::ACOS_7],
+    Atan => activation::ATAN, older: [activation::ATAN_7],
+    Sinh => activation::SINH, older: [activation::SINH_9],
+    Cosh => activation::COSH, older: [activation::COSH_9],
+    Asinh => activation::ASINH, older: [activation::ASINH_9],
+    Acosh => activation::ACOSH, older: [activation::ACOSH_9],
+    Atanh => activation::ATANH, older: [activation::ATANH_9],
+    IsNaN => activation::IS_NAN, older: [activation::IS_NAN_9, activation::IS_NAN_13],
+    IsInf => activation::IS_INF, older: [activation::IS_INF_10],
+    Not => activation::NOT,
 }
 
 impl Op {

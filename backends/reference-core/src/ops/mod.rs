@@ -12,6 +12,7 @@
 //! write the output buffer directly; `run_op` tries them first and falls
 //! back to the kernels above when they decline a call.
 
+pub mod activation;
 pub mod attention;
 pub mod elementwise;
 pub mod fast;
@@ -117,6 +118,13 @@ pub fn run_checked(
         "Attention" => one(attention::attention(&args)),
         "QuantizeLinear" => one(quantize::quantize_linear(&args)),
         "DequantizeLinear" => one(quantize::dequantize_linear(&args)),
+        // issue 17: activations and unary math
+        "Clip" | "Elu" | "Selu" | "Celu" | "LeakyRelu" | "PRelu" | "ThresholdedRelu" | "Shrink"
+        | "HardSigmoid" | "HardSwish" | "Mish" | "Softsign" | "Abs" | "Ceil" | "Floor"
+        | "Round" | "Sign" | "Sin" | "Cos" | "Tan" | "Asin" | "Acos" | "Atan" | "Sinh" | "Cosh"
+        | "Asinh" | "Acosh" | "Atanh" | "IsNaN" | "IsInf" | "Not" => {
+            one(activation::run(&args, inv.opset))
+        }
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -200,6 +208,7 @@ pub(crate) mod testing {
                     .and_then(|m| m.as_ref())
                     .map_or(DType::F32, |m| m.dtype),
             ],
+            "IsNaN" | "IsInf" => vec![DType::Bool],
             _ => vec![main],
         }
     }
