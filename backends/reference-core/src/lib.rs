@@ -131,8 +131,9 @@ pub fn load(t: &TensorRef<'_>) -> Result<Tensor, BackendError> {
         DType::U8 => Data::U8(read_elements(t)?),
         DType::I16 => Data::I16(read_elements(t)?),
         DType::U16 => Data::U16(read_elements(t)?),
+        DType::U32 => Data::U32(read_elements(t)?),
+        DType::U64 => Data::U64(read_elements(t)?),
         DType::Bool => Data::Bool(read_elements(t)?),
-        other => return Err(BackendError::unsupported(format!("input dtype {other}"))),
     };
     Tensor::new(t.shape().iter().map(|&d| d as usize).collect(), data)
 }
@@ -167,6 +168,8 @@ fn store(
         Data::I64(v) => out.write(v),
         Data::I32(v) => out.write(v),
         Data::I16(v) => out.write(v),
+        Data::U32(v) => out.write(v),
+        Data::U64(v) => out.write(v),
         Data::I8(v) => out.write(v),
         Data::U8(v) | Data::Bool(v) | Data::F8E4M3FN(v) | Data::F8E5M2(v) => out.write(v),
     }

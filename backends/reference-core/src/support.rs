@@ -131,6 +131,62 @@ const FLOATS_AND_INTS: &[DType] = &[
     DType::I32,
     DType::I64,
 ];
+/// Every integer dtype.
+const INTS: &[DType] = &[
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::U32,
+    DType::I64,
+    DType::U64,
+];
+/// Add, Sub, Mul, Div: the floats and every integer dtype.
+const ARITHMETIC: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::U32,
+    DType::I64,
+    DType::U64,
+];
+/// The numeric types the comparisons, Max, Min and Mod take (ONNX's
+/// `tensor(numeric)` without fp8): the same list as [`ARITHMETIC`].
+const NUMERIC: &[DType] = ARITHMETIC;
+/// Equal's: the numeric types and bool.
+const COMPARABLE: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::U32,
+    DType::I64,
+    DType::U64,
+    DType::Bool,
+];
+/// BitShift's: the unsigned integers.
+const UNSIGNED: &[DType] = &[DType::U8, DType::U16, DType::U32, DType::U64];
+/// Pow's base (`T`).
+const POW_BASE: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I32,
+    DType::I64,
+];
 /// Dtypes of the data-movement ops and of Cast (both sides).
 const MOVABLE: &[DType] = &[
     DType::F32,
@@ -187,10 +243,10 @@ const fn op(
 
 /// Every operator the backend implements.
 pub const OPS: &[OpInfo] = &[
-    op("Add", &[14], FLOATS_AND_INTS, (2, 2), 1),
-    op("Sub", &[14], FLOATS_AND_INTS, (2, 2), 1),
-    op("Mul", &[14], FLOATS_AND_INTS, (2, 2), 1),
-    op("Div", &[14], FLOATS, (2, 2), 1),
+    op("Add", &[14], ARITHMETIC, (2, 2), 1),
+    op("Sub", &[14], ARITHMETIC, (2, 2), 1),
+    op("Mul", &[14], ARITHMETIC, (2, 2), 1),
+    op("Div", &[14], ARITHMETIC, (2, 2), 1),
     op("Neg", &[13], FLOATS, (1, 1), 1),
     op("Exp", &[13], FLOATS, (1, 1), 1),
     op("Log", &[13], FLOATS, (1, 1), 1),
@@ -222,6 +278,26 @@ pub const OPS: &[OpInfo] = &[
     op("Attention", &[23], FLOATS, (3, 6), 1),
     op("QuantizeLinear", &[21], QUANTIZE_FROM, (2, 3), 1),
     op("DequantizeLinear", &[21], DEQUANTIZE_FROM, (2, 3), 1),
+    // issue 17: binary/variadic math, comparison, logic, bitwise
+    op("Pow", &[7, 12, 13, 15], POW_BASE, (2, 2), 1),
+    op("Max", &[8, 12, 13], NUMERIC, (1, usize::MAX), 1),
+    op("Min", &[8, 12, 13], NUMERIC, (1, usize::MAX), 1),
+    op("Mean", &[8, 13], FLOATS, (1, usize::MAX), 1),
+    op("Sum", &[8, 13], FLOATS, (1, usize::MAX), 1),
+    op("Mod", &[10, 13], NUMERIC, (2, 2), 1),
+    op("Equal", &[11, 13, 19], COMPARABLE, (2, 2), 1),
+    op("Less", &[9, 13], NUMERIC, (2, 2), 1),
+    op("LessOrEqual", &[12, 16], NUMERIC, (2, 2), 1),
+    op("Greater", &[9, 13], NUMERIC, (2, 2), 1),
+    op("GreaterOrEqual", &[12, 16], NUMERIC, (2, 2), 1),
+    op("And", &[7], &[DType::Bool], (2, 2), 1),
+    op("Or", &[7], &[DType::Bool], (2, 2), 1),
+    op("Xor", &[7], &[DType::Bool], (2, 2), 1),
+    op("BitShift", &[11], UNSIGNED, (2, 2), 1),
+    op("BitwiseAnd", &[18], INTS, (2, 2), 1),
+    op("BitwiseOr", &[18], INTS, (2, 2), 1),
+    op("BitwiseXor", &[18], INTS, (2, 2), 1),
+    op("BitwiseNot", &[18], INTS, (1, 1), 1),
 ];
 
 /// The table entry for `name`.
@@ -315,6 +391,10 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "DequantizeLinear" => vec![inv.input(1)?.dtype],
         "TopK" => vec![main, DType::I64],
         "Where" => vec![inv.input(1)?.dtype],
+        // issue 17: binary/variadic math, comparison, logic, bitwise
+        "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or" | "Xor" => {
+            vec![DType::Bool]
+        }
         _ => vec![main],
     })
 }
@@ -453,6 +533,15 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
                 )));
             }
         }
+        // issue 17: binary/variadic math, comparison, logic, bitwise
+        "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or" | "Xor"
+        | "BitShift" | "BitwiseAnd" | "BitwiseOr" | "BitwiseXor" | "Mod" | "Max" | "Min"
+        | "Sum" | "Mean" => {
+            for i in 1..inv.inputs.len() {
+                want(inv, i, &same)?;
+            }
+        }
+        "Pow" => want(inv, 1, NUMERIC)?,
         _ => {}
     }
     if matches!(inv.op_type, "LayerNormalization" | "RMSNormalization") {
@@ -517,8 +606,10 @@ fn check_quantization(inv: &Invocation<'_>, main: DType) -> Result<(), BackendEr
 /// division), the io dtype otherwise. DequantizeLinear computes exactly in
 /// f64 and rounds once, so it is correctly rounded in its output dtype.
 pub fn compute_precision(info: &OpInfo, main: DType) -> Option<DType> {
-    let arithmetic =
-        info.dtypes == FLOATS || info.dtypes == FLOATS_AND_INTS || info.name == "QuantizeLinear";
+    let arithmetic = info.dtypes == FLOATS
+        || info.dtypes == FLOATS_AND_INTS
+        || info.dtypes == ARITHMETIC
+        || matches!(info.name, "QuantizeLinear" | "Pow" | "Mod");
     (arithmetic && matches!(main, DType::F16 | DType::BF16)).then_some(DType::F32)
 }
 

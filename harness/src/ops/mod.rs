@@ -24,6 +24,7 @@ mod broadcast;
 pub mod cases;
 mod elementwise;
 mod linalg;
+mod logic;
 mod norm;
 mod oracle;
 mod quant;
@@ -32,6 +33,7 @@ mod rope;
 mod rules;
 mod shape;
 mod spec;
+mod variadic;
 
 use std::fmt;
 
@@ -129,7 +131,21 @@ pub struct OpDef {
 /// this order (the suite and report order), the exhaustive [`Op::def`] and
 /// [`Op::versions`].
 macro_rules! registry {
-    ($($variant:ident => $def:path $(, older: [$($old:path),* $(,)?])?,)*) => {
+    // A plain `macro_rules` repetition cannot read this syntax: after
+    // `Op => def,` the next token may start `older: [..]` or the next entry
+    // (both begin with an identifier), which is a local ambiguity. So the
+    // entries are munched one at a time into `(variant, def, [older])`
+    // groups first (the crate raises `recursion_limit` for the 140+ ops).
+    (@munch [$($done:tt)*]) => {
+        registry!(@emit $($done)*);
+    };
+    (@munch [$($done:tt)*] $variant:ident => $def:path, older: [$($old:path),* $(,)?], $($rest:tt)*) => {
+        registry!(@munch [$($done)* ($variant, $def, [$($old),*])] $($rest)*);
+    };
+    (@munch [$($done:tt)*] $variant:ident => $def:path, $($rest:tt)*) => {
+        registry!(@munch [$($done)* ($variant, $def, [])] $($rest)*);
+    };
+    (@emit $(($variant:ident, $def:path, [$($old:path),*]))*) => {
         /// An operator xpucert can test. Derefs to its [`OpSpec`], so
         /// `op.name` and `op.opset` read as they would on the spec.
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,10 +177,13 @@ macro_rules! registry {
             /// [`Op::def`]).
             pub fn versions(self) -> &'static [&'static OpDef] {
                 match self {
-                    $(Op::$variant => &[$($(&$old,)*)? &$def],)*
+                    $(Op::$variant => &[$(&$old,)* &$def],)*
                 }
             }
         }
+    };
+    ($($entries:tt)*) => {
+        registry!(@munch [] $($entries)*);
     };
 }
 
@@ -204,6 +223,26 @@ registry! {
     Attention => attention::ATTENTION,
     QuantizeLinear => quant::QUANTIZE_LINEAR,
     DequantizeLinear => quant::DEQUANTIZE_LINEAR,
+    // issue 17: binary/variadic math, comparison, logic, bitwise
+    Pow => logic::POW, older: [logic::POW_7, logic::POW_12, logic::POW_13],
+    Max => variadic::MAX, older: [variadic::MAX_8, variadic::MAX_12],
+    Min => variadic::MIN, older: [variadic::MIN_8, variadic::MIN_12],
+    Mean => variadic::MEAN, older: [variadic::MEAN_8],
+    Sum => variadic::SUM, older: [variadic::SUM_8],
+    Mod => logic::MOD, older: [logic::MOD_10],
+    Equal => logic::EQUAL, older: [logic::EQUAL_11, logic::EQUAL_13],
+    Less => logic::LESS, older: [logic::LESS_9],
+    LessOrEqual => logic::LESS_OR_EQUAL, older: [logic::LESS_OR_EQUAL_12],
+    Greater => logic::GREATER, older: [logic::GREATER_9],
+    GreaterOrEqual => logic::GREATER_OR_EQUAL, older: [logic::GREATER_OR_EQUAL_12],
+    And => logic::AND,
+    Or => logic::OR,
+    Xor => logic::XOR,
+    BitShift => logic::BIT_SHIFT,
+    BitwiseAnd => logic::BITWISE_AND,
+    BitwiseOr => logic::BITWISE_OR,
+    BitwiseXor => logic::BITWISE_XOR,
+    BitwiseNot => logic::BITWISE_NOT,
 }
 
 impl Op {
