@@ -961,7 +961,7 @@ mod tests {
             "BitwiseAnd",
             &none(),
             &[Some(f(&[1], &[1.0])), Some(f(&[1], &[1.0]))],
-            "integer tensor",
+            "type T: u8, u16, u32, u64, i8",
         );
     }
 
