@@ -258,7 +258,7 @@ mod tests {
             "\"backend_version\": \"{}\"",
             env!("CARGO_PKG_VERSION")
         )));
-        assert_eq!(support::OPS.len(), 35);
+        assert_eq!(support::OPS.len(), 54);
         for op in support::OPS {
             assert_eq!(
                 m.matches(&format!("\"op\": \"{}\"", op.name)).count(),
@@ -297,17 +297,17 @@ mod tests {
     #[test]
     fn query_and_run_agree_on_unsupported_calls() {
         // Each case is checked by the one decision function and by the run path.
-        let i8_add = inv(
+        let f8_add = inv(
             "Add",
             14,
             &[],
-            vec![meta(DType::I8), meta(DType::I8)],
-            DType::I8,
+            vec![meta(DType::F8E4M3FN), meta(DType::F8E4M3FN)],
+            DType::F8E4M3FN,
         );
-        let e = check(&i8_add).unwrap_err();
+        let e = check(&f8_add).unwrap_err();
         assert_eq!(e.status, Status::Unsupported);
-        let a = Tensor::new(vec![1], Data::I8(vec![1])).ok();
-        let run_err = ops::evaluate(&i8_add, &[a.clone(), a]).unwrap_err();
+        let a = Tensor::new(vec![1], Data::F8E4M3FN(vec![0x38])).ok();
+        let run_err = ops::evaluate(&f8_add, &[a.clone(), a]).unwrap_err();
         assert_eq!(run_err, e);
 
         let cases = [
