@@ -466,6 +466,11 @@ pub fn modes() -> Vec<Mode> {
             }),
         ),
         // issue 17: binary/variadic math, comparison, logic, bitwise
+        honest(
+            "variadic_sum_reversed",
+            "Sum/Mean adding their inputs last to first",
+            Patch::new(&["Sum", "Mean"], logic::sum_reversed),
+        ),
         fault(
             "mod_sign_of_dividend",
             "Mod with fmod=0 takes the dividend's sign (C fmod) instead of the divisor's",

@@ -99,8 +99,9 @@ strides_ignored, bf16_truncation, tf32_declared_bf16_inputs, bf16_accumulator, \
 half_accumulator, tf32_undeclared, reducemax_drops_nan, reducemean_wrong_count, \
 topk_ties_reversed, gemm_beta_ignored, cast_int_saturates, transpose_inverse_perm, \
 concat_negative_axis, where_tiled_condition, exp_low_degree, tanh_cancellation, \
-softplus_unguarded, sigmoid_f16_naive, mod_sign_of_dividend, max_nan_dropped, \
-less_or_equal_as_less, flush_outputs_undeclared, flush_inputs_undeclared, cache_outputs, segfault, abort, exit0, infinite_loop, sleep, \
+softplus_unguarded, sigmoid_f16_naive, variadic_sum_reversed, mod_sign_of_dividend, \
+max_nan_dropped, less_or_equal_as_less, flush_outputs_undeclared, flush_inputs_undeclared, \
+cache_outputs, segfault, abort, exit0, infinite_loop, sleep, \
 write_past_output, write_input, unwritten_output, leak, unknown_status, no_nul_message, \
 init_crash, async_stream, async_sync_fails, async_sync_hangs";
 

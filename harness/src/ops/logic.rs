@@ -600,9 +600,7 @@ fn comparison_space(dtypes: &[DType]) -> Option<CaseSpace> {
             let dt = a.dtype;
             let fill = match (p.get("values"), dt) {
                 (_, DType::Bool) => Fill::Bernoulli(0.5),
-                ("ties", d) if matches!(d, DType::U8 | DType::U16 | DType::U32 | DType::U64) => {
-                    Fill::Int(0, 3)
-                }
+                ("ties", DType::U8 | DType::U16 | DType::U32 | DType::U64) => Fill::Int(0, 3),
                 ("ties", _) => Fill::Int(-2, 2),
                 (_, d) if d.is_float() => Fill::Normal(10.0),
                 (_, d) => int_span(d),

@@ -5,8 +5,8 @@
 //! oracle, its cost model and its default check policy. The definitions sit
 //! with their oracle in one file per family (`elementwise.rs`, `linalg.rs`,
 //! `reduce.rs`, `norm.rs`, `shape.rs`, `rope.rs`, `attention.rs`,
-//! `quant.rs`); [`registry!`] below lists them once and makes the [`Op`]
-//! enum from that list.
+//! `quant.rs`, `logic.rs`, `variadic.rs`); [`registry!`] below lists them
+//! once and makes the [`Op`] enum from that list.
 //!
 //! The compiler keeps the table whole: every field of an `OpDef` must be
 //! given, so an op without a cost model or a shape rule does not build, and

@@ -277,7 +277,7 @@ mod tests {
         close(&run1("Max", &none(), &abc).data, &[3.0, 5.0, 4.0], 0.0);
         close(&run1("Min", &none(), &abc).data, &[1.0, 2.0, 1.0], 0.0);
         close(
-            &run1("Max", &none(), &[a.clone()]).data,
+            &run1("Max", &none(), std::slice::from_ref(&a)).data,
             &[3.0, 2.0, 1.0],
             0.0,
         );
@@ -292,7 +292,7 @@ mod tests {
         close(&run1("Max", &none(), &[i, j]).data, &[100.0, 200.0], 0.0);
         // Max-8 takes floats only.
         let k = Some(t(DType::I32, &[1], &[1.0]));
-        assert!(run_at("Max", 8, &none(), &[k.clone()]).is_err());
+        assert!(run_at("Max", 8, &none(), std::slice::from_ref(&k)).is_err());
         assert!(run_at("Max", 12, &none(), &[k]).is_ok());
         fails("Max", &none(), &[], "at least one");
         fails(

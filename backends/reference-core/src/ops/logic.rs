@@ -58,10 +58,11 @@ pub fn from_ints(dtype: DType, shape: Vec<usize>, v: Vec<i128>) -> Result<Tensor
     Tensor::new(shape, data)
 }
 
+/// Two inputs with their integer lanes: (A, A's values, B, B's values).
+type IntOperands<'a> = (&'a Tensor, Vec<i128>, &'a Tensor, Vec<i128>);
+
 /// The integer lanes of both inputs, or an error naming the op.
-fn int_pair<'a>(
-    args: &Args<'a>,
-) -> Result<(&'a Tensor, Vec<i128>, &'a Tensor, Vec<i128>), BackendError> {
+fn int_pair<'a>(args: &Args<'a>) -> Result<IntOperands<'a>, BackendError> {
     let (a, b) = (args.input(0)?, args.input(1)?);
     match (int_values(a), int_values(b)) {
         (Some(x), Some(y)) => Ok((a, x, b, y)),

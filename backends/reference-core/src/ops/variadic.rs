@@ -11,9 +11,10 @@ use crate::tensor::{Real, Tensor, with_real};
 
 /// The inputs, their broadcast shape, and for each input the flat index of
 /// its element at every output position.
-fn layout<'a>(
-    args: &Args<'a>,
-) -> Result<(Vec<&'a Tensor>, Vec<usize>, Vec<Vec<usize>>), BackendError> {
+type Broadcast<'a> = (Vec<&'a Tensor>, Vec<usize>, Vec<Vec<usize>>);
+
+/// The inputs of a variadic call broadcast together (see [`Broadcast`]).
+fn layout<'a>(args: &Args<'a>) -> Result<Broadcast<'a>, BackendError> {
     let inputs: Vec<&Tensor> = (0..args.inputs.len())
         .map(|i| args.input(i))
         .collect::<Result<_, _>>()?;
