@@ -19,6 +19,7 @@ mod elementwise;
 mod half_io;
 mod io;
 mod linalg;
+mod logic;
 mod rewrite;
 mod rows;
 mod shapes;
@@ -464,6 +465,27 @@ pub fn modes() -> Vec<Mode> {
             Patch::new(&["Sigmoid"], |l| {
                 elementwise::map_f16(l, elementwise::sigmoid_f16_naive)
             }),
+        ),
+        // issue 17: binary/variadic math, comparison, logic, bitwise
+        honest(
+            "variadic_sum_reversed",
+            "Sum/Mean adding their inputs last to first",
+            Patch::new(&["Sum", "Mean"], logic::sum_reversed),
+        ),
+        fault(
+            "mod_sign_of_dividend",
+            "Mod with fmod=0 takes the dividend's sign (C fmod) instead of the divisor's",
+            Patch::new(&["Mod"], logic::mod_sign_of_dividend),
+        ),
+        fault(
+            "max_nan_dropped",
+            "Max ignores NaN inputs (fmax semantics) instead of propagating them",
+            Patch::new(&["Max"], logic::max_nan_dropped),
+        ),
+        fault(
+            "less_or_equal_as_less",
+            "LessOrEqual computed as Less: equal operands give false",
+            Patch::new(&["LessOrEqual"], logic::less_or_equal_as_less),
         ),
     ];
     let (honest, faults) = subnormal::modes();

@@ -131,8 +131,9 @@ pub fn load(t: &TensorRef<'_>) -> Result<Tensor, BackendError> {
         DType::U8 => Data::U8(read_elements(t)?),
         DType::I16 => Data::I16(read_elements(t)?),
         DType::U16 => Data::U16(read_elements(t)?),
+        DType::U32 => Data::U32(read_elements(t)?),
+        DType::U64 => Data::U64(read_elements(t)?),
         DType::Bool => Data::Bool(read_elements(t)?),
-        other => return Err(BackendError::unsupported(format!("input dtype {other}"))),
     };
     Tensor::new(t.shape().iter().map(|&d| d as usize).collect(), data)
 }
@@ -167,6 +168,8 @@ fn store(
         Data::I64(v) => out.write(v),
         Data::I32(v) => out.write(v),
         Data::I16(v) => out.write(v),
+        Data::U32(v) => out.write(v),
+        Data::U64(v) => out.write(v),
         Data::I8(v) => out.write(v),
         Data::U8(v) | Data::Bool(v) | Data::F8E4M3FN(v) | Data::F8E5M2(v) => out.write(v),
     }
@@ -294,17 +297,17 @@ mod tests {
     #[test]
     fn query_and_run_agree_on_unsupported_calls() {
         // Each case is checked by the one decision function and by the run path.
-        let i8_add = inv(
+        let f8_add = inv(
             "Add",
             14,
             &[],
-            vec![meta(DType::I8), meta(DType::I8)],
-            DType::I8,
+            vec![meta(DType::F8E4M3FN), meta(DType::F8E4M3FN)],
+            DType::F8E4M3FN,
         );
-        let e = check(&i8_add).unwrap_err();
+        let e = check(&f8_add).unwrap_err();
         assert_eq!(e.status, Status::Unsupported);
-        let a = Tensor::new(vec![1], Data::I8(vec![1])).ok();
-        let run_err = ops::evaluate(&i8_add, &[a.clone(), a]).unwrap_err();
+        let a = Tensor::new(vec![1], Data::F8E4M3FN(vec![0x38])).ok();
+        let run_err = ops::evaluate(&f8_add, &[a.clone(), a]).unwrap_err();
         assert_eq!(run_err, e);
 
         let cases = [

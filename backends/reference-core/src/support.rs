@@ -143,6 +143,64 @@ const ORDERED: &[DType] = &[
     DType::U16,
     DType::I8,
     DType::U8,
+    DType::U32,
+    DType::U64,
+];
+/// Every integer dtype.
+const INTS: &[DType] = &[
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::U32,
+    DType::I64,
+    DType::U64,
+];
+/// Add, Sub, Mul, Div: the floats and every integer dtype.
+const ARITHMETIC: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::U32,
+    DType::I64,
+    DType::U64,
+];
+/// The numeric types the comparisons, Max, Min and Mod take (ONNX's
+/// `tensor(numeric)` without fp8): the same list as [`ARITHMETIC`].
+const NUMERIC: &[DType] = ARITHMETIC;
+/// Equal's: the numeric types and bool.
+const COMPARABLE: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::U32,
+    DType::I64,
+    DType::U64,
+    DType::Bool,
+];
+/// BitShift's: the unsigned integers.
+const UNSIGNED: &[DType] = &[DType::U8, DType::U16, DType::U32, DType::U64];
+/// Pow's base (`T`).
+const POW_BASE: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I32,
+    DType::I64,
 ];
 /// Dtypes of the data-movement ops and of Cast (both sides).
 const MOVABLE: &[DType] = &[
@@ -159,8 +217,8 @@ const MOVABLE: &[DType] = &[
     DType::F8E5M2,
 ];
 /// Dtypes of the integer-capable activations (Clip, Abs, Sign, Shrink):
-/// the floats and every integer the backend stores.
-const NUMERIC: &[DType] = &[
+/// the floats and the integers of 8 to 64 bits but u32 and u64.
+const ACTIVATION_TYPES: &[DType] = &[
     DType::F32,
     DType::F16,
     DType::BF16,
@@ -223,10 +281,10 @@ const fn op(
 
 /// Every operator the backend implements.
 pub const OPS: &[OpInfo] = &[
-    op("Add", &[14], FLOATS_AND_INTS, (2, 2), 1),
-    op("Sub", &[14], FLOATS_AND_INTS, (2, 2), 1),
-    op("Mul", &[14], FLOATS_AND_INTS, (2, 2), 1),
-    op("Div", &[14], FLOATS, (2, 2), 1),
+    op("Add", &[14], ARITHMETIC, (2, 2), 1),
+    op("Sub", &[14], ARITHMETIC, (2, 2), 1),
+    op("Mul", &[14], ARITHMETIC, (2, 2), 1),
+    op("Div", &[14], ARITHMETIC, (2, 2), 1),
     op("Neg", &[13], FLOATS, (1, 1), 1),
     op("Exp", &[13], FLOATS, (1, 1), 1),
     op("Log", &[13], FLOATS, (1, 1), 1),
@@ -259,23 +317,23 @@ pub const OPS: &[OpInfo] = &[
     op("QuantizeLinear", &[21], QUANTIZE_FROM, (2, 3), 1),
     op("DequantizeLinear", &[21], DEQUANTIZE_FROM, (2, 3), 1),
     // issue 17: activations and unary math
-    op("Clip", &[6, 11, 12, 13], NUMERIC, (1, 3), 1),
+    op("Clip", &[6, 11, 12, 13], ACTIVATION_TYPES, (1, 3), 1),
     op("Elu", &[6, 22], FLOATS, (1, 1), 1),
     op("Selu", &[6, 22], FLOATS, (1, 1), 1),
     op("Celu", &[12], &[DType::F32], (1, 1), 1),
     op("LeakyRelu", &[6, 16], FLOATS, (1, 1), 1),
     op("PRelu", &[9, 16], FLOATS_AND_INTS, (2, 2), 1),
     op("ThresholdedRelu", &[10, 22], FLOATS, (1, 1), 1),
-    op("Shrink", &[9], NUMERIC, (1, 1), 1),
+    op("Shrink", &[9], ACTIVATION_TYPES, (1, 1), 1),
     op("HardSigmoid", &[6, 22], FLOATS, (1, 1), 1),
     op("HardSwish", &[14, 22], FLOATS, (1, 1), 1),
     op("Mish", &[18, 22], FLOATS, (1, 1), 1),
     op("Softsign", &[1, 22], FLOATS, (1, 1), 1),
-    op("Abs", &[6, 13], NUMERIC, (1, 1), 1),
+    op("Abs", &[6, 13], ACTIVATION_TYPES, (1, 1), 1),
     op("Ceil", &[6, 13], FLOATS, (1, 1), 1),
     op("Floor", &[6, 13], FLOATS, (1, 1), 1),
     op("Round", &[11, 22], FLOATS, (1, 1), 1),
-    op("Sign", &[9, 13], NUMERIC, (1, 1), 1),
+    op("Sign", &[9, 13], ACTIVATION_TYPES, (1, 1), 1),
     op("Sin", &[7, 22], FLOATS, (1, 1), 1),
     op("Cos", &[7, 22], FLOATS, (1, 1), 1),
     op("Tan", &[7, 22], FLOATS, (1, 1), 1),
@@ -290,6 +348,26 @@ pub const OPS: &[OpInfo] = &[
     op("IsNaN", &[9, 13, 20], CLASSIFIED, (1, 1), 1),
     op("IsInf", &[10, 20], CLASSIFIED, (1, 1), 1),
     op("Not", &[1], &[DType::Bool], (1, 1), 1),
+    // issue 17: binary/variadic math, comparison, logic, bitwise
+    op("Pow", &[7, 12, 13, 15], POW_BASE, (2, 2), 1),
+    op("Max", &[8, 12, 13], NUMERIC, (1, usize::MAX), 1),
+    op("Min", &[8, 12, 13], NUMERIC, (1, usize::MAX), 1),
+    op("Mean", &[8, 13], FLOATS, (1, usize::MAX), 1),
+    op("Sum", &[8, 13], FLOATS, (1, usize::MAX), 1),
+    op("Mod", &[10, 13], NUMERIC, (2, 2), 1),
+    op("Equal", &[11, 13, 19], COMPARABLE, (2, 2), 1),
+    op("Less", &[9, 13], NUMERIC, (2, 2), 1),
+    op("LessOrEqual", &[12, 16], NUMERIC, (2, 2), 1),
+    op("Greater", &[9, 13], NUMERIC, (2, 2), 1),
+    op("GreaterOrEqual", &[12, 16], NUMERIC, (2, 2), 1),
+    op("And", &[7], &[DType::Bool], (2, 2), 1),
+    op("Or", &[7], &[DType::Bool], (2, 2), 1),
+    op("Xor", &[7], &[DType::Bool], (2, 2), 1),
+    op("BitShift", &[11], UNSIGNED, (2, 2), 1),
+    op("BitwiseAnd", &[18], INTS, (2, 2), 1),
+    op("BitwiseOr", &[18], INTS, (2, 2), 1),
+    op("BitwiseXor", &[18], INTS, (2, 2), 1),
+    op("BitwiseNot", &[18], INTS, (1, 1), 1),
 ];
 
 /// The table entry for `name`.
@@ -384,6 +462,10 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "TopK" => vec![main, DType::I64],
         "Where" => vec![inv.input(1)?.dtype],
         "IsNaN" | "IsInf" => vec![DType::Bool],
+        // issue 17: binary/variadic math, comparison, logic, bitwise
+        "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or" | "Xor" => {
+            vec![DType::Bool]
+        }
         _ => vec![main],
     })
 }
@@ -527,6 +609,15 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
                 )));
             }
         }
+        // issue 17: binary/variadic math, comparison, logic, bitwise
+        "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or" | "Xor"
+        | "BitShift" | "BitwiseAnd" | "BitwiseOr" | "BitwiseXor" | "Mod" | "Max" | "Min"
+        | "Sum" | "Mean" => {
+            for i in 1..inv.inputs.len() {
+                want(inv, i, &same)?;
+            }
+        }
+        "Pow" => want(inv, 1, NUMERIC)?,
         _ => {}
     }
     if matches!(inv.op_type, "LayerNormalization" | "RMSNormalization") {
@@ -584,8 +675,10 @@ fn check_quantization(inv: &Invocation<'_>, main: DType) -> Result<(), BackendEr
 /// division), the io dtype otherwise. DequantizeLinear computes exactly in
 /// f64 and rounds once, so it is correctly rounded in its output dtype.
 pub fn compute_precision(info: &OpInfo, main: DType) -> Option<DType> {
-    let arithmetic =
-        info.dtypes == FLOATS || info.dtypes == FLOATS_AND_INTS || info.name == "QuantizeLinear";
+    let arithmetic = info.dtypes == FLOATS
+        || info.dtypes == FLOATS_AND_INTS
+        || info.dtypes == ARITHMETIC
+        || matches!(info.name, "QuantizeLinear" | "Pow" | "Mod");
     (arithmetic && matches!(main, DType::F16 | DType::BF16)).then_some(DType::F32)
 }
 

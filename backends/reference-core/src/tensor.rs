@@ -38,8 +38,12 @@ pub enum Data {
     U8(Vec<u8>),
     /// signed 16-bit integers (quantized data only)
     I16(Vec<i16>),
-    /// unsigned 16-bit integers (quantized data only)
+    /// unsigned 16-bit integers
     U16(Vec<u16>),
+    /// unsigned 32-bit integers
+    U32(Vec<u32>),
+    /// unsigned 64-bit integers
+    U64(Vec<u64>),
     /// booleans, one byte each (0 or 1)
     Bool(Vec<u8>),
 }
@@ -62,6 +66,8 @@ macro_rules! map_data {
             Data::U8($v) => Data::U8($body),
             Data::I16($v) => Data::I16($body),
             Data::U16($v) => Data::U16($body),
+            Data::U32($v) => Data::U32($body),
+            Data::U64($v) => Data::U64($body),
             Data::Bool($v) => Data::Bool($body),
         }
     };
@@ -104,6 +110,8 @@ impl Data {
             Data::U8(_) => DType::U8,
             Data::I16(_) => DType::I16,
             Data::U16(_) => DType::U16,
+            Data::U32(_) => DType::U32,
+            Data::U64(_) => DType::U64,
             Data::Bool(_) => DType::Bool,
         }
     }
@@ -117,6 +125,8 @@ impl Data {
             Data::I64(v) => v.len(),
             Data::I32(v) => v.len(),
             Data::I16(v) => v.len(),
+            Data::U32(v) => v.len(),
+            Data::U64(v) => v.len(),
             Data::I8(v) => v.len(),
             Data::U8(v) | Data::Bool(v) | Data::F8E4M3FN(v) | Data::F8E5M2(v) => v.len(),
         }
@@ -150,6 +160,8 @@ impl Data {
                 (Data::I64(o), Data::I64(v)) => o.extend_from_slice(v),
                 (Data::I32(o), Data::I32(v)) => o.extend_from_slice(v),
                 (Data::I16(o), Data::I16(v)) => o.extend_from_slice(v),
+                (Data::U32(o), Data::U32(v)) => o.extend_from_slice(v),
+                (Data::U64(o), Data::U64(v)) => o.extend_from_slice(v),
                 (Data::I8(o), Data::I8(v)) => o.extend_from_slice(v),
                 (Data::U8(o), Data::U8(v))
                 | (Data::Bool(o), Data::Bool(v))
@@ -184,6 +196,8 @@ impl Data {
             Data::I64(v) => bytes(v),
             Data::I32(v) => bytes(v),
             Data::I16(v) => bytes(v),
+            Data::U32(v) => bytes(v),
+            Data::U64(v) => bytes(v),
             Data::I8(v) => bytes(v),
             Data::U8(v) | Data::Bool(v) | Data::F8E4M3FN(v) | Data::F8E5M2(v) => v.clone(),
         }

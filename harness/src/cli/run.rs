@@ -102,6 +102,9 @@ concat_negative_axis, where_tiled_condition, exp_low_degree, tanh_cancellation, 
 softplus_unguarded, sigmoid_f16_naive, flush_outputs_undeclared, \
 flush_inputs_undeclared, activation_f32_formulas, round_half_away, \
 hardsigmoid_default_alpha_wrong, atanh_asymmetric, clip_nan_dropped, cache_outputs, segfault, abort, exit0, infinite_loop, sleep, \
+softplus_unguarded, sigmoid_f16_naive, variadic_sum_reversed, mod_sign_of_dividend, \
+max_nan_dropped, less_or_equal_as_less, flush_outputs_undeclared, flush_inputs_undeclared, \
+cache_outputs, segfault, abort, exit0, infinite_loop, sleep, \
 write_past_output, write_input, unwritten_output, leak, unknown_status, no_nul_message, \
 init_crash, async_stream, async_sync_fails, async_sync_hangs";
 

@@ -523,7 +523,10 @@ pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) ->
 
 /// The case space `op` declares in its family file, if it has one.
 pub fn space(op: Op) -> Option<CaseSpace> {
-    use super::{activation, attention, elementwise, linalg, norm, quant, reduce, rope, shape};
+    use super::{
+        activation, attention, elementwise, linalg, logic, norm, quant, reduce, rope, shape,
+        variadic,
+    };
     let declare = match op {
         Op::Add => elementwise::add_cases,
         Op::Sub => elementwise::sub_cases,
@@ -592,6 +595,26 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::IsNaN => activation::is_nan_cases,
         Op::IsInf => activation::is_inf_cases,
         Op::Not => activation::not_cases,
+        // issue 17: binary/variadic math, comparison, logic, bitwise
+        Op::Pow => logic::pow_cases,
+        Op::Max => variadic::max_cases,
+        Op::Min => variadic::min_cases,
+        Op::Mean => variadic::mean_cases,
+        Op::Sum => variadic::sum_cases,
+        Op::Mod => logic::mod_cases,
+        Op::Equal => logic::equal_cases,
+        Op::Less => logic::less_cases,
+        Op::LessOrEqual => logic::less_or_equal_cases,
+        Op::Greater => logic::greater_cases,
+        Op::GreaterOrEqual => logic::greater_or_equal_cases,
+        Op::And => logic::and_cases,
+        Op::Or => logic::or_cases,
+        Op::Xor => logic::xor_cases,
+        Op::BitShift => logic::bit_shift_cases,
+        Op::BitwiseAnd => logic::bitwise_and_cases,
+        Op::BitwiseOr => logic::bitwise_or_cases,
+        Op::BitwiseXor => logic::bitwise_xor_cases,
+        Op::BitwiseNot => logic::bitwise_not_cases,
     };
     declare()
 }

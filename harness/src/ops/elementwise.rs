@@ -99,13 +99,27 @@ pub(super) const MUL: OpDef = arithmetic_op!(
     |x, y| Some(x.wrapping_mul(y))
 );
 /// 2.5 ulp (CTS single-precision divide); a multiply by the reciprocal passes.
-pub(super) const DIV: OpDef = arithmetic_op!(
-    "Div",
-    CheckPolicy::UlpOrSubnormal(2.5),
-    |x, y| x / y,
-    // Truncates toward zero.
-    |x, y| (y != 0).then(|| x.wrapping_div(y))
-);
+pub(super) const DIV: OpDef = OpDef {
+    // The shape rule also refuses an integer division by zero, as the
+    // oracle does (it reads the divisor's values).
+    shape: |attrs, inputs, values| {
+        let dtype = super::rules::input(inputs, 0)?.0;
+        if !dtype.is_float() && values(1).contains(&0.0) {
+            return Err(INT_DIV_BY_ZERO.into());
+        }
+        broadcast_all(attrs, inputs, values)
+    },
+    ..arithmetic_op!(
+        "Div",
+        CheckPolicy::UlpOrSubnormal(2.5),
+        |x, y| x / y,
+        // Truncates toward zero.
+        |x, y| (y != 0).then(|| x.wrapping_div(y))
+    )
+};
+
+/// The error of an integer division by zero.
+const INT_DIV_BY_ZERO: &str = "integer division by zero (undefined in ONNX)";
 
 /// Neg also accepts signed integers (its ONNX type constraint does). No
 /// rounding: exact.
@@ -288,7 +302,7 @@ fn arithmetic(
             )
         });
         if undefined {
-            return Err(call.err("integer division by zero (undefined in ONNX)"));
+            return Err(call.err(INT_DIV_BY_ZERO));
         }
         finish(a.dtype, exact)
     };
@@ -455,9 +469,9 @@ pub(super) fn elementwise_size(level: &str) -> usize {
 
 /// Add, Sub, Mul, Div: every broadcast pattern on either side, ranks 1-4,
 /// equal and distinct dims, sizes 0 / 1 / prime / large, every layout of the
-/// full operand. `b_fill` is the second operand's values (Div keeps away
-/// from 0).
-fn binary_space(dtypes: &[DType], b_fill: Fill) -> Option<CaseSpace> {
+/// full operand. `b_fill` is the second operand's values by dtype (Div keeps
+/// away from 0).
+fn binary_space(dtypes: &[DType], b_fill: fn(DType) -> Fill) -> Option<CaseSpace> {
     Some(CaseSpace {
         factors: vec![
             Factor::dtypes(dtypes),
@@ -491,14 +505,17 @@ fn binary_space(dtypes: &[DType], b_fill: Fill) -> Option<CaseSpace> {
             } else {
                 (small, big)
             };
-            Some(GenCase::new(vec![a.some(), b.fill(b_fill.clone()).some()]))
+            Some(GenCase::new(vec![a.some(), b.fill(b_fill(dt)).some()]))
         }),
     })
 }
 
 /// The two shapes of a broadcast pattern on `full` (the larger first), or
 /// `None` where the pattern needs a higher rank.
-fn broadcast_pattern(pattern: &str, full: Vec<usize>) -> Option<(Vec<usize>, Vec<usize>)> {
+pub(super) fn broadcast_pattern(
+    pattern: &str,
+    full: Vec<usize>,
+) -> Option<(Vec<usize>, Vec<usize>)> {
     let r = full.len();
     Some(match pattern {
         "same" => (full.clone(), full),
@@ -540,20 +557,45 @@ fn broadcast_pattern(pattern: &str, full: Vec<usize>) -> Option<(Vec<usize>, Vec
     })
 }
 
+/// The dtypes of the arithmetic cases: the floats and every integer dtype.
+const ARITHMETIC_DTYPES: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::U32,
+    DType::I64,
+    DType::U64,
+];
+
 pub(super) fn add_cases() -> Option<CaseSpace> {
-    binary_space(cases::FLOATS_AND_INTS, Fill::Default)
+    binary_space(ARITHMETIC_DTYPES, |_| Fill::Default)
 }
 
 pub(super) fn sub_cases() -> Option<CaseSpace> {
-    binary_space(cases::FLOATS_AND_INTS, Fill::Default)
+    binary_space(ARITHMETIC_DTYPES, |_| Fill::Default)
 }
 
 pub(super) fn mul_cases() -> Option<CaseSpace> {
-    binary_space(cases::FLOATS_AND_INTS, Fill::Default)
+    binary_space(ARITHMETIC_DTYPES, |_| Fill::Default)
 }
 
+/// Float divisors away from 0; integer divisors from 1 to 9, never 0 (an
+/// integer division by 0 is undefined), with signed dividends of both signs
+/// so that truncation toward zero shows.
 pub(super) fn div_cases() -> Option<CaseSpace> {
-    binary_space(cases::FLOATS, Fill::Uniform(0.25, 4.0))
+    binary_space(ARITHMETIC_DTYPES, |dt| {
+        if dt.is_float() {
+            Fill::Uniform(0.25, 4.0)
+        } else {
+            Fill::Int(1, 9)
+        }
+    })
 }
 
 /// A unary op: ranks 0-4, sizes 0 / 1 / prime / large, every layout, values

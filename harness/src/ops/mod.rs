@@ -5,8 +5,8 @@
 //! oracle, its cost model and its default check policy. The definitions sit
 //! with their oracle in one file per family (`elementwise.rs`, `linalg.rs`,
 //! `reduce.rs`, `norm.rs`, `shape.rs`, `rope.rs`, `attention.rs`,
-//! `quant.rs`); [`registry!`] below lists them once and makes the [`Op`]
-//! enum from that list.
+//! `quant.rs`, `logic.rs`, `variadic.rs`); [`registry!`] below lists them
+//! once and makes the [`Op`] enum from that list.
 //!
 //! The compiler keeps the table whole: every field of an `OpDef` must be
 //! given, so an op without a cost model or a shape rule does not build, and
@@ -25,6 +25,7 @@ mod broadcast;
 pub mod cases;
 mod elementwise;
 mod linalg;
+mod logic;
 mod norm;
 mod oracle;
 mod quant;
@@ -33,6 +34,7 @@ mod rope;
 mod rules;
 mod shape;
 mod spec;
+mod variadic;
 
 use std::fmt;
 
@@ -255,6 +257,26 @@ registry! {
     IsNaN => activation::IS_NAN, older: [activation::IS_NAN_9, activation::IS_NAN_13],
     IsInf => activation::IS_INF, older: [activation::IS_INF_10],
     Not => activation::NOT,
+    // issue 17: binary/variadic math, comparison, logic, bitwise
+    Pow => logic::POW, older: [logic::POW_7, logic::POW_12, logic::POW_13],
+    Max => variadic::MAX, older: [variadic::MAX_8, variadic::MAX_12],
+    Min => variadic::MIN, older: [variadic::MIN_8, variadic::MIN_12],
+    Mean => variadic::MEAN, older: [variadic::MEAN_8],
+    Sum => variadic::SUM, older: [variadic::SUM_8],
+    Mod => logic::MOD, older: [logic::MOD_10],
+    Equal => logic::EQUAL, older: [logic::EQUAL_11, logic::EQUAL_13],
+    Less => logic::LESS, older: [logic::LESS_9],
+    LessOrEqual => logic::LESS_OR_EQUAL, older: [logic::LESS_OR_EQUAL_12],
+    Greater => logic::GREATER, older: [logic::GREATER_9],
+    GreaterOrEqual => logic::GREATER_OR_EQUAL, older: [logic::GREATER_OR_EQUAL_12],
+    And => logic::AND,
+    Or => logic::OR,
+    Xor => logic::XOR,
+    BitShift => logic::BIT_SHIFT,
+    BitwiseAnd => logic::BITWISE_AND,
+    BitwiseOr => logic::BITWISE_OR,
+    BitwiseXor => logic::BITWISE_XOR,
+    BitwiseNot => logic::BITWISE_NOT,
 }
 
 impl Op {

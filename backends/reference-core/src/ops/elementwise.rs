@@ -4,8 +4,9 @@
 use xpucert_abi::BackendError;
 
 use super::Args;
+use super::logic::{from_ints, int_values};
 use crate::layout::{broadcast_offsets, broadcast_shapes};
-use crate::tensor::{Data, Real, Tensor, with_real};
+use crate::tensor::{Real, Tensor, with_real};
 
 /// Applies `f` to the numpy broadcast of `a` (shape `ash`) and `b` (shape
 /// `bsh`); returns the result's shape and values.
@@ -28,38 +29,40 @@ pub fn zip_broadcast<X: Copy, Y: Copy, Z>(
 }
 
 /// Add, Sub, Mul, Div with numpy broadcasting. Floats compute in f32 (f64 for
-/// f64); i32/i64 wrap on overflow like two's-complement hardware.
+/// f64). Integers of every width compute in i128 and wrap into their dtype
+/// like two's-complement hardware; Div truncates toward zero, and an integer
+/// division by zero (undefined in ONNX) is an invalid call.
 pub fn binary(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let (a, b) = (args.input(0)?, args.input(1)?);
     let op = args.op;
-    macro_rules! ints {
-        ($x:expr, $y:expr, $variant:ident, $t:ty) => {{
-            let f: fn($t, $t) -> $t = match op {
-                "Add" => |p, q| p.wrapping_add(q),
-                "Sub" => |p, q| p.wrapping_sub(q),
-                "Mul" => |p, q| p.wrapping_mul(q),
-                _ => return Err(BackendError::unsupported(format!("{op} on integers"))),
-            };
-            let (shape, v) = zip_broadcast($x, &a.shape, $y, &b.shape, f)?;
-            Tensor::new(shape, Data::$variant(v))
-        }};
+    if let (Some(x), Some(y)) = (int_values(a), int_values(b)) {
+        let f: fn(i128, i128) -> i128 = match op {
+            "Add" => |p, q| p.wrapping_add(q),
+            "Sub" => |p, q| p.wrapping_sub(q),
+            "Mul" => |p, q| p.wrapping_mul(q),
+            "Div" => {
+                if y.contains(&0) {
+                    return Err(args.invalid("integer division by zero is undefined"));
+                }
+                |p, q| p.wrapping_div(q)
+            }
+            other => return Err(BackendError::internal(format!("{other} is not binary"))),
+        };
+        let (shape, v) = zip_broadcast(&x, &a.shape, &y, &b.shape, f)?;
+        return from_ints(a.dtype(), shape, v);
     }
-    match (&a.data, &b.data) {
-        (Data::I32(x), Data::I32(y)) => ints!(x, y, I32, i32),
-        (Data::I64(x), Data::I64(y)) => ints!(x, y, I64, i64),
-        _ => with_real!(a.dtype(), T => {
-            let f: fn(T, T) -> T = match op {
-                "Add" => |p, q| p + q,
-                "Sub" => |p, q| p - q,
-                "Mul" => |p, q| p * q,
-                "Div" => |p, q| p / q,
-                other => return Err(BackendError::internal(format!("{other} is not binary"))),
-            };
-            let (x, y) = (a.to_real::<T>()?, b.to_real::<T>()?);
-            let (shape, v) = zip_broadcast(&x, &a.shape, &y, &b.shape, f)?;
-            Tensor::from_real(a.dtype(), shape, v)
-        }),
-    }
+    with_real!(a.dtype(), T => {
+        let f: fn(T, T) -> T = match op {
+            "Add" => |p, q| p + q,
+            "Sub" => |p, q| p - q,
+            "Mul" => |p, q| p * q,
+            "Div" => |p, q| p / q,
+            other => return Err(BackendError::internal(format!("{other} is not binary"))),
+        };
+        let (x, y) = (a.to_real::<T>()?, b.to_real::<T>()?);
+        let (shape, v) = zip_broadcast(&x, &a.shape, &y, &b.shape, f)?;
+        Tensor::from_real(a.dtype(), shape, v)
+    })
 }
 
 /// The scalar function of a unary op.
@@ -183,8 +186,22 @@ mod tests {
         assert_eq!(y.data, Data::I32(vec![i32::MIN + 1, -1]));
         let y = run1("Mul", &[], vec![a.clone(), b.clone()]).unwrap();
         assert_eq!(y.data, Data::I32(vec![-2, -6]));
-        let e = run1("Div", &[], vec![a, b]).unwrap_err();
-        assert_eq!(e.status, Status::Unsupported);
+        // Div truncates toward zero; by zero it is an invalid call.
+        let y = run1("Div", &[], vec![a.clone(), b]).unwrap();
+        assert_eq!(y.data, Data::I32(vec![i32::MAX / 2, -1]));
+        let z = Tensor::new(vec![1], Data::I32(vec![0])).ok();
+        let e = run1("Div", &[], vec![a, z]).unwrap_err();
+        assert_eq!(e.status, Status::InvalidArgument);
+        // Every width wraps in its own dtype: u8 3 - 5 = 254, i8 -128 / -1 = -128.
+        let u = |v: u8| Tensor::new(vec![1], Data::U8(vec![v])).ok();
+        let y = run1("Sub", &[], vec![u(3), u(5)]).unwrap();
+        assert_eq!(y.data, Data::U8(vec![254]));
+        let i = |v: i8| Tensor::new(vec![1], Data::I8(vec![v])).ok();
+        let y = run1("Div", &[], vec![i(-128), i(-1)]).unwrap();
+        assert_eq!(y.data, Data::I8(vec![-128]));
+        let w = |v: u64| Tensor::new(vec![1], Data::U64(vec![v])).ok();
+        let y = run1("Mul", &[], vec![w(u64::MAX), w(3)]).unwrap();
+        assert_eq!(y.data, Data::U64(vec![u64::MAX - 2]));
     }
 
     #[test]

@@ -17,12 +17,14 @@ pub mod attention;
 pub mod elementwise;
 pub mod fast;
 pub mod linalg;
+pub mod logic;
 pub mod movement;
 pub mod norm;
 pub mod quantize;
 pub mod reduce;
 pub mod rope;
 pub mod topk;
+pub mod variadic;
 
 use xpucert_abi::{BackendError, OpCall, TensorMut};
 
@@ -125,6 +127,18 @@ pub fn run_checked(
         | "Asinh" | "Acosh" | "Atanh" | "IsNaN" | "IsInf" | "Not" => {
             one(activation::run(&args, inv.opset))
         }
+        // issue 17: binary/variadic math, comparison, logic, bitwise
+        "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" => {
+            one(logic::compare(&args))
+        }
+        "And" | "Or" | "Xor" => one(logic::logical(&args)),
+        "BitwiseAnd" | "BitwiseOr" | "BitwiseXor" => one(logic::bitwise(&args)),
+        "BitwiseNot" => one(logic::bitwise_not(&args)),
+        "BitShift" => one(logic::bit_shift(&args)),
+        "Mod" => one(logic::modulo(&args)),
+        "Pow" => one(logic::pow(&args)),
+        "Max" | "Min" => one(variadic::select(&args)),
+        "Sum" | "Mean" => one(variadic::sum(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -179,6 +193,8 @@ pub(crate) mod testing {
             .map_or(DType::F32, |m| m.dtype);
         match op {
             "TopK" => vec![main, DType::I64],
+            "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or"
+            | "Xor" => vec![DType::Bool],
             "Cast" => {
                 let to = attrs
                     .iter()

@@ -207,6 +207,9 @@ pub fn cast(args: &Args<'_>) -> Result<Tensor, BackendError> {
         Data::U8(v) | Data::Bool(v) => Wide::Int(v.iter().map(|&e| i64::from(e)).collect()),
         Data::I16(v) => Wide::Int(v.iter().map(|&e| i64::from(e)).collect()),
         Data::U16(v) => Wide::Int(v.iter().map(|&e| i64::from(e)).collect()),
+        Data::U32(v) => Wide::Int(v.iter().map(|&e| i64::from(e)).collect()),
+        // Cast does not take u64 (support.rs); two's complement if it did.
+        Data::U64(v) => Wide::Int(v.iter().map(|&e| e as i64).collect()),
     };
     macro_rules! convert {
         ($f:expr, $i:expr) => {

@@ -26,6 +26,8 @@ impl Keys {
         match &x.data {
             Data::I64(v) => int(v.iter().map(|&e| i128::from(e)).collect()),
             Data::I32(v) => int(v.iter().map(|&e| i128::from(e)).collect()),
+            Data::U64(v) => int(v.iter().map(|&e| i128::from(e)).collect()),
+            Data::U32(v) => int(v.iter().map(|&e| i128::from(e)).collect()),
             Data::I16(v) => int(v.iter().map(|&e| i128::from(e)).collect()),
             Data::U16(v) => int(v.iter().map(|&e| i128::from(e)).collect()),
             Data::I8(v) => int(v.iter().map(|&e| i128::from(e)).collect()),
