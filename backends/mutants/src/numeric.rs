@@ -18,6 +18,7 @@ mod elementwise;
 mod half_io;
 mod io;
 mod linalg;
+mod normalize;
 mod rewrite;
 mod rows;
 mod shapes;
@@ -463,6 +464,25 @@ pub fn modes() -> Vec<Mode> {
             Patch::new(&["Sigmoid"], |l| {
                 elementwise::map_f16(l, elementwise::sigmoid_f16_naive)
             }),
+        ),
+        // issue 17: normalization and reductions
+        fault(
+            "batchnorm_eps_outside_sqrt",
+            "BatchNormalization: (x - mean) / (sqrt(var) + eps) instead of / sqrt(var + eps)",
+            Patch::new(
+                &["BatchNormalization"],
+                normalize::batchnorm_eps_outside_sqrt,
+            ),
+        ),
+        fault(
+            "argmax_last_on_ties",
+            "ArgMax/ArgMin return the last of equal extremes although select_last_index is 0",
+            Patch::new(&["ArgMax", "ArgMin"], normalize::argmax_last_on_ties),
+        ),
+        fault(
+            "cumsum_exclusive_ignored",
+            "CumSum ignores exclusive=1 (always the inclusive running sum)",
+            Patch::new(&["CumSum"], normalize::cumsum_exclusive_ignored),
         ),
     ];
     let (honest, faults) = subnormal::modes();

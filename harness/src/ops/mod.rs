@@ -4,8 +4,8 @@
 //! domain, opset, arity, attributes), its shape and dtype rule, its f64
 //! oracle, its cost model and its default check policy. The definitions sit
 //! with their oracle in one file per family (`elementwise.rs`, `linalg.rs`,
-//! `reduce.rs`, `norm.rs`, `shape.rs`, `rope.rs`, `attention.rs`,
-//! `quant.rs`); [`registry!`] below lists them once and makes the [`Op`]
+//! `reduce.rs`, `reduce_more.rs`, `norm.rs`, `normalize.rs`, `shape.rs`,
+//! `rope.rs`, `attention.rs`, `quant.rs`); [`registry!`] below lists them once and makes the [`Op`]
 //! enum from that list.
 //!
 //! The compiler keeps the table whole: every field of an `OpDef` must be
@@ -25,9 +25,11 @@ pub mod cases;
 mod elementwise;
 mod linalg;
 mod norm;
+mod normalize;
 mod oracle;
 mod quant;
 mod reduce;
+mod reduce_more;
 mod rope;
 mod rules;
 mod shape;
@@ -128,8 +130,23 @@ pub struct OpDef {
 /// first definition is the newest. Makes the [`Op`] enum, [`Op::ALL`] in
 /// this order (the suite and report order), the exhaustive [`Op::def`] and
 /// [`Op::versions`].
+///
+/// The entries are read one at a time (`@read`), because a single matcher
+/// cannot tell the `older` keyword after an entry's comma from the next
+/// entry's variant (macro_rules reports a "local ambiguity" on the first
+/// `older:`); `harness/src/lib.rs` raises the recursion limit for the
+/// list's length.
 macro_rules! registry {
-    ($($variant:ident => $def:path $(, older: [$($old:path),* $(,)?])?,)*) => {
+    (@read [$($done:tt)*]) => {
+        registry!(@emit $($done)*);
+    };
+    (@read [$($done:tt)*] $variant:ident => $def:path, older: [$($old:path),* $(,)?], $($rest:tt)*) => {
+        registry!(@read [$($done)* ($variant, $def, [$($old),*])] $($rest)*);
+    };
+    (@read [$($done:tt)*] $variant:ident => $def:path, $($rest:tt)*) => {
+        registry!(@read [$($done)* ($variant, $def, [])] $($rest)*);
+    };
+    (@emit $(($variant:ident, $def:path, [$($old:path),*]))*) => {
         /// An operator xpucert can test. Derefs to its [`OpSpec`], so
         /// `op.name` and `op.opset` read as they would on the spec.
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,10 +178,13 @@ macro_rules! registry {
             /// [`Op::def`]).
             pub fn versions(self) -> &'static [&'static OpDef] {
                 match self {
-                    $(Op::$variant => &[$($(&$old,)*)? &$def],)*
+                    $(Op::$variant => &[$(&$old,)* &$def],)*
                 }
             }
         }
+    };
+    ($($entries:tt)*) => {
+        registry!(@read [] $($entries)*);
     };
 }
 
@@ -186,9 +206,9 @@ registry! {
     Gelu => elementwise::GELU,
     MatMul => linalg::MATMUL,
     Gemm => linalg::GEMM,
-    ReduceSum => reduce::REDUCE_SUM,
-    ReduceMean => reduce::REDUCE_MEAN,
-    ReduceMax => reduce::REDUCE_MAX,
+    ReduceSum => reduce::REDUCE_SUM, older: [reduce_more::REDUCE_SUM_11],
+    ReduceMean => reduce::REDUCE_MEAN, older: [reduce_more::REDUCE_MEAN_11],
+    ReduceMax => reduce::REDUCE_MAX, older: [reduce_more::REDUCE_MAX_11],
     Softmax => reduce::SOFTMAX,
     LogSoftmax => reduce::LOG_SOFTMAX,
     LayerNormalization => norm::LAYER_NORMALIZATION,
@@ -204,6 +224,22 @@ registry! {
     Attention => attention::ATTENTION,
     QuantizeLinear => quant::QUANTIZE_LINEAR,
     DequantizeLinear => quant::DEQUANTIZE_LINEAR,
+    // issue 17: normalization and reductions
+    BatchNormalization => normalize::BATCH_NORMALIZATION,
+        older: [normalize::BATCH_NORMALIZATION_9, normalize::BATCH_NORMALIZATION_14],
+    ReduceMin => reduce_more::REDUCE_MIN, older: [reduce_more::REDUCE_MIN_11],
+    ReduceProd => reduce_more::REDUCE_PROD, older: [reduce_more::REDUCE_PROD_11],
+    ReduceL1 => reduce_more::REDUCE_L1, older: [reduce_more::REDUCE_L1_11],
+    ReduceL2 => reduce_more::REDUCE_L2, older: [reduce_more::REDUCE_L2_11],
+    ReduceLogSum => reduce_more::REDUCE_LOG_SUM, older: [reduce_more::REDUCE_LOG_SUM_11],
+    ReduceLogSumExp => reduce_more::REDUCE_LOG_SUM_EXP,
+        older: [reduce_more::REDUCE_LOG_SUM_EXP_11],
+    ReduceSumSquare => reduce_more::REDUCE_SUM_SQUARE,
+        older: [reduce_more::REDUCE_SUM_SQUARE_11],
+    ArgMax => reduce_more::ARGMAX, older: [reduce_more::ARGMAX_11],
+    ArgMin => reduce_more::ARGMIN, older: [reduce_more::ARGMIN_11],
+    CumSum => reduce_more::CUMSUM,
+    Hardmax => reduce_more::HARDMAX, older: [reduce_more::HARDMAX_11],
 }
 
 impl Op {

@@ -18,8 +18,10 @@ pub mod fast;
 pub mod linalg;
 pub mod movement;
 pub mod norm;
+pub mod normalize;
 pub mod quantize;
 pub mod reduce;
+pub mod reduce_more;
 pub mod rope;
 pub mod topk;
 
@@ -33,6 +35,9 @@ use crate::tensor::Tensor;
 pub struct Args<'a> {
     /// Operator name, for messages.
     pub op: &'a str,
+    /// The opset whose semantics apply (kernels of ops whose semantics
+    /// changed between opsets branch on it).
+    pub opset: i64,
     /// Attributes.
     pub attrs: Attrs<'a>,
     /// Inputs, positional; `None` for an omitted optional input.
@@ -92,6 +97,7 @@ pub fn run_checked(
 ) -> Result<Vec<Tensor>, BackendError> {
     let args = Args {
         op: inv.op_type,
+        opset: inv.opset,
         attrs: inv.attrs,
         inputs,
     };
@@ -117,6 +123,13 @@ pub fn run_checked(
         "Attention" => one(attention::attention(&args)),
         "QuantizeLinear" => one(quantize::quantize_linear(&args)),
         "DequantizeLinear" => one(quantize::dequantize_linear(&args)),
+        // issue 17: normalization and reductions
+        "BatchNormalization" => one(normalize::batch_norm(&args)),
+        "ReduceMin" | "ReduceProd" | "ReduceL1" | "ReduceL2" | "ReduceLogSum"
+        | "ReduceLogSumExp" | "ReduceSumSquare" => one(reduce_more::reduce(&args)),
+        "ArgMax" | "ArgMin" => one(reduce_more::arg_extreme(&args)),
+        "CumSum" => one(reduce_more::cumsum(&args)),
+        "Hardmax" => one(reduce_more::hardmax(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -133,9 +146,21 @@ pub(crate) mod testing {
     use crate::tensor::Data;
     use xpucert_abi::{AttrValue, Attribute, DType};
 
-    /// Runs `op` at its table opset on `inputs`, requesting every output.
+    /// Runs `op` at its newest table opset on `inputs`, requesting every
+    /// output.
     pub fn run(
         op: &str,
+        attrs: &[(&str, AttrValue<'_>)],
+        inputs: Vec<Option<Tensor>>,
+    ) -> Result<Vec<Tensor>, BackendError> {
+        let info = find(op).expect("op in table");
+        run_at(op, *info.opsets.last().expect("an opset"), attrs, inputs)
+    }
+
+    /// Runs `op` at `opset` on `inputs`, requesting every output.
+    pub fn run_at(
+        op: &str,
+        opset: i64,
         attrs: &[(&str, AttrValue<'_>)],
         inputs: Vec<Option<Tensor>>,
     ) -> Result<Vec<Tensor>, BackendError> {
@@ -156,7 +181,7 @@ pub(crate) mod testing {
         let inv = Invocation {
             domain: "",
             op_type: info.name,
-            opset: info.opsets[0],
+            opset,
             attrs: Attrs(&attributes),
             output_dtypes: expected_outputs(op, &metas, &attributes),
             inputs: metas,
@@ -171,6 +196,7 @@ pub(crate) mod testing {
             .map_or(DType::F32, |m| m.dtype);
         match op {
             "TopK" => vec![main, DType::I64],
+            "ArgMax" | "ArgMin" => vec![DType::I64],
             "Cast" => {
                 let to = attrs
                     .iter()
