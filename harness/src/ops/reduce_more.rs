@@ -757,14 +757,14 @@ pub(super) fn reduce_sum_square_cases() -> Option<CaseSpace> {
     reduce_more_space(Fill::Default, ALL_SIZES)
 }
 
-/// ArgMax and ArgMin: ranks 1-4, the axis first / last / middle / negative
-/// / -1, keepdims 0 and 1, select_last_index 0 and 1, values with many
-/// ties (small integers) or few, the axis 1, prime or 1024 long, every
-/// layout.
+/// ArgMax and ArgMin: floats and int32/int64, ranks 1-4, the axis first /
+/// last / middle / negative / -1, keepdims 0 and 1, select_last_index 0 and
+/// 1, values with many ties (small integers) or few, the axis 1, prime or
+/// 1024 long, every layout.
 fn arg_space() -> Option<CaseSpace> {
     Some(CaseSpace {
         factors: vec![
-            Factor::dtypes(cases::FLOATS),
+            Factor::dtypes(cases::FLOATS_AND_INTS),
             Factor::new("rank", &["r1", "r2", "r3", "r4"]),
             Factor::new("axis", &["first", "last", "mid", "neg", "neglast"]),
             Factor::new("keepdims", &["keep1", "keep0"]),
@@ -778,10 +778,10 @@ fn arg_space() -> Option<CaseSpace> {
             let axis = cases::axis_of(p.get("axis"), rank)?;
             let size = axis_size(p.get("size"));
             let shape = shape_with_axis(rank, cases::resolve(axis, rank), size, false);
-            let fill = if p.is("values", "ties") {
-                Fill::Int(-2, 2)
-            } else {
-                Fill::Normal(1.0)
+            let fill = match (p.is("values", "ties"), p.dtype().is_float()) {
+                (true, _) => Fill::Int(-2, 2),
+                (false, true) => Fill::Normal(1.0),
+                (false, false) => Fill::Int(-1000, 1000),
             };
             let x = GenInput::new(p.dtype(), shape)
                 .fill(fill)
@@ -804,13 +804,13 @@ pub(super) fn argmin_cases() -> Option<CaseSpace> {
     arg_space()
 }
 
-/// CumSum: ranks 1-3, the axis first / last / middle / negative / -1,
-/// exclusive and reverse each 0 and 1, the axis 1, prime or 1024 long,
-/// every layout.
+/// CumSum: floats and int32/int64, ranks 1-3, the axis first / last /
+/// middle / negative / -1, exclusive and reverse each 0 and 1, the axis 1,
+/// prime or 1024 long, every layout.
 pub(super) fn cumsum_cases() -> Option<CaseSpace> {
     Some(CaseSpace {
         factors: vec![
-            Factor::dtypes(cases::FLOATS),
+            Factor::dtypes(cases::FLOATS_AND_INTS),
             Factor::new("rank", &["r1", "r2", "r3"]),
             Factor::new("axis", &["first", "last", "mid", "neg", "neglast"]),
             Factor::new("exclusive", &["inclusive", "exclusive"]),
@@ -823,7 +823,14 @@ pub(super) fn cumsum_cases() -> Option<CaseSpace> {
             let axis = cases::axis_of(p.get("axis"), rank)?;
             let size = axis_size(p.get("size"));
             let shape = shape_with_axis(rank, cases::resolve(axis, rank), size, false);
-            let x = GenInput::new(p.dtype(), shape).stored(Storage::from_level(p.get("layout")));
+            let fill = if p.dtype().is_float() {
+                Fill::Default
+            } else {
+                Fill::Int(-100, 100)
+            };
+            let x = GenInput::new(p.dtype(), shape)
+                .fill(fill)
+                .stored(Storage::from_level(p.get("layout")));
             let axis_input = GenInput::values(DType::I64, vec![axis as f64]).shaped(vec![]);
             Some(
                 GenCase::new(vec![x.some(), axis_input.some()])

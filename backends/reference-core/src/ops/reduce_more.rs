@@ -3,7 +3,7 @@
 //! 18); ArgMax and ArgMin (select_last_index from 12); CumSum; Hardmax (11
 //! coerces to 2-D, 13 works along one axis).
 
-use xpucert_abi::{BackendError, DType};
+use xpucert_abi::BackendError;
 
 use super::Args;
 use super::reduce::reduced_axes;
