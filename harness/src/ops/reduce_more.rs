@@ -287,7 +287,14 @@ fn reduce_row(kind: More, dtype: DType, row: &[f64]) -> (f64, f64) {
                 return (m, 0.0);
             }
             let s: f64 = row.iter().map(|&v| (v - m).exp()).sum();
-            let k: f64 = row.iter().map(|&v| (v - m).exp() / s * (v - m).abs()).sum();
+            // Terms that vanish (x_j = -inf) carry no error.
+            let k: f64 = row
+                .iter()
+                .map(|&v| {
+                    let p = (v - m).exp() / s;
+                    if p > 0.0 { p * (v - m).abs() } else { 0.0 }
+                })
+                .sum();
             let y = m + s.ln();
             (y, k + 3.0 + y.abs())
         }
@@ -940,6 +947,15 @@ mod tests {
         assert_eq!(
             run1("ReduceLogSumExp", &none, &[x]).data[[0]],
             f64::INFINITY
+        );
+        // A -inf term adds nothing, to the value or to the error model.
+        let x = f(&[3], &[f64::NEG_INFINITY, 0.0, 0.0]);
+        let out = run_opt("ReduceLogSumExp", &none, &[Some(x), None]).unwrap();
+        close(&out[0].value.data, &[2f64.ln()], 1e-15);
+        close(
+            out[0].magnitude.as_ref().unwrap(),
+            &[3.0 + 2f64.ln()],
+            1e-15,
         );
     }
 
