@@ -20,6 +20,7 @@ mod half_io;
 mod io;
 mod linalg;
 mod logic;
+mod normalize;
 mod rewrite;
 mod rows;
 mod shapes;
@@ -486,6 +487,24 @@ pub fn modes() -> Vec<Mode> {
             "less_or_equal_as_less",
             "LessOrEqual computed as Less: equal operands give false",
             Patch::new(&["LessOrEqual"], logic::less_or_equal_as_less),
+        // issue 17: normalization and reductions
+        fault(
+            "batchnorm_eps_outside_sqrt",
+            "BatchNormalization: (x - mean) / (sqrt(var) + eps) instead of / sqrt(var + eps)",
+            Patch::new(
+                &["BatchNormalization"],
+                normalize::batchnorm_eps_outside_sqrt,
+            ),
+        ),
+        fault(
+            "argmax_last_on_ties",
+            "ArgMax/ArgMin return the last of equal extremes although select_last_index is 0",
+            Patch::new(&["ArgMax", "ArgMin"], normalize::argmax_last_on_ties),
+        ),
+        fault(
+            "cumsum_exclusive_ignored",
+            "CumSum ignores exclusive=1 (always the inclusive running sum)",
+            Patch::new(&["CumSum"], normalize::cumsum_exclusive_ignored),
         ),
     ];
     let (honest, faults) = subnormal::modes();

@@ -298,9 +298,9 @@ pub const OPS: &[OpInfo] = &[
     op("Gelu", &[20], FLOATS, (1, 1), 1),
     op("MatMul", &[13], FLOATS, (2, 2), 1),
     op("Gemm", &[13], FLOATS, (2, 3), 1),
-    op("ReduceSum", &[13], FLOATS, (1, 2), 1),
-    op("ReduceMean", &[18], FLOATS, (1, 2), 1),
-    op("ReduceMax", &[18], FLOATS, (1, 2), 1),
+    op("ReduceSum", &[11, 13], FLOATS, (1, 2), 1),
+    op("ReduceMean", &[11, 13, 18], FLOATS, (1, 2), 1),
+    op("ReduceMax", &[11, 12, 13, 18], FLOATS, (1, 2), 1),
     op("Softmax", &[13], FLOATS, (1, 1), 1),
     op("LogSoftmax", &[13], FLOATS, (1, 1), 1),
     op("LayerNormalization", &[17], FLOATS, (2, 3), 1),
@@ -368,7 +368,26 @@ pub const OPS: &[OpInfo] = &[
     op("BitwiseOr", &[18], INTS, (2, 2), 1),
     op("BitwiseXor", &[18], INTS, (2, 2), 1),
     op("BitwiseNot", &[18], INTS, (1, 1), 1),
+    // issue 17: normalization and reductions
+    op("BatchNormalization", &[9, 14, 15], FLOATS, (5, 5), 1),
+    op("ReduceMin", &[11, 12, 13, 18], FLOATS, (1, 2), 1),
+    op("ReduceProd", &[11, 13, 18], FLOATS, (1, 2), 1),
+    op("ReduceL1", &[11, 13, 18], FLOATS, (1, 2), 1),
+    op("ReduceL2", &[11, 13, 18], FLOATS, (1, 2), 1),
+    op("ReduceLogSum", &[11, 13, 18], FLOATS, (1, 2), 1),
+    op("ReduceLogSumExp", &[11, 13, 18], FLOATS, (1, 2), 1),
+    op("ReduceSumSquare", &[11, 13, 18], FLOATS, (1, 2), 1),
+    op("ArgMax", &[11, 12, 13], FLOATS_AND_INTS, (1, 1), 1),
+    op("ArgMin", &[11, 12, 13], FLOATS_AND_INTS, (1, 1), 1),
+    op("CumSum", &[11, 14], FLOATS_AND_INTS, (2, 2), 1),
+    op("Hardmax", &[11, 13], FLOATS, (1, 1), 1),
 ];
+
+/// The first opset whose Reduce* op takes its axes as an input rather than
+/// an attribute: 13 for ReduceSum, 18 for the others.
+fn axes_input_since(op: &str) -> i64 {
+    if op == "ReduceSum" { 13 } else { 18 }
+}
 
 /// The table entry for `name`.
 pub fn find(name: &str) -> Option<&'static OpInfo> {
@@ -466,6 +485,7 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or" | "Xor" => {
             vec![DType::Bool]
         }
+        "ArgMax" | "ArgMin" => vec![DType::I64],
         _ => vec![main],
     })
 }
@@ -561,7 +581,7 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
                 want(inv, i, &same)?;
             }
         }
-        "ReduceSum" | "ReduceMean" | "ReduceMax" | "Reshape" | "TopK" => want(inv, 1, &indices)?,
+        "Reshape" | "TopK" => want(inv, 1, &indices)?,
         "Gather" => want(inv, 1, &[DType::I64, DType::I32])?,
         "Concat" => {
             for i in 1..inv.inputs.len() {
@@ -618,6 +638,29 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             }
         }
         "Pow" => want(inv, 1, NUMERIC)?,
+        // issue 17: normalization and reductions
+        "BatchNormalization" => check_batch_norm(inv, main)?,
+        op if op.starts_with("Reduce") => {
+            // The axes are an input or an attribute, by version, never both.
+            if inv.opset >= axes_input_since(op) {
+                if inv.attrs.has("axes") {
+                    return Err(BackendError::invalid(format!(
+                        "{op}-{}: axes is an input, not an attribute",
+                        inv.opset
+                    )));
+                }
+                want(inv, 1, &indices)?;
+            } else {
+                if inv.inputs.len() > 1 {
+                    return Err(BackendError::invalid(format!(
+                        "{op}-{}: axes is an attribute, not an input",
+                        inv.opset
+                    )));
+                }
+                inv.attrs.ints("axes")?;
+            }
+        }
+        "CumSum" => want(inv, 1, &[DType::I64, DType::I32])?,
         _ => {}
     }
     if matches!(inv.op_type, "LayerNormalization" | "RMSNormalization") {
@@ -628,6 +671,54 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
                 inv.op_type
             )));
         }
+    }
+    Ok(())
+}
+
+/// BatchNormalization's dtypes by version (9: every input X's; 14: scale and
+/// B X's, mean and var one float type; 15: scale and B one float type, mean
+/// and var one float type) and inference mode only.
+fn check_batch_norm(inv: &Invocation<'_>, main: DType) -> Result<(), BackendError> {
+    let pair = |i: usize| -> Result<(), BackendError> {
+        want(inv, i, FLOATS)?;
+        let (a, b) = (inv.input(i)?.dtype, inv.input(i + 1)?.dtype);
+        if a != b {
+            return Err(BackendError::invalid(format!(
+                "BatchNormalization: inputs {i} and {} must share a dtype, got {a} and {b}",
+                i + 1
+            )));
+        }
+        Ok(())
+    };
+    match inv.opset {
+        9 => (1..5).try_for_each(|i| want_same(inv, i, main))?,
+        14 => {
+            want_same(inv, 1, main)?;
+            want_same(inv, 2, main)?;
+            pair(3)?;
+        }
+        _ => {
+            pair(1)?;
+            pair(3)?;
+        }
+    }
+    if inv.opset >= 14 && inv.attrs.int("training_mode", 0)? != 0 {
+        return Err(BackendError::unsupported(
+            "BatchNormalization: training_mode=1 (only inference is implemented)",
+        ));
+    }
+    Ok(())
+}
+
+/// Requires input `i` to have the main input's dtype (a malformed call
+/// otherwise: ONNX's type constraint binds them).
+fn want_same(inv: &Invocation<'_>, i: usize, main: DType) -> Result<(), BackendError> {
+    let d = inv.input(i)?.dtype;
+    if d != main {
+        return Err(BackendError::invalid(format!(
+            "{}-{}: input {i} is {d}, X is {main}; they must have the same dtype",
+            inv.op_type, inv.opset
+        )));
     }
     Ok(())
 }

@@ -524,8 +524,8 @@ pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) ->
 /// The case space `op` declares in its family file, if it has one.
 pub fn space(op: Op) -> Option<CaseSpace> {
     use super::{
-        activation, attention, elementwise, linalg, logic, norm, quant, reduce, rope, shape,
-        variadic,
+        activation, attention, elementwise, linalg, logic, norm, normalize, quant, reduce,
+        reduce_more, rope, shape, variadic,
     };
     let declare = match op {
         Op::Add => elementwise::add_cases,
@@ -615,6 +615,19 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::BitwiseOr => logic::bitwise_or_cases,
         Op::BitwiseXor => logic::bitwise_xor_cases,
         Op::BitwiseNot => logic::bitwise_not_cases,
+        // issue 17: normalization and reductions
+        Op::BatchNormalization => normalize::batch_norm_cases,
+        Op::ReduceMin => reduce_more::reduce_min_cases,
+        Op::ReduceProd => reduce_more::reduce_prod_cases,
+        Op::ReduceL1 => reduce_more::reduce_l1_cases,
+        Op::ReduceL2 => reduce_more::reduce_l2_cases,
+        Op::ReduceLogSum => reduce_more::reduce_log_sum_cases,
+        Op::ReduceLogSumExp => reduce_more::reduce_log_sum_exp_cases,
+        Op::ReduceSumSquare => reduce_more::reduce_sum_square_cases,
+        Op::ArgMax => reduce_more::argmax_cases,
+        Op::ArgMin => reduce_more::argmin_cases,
+        Op::CumSum => reduce_more::cumsum_cases,
+        Op::Hardmax => reduce_more::hardmax_cases,
     };
     declare()
 }

@@ -3,10 +3,10 @@
 //! An operator is an [`OpDef`]: its ONNX specification ([`OpSpec`]: name,
 //! domain, opset, arity, attributes), its shape and dtype rule, its f64
 //! oracle, its cost model and its default check policy. The definitions sit
-//! with their oracle in one file per family (`elementwise.rs`, `linalg.rs`,
-//! `reduce.rs`, `norm.rs`, `shape.rs`, `rope.rs`, `attention.rs`,
-//! `quant.rs`, `logic.rs`, `variadic.rs`); [`registry!`] below lists them
-//! once and makes the [`Op`] enum from that list.
+//! with their oracle in one file per family (the `mod` lines below, one
+//! per file: `elementwise.rs`, `activation.rs`, `logic.rs`, `linalg.rs`,
+//! `reduce.rs`, `normalize.rs`, `conv.rs`, `resize.rs`, ...); [`registry!`]
+//! below lists them once and makes the [`Op`] enum from that list.
 //!
 //! The compiler keeps the table whole: every field of an `OpDef` must be
 //! given, so an op without a cost model or a shape rule does not build, and
@@ -27,9 +27,11 @@ mod elementwise;
 mod linalg;
 mod logic;
 mod norm;
+mod normalize;
 mod oracle;
 mod quant;
 mod reduce;
+mod reduce_more;
 mod rope;
 mod rules;
 mod shape;
@@ -207,9 +209,9 @@ registry! {
     Gelu => elementwise::GELU,
     MatMul => linalg::MATMUL,
     Gemm => linalg::GEMM,
-    ReduceSum => reduce::REDUCE_SUM,
-    ReduceMean => reduce::REDUCE_MEAN,
-    ReduceMax => reduce::REDUCE_MAX,
+    ReduceSum => reduce::REDUCE_SUM, older: [reduce_more::REDUCE_SUM_11],
+    ReduceMean => reduce::REDUCE_MEAN, older: [reduce_more::REDUCE_MEAN_11],
+    ReduceMax => reduce::REDUCE_MAX, older: [reduce_more::REDUCE_MAX_11],
     Softmax => reduce::SOFTMAX,
     LogSoftmax => reduce::LOG_SOFTMAX,
     LayerNormalization => norm::LAYER_NORMALIZATION,
@@ -277,6 +279,22 @@ registry! {
     BitwiseOr => logic::BITWISE_OR,
     BitwiseXor => logic::BITWISE_XOR,
     BitwiseNot => logic::BITWISE_NOT,
+    // issue 17: normalization and reductions
+    BatchNormalization => normalize::BATCH_NORMALIZATION,
+        older: [normalize::BATCH_NORMALIZATION_9, normalize::BATCH_NORMALIZATION_14],
+    ReduceMin => reduce_more::REDUCE_MIN, older: [reduce_more::REDUCE_MIN_11],
+    ReduceProd => reduce_more::REDUCE_PROD, older: [reduce_more::REDUCE_PROD_11],
+    ReduceL1 => reduce_more::REDUCE_L1, older: [reduce_more::REDUCE_L1_11],
+    ReduceL2 => reduce_more::REDUCE_L2, older: [reduce_more::REDUCE_L2_11],
+    ReduceLogSum => reduce_more::REDUCE_LOG_SUM, older: [reduce_more::REDUCE_LOG_SUM_11],
+    ReduceLogSumExp => reduce_more::REDUCE_LOG_SUM_EXP,
+        older: [reduce_more::REDUCE_LOG_SUM_EXP_11],
+    ReduceSumSquare => reduce_more::REDUCE_SUM_SQUARE,
+        older: [reduce_more::REDUCE_SUM_SQUARE_11],
+    ArgMax => reduce_more::ARGMAX, older: [reduce_more::ARGMAX_11],
+    ArgMin => reduce_more::ARGMIN, older: [reduce_more::ARGMIN_11],
+    CumSum => reduce_more::CUMSUM,
+    Hardmax => reduce_more::HARDMAX, older: [reduce_more::HARDMAX_11],
 }
 
 impl Op {

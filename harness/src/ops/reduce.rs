@@ -18,8 +18,9 @@ const REDUCE_ATTRS: &[(&str, AttrType)] = &[
     ("noop_with_empty_axes", AttrType::Int),
 ];
 
-/// A Reduce* op of `opset`.
-const fn reduce_spec(name: &'static str, opset: i64) -> OpSpec {
+/// A Reduce* op of `opset`, axes as an input (ReduceSum from 13, the rest
+/// from 18).
+pub(super) const fn reduce_spec(name: &'static str, opset: i64) -> OpSpec {
     OpSpec {
         name,
         domain: "",
@@ -47,7 +48,7 @@ const fn softmax_spec(name: &'static str) -> OpSpec {
 }
 
 /// Terms per output element of a Reduce*: input elements over output elements.
-fn reduced_terms(_: &Attributes, shapes: &[Option<Vec<usize>>], out: &[usize]) -> usize {
+pub(super) fn reduced_terms(_: &Attributes, shapes: &[Option<Vec<usize>>], out: &[usize]) -> usize {
     let n: usize = shapes
         .first()
         .and_then(|s| s.as_ref())
@@ -145,7 +146,7 @@ fn softmax_shape(
 }
 
 /// A Reduce* output: the reduced axes dropped, or kept as 1 (keepdims).
-fn reduce_shape(
+pub(super) fn reduce_shape(
     attrs: &Attributes,
     inputs: &[Option<TypedShape>],
     values: &mut dyn FnMut(usize) -> Vec<f64>,
@@ -209,16 +210,18 @@ fn topk_params(
 
 /// The axes a Reduce* reduces, sorted, or `None` for the identity
 /// (`noop_with_empty_axes=1` with no axes), from the optional axes input
-/// (its shape and values). Absent or empty axes reduce everything unless
-/// noop_with_empty_axes is set.
-fn reduced_axes(
+/// (its shape and values), or from the `axes` attribute of the versions
+/// before the input (ReduceSum before 13, the rest before 18; only those
+/// declare it, so a call cannot give both). Absent or empty axes reduce
+/// everything unless noop_with_empty_axes is set.
+pub(super) fn reduced_axes(
     attrs: &Attributes,
     rank: usize,
     given: Option<(&[usize], Vec<f64>)>,
 ) -> std::result::Result<Option<Vec<usize>>, String> {
     let noop = attrs.int("noop_with_empty_axes", 0)? != 0;
     let given = match given {
-        None => Vec::new(),
+        None => attrs.ints("axes")?.map(<[i64]>::to_vec).unwrap_or_default(),
         Some((shape, values)) => {
             if shape.len() > 1 {
                 return Err(format!("axes must be 1-D, got shape {shape:?}"));
@@ -247,9 +250,12 @@ fn reduced_axes(
 
 /// Which Reduce* op.
 #[derive(Clone, Copy, PartialEq)]
-enum Reduction {
+pub(super) enum Reduction {
+    /// ReduceSum
     Sum,
+    /// ReduceMean
     Mean,
+    /// ReduceMax
     Max,
 }
 
@@ -257,7 +263,7 @@ enum Reduction {
 /// (`noop_with_empty_axes=1` with no axes). The axes come from the optional
 /// int64 input (opset 13 for ReduceSum, 18 for Mean/Max); absent or empty
 /// axes reduce everything unless noop_with_empty_axes is set.
-fn reduce_axes(call: &Call, rank: usize) -> Result<Option<Vec<usize>>> {
+pub(super) fn reduce_axes(call: &Call, rank: usize) -> Result<Option<Vec<usize>>> {
     let given = call.opt(1).map(|v| (v.shape(), call.values(1)));
     reduced_axes(call.attrs, rank, given).map_err(|m| call.err(m))
 }
@@ -265,7 +271,7 @@ fn reduce_axes(call: &Call, rank: usize) -> Result<Option<Vec<usize>>> {
 /// The smallest value of a dtype: ReduceMax's result over an empty set for
 /// types without -inf ("minus infinity (if supported by the datatype) or the
 /// minimum value of the data type otherwise").
-fn lowest(dtype: DType) -> f64 {
+pub(super) fn lowest(dtype: DType) -> f64 {
     match dtype {
         DType::I8 => i8::MIN as f64,
         DType::I16 => i16::MIN as f64,
@@ -276,12 +282,13 @@ fn lowest(dtype: DType) -> f64 {
     }
 }
 
-/// ReduceSum (13), ReduceMean (18), ReduceMax (18). keepdims defaults to 1.
+/// ReduceSum (13), ReduceMean (18), ReduceMax (18), and their versions with
+/// the axes as an attribute (11; `reduce_more.rs`). keepdims defaults to 1.
 /// Over an empty set: ReduceSum gives 0 (the spec's "yields 0"); ReduceMean
 /// gives NaN (0/0; the spec says "yields undefined"); ReduceMax gives -inf,
 /// or the dtype's minimum for integers (the spec's wording). ReduceMax
 /// propagates NaN: a NaN anywhere in the reduced set gives NaN.
-fn reduce(call: &Call, op: Reduction) -> Result<Output> {
+pub(super) fn reduce(call: &Call, op: Reduction) -> Result<Output> {
     let x = call.input(0)?;
     let keepdims = call.int("keepdims", 1)? != 0;
     let shape = x.shape().to_vec();
@@ -476,7 +483,7 @@ use super::cases::{self, CaseSpace, Factor, Fill, GenCase, GenInput, Pick, Stora
 
 /// The length of the reduced (or softmax, or TopK) axis for a size level:
 /// the long rows are where a half-precision running sum goes wrong.
-fn axis_size(level: &str) -> usize {
+pub(super) fn axis_size(level: &str) -> usize {
     match level {
         "n0" => 0,
         "n1" => 1,
@@ -488,7 +495,7 @@ fn axis_size(level: &str) -> usize {
 }
 
 /// A shape of `rank` whose axis `axis` has `size` (`eq`: every dim does).
-fn shape_with_axis(rank: usize, axis: usize, size: usize, eq: bool) -> Vec<usize> {
+pub(super) fn shape_with_axis(rank: usize, axis: usize, size: usize, eq: bool) -> Vec<usize> {
     let mut s = cases::dims(rank, size, eq);
     s.swap(axis, rank - 1);
     s

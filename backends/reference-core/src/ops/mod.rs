@@ -20,8 +20,10 @@ pub mod linalg;
 pub mod logic;
 pub mod movement;
 pub mod norm;
+pub mod normalize;
 pub mod quantize;
 pub mod reduce;
+pub mod reduce_more;
 pub mod rope;
 pub mod topk;
 pub mod variadic;
@@ -36,6 +38,9 @@ use crate::tensor::Tensor;
 pub struct Args<'a> {
     /// Operator name, for messages.
     pub op: &'a str,
+    /// The opset whose semantics apply (kernels of ops whose semantics
+    /// changed between opsets branch on it).
+    pub opset: i64,
     /// Attributes.
     pub attrs: Attrs<'a>,
     /// Inputs, positional; `None` for an omitted optional input.
@@ -95,6 +100,7 @@ pub fn run_checked(
 ) -> Result<Vec<Tensor>, BackendError> {
     let args = Args {
         op: inv.op_type,
+        opset: inv.opset,
         attrs: inv.attrs,
         inputs,
     };
@@ -139,6 +145,13 @@ pub fn run_checked(
         "Pow" => one(logic::pow(&args)),
         "Max" | "Min" => one(variadic::select(&args)),
         "Sum" | "Mean" => one(variadic::sum(&args)),
+        // issue 17: normalization and reductions
+        "BatchNormalization" => one(normalize::batch_norm(&args)),
+        "ReduceMin" | "ReduceProd" | "ReduceL1" | "ReduceL2" | "ReduceLogSum"
+        | "ReduceLogSumExp" | "ReduceSumSquare" => one(reduce_more::reduce(&args)),
+        "ArgMax" | "ArgMin" => one(reduce_more::arg_extreme(&args)),
+        "CumSum" => one(reduce_more::cumsum(&args)),
+        "Hardmax" => one(reduce_more::hardmax(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -155,9 +168,21 @@ pub(crate) mod testing {
     use crate::tensor::Data;
     use xpucert_abi::{AttrValue, Attribute, DType};
 
-    /// Runs `op` at its table opset on `inputs`, requesting every output.
+    /// Runs `op` at its newest table opset on `inputs`, requesting every
+    /// output.
     pub fn run(
         op: &str,
+        attrs: &[(&str, AttrValue<'_>)],
+        inputs: Vec<Option<Tensor>>,
+    ) -> Result<Vec<Tensor>, BackendError> {
+        let info = find(op).expect("op in table");
+        run_at(op, *info.opsets.last().expect("an opset"), attrs, inputs)
+    }
+
+    /// Runs `op` at `opset` on `inputs`, requesting every output.
+    pub fn run_at(
+        op: &str,
+        opset: i64,
         attrs: &[(&str, AttrValue<'_>)],
         inputs: Vec<Option<Tensor>>,
     ) -> Result<Vec<Tensor>, BackendError> {
@@ -178,7 +203,7 @@ pub(crate) mod testing {
         let inv = Invocation {
             domain: "",
             op_type: info.name,
-            opset: info.opsets[0],
+            opset,
             attrs: Attrs(&attributes),
             output_dtypes: expected_outputs(op, &metas, &attributes),
             inputs: metas,
@@ -195,6 +220,7 @@ pub(crate) mod testing {
             "TopK" => vec![main, DType::I64],
             "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or"
             | "Xor" => vec![DType::Bool],
+            "ArgMax" | "ArgMin" => vec![DType::I64],
             "Cast" => {
                 let to = attrs
                     .iter()

@@ -1,5 +1,5 @@
 //! ReduceSum (13), ReduceMean (18), ReduceMax (18): axes come as an optional
-//! int64 input; `keepdims` defaults to 1; an empty axes list reduces every
+//! int64 input (an `axes` attribute in the versions before, from 11); `keepdims` defaults to 1; an empty axes list reduces every
 //! axis unless `noop_with_empty_axes` is set, in which case the input passes
 //! through unchanged.
 
@@ -9,11 +9,20 @@ use super::Args;
 use crate::layout::{broadcast_offsets, normalize_axis};
 use crate::tensor::{Real, Tensor, with_real};
 
-/// The reduced axes as a sorted, duplicate-free list (`None`: pass through).
-fn reduced_axes(args: &Args<'_>, rank: usize) -> Result<Option<Vec<usize>>, BackendError> {
+/// The reduced axes as a sorted, duplicate-free list (`None`: pass through),
+/// from the axes input or, in the versions before it (ReduceSum before 13,
+/// the others before 18), the `axes` attribute.
+pub(super) fn reduced_axes(
+    args: &Args<'_>,
+    rank: usize,
+) -> Result<Option<Vec<usize>>, BackendError> {
     let given = match args.optional(1) {
         Some(t) => t.to_indices()?,
-        None => Vec::new(),
+        None => args
+            .attrs
+            .ints("axes")?
+            .map(<[i64]>::to_vec)
+            .unwrap_or_default(),
     };
     if given.is_empty() {
         let noop = args.attrs.int("noop_with_empty_axes", 0)? != 0;

@@ -114,7 +114,7 @@ fn fast(
     let call = OpCall {
         domain: "",
         op_type: find(op).unwrap().name,
-        opset: find(op).unwrap().opsets[0],
+        opset: *find(op).unwrap().opsets.last().unwrap(),
         attributes: attrs
             .iter()
             .map(|&(name, value)| Attribute { name, value })

@@ -30,7 +30,7 @@ fn op_call(op: &str, inputs: usize, n: usize, dtype: DType, threads: usize, iter
     let call = OpCall {
         domain: "",
         op_type: crate::support::find(op).unwrap().name,
-        opset: crate::support::find(op).unwrap().opsets[0],
+        opset: *crate::support::find(op).unwrap().opsets.last().unwrap(),
         attributes: vec![],
         inputs: [&a, &b][..inputs]
             .iter()
