@@ -28,6 +28,10 @@
 //! * [`digest`]: sha256 hex for provenance.
 //! * [`files`]: reading user-named files: regular files only, size-capped.
 
+// The operator registry (`ops::registry!`) reads its entries one macro
+// expansion each; 256 leaves room for the ONNX breadth of issue 17.
+#![recursion_limit = "256"]
+
 pub mod backend;
 pub mod cert;
 pub mod cli;

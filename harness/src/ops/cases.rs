@@ -560,6 +560,8 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::Attention => attention::attention_cases,
         Op::QuantizeLinear => quant::quantize_cases,
         Op::DequantizeLinear => quant::dequantize_cases,
+        // issue 17: Resize and friends
+        Op::Resize => super::resize::resize_cases,
     };
     declare()
 }

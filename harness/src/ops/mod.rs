@@ -28,6 +28,7 @@ mod norm;
 mod oracle;
 mod quant;
 mod reduce;
+mod resize;
 mod rope;
 mod rules;
 mod shape;
@@ -128,8 +129,23 @@ pub struct OpDef {
 /// first definition is the newest. Makes the [`Op`] enum, [`Op::ALL`] in
 /// this order (the suite and report order), the exhaustive [`Op::def`] and
 /// [`Op::versions`].
+///
+/// The entries are read one at a time (`@read`), because a single matcher
+/// cannot tell the `older` keyword after an entry's comma from the next
+/// entry's variant (macro_rules reports a "local ambiguity" on the first
+/// `older:`); `harness/src/lib.rs` raises the recursion limit for the
+/// list's length.
 macro_rules! registry {
-    ($($variant:ident => $def:path $(, older: [$($old:path),* $(,)?])?,)*) => {
+    (@read [$($done:tt)*]) => {
+        registry!(@emit $($done)*);
+    };
+    (@read [$($done:tt)*] $variant:ident => $def:path, older: [$($old:path),* $(,)?], $($rest:tt)*) => {
+        registry!(@read [$($done)* ($variant, $def, [$($old),*])] $($rest)*);
+    };
+    (@read [$($done:tt)*] $variant:ident => $def:path, $($rest:tt)*) => {
+        registry!(@read [$($done)* ($variant, $def, [])] $($rest)*);
+    };
+    (@emit $(($variant:ident, $def:path, [$($old:path),*]))*) => {
         /// An operator xpucert can test. Derefs to its [`OpSpec`], so
         /// `op.name` and `op.opset` read as they would on the spec.
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,10 +177,13 @@ macro_rules! registry {
             /// [`Op::def`]).
             pub fn versions(self) -> &'static [&'static OpDef] {
                 match self {
-                    $(Op::$variant => &[$($(&$old,)*)? &$def],)*
+                    $(Op::$variant => &[$(&$old,)* &$def],)*
                 }
             }
         }
+    };
+    ($($entries:tt)*) => {
+        registry!(@read [] $($entries)*);
     };
 }
 
@@ -204,6 +223,8 @@ registry! {
     Attention => attention::ATTENTION,
     QuantizeLinear => quant::QUANTIZE_LINEAR,
     DequantizeLinear => quant::DEQUANTIZE_LINEAR,
+    // issue 17: Resize and friends
+    Resize => resize::RESIZE_19, older: [resize::RESIZE_11, resize::RESIZE_13, resize::RESIZE_18],
 }
 
 impl Op {
