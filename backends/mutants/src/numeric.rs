@@ -18,6 +18,7 @@ mod elementwise;
 mod half_io;
 mod io;
 mod linalg;
+mod resize;
 mod rewrite;
 mod rows;
 mod shapes;
@@ -463,6 +464,17 @@ pub fn modes() -> Vec<Mode> {
             Patch::new(&["Sigmoid"], |l| {
                 elementwise::map_f16(l, elementwise::sigmoid_f16_naive)
             }),
+        ),
+        // issue 17: Resize and friends
+        fault(
+            "resize_half_pixel_as_asymmetric",
+            "Resize reads coordinate_transformation_mode half_pixel as asymmetric (no half-pixel shift)",
+            Patch::new(&["Resize"], resize::half_pixel_as_asymmetric),
+        ),
+        fault(
+            "resize_nearest_floor_for_round",
+            "Resize nearest uses floor where nearest_mode round_prefer_floor is asked",
+            Patch::new(&["Resize"], resize::nearest_floor_for_round),
         ),
     ];
     let (honest, faults) = subnormal::modes();

@@ -222,6 +222,24 @@ pub const OPS: &[OpInfo] = &[
     op("Attention", &[23], FLOATS, (3, 6), 1),
     op("QuantizeLinear", &[21], QUANTIZE_FROM, (2, 3), 1),
     op("DequantizeLinear", &[21], DEQUANTIZE_FROM, (2, 3), 1),
+    // issue 17: Resize and friends
+    op("Resize", &[11, 13, 18, 19], RESIZABLE, (1, 4), 1),
+];
+
+/// Dtypes Resize moves (nearest) or interpolates (the floats): every dtype
+/// the backend's tensors hold but fp8, which ONNX's Resize does not take.
+const RESIZABLE: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I16,
+    DType::I8,
+    DType::U16,
+    DType::U8,
+    DType::Bool,
 ];
 
 /// The table entry for `name`.
@@ -452,6 +470,12 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
                     "Attention: softmax_precision {precision} with {main} inputs"
                 )));
             }
+        }
+        // issue 17: Resize and friends
+        "Resize" => {
+            want(inv, 1, &[DType::F16, DType::F32, DType::F64])?;
+            want(inv, 2, &[DType::F32])?;
+            want(inv, 3, &indices)?;
         }
         _ => {}
     }

@@ -11,10 +11,16 @@
 //!   `(roi_end - roi_start)` factor is ignored by both (roi only moves
 //!   `tf_crop_and_resize`'s sampling points);
 //! * with `sizes`, the scale of an axis is `output_length / input_length`;
-//! * `pytorch_half_pixel` and `align_corners` at an output length of 1 map
+//! * `length_resized` in the align_corners, pytorch_half_pixel and
+//!   tf_crop_and_resize formulas is Resize-19's `output_width`, `scale *
+//!   input_length`, which is fractional when the scale is given (the
+//!   output length is its floor): ONNX's reference and its published test
+//!   outputs (test_resize_downsample_scales_linear_align_corners) use it
+//!   at every version;
+//! * `pytorch_half_pixel` and `align_corners` at an output width of 1 map
 //!   to 0 (the spec's text; ONNX's reference maps pytorch_half_pixel to
-//!   -0.5, which differs only for cubic, where onnxruntime agrees with the
-//!   spec);
+//!   -0.5, which differs only for cubic and antialiased linear, and no
+//!   published test tells them apart);
 //! * `antialias` has no effect on `nearest` (the spec names only linear and
 //!   cubic; ONNX's reference raises instead);
 //! * linear and cubic on integer or bool data are refused: ONNX does not say
@@ -44,9 +50,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use super::rules::{self, ints_of, no_sum, per_input_element, resolve_axis};
 use super::spec::{TypeVar, fixed};
-use super::{
-    AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape,
-};
+use super::{AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape};
 use crate::numerics::DType;
 use crate::numerics::check::CheckPolicy;
 
@@ -221,6 +225,9 @@ struct AxisPlan {
     output: usize,
     /// `output / input` for sizes, the given scale for scales.
     scale: f64,
+    /// `output_width`: `scale * input`, fractional when the scale is
+    /// given (Resize-19's definition; the output length is its floor).
+    width: f64,
     /// roi start and end (only tf_crop_and_resize reads them).
     roi: (f64, f64),
     /// False for an axis outside `axes`: copied, never resampled.
@@ -285,9 +292,7 @@ fn resolve(
     if version < 18 {
         for name in ["antialias", "axes", "keep_aspect_ratio_policy"] {
             if attrs.contains_key(name) {
-                return Err(format!(
-                    "attribute {name} is not defined before Resize-18"
-                ));
+                return Err(format!("attribute {name} is not defined before Resize-18"));
             }
         }
     }
@@ -303,7 +308,10 @@ fn resolve(
             attrs.string("mode", "nearest")?
         ));
     }
-    let transform = match (attrs.string("coordinate_transformation_mode", "half_pixel")?, version) {
+    let transform = match (
+        attrs.string("coordinate_transformation_mode", "half_pixel")?,
+        version,
+    ) {
         ("half_pixel", _) => Transform::HalfPixel,
         ("half_pixel_symmetric", 19..) => Transform::HalfPixelSymmetric,
         ("pytorch_half_pixel", _) => Transform::PytorchHalfPixel,
@@ -314,7 +322,11 @@ fn resolve(
         (t, v) => {
             return Err(format!(
                 "coordinate_transformation_mode {t:?} is not defined at Resize-{v} (accepted: half_pixel, {}pytorch_half_pixel, align_corners, asymmetric, {}tf_crop_and_resize)",
-                if v >= 19 { "half_pixel_symmetric, " } else { "" },
+                if v >= 19 {
+                    "half_pixel_symmetric, "
+                } else {
+                    ""
+                },
                 if v < 13 { "tf_half_pixel_for_nn, " } else { "" },
             ));
         }
@@ -392,6 +404,7 @@ fn resolve(
             input: d,
             output: d,
             scale: 1.0,
+            width: d as f64,
             roi: (0.0, 1.0),
             resized: false,
         })
@@ -423,6 +436,7 @@ fn resolve(
                 }
                 plans[d].output = out as usize;
                 plans[d].scale = s;
+                plans[d].width = xs[d] as f64 * s;
                 plans[d].resized = true;
             }
         }
@@ -453,10 +467,14 @@ fn resolve(
                 Policy::NotSmaller => Some(ratios.fold(0.0, f64::max)),
             };
             for (&d, &size) in axes.iter().zip(&sizes) {
-                let (out, scale) = match common {
-                    None => (size as usize, ratio(d, size)),
-                    // round_int: halfway rounds up.
-                    Some(s) => ((s * xs[d] as f64 + 0.5).floor() as usize, s),
+                let (out, scale, width) = match common {
+                    None => (size as usize, ratio(d, size), size as f64),
+                    // round_int: halfway rounds up; the width stays
+                    // fractional, as with scales.
+                    Some(s) => {
+                        let w = s * xs[d] as f64;
+                        ((w + 0.5).floor() as usize, s, w)
+                    }
                 };
                 if out > 0 && scale <= 0.0 {
                     return Err(format!(
@@ -465,6 +483,7 @@ fn resolve(
                 }
                 plans[d].output = out;
                 plans[d].scale = scale;
+                plans[d].width = width;
                 plans[d].resized = true;
             }
         }
@@ -505,28 +524,23 @@ fn resolve(
 /// The input coordinate output index `y` of `axis` samples, and whether it
 /// lies outside the input (tf_crop_and_resize's extrapolation).
 fn source_coordinate(transform: Transform, axis: &AxisPlan, y: usize) -> (f64, bool) {
-    let (y, len_in, len_out, s) = (
-        y as f64,
-        axis.input as f64,
-        axis.output as f64,
-        axis.scale,
-    );
+    let (y, len_in, s, width) = (y as f64, axis.input as f64, axis.scale, axis.width);
     let x = match transform {
         Transform::HalfPixel => (y + 0.5) / s - 0.5,
         Transform::HalfPixelSymmetric => {
-            let adjustment = len_out / (s * len_in);
+            let adjustment = axis.output as f64 / width;
             let offset = len_in / 2.0 * (1.0 - adjustment);
             offset + (y + 0.5) / s - 0.5
         }
-        Transform::PytorchHalfPixel if axis.output > 1 => (y + 0.5) / s - 0.5,
-        Transform::AlignCorners if axis.output > 1 => y * (len_in - 1.0) / (len_out - 1.0),
+        Transform::PytorchHalfPixel if width != 1.0 => (y + 0.5) / s - 0.5,
+        Transform::AlignCorners if width != 1.0 => y * (len_in - 1.0) / (width - 1.0),
         Transform::PytorchHalfPixel | Transform::AlignCorners => 0.0,
         Transform::Asymmetric => y / s,
         Transform::TfHalfPixelForNn => (y + 0.5) / s,
         Transform::TfCropAndResize => {
             let (start, end) = axis.roi;
-            if axis.output > 1 {
-                start * (len_in - 1.0) + y * (end - start) * (len_in - 1.0) / (len_out - 1.0)
+            if width != 1.0 {
+                start * (len_in - 1.0) + y * (end - start) * (len_in - 1.0) / (width - 1.0)
             } else {
                 0.5 * (start + end) * (len_in - 1.0)
             }
@@ -751,8 +765,7 @@ fn resize(call: &Call, version: i64) -> Result<Output> {
                 io.push(0.0);
             } else {
                 let passes = per_axis.iter().filter(|t| t.taps.len() > 1).count();
-                let growth =
-                    2.0 + per_axis.iter().map(|t| t.taps.len()).sum::<usize>() as f64;
+                let growth = 2.0 + per_axis.iter().map(|t| t.taps.len()).sum::<usize>() as f64;
                 magnitude.push(growth * abs + 4.0 * slope);
                 io.push(passes.saturating_sub(1) as f64 * abs);
             }
@@ -789,10 +802,12 @@ use super::cases::{self, CaseSpace, Factor, GenCase, GenInput, Pick, Storage};
 /// nearest rounding, up- and downsampling by scales or to sizes (with each
 /// aspect-ratio policy), a subset of axes, antialias, exclude_outside, a
 /// cubic coefficient other than the default, on NCHW inputs of the float
-/// dtypes and, for nearest, integers and bool. Scales are dyadic
-/// (2, 0.5, 1.5, 3 -> sizes) so that every coordinate and every nearest
-/// tie is exact in any precision and operation order (see the module
-/// documentation).
+/// dtypes and, for nearest, integers and bool. Every scale, given or
+/// derived from sizes, is exact in f32 (2, 0.5, 1.5, 3, 4), so a
+/// coordinate whose exact value is an integer or a half (where floor,
+/// ceil and the rounding ties decide) comes out exact from the spec's
+/// division in any precision; a scale like 6/5 would round differently
+/// in f32 and f64 and make nearest's exact check ill-posed.
 pub(super) fn resize_cases() -> Option<CaseSpace> {
     let mut dtypes = cases::FLOATS.to_vec();
     dtypes.extend([DType::I32, DType::U8, DType::Bool]);
@@ -812,7 +827,17 @@ pub(super) fn resize_cases() -> Option<CaseSpace> {
                 ],
             ),
             Factor::new("rounding", &["prefloor", "preceil", "floor", "ceil"]),
-            Factor::new("target", &["up2", "down2", "up3over2", "sizes", "notlarger", "notsmaller"]),
+            Factor::new(
+                "target",
+                &[
+                    "up2",
+                    "down2",
+                    "up3over2",
+                    "sizes",
+                    "notlarger",
+                    "notsmaller",
+                ],
+            ),
             Factor::new("axesattr", &["allaxes", "hw", "wonly"]),
             Factor::new("filter", &["plain", "antialias", "exclude", "cubica"]),
             cases::layout_factor(),
@@ -853,9 +878,33 @@ pub(super) fn resize_cases() -> Option<CaseSpace> {
                     "up2" => (Some(per_axis(&axes, 2.0, 2.0)), None, "stretch"),
                     "down2" => (Some(per_axis(&axes, 0.5, 0.5)), None, "stretch"),
                     "up3over2" => (Some(per_axis(&axes, 1.5, 2.0)), None, "stretch"),
-                    "sizes" => (None, Some(sized(&axes, &input, |d, l| if d == 3 { l * 2 } else { l / 2 * 3 })), "stretch"),
-                    "notlarger" => (None, Some(sized(&axes, &input, |d, l| if d == 2 { l * 2 } else { l * 4 })), "not_larger"),
-                    _ => (None, Some(sized(&axes, &input, |d, l| if d == 3 { l * 2 } else { l / 2 })), "not_smaller"),
+                    "sizes" => (
+                        None,
+                        Some(sized(
+                            &axes,
+                            &input,
+                            |d, l| if d == 3 { l / 2 * 3 } else { l * 3 },
+                        )),
+                        "stretch",
+                    ),
+                    "notlarger" => (
+                        None,
+                        Some(sized(
+                            &axes,
+                            &input,
+                            |d, l| if d == 2 { l * 2 } else { l * 4 },
+                        )),
+                        "not_larger",
+                    ),
+                    _ => (
+                        None,
+                        Some(sized(
+                            &axes,
+                            &input,
+                            |d, l| if d == 3 { l * 2 } else { l / 2 },
+                        )),
+                        "not_smaller",
+                    ),
                 };
             if policy != "stretch" && n == 4 {
                 // Aspect ratio over N and C as well is legal but not the
@@ -871,8 +920,12 @@ pub(super) fn resize_cases() -> Option<CaseSpace> {
                     // sampling point of these lengths falls exactly on an
                     // input edge (where an operation order decides between
                     // the edge sample and the extrapolation value).
-                    let mut roi: Vec<f64> = axes.iter().map(|_| -0.15).collect();
-                    roi.extend(axes.iter().map(|_| 1.35));
+                    // N and C keep [0, 1]: their samples are the inputs'.
+                    let mut roi: Vec<f64> = axes
+                        .iter()
+                        .map(|&d| if d < 2 { 0.0 } else { -0.15 })
+                        .collect();
+                    roi.extend(axes.iter().map(|&d| if d < 2 { 1.0 } else { 1.35 }));
                     GenInput::values(DType::F32, roi)
                 }),
                 scales.map(|s| GenInput::values(DType::F32, s)),
@@ -932,7 +985,6 @@ fn sized(axes: &[usize], input: &[usize], f: impl Fn(usize, usize) -> usize) -> 
         .collect()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
@@ -976,8 +1028,16 @@ mod tests {
             ]);
             scaled(13, &a, &x, 2.0)
         };
-        close(&at("round_prefer_floor").data, &[1.0, 1.0, 2.0, 2.0, 3.0, 3.0], 0.0);
-        close(&at("round_prefer_ceil").data, &[1.0, 2.0, 2.0, 3.0, 3.0, 3.0], 0.0);
+        close(
+            &at("round_prefer_floor").data,
+            &[1.0, 1.0, 2.0, 2.0, 3.0, 3.0],
+            0.0,
+        );
+        close(
+            &at("round_prefer_ceil").data,
+            &[1.0, 2.0, 2.0, 3.0, 3.0, 3.0],
+            0.0,
+        );
         close(&at("floor").data, &[1.0, 1.0, 2.0, 2.0, 3.0, 3.0], 0.0);
         close(&at("ceil").data, &[1.0, 2.0, 2.0, 3.0, 3.0, 3.0], 0.0);
     }
@@ -1073,12 +1133,22 @@ mod tests {
         let nn = attrs(&[("coordinate_transformation_mode", s("tf_half_pixel_for_nn"))]);
         let y = scaled(11, &nn, &[1.0, 2.0, 3.0, 4.0], 2.0);
         close(&y.data, &[1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 4.0], 0.0);
-        let e = run_at("Resize", 13, &nn, &[Some(x.clone()), None, Some(f(&[1], &[2.0]))])
-            .unwrap_err()
-            .to_string();
+        let e = run_at(
+            "Resize",
+            13,
+            &nn,
+            &[Some(x.clone()), None, Some(f(&[1], &[2.0]))],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("not defined at Resize-13"), "{e}");
         // 11 requires scales as an input; 13 does not.
-        let sizes = [Some(x.clone()), Some(f(&[0], &[])), None, Some(i(&[1], &[2]))];
+        let sizes = [
+            Some(x.clone()),
+            Some(f(&[0], &[])),
+            None,
+            Some(i(&[1], &[2])),
+        ];
         let e = run_at("Resize", 11, &Attributes::new(), &sizes).unwrap_err();
         assert!(e.to_string().contains("scales"), "{e}");
         let sizes13 = [Some(x.clone()), None, None, Some(i(&[1], &[2]))];
@@ -1090,9 +1160,14 @@ mod tests {
         assert!(e.contains("axes"), "{e}");
         // bfloat16 only from 13.
         let b = t(DType::BF16, &[4], &[1.0; 4]);
-        let e = run_at("Resize", 11, &Attributes::new(), &[Some(b), Some(f(&[0], &[])), Some(f(&[1], &[2.0]))])
-            .unwrap_err()
-            .to_string();
+        let e = run_at(
+            "Resize",
+            11,
+            &Attributes::new(),
+            &[Some(b), Some(f(&[0], &[])), Some(f(&[1], &[2.0]))],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("bf16"), "{e}");
     }
 
@@ -1117,7 +1192,14 @@ mod tests {
     fn nearest_is_exact_and_linear_carries_a_magnitude() {
         let x = [Some(f(&[2], &[1.0, -3.0])), None, Some(f(&[1], &[2.0]))];
         let nearest = run_at("Resize", 19, &Attributes::new(), &x).unwrap();
-        assert!(nearest[0].magnitude.as_ref().unwrap().iter().all(|&m| m == 0.0));
+        assert!(
+            nearest[0]
+                .magnitude
+                .as_ref()
+                .unwrap()
+                .iter()
+                .all(|&m| m == 0.0)
+        );
         let linear = attrs(&[("mode", s("linear"))]);
         let out = run_at("Resize", 19, &linear, &x).unwrap();
         let m = out[0].magnitude.as_ref().unwrap();
@@ -1131,18 +1213,48 @@ mod tests {
         let sc = Some(f(&[1], &[2.0]));
         let sz = Some(i(&[1], &[8]));
         let none = Attributes::new();
-        fails("Resize", &none, &[x.clone(), None, sc.clone(), sz.clone()], "both given");
-        fails("Resize", &none, &[x.clone(), None, Some(f(&[0], &[]))], "neither");
-        fails("Resize", &none, &[x.clone(), None, Some(f(&[2], &[2.0, 2.0]))], "rank 1");
-        fails("Resize", &none, &[x.clone(), None, Some(f(&[1], &[0.0]))], "greater than 0");
+        fails(
+            "Resize",
+            &none,
+            &[x.clone(), None, sc.clone(), sz.clone()],
+            "both given",
+        );
+        fails(
+            "Resize",
+            &none,
+            &[x.clone(), None, Some(f(&[0], &[]))],
+            "neither",
+        );
+        fails(
+            "Resize",
+            &none,
+            &[x.clone(), None, Some(f(&[2], &[2.0, 2.0]))],
+            "rank 1",
+        );
+        fails(
+            "Resize",
+            &none,
+            &[x.clone(), None, Some(f(&[1], &[0.0]))],
+            "greater than 0",
+        );
         let bad = attrs(&[("mode", s("bilinear"))]);
-        fails("Resize", &bad, &[x.clone(), None, sc.clone()], "mode must be");
+        fails(
+            "Resize",
+            &bad,
+            &[x.clone(), None, sc.clone()],
+            "mode must be",
+        );
         let lin = attrs(&[("mode", s("linear"))]);
         let ints = Some(t(DType::I32, &[4], &[1.0; 4]));
         fails("Resize", &lin, &[ints, None, sc.clone()], "float X only");
         let crop = attrs(&[("coordinate_transformation_mode", s("tf_crop_and_resize"))]);
         fails("Resize", &crop, &[x.clone(), None, sc.clone()], "needs roi");
         let twice = attrs(&[("axes", AttrValue::Ints(vec![0, -1]))]);
-        fails("Resize", &twice, &[x, None, Some(f(&[2], &[2.0, 2.0]))], "twice");
+        fails(
+            "Resize",
+            &twice,
+            &[x, None, Some(f(&[2], &[2.0, 2.0]))],
+            "twice",
+        );
     }
 }

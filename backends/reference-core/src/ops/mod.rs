@@ -20,6 +20,7 @@ pub mod movement;
 pub mod norm;
 pub mod quantize;
 pub mod reduce;
+pub mod resize;
 pub mod rope;
 pub mod topk;
 
@@ -117,6 +118,8 @@ pub fn run_checked(
         "Attention" => one(attention::attention(&args)),
         "QuantizeLinear" => one(quantize::quantize_linear(&args)),
         "DequantizeLinear" => one(quantize::dequantize_linear(&args)),
+        // issue 17: Resize and friends
+        "Resize" => one(resize::resize(&args, inv.opset)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
