@@ -274,7 +274,11 @@ fn coverage_tables() -> String {
             .unwrap_or_default();
         writeln!(
             rows,
-            "| {op} | {} | {} | {} | {} / {} | {:.0}% | {} | {:.3} M |",
+            "| {op} | {} | {} | {} | {} | {} / {} | {:.0}% | {} | {:.3} M |",
+            op.opsets()
+                .map(|o| o.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             space.factors.len(),
             c.combinations,
             c.possible,
@@ -295,14 +299,15 @@ fn coverage_tables() -> String {
     }
     writeln!(
         s,
-        "{} ops, {total_cases} generated cases, {total_pairs} coverable pairs, all covered.\n",
-        Op::ALL.len()
+        "{} ops ({} versions), {total_cases} generated cases, {total_pairs} coverable pairs, all covered.\n",
+        Op::ALL.len(),
+        Op::ALL.iter().map(|op| op.versions().len()).sum::<usize>()
     )
     .unwrap();
     s.push_str(
-        "| op | factors | combinations | possible | pairs covered | coverage | cases | cost |\n",
+        "| op | opsets | factors | combinations | possible | pairs covered | coverage | cases | cost |\n",
     );
-    s.push_str("|---|---|---|---|---|---|---|---|\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|\n");
     s.push_str(&rows);
     s.push_str("\n## Factors and classes\n\n");
     s.push_str(&details);
