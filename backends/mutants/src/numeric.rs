@@ -21,6 +21,7 @@ mod io;
 mod linalg;
 mod logic;
 mod normalize;
+mod resize;
 mod rewrite;
 mod rows;
 mod shapes;
@@ -505,6 +506,16 @@ pub fn modes() -> Vec<Mode> {
             "cumsum_exclusive_ignored",
             "CumSum ignores exclusive=1 (always the inclusive running sum)",
             Patch::new(&["CumSum"], normalize::cumsum_exclusive_ignored),
+        // issue 17: Resize and friends
+        fault(
+            "resize_half_pixel_as_asymmetric",
+            "Resize reads coordinate_transformation_mode half_pixel as asymmetric (no half-pixel shift)",
+            Patch::new(&["Resize"], resize::half_pixel_as_asymmetric),
+        ),
+        fault(
+            "resize_nearest_floor_for_round",
+            "Resize nearest uses floor where nearest_mode round_prefer_floor is asked",
+            Patch::new(&["Resize"], resize::nearest_floor_for_round),
         ),
     ];
     let (honest, faults) = subnormal::modes();

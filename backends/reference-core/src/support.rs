@@ -381,6 +381,24 @@ pub const OPS: &[OpInfo] = &[
     op("ArgMin", &[11, 12, 13], FLOATS_AND_INTS, (1, 1), 1),
     op("CumSum", &[11, 14], FLOATS_AND_INTS, (2, 2), 1),
     op("Hardmax", &[11, 13], FLOATS, (1, 1), 1),
+    // issue 17: Resize and friends
+    op("Resize", &[11, 13, 18, 19], RESIZABLE, (1, 4), 1),
+];
+
+/// Dtypes Resize moves (nearest) or interpolates (the floats): every dtype
+/// the backend's tensors hold but fp8, which ONNX's Resize does not take.
+const RESIZABLE: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I16,
+    DType::I8,
+    DType::U16,
+    DType::U8,
+    DType::Bool,
 ];
 
 /// The first opset whose Reduce* op takes its axes as an input rather than
@@ -661,6 +679,12 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             }
         }
         "CumSum" => want(inv, 1, &[DType::I64, DType::I32])?,
+        // issue 17: Resize and friends
+        "Resize" => {
+            want(inv, 1, &[DType::F16, DType::F32, DType::F64])?;
+            want(inv, 2, &[DType::F32])?;
+            want(inv, 3, &indices)?;
+        }
         _ => {}
     }
     if matches!(inv.op_type, "LayerNormalization" | "RMSNormalization") {

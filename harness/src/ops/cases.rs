@@ -628,6 +628,8 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::ArgMin => reduce_more::argmin_cases,
         Op::CumSum => reduce_more::cumsum_cases,
         Op::Hardmax => reduce_more::hardmax_cases,
+        // issue 17: Resize and friends
+        Op::Resize => super::resize::resize_cases,
     };
     declare()
 }

@@ -32,6 +32,7 @@ mod oracle;
 mod quant;
 mod reduce;
 mod reduce_more;
+mod resize;
 mod rope;
 mod rules;
 mod shape;
@@ -295,6 +296,8 @@ registry! {
     ArgMin => reduce_more::ARGMIN, older: [reduce_more::ARGMIN_11],
     CumSum => reduce_more::CUMSUM,
     Hardmax => reduce_more::HARDMAX, older: [reduce_more::HARDMAX_11],
+    // issue 17: Resize and friends
+    Resize => resize::RESIZE_19, older: [resize::RESIZE_11, resize::RESIZE_13, resize::RESIZE_18],
 }
 
 impl Op {

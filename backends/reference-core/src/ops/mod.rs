@@ -24,6 +24,7 @@ pub mod normalize;
 pub mod quantize;
 pub mod reduce;
 pub mod reduce_more;
+pub mod resize;
 pub mod rope;
 pub mod topk;
 pub mod variadic;
@@ -152,6 +153,8 @@ pub fn run_checked(
         "ArgMax" | "ArgMin" => one(reduce_more::arg_extreme(&args)),
         "CumSum" => one(reduce_more::cumsum(&args)),
         "Hardmax" => one(reduce_more::hardmax(&args)),
+        // issue 17: Resize and friends
+        "Resize" => one(resize::resize(&args, inv.opset)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
