@@ -131,6 +131,19 @@ const FLOATS_AND_INTS: &[DType] = &[
     DType::I32,
     DType::I64,
 ];
+/// Dtypes TopK orders: the floats and every integer the backend stores.
+const ORDERED: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I16,
+    DType::U16,
+    DType::I8,
+    DType::U8,
+];
 /// Dtypes of the data-movement ops and of Cast (both sides).
 const MOVABLE: &[DType] = &[
     DType::F32,
@@ -217,7 +230,7 @@ pub const OPS: &[OpInfo] = &[
     op("Concat", &[13], MOVABLE, (1, usize::MAX), 1),
     op("Where", &[16], MOVABLE, (3, 3), 1),
     op("Cast", &[21], MOVABLE, (1, 1), 1),
-    op("TopK", &[11], FLOATS, (2, 2), 2),
+    op("TopK", &[11], ORDERED, (2, 2), 2),
     op("RotaryEmbedding", &[23], FLOATS, (3, 4), 1),
     op("Attention", &[23], FLOATS, (3, 6), 1),
     op("QuantizeLinear", &[21], QUANTIZE_FROM, (2, 3), 1),
@@ -468,22 +481,15 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
 }
 
 /// Dtype and attribute rules of QuantizeLinear and DequantizeLinear (opset
-/// 21). Blocked quantization (`block_size > 0`) is not implemented.
+/// 21); the shapes (per tensor, per axis, blocked) are the kernel's to judge.
 fn check_quantization(inv: &Invocation<'_>, main: DType) -> Result<(), BackendError> {
     let op = inv.op_type;
     inv.attrs.int("axis", 1)?;
-    match inv.attrs.int("block_size", 0)? {
-        0 => {}
-        b if b < 0 => {
-            return Err(BackendError::invalid(format!(
-                "{op}: block_size {b} is negative"
-            )));
-        }
-        b => {
-            return Err(BackendError::unsupported(format!(
-                "{op}: blocked quantization (block_size {b})"
-            )));
-        }
+    let block = inv.attrs.int("block_size", 0)?;
+    if block < 0 {
+        return Err(BackendError::invalid(format!(
+            "{op}: block_size {block} is negative"
+        )));
     }
     let scale = inv.input(1)?.dtype;
     if op == "QuantizeLinear" {

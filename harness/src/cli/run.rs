@@ -218,7 +218,7 @@ pub(super) fn list(a: ListArgs) -> Result<ExitCode, Failure> {
             .iter()
             .map(|c| {
                 serde_json::json!({
-                    "id": c.id, "kind": "op", "op": c.op.name, "dtype": c.dtype.name(),
+                    "id": c.id, "kind": "op", "op": c.op.name, "opset": c.opset, "dtype": c.dtype.name(),
                     "location": c.location, "memory_bytes": c.memory,
                 })
             })

@@ -238,27 +238,23 @@ impl Op {
         &self.def().spec
     }
 
-    /// The output dtypes and shapes of a call (see [`ShapeFn`]).
+    /// The output dtypes and shapes of a call at the newest version (see
+    /// [`OpDef::output_shapes`]).
     pub fn output_shapes(
         self,
         attrs: &Attributes,
         inputs: &[Option<TypedShape>],
         values: &mut dyn FnMut(usize) -> Vec<f64>,
     ) -> std::result::Result<Vec<TypedShape>, String> {
-        let dtypes: Vec<Option<DType>> = inputs.iter().map(|i| i.as_ref().map(|t| t.0)).collect();
-        self.spec()
-            .check_inputs(&dtypes)
-            .and_then(|()| (self.def().shape)(attrs, inputs, values))
-            .map_err(|m| format!("{}: {m}", self.name()))
+        self.def().output_shapes(attrs, inputs, values)
     }
 
-    /// The work of a call with these attributes and input shapes.
+    /// The work of a call at the newest version.
     pub fn work(self, attrs: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
-        (self.def().cost)(attrs, inputs)
+        self.def().work(attrs, inputs)
     }
 
-    /// The check this op gets by default for an output of `dtype`, given the
-    /// input shapes and that output's shape.
+    /// The default check at the newest version (see [`OpDef::default_check`]).
     pub fn default_check(
         self,
         dtype: DType,
@@ -266,8 +262,43 @@ impl Op {
         input_shapes: &[Option<Vec<usize>>],
         output_shape: &[usize],
     ) -> CheckSpec {
-        let terms = (self.def().terms)(attrs, input_shapes, output_shape);
-        crate::numerics::check::default_check(self.def().check, dtype, terms)
+        self.def()
+            .default_check(dtype, attrs, input_shapes, output_shape)
+    }
+}
+
+impl OpDef {
+    /// The output dtypes and shapes of a call (see [`ShapeFn`]), after the
+    /// input dtypes are checked against the spec.
+    pub fn output_shapes(
+        &self,
+        attrs: &Attributes,
+        inputs: &[Option<TypedShape>],
+        values: &mut dyn FnMut(usize) -> Vec<f64>,
+    ) -> std::result::Result<Vec<TypedShape>, String> {
+        let dtypes: Vec<Option<DType>> = inputs.iter().map(|i| i.as_ref().map(|t| t.0)).collect();
+        self.spec
+            .check_inputs(&dtypes)
+            .and_then(|()| (self.shape)(attrs, inputs, values))
+            .map_err(|m| format!("{}: {m}", self.spec.name))
+    }
+
+    /// The work of a call with these attributes and input shapes.
+    pub fn work(&self, attrs: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
+        (self.cost)(attrs, inputs)
+    }
+
+    /// The check this version gets by default for an output of `dtype`,
+    /// given the input shapes and that output's shape.
+    pub fn default_check(
+        &self,
+        dtype: DType,
+        attrs: &Attributes,
+        input_shapes: &[Option<Vec<usize>>],
+        output_shape: &[usize],
+    ) -> CheckSpec {
+        let terms = (self.terms)(attrs, input_shapes, output_shape);
+        crate::numerics::check::default_check(self.check, dtype, terms)
     }
 }
 

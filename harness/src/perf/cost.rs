@@ -5,7 +5,7 @@
 //! what the memory system did.
 
 use crate::numerics::DType;
-use crate::ops::{Attributes, Op};
+use crate::ops::{Attributes, OpDef};
 
 /// The cost of one call.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,10 +23,10 @@ fn numel(s: &[usize]) -> f64 {
     s.iter().product::<usize>() as f64
 }
 
-/// The cost of `op` with these inputs (`None` when omitted), outputs and
-/// attributes.
+/// The cost of a call of `op` (the version called) with these inputs
+/// (`None` when omitted), outputs and attributes.
 pub fn cost(
-    op: Op,
+    op: &OpDef,
     attributes: &Attributes,
     inputs: &[Option<Shape<'_>>],
     outputs: &[Shape<'_>],
@@ -45,7 +45,7 @@ pub fn cost(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::AttrValue;
+    use crate::ops::{AttrValue, Op};
 
     #[test]
     fn matmul_is_2mnk_and_moves_three_matrices() {
@@ -53,7 +53,7 @@ mod tests {
         let b = [32usize, 16];
         let c = [64usize, 16];
         let cost = cost(
-            Op::MatMul,
+            Op::MatMul.def(),
             &Attributes::new(),
             &[Some((&a, DType::F32)), Some((&b, DType::F32))],
             &[(&c, DType::F32)],
@@ -66,7 +66,7 @@ mod tests {
     fn batched_matmul_and_gemm_with_c() {
         let (a, b, c) = ([3usize, 8, 4], [3usize, 4, 5], [3usize, 8, 5]);
         let m = cost(
-            Op::MatMul,
+            Op::MatMul.def(),
             &Attributes::new(),
             &[Some((&a, DType::F16)), Some((&b, DType::F16))],
             &[(&c, DType::F16)],
@@ -77,7 +77,7 @@ mod tests {
         attrs.insert("transA".into(), AttrValue::Int(1));
         let (ga, gb, gc, go) = ([4usize, 8], [4usize, 5], [8usize, 5], [8usize, 5]);
         let g = cost(
-            Op::Gemm,
+            Op::Gemm.def(),
             &attrs,
             &[
                 Some((&ga, DType::F32)),
@@ -92,9 +92,9 @@ mod tests {
     #[test]
     fn elementwise_softmax_and_movement() {
         let s = [1000usize];
-        let one = |op| {
+        let one = |op: Op| {
             cost(
-                op,
+                op.def(),
                 &Attributes::new(),
                 &[Some((&s, DType::BF16))],
                 &[(&s, DType::BF16)],
@@ -110,7 +110,7 @@ mod tests {
     fn attention_counts_both_products_and_the_softmax() {
         let (q, k, o) = ([1usize, 2, 8, 16], [1usize, 2, 32, 16], [1usize, 2, 8, 16]);
         let c = cost(
-            Op::Attention,
+            Op::Attention.def(),
             &Attributes::new(),
             &[
                 Some((&q, DType::F32)),

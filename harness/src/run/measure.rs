@@ -116,7 +116,7 @@ pub fn measure_case(
         .collect();
     let out_refs: Vec<cost::Shape<'_>> =
         out_shapes.iter().map(|(s, d)| (s.as_slice(), *d)).collect();
-    let c = cost::cost(case.op, &case.attributes, &in_refs, &out_refs);
+    let c = cost::cost(case.def(), &case.attributes, &in_refs, &out_refs);
     let Some(st) = crate::perf::stats::stats(&measured.samples_s) else {
         fail(
             result,

@@ -581,7 +581,7 @@ pub(crate) fn prepare_call(
         .iter()
         .map(|t| t.as_ref().map(|t| Value::new(t.dtype, t.to_f64())))
         .collect();
-    let expected = ops::evaluate(case.op, &case.attributes, &values)
+    let expected = ops::evaluate_at(case.op, case.opset, &case.attributes, &values)
         .map_err(|e| {
             format!(
                 "invalid case: {e} (the oracle refused the call before the backend saw it: a suite mistake the load-time checks missed, not the backend's)"
@@ -643,7 +643,7 @@ pub(crate) fn flushed_oracle(
     if !any {
         return None;
     }
-    ops::evaluate(case.op, &case.attributes, &values).ok()
+    ops::evaluate_at(case.op, case.opset, &case.attributes, &values).ok()
 }
 
 /// Compares every output of `call` with the oracle's `expected` under the
@@ -673,7 +673,7 @@ pub(crate) fn compare_outputs(
         let actual: HostTensor = out.to_host();
         let dtype = exp.value.dtype;
         let mut spec = case.check.unwrap_or_else(|| {
-            case.op
+            case.def()
                 .default_check(dtype, &case.attributes, &shapes, exp.value.shape())
         });
         if matches!(spec, CheckSpec::Bound { .. }) && exp.magnitude.is_none() {

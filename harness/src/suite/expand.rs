@@ -359,17 +359,22 @@ impl FileCtx<'_> {
                 format!("unknown op `{}`{}", c.op.value, hint(&c.op.value, &names)),
             )
         })?;
-        if let Some(o) = &c.opset
-            && o.value != op.opset
-        {
-            return Err(self.err(
-                o.referenced,
-                format!(
-                    "opset {} of `{}` is not supported; xpucert implements {}-{}",
-                    o.value, op.name, op.name, op.opset
-                ),
-            ));
-        }
+        // The version serving the opset the case names; its spec is what
+        // the case's attributes and inputs are judged by.
+        let def = match &c.opset {
+            None => op.def(),
+            Some(o) => op.def_at(o.value).ok_or_else(|| {
+                self.err(
+                    o.referenced,
+                    format!(
+                        "opset {} of `{}` is not supported: it is older than every version xpucert implements ({})",
+                        o.value,
+                        op.name,
+                        crate::ops::versions_text(op)
+                    ),
+                )
+            })?,
+        };
         let timeout = match c
             .timeout
             .as_ref()
@@ -400,7 +405,7 @@ impl FileCtx<'_> {
             ));
         }
         if let Some(strength) = &c.generate {
-            return self.generated(rc, strength, op, timeout, throughput);
+            return self.generated(rc, strength, op, def, timeout, throughput);
         }
         let (Some(name), Some(raw_inputs)) = (&c.name, &c.inputs) else {
             return Err(self.err(
@@ -410,7 +415,7 @@ impl FileCtx<'_> {
         };
         let dtypes = self.dtypes(rc, default_dtypes)?;
         let sweep = self.sweep(c.sweep.as_ref())?;
-        self.check_arity(&op, raw_inputs)?;
+        self.check_arity(&def.spec, raw_inputs)?;
         let check = match &c.check {
             Some(ch) => {
                 use crate::numerics::check::CheckSpec;
@@ -465,10 +470,10 @@ impl FileCtx<'_> {
         for &dtype in &dtypes {
             for binding in bindings(&sweep) {
                 let attributes =
-                    self.attributes(&op, c.attributes.as_ref(), &binding, &mut used)?;
+                    self.attributes(&def.spec, c.attributes.as_ref(), &binding, &mut used)?;
                 let mut inputs = Vec::new();
                 for (i, inp) in raw_inputs.value.iter().enumerate() {
-                    inputs.push(self.input(&op, i, inp, dtype, &binding, &mut used)?);
+                    inputs.push(self.input(&def.spec, i, inp, dtype, &binding, &mut used)?);
                 }
                 let mut id = format!(
                     "{}.{}.{}.{}",
@@ -488,7 +493,7 @@ impl FileCtx<'_> {
                     seed: case_seed(self.seed, &id),
                     id,
                     op,
-                    opset: op.opset,
+                    opset: def.spec.opset,
                     dtype,
                     attributes,
                     inputs,

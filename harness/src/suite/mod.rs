@@ -64,7 +64,9 @@ pub struct Case {
     pub id: String,
     /// The operator, from the registry.
     pub op: Op,
-    /// Opset of the call (the registry's; other opsets are rejected).
+    /// Opset of the call: the since_version of the op's version that serves
+    /// the opset the suite names (the newest version when it names none),
+    /// so it is one of `op.opsets()` and [`Case::def`] finds it.
     pub opset: i64,
     /// The case dtype: the default dtype of its inputs.
     pub dtype: DType,
@@ -383,7 +385,14 @@ impl Case {
             .flatten()
             .map(|s| s.iter().product::<usize>() as f64)
             .sum();
-        1.0 + elems + self.op.work(&self.attributes, &shapes).multiply_adds
+        1.0 + elems + self.def().work(&self.attributes, &shapes).multiply_adds
+    }
+
+    /// The definition of the op's version this case calls.
+    pub fn def(&self) -> &'static crate::ops::OpDef {
+        self.op
+            .def_at(self.opset)
+            .expect("a case's opset is one of its op's versions")
     }
 }
 

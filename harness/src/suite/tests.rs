@@ -38,6 +38,18 @@ fn core_path() -> PathBuf {
 }
 
 #[test]
+fn a_case_at_a_newer_opset_calls_the_version_serving_it() {
+    // A model at opset 21 runs Add-14 (Add's newest change): the case
+    // records the version's since_version, which is what backends list.
+    let s = load_str(&format!(
+        "{HEAD}  - name: at21\n    op: Add\n    opset: 21\n    inputs: [{{shape: [2]}}, {{shape: [2]}}]\n"
+    ))
+    .unwrap();
+    assert_eq!(s.cases[0].opset, 14);
+    assert_eq!(s.cases[0].def().spec.opset, 14);
+}
+
+#[test]
 fn parses_every_construct() {
     let s = load_str(&format!(
         "{HEAD}  - name: full
@@ -598,7 +610,11 @@ fn errors_point_at_the_node() {
         ),
         (
             case("    op: Add\n    opset: 7\n    inputs: []\n"),
-            "s.yaml:7:12: opset 7 of `Add` is not supported; xpucert implements Add-14",
+            "s.yaml:7:12: opset 7 of `Add` is not supported: it is older than every version xpucert implements (Add-14)",
+        ),
+        (
+            case("    op: Add\n    opset: 13\n    generate: pairwise\n"),
+            "s.yaml:7:12: opset 13 of `Add` is not supported: it is older than every version xpucert implements (Add-14)",
         ),
         (
             case("    op: Exp\n    dtypes: [f32, float16]\n    inputs: [{shape: [1]}]\n"),

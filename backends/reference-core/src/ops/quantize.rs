@@ -1,5 +1,5 @@
-//! QuantizeLinear (21) and DequantizeLinear (21): per-tensor and per-axis
-//! linear quantization to and from 8/16-bit integers and fp8.
+//! QuantizeLinear (21) and DequantizeLinear (21): per-tensor, per-axis and
+//! blocked linear quantization to and from 8/16-bit integers and fp8.
 //!
 //! Quantization divides in f32 (f16/bf16 inputs are widened exactly, which
 //! `query_op` declares as an f32 compute precision) and rounds the quotient
@@ -17,58 +17,86 @@ use crate::layout::normalize_axis;
 use crate::support::{quantize_target, saturate};
 use crate::tensor::{Data, Tensor};
 
-/// Which scale applies to element `flat` of `x`: `(flat / inner) % channels`.
-/// Per-tensor quantization is one channel.
+/// Which scale (and zero point) applies to each element of `x`.
 #[derive(Debug, Clone, Copy)]
-struct Channels {
-    inner: usize,
-    channels: usize,
+enum Channels {
+    /// One scale for the whole tensor.
+    PerTensor,
+    /// One scale per index along an axis of length `len`, whose elements
+    /// are `inner` apart.
+    PerAxis { inner: usize, len: usize },
+    /// One scale per `block` consecutive indices along an axis of length
+    /// `len`; the scale tensor has x's shape with that axis `len / block`
+    /// rounded up.
+    Blocked {
+        inner: usize,
+        len: usize,
+        block: usize,
+    },
 }
 
 impl Channels {
+    /// The flat index into the scale of element `flat` of `x`.
     fn of(self, flat: usize) -> usize {
-        (flat / self.inner) % self.channels
+        match self {
+            Channels::PerTensor => 0,
+            Channels::PerAxis { inner, len } => (flat / inner) % len,
+            Channels::Blocked { inner, len, block } => {
+                let (outer, a, r) = (flat / (len * inner), (flat / inner) % len, flat % inner);
+                (outer * len.div_ceil(block) + a / block) * inner + r
+            }
+        }
     }
 }
 
 /// Validates the shapes of x, the scale and the zero point and says how the
-/// scale is laid over x. A scalar or one-element scale is per-tensor (for
-/// any `axis`, so a rank-1 x with the default axis 1 still works); a longer
-/// 1-D scale is per-axis and must match x's `axis` dimension; anything of
-/// higher rank is blocked quantization, which needs `block_size` (rejected
-/// as unsupported before this point).
+/// scale is laid over x. Without `block_size`, a scalar or one-element
+/// scale is per-tensor (for any `axis`, so a rank-1 x with the default axis
+/// 1 still works) and a longer 1-D scale is per-axis and must match x's
+/// `axis` dimension. With `block_size` b > 0 the scale has x's rank, and
+/// x's shape with the `axis` dimension divided by b, rounded up (the last
+/// block may be short).
 fn channels(args: &Args<'_>, x: &Tensor, scale: &Tensor) -> Result<Channels, BackendError> {
+    // A scalar and a one-element 1-D tensor are both per-tensor, whichever
+    // of the two the scale and the zero point are (ONNX's tests pair them).
+    let per_tensor = |t: &Tensor| t.shape.is_empty() || t.shape == [1];
     if let Some(zp) = args.optional(2)
         && zp.shape != scale.shape
+        && !(per_tensor(zp) && per_tensor(scale))
     {
         return Err(args.invalid(format!(
             "zero point shape {:?} differs from scale shape {:?}",
             zp.shape, scale.shape
         )));
     }
-    let per_tensor = Channels {
-        inner: 1,
-        channels: 1,
-    };
-    match scale.shape.as_slice() {
-        [] | [1] => Ok(per_tensor),
-        [n] => {
-            let axis = normalize_axis(args.attrs.int("axis", 1)?, x.shape.len(), args.op)?;
-            if x.shape[axis] != *n {
-                return Err(args.invalid(format!(
-                    "per-axis scale has {n} entries, x has {} along axis {axis}",
-                    x.shape[axis]
-                )));
-            }
-            Ok(Channels {
-                inner: x.shape[axis + 1..].iter().product(),
-                channels: *n,
-            })
-        }
-        shape => Err(args.invalid(format!(
-            "scale of shape {shape:?} (blocked quantization) needs block_size > 0"
-        ))),
+    let block = args.attrs.int("block_size", 0)?;
+    if block == 0 && per_tensor(scale) {
+        return Ok(Channels::PerTensor);
     }
+    let axis = normalize_axis(args.attrs.int("axis", 1)?, x.shape.len(), args.op)?;
+    let (len, inner) = (x.shape[axis], x.shape[axis + 1..].iter().product());
+    if block == 0 {
+        return match scale.shape.as_slice() {
+            [n] if *n == len => Ok(Channels::PerAxis { inner, len }),
+            [n] => Err(args.invalid(format!(
+                "per-axis scale has {n} entries, x has {len} along axis {axis}"
+            ))),
+            shape => Err(args.invalid(format!(
+                "scale of shape {shape:?} needs block_size > 0 (blocked quantization)"
+            ))),
+        };
+    }
+    let block = usize::try_from(block)
+        .map_err(|_| args.invalid(format!("block_size {block} is negative")))?;
+    let mut want = x.shape.clone();
+    want[axis] = len.div_ceil(block);
+    if scale.shape != want {
+        return Err(args.invalid(format!(
+            "blocked quantization with block_size {block} along axis {axis} needs a scale of shape {want:?} (x is {:?}), got {:?}",
+            x.shape, scale.shape
+        )));
+    }
+    Ok(Channels::Blocked { inner, len, block })
 }
 
 /// The values of an integer or fp8 tensor, exactly, as f64.
@@ -257,14 +285,27 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.status, Status::InvalidArgument);
-        // So is a zero point whose shape differs from the scale's.
+        // So is a zero point whose shape differs from the scale's...
         let e = run1(
             "QuantizeLinear",
             &[],
-            vec![x, scalar(1.0), t(&[1], Data::U8(vec![0]))],
+            vec![
+                x.clone(),
+                t(&[2], Data::F32(vec![1.0, 2.0])),
+                t(&[1], Data::U8(vec![0])),
+            ],
         )
         .unwrap_err();
         assert_eq!(e.status, Status::InvalidArgument);
+        // ...unless both are per-tensor: a [1] zero point with a scalar
+        // scale, as ONNX's test_quantizelinear_e4m3fn pairs them.
+        let y = run1(
+            "QuantizeLinear",
+            &[],
+            vec![x, scalar(1.0), t(&[1], Data::U8(vec![1]))],
+        )
+        .unwrap();
+        assert_eq!(y.data, Data::U8(vec![2, 3, 4, 0, 0, 0]));
     }
 
     #[test]
@@ -341,15 +382,48 @@ mod tests {
     }
 
     #[test]
+    fn blocked_along_either_axis_with_a_short_last_block() {
+        // Blocks of 2 along axis 1 of a 2x5 x: three blocks per row, the last
+        // one column wide; each block has its own scale and zero point.
+        let x = t(
+            &[2, 5],
+            Data::U8(vec![10, 12, 14, 16, 18, 20, 22, 24, 26, 28]),
+        );
+        let s = f32t(&[2, 3], &[1.0, 2.0, 4.0, 0.5, 0.25, 1.0]);
+        let zp = t(&[2, 3], Data::U8(vec![0, 2, 4, 10, 20, 8]));
+        let block = [("block_size", AttrValue::Int(2))];
+        let y = run1("DequantizeLinear", &block, vec![x, s, zp]).unwrap();
+        assert_eq!(
+            y.data,
+            Data::F32(vec![10.0, 12.0, 24.0, 28.0, 56.0, 5.0, 6.0, 1.0, 1.5, 20.0])
+        );
+        // Blocks of 2 along axis 0 of a 3x2 x: rows 0-1 share a scale.
+        let x = f32t(&[3, 2], &[2.0, 4.0, 6.0, 8.0, 10.0, 12.0]);
+        let s = f32t(&[2, 2], &[2.0, 4.0, 1.0, 0.5]);
+        let axis0 = [
+            ("block_size", AttrValue::Int(2)),
+            ("axis", AttrValue::Int(0)),
+        ];
+        let y = run1("QuantizeLinear", &axis0, vec![x, s]).unwrap();
+        assert_eq!(y.data, Data::U8(vec![1, 1, 3, 2, 10, 24]));
+    }
+
+    #[test]
     fn blocked_and_mismatched_calls_are_refused() {
         let x = f32t(&[2, 4], &[0.0; 8]);
+        // Blocks of 2 along axis 1 need a [2, 2] scale, not [2, 3].
         let e = run1(
             "QuantizeLinear",
             &[("block_size", AttrValue::Int(2))],
-            vec![x.clone(), f32t(&[2, 2], &[1.0; 4])],
+            vec![x.clone(), f32t(&[2, 3], &[1.0; 6])],
         )
         .unwrap_err();
-        assert_eq!(e.status, Status::Unsupported);
+        assert_eq!(e.status, Status::InvalidArgument);
+        assert!(
+            e.message.contains("needs a scale of shape [2, 2]"),
+            "{}",
+            e.message
+        );
         // A rank-2 scale without block_size is malformed.
         let e = run1(
             "QuantizeLinear",

@@ -286,7 +286,11 @@ fn check_zero_point(
     ) else {
         return Ok(());
     };
-    if zp != scale {
+    // A scalar and a one-element 1-D tensor are both per-tensor: ONNX's
+    // own tests pair a [1] zero point with a scalar scale
+    // (test_quantizelinear_e4m3fn), and its reference accepts that.
+    let per_tensor = |s: &[usize]| s.is_empty() || s == [1];
+    if zp != scale && !(per_tensor(zp) && per_tensor(scale)) {
         return Err(format!(
             "{zp_name} must have the shape of {scale_name} {scale:?}, got {zp:?}"
         ));

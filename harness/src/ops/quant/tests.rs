@@ -50,6 +50,36 @@ fn zero_point_is_added_after_rounding() {
 }
 
 #[test]
+fn one_element_scale_and_zero_point_are_per_tensor_whatever_their_rank() {
+    // ONNX's test_quantizelinear_e4m3fn pairs a [1] zero point with a
+    // scalar scale; both are per tensor. Both ways, and for DequantizeLinear.
+    let x = f(&[3], &[1.0, 2.0, 4.0]);
+    let y = q(
+        &Attributes::new(),
+        &[
+            x.clone(),
+            scalar(DType::F32, 2.0),
+            t(DType::U8, &[1], &[3.0]),
+        ],
+    );
+    close(&y.data, &[3.0, 4.0, 5.0], 0.0);
+    let y = q(
+        &Attributes::new(),
+        &[x, f(&[1], &[2.0]), scalar(DType::U8, 3.0)],
+    );
+    close(&y.data, &[3.0, 4.0, 5.0], 0.0);
+    let d = dq(
+        &Attributes::new(),
+        &[
+            t(DType::U8, &[2], &[3.0, 5.0]),
+            scalar(DType::F32, 0.5),
+            t(DType::U8, &[1], &[1.0]),
+        ],
+    );
+    close(&d.data, &[1.0, 2.0], 0.0);
+}
+
+#[test]
 fn output_dtype_without_zero_point() {
     let x = f(&[3], &[-40000.0, 1.5, 40000.0]);
     let y = q(&a(&[("output_dtype", 5)]), &[x, scalar(DType::F32, 1.0)]);

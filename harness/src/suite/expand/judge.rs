@@ -44,7 +44,7 @@ impl FileCtx<'_> {
             inputs::input_values(case, i)
         };
         let judged = case
-            .op
+            .def()
             .output_shapes(&case.attributes, &shapes, &mut values);
         if let Some((i, n)) = too_big.get() {
             return Err(self.err(
@@ -52,7 +52,7 @@ impl FileCtx<'_> {
                 format!(
                     "case `{}`: input {i} (`{}`) has {n} elements; the values of an input like this one (indices, shapes, K, axes, scales) are read at load to check the case, which allows at most {VALUES_LIMIT}",
                     case.id,
-                    super::validate::input_name(case.op.spec(), i)
+                    super::validate::input_name(&case.def().spec, i)
                 ),
             ));
         }
@@ -61,7 +61,7 @@ impl FileCtx<'_> {
             .iter()
             .map(|s| s.as_ref().map(|(_, d)| d.as_slice()))
             .collect();
-        let scratch = case.op.work(&case.attributes, &dims).scratch;
+        let scratch = case.def().work(&case.attributes, &dims).scratch;
         case.memory = memory_estimate(&case.inputs, &outputs, scratch);
         Ok(())
     }
