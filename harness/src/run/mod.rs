@@ -488,7 +488,7 @@ pub fn run_case(backend: &mut dyn Executor, case: &Case, limit: Duration) -> Cas
 /// the outputs the case publishes (`case.expected`: ONNX's node tests,
 /// computed by numpy in the output dtype). Each published output is judged
 /// as if an honest backend computing in its output dtype had produced it:
-/// the op's default check for that dtype ([`ops::Op::default_check`]:
+/// the op's default check for that dtype ([`ops::OpDef::default_check`]:
 /// exact, ulp budgets, or the summation bound over the oracle's
 /// magnitudes) with the output dtype as the compute precision, so f16
 /// outputs computed in f16 arithmetic get f16's unit roundoff in the bound;
@@ -533,7 +533,7 @@ pub fn check_oracle(
             continue;
         }
         let mut spec = case
-            .op
+            .def()
             .default_check(dtype, &case.attributes, &shapes, exp.value.shape());
         if matches!(spec, CheckSpec::Bound { .. }) && exp.magnitude.is_none() {
             spec = check::torch_allclose(dtype);

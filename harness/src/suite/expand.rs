@@ -440,7 +440,7 @@ impl FileCtx<'_> {
         };
 
         let expected = match &c.expected {
-            Some(e) => self.expected(&op, e, &sweep, &dtypes)?,
+            Some(e) => self.expected(&def.spec, e, &sweep, &dtypes)?,
             None => Vec::new(),
         };
         let count = sweep
@@ -555,7 +555,7 @@ impl FileCtx<'_> {
     /// at most the op's outputs; `values` fitting `shape`, integers exact.
     fn expected(
         &self,
-        op: &Op,
+        op: &crate::ops::OpSpec,
         raw: &Spanned<Vec<Spanned<RawExpected>>>,
         sweep: &[SweepVar],
         dtypes: &[DType],
