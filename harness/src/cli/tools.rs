@@ -212,10 +212,10 @@ pub(super) fn onnx_tests(a: OnnxTestsArgs) -> Result<ExitCode, Failure> {
         .map(|p| p.join("onnx-tests.lock"))
         .and_then(|l| std::fs::read_to_string(l).ok())
         .and_then(|t| {
-            t.lines().map(str::split_whitespace).find_map(|mut w| {
-                (w.next() == Some("wheel"))
-                    .then(|| w.next())
-                    .flatten()
+            // The lock's `wheel <requirement> ...` line.
+            t.lines().find_map(|line| {
+                line.strip_prefix("wheel ")
+                    .and_then(|rest| rest.split_whitespace().next())
                     .map(str::to_string)
             })
         })

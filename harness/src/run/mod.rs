@@ -532,9 +532,9 @@ pub fn check_oracle(
             ));
             continue;
         }
-        let mut spec = case
-            .def()
-            .default_check(dtype, &case.attributes, &shapes, exp.value.shape());
+        let mut spec =
+            case.def()
+                .default_check(dtype, &case.attributes, &shapes, exp.value.shape());
         if matches!(spec, CheckSpec::Bound { .. }) && exp.magnitude.is_none() {
             spec = check::torch_allclose(dtype);
         }

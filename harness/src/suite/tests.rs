@@ -841,7 +841,7 @@ fn non_finite_literals_are_values_where_values_are_read() {
       - {{values: [.nan]}}
 "
     ));
-    assert!(e.contains("nan is not a value of dtype i32"), "{e}");
+    assert!(e.contains("NaN is not a value of dtype i32"), "{e}");
 }
 
 #[test]

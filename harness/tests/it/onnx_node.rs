@@ -172,7 +172,11 @@ fn a_wrong_published_output_is_an_oracle_mismatch_not_a_fail_in_every_report() {
         "{}",
         o.stdout
     );
-    assert!(o.stdout.contains("oracle 0e0, published 5e0"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("oracle 0e0, published 5e0"),
+        "{}",
+        o.stdout
+    );
     assert!(o.stdout.contains("-> ORACLE MISMATCH"), "{}", o.stdout);
     let r = results(&out);
     let c = &r["cases"][0];
@@ -199,12 +203,13 @@ fn a_wrong_published_output_is_an_oracle_mismatch_not_a_fail_in_every_report() {
     let html = report("html");
     assert!(html.contains("data-status=\"oracle_mismatch\""), "{html}");
     let table = report("table");
-    assert!(table.contains("ORACLE MISMATCH pub.relu.f32.relu"), "{table}");
+    assert!(
+        table.contains("ORACLE MISMATCH pub.relu.f32.relu"),
+        "{table}"
+    );
     let json = report("json");
     assert!(json.contains("\"oracle_mismatch\""), "{json}");
-    let o = run(xpucert()
-        .args(["report", "--check"])
-        .arg(&results_json));
+    let o = run(xpucert().args(["report", "--check"]).arg(&results_json));
     assert_eq!(o.code, 1, "{}", o.stdout);
 
     // A wrong shape is a mismatch too.
@@ -222,7 +227,8 @@ fn a_wrong_published_output_is_an_oracle_mismatch_not_a_fail_in_every_report() {
         .arg(&out));
     assert_eq!(o.code, 1, "{}", o.stdout);
     assert!(
-        o.stdout.contains("output 0: published shape [1, 2], the oracle's is [2]"),
+        o.stdout
+            .contains("output 0: published shape [1, 2], the oracle's is [2]"),
         "{}",
         o.stdout
     );
