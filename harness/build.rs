@@ -57,6 +57,8 @@ fn embed_data() {
     for f in [
         "fixtures/fetch-models.sh",
         "fixtures/models.lock",
+        "fixtures/fetch-onnx-tests.sh",
+        "fixtures/onnx-tests.lock",
         "fixtures/README.md",
     ] {
         println!("cargo:rerun-if-changed=../{f}");

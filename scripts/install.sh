@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs xpucert so that it runs from any directory: the binary, the
 # bundled backends, and its data (suites, profiles, CI templates, the C
-# header, the script that fetches the model checkpoints).
+# header, the scripts that fetch the model checkpoints and ONNX's node tests).
 #
 #   PREFIX/bin/xpucert
 #   PREFIX/lib/xpucert/libxpucert_reference.so, libxpucert_mutants.so
@@ -60,8 +60,8 @@ install -m 0755 "$target/libxpucert_reference.so" "$target/libxpucert_mutants.so
 share="$prefix/share/xpucert"
 rm -rf "$share/suites" "$share/ci"
 cp -R "$here/suites" "$here/ci" "$share/"
-install -m 0755 "$here/fixtures/fetch-models.sh" "$share/fixtures/"
-install -m 0644 "$here/fixtures/models.lock" "$here/fixtures/README.md" "$share/fixtures/"
+install -m 0755 "$here/fixtures/fetch-models.sh" "$here/fixtures/fetch-onnx-tests.sh" "$share/fixtures/"
+install -m 0644 "$here/fixtures/models.lock" "$here/fixtures/onnx-tests.lock" "$here/fixtures/README.md" "$share/fixtures/"
 install -m 0644 "$here/backends/include/xpucert_backend.h" "$share/include/"
 
 echo "installed $("$prefix/bin/xpucert" --version) into $prefix"

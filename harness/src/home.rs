@@ -373,6 +373,8 @@ mod tests {
             "ci/github/xpucert.yml",
             "fixtures/fetch-models.sh",
             "fixtures/models.lock",
+            "fixtures/fetch-onnx-tests.sh",
+            "fixtures/onnx-tests.lock",
         ] {
             assert!(paths.contains(&want), "{want} not embedded: {paths:?}");
         }

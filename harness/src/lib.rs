@@ -21,6 +21,8 @@
 //! * [`model`]: real model checkpoints (weight files: GGUF, safetensors),
 //!   graphs and their execution.
 //! * [`suite`]: the YAML suite format, case expansion, stable case ids, inputs.
+//! * [`onnx`]: reading ONNX files (models, tensors); ONNX's node tests
+//!   converted into a suite.
 //! * [`backend`]: loading vendor libraries, the worker process, guarded buffers.
 //! * [`ops`]: one definition per operator (ONNX spec, shape rule, f64
 //!   oracle, cost model, check policy) and the registry of them.
@@ -46,6 +48,7 @@ pub mod files;
 pub mod home;
 pub mod model;
 pub mod numerics;
+pub mod onnx;
 pub mod ops;
 pub mod perf;
 pub mod report;

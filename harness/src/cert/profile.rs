@@ -115,7 +115,7 @@ pub fn load_profile(path: &Path) -> Result<Profile, CertError> {
 
 /// Parses profile text.
 pub fn parse_profile(path: &Path, text: &str) -> Result<Profile, CertError> {
-    let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
+    let options = crate::suite::yaml_options();
     let p: Profile =
         serde_saphyr::from_str_with_options(text, options).map_err(|e| CertError::Profile {
             path: path.display().to_string(),

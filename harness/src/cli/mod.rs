@@ -4,7 +4,7 @@
 //!
 //! Subcommands: `run`, `list`, `info` ([`run`], [`info`]); `merge`, `gate`,
 //! `matrix`, `report` ([`results`]); `certify`, `verify` ([`cert`]);
-//! `new-backend`, `repro` ([`tools`]); and the hidden `worker`, which serves
+//! `new-backend`, `repro`, `onnx-tests` ([`tools`]); and the hidden `worker`, which serves
 //! one backend to a run's worker proxy.
 //!
 //! Exit codes (stable, documented in the README), all through [`ExitCode`]:
@@ -36,7 +36,8 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0    conformant (no fail, error, crash or timeout, and at least one case ran; waived failures are
        counted, not failures), or the command succeeded
-  1    conformance failures (an expired waiver waives nothing), or nothing ran (UNTESTED); gate: a
+  1    conformance failures (an expired waiver waives nothing), nothing ran (UNTESTED), or an oracle
+       mismatch (the oracle disagrees with a case's published outputs); gate: a
        regression; verify: rejected; certify: no level; report --check: not conformant
   2    usage or configuration error: bad flags, a suite mistake (file:line:col), a case over --memory-budget,
        another run writing into --out, a results file that cannot be written
@@ -79,6 +80,8 @@ enum Command {
     NewBackend(tools::NewBackendArgs),
     /// Rerun one case and dump inputs, expected, actual and errors as .npy.
     Repro(tools::ReproArgs),
+    /// ONNX's official node tests: convert them into a suite.
+    OnnxTests(tools::OnnxTestsArgs),
     /// Serve one backend over stdin/stdout frames (started by `run`).
     #[command(hide = true)]
     Worker,
@@ -256,6 +259,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Keygen(a) => cert::keygen(a),
         Command::NewBackend(a) => tools::new_backend(a),
         Command::Repro(a) => tools::repro(a),
+        Command::OnnxTests(a) => tools::onnx_tests(a),
         Command::Worker => {
             // The worker's stderr is its run's: it says which process failed.
             return match backend::worker::serve(&crate::model::run::worker_handlers()) {

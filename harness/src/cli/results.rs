@@ -220,6 +220,7 @@ pub(super) fn report(a: ReportArgs) -> Result<ExitCode, Failure> {
         ReportFormat::Table => {
             let mut lines = vec![report::summary_table(&r).to_string()];
             lines.extend(report::waiver_lines(&r, usize::MAX));
+            lines.extend(report::oracle_mismatch_lines(&r, usize::MAX));
             lines.push(report::verdict_line(&r));
             lines.join("\n")
         }

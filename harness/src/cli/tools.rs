@@ -159,3 +159,99 @@ pub(super) fn repro(a: ReproArgs) -> Result<ExitCode, Failure> {
     );
     Ok(ExitCode::verdict(!r.result.status.is_failure()))
 }
+
+/// `xpucert onnx-tests ...`.
+#[derive(clap::Args, Debug)]
+pub(super) struct OnnxTestsArgs {
+    #[command(subcommand)]
+    command: OnnxTestsCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum OnnxTestsCommand {
+    /// Convert ONNX's node tests (fixtures/fetch-onnx-tests.sh) into a suite
+    /// with ONNX's published outputs as `expected`, and report what was not
+    /// converted and why.
+    Convert(ConvertArgs),
+}
+
+/// `xpucert onnx-tests convert [--from DIR] --out FILE.yaml [--report FILE.md]`.
+#[derive(clap::Args, Debug)]
+struct ConvertArgs {
+    /// The node tests: a directory of test_* directories (default:
+    /// $XPUCERT_ONNX_NODE_DIR, else fixtures/onnx-node).
+    #[arg(long)]
+    from: Option<PathBuf>,
+    /// The suite to write; its per-operator files go into a directory named
+    /// after it (FILE/ without .yaml) beside it.
+    #[arg(long)]
+    out: PathBuf,
+    /// The Markdown report (default: FILE.report.md beside the suite; a
+    /// FILE.report.json is written beside the suite as well).
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+/// Runs `onnx-tests`.
+pub(super) fn onnx_tests(a: OnnxTestsArgs) -> Result<ExitCode, Failure> {
+    let OnnxTestsCommand::Convert(a) = a.command;
+    use crate::onnx::node_tests;
+    let from = a
+        .from
+        .or_else(|| std::env::var_os("XPUCERT_ONNX_NODE_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("fixtures/onnx-node"));
+    if a.out.extension().is_none_or(|x| x != "yaml") {
+        return Err(Failure::usage(format!(
+            "--out {} must name a .yaml file",
+            a.out.display()
+        )));
+    }
+    // The pin the tests came from, when they are the fetch script's.
+    let origin = from
+        .parent()
+        .map(|p| p.join("onnx-tests.lock"))
+        .and_then(|l| std::fs::read_to_string(l).ok())
+        .and_then(|t| {
+            // The lock's `wheel <requirement> ...` line.
+            t.lines().find_map(|line| {
+                line.strip_prefix("wheel ")
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_string)
+            })
+        })
+        .map_or_else(
+            || format!("the node tests in {}", from.display()),
+            |req| format!("the `{req}` wheel"),
+        );
+    let c = node_tests::convert_dir(&from).map_err(Failure::usage)?;
+    let written = node_tests::write_suite(&c, &a.out, &origin)
+        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", a.out.display())))?;
+    let stem = a.out.with_extension("");
+    let report = a
+        .report
+        .unwrap_or_else(|| PathBuf::from(format!("{}.report.md", stem.display())));
+    let json = PathBuf::from(format!("{}.report.json", stem.display()));
+    let write = |p: &PathBuf, text: String| {
+        std::fs::write(p, text)
+            .map_err(|e| Failure::usage(format!("cannot write {}: {e}", p.display())))
+    };
+    write(&report, node_tests::report_markdown(&c, &origin))?;
+    write(
+        &json,
+        crate::text::to_json_pretty(&c).map_err(|e| Failure::usage(e.to_string()))?,
+    )?;
+    println!(
+        "{} node tests, {} of registry operators; converted {} ({} cases) into {} ({} files)",
+        c.tests,
+        c.registry_op_tests,
+        c.converted,
+        c.cases,
+        a.out.display(),
+        written.len()
+    );
+    for (reason, n) in &c.skipped {
+        println!("  not converted, {reason}: {n}");
+    }
+    println!("report: {} and {}", report.display(), json.display());
+    Ok(ExitCode::Success)
+}

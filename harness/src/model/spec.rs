@@ -238,10 +238,7 @@ pub fn load(path: &Path) -> Result<ModelSuite, SuiteError> {
 
 /// Parses and validates model suite text; `path` names it in errors.
 pub fn parse(path: &Path, source: &str) -> Result<ModelSuite, SuiteError> {
-    let options = serde_saphyr::options! {
-        strict_booleans: true,
-        with_snippet: false,
-    };
+    let options = crate::suite::yaml_options();
     let mut suite: ModelSuite = serde_saphyr::from_str_with_options(source, options)
         .map_err(|e| SuiteError::from_yaml(path, source, &e))?;
     suite.path = path.to_path_buf();

@@ -316,7 +316,8 @@ fn rank(s: Status) -> Option<u8> {
         // A waived case is the failure it was: fail -> waived is no
         // change, pass -> waived a regression.
         Status::Fail | Status::Error | Status::Crash | Status::Timeout | Status::Waived => Some(3),
-        Status::Skip => None,
+        // The backend was not judged: nothing to compare.
+        Status::OracleMismatch | Status::Skip => None,
     }
 }
 

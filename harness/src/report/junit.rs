@@ -91,6 +91,16 @@ pub fn render(r: &ResultsFile) -> String {
                         .set_description(figures(c));
                     s
                 }
+                // An error of the test itself, not a failure of the
+                // backend: xpucert's oracle disagrees with the published
+                // outputs, so the backend was not judged.
+                Status::OracleMismatch => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    s.set_message(c.message.clone().unwrap_or_else(|| c.status.name().into()))
+                        .set_type(c.status.name())
+                        .set_description(figures(c));
+                    s
+                }
                 // Skipped with a message, as CI test views show expected
                 // failures: neither a pass nor a failure.
                 Status::Waived => {

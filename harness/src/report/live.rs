@@ -62,6 +62,9 @@ impl Observer for SummaryReporter {
         for line in super::waiver_lines(results, DETAILED_FAILURES) {
             println!("{}", escape(&line));
         }
+        for line in super::oracle_mismatch_lines(results, DETAILED_FAILURES) {
+            println!("{}", escape(&line));
+        }
         println!("{}", escape(&super::verdict_line(results)));
         let path = results_json_path(&config.out);
         println!("results: {}", escape(&path.display().to_string()));
@@ -79,6 +82,9 @@ impl Observer for LinesReporter {
             return Ok(());
         };
         for line in super::teach::ci_lines(results) {
+            println!("{}", escape(&line));
+        }
+        for line in super::oracle_mismatch_lines(results, usize::MAX) {
             println!("{}", escape(&line));
         }
         println!("{}", escape(&super::verdict_line(results)));

@@ -84,6 +84,47 @@ pub fn render(r: &ResultsFile, max_chars: usize) -> String {
         }
         out.push('\n');
     }
+    let mismatches: Vec<_> = r
+        .cases
+        .iter()
+        .filter(|c| c.status == crate::run::Status::OracleMismatch)
+        .collect();
+    if !mismatches.is_empty() {
+        out.push_str(&format!(
+            "### Oracle mismatches ({})
+
+xpucert's oracle disagrees with the outputs these cases publish (`expected:`); the backend was not judged on them.
+
+| case | what |
+|---|---|
+",
+            mismatches.len()
+        ));
+        let start = out.len();
+        let mut shown = 0;
+        for c in &mismatches {
+            let line = format!(
+                "| `{}` | {} |\n",
+                md_text(&c.id),
+                md_text(c.message.as_deref().unwrap_or(""))
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            );
+            if out.len() - start + line.len() > max_chars / 8 {
+                break;
+            }
+            out.push_str(&line);
+            shown += 1;
+        }
+        if shown < mismatches.len() {
+            out.push_str(&format!(
+                "\n… {} more oracle mismatches in results.json\n",
+                mismatches.len() - shown
+            ));
+        }
+        out.push('\n');
+    }
     let waived: Vec<_> = r
         .cases
         .iter()

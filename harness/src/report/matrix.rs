@@ -31,6 +31,9 @@ pub enum Verdict {
     Waived,
     /// A failure.
     Fail,
+    /// No failure, but the oracle disagrees with a case's published
+    /// outputs (`oracle_mismatch`): the backend is not judged there.
+    OracleMismatch,
 }
 
 impl Verdict {
@@ -43,6 +46,7 @@ impl Verdict {
             Verdict::Unsupported => "unsupported",
             Verdict::Waived => "waived",
             Verdict::Fail => "fail",
+            Verdict::OracleMismatch => "oracle_mismatch",
         }
     }
 }
@@ -126,6 +130,8 @@ fn cell(cases: &[&CaseResult]) -> MatrixCell {
         .collect();
     let verdict = if cases.iter().any(|c| c.status.is_failure()) {
         Verdict::Fail
+    } else if cases.iter().any(|c| c.status == Status::OracleMismatch) {
+        Verdict::OracleMismatch
     } else if cases.iter().any(|c| c.status == Status::Waived) {
         Verdict::Waived
     } else if ran.is_empty() {

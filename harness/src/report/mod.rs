@@ -132,6 +132,8 @@ pub fn summary_table(results: &ResultsFile) -> Table {
             .push(Cell::new(headroom_text(row.worst_headroom)).set_alignment(CellAlignment::Right));
         let verdict = if row.counts.keys().any(|s| s.is_failure()) {
             "FAIL"
+        } else if row.counts.contains_key(&Status::OracleMismatch) {
+            "ORACLE MISMATCH"
         } else if row.counts.contains_key(&Status::Waived) {
             "WAIVED"
         } else if row
@@ -198,6 +200,43 @@ pub fn failure_details(
         out.push(format!(
             "... and {} more; every case is in results.json",
             failed.len() - limit
+        ));
+    }
+    out
+}
+
+/// One line per oracle mismatch (at most `limit`): cases whose published
+/// outputs (`expected:`) xpucert's oracle disagrees with. They judge
+/// nothing of the backend; each is a finding about the oracle (or the
+/// converter that wrote the case) to report to xpucert's maintainers.
+pub fn oracle_mismatch_lines(results: &ResultsFile, limit: usize) -> Vec<String> {
+    let found: Vec<&CaseResult> = results
+        .cases
+        .iter()
+        .filter(|c| c.status == Status::OracleMismatch)
+        .collect();
+    let mut out: Vec<String> = found
+        .iter()
+        .take(limit)
+        .map(|c| {
+            format!(
+                "ORACLE MISMATCH {}: {}",
+                c.id,
+                c.message.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    if found.len() > limit {
+        out.push(format!(
+            "... and {} more oracle mismatches; every case is in results.json",
+            found.len() - limit
+        ));
+    }
+    if !found.is_empty() {
+        out.push(format!(
+            "{} {}: xpucert's oracle disagrees with the outputs these cases publish; the backend was not judged on them (report them to xpucert's maintainers)",
+            found.len(),
+            if found.len() == 1 { "oracle mismatch" } else { "oracle mismatches" }
         ));
     }
     out

@@ -74,6 +74,12 @@ pub enum Status {
     /// waiver file expects (`run/waivers.rs`); the case's `waiver` says
     /// which, and its real status. Not a failure, never a pass.
     Waived,
+    /// The oracle disagrees with the outputs the case publishes
+    /// (`expected:`, ONNX's node tests): a finding about xpucert's
+    /// reference, not about the backend, which is not called. Not a
+    /// failure of the backend, never a pass: a run holding one is not
+    /// conformant (its verdict says why) and exits 1.
+    OracleMismatch,
     /// Filtered out.
     Skip,
 }
@@ -90,6 +96,7 @@ impl Status {
             Status::Crash => "crash",
             Status::Timeout => "timeout",
             Status::Waived => "waived",
+            Status::OracleMismatch => "oracle_mismatch",
             Status::Skip => "skip",
         }
     }
@@ -103,7 +110,7 @@ impl Status {
     }
 
     /// All statuses in report order.
-    pub const ALL: [Status; 9] = [
+    pub const ALL: [Status; 10] = [
         Status::Pass,
         Status::Warn,
         Status::Fail,
@@ -112,6 +119,7 @@ impl Status {
         Status::Crash,
         Status::Timeout,
         Status::Waived,
+        Status::OracleMismatch,
         Status::Skip,
     ];
 }
@@ -173,6 +181,11 @@ pub struct CaseResult {
     /// Per-output comparisons (empty when the op did not run).
     #[serde(default)]
     pub outputs: Vec<OutputResult>,
+    /// For a case that publishes its outputs (`expected:`): the oracle's
+    /// outputs compared with them ([`check_oracle`]), one per published
+    /// output, whatever the status.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reference: Vec<OutputResult>,
     /// Wall time of the single run_op call, in seconds.
     #[serde(default)]
     pub run_seconds: f64,
@@ -298,6 +311,7 @@ impl CaseResult {
             flushes: Vec::new(),
             capability_mismatch: false,
             outputs: Vec::new(),
+            reference: Vec::new(),
             run_seconds: 0.0,
             location,
             throughput: None,
@@ -357,6 +371,19 @@ pub fn run_case(backend: &mut dyn Executor, case: &Case, limit: Duration) -> Cas
     };
 
     let mut result = CaseResult::new(case, Status::Error, None);
+    if !case.expected.is_empty() {
+        let (reference, mismatch) = check_oracle(case, &inputs, &expected);
+        result.reference = reference;
+        if let Some(m) = mismatch {
+            // The reference itself is in doubt, so nothing the backend
+            // returns could be judged: it is not called.
+            result.status = Status::OracleMismatch;
+            result.message = Some(format!(
+                "xpucert's oracle disagrees with the published outputs: {m}; the backend was not called"
+            ));
+            return result;
+        }
+    }
     let answer = match backend.query(&mut call, limit) {
         Ok(a) => a,
         Err(e) if lost(&mut result, &e) => return result,
@@ -455,6 +482,93 @@ pub fn run_case(backend: &mut dyn Executor, case: &Case, limit: Duration) -> Cas
         result.message = Some(failures.join("; "));
     }
     result
+}
+
+/// Compares the oracle's outputs (`oracle`, on the case's `inputs`) with
+/// the outputs the case publishes (`case.expected`: ONNX's node tests,
+/// computed by numpy in the output dtype). Each published output is judged
+/// as if an honest backend computing in its output dtype had produced it:
+/// the op's default check for that dtype ([`ops::OpDef::default_check`]:
+/// exact, ulp budgets, or the summation bound over the oracle's
+/// magnitudes) with the output dtype as the compute precision, so f16
+/// outputs computed in f16 arithmetic get f16's unit roundoff in the bound;
+/// a case's own `check:` (a backend tolerance) is not used. A published
+/// dtype or shape that differs from the oracle's, or an output the oracle
+/// does not compute, is a mismatch too. Returns the figures of each
+/// compared output and, on a mismatch, what disagrees.
+pub fn check_oracle(
+    case: &Case,
+    inputs: &[Option<HostTensor>],
+    oracle: &[ops::Output],
+) -> (Vec<OutputResult>, Option<String>) {
+    let shapes: Vec<Option<Vec<usize>>> = inputs
+        .iter()
+        .map(|t| t.as_ref().map(|t| t.shape.clone()))
+        .collect();
+    let mut results = Vec::new();
+    let mut problems = Vec::new();
+    for (i, published) in case.expected.iter().enumerate() {
+        let Some(exp) = oracle.get(i) else {
+            problems.push(format!(
+                "output {i} is published, the oracle computes {} outputs",
+                oracle.len()
+            ));
+            continue;
+        };
+        let dtype = exp.value.dtype;
+        if let Some(d) = published.dtype
+            && d != dtype
+        {
+            problems.push(format!(
+                "output {i}: published dtype {d}, the oracle's is {dtype}"
+            ));
+            continue;
+        }
+        if published.shape != exp.value.shape() {
+            problems.push(format!(
+                "output {i}: published shape {:?}, the oracle's is {:?}",
+                published.shape,
+                exp.value.shape()
+            ));
+            continue;
+        }
+        let mut spec =
+            case.def()
+                .default_check(dtype, &case.attributes, &shapes, exp.value.shape());
+        if matches!(spec, CheckSpec::Bound { .. }) && exp.magnitude.is_none() {
+            spec = check::torch_allclose(dtype);
+        }
+        let actual = ndarray::ArrayD::from_shape_vec(
+            ndarray::IxDyn(&published.shape),
+            published.values.clone(),
+        )
+        .expect("the loader checked that the values fit the shape");
+        let cmp = check::compare_declared(
+            spec,
+            dtype,
+            check::Roundoff::compute(check::unit_roundoff(dtype)),
+            exp.expected(),
+            &actual,
+            Flush::NONE,
+            None,
+        );
+        if !cmp.passed {
+            problems.push(
+                describe_failure(i, &cmp, None)
+                    .replace(": expected ", ": oracle ")
+                    .replace(", got ", ", published "),
+            );
+        }
+        results.push(OutputResult {
+            index: i,
+            dtype: dtype.name().to_string(),
+            shape: exp.value.shape().to_vec(),
+            comparison: cmp,
+            explanation: None,
+        });
+    }
+    let problem = (!problems.is_empty()).then(|| problems.join("; "));
+    (results, problem)
 }
 
 /// The call of `case` on `inputs` (its generated inputs, or a variant of

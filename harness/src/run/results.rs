@@ -128,7 +128,8 @@ pub struct Summary {
     /// `waived` case ran).
     #[serde(default)]
     pub ran: usize,
-    /// At least one case ran, and none is fail, error, crash or timeout: a
+    /// At least one case ran, and none is fail, error, crash or timeout,
+    /// nor an oracle mismatch (the backend was not judged on that case): a
     /// backend that supports nothing selected is not conformant but
     /// untested ([`Summary::verdict`]).
     pub conformant: bool,
@@ -159,20 +160,31 @@ impl Summary {
             total: cases.len(),
             by_status,
             ran,
-            conformant: ran > 0 && !cases.iter().any(|c| c.status.is_failure()),
+            conformant: ran > 0
+                && !cases
+                    .iter()
+                    .any(|c| c.status.is_failure() || c.status == Status::OracleMismatch),
             wall_seconds,
             interrupted: false,
         }
     }
 
     /// The verdict: `CONFORMANT`, `NOT CONFORMANT` (a failure, or an
-    /// interrupted run), or `UNTESTED` (nothing failed because nothing
-    /// ran: every selected case unsupported or skipped).
+    /// interrupted run), `UNTESTED` (nothing failed because nothing ran:
+    /// every selected case unsupported or skipped), or `ORACLE MISMATCH`
+    /// (no failure, but xpucert's oracle disagrees with published outputs
+    /// on some cases, which judged nothing of the backend).
     pub fn verdict(&self) -> &'static str {
+        let failures = [Status::Fail, Status::Error, Status::Crash, Status::Timeout];
         if self.conformant {
             "CONFORMANT"
         } else if self.ran == 0 && !self.interrupted {
             "UNTESTED"
+        } else if !self.interrupted
+            && self.count(Status::OracleMismatch) > 0
+            && failures.iter().all(|&s| self.count(s) == 0)
+        {
+            "ORACLE MISMATCH"
         } else {
             "NOT CONFORMANT"
         }

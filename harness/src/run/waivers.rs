@@ -148,7 +148,7 @@ impl Waivers {
 
     /// Parses waiver file text (`path` names it in errors).
     pub fn parse(path: &Path, text: &str, today: String) -> Result<Self, SuiteError> {
-        let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
+        let options = crate::suite::yaml_options();
         let raw: RawFile = serde_saphyr::from_str_with_options(text, options)
             .map_err(|e| SuiteError::from_yaml(path, text, &e))?;
         let at = |loc: Location, msg: String| SuiteError::at(path, text, loc, msg);

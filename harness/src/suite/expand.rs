@@ -8,8 +8,8 @@ use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
 use super::error::{SuiteError, location_string};
-use super::schema::{OrderedMap, RawCase, RawSuite, RawValue};
-use super::{Case, Suite};
+use super::schema::{OrderedMap, RawCase, RawExpected, RawSuite, RawValue};
+use super::{Case, ExpectedOutput, Suite};
 use crate::numerics::DType;
 use crate::ops::{self, Op};
 
@@ -183,11 +183,7 @@ impl Loader {
         self.files.push(canon.clone());
         self.digests
             .push(crate::digest::sha256_hex(source.as_bytes()));
-        let options = serde_saphyr::options! {
-            // `n`, `y`, `on`, `no` are sweep variables and names here, not booleans.
-            strict_booleans: true,
-            with_snippet: false,
-        };
+        let options = super::yaml_options();
         let raw: RawSuite = serde_saphyr::from_str_with_options(&source, options)
             .map_err(|e| SuiteError::from_yaml(path, &source, &e))?;
         let ctx = FileCtx {
@@ -402,6 +398,12 @@ impl FileCtx<'_> {
             return Err(self.err(loc, problem));
         }
         let throughput = throughput.map(|(s, _)| s);
+        if let (Some(_), Some(e)) = (&c.generate, &c.expected) {
+            return Err(self.err(
+                e.referenced,
+                "`expected` gives the outputs of one call; a `generate:` entry makes many",
+            ));
+        }
         if let Some(strength) = &c.generate {
             return self.generated(rc, strength, op, def, timeout, throughput);
         }
@@ -437,6 +439,10 @@ impl FileCtx<'_> {
             None => None,
         };
 
+        let expected = match &c.expected {
+            Some(e) => self.expected(&def.spec, e, &sweep, &dtypes)?,
+            None => Vec::new(),
+        };
         let count = sweep
             .iter()
             .try_fold(dtypes.len(), |n, v| n.checked_mul(v.values.len()))
@@ -495,6 +501,7 @@ impl FileCtx<'_> {
                     timeout,
                     throughput,
                     location: location_string(self.path, rc.referenced),
+                    expected: expected.clone(),
                     memory: 0,
                 };
                 self.judge(rc.referenced, &mut case)?;
@@ -542,6 +549,96 @@ impl FileCtx<'_> {
             };
             self.err(d.referenced, format!("unknown dtype `{}`{h}", d.value))
         })
+    }
+
+    /// The `expected:` outputs: one call's, so no sweep and one dtype;
+    /// at most the op's outputs; `values` fitting `shape`, integers exact.
+    fn expected(
+        &self,
+        op: &crate::ops::OpSpec,
+        raw: &Spanned<Vec<Spanned<RawExpected>>>,
+        sweep: &[SweepVar],
+        dtypes: &[DType],
+    ) -> Result<Vec<ExpectedOutput>, SuiteError> {
+        if !sweep.is_empty() || dtypes.len() != 1 {
+            return Err(self.err(
+                raw.referenced,
+                "`expected` gives the outputs of one call: the case may have no `sweep` and only one dtype",
+            ));
+        }
+        if raw.value.len() > op.outputs {
+            return Err(self.err(
+                raw.referenced,
+                format!(
+                    "{} expected outputs; {} has {}",
+                    raw.value.len(),
+                    op.name,
+                    op.outputs
+                ),
+            ));
+        }
+        let mut out = Vec::new();
+        for e in &raw.value {
+            let e = &e.value;
+            let dtype = match &e.dtype {
+                Some(d) => Some(self.dtype(d)?),
+                None => None,
+            };
+            let mut shape = Vec::new();
+            for d in &e.shape.value {
+                match d.value {
+                    RawValue::Int(v) if v >= 0 => shape.push(v as usize),
+                    ref other => {
+                        return Err(self.err(
+                            d.referenced,
+                            format!(
+                                "expected shapes hold integers >= 0, got {}",
+                                other.describe()
+                            ),
+                        ));
+                    }
+                }
+            }
+            let mut values = Vec::with_capacity(e.values.value.len());
+            for v in &e.values.value {
+                let x = match v.value {
+                    RawValue::Int(i) => i as f64,
+                    RawValue::Float(f) => f,
+                    RawValue::Bool(b) => f64::from(u8::from(b)),
+                    ref other => {
+                        return Err(self.err(
+                            v.referenced,
+                            format!("expected values are numbers, got {}", other.describe()),
+                        ));
+                    }
+                };
+                if let Some(d) = dtype
+                    && !d.is_float()
+                    && !(x.is_finite() && crate::numerics::round_to(d, x) == x)
+                {
+                    return Err(self.err(v.referenced, format!("{x} is not a value of dtype {d}")));
+                }
+                // As inputs are: the shortest text of an f32 (`0.1`) reads
+                // back as that f32.
+                values.push(match dtype {
+                    Some(d) if d.is_float() => crate::numerics::round_to(d, x),
+                    _ => x,
+                });
+            }
+            let n = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+            if n != Some(values.len()) {
+                return Err(self.err(
+                    e.values.referenced,
+                    format!("{} values for shape {shape:?}", values.len()),
+                ));
+            }
+            out.push(ExpectedOutput {
+                dtype,
+                shape,
+                values,
+            });
+        }
+        Ok(out)
     }
 
     fn sweep(

@@ -76,6 +76,9 @@ pub struct Case {
     pub inputs: Vec<InputSpec>,
     /// Tolerance override; `None` means the runner's default for op and dtype.
     pub check: Option<CheckSpec>,
+    /// Published outputs (ONNX's node tests) that the oracle's outputs are
+    /// also compared with; empty when the case gives none.
+    pub expected: Vec<ExpectedOutput>,
     /// Seed of the input generator, derived from the suite seed and the id.
     pub seed: u64,
     /// Base time limit of one call in seconds, from the case's or its
@@ -131,6 +134,17 @@ pub fn memory_estimate(
         .fold(0, u64::saturating_add);
     ins.saturating_add(outs)
         .saturating_add((scratch * 8.0) as u64)
+}
+
+/// One published output of a case (`expected:`), row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectedOutput {
+    /// The output dtype the publisher computed in, when given.
+    pub dtype: Option<DType>,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Its values (NaN and infinities included).
+    pub values: Vec<f64>,
 }
 
 /// One positional input.
@@ -272,6 +286,20 @@ impl Default for Distribution {
             low: -1.0,
             high: 1.0,
         }
+    }
+}
+
+/// How every YAML file of xpucert is parsed (suites, model suites,
+/// profiles, waivers): `n`, `y`, `on`, `no` are names, not booleans, and
+/// `.nan`, `.inf` and `-.inf` are floats wherever a value is read untyped
+/// (`values:`, `expected:`, attributes), as `docs/suite-format.md` says;
+/// serde-saphyr rejects non-finite floats read through `deserialize_any`
+/// unless told otherwise.
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
     }
 }
 

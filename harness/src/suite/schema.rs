@@ -67,12 +67,27 @@ pub(crate) struct RawCase {
     pub inputs: Option<Spanned<Vec<Spanned<RawInput>>>>,
     #[serde(default)]
     pub check: Option<Spanned<CheckSpec>>,
+    /// Published outputs the oracle is also checked against (ONNX's node
+    /// tests), positional.
+    #[serde(default)]
+    pub expected: Option<Spanned<Vec<Spanned<RawExpected>>>>,
     /// Base time limit (seconds) of this case's calls.
     #[serde(default)]
     pub timeout: Option<Spanned<f64>>,
     /// Throughput measurement and requirements (over the file's).
     #[serde(default)]
     pub throughput: Option<Spanned<ThroughputSpec>>,
+}
+
+/// One `expected:` output as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpected {
+    /// The output's dtype; when given, the oracle's must be the same.
+    #[serde(default)]
+    pub dtype: Option<Spanned<String>>,
+    pub shape: Spanned<Vec<Spanned<RawValue>>>,
+    pub values: Spanned<Vec<Spanned<RawValue>>>,
 }
 
 /// How a `generate:` entry covers the op's case space (`ops::cases`).

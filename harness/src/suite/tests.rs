@@ -802,3 +802,82 @@ fn core_suite_loads() {
         .sum();
     assert!(total > 1_000_000, "{total}");
 }
+
+#[test]
+fn non_finite_literals_are_values_where_values_are_read() {
+    // docs/suite-format.md documents `.nan`, `.inf`, `-.inf` in `values`;
+    // serde-saphyr rejects them in untyped values unless told otherwise.
+    let s = load_str(&format!(
+        "{HEAD}  - name: special
+    op: Relu
+    inputs:
+      - {{values: [.nan, .inf, -.inf, .NaN, -.Inf, 1.5]}}
+    expected:
+      - {{dtype: f32, shape: [6], values: [.nan, .inf, 0, .nan, 0, 1.5]}}
+"
+    ))
+    .unwrap();
+    let c = &s.cases[0];
+    let InputSpec::Tensor(t) = &c.inputs[0] else {
+        panic!("a tensor input")
+    };
+    let Source::Values(v) = &t.source else {
+        panic!("literal values")
+    };
+    assert!(v[0].is_nan() && v[3].is_nan());
+    assert_eq!(&v[1..3], &[f64::INFINITY, f64::NEG_INFINITY]);
+    assert_eq!(v[4], f64::NEG_INFINITY);
+    assert!(c.expected[0].values[0].is_nan());
+    assert_eq!(c.expected[0].values[1], f64::INFINITY);
+    assert_eq!(c.expected[0].shape, vec![6]);
+    assert_eq!(c.expected[0].dtype, Some(DType::F32));
+    // and a float attribute (LeakyRelu's alpha is not needed here: any
+    // untyped value goes the same way).
+    let e = error_of(&format!(
+        "{HEAD}  - name: int_nan
+    op: Relu
+    dtypes: [i32]
+    inputs:
+      - {{values: [.nan]}}
+"
+    ));
+    assert!(e.contains("NaN is not a value of dtype i32"), "{e}");
+}
+
+#[test]
+fn expected_outputs_are_checked_at_load() {
+    let case = |extra: &str, expected: &str| {
+        error_of(&format!(
+            "{HEAD}  - name: e
+    op: Relu
+{extra}    inputs:
+      - {{values: [1, 2]}}
+    expected:
+{expected}"
+        ))
+    };
+    let e = case("", "      - {shape: [3], values: [1, 2]}\n");
+    assert!(e.contains("2 values for shape [3]"), "{e}");
+    let e = case(
+        "",
+        "      - {shape: [2], values: [1, 2]}\n      - {shape: [2], values: [1, 2]}\n",
+    );
+    assert!(e.contains("2 expected outputs; Relu has 1"), "{e}");
+    let e = case(
+        "    dtypes: [f32, f16]\n",
+        "      - {shape: [2], values: [1, 2]}\n",
+    );
+    assert!(e.contains("only one dtype"), "{e}");
+    let e = case("", "      - {dtype: i32, shape: [2], values: [1, 2.5]}\n");
+    assert!(e.contains("2.5 is not a value of dtype i32"), "{e}");
+    let e = case("", "      - {shape: [2], values: [1, 2], check: exact}\n");
+    assert!(e.contains("check"), "{e}");
+    let e = error_of(&format!(
+        "{HEAD}  - op: Relu
+    generate: pairwise
+    expected:
+      - {{shape: [1], values: [1]}}
+"
+    ));
+    assert!(e.contains("a `generate:` entry makes many"), "{e}");
+}

@@ -53,6 +53,8 @@ fn an_installed_harness_runs_named_suites_and_profiles_from_an_empty_directory()
         "share/xpucert/suites/profiles/core.yaml",
         "share/xpucert/ci/github/xpucert.yml",
         "share/xpucert/fixtures/fetch-models.sh",
+        "share/xpucert/fixtures/fetch-onnx-tests.sh",
+        "share/xpucert/fixtures/onnx-tests.lock",
         "share/xpucert/include/xpucert_backend.h",
     ] {
         assert!(prefix.join(f).is_file(), "{f} not installed");

@@ -29,6 +29,7 @@ mod loader_errors;
 mod model_weights;
 mod models;
 mod new_backend;
+mod onnx_node;
 mod reliability;
 mod reports;
 mod repro_dump;

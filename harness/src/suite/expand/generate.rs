@@ -129,6 +129,7 @@ impl FileCtx<'_> {
                 timeout,
                 throughput,
                 location: location.clone(),
+                expected: Vec::new(),
                 memory: 0,
             };
             self.judge(rc.referenced, &mut case)?;
