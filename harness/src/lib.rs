@@ -29,16 +29,10 @@
 //! * [`numerics`]: dtypes, host tensors, conversions, tolerance checks, `.npy`.
 //! * [`digest`]: sha256 hex for provenance.
 //! * [`files`]: reading user-named files: regular files only, size-capped.
-// The operator registry munches one entry per recursion step (ops/mod.rs).
-#![recursion_limit = "512"]
 
 // The operator registry (`ops::registry!`) reads its entries one macro
 // expansion each, and the default limit (128) is below the op count.
 #![recursion_limit = "512"]
-
-// The operator registry (`ops::registry!`) reads its entries one macro
-// expansion each; 256 leaves room for the ONNX breadth of issue 17.
-#![recursion_limit = "256"]
 
 pub mod backend;
 pub mod cert;

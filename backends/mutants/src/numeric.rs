@@ -488,6 +488,7 @@ pub fn modes() -> Vec<Mode> {
             "less_or_equal_as_less",
             "LessOrEqual computed as Less: equal operands give false",
             Patch::new(&["LessOrEqual"], logic::less_or_equal_as_less),
+        ),
         // issue 17: normalization and reductions
         fault(
             "batchnorm_eps_outside_sqrt",
@@ -506,6 +507,7 @@ pub fn modes() -> Vec<Mode> {
             "cumsum_exclusive_ignored",
             "CumSum ignores exclusive=1 (always the inclusive running sum)",
             Patch::new(&["CumSum"], normalize::cumsum_exclusive_ignored),
+        ),
         // issue 17: Resize and friends
         fault(
             "resize_half_pixel_as_asymmetric",

@@ -42,6 +42,7 @@ pub fn less_or_equal_as_less(l: &mut Loaded<'_>) -> Result<Vec<Tensor>, BackendE
     l.check()?;
     let args = Args {
         op: "Less",
+        opset: l.call.opset,
         attrs: Attrs(&l.attrs),
         inputs: &l.inputs,
     };
