@@ -32,8 +32,9 @@ pub const SUITE: &str = "onnx_node";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
-    /// A `*_expanded*` test: the graph is an operator's function body, a
-    /// graph of several nodes; the op's own test is converted instead.
+    /// A `*_expanded*` test whose graph (the operator's function body) has
+    /// several nodes; the op's own test is converted instead. A one-node
+    /// body (CastLike's is one Cast) is converted as a test of that node.
     FunctionExpansion,
     /// A graph of several nodes that is not a function expansion.
     MultiNode,
