@@ -16,6 +16,7 @@
 mod attention;
 mod elementwise;
 mod half_io;
+mod indexing;
 mod io;
 mod linalg;
 mod rewrite;
@@ -464,6 +465,9 @@ pub fn modes() -> Vec<Mode> {
                 elementwise::map_f16(l, elementwise::sigmoid_f16_naive)
             }),
         ),
+        // issue 17: shape and indexing
+        indexing::slice_negative_step_off_by_one(),
+        indexing::pad_reflect_as_edge(),
     ];
     let (honest, faults) = subnormal::modes();
     let first_fault = all.iter().position(|m| m.expect != Expect::Pass);

@@ -523,7 +523,7 @@ pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) ->
 
 /// The case space `op` declares in its family file, if it has one.
 pub fn space(op: Op) -> Option<CaseSpace> {
-    use super::{attention, elementwise, linalg, norm, quant, reduce, rope, shape};
+    use super::{attention, elementwise, indexing, linalg, norm, quant, reduce, rope, shape};
     let declare = match op {
         Op::Add => elementwise::add_cases,
         Op::Sub => elementwise::sub_cases,
@@ -560,6 +560,22 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::Attention => attention::attention_cases,
         Op::QuantizeLinear => quant::quantize_cases,
         Op::DequantizeLinear => quant::dequantize_cases,
+        // issue 17: shape and indexing
+        Op::Slice => indexing::slice_cases,
+        Op::Squeeze => indexing::squeeze_cases,
+        Op::Unsqueeze => indexing::unsqueeze_cases,
+        Op::Shape => indexing::shape_cases,
+        Op::Size => indexing::size_cases,
+        Op::Identity => indexing::identity_cases,
+        Op::Flatten => indexing::flatten_cases,
+        Op::Expand => indexing::expand_cases,
+        Op::Tile => indexing::tile_cases,
+        Op::ConstantOfShape => indexing::constant_of_shape_cases,
+        Op::Range => indexing::range_cases,
+        Op::Pad => indexing::pad_cases,
+        Op::Split => indexing::split_cases,
+        Op::EyeLike => indexing::eye_like_cases,
+        Op::Trilu => indexing::trilu_cases,
     };
     declare()
 }

@@ -23,6 +23,7 @@ mod attention;
 mod broadcast;
 pub mod cases;
 mod elementwise;
+mod indexing;
 mod linalg;
 mod norm;
 mod oracle;
@@ -129,7 +130,19 @@ pub struct OpDef {
 /// this order (the suite and report order), the exhaustive [`Op::def`] and
 /// [`Op::versions`].
 macro_rules! registry {
-    ($($variant:ident => $def:path $(, older: [$($old:path),* $(,)?])?,)*) => {
+    // The entries are first normalised one at a time (a single pattern
+    // cannot tell the `, older:` of an entry from the `,` that ends it and
+    // the next entry's variant: macro_rules reports a local ambiguity).
+    (@entries [$($done:tt)*]) => {
+        registry!(@emit $($done)*);
+    };
+    (@entries [$($done:tt)*] $variant:ident => $def:path, older: [$($old:path),* $(,)?], $($rest:tt)*) => {
+        registry!(@entries [$($done)* ($variant, $def, [$($old),*])] $($rest)*);
+    };
+    (@entries [$($done:tt)*] $variant:ident => $def:path, $($rest:tt)*) => {
+        registry!(@entries [$($done)* ($variant, $def, [])] $($rest)*);
+    };
+    (@emit $(($variant:ident, $def:path, [$($old:path),*]))*) => {
         /// An operator xpucert can test. Derefs to its [`OpSpec`], so
         /// `op.name` and `op.opset` read as they would on the spec.
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,10 +174,13 @@ macro_rules! registry {
             /// [`Op::def`]).
             pub fn versions(self) -> &'static [&'static OpDef] {
                 match self {
-                    $(Op::$variant => &[$($(&$old,)*)? &$def],)*
+                    $(Op::$variant => &[$(&$old,)* &$def],)*
                 }
             }
         }
+    };
+    ($($entries:tt)*) => {
+        registry!(@entries [] $($entries)*);
     };
 }
 
@@ -204,6 +220,22 @@ registry! {
     Attention => attention::ATTENTION,
     QuantizeLinear => quant::QUANTIZE_LINEAR,
     DequantizeLinear => quant::DEQUANTIZE_LINEAR,
+    // issue 17: shape and indexing
+    Slice => indexing::SLICE, older: [indexing::SLICE_10, indexing::SLICE_11],
+    Squeeze => indexing::SQUEEZE, older: [indexing::SQUEEZE_11],
+    Unsqueeze => indexing::UNSQUEEZE, older: [indexing::UNSQUEEZE_11],
+    Shape => indexing::SHAPE, older: [indexing::SHAPE_1, indexing::SHAPE_13],
+    Size => indexing::SIZE, older: [indexing::SIZE_1],
+    Identity => indexing::IDENTITY, older: [indexing::IDENTITY_1],
+    Flatten => indexing::FLATTEN, older: [indexing::FLATTEN_11],
+    Expand => indexing::EXPAND, older: [indexing::EXPAND_8],
+    Tile => indexing::TILE, older: [indexing::TILE_6],
+    ConstantOfShape => indexing::CONSTANT_OF_SHAPE,
+    Range => indexing::RANGE,
+    Pad => indexing::PAD, older: [indexing::PAD_11, indexing::PAD_13, indexing::PAD_18],
+    Split => indexing::SPLIT, older: [indexing::SPLIT_11, indexing::SPLIT_13],
+    EyeLike => indexing::EYE_LIKE,
+    Trilu => indexing::TRILU,
 }
 
 impl Op {

@@ -21,6 +21,7 @@ pub mod norm;
 pub mod quantize;
 pub mod reduce;
 pub mod rope;
+pub mod shaping;
 pub mod topk;
 
 use xpucert_abi::{BackendError, OpCall, TensorMut};
@@ -37,6 +38,11 @@ pub struct Args<'a> {
     pub attrs: Attrs<'a>,
     /// Inputs, positional; `None` for an omitted optional input.
     pub inputs: &'a [Option<Tensor>],
+    /// The opset whose semantics apply (for ops whose versions differ).
+    pub opset: i64,
+    /// How many outputs the caller wants (Split's part count when nothing
+    /// else gives it).
+    pub outputs: usize,
 }
 
 impl<'a> Args<'a> {
@@ -94,6 +100,8 @@ pub fn run_checked(
         op: inv.op_type,
         attrs: inv.attrs,
         inputs,
+        opset: inv.opset,
+        outputs: inv.output_dtypes.len(),
     };
     let one = |t: Result<Tensor, BackendError>| t.map(|t| vec![t]);
     match inv.op_type {
@@ -117,6 +125,22 @@ pub fn run_checked(
         "Attention" => one(attention::attention(&args)),
         "QuantizeLinear" => one(quantize::quantize_linear(&args)),
         "DequantizeLinear" => one(quantize::dequantize_linear(&args)),
+        // issue 17: shape and indexing
+        "Slice" => one(shaping::slice(&args)),
+        "Squeeze" => one(shaping::squeeze(&args)),
+        "Unsqueeze" => one(shaping::unsqueeze(&args)),
+        "Shape" => one(shaping::shape(&args)),
+        "Size" => one(shaping::size(&args)),
+        "Identity" => one(shaping::identity(&args)),
+        "Flatten" => one(shaping::flatten(&args)),
+        "Expand" => one(shaping::expand(&args)),
+        "Tile" => one(shaping::tile(&args)),
+        "ConstantOfShape" => one(shaping::constant_of_shape(&args)),
+        "Range" => one(shaping::range(&args)),
+        "Pad" => one(shaping::pad(&args)),
+        "Split" => shaping::split(&args),
+        "EyeLike" => one(shaping::eye_like(&args)),
+        "Trilu" => one(shaping::trilu(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -133,11 +157,22 @@ pub(crate) mod testing {
     use crate::tensor::Data;
     use xpucert_abi::{AttrValue, Attribute, DType};
 
-    /// Runs `op` at its table opset on `inputs`, requesting every output.
+    /// Runs `op` at its newest table opset on `inputs`, requesting every output.
     pub fn run(
         op: &str,
         attrs: &[(&str, AttrValue<'_>)],
         inputs: Vec<Option<Tensor>>,
+    ) -> Result<Vec<Tensor>, BackendError> {
+        run_n(op, attrs, inputs, 0)
+    }
+
+    /// [`run`] requesting `n` outputs of the first input's dtype (0: the
+    /// op's usual outputs).
+    pub fn run_n(
+        op: &str,
+        attrs: &[(&str, AttrValue<'_>)],
+        inputs: Vec<Option<Tensor>>,
+        n: usize,
     ) -> Result<Vec<Tensor>, BackendError> {
         let info = find(op).expect("op in table");
         let attributes: Vec<Attribute<'_>> = attrs
@@ -156,9 +191,12 @@ pub(crate) mod testing {
         let inv = Invocation {
             domain: "",
             op_type: info.name,
-            opset: info.opsets[0],
+            opset: *info.opsets.last().expect("an opset"),
             attrs: Attrs(&attributes),
-            output_dtypes: expected_outputs(op, &metas, &attributes),
+            output_dtypes: match n {
+                0 => expected_outputs(op, &metas, &attributes),
+                n => vec![metas[0].as_ref().map_or(DType::F32, |m| m.dtype); n],
+            },
             inputs: metas,
         };
         evaluate(&inv, &inputs)
@@ -200,6 +238,12 @@ pub(crate) mod testing {
                     .and_then(|m| m.as_ref())
                     .map_or(DType::F32, |m| m.dtype),
             ],
+            "Shape" | "Size" => vec![DType::I64],
+            "ConstantOfShape" => vec![DType::F32],
+            "EyeLike" => {
+                let attrs = Attrs(attrs);
+                vec![super::shaping::eye_like_dtype(&attrs, main).unwrap_or(main)]
+            }
             _ => vec![main],
         }
     }
