@@ -468,6 +468,7 @@ pub fn modes() -> Vec<Mode> {
         // issue 17: shape and indexing
         indexing::slice_negative_step_off_by_one(),
         indexing::pad_reflect_as_edge(),
+        indexing::scatternd_reduction_ignored(),
     ];
     let (honest, faults) = subnormal::modes();
     let first_fault = all.iter().position(|m| m.expect != Expect::Pass);

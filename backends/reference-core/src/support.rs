@@ -238,6 +238,7 @@ pub const OPS: &[OpInfo] = &[
     op("Split", &[11, 13, 18], MOVABLE, (1, 2), usize::MAX),
     op("EyeLike", &[9, 22], MOVABLE, (1, 1), 1),
     op("Trilu", &[14], MOVABLE, (1, 2), 1),
+    op("ScatterND", &[11, 13, 16, 18], MOVABLE, (3, 3), 1),
 ];
 
 /// Range's dtypes (ONNX also allows int16; the harness does not make it).
@@ -469,6 +470,16 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         }
         "Squeeze" | "Unsqueeze" | "Expand" | "Tile" | "Split" | "Trilu" => {
             want(inv, 1, &indices)?;
+        }
+        "ScatterND" => {
+            want(inv, 1, &indices)?;
+            want(inv, 2, &same)?;
+            let reduction = inv.attrs.string("reduction", "none")?;
+            if reduction != "none" && main == DType::Bool {
+                return Err(BackendError::invalid(format!(
+                    "ScatterND: reduction {reduction} on bool"
+                )));
+            }
         }
         "Range" => {
             want(inv, 1, &same)?;

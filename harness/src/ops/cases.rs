@@ -576,6 +576,7 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::Split => indexing::split_cases,
         Op::EyeLike => indexing::eye_like_cases,
         Op::Trilu => indexing::trilu_cases,
+        Op::ScatterND => indexing::scatter_nd_cases,
     };
     declare()
 }

@@ -1345,6 +1345,185 @@ fn split_eval(call: &Call, opset: i64) -> Result<Vec<Output>> {
     Ok(out)
 }
 
+// ---------------------------------------------------------------- ScatterND
+
+const SCATTER_INPUTS: &[&str] = &["data", "indices", "updates"];
+const SCATTER_TYPES: &[TypeVar] = &[T_ANY, T_I64, T_ANY];
+
+pub(super) const SCATTER_ND: OpDef = def(
+    "ScatterND",
+    18,
+    fixed(3, 0),
+    SCATTER_INPUTS,
+    SCATTER_TYPES,
+    1,
+    &[("reduction", AttrType::String)],
+    |c| scatter_nd_eval(c, 18),
+    |a, s, v| scatter_nd_shape(a, s, v, 18),
+);
+pub(super) const SCATTER_ND_16: OpDef = def(
+    "ScatterND",
+    16,
+    fixed(3, 0),
+    SCATTER_INPUTS,
+    SCATTER_TYPES,
+    1,
+    &[("reduction", AttrType::String)],
+    |c| scatter_nd_eval(c, 16),
+    |a, s, v| scatter_nd_shape(a, s, v, 16),
+);
+pub(super) const SCATTER_ND_13: OpDef = def(
+    "ScatterND",
+    13,
+    fixed(3, 0),
+    SCATTER_INPUTS,
+    SCATTER_TYPES,
+    1,
+    &[],
+    |c| scatter_nd_eval(c, 13),
+    |a, s, v| scatter_nd_shape(a, s, v, 13),
+);
+pub(super) const SCATTER_ND_11: OpDef = at_opset!(SCATTER_ND_13, 11);
+
+/// ScatterND's plan: the reduction, the flat offset of every update's
+/// slice in the data, and the slice length. indices (int64, rank q >= 1)
+/// address the first `k = indices.shape[-1] <= r` axes of the data (each
+/// value in `[-s, s-1]`, negative from the end, as numpy indexing reads
+/// them); updates have shape `indices.shape[..q-1] ++ data.shape[k..]`.
+/// Reductions: none (every opset), add and mul (16+), max and min (18+);
+/// not on bool. With none, two updates of one place leave the result
+/// undefined in ONNX, so the call is refused.
+fn scatter_nd_plan(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    values: Values<'_>,
+    opset: i64,
+) -> std::result::Result<(String, Vec<usize>, usize), String> {
+    let (dtype, data) = rules::input(inputs, 0)?;
+    let (_, ind) = rules::input(inputs, 1)?;
+    let (ud, upd) = rules::input(inputs, 2)?;
+    if ud != dtype {
+        return Err(format!(
+            "updates are {ud}, data is {dtype}: they must match"
+        ));
+    }
+    let reduction = attrs.string("reduction", "none")?.to_string();
+    let allowed: &[&str] = match opset {
+        o if o >= 18 => &["none", "add", "mul", "max", "min"],
+        o if o >= 16 => &["none", "add", "mul"],
+        _ => &["none"],
+    };
+    if !allowed.contains(&reduction.as_str()) {
+        return Err(format!(
+            "reduction {reduction:?} is not one of {allowed:?} (ScatterND-{opset})"
+        ));
+    }
+    if reduction != "none" && *dtype == DType::Bool {
+        return Err(format!("reduction {reduction} is not defined on bool"));
+    }
+    let (&k, lead) = ind
+        .split_last()
+        .ok_or("indices must have rank >= 1, got a scalar")?;
+    if k > data.len() {
+        return Err(format!(
+            "indices address {k} axes, data {data:?} has {}",
+            data.len()
+        ));
+    }
+    let mut want = lead.to_vec();
+    want.extend(&data[k..]);
+    if upd != &want {
+        return Err(format!(
+            "updates have shape {upd:?}, indices {ind:?} and data {data:?} need {want:?}"
+        ));
+    }
+    let strides: Vec<usize> = (0..data.len())
+        .map(|a| data[a + 1..].iter().product())
+        .collect();
+    let slice: usize = data[k..].iter().product();
+    let idx = ints("indices", &values(1))?;
+    let updates: usize = lead.iter().product();
+    let mut offsets = Vec::with_capacity(updates);
+    for n in 0..updates {
+        let mut o = 0;
+        for a in 0..k {
+            let (v, s) = (idx[n * k + a], data[a] as i64);
+            if !(-s..s).contains(&v) {
+                return Err(format!(
+                    "index {v} is out of bounds for axis {a} of length {s}"
+                ));
+            }
+            o += (if v < 0 { v + s } else { v }) as usize * strides[a];
+        }
+        offsets.push(o);
+    }
+    if reduction == "none" {
+        let mut seen = offsets.clone();
+        seen.sort_unstable();
+        if seen.windows(2).any(|w| w[0] == w[1]) && slice > 0 {
+            return Err(
+                "two updates write one place with reduction none, which ONNX leaves undefined"
+                    .into(),
+            );
+        }
+    }
+    Ok((reduction, offsets, slice))
+}
+
+fn scatter_nd_shape(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    values: Values<'_>,
+    opset: i64,
+) -> Shapes {
+    let (dtype, data) = rules::input(inputs, 0)?;
+    scatter_nd_plan(attrs, inputs, values, opset)?;
+    Ok(vec![(*dtype, data.clone())])
+}
+
+/// ScatterND (11, 13, 16, 18): a copy of the data with every update's
+/// slice written (or reduced) in at its index, in index order. Each
+/// reduction step is rounded into the dtype (integers wrap), as ONNX's
+/// reference computes in the tensor's dtype; with one update per place
+/// (the generated cases for floats) that is a single rounding.
+fn scatter_nd_eval(call: &Call, opset: i64) -> Result<Vec<Output>> {
+    let x = call.input(0)?;
+    let (reduction, offsets, slice) = scatter_nd_plan(
+        call.attrs,
+        &call.typed_shapes(),
+        &mut |i| call.values(i),
+        opset,
+    )
+    .map_err(|m| call.err(m))?;
+    let mut out: Vec<f64> = x.data.iter().copied().collect();
+    let upd: Vec<f64> = call.values(2);
+    let dtype = x.dtype;
+    let into = |v: f64| {
+        if dtype.is_float() {
+            round_to(dtype, v)
+        } else {
+            super::wrap_int(dtype, v)
+        }
+    };
+    for (n, &o) in offsets.iter().enumerate() {
+        for e in 0..slice {
+            let (old, u) = (out[o + e], upd[n * slice + e]);
+            out[o + e] = match reduction.as_str() {
+                "add" => into(old + u),
+                "mul" => into(old * u),
+                // NaN propagates, as numpy's maximum and minimum do.
+                "max" if old.is_nan() || u.is_nan() => f64::NAN,
+                "max" => old.max(u),
+                "min" if old.is_nan() || u.is_nan() => f64::NAN,
+                "min" => old.min(u),
+                _ => u,
+            };
+        }
+    }
+    let y = ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("the data's shape");
+    Ok(vec![Output::plain(dtype, y)])
+}
+
 // ------------------------------------------------------------- generated cases
 // The case spaces of this family (machinery and conventions: ops/cases.rs).
 
@@ -1949,6 +2128,82 @@ pub(super) fn trilu_cases() -> Option<CaseSpace> {
     })
 }
 
+/// ScatterND: every movable dtype, reduction none / add / mul / max / min,
+/// indices addressing every axis (elements) or the first (rows), unique
+/// places or repeated ones (integers and max/min: exact however they are
+/// ordered), ranks 1-3, the data's last dim 1, prime or large.
+pub(super) fn scatter_nd_cases() -> Option<CaseSpace> {
+    Some(CaseSpace {
+        factors: vec![
+            Factor::dtypes(cases::MOVABLE),
+            Factor::new("reduction", &["nored", "add", "mul", "max", "min"]),
+            Factor::new("depth", &["elements", "rows"]),
+            Factor::new("places", &["unique", "repeated"]),
+            Factor::new("rank", &["r1", "r2", "r3"]),
+            Factor::new("size", &["n1", "prime", "large"]),
+        ],
+        build: Box::new(|p: &Pick| {
+            let dt = p.dtype();
+            let red = p.get("reduction");
+            if red != "nored" && dt == DType::Bool {
+                return None;
+            }
+            let repeated = p.is("places", "repeated");
+            let exact_anyhow = !dt.is_float() || red == "max" || red == "min";
+            if repeated && (red == "nored" || !exact_anyhow) {
+                return None;
+            }
+            let rank = cases::rank_of(p.get("rank"));
+            let data = cases::dims(rank, size_of(p.get("size")), false);
+            let k = if p.is("depth", "elements") { rank } else { 1 };
+            // Places: walk the addressed block diagonally (distinct), or
+            // write the first place twice.
+            let block: Vec<usize> = data[..k].to_vec();
+            let total: usize = block.iter().product();
+            let count = total.min(5);
+            let mut idx = Vec::new();
+            for n in 0..count {
+                let place = if repeated && n == count - 1 {
+                    0
+                } else {
+                    (n * 7) % total
+                };
+                let mut rest = place;
+                let mut tuple = vec![0i64; k];
+                for a in (0..k).rev() {
+                    tuple[a] = (rest % block[a]) as i64;
+                    rest /= block[a];
+                }
+                idx.extend(tuple);
+            }
+            if !repeated {
+                let mut seen: Vec<&[i64]> = idx.chunks(k).collect();
+                seen.sort_unstable();
+                seen.dedup();
+                if seen.len() != count {
+                    return None;
+                }
+            } else if count < 2 {
+                return None;
+            }
+            let mut upd = vec![count];
+            upd.extend(&data[k..]);
+            let idx: Vec<f64> = idx.into_iter().map(|v| v as f64).collect();
+            let mut case = GenCase::new(vec![
+                GenInput::new(dt, data).some(),
+                GenInput::values(DType::I64, idx)
+                    .shaped(vec![count, k])
+                    .some(),
+                GenInput::new(dt, upd).some(),
+            ]);
+            if red != "nored" {
+                case = case.string("reduction", red);
+            }
+            Some(case)
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Value;
@@ -2444,5 +2699,67 @@ mod tests {
         // 5 parts of ceil(2/5) = 1 overrun an axis of 2.
         let five = attrs(&[("num_outputs", AttrValue::Int(5))]);
         fails("Split", &five, &[Some(x)], "overrun");
+    }
+
+    #[test]
+    fn scatter_nd_reductions_and_versions() {
+        let data = f(&[4], &[1.0, 2.0, 3.0, 4.0]);
+        let idx = i(&[3, 1], &[3, 1, 3]);
+        let upd = f(&[3], &[10.0, 20.0, 30.0]);
+        let red = |r: &str| attrs(&[("reduction", AttrValue::String(r.into()))]);
+        let go = |a: &Attributes| -> Vec<f64> {
+            run1("ScatterND", a, &[data.clone(), idx.clone(), upd.clone()])
+                .data
+                .iter()
+                .copied()
+                .collect()
+        };
+        assert_eq!(go(&red("add")), [1.0, 22.0, 3.0, 44.0]);
+        assert_eq!(go(&red("mul")), [1.0, 40.0, 3.0, 1200.0]);
+        assert_eq!(go(&red("max")), [1.0, 20.0, 3.0, 30.0]);
+        assert_eq!(go(&red("min")), [1.0, 2.0, 3.0, 4.0]);
+        fails(
+            "ScatterND",
+            &none(),
+            &[Some(data.clone()), Some(idx.clone()), Some(upd.clone())],
+            "undefined",
+        );
+        // Rows: index [1] of a 2x2 replaces row 1; negative indices count back.
+        let y = run1(
+            "ScatterND",
+            &none(),
+            &[
+                f(&[2, 2], &[1.0, 2.0, 3.0, 4.0]),
+                i(&[1, 1], &[-1]),
+                f(&[1, 2], &[8.0, 9.0]),
+            ],
+        );
+        close(&y.data, &[1.0, 2.0, 8.0, 9.0], 0.0);
+        let inputs = [Some(data.clone()), Some(idx.clone()), Some(upd.clone())];
+        let e = run_at("ScatterND", 16, &red("max"), &inputs).unwrap_err();
+        assert!(e.to_string().contains("not one of"), "{e}");
+        assert!(run_at("ScatterND", 16, &red("add"), &inputs).is_ok());
+        let e = run_at("ScatterND", 13, &red("add"), &inputs).unwrap_err();
+        assert!(e.to_string().contains("unknown attribute reduction"), "{e}");
+        fails(
+            "ScatterND",
+            &none(),
+            &[
+                Some(data.clone()),
+                Some(i(&[1, 1], &[4])),
+                Some(f(&[1], &[0.0])),
+            ],
+            "out of bounds",
+        );
+        fails(
+            "ScatterND",
+            &none(),
+            &[
+                Some(data),
+                Some(i(&[1, 1], &[0])),
+                Some(f(&[2], &[0.0, 0.0])),
+            ],
+            "need [1]",
+        );
     }
 }

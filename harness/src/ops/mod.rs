@@ -236,6 +236,7 @@ registry! {
     Split => indexing::SPLIT, older: [indexing::SPLIT_11, indexing::SPLIT_13],
     EyeLike => indexing::EYE_LIKE,
     Trilu => indexing::TRILU,
+    ScatterND => indexing::SCATTER_ND, older: [indexing::SCATTER_ND_11, indexing::SCATTER_ND_13, indexing::SCATTER_ND_16],
 }
 
 impl Op {

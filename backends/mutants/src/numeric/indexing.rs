@@ -1,5 +1,6 @@
 //! Faults of the shape and indexing ops (issue 17): a negative-step Slice
-//! off by one, and Pad's reflect mode read as edge.
+//! off by one, Pad's reflect mode read as edge, and ScatterND's reduction
+//! ignored.
 
 use xpucert_abi::{AttrValue, BackendError};
 use xpucert_reference_core::tensor::Tensor;
@@ -76,6 +77,22 @@ pub fn pad_reflect_as_edge() -> Mode {
         "pad_reflect_as_edge",
         "Pad with mode=reflect repeats the edge element instead of mirroring about it",
         Patch::new(&["Pad"], reflect_as_edge),
+    )
+}
+
+/// ScatterND writing every update (reduction none) whatever `reduction`
+/// says.
+fn reduction_ignored(l: &mut Loaded<'_>) -> Result<Vec<Tensor>, BackendError> {
+    l.set("reduction", AttrValue::String("none"));
+    l.reference()
+}
+
+/// Fault: ScatterND's reduction ignored.
+pub fn scatternd_reduction_ignored() -> Mode {
+    fault(
+        "scatternd_reduction_ignored",
+        "ScatterND overwrites with the update instead of applying reduction add/mul/max/min",
+        Patch::new(&["ScatterND"], reduction_ignored),
     )
 }
 

@@ -141,6 +141,7 @@ pub fn run_checked(
         "Split" => shaping::split(&args),
         "EyeLike" => one(shaping::eye_like(&args)),
         "Trilu" => one(shaping::trilu(&args)),
+        "ScatterND" => one(shaping::scatter_nd(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),

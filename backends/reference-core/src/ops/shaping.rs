@@ -576,6 +576,106 @@ pub fn trilu(args: &Args<'_>) -> Result<Tensor, BackendError> {
     Tensor::new(x.shape.clone(), data.gather(&index))
 }
 
+/// Every element of `d` as f64 (exact: integers as stored, floats
+/// widened).
+fn wide(t: &Tensor) -> Result<Vec<f64>, BackendError> {
+    Ok(match &t.data {
+        Data::I64(v) => v.iter().map(|&x| x as f64).collect(),
+        Data::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        Data::I16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        Data::I8(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        Data::U16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        Data::U8(v) | Data::Bool(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        _ => t.to_real::<f64>()?,
+    })
+}
+
+/// `v` stored in `dtype`: floats rounded to nearest even, integers
+/// wrapped (two's complement), bool nonzero.
+fn narrow(dtype: DType, v: &[f64]) -> Result<Data, BackendError> {
+    Ok(match dtype {
+        DType::I64 => Data::I64(v.iter().map(|&x| x as i64).collect()),
+        DType::I32 => Data::I32(v.iter().map(|&x| x as i64 as i32).collect()),
+        DType::I16 => Data::I16(v.iter().map(|&x| x as i64 as i16).collect()),
+        DType::I8 => Data::I8(v.iter().map(|&x| x as i64 as i8).collect()),
+        DType::U16 => Data::U16(v.iter().map(|&x| x as i64 as u16).collect()),
+        DType::U8 => Data::U8(v.iter().map(|&x| x as i64 as u8).collect()),
+        DType::Bool => Data::Bool(v.iter().map(|&x| u8::from(x != 0.0)).collect()),
+        DType::F8E4M3FN => {
+            Data::F8E4M3FN(v.iter().map(|&x| Fp8::E4M3FN.encode(x, false)).collect())
+        }
+        DType::F8E5M2 => Data::F8E5M2(v.iter().map(|&x| Fp8::E5M2.encode(x, false)).collect()),
+        _ => Tensor::from_real::<f64>(dtype, vec![v.len()], v.to_vec())?.data,
+    })
+}
+
+/// ScatterND (11, 13, 16, 18): the data with each update's slice written
+/// (reduction none) or combined (add, mul from 16; max, min from 18) at
+/// the place its index tuple names, in order, each step stored in the
+/// dtype.
+pub fn scatter_nd(args: &Args<'_>) -> Result<Tensor, BackendError> {
+    let (x, ind, upd) = (args.input(0)?, args.input(1)?, args.input(2)?);
+    let reduction = args.attrs.string("reduction", "none")?;
+    let ok = match reduction {
+        "none" => true,
+        "add" | "mul" => args.opset >= 16,
+        "max" | "min" => args.opset >= 18,
+        _ => false,
+    };
+    if !ok {
+        return Err(args.invalid(format!("reduction {reduction:?} at opset {}", args.opset)));
+    }
+    let Some((&k, lead)) = ind.shape.split_last() else {
+        return Err(args.invalid("indices must not be a scalar"));
+    };
+    if k > x.shape.len() || upd.dtype() != x.dtype() {
+        return Err(args.invalid("indices or updates do not fit the data"));
+    }
+    let mut want = lead.to_vec();
+    want.extend_from_slice(&x.shape[k..]);
+    if upd.shape != want {
+        return Err(args.invalid(format!("updates must have shape {want:?}")));
+    }
+    let strides = contiguous_strides(&x.shape);
+    let slice: usize = x.shape[k..].iter().product();
+    let idx = ind.to_indices()?;
+    let mut out = wide(x)?;
+    let u = wide(upd)?;
+    let dtype = x.dtype();
+    for n in 0..lead.iter().product::<usize>() {
+        let mut base = 0;
+        for a in 0..k {
+            let (v, d) = (idx[n * k + a], x.shape[a] as i64);
+            let v = if v < 0 { v + d } else { v };
+            if !(0..d).contains(&v) {
+                return Err(args.invalid(format!("index {} out of range", idx[n * k + a])));
+            }
+            base += v as usize * strides[a];
+        }
+        let (dst, src) = (&mut out[base..base + slice], &u[n * slice..(n + 1) * slice]);
+        let mut step: Vec<f64> = dst
+            .iter()
+            .zip(src)
+            .map(|(&o, &s)| match reduction {
+                "add" => o + s,
+                "mul" => o * s,
+                "max" if o.is_nan() || s.is_nan() => f64::NAN,
+                "max" => o.max(s),
+                "min" if o.is_nan() || s.is_nan() => f64::NAN,
+                "min" => o.min(s),
+                _ => s,
+            })
+            .collect();
+        if dtype.is_float() && reduction != "none" {
+            // Round this step into the dtype before the next one.
+            let stored = Tensor::new(vec![step.len()], narrow(dtype, &step)?)?;
+            step = wide(&stored)?;
+        }
+        dst.copy_from_slice(&step);
+    }
+    Tensor::new(x.shape.clone(), narrow(dtype, &out)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
@@ -694,5 +794,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(values(&e), [1.0, 1.0, 2.0, 2.0]);
+    }
+
+    #[test]
+    fn scatter_nd_reduces_in_order() {
+        let run = |r: &'static str| {
+            values(
+                &run1(
+                    "ScatterND",
+                    &[("reduction", AttrValue::String(r))],
+                    vec![
+                        f32t(&[4], &[1.0, 2.0, 3.0, 4.0]),
+                        i64t(&[3, 1], &[3, 1, -1]),
+                        f32t(&[3], &[10.0, 20.0, 30.0]),
+                    ],
+                )
+                .unwrap(),
+            )
+        };
+        assert_eq!(run("add"), [1.0, 22.0, 3.0, 44.0]);
+        assert_eq!(run("mul"), [1.0, 40.0, 3.0, 1200.0]);
+        assert_eq!(run("max"), [1.0, 20.0, 3.0, 30.0]);
+        assert_eq!(run("min"), [1.0, 2.0, 3.0, 4.0]);
     }
 }
