@@ -4,8 +4,8 @@
 //! domain, opset, arity, attributes), its shape and dtype rule, its f64
 //! oracle, its cost model and its default check policy. The definitions sit
 //! with their oracle in one file per family (`elementwise.rs`, `linalg.rs`,
-//! `reduce.rs`, `norm.rs`, `shape.rs`, `rope.rs`, `attention.rs`,
-//! `quant.rs`); [`registry!`] below lists them once and makes the [`Op`]
+//! `reduce.rs`, `norm.rs`, `shape.rs`, `indexing.rs`, `rope.rs`,
+//! `attention.rs`, `quant.rs`); [`registry!`] below lists them once and makes the [`Op`]
 //! enum from that list.
 //!
 //! The compiler keeps the table whole: every field of an `OpDef` must be
