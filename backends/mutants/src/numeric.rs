@@ -17,6 +17,7 @@ mod activation;
 mod attention;
 mod elementwise;
 mod half_io;
+mod indexing;
 mod io;
 mod linalg;
 mod logic;
@@ -519,6 +520,10 @@ pub fn modes() -> Vec<Mode> {
             "Resize nearest uses floor where nearest_mode round_prefer_floor is asked",
             Patch::new(&["Resize"], resize::nearest_floor_for_round),
         ),
+        // issue 17: shape and indexing
+        indexing::slice_negative_step_off_by_one(),
+        indexing::pad_reflect_as_edge(),
+        indexing::scatternd_reduction_ignored(),
     ];
     let (honest, faults) = subnormal::modes();
     let first_fault = all.iter().position(|m| m.expect != Expect::Pass);

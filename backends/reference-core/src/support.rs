@@ -383,6 +383,23 @@ pub const OPS: &[OpInfo] = &[
     op("Hardmax", &[11, 13], FLOATS, (1, 1), 1),
     // issue 17: Resize and friends
     op("Resize", &[11, 13, 18, 19], RESIZABLE, (1, 4), 1),
+    // issue 17: shape and indexing
+    op("Slice", &[10, 11, 13], MOVABLE, (3, 5), 1),
+    op("Squeeze", &[11, 13], MOVABLE, (1, 2), 1),
+    op("Unsqueeze", &[11, 13], MOVABLE, (1, 2), 1),
+    op("Shape", &[1, 13, 15], MOVABLE, (1, 1), 1),
+    op("Size", &[1, 13], MOVABLE, (1, 1), 1),
+    op("Identity", &[1, 16], MOVABLE, (1, 1), 1),
+    op("Flatten", &[11, 13], MOVABLE, (1, 1), 1),
+    op("Expand", &[8, 13], MOVABLE, (2, 2), 1),
+    op("Tile", &[6, 13], MOVABLE, (2, 2), 1),
+    op("ConstantOfShape", &[9], &[DType::I64], (1, 1), 1),
+    op("Range", &[11], RANGE, (3, 3), 1),
+    op("Pad", &[11, 13, 18, 19], MOVABLE, (2, 4), 1),
+    op("Split", &[11, 13, 18], MOVABLE, (1, 2), usize::MAX),
+    op("EyeLike", &[9, 22], MOVABLE, (1, 1), 1),
+    op("Trilu", &[14], MOVABLE, (1, 2), 1),
+    op("ScatterND", &[11, 13, 16, 18], MOVABLE, (3, 3), 1),
 ];
 
 /// Dtypes Resize moves (nearest) or interpolates (the floats): every dtype
@@ -406,6 +423,9 @@ const RESIZABLE: &[DType] = &[
 fn axes_input_since(op: &str) -> i64 {
     if op == "ReduceSum" { 13 } else { 18 }
 }
+
+/// Range's dtypes (ONNX also allows int16; the harness does not make it).
+const RANGE: &[DType] = &[DType::F32, DType::F64, DType::I32, DType::I64, DType::I16];
 
 /// The table entry for `name`.
 pub fn find(name: &str) -> Option<&'static OpInfo> {
@@ -504,6 +524,11 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
             vec![DType::Bool]
         }
         "ArgMax" | "ArgMin" => vec![DType::I64],
+        // issue 17: shape and indexing
+        "Shape" | "Size" => vec![DType::I64],
+        "ConstantOfShape" => vec![DType::F32],
+        "EyeLike" => vec![crate::ops::shaping::eye_like_dtype(&inv.attrs, main)?],
+        "Split" => vec![main; inv.output_dtypes.len()],
         _ => vec![main],
     })
 }
@@ -627,6 +652,48 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         "Clip" | "PRelu" => {
             for i in 1..inv.inputs.len() {
                 want(inv, i, &same)?;
+        // issue 17: shape and indexing
+        "Slice" => {
+            let idx = inv.dtype(1).unwrap_or(DType::I64);
+            for i in 1..inv.inputs.len() {
+                want(inv, i, &[DType::I64, DType::I32])?;
+                want(inv, i, &[idx])?;
+            }
+        }
+        "Squeeze" | "Unsqueeze" | "Expand" | "Tile" | "Split" | "Trilu" => {
+            want(inv, 1, &indices)?;
+        }
+        "ScatterND" => {
+            want(inv, 1, &indices)?;
+            want(inv, 2, &same)?;
+            let reduction = inv.attrs.string("reduction", "none")?;
+            if reduction != "none" && main == DType::Bool {
+                return Err(BackendError::invalid(format!(
+                    "ScatterND: reduction {reduction} on bool"
+                )));
+            }
+        }
+        "Range" => {
+            want(inv, 1, &same)?;
+            want(inv, 2, &same)?;
+        }
+        "Pad" => {
+            want(inv, 1, &indices)?;
+            want(inv, 2, &same)?;
+            want(inv, 3, &[DType::I64, DType::I32])?;
+            let mode = inv.attrs.string("mode", "constant")?;
+            let wrap = inv.opset >= 19 && mode == "wrap";
+            if !(wrap || matches!(mode, "constant" | "reflect" | "edge")) {
+                return Err(BackendError::invalid(format!(
+                    "Pad-{}: mode {mode:?}",
+                    inv.opset
+                )));
+            }
+        }
+        "EyeLike" => {
+            let to = crate::ops::shaping::eye_like_dtype(&inv.attrs, main)?;
+            if !MOVABLE.contains(&to) {
+                return Err(BackendError::unsupported(format!("EyeLike: dtype {to}")));
             }
         }
         "RotaryEmbedding" => {

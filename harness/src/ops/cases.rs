@@ -524,8 +524,8 @@ pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) ->
 /// The case space `op` declares in its family file, if it has one.
 pub fn space(op: Op) -> Option<CaseSpace> {
     use super::{
-        activation, attention, elementwise, linalg, logic, norm, normalize, quant, reduce,
-        reduce_more, rope, shape, variadic,
+        activation, attention, elementwise, indexing, linalg, logic, norm, normalize, quant,
+        reduce, reduce_more, rope, shape, variadic,
     };
     let declare = match op {
         Op::Add => elementwise::add_cases,
@@ -630,6 +630,23 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::Hardmax => reduce_more::hardmax_cases,
         // issue 17: Resize and friends
         Op::Resize => super::resize::resize_cases,
+        // issue 17: shape and indexing
+        Op::Slice => indexing::slice_cases,
+        Op::Squeeze => indexing::squeeze_cases,
+        Op::Unsqueeze => indexing::unsqueeze_cases,
+        Op::Shape => indexing::shape_cases,
+        Op::Size => indexing::size_cases,
+        Op::Identity => indexing::identity_cases,
+        Op::Flatten => indexing::flatten_cases,
+        Op::Expand => indexing::expand_cases,
+        Op::Tile => indexing::tile_cases,
+        Op::ConstantOfShape => indexing::constant_of_shape_cases,
+        Op::Range => indexing::range_cases,
+        Op::Pad => indexing::pad_cases,
+        Op::Split => indexing::split_cases,
+        Op::EyeLike => indexing::eye_like_cases,
+        Op::Trilu => indexing::trilu_cases,
+        Op::ScatterND => indexing::scatter_nd_cases,
     };
     declare()
 }

@@ -5,7 +5,7 @@
 //! oracle, its cost model and its default check policy. The definitions sit
 //! with their oracle in one file per family (the `mod` lines below, one
 //! per file: `elementwise.rs`, `activation.rs`, `logic.rs`, `linalg.rs`,
-//! `reduce.rs`, `normalize.rs`, `conv.rs`, `resize.rs`, ...); [`registry!`]
+//! `reduce.rs`, `normalize.rs`, `indexing.rs`, `resize.rs`, ...); [`registry!`]
 //! below lists them once and makes the [`Op`] enum from that list.
 //!
 //! The compiler keeps the table whole: every field of an `OpDef` must be
@@ -24,6 +24,7 @@ mod attention;
 mod broadcast;
 pub mod cases;
 mod elementwise;
+mod indexing;
 mod linalg;
 mod logic;
 mod norm;
@@ -298,6 +299,23 @@ registry! {
     Hardmax => reduce_more::HARDMAX, older: [reduce_more::HARDMAX_11],
     // issue 17: Resize and friends
     Resize => resize::RESIZE_19, older: [resize::RESIZE_11, resize::RESIZE_13, resize::RESIZE_18],
+    // issue 17: shape and indexing
+    Slice => indexing::SLICE, older: [indexing::SLICE_10, indexing::SLICE_11],
+    Squeeze => indexing::SQUEEZE, older: [indexing::SQUEEZE_11],
+    Unsqueeze => indexing::UNSQUEEZE, older: [indexing::UNSQUEEZE_11],
+    Shape => indexing::SHAPE, older: [indexing::SHAPE_1, indexing::SHAPE_13],
+    Size => indexing::SIZE, older: [indexing::SIZE_1],
+    Identity => indexing::IDENTITY, older: [indexing::IDENTITY_1],
+    Flatten => indexing::FLATTEN, older: [indexing::FLATTEN_11],
+    Expand => indexing::EXPAND, older: [indexing::EXPAND_8],
+    Tile => indexing::TILE, older: [indexing::TILE_6],
+    ConstantOfShape => indexing::CONSTANT_OF_SHAPE,
+    Range => indexing::RANGE,
+    Pad => indexing::PAD, older: [indexing::PAD_11, indexing::PAD_13, indexing::PAD_18],
+    Split => indexing::SPLIT, older: [indexing::SPLIT_11, indexing::SPLIT_13],
+    EyeLike => indexing::EYE_LIKE,
+    Trilu => indexing::TRILU,
+    ScatterND => indexing::SCATTER_ND, older: [indexing::SCATTER_ND_11, indexing::SCATTER_ND_13, indexing::SCATTER_ND_16],
 }
 
 impl Op {

@@ -147,7 +147,9 @@ pub struct OpSpec {
     /// dtypes it may have, and inputs naming the same variable must share
     /// a dtype. One per input name (a variadic op's one name covers all).
     pub input_types: &'static [TypeVar],
-    /// How many outputs the harness requests.
+    /// How many outputs the harness requests; 0 for an op whose count
+    /// depends on the call (Split: its parts), which its shape rule and
+    /// oracle give.
     pub outputs: usize,
     /// Attributes the op accepts.
     pub attributes: &'static [(&'static str, AttrType)],

@@ -26,6 +26,7 @@ pub mod reduce;
 pub mod reduce_more;
 pub mod resize;
 pub mod rope;
+pub mod shaping;
 pub mod topk;
 pub mod variadic;
 
@@ -46,6 +47,11 @@ pub struct Args<'a> {
     pub attrs: Attrs<'a>,
     /// Inputs, positional; `None` for an omitted optional input.
     pub inputs: &'a [Option<Tensor>],
+    /// The opset whose semantics apply (for ops whose versions differ).
+    pub opset: i64,
+    /// How many outputs the caller wants (Split's part count when nothing
+    /// else gives it).
+    pub outputs: usize,
 }
 
 impl<'a> Args<'a> {
@@ -104,6 +110,8 @@ pub fn run_checked(
         opset: inv.opset,
         attrs: inv.attrs,
         inputs,
+        opset: inv.opset,
+        outputs: inv.output_dtypes.len(),
     };
     let one = |t: Result<Tensor, BackendError>| t.map(|t| vec![t]);
     match inv.op_type {
@@ -155,6 +163,23 @@ pub fn run_checked(
         "Hardmax" => one(reduce_more::hardmax(&args)),
         // issue 17: Resize and friends
         "Resize" => one(resize::resize(&args, inv.opset)),
+        // issue 17: shape and indexing
+        "Slice" => one(shaping::slice(&args)),
+        "Squeeze" => one(shaping::squeeze(&args)),
+        "Unsqueeze" => one(shaping::unsqueeze(&args)),
+        "Shape" => one(shaping::shape(&args)),
+        "Size" => one(shaping::size(&args)),
+        "Identity" => one(shaping::identity(&args)),
+        "Flatten" => one(shaping::flatten(&args)),
+        "Expand" => one(shaping::expand(&args)),
+        "Tile" => one(shaping::tile(&args)),
+        "ConstantOfShape" => one(shaping::constant_of_shape(&args)),
+        "Range" => one(shaping::range(&args)),
+        "Pad" => one(shaping::pad(&args)),
+        "Split" => shaping::split(&args),
+        "EyeLike" => one(shaping::eye_like(&args)),
+        "Trilu" => one(shaping::trilu(&args)),
+        "ScatterND" => one(shaping::scatter_nd(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -178,8 +203,19 @@ pub(crate) mod testing {
         attrs: &[(&str, AttrValue<'_>)],
         inputs: Vec<Option<Tensor>>,
     ) -> Result<Vec<Tensor>, BackendError> {
+        run_n(op, attrs, inputs, 0)
+    }
+
+    /// [`run`] requesting `n` outputs of the first input's dtype (0: the
+    /// op's usual outputs).
+    pub fn run_n(
+        op: &str,
+        attrs: &[(&str, AttrValue<'_>)],
+        inputs: Vec<Option<Tensor>>,
+        n: usize,
+    ) -> Result<Vec<Tensor>, BackendError> {
         let info = find(op).expect("op in table");
-        run_at(op, *info.opsets.last().expect("an opset"), attrs, inputs)
+        run_at_n(op, *info.opsets.last().expect("an opset"), attrs, inputs, n)
     }
 
     /// Runs `op` at `opset` on `inputs`, requesting every output.
@@ -188,6 +224,18 @@ pub(crate) mod testing {
         opset: i64,
         attrs: &[(&str, AttrValue<'_>)],
         inputs: Vec<Option<Tensor>>,
+    ) -> Result<Vec<Tensor>, BackendError> {
+        run_at_n(op, opset, attrs, inputs, 0)
+    }
+
+    /// [`run_at`] requesting `n` outputs of the first input's dtype (0: the
+    /// op's usual outputs).
+    fn run_at_n(
+        op: &str,
+        opset: i64,
+        attrs: &[(&str, AttrValue<'_>)],
+        inputs: Vec<Option<Tensor>>,
+        n: usize,
     ) -> Result<Vec<Tensor>, BackendError> {
         let info = find(op).expect("op in table");
         let attributes: Vec<Attribute<'_>> = attrs
@@ -208,7 +256,10 @@ pub(crate) mod testing {
             op_type: info.name,
             opset,
             attrs: Attrs(&attributes),
-            output_dtypes: expected_outputs(op, &metas, &attributes),
+            output_dtypes: match n {
+                0 => expected_outputs(op, &metas, &attributes),
+                n => vec![metas[0].as_ref().map_or(DType::F32, |m| m.dtype); n],
+            },
             inputs: metas,
         };
         evaluate(&inv, &inputs)
@@ -254,6 +305,12 @@ pub(crate) mod testing {
                     .map_or(DType::F32, |m| m.dtype),
             ],
             "IsNaN" | "IsInf" => vec![DType::Bool],
+            "Shape" | "Size" => vec![DType::I64],
+            "ConstantOfShape" => vec![DType::F32],
+            "EyeLike" => {
+                let attrs = Attrs(attrs);
+                vec![super::shaping::eye_like_dtype(&attrs, main).unwrap_or(main)]
+            }
             _ => vec![main],
         }
     }
