@@ -652,6 +652,8 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         "Clip" | "PRelu" => {
             for i in 1..inv.inputs.len() {
                 want(inv, i, &same)?;
+            }
+        }
         // issue 17: shape and indexing
         "Slice" => {
             let idx = inv.dtype(1).unwrap_or(DType::I64);

@@ -45,6 +45,7 @@ pub fn less_or_equal_as_less(l: &mut Loaded<'_>) -> Result<Vec<Tensor>, BackendE
         opset: l.call.opset,
         attrs: Attrs(&l.attrs),
         inputs: &l.inputs,
+        outputs: 1,
     };
     Ok(vec![logic::compare(&args)?])
 }

@@ -47,8 +47,6 @@ pub struct Args<'a> {
     pub attrs: Attrs<'a>,
     /// Inputs, positional; `None` for an omitted optional input.
     pub inputs: &'a [Option<Tensor>],
-    /// The opset whose semantics apply (for ops whose versions differ).
-    pub opset: i64,
     /// How many outputs the caller wants (Split's part count when nothing
     /// else gives it).
     pub outputs: usize,
@@ -110,7 +108,6 @@ pub fn run_checked(
         opset: inv.opset,
         attrs: inv.attrs,
         inputs,
-        opset: inv.opset,
         outputs: inv.output_dtypes.len(),
     };
     let one = |t: Result<Tensor, BackendError>| t.map(|t| vec![t]);
