@@ -1104,6 +1104,23 @@ mod tests {
     }
 
     #[test]
+    fn align_corners_divides_by_the_fractional_output_width() {
+        // ONNX's test_resize_downsample_scales_linear_align_corners: scale
+        // 0.6 of [2, 4] is width [1.2, 2.4], lengths [1, 2]; W's second
+        // sample is x = 1 * 3 / (2.4 - 1) = 15/7, so 1 + 15/7 on row 0.
+        let x = f(&[1, 1, 2, 4], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+        let a = attrs(&[
+            ("mode", s("linear")),
+            ("coordinate_transformation_mode", s("align_corners")),
+        ]);
+        let sc = f64::from(0.6f32);
+        let inputs = [Some(x), None, Some(f(&[4], &[1.0, 1.0, sc, sc]))];
+        let y = run_at("Resize", 19, &a, &inputs).unwrap().remove(0).value;
+        assert_eq!(y.shape(), &[1, 1, 1, 2]);
+        close(&y.data, &[1.0, 1.0 + 15.0 / 7.0], 1e-6);
+    }
+
+    #[test]
     fn half_pixel_symmetric_centres_a_fractional_output() {
         // scale 0.6 of 4: output_width 2.4, 2 outputs; offset 2 (1 - 2/2.4).
         let a = attrs(&[
