@@ -28,6 +28,9 @@
 //! * [`digest`]: sha256 hex for provenance.
 //! * [`files`]: reading user-named files: regular files only, size-capped.
 
+// `ops::registry!` reads its list one operator per recursion step.
+#![recursion_limit = "512"]
+
 pub mod backend;
 pub mod cert;
 pub mod cli;

@@ -14,6 +14,7 @@
 //! correct implementation could be.
 
 mod attention;
+mod conv;
 mod elementwise;
 mod half_io;
 mod io;
@@ -262,6 +263,12 @@ pub fn modes() -> Vec<Mode> {
         attention::flash_attention2(),
         attention::tf32_attention_declared(),
         half_io::half_io_f32_accumulate(),
+        // issue 17: convolution and pooling
+        honest(
+            "conv_winograd_f23",
+            "f32 3x3 stride-1 Conv by Winograd F(2x2, 3x3), channels summed in the transformed domain",
+            Patch::new(&["Conv"], conv::winograd_f23),
+        ),
         // ------------------------------------------------------------ faults
         Mode {
             // The harness's memory-safety check reports elements still
@@ -463,6 +470,17 @@ pub fn modes() -> Vec<Mode> {
             Patch::new(&["Sigmoid"], |l| {
                 elementwise::map_f16(l, elementwise::sigmoid_f16_naive)
             }),
+        ),
+        // issue 17: convolution and pooling
+        fault(
+            "conv_pads_symmetric",
+            "Conv splits each axis's total padding evenly, ignoring asymmetric pads and SAME_LOWER",
+            Patch::new(&["Conv"], conv::pads_symmetric),
+        ),
+        fault(
+            "maxpool_ceil_ignored",
+            "MaxPool computes only the floor-mode windows; ceil_mode's extra windows keep -inf and index 0",
+            Patch::new(&["MaxPool"], conv::maxpool_ceil_ignored),
         ),
     ];
     let (honest, faults) = subnormal::modes();

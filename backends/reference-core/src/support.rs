@@ -168,6 +168,16 @@ const DEQUANTIZE_FROM: &[DType] = &[
     DType::F8E5M2,
 ];
 
+/// MaxPool's input dtypes: the floats, and int8/uint8 from opset 12.
+const MAXPOOL_TYPES: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I8,
+    DType::U8,
+];
+
 const fn op(
     name: &'static str,
     opset: &'static [i64],
@@ -222,6 +232,12 @@ pub const OPS: &[OpInfo] = &[
     op("Attention", &[23], FLOATS, (3, 6), 1),
     op("QuantizeLinear", &[21], QUANTIZE_FROM, (2, 3), 1),
     op("DequantizeLinear", &[21], DEQUANTIZE_FROM, (2, 3), 1),
+    // issue 17: convolution and pooling
+    op("Conv", &[11], FLOATS, (2, 3), 1),
+    op("MaxPool", &[11, 12], MAXPOOL_TYPES, (1, 1), 2),
+    op("AveragePool", &[11, 19], FLOATS, (1, 1), 1),
+    op("GlobalAveragePool", &[1], FLOATS, (1, 1), 1),
+    op("GlobalMaxPool", &[1], FLOATS, (1, 1), 1),
 ];
 
 /// The table entry for `name`.
@@ -313,7 +329,7 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         // The scale's dtype is the output's (ONNX opset 21 has no
         // output_dtype attribute for DequantizeLinear).
         "DequantizeLinear" => vec![inv.input(1)?.dtype],
-        "TopK" => vec![main, DType::I64],
+        "TopK" | "MaxPool" => vec![main, DType::I64],
         "Where" => vec![inv.input(1)?.dtype],
         _ => vec![main],
     })
@@ -452,6 +468,17 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
                     "Attention: softmax_precision {precision} with {main} inputs"
                 )));
             }
+        }
+        // issue 17: convolution and pooling
+        "Conv" => {
+            want(inv, 1, &same)?;
+            want(inv, 2, &same)?;
+        }
+        "MaxPool" if inv.opset < 12 => want(inv, 0, FLOATS)?,
+        "AveragePool" if inv.opset < 19 && inv.attrs.has("dilations") => {
+            return Err(BackendError::invalid(
+                "AveragePool: dilations is an attribute from opset 19 on",
+            ));
         }
         _ => {}
     }

@@ -523,7 +523,7 @@ pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) ->
 
 /// The case space `op` declares in its family file, if it has one.
 pub fn space(op: Op) -> Option<CaseSpace> {
-    use super::{attention, elementwise, linalg, norm, quant, reduce, rope, shape};
+    use super::{attention, conv, elementwise, linalg, norm, quant, reduce, rope, shape};
     let declare = match op {
         Op::Add => elementwise::add_cases,
         Op::Sub => elementwise::sub_cases,
@@ -560,6 +560,12 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::Attention => attention::attention_cases,
         Op::QuantizeLinear => quant::quantize_cases,
         Op::DequantizeLinear => quant::dequantize_cases,
+        // issue 17: convolution and pooling
+        Op::Conv => conv::conv_cases,
+        Op::MaxPool => conv::maxpool_cases,
+        Op::AveragePool => conv::averagepool_cases,
+        Op::GlobalAveragePool => conv::global_averagepool_cases,
+        Op::GlobalMaxPool => conv::global_maxpool_cases,
     };
     declare()
 }

@@ -22,6 +22,7 @@
 mod attention;
 mod broadcast;
 pub mod cases;
+mod conv;
 mod elementwise;
 mod linalg;
 mod norm;
@@ -128,8 +129,19 @@ pub struct OpDef {
 /// first definition is the newest. Makes the [`Op`] enum, [`Op::ALL`] in
 /// this order (the suite and report order), the exhaustive [`Op::def`] and
 /// [`Op::versions`].
+///
+/// The list is read one entry at a time (a muncher): a single pattern
+/// `$variant:ident => $def:path $(, older: [..])?,` is ambiguous to
+/// `macro_rules` (after the comma, `older` could be the next variant).
 macro_rules! registry {
-    ($($variant:ident => $def:path $(, older: [$($old:path),* $(,)?])?,)*) => {
+    (@read [$($done:tt)*]) => { registry!(@emit $($done)*); };
+    (@read [$($done:tt)*] $variant:ident => $def:path, older: [$($old:path),* $(,)?], $($rest:tt)*) => {
+        registry!(@read [$($done)* ($variant, $def, [$($old),*])] $($rest)*);
+    };
+    (@read [$($done:tt)*] $variant:ident => $def:path, $($rest:tt)*) => {
+        registry!(@read [$($done)* ($variant, $def, [])] $($rest)*);
+    };
+    (@emit $(($variant:ident, $def:path, [$($old:path),*]))*) => {
         /// An operator xpucert can test. Derefs to its [`OpSpec`], so
         /// `op.name` and `op.opset` read as they would on the spec.
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,11 +173,12 @@ macro_rules! registry {
             /// [`Op::def`]).
             pub fn versions(self) -> &'static [&'static OpDef] {
                 match self {
-                    $(Op::$variant => &[$($(&$old,)*)? &$def],)*
+                    $(Op::$variant => &[$(&$old,)* &$def],)*
                 }
             }
         }
     };
+    ($($entries:tt)*) => { registry!(@read [] $($entries)*); };
 }
 
 registry! {
@@ -204,6 +217,12 @@ registry! {
     Attention => attention::ATTENTION,
     QuantizeLinear => quant::QUANTIZE_LINEAR,
     DequantizeLinear => quant::DEQUANTIZE_LINEAR,
+    // issue 17: convolution and pooling
+    Conv => conv::CONV,
+    MaxPool => conv::MAXPOOL, older: [conv::MAXPOOL_11],
+    AveragePool => conv::AVERAGEPOOL, older: [conv::AVERAGEPOOL_11],
+    GlobalAveragePool => conv::GLOBAL_AVERAGEPOOL,
+    GlobalMaxPool => conv::GLOBAL_MAXPOOL,
 }
 
 impl Op {

@@ -13,6 +13,7 @@
 //! back to the kernels above when they decline a call.
 
 pub mod attention;
+pub mod conv;
 pub mod elementwise;
 pub mod fast;
 pub mod linalg;
@@ -117,6 +118,12 @@ pub fn run_checked(
         "Attention" => one(attention::attention(&args)),
         "QuantizeLinear" => one(quantize::quantize_linear(&args)),
         "DequantizeLinear" => one(quantize::dequantize_linear(&args)),
+        // issue 17: convolution and pooling
+        "Conv" => one(conv::conv(&args)),
+        "MaxPool" => conv::maxpool(&args),
+        "AveragePool" => one(conv::average_pool(&args)),
+        "GlobalAveragePool" => one(conv::global_pool(&args, false)),
+        "GlobalMaxPool" => one(conv::global_pool(&args, true)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -140,6 +147,17 @@ pub(crate) mod testing {
         inputs: Vec<Option<Tensor>>,
     ) -> Result<Vec<Tensor>, BackendError> {
         let info = find(op).expect("op in table");
+        run_at(op, info.opsets[0], attrs, inputs)
+    }
+
+    /// Runs `op` at `opset` on `inputs`, requesting every output.
+    pub fn run_at(
+        op: &str,
+        opset: i64,
+        attrs: &[(&str, AttrValue<'_>)],
+        inputs: Vec<Option<Tensor>>,
+    ) -> Result<Vec<Tensor>, BackendError> {
+        let info = find(op).expect("op in table");
         let attributes: Vec<Attribute<'_>> = attrs
             .iter()
             .map(|&(name, value)| Attribute { name, value })
@@ -156,7 +174,7 @@ pub(crate) mod testing {
         let inv = Invocation {
             domain: "",
             op_type: info.name,
-            opset: info.opsets[0],
+            opset,
             attrs: Attrs(&attributes),
             output_dtypes: expected_outputs(op, &metas, &attributes),
             inputs: metas,
@@ -170,7 +188,7 @@ pub(crate) mod testing {
             .and_then(|m| m.as_ref())
             .map_or(DType::F32, |m| m.dtype);
         match op {
-            "TopK" => vec![main, DType::I64],
+            "TopK" | "MaxPool" => vec![main, DType::I64],
             "Cast" => {
                 let to = attrs
                     .iter()
