@@ -263,12 +263,6 @@ pub fn modes() -> Vec<Mode> {
         attention::flash_attention2(),
         attention::tf32_attention_declared(),
         half_io::half_io_f32_accumulate(),
-        // issue 17: convolution and pooling
-        honest(
-            "conv_winograd_f23",
-            "f32 3x3 stride-1 Conv by Winograd F(2x2, 3x3), channels summed in the transformed domain",
-            Patch::new(&["Conv"], conv::winograd_f23),
-        ),
         // ------------------------------------------------------------ faults
         Mode {
             // The harness's memory-safety check reports elements still
