@@ -31,9 +31,9 @@
 //!   sum never pairs, so its rounding error grows with cross terms
 //!   `|g_k d_l|`, `l != i + k`, which `M` does not hold. Worst case, 1-D:
 //!   g = (1, 0, 0), d = (ε, 1, 1, 1) give y0 = ε and M = ε, but F(2,3)
-//!   computes `(d0 - d2) g0 + (d1 + d2)(g0 + g1 + g2)/2 + (d2 - d1)(g0 - g1
-//!   + g2)/2`, whose roundings are of size u, not u ε: no constant `c`
-//!   covers it. Measured on ordinary data (an F(2x2,3x3) kernel with the
+//!   computes `(d0 - d2) g0 + (d1 + d2)(g0 + g1 + g2)/2 +
+//!   (d2 - d1)(g0 - g1 + g2)/2`, whose roundings are of size u, not u ε:
+//!   no constant `c` covers it. Measured on ordinary data (an F(2x2,3x3) kernel with the
 //!   channel sum in the transformed domain, commit 6d571da, mode
 //!   `conv_winograd_f23`): its implied roundoff is 1.2-4x the direct
 //!   sum's, and on the core suite's `depthwise_3x3` (n = 9, normal inputs)
@@ -288,7 +288,7 @@ fn positive_list(
             .map(|&x| {
                 usize::try_from(x)
                     .ok()
-                    .filter(|&x| x >= 1 && x <= 1 << 32)
+                    .filter(|x| (1..=1 << 32).contains(x))
                     .ok_or_else(|| format!("attribute {name} holds {x}; each must be at least 1"))
             })
             .collect(),
@@ -561,7 +561,7 @@ fn conv_geometry(
         .filter(|&g| g >= 1)
         .ok_or_else(|| format!("group must be at least 1, got {group}"))?;
     let maps = w[0];
-    if channels % g != 0 || maps % g != 0 {
+    if !channels.is_multiple_of(g) || !maps.is_multiple_of(g) {
         return Err(format!(
             "group {g} must divide X's {channels} channels and W's {maps} feature maps"
         ));
@@ -642,9 +642,9 @@ fn conv_terms(_: &Attributes, shapes: &[Option<Vec<usize>>], _: &[usize]) -> usi
     products + usize::from(bias)
 }
 
-/// Conv (opset 11): `Y[n, m, o] = B[m] + sum_{c, j} W[m, c, j] · X[n, g·C/group
-/// + c, o·s - begin + j·d]` over the `C/group` channels of m's group `g`,
-/// padding reading as 0.
+/// Conv (opset 11): `Y[n, m, o] = B[m] + sum_{c, j} W[m, c, j] ·
+/// X[n, g·C/group + c, o·s - begin + j·d]` over the `C/group` channels of
+/// m's group `g`, padding reading as 0.
 fn conv(call: &Call) -> Result<Output> {
     let (x, w, b) = (call.input(0)?, call.input(1)?, call.opt(2));
     let g = conv_geometry(call.attrs, x.shape(), w.shape(), b.map(Value::shape))
@@ -1406,7 +1406,7 @@ mod tests {
             &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 9.0, 6.0],
         );
         let k = ("kernel_shape", ints(&[2, 3]));
-        let (y, ix) = maxpool(&attrs(&[k.clone()]), x.clone());
+        let (y, ix) = maxpool(&attrs(std::slice::from_ref(&k)), x.clone());
         assert_eq!(y, [0.0, 9.0]);
         assert_eq!(ix, [0.0, 6.0 + 4.0]);
         let (_, ix) = maxpool(&attrs(&[k, ("storage_order", AttrValue::Int(1))]), x);
@@ -1437,13 +1437,13 @@ mod tests {
         fails(
             "MaxPool",
             &Attributes::new(),
-            &[x.clone()],
+            std::slice::from_ref(&x),
             "kernel_shape is required",
         );
         fails(
             "MaxPool",
             &attrs(&[("kernel_shape", ints(&[2])), ("pads", ints(&[2, 0]))]),
-            &[x.clone()],
+            std::slice::from_ref(&x),
             "covers only padding",
         );
         fails(
@@ -1452,7 +1452,7 @@ mod tests {
                 ("kernel_shape", ints(&[2])),
                 ("storage_order", AttrValue::Int(2)),
             ]),
-            &[x.clone()],
+            std::slice::from_ref(&x),
             "storage_order",
         );
         fails(
@@ -1467,7 +1467,7 @@ mod tests {
     fn averagepool_counts_padding_only_when_asked() {
         let x = f(&[1, 1, 3], &[1.0, 2.0, 3.0]);
         let base = [("kernel_shape", ints(&[2])), ("pads", ints(&[1, 1]))];
-        let y = run1("AveragePool", &attrs(&base), &[x.clone()]);
+        let y = run1("AveragePool", &attrs(&base), std::slice::from_ref(&x));
         close(&y.data, &[1.0, 1.5, 2.5, 3.0], 0.0);
         let mut inc = base.to_vec();
         inc.push(("count_include_pad", AttrValue::Int(1)));
@@ -1490,7 +1490,7 @@ mod tests {
     fn averagepool_dilations_only_from_19() {
         let x = f(&[1, 1, 5], &[1.0, 2.0, 3.0, 4.0, 5.0]);
         let a = attrs(&[("kernel_shape", ints(&[2])), ("dilations", ints(&[2]))]);
-        let y = run1("AveragePool", &a, &[x.clone()]);
+        let y = run1("AveragePool", &a, std::slice::from_ref(&x));
         close(&y.data, &[2.0, 3.0, 4.0], 0.0);
         let e = run_at("AveragePool", 11, &a, &[Some(x.clone())]).unwrap_err();
         assert!(e.to_string().contains("unknown attribute dilations"), "{e}");
@@ -1503,7 +1503,7 @@ mod tests {
     fn global_pools_by_hand() {
         let x = f(&[1, 2, 2], &[1.0, 2.0, -3.0, -5.0]);
         let none = Attributes::new();
-        let out = run("GlobalAveragePool", &none, &[x.clone()])
+        let out = run("GlobalAveragePool", &none, std::slice::from_ref(&x))
             .unwrap()
             .remove(0);
         assert_eq!(out.value.shape(), &[1, 2, 1]);
