@@ -15,6 +15,7 @@
 
 mod activation;
 mod attention;
+mod conv;
 mod elementwise;
 mod half_io;
 mod indexing;
@@ -524,6 +525,17 @@ pub fn modes() -> Vec<Mode> {
         indexing::slice_negative_step_off_by_one(),
         indexing::pad_reflect_as_edge(),
         indexing::scatternd_reduction_ignored(),
+        // issue 17: convolution and pooling
+        fault(
+            "conv_pads_symmetric",
+            "Conv splits each axis's total padding evenly, ignoring asymmetric pads and SAME_LOWER",
+            Patch::new(&["Conv"], conv::pads_symmetric),
+        ),
+        fault(
+            "maxpool_ceil_ignored",
+            "MaxPool computes only the floor-mode windows; ceil_mode's extra windows keep -inf and index 0",
+            Patch::new(&["MaxPool"], conv::maxpool_ceil_ignored),
+        ),
     ];
     let (honest, faults) = subnormal::modes();
     let first_fault = all.iter().position(|m| m.expect != Expect::Pass);

@@ -262,6 +262,16 @@ const DEQUANTIZE_FROM: &[DType] = &[
     DType::F8E5M2,
 ];
 
+/// MaxPool's input dtypes: the floats, and int8/uint8 from opset 12.
+const MAXPOOL_TYPES: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I8,
+    DType::U8,
+];
+
 const fn op(
     name: &'static str,
     opset: &'static [i64],
@@ -400,6 +410,12 @@ pub const OPS: &[OpInfo] = &[
     op("EyeLike", &[9, 22], MOVABLE, (1, 1), 1),
     op("Trilu", &[14], MOVABLE, (1, 2), 1),
     op("ScatterND", &[11, 13, 16, 18], MOVABLE, (3, 3), 1),
+    // issue 17: convolution and pooling
+    op("Conv", &[11], FLOATS, (2, 3), 1),
+    op("MaxPool", &[11, 12], MAXPOOL_TYPES, (1, 1), 2),
+    op("AveragePool", &[11, 19], FLOATS, (1, 1), 1),
+    op("GlobalAveragePool", &[1], FLOATS, (1, 1), 1),
+    op("GlobalMaxPool", &[1], FLOATS, (1, 1), 1),
 ];
 
 /// Dtypes Resize moves (nearest) or interpolates (the floats): every dtype
@@ -516,7 +532,7 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         // The scale's dtype is the output's (ONNX opset 21 has no
         // output_dtype attribute for DequantizeLinear).
         "DequantizeLinear" => vec![inv.input(1)?.dtype],
-        "TopK" => vec![main, DType::I64],
+        "TopK" | "MaxPool" => vec![main, DType::I64],
         "Where" => vec![inv.input(1)?.dtype],
         "IsNaN" | "IsInf" => vec![DType::Bool],
         // issue 17: binary/variadic math, comparison, logic, bitwise
@@ -753,6 +769,17 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             want(inv, 1, &[DType::F16, DType::F32, DType::F64])?;
             want(inv, 2, &[DType::F32])?;
             want(inv, 3, &indices)?;
+        }
+        // issue 17: convolution and pooling
+        "Conv" => {
+            want(inv, 1, &same)?;
+            want(inv, 2, &same)?;
+        }
+        "MaxPool" if inv.opset < 12 => want(inv, 0, FLOATS)?,
+        "AveragePool" if inv.opset < 19 && inv.attrs.has("dilations") => {
+            return Err(BackendError::invalid(
+                "AveragePool: dilations is an attribute from opset 19 on",
+            ));
         }
         _ => {}
     }

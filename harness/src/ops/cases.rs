@@ -524,7 +524,7 @@ pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) ->
 /// The case space `op` declares in its family file, if it has one.
 pub fn space(op: Op) -> Option<CaseSpace> {
     use super::{
-        activation, attention, elementwise, indexing, linalg, logic, norm, normalize, quant,
+        activation, attention, conv, elementwise, indexing, linalg, logic, norm, normalize, quant,
         reduce, reduce_more, rope, shape, variadic,
     };
     let declare = match op {
@@ -647,6 +647,12 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::EyeLike => indexing::eye_like_cases,
         Op::Trilu => indexing::trilu_cases,
         Op::ScatterND => indexing::scatter_nd_cases,
+        // issue 17: convolution and pooling
+        Op::Conv => conv::conv_cases,
+        Op::MaxPool => conv::maxpool_cases,
+        Op::AveragePool => conv::averagepool_cases,
+        Op::GlobalAveragePool => conv::global_averagepool_cases,
+        Op::GlobalMaxPool => conv::global_maxpool_cases,
     };
     declare()
 }

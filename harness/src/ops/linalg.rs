@@ -223,7 +223,11 @@ const ABS_BLOCK_ELEMS: usize = 1 << 20;
 /// `a . b` and `|a| . |b|` for one pair of matrices.
 /// Without `magnitudes` (model runs, which never bound by them) the second
 /// product is skipped and the magnitude is left zero.
-fn product(a: ArrayView2<f64>, b: ArrayView2<f64>, magnitudes: bool) -> (Array2<f64>, Array2<f64>) {
+pub(super) fn product(
+    a: ArrayView2<f64>,
+    b: ArrayView2<f64>,
+    magnitudes: bool,
+) -> (Array2<f64>, Array2<f64>) {
     let mut value = Array2::zeros((a.nrows(), b.ncols()));
     gemm_acc(&a, &b, &mut value.view_mut());
     if !magnitudes {

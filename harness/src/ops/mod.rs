@@ -23,6 +23,7 @@ mod activation;
 mod attention;
 mod broadcast;
 pub mod cases;
+mod conv;
 mod elementwise;
 mod indexing;
 mod linalg;
@@ -316,6 +317,12 @@ registry! {
     EyeLike => indexing::EYE_LIKE,
     Trilu => indexing::TRILU,
     ScatterND => indexing::SCATTER_ND, older: [indexing::SCATTER_ND_11, indexing::SCATTER_ND_13, indexing::SCATTER_ND_16],
+    // issue 17: convolution and pooling
+    Conv => conv::CONV,
+    MaxPool => conv::MAXPOOL, older: [conv::MAXPOOL_11],
+    AveragePool => conv::AVERAGEPOOL, older: [conv::AVERAGEPOOL_11],
+    GlobalAveragePool => conv::GLOBAL_AVERAGEPOOL,
+    GlobalMaxPool => conv::GLOBAL_MAXPOOL,
 }
 
 impl Op {

@@ -45,7 +45,7 @@ pub fn less_or_equal_as_less(l: &mut Loaded<'_>) -> Result<Vec<Tensor>, BackendE
         opset: l.call.opset,
         attrs: Attrs(&l.attrs),
         inputs: &l.inputs,
-        outputs: 1,
+        outputs: l.call.output_specs.len(),
     };
     Ok(vec![logic::compare(&args)?])
 }

@@ -14,6 +14,7 @@
 
 pub mod activation;
 pub mod attention;
+pub mod conv;
 pub mod elementwise;
 pub mod fast;
 pub mod linalg;
@@ -177,6 +178,12 @@ pub fn run_checked(
         "EyeLike" => one(shaping::eye_like(&args)),
         "Trilu" => one(shaping::trilu(&args)),
         "ScatterND" => one(shaping::scatter_nd(&args)),
+        // issue 17: convolution and pooling
+        "Conv" => one(conv::conv(&args)),
+        "MaxPool" => conv::maxpool(&args),
+        "AveragePool" => one(conv::average_pool(&args)),
+        "GlobalAveragePool" => one(conv::global_pool(&args, false)),
+        "GlobalMaxPool" => one(conv::global_pool(&args, true)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -268,7 +275,7 @@ pub(crate) mod testing {
             .and_then(|m| m.as_ref())
             .map_or(DType::F32, |m| m.dtype);
         match op {
-            "TopK" => vec![main, DType::I64],
+            "TopK" | "MaxPool" => vec![main, DType::I64],
             "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or"
             | "Xor" => vec![DType::Bool],
             "ArgMax" | "ArgMin" => vec![DType::I64],
