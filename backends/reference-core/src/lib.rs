@@ -267,7 +267,7 @@ mod tests {
                 op.name
             );
         }
-        assert!(m.contains("{\"domain\": \"\", \"op\": \"TopK\", \"opsets\": [11], \"dtypes\": [\"f32\", \"f16\", \"bf16\", \"f64\", \"i64\", \"i32\", \"i16\", \"u16\", \"i8\", \"u8\"]}"));
+        assert!(m.contains("{\"domain\": \"\", \"op\": \"TopK\", \"opsets\": [11], \"dtypes\": [\"f32\", \"f16\", \"bf16\", \"f64\", \"i64\", \"i32\", \"i16\", \"u16\", \"i8\", \"u8\", \"u32\", \"u64\"]}"));
         // Balanced braces and brackets: a cheap well-formedness check.
         assert_eq!(m.matches('{').count(), m.matches('}').count());
         assert_eq!(m.matches('[').count(), m.matches(']').count());
@@ -311,7 +311,7 @@ mod tests {
         assert_eq!(run_err, e);
 
         let cases = [
-            inv("Conv", 11, &[], vec![meta(DType::F32)], DType::F32),
+            inv("ConvTranspose", 11, &[], vec![meta(DType::F32)], DType::F32),
             inv("Relu", 6, &[], vec![meta(DType::F32)], DType::F32),
             inv("Exp", 13, &[], vec![meta(DType::I32)], DType::I32),
             inv(

@@ -91,22 +91,24 @@ declared_bf16_inputs, flush_to_zero, flash_attention2, tf32_attention_declared, 
 half_io_f32_accumulate, flush_inputs_declared, flush_both_declared, \
 matmul_tail_unwritten, matmul_tail_short_k, softmax_no_max, logsoftmax_of_softmax, \
 layernorm_unbiased, norm_eps_outside_sqrt, norm_reads_past_row, gelu_tanh_for_erf, \
-rope_pairing_swapped, causal_mask_missing, causal_off_by_one, attention_scale_1_over_d, \
-attention_softcap_ignored, gqa_head_modulo, broadcast_rows, \
+rope_pairing_swapped, causal_mask_missing, causal_off_by_one, \
+attention_scale_1_over_d, attention_softcap_ignored, gqa_head_modulo, broadcast_rows, \
 attention_mask_before_softcap, causal_ignores_past, softmax_axis_by_size, \
 broadcast_leading_one, half_running_accumulator, attention_bf16_scores_f32, \
 strides_ignored, bf16_truncation, tf32_declared_bf16_inputs, bf16_accumulator, \
 half_accumulator, tf32_undeclared, reducemax_drops_nan, reducemean_wrong_count, \
 topk_ties_reversed, gemm_beta_ignored, cast_int_saturates, transpose_inverse_perm, \
 concat_negative_axis, where_tiled_condition, exp_low_degree, tanh_cancellation, \
-softplus_unguarded, sigmoid_f16_naive, flush_outputs_undeclared, \
-flush_inputs_undeclared, activation_f32_formulas, round_half_away, \
-hardsigmoid_default_alpha_wrong, atanh_asymmetric, clip_nan_dropped, cache_outputs, segfault, abort, exit0, infinite_loop, sleep, \
 softplus_unguarded, sigmoid_f16_naive, variadic_sum_reversed, mod_sign_of_dividend, \
-max_nan_dropped, less_or_equal_as_less, flush_outputs_undeclared, flush_inputs_undeclared, \
-cache_outputs, segfault, abort, exit0, infinite_loop, sleep, \
-write_past_output, write_input, unwritten_output, leak, unknown_status, no_nul_message, \
-init_crash, async_stream, async_sync_fails, async_sync_hangs";
+max_nan_dropped, less_or_equal_as_less, batchnorm_eps_outside_sqrt, \
+argmax_last_on_ties, cumsum_exclusive_ignored, resize_half_pixel_as_asymmetric, \
+resize_nearest_floor_for_round, slice_negative_step_off_by_one, pad_reflect_as_edge, \
+scatternd_reduction_ignored, conv_pads_symmetric, maxpool_ceil_ignored, \
+flush_outputs_undeclared, flush_inputs_undeclared, activation_f32_formulas, \
+round_half_away, hardsigmoid_default_alpha_wrong, atanh_asymmetric, clip_nan_dropped, \
+cache_outputs, segfault, abort, exit0, infinite_loop, sleep, write_past_output, \
+write_input, unwritten_output, leak, unknown_status, no_nul_message, init_crash, \
+async_stream, async_sync_fails, async_sync_hangs";
 
 fn parse_budget(s: &str) -> Result<u64, String> {
     crate::run::plan::parse_size(s)
