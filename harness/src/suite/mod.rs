@@ -296,10 +296,20 @@ impl Default for Distribution {
 /// serde-saphyr rejects non-finite floats read through `deserialize_any`
 /// unless told otherwise.
 pub(crate) fn yaml_options() -> serde_saphyr::Options {
+    // The parser's default node and event budgets (250 000 nodes) are below
+    // what a suite file of literal values holds within MAX_FILE_BYTES (ONNX's
+    // node tests carry inputs of 32 768 values, several per file). Every node
+    // takes at least two bytes of the file ("1,"), so the file cap already
+    // bounds them: the budgets follow from it.
+    let bytes = usize::try_from(MAX_FILE_BYTES).unwrap_or(usize::MAX);
     serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
         non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
+        budget: serde_saphyr::budget! {
+            max_nodes: bytes / 2,
+            max_events: bytes,
+        },
     }
 }
 

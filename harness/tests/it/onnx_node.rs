@@ -116,13 +116,34 @@ fn onnx_node_tests_convert_and_the_oracle_and_reference_agree_with_onnx() {
     // The oracle agrees with ONNX on every converted test (the issue's
     // target; a mismatch is a finding to fix, in the oracle or the
     // converter), and the reference backend passes whatever it supports.
+    // The exceptions are ONNX's own errata, each checked by hand: they stay
+    // `oracle_mismatch` in every run (never passed silently), and each must
+    // still be one, so the list cannot go stale.
+    const ONNX_ERRATA: &[(&str, &str)] = &[(
+        "onnx_node.averagepool.f32.test_averagepool_2d_ceil_last_window_starts_on_pad",
+        "the published outputs are typed by hand to four digits: channel 0 averages \
+         (0.858 + 0.0786 + 0.2692 + 0.1537) / 9 = 0.151056, published 0.1511",
+    )];
+    let erratum = |c: &serde_json::Value| ONNX_ERRATA.iter().any(|(id, _)| c["id"] == *id);
     let bad: Vec<String> = cases
         .iter()
-        .filter(|c| !matches!(c["status"].as_str(), Some("pass" | "warn" | "unsupported")))
+        .filter(|c| {
+            let ok = matches!(c["status"].as_str(), Some("pass" | "warn" | "unsupported"));
+            !ok && !(erratum(c) && c["status"] == "oracle_mismatch")
+        })
         .map(|c| format!("{} {}: {}", c["id"], c["status"], c["message"]))
         .collect();
     assert!(bad.is_empty(), "{}\n{}", bad.join("\n"), o.stdout);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    for (id, why) in ONNX_ERRATA {
+        let c = cases.iter().find(|c| c["id"] == *id);
+        assert!(
+            c.is_some_and(|c| c["status"] == "oracle_mismatch"),
+            "{id} is listed as an ONNX erratum ({why}) but is {:?}",
+            c.map(|c| &c["status"])
+        );
+    }
+    // An oracle mismatch is never a conformant run.
+    assert_eq!(o.code, 1, "{}", o.stderr);
     // Each case recorded the oracle's comparison with ONNX's outputs, the
     // unsupported ones too (the oracle is judged before the backend is asked).
     for c in cases {

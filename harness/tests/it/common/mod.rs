@@ -132,3 +132,22 @@ pub fn fetch_models() {
         );
     });
 }
+
+/// Whether `info`'s text says that, of all the op x dtype pairs it probed,
+/// exactly `supported` are supported and the rest unsupported, with no
+/// query error or manifest mismatch. The total follows the suites, which
+/// grow with every operator, so it is read from the line, not written here.
+pub fn capabilities_line_says(text: &str, supported: usize) -> bool {
+    text.lines().any(|line| {
+        let Some((total, rest)) = line.split_once(" op x dtype: ") else {
+            return false;
+        };
+        let Ok(total) = total.trim().parse::<usize>() else {
+            return false;
+        };
+        rest.starts_with(&format!(
+            "{supported} supported, 0 emulated, {} unsupported, 0 query errors; 0 manifest mismatches",
+            total.saturating_sub(supported)
+        ))
+    })
+}
