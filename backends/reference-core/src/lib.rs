@@ -267,7 +267,7 @@ mod tests {
                 op.name
             );
         }
-        assert!(m.contains("{\"domain\": \"\", \"op\": \"TopK\", \"opsets\": [11], \"dtypes\": [\"f32\", \"f16\", \"bf16\", \"f64\", \"i64\", \"i32\", \"i16\", \"u16\", \"i8\", \"u8\", \"u32\", \"u64\"]}"));
+        assert!(m.contains("{\"domain\": \"\", \"op\": \"TopK\", \"opsets\": [11], \"dtypes\": [\"f32\", \"f16\", \"bf16\", \"f64\", \"i8\", \"u8\", \"i16\", \"u16\", \"i32\", \"u32\", \"i64\", \"u64\"]}"));
         // Balanced braces and brackets: a cheap well-formedness check.
         assert_eq!(m.matches('{').count(), m.matches('}').count());
         assert_eq!(m.matches('[').count(), m.matches(']').count());

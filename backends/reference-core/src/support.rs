@@ -131,21 +131,6 @@ const FLOATS_AND_INTS: &[DType] = &[
     DType::I32,
     DType::I64,
 ];
-/// Dtypes TopK orders: the floats and every integer the backend stores.
-const ORDERED: &[DType] = &[
-    DType::F32,
-    DType::F16,
-    DType::BF16,
-    DType::F64,
-    DType::I64,
-    DType::I32,
-    DType::I16,
-    DType::U16,
-    DType::I8,
-    DType::U8,
-    DType::U32,
-    DType::U64,
-];
 /// Every integer dtype.
 const INTS: &[DType] = &[
     DType::I8,
@@ -157,7 +142,8 @@ const INTS: &[DType] = &[
     DType::I64,
     DType::U64,
 ];
-/// Add, Sub, Mul, Div: the floats and every integer dtype.
+/// Add, Sub, Mul, Div, and the values TopK orders: the floats and every
+/// integer dtype.
 const ARITHMETIC: &[DType] = &[
     DType::F32,
     DType::F16,
@@ -321,7 +307,7 @@ pub const OPS: &[OpInfo] = &[
     op("Concat", &[13], MOVABLE, (1, usize::MAX), 1),
     op("Where", &[16], MOVABLE, (3, 3), 1),
     op("Cast", &[21], MOVABLE, (1, 1), 1),
-    op("TopK", &[11], ORDERED, (2, 2), 2),
+    op("TopK", &[11], ARITHMETIC, (2, 2), 2),
     op("RotaryEmbedding", &[23], FLOATS, (3, 4), 1),
     op("Attention", &[23], FLOATS, (3, 6), 1),
     op("QuantizeLinear", &[21], QUANTIZE_FROM, (2, 3), 1),

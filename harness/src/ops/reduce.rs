@@ -506,11 +506,18 @@ pub(super) fn shape_with_axis(rank: usize, axis: usize, size: usize, eq: bool) -
 /// 1, the reduced axis 0 (where the reduction allows it), 1, prime, 1024
 /// and 4096 long, equal and distinct dims, every layout.
 fn reduce_space(empty: bool) -> Option<CaseSpace> {
-    let sizes: &[&str] = if empty {
+    let sizes: &'static [&'static str] = if empty {
         &["n0", "n1", "prime", "w1024", "w4096"]
     } else {
         &["n1", "prime", "w1024", "w4096"]
     };
+    reduce_space_with(Fill::Default, sizes)
+}
+
+/// [`reduce_space`] with the input values from `fill` and the reduced
+/// axis' sizes from `sizes` (the Reduce* ops of `reduce_more.rs` need
+/// positive values, or values near 1, so that their results stay finite).
+pub(super) fn reduce_space_with(fill: Fill, sizes: &'static [&'static str]) -> Option<CaseSpace> {
     Some(CaseSpace {
         factors: vec![
             Factor::dtypes(cases::FLOATS),
@@ -524,7 +531,7 @@ fn reduce_space(empty: bool) -> Option<CaseSpace> {
             Factor::new("dims", &["eqdims", "distinct"]),
             cases::layout_factor(),
         ],
-        build: Box::new(|p: &Pick| {
+        build: Box::new(move |p: &Pick| {
             let rank = cases::rank_of(p.get("rank"));
             let size = axis_size(p.get("size"));
             let eq = p.is("dims", "eqdims");
@@ -541,6 +548,7 @@ fn reduce_space(empty: bool) -> Option<CaseSpace> {
                 .as_ref()
                 .map_or(rank - 1, |a| cases::resolve(a[0], rank));
             let x = GenInput::new(p.dtype(), shape_with_axis(rank, first, size, eq))
+                .fill(fill.clone())
                 .stored(Storage::from_level(p.get("layout")));
             let mut inputs = vec![x.some()];
             if let Some(a) = axes {

@@ -686,51 +686,7 @@ use super::reduce::{axis_size, shape_with_axis};
 /// dims, every layout; values from `fill` (positive for ReduceLogSum, near
 /// 1 for ReduceProd, so that long products neither vanish nor overflow).
 fn reduce_more_space(fill: Fill, sizes: &'static [&'static str]) -> Option<CaseSpace> {
-    Some(CaseSpace {
-        factors: vec![
-            Factor::dtypes(cases::FLOATS),
-            Factor::new("rank", &["r1", "r2", "r3", "r4"]),
-            Factor::new(
-                "axes",
-                &["first", "last", "mid", "neg", "neglast", "two", "all"],
-            ),
-            Factor::new("keepdims", &["keep1", "keep0"]),
-            Factor::new("size", sizes),
-            Factor::new("dims", &["eqdims", "distinct"]),
-            cases::layout_factor(),
-        ],
-        build: Box::new(move |p: &Pick| {
-            let rank = cases::rank_of(p.get("rank"));
-            let size = axis_size(p.get("size"));
-            let eq = p.is("dims", "eqdims");
-            if eq && size > 64 {
-                return None;
-            }
-            let axes: Option<Vec<i64>> = match p.get("axes") {
-                "all" => None,
-                "two" if rank >= 2 => Some(vec![0, rank as i64 - 1]),
-                "two" => return None,
-                level => Some(vec![cases::axis_of(level, rank)?]),
-            };
-            let first = axes
-                .as_ref()
-                .map_or(rank - 1, |a| cases::resolve(a[0], rank));
-            let x = GenInput::new(p.dtype(), shape_with_axis(rank, first, size, eq))
-                .fill(fill.clone())
-                .stored(Storage::from_level(p.get("layout")));
-            let mut inputs = vec![x.some()];
-            if let Some(a) = axes {
-                let n = a.len();
-                inputs.push(
-                    GenInput::values(DType::I64, a.into_iter().map(|v| v as f64).collect())
-                        .shaped(vec![n])
-                        .some(),
-                );
-            }
-            let keep = i64::from(p.is("keepdims", "keep1"));
-            Some(GenCase::new(inputs).int("keepdims", keep))
-        }),
-    })
+    super::reduce::reduce_space_with(fill, sizes)
 }
 
 /// Every size class, the empty axis included.
