@@ -161,7 +161,7 @@ const ARITHMETIC: &[DType] = &[
 /// The numeric types the comparisons, Max, Min and Mod take (ONNX's
 /// `tensor(numeric)` without fp8): the same list as [`ARITHMETIC`].
 const NUMERIC: &[DType] = ARITHMETIC;
-/// Equal's: the numeric types and bool.
+/// Equal's, and ReduceMax/ReduceMin-20's: the numeric types and bool.
 const COMPARABLE: &[DType] = &[
     DType::F32,
     DType::F16,
@@ -296,7 +296,7 @@ pub const OPS: &[OpInfo] = &[
     op("Gemm", &[13], FLOATS, (2, 3), 1),
     op("ReduceSum", &[11, 13], FLOATS, (1, 2), 1),
     op("ReduceMean", &[11, 13, 18], FLOATS, (1, 2), 1),
-    op("ReduceMax", &[11, 12, 13, 18], FLOATS, (1, 2), 1),
+    op("ReduceMax", &[11, 12, 13, 18, 20], COMPARABLE, (1, 2), 1),
     op("Softmax", &[13], FLOATS, (1, 1), 1),
     op("LogSoftmax", &[13], FLOATS, (1, 1), 1),
     op("LayerNormalization", &[17], FLOATS, (2, 3), 1),
@@ -366,7 +366,7 @@ pub const OPS: &[OpInfo] = &[
     op("BitwiseNot", &[18], INTS, (1, 1), 1),
     // issue 17: normalization and reductions
     op("BatchNormalization", &[9, 14, 15], FLOATS, (5, 5), 1),
-    op("ReduceMin", &[11, 12, 13, 18], FLOATS, (1, 2), 1),
+    op("ReduceMin", &[11, 12, 13, 18, 20], COMPARABLE, (1, 2), 1),
     op("ReduceProd", &[11, 13, 18], FLOATS, (1, 2), 1),
     op("ReduceL1", &[11, 13, 18], FLOATS, (1, 2), 1),
     op("ReduceL2", &[11, 13, 18], FLOATS, (1, 2), 1),
@@ -390,7 +390,7 @@ pub const OPS: &[OpInfo] = &[
     op("Expand", &[8, 13], MOVABLE, (2, 2), 1),
     op("Tile", &[6, 13], MOVABLE, (2, 2), 1),
     op("ConstantOfShape", &[9], &[DType::I64], (1, 1), 1),
-    op("Range", &[11], RANGE, (3, 3), 1),
+    op("Range", &[11, 27], RANGE, (3, 3), 1),
     op("Pad", &[11, 13, 18, 19], MOVABLE, (2, 4), 1),
     op("Split", &[11, 13, 18], MOVABLE, (1, 2), usize::MAX),
     op("EyeLike", &[9, 22], MOVABLE, (1, 1), 1),
@@ -427,7 +427,15 @@ fn axes_input_since(op: &str) -> i64 {
 }
 
 /// Range's dtypes (ONNX also allows int16; the harness does not make it).
-const RANGE: &[DType] = &[DType::F32, DType::F64, DType::I32, DType::I64, DType::I16];
+const RANGE: &[DType] = &[
+    DType::F32,
+    DType::F64,
+    DType::F16,
+    DType::BF16,
+    DType::I32,
+    DType::I64,
+    DType::I16,
+];
 
 /// The table entry for `name`.
 pub fn find(name: &str) -> Option<&'static OpInfo> {

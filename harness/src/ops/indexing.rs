@@ -43,6 +43,19 @@ const T_RANGE: TypeVar = TypeVar {
     name: "T",
     allowed: &[DType::F32, DType::F64, DType::I16, DType::I32, DType::I64],
 };
+/// Range-27 adds the half floats.
+const T_RANGE_27: TypeVar = TypeVar {
+    name: "T",
+    allowed: &[
+        DType::F32,
+        DType::F64,
+        DType::F16,
+        DType::BF16,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+    ],
+};
 
 /// A shape rule's value reader.
 type Values<'a> = &'a mut dyn FnMut(usize) -> Vec<f64>;
@@ -279,6 +292,17 @@ pub(super) const CONSTANT_OF_SHAPE: OpDef = def(
     constant_of_shape_shape,
 );
 pub(super) const RANGE: OpDef = def(
+    "Range",
+    27,
+    fixed(3, 0),
+    &["start", "limit", "delta"],
+    &[T_RANGE_27, T_RANGE_27, T_RANGE_27],
+    1,
+    &[("stash_type", AttrType::Int)],
+    range_eval,
+    range_shape,
+);
+pub(super) const RANGE_11: OpDef = def(
     "Range",
     11,
     fixed(3, 0),
@@ -967,21 +991,33 @@ fn range_shape(_: &Attributes, inputs: &[Option<TypedShape>], values: Values<'_>
     Ok(vec![(*dtype, vec![n])])
 }
 
-/// Range (11): `start + i * delta` for `i` below the count. Integer results
-/// wrap into the dtype; float results are rounded once into it (the value
-/// is defined as the sum, which f64 holds exactly for the suites' inputs).
+/// Range (11, 27): `start + i * delta` for `i` below the count. Integer
+/// results wrap into the dtype; f32 and f64 results are rounded once into
+/// it (the value is defined as the sum, which f64 holds exactly for the
+/// suites' inputs). f16 and bf16 (27) compute in `stash_type` as the spec's
+/// pseudo-code does (f32 by default, or f64): `i * delta`, then `start +`
+/// it, each rounded in the stash type, then the result into the dtype.
 fn range_eval(call: &Call) -> Result<Vec<Output>> {
     let dtype = call.input(0)?.dtype;
+    let stash = match dtype {
+        DType::F16 | DType::BF16 => Some(match call.int("stash_type", 1)? {
+            1 => DType::F32,
+            11 => DType::F64,
+            other => {
+                return Err(call.err(format!(
+                    "stash_type {other} is neither 1 (float) nor 11 (double)"
+                )));
+            }
+        }),
+        _ => None,
+    };
     let (start, delta, n) =
         range_plan(&call.typed_shapes(), &mut |i| call.values(i)).map_err(|m| call.err(m))?;
     let v: Vec<f64> = (0..n)
-        .map(|i| {
-            let x = start + i as f64 * delta;
-            if dtype.is_float() {
-                round_to(dtype, x)
-            } else {
-                super::wrap_int(dtype, x)
-            }
+        .map(|i| match stash {
+            Some(s) => round_to(dtype, round_to(s, start + round_to(s, i as f64 * delta))),
+            None if dtype.is_float() => round_to(dtype, start + i as f64 * delta),
+            None => super::wrap_int(dtype, start + i as f64 * delta),
         })
         .collect();
     let y = ArrayD::from_shape_vec(IxDyn(&[n]), v).expect("1-D");

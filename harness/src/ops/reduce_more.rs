@@ -3,7 +3,8 @@
 //! at 11, as an input from 18), the attribute-axes versions of ReduceSum,
 //! ReduceMean and ReduceMax (11), ArgMax and ArgMin (11; 12 adds
 //! select_last_index), CumSum (11) and Hardmax (11 coerces the input to
-//! 2-D; 13 works along one axis).
+//! 2-D; 13 works along one axis), and ReduceMax/ReduceMin-20 (bool
+//! admitted).
 //!
 //! Opsets 12 and 13 of the Reduce* ops, ArgMax/ArgMin 13 and CumSum 14 only
 //! widened the admitted dtypes; the versions here admit every numeric dtype
@@ -14,7 +15,7 @@ use ndarray::{ArrayD, ArrayViewMut1, Axis, IxDyn};
 
 use super::reduce::{self, Reduction, reduce_axes, reduce_shape, reduced_terms};
 use super::rules::{self, no_sum, per_input_element};
-use super::spec::{T_FLOAT, T_IND, T_NUMERIC, fixed};
+use super::spec::{T_FLOAT, T_IND, T_NUMERIC, TypeVar, fixed};
 use super::{
     AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape, Value,
     finish,
@@ -102,6 +103,44 @@ pub(super) const REDUCE_MIN_11: OpDef = reduce_def(
     |c| Ok(vec![reduce_more(c, More::Min)?]),
     CheckPolicy::Exact,
 );
+/// What ReduceMax-20 and ReduceMin-20 admit: every numeric dtype and bool
+/// (ordered `false < true`).
+const T_NUMERIC_BOOL: TypeVar = TypeVar {
+    name: "T",
+    allowed: &[
+        DType::F64,
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::F8E4M3FN,
+        DType::F8E5M2,
+        DType::I8,
+        DType::U8,
+        DType::I16,
+        DType::U16,
+        DType::I32,
+        DType::U32,
+        DType::I64,
+        DType::U64,
+        DType::Bool,
+    ],
+};
+
+/// ReduceMax/ReduceMin at 20: 18's signature, bool admitted. A bool holds
+/// 0 or 1, so the maximum is "any" and the minimum "all", and an empty set
+/// gives the dtype's lowest (false) or highest (true) value.
+const fn extreme_20(name: &'static str, oracle: super::OracleFn) -> OpDef {
+    let mut def = reduce_def(name, 20, oracle, CheckPolicy::Exact);
+    def.spec.input_types = &[T_NUMERIC_BOOL, T_IND];
+    def
+}
+/// ReduceMax-20: bool admitted. Exact.
+pub(super) const REDUCE_MAX_20: OpDef =
+    extreme_20("ReduceMax", |c| Ok(vec![reduce::reduce(c, Reduction::Max)?]));
+/// ReduceMin-20: bool admitted. Exact.
+pub(super) const REDUCE_MIN_20: OpDef =
+    extreme_20("ReduceMin", |c| Ok(vec![reduce_more(c, More::Min)?]));
+
 /// A product of n factors: each multiplication rounds relatively, so `M =
 /// |y|` with the worst-case growth `c = 4 + n` (no cancellation, no random
 /// walk to count on: the roundings of a product all scale the result).

@@ -15,7 +15,7 @@ fn abs<T: Real>(v: T) -> T {
     if v < T::ZERO { -v } else { v }
 }
 
-/// The seven reductions on floats. With `noop_with_empty_axes=1` and no
+/// The seven reductions on floats; ReduceMin also on integers and bool. With `noop_with_empty_axes=1` and no
 /// axes, every element is reduced alone (ReduceSumSquare squares it,
 /// ReduceL1/L2 take |x|, ReduceLogSum its log), as ONNX's reference does.
 pub fn reduce(args: &Args<'_>) -> Result<Tensor, BackendError> {
@@ -41,6 +41,10 @@ pub fn reduce(args: &Args<'_>) -> Result<Tensor, BackendError> {
     // For each input element (row-major) the output slot it folds into.
     let slot = broadcast_offsets(&kept, &x.shape)?;
     let outputs: usize = kept.iter().product();
+    if args.op == "ReduceMin" && !x.dtype().is_float() {
+        let out = super::reduce::integer_extremes(x, &slot, outputs, false)?;
+        return super::logic::from_ints(x.dtype(), out_shape, out);
+    }
     with_real!(x.dtype(), T => {
         let v = x.to_real::<T>()?;
         let out: Vec<T> = match args.op {
