@@ -225,9 +225,8 @@ impl Plan {
             for sym in term {
                 match *sym {
                     Sym::Ellipsis => {
-                        for d in 0..e {
+                        for (d, label_size) in sizes.iter_mut().enumerate().take(e) {
                             let n = shape[axis];
-                            let label_size = &mut sizes[d];
                             let broadcast = match *label_size {
                                 None => {
                                     *label_size = Some(n);
@@ -897,12 +896,20 @@ mod tests {
     #[test]
     fn repeated_letters_take_diagonals_and_traces() {
         let a = f(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
-        close(&einsum1("ii->i", &[a.clone()]).value.data, &[1.0, 4.0], 0.0);
-        let trace = einsum1("ii", &[a.clone()]);
+        close(
+            &einsum1("ii->i", std::slice::from_ref(&a)).value.data,
+            &[1.0, 4.0],
+            0.0,
+        );
+        let trace = einsum1("ii", std::slice::from_ref(&a));
         assert_eq!(trace.value.shape(), &[] as &[usize]);
         close(&trace.value.data, &[5.0], 0.0);
         // A full sum and a column sum.
-        close(&einsum1("ij->", &[a.clone()]).value.data, &[10.0], 0.0);
+        close(
+            &einsum1("ij->", std::slice::from_ref(&a)).value.data,
+            &[10.0],
+            0.0,
+        );
         close(&einsum1("ij->j", &[a]).value.data, &[4.0, 6.0], 0.0);
     }
 
@@ -916,7 +923,7 @@ mod tests {
         close(&out.value.data, &[1.0, 3.0, 5.0, 2.0, 4.0, 6.0], 0.0);
         // Implicit: ellipsis dims first, then the once-only letters.
         let t = f(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-        let out = einsum1("i...", &[t.clone()]);
+        let out = einsum1("i...", std::slice::from_ref(&t));
         assert_eq!(out.value.shape(), &[3, 2]);
         close(&out.value.data, &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0], 0.0);
         // Upper case sorts before lower case.

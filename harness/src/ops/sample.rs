@@ -6,8 +6,8 @@
 //! `l` the block at row-major position `l` of the grid of blocks; block
 //! `b`, offset `k` lands at `b · stride - pad_begin + k · dilation` along
 //! each axis, and taps outside the image are dropped. The grid of blocks
-//! has `(image + pad_begin + pad_end - dilation (block - 1) - 1) / stride
-//! + 1` positions per axis, and `L` must be their product. The spec says
+//! has `1 + (image + pad_begin + pad_end - dilation (block - 1) - 1) /
+//! stride` positions per axis, and `L` must be their product. The spec says
 //! `image_shape` and `block_shape` hold at least two values; the oracle
 //! holds calls to that.
 //!
@@ -165,7 +165,7 @@ impl Fold {
         let dilations = per_axis(attrs, "dilations", n, 1, 1)?;
         let pads = per_axis(attrs, "pads", 2 * n, 0, 0)?;
         let kernel: usize = block.iter().product();
-        if input[1] % kernel != 0 {
+        if !input[1].is_multiple_of(kernel) {
             return Err(format!(
                 "input's dimension 1 ({}) is not a multiple of prod(block_shape) = {kernel}",
                 input[1]
