@@ -16,6 +16,7 @@
 mod activation;
 mod attention;
 mod conv;
+mod einsum;
 mod elementwise;
 mod half_io;
 mod indexing;
@@ -535,6 +536,12 @@ pub fn modes() -> Vec<Mode> {
             "maxpool_ceil_ignored",
             "MaxPool computes only the floor-mode windows; ceil_mode's extra windows keep -inf and index 0",
             Patch::new(&["MaxPool"], conv::maxpool_ceil_ignored),
+        ),
+        // issue 17: linear algebra and spatial sampling
+        fault(
+            "det_without_pivoting",
+            "Det eliminates without row exchanges: a zero or tiny leading pivot divides by it",
+            Patch::new(&["Det"], einsum::det_without_pivoting),
         ),
     ];
     let (honest, faults) = subnormal::modes();

@@ -402,6 +402,25 @@ pub const OPS: &[OpInfo] = &[
     op("AveragePool", &[11, 19], FLOATS, (1, 1), 1),
     op("GlobalAveragePool", &[1], FLOATS, (1, 1), 1),
     op("GlobalMaxPool", &[1], FLOATS, (1, 1), 1),
+    // issue 17: linear algebra and spatial sampling
+    op("Einsum", &[12], EINSUM_TYPES, (1, usize::MAX), 1),
+    op("Det", &[11, 22], FLOATS, (1, 1), 1),
+    op("Col2Im", &[18], ARITHMETIC, (3, 3), 1),
+];
+
+/// Einsum's dtypes (ONNX's `T`: no bfloat16).
+const EINSUM_TYPES: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::F64,
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::U32,
+    DType::I64,
+    DType::U64,
 ];
 
 /// Dtypes Resize moves (nearest) or interpolates (the floats): every dtype
@@ -770,6 +789,17 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             want(inv, 2, &same)?;
         }
         "MaxPool" if inv.opset < 12 => want(inv, 0, FLOATS)?,
+        // issue 17: linear algebra and spatial sampling
+        "Einsum" => {
+            for i in 1..inv.inputs.len() {
+                want(inv, i, &same)?;
+            }
+        }
+        "Col2Im" => {
+            want(inv, 1, &indices)?;
+            want(inv, 2, &indices)?;
+        }
+        "Det" if inv.opset < 22 => want(inv, 0, &[DType::F32, DType::F16, DType::F64])?,
         "AveragePool" if inv.opset < 19 && inv.attrs.has("dilations") => {
             return Err(BackendError::invalid(
                 "AveragePool: dilations is an attribute from opset 19 on",

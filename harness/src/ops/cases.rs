@@ -524,8 +524,8 @@ pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) ->
 /// The case space `op` declares in its family file, if it has one.
 pub fn space(op: Op) -> Option<CaseSpace> {
     use super::{
-        activation, attention, conv, elementwise, indexing, linalg, logic, norm, normalize, quant,
-        reduce, reduce_more, rope, shape, variadic,
+        activation, attention, conv, einsum, elementwise, indexing, linalg, logic, norm, normalize,
+        quant, reduce, reduce_more, rope, sample, shape, variadic,
     };
     let declare = match op {
         Op::Add => elementwise::add_cases,
@@ -653,6 +653,10 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::AveragePool => conv::averagepool_cases,
         Op::GlobalAveragePool => conv::global_averagepool_cases,
         Op::GlobalMaxPool => conv::global_maxpool_cases,
+        // issue 17: linear algebra and spatial sampling
+        Op::Einsum => einsum::einsum_cases,
+        Op::Det => einsum::det_cases,
+        Op::Col2Im => sample::col2im_cases,
     };
     declare()
 }

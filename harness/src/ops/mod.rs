@@ -24,6 +24,7 @@ mod attention;
 mod broadcast;
 pub mod cases;
 mod conv;
+mod einsum;
 mod elementwise;
 mod indexing;
 mod linalg;
@@ -37,6 +38,7 @@ mod reduce_more;
 mod resize;
 mod rope;
 mod rules;
+mod sample;
 mod shape;
 mod spec;
 mod variadic;
@@ -323,6 +325,10 @@ registry! {
     AveragePool => conv::AVERAGEPOOL, older: [conv::AVERAGEPOOL_11],
     GlobalAveragePool => conv::GLOBAL_AVERAGEPOOL,
     GlobalMaxPool => conv::GLOBAL_MAXPOOL,
+    // issue 17: linear algebra and spatial sampling
+    Einsum => einsum::EINSUM,
+    Det => einsum::DET, older: [einsum::DET_11],
+    Col2Im => sample::COL2IM,
 }
 
 impl Op {

@@ -15,6 +15,7 @@
 pub mod activation;
 pub mod attention;
 pub mod conv;
+pub mod einsum;
 pub mod elementwise;
 pub mod fast;
 pub mod linalg;
@@ -27,6 +28,7 @@ pub mod reduce;
 pub mod reduce_more;
 pub mod resize;
 pub mod rope;
+pub mod sample;
 pub mod shaping;
 pub mod topk;
 pub mod variadic;
@@ -184,6 +186,10 @@ pub fn run_checked(
         "AveragePool" => one(conv::average_pool(&args)),
         "GlobalAveragePool" => one(conv::global_pool(&args, false)),
         "GlobalMaxPool" => one(conv::global_pool(&args, true)),
+        // issue 17: linear algebra and spatial sampling
+        "Einsum" => one(einsum::einsum(&args)),
+        "Det" => one(einsum::det(&args)),
+        "Col2Im" => one(sample::col2im(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
