@@ -402,6 +402,10 @@ pub const OPS: &[OpInfo] = &[
     op("AveragePool", &[11, 19], FLOATS, (1, 1), 1),
     op("GlobalAveragePool", &[1], FLOATS, (1, 1), 1),
     op("GlobalMaxPool", &[1], FLOATS, (1, 1), 1),
+    // issue 17: recurrent
+    op("LSTM", &[7, 14, 22], FLOATS, (3, 8), 3),
+    op("GRU", &[7, 14, 22], FLOATS, (3, 6), 2),
+    op("RNN", &[7, 14, 22], FLOATS, (3, 6), 2),
 ];
 
 /// Dtypes Resize moves (nearest) or interpolates (the floats): every dtype
@@ -531,6 +535,8 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "ConstantOfShape" => vec![DType::F32],
         "EyeLike" => vec![crate::ops::shaping::eye_like_dtype(&inv.attrs, main)?],
         "Split" => vec![main; inv.output_dtypes.len()],
+        // issue 17: recurrent
+        "LSTM" | "GRU" | "RNN" => vec![main; inv.output_dtypes.len()],
         _ => vec![main],
     })
 }
@@ -680,6 +686,15 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         "Range" => {
             want(inv, 1, &same)?;
             want(inv, 2, &same)?;
+        }
+        // issue 17: recurrent (sequence_lens is int32; bfloat16 from 22)
+        "LSTM" | "GRU" | "RNN" => {
+            for i in 1..inv.inputs.len() {
+                want(inv, i, if i == 4 { &[DType::I32] } else { &same })?;
+            }
+            if main == DType::BF16 && inv.opset < 22 {
+                return Err(unsupported_dtype(inv, 0, main));
+            }
         }
         "Pad" => {
             want(inv, 1, &indices)?;

@@ -525,7 +525,7 @@ pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) ->
 pub fn space(op: Op) -> Option<CaseSpace> {
     use super::{
         activation, attention, conv, elementwise, indexing, linalg, logic, norm, normalize, quant,
-        reduce, reduce_more, rope, shape, variadic,
+        recurrent, reduce, reduce_more, rope, shape, variadic,
     };
     let declare = match op {
         Op::Add => elementwise::add_cases,
@@ -653,6 +653,10 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::AveragePool => conv::averagepool_cases,
         Op::GlobalAveragePool => conv::global_averagepool_cases,
         Op::GlobalMaxPool => conv::global_maxpool_cases,
+        // issue 17: recurrent
+        Op::LSTM => recurrent::lstm_cases,
+        Op::GRU => recurrent::gru_cases,
+        Op::RNN => recurrent::rnn_cases,
     };
     declare()
 }

@@ -32,6 +32,7 @@ mod norm;
 mod normalize;
 mod oracle;
 mod quant;
+mod recurrent;
 mod reduce;
 mod reduce_more;
 mod resize;
@@ -323,6 +324,10 @@ registry! {
     AveragePool => conv::AVERAGEPOOL, older: [conv::AVERAGEPOOL_11],
     GlobalAveragePool => conv::GLOBAL_AVERAGEPOOL,
     GlobalMaxPool => conv::GLOBAL_MAXPOOL,
+    // issue 17: recurrent
+    LSTM => recurrent::LSTM, older: [recurrent::LSTM_7, recurrent::LSTM_14],
+    GRU => recurrent::GRU, older: [recurrent::GRU_7, recurrent::GRU_14],
+    RNN => recurrent::RNN, older: [recurrent::RNN_7, recurrent::RNN_14],
 }
 
 impl Op {

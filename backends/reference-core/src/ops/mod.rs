@@ -23,6 +23,7 @@ pub mod movement;
 pub mod norm;
 pub mod normalize;
 pub mod quantize;
+pub mod recurrent;
 pub mod reduce;
 pub mod reduce_more;
 pub mod resize;
@@ -184,6 +185,10 @@ pub fn run_checked(
         "AveragePool" => one(conv::average_pool(&args)),
         "GlobalAveragePool" => one(conv::global_pool(&args, false)),
         "GlobalMaxPool" => one(conv::global_pool(&args, true)),
+        // issue 17: recurrent
+        "LSTM" => recurrent::recurrent(&args, recurrent::Cell::Lstm),
+        "GRU" => recurrent::recurrent(&args, recurrent::Cell::Gru),
+        "RNN" => recurrent::recurrent(&args, recurrent::Cell::Rnn),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
