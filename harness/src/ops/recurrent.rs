@@ -644,7 +644,7 @@ impl Recurrence {
             None => None,
             Some(_) => {
                 let c = attrs.float("clip", 0.0)?;
-                if !(c > 0.0) {
+                if c.is_nan() || c <= 0.0 {
                     return Err(format!("clip must be > 0, got {c}"));
                 }
                 Some(c)
@@ -705,7 +705,7 @@ impl Recurrence {
             let v = values(4);
             let mut lens = Vec::with_capacity(v.len());
             for l in v {
-                if !(l >= 1.0 && l <= seq as f64) {
+                if !(1.0..=seq as f64).contains(&l) {
                     return Err(format!(
                         "sequence_lens values must be in [1, {seq}] (seq_length), got {l}"
                     ));
