@@ -1043,9 +1043,9 @@ fn step(
             };
             let mut h2 = Vec::with_capacity(nh);
             let mut c2 = Vec::with_capacity(nh);
-            for j in 0..nh {
+            for (j, &cp) in c.iter().enumerate().take(nh) {
                 // Rows: i at 0, o at H, f at 2H, c at 3H; P: i, o, f.
-                let i = activate(f, pre_activation(wt, j, x, h, peep(0, j, c[j]), clip));
+                let i = activate(f, pre_activation(wt, j, x, h, peep(0, j, cp), clip));
                 let fg = if rec.input_forget {
                     let v = 1.0 - i.v;
                     Val {
@@ -1055,11 +1055,11 @@ fn step(
                 } else {
                     activate(
                         f,
-                        pre_activation(wt, 2 * nh + j, x, h, peep(2, j, c[j]), clip),
+                        pre_activation(wt, 2 * nh + j, x, h, peep(2, j, cp), clip),
                     )
                 };
                 let cc = activate(g, pre_activation(wt, 3 * nh + j, x, h, none, clip));
-                let cn = add(mul(fg, c[j]), mul(i, cc));
+                let cn = add(mul(fg, cp), mul(i, cc));
                 let o = activate(f, pre_activation(wt, nh + j, x, h, peep(1, j, cn), clip));
                 // h(Ct) of the unclipped state (see the module documentation).
                 let hn = mul(o, activate(hf, cn));
@@ -1169,10 +1169,10 @@ fn recurrent(call: &Call, kind: Kind) -> Result<Vec<Output>> {
                         })
                         .collect();
                 }
-                for j in 0..nh {
+                for (j, hj) in h.iter().enumerate() {
                     let at = rec.y_at(t, d, bi, j);
-                    y[at] = h[j].v;
-                    y_err[at] = h[j].e;
+                    y[at] = hj.v;
+                    y_err[at] = hj.e;
                 }
             }
             for j in 0..nh {
