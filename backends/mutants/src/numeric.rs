@@ -24,6 +24,7 @@ mod io;
 mod linalg;
 mod logic;
 mod normalize;
+mod recurrent;
 mod resize;
 mod rewrite;
 mod rows;
@@ -552,5 +553,16 @@ pub fn modes() -> Vec<Mode> {
     // issue 17: activations and unary math
     all.extend(activation::honest_modes());
     all.extend(activation::fault_modes());
+    // issue 17: recurrent
+    all.push(self::honest(
+        "recurrent_fused_gates",
+        "LSTM/GRU/RNN: each gate's pre-activation one dot product over state, input and biases, summed last to first",
+        Patch::new(recurrent::OPS, recurrent::fused_reversed),
+    ));
+    all.push(fault(
+        "lstm_gate_order_confused",
+        "LSTM reads its gate blocks (ONNX iofc) as ifco: forget, cell and output gates take the wrong weights",
+        Patch::new(&["LSTM"], recurrent::lstm_gate_order_confused),
+    ));
     all
 }

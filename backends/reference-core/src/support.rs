@@ -406,6 +406,10 @@ pub const OPS: &[OpInfo] = &[
     op("Einsum", &[12], EINSUM_TYPES, (1, usize::MAX), 1),
     op("Det", &[11, 22], FLOATS, (1, 1), 1),
     op("Col2Im", &[18], ARITHMETIC, (3, 3), 1),
+    // issue 17: recurrent
+    op("LSTM", &[7, 14, 22], FLOATS, (3, 8), 3),
+    op("GRU", &[7, 14, 22], FLOATS, (3, 6), 2),
+    op("RNN", &[7, 14, 22], FLOATS, (3, 6), 2),
 ];
 
 /// Einsum's dtypes (ONNX's `T`: no bfloat16).
@@ -558,6 +562,8 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "ConstantOfShape" => vec![DType::F32],
         "EyeLike" => vec![crate::ops::shaping::eye_like_dtype(&inv.attrs, main)?],
         "Split" => vec![main; inv.output_dtypes.len()],
+        // issue 17: recurrent
+        "LSTM" | "GRU" | "RNN" => vec![main; inv.output_dtypes.len()],
         _ => vec![main],
     })
 }
@@ -707,6 +713,15 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         "Range" => {
             want(inv, 1, &same)?;
             want(inv, 2, &same)?;
+        }
+        // issue 17: recurrent (sequence_lens is int32; bfloat16 from 22)
+        "LSTM" | "GRU" | "RNN" => {
+            for i in 1..inv.inputs.len() {
+                want(inv, i, if i == 4 { &[DType::I32] } else { &same })?;
+            }
+            if main == DType::BF16 && inv.opset < 22 {
+                return Err(unsupported_dtype(inv, 0, main));
+            }
         }
         "Pad" => {
             want(inv, 1, &indices)?;

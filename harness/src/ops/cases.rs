@@ -525,7 +525,7 @@ pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) ->
 pub fn space(op: Op) -> Option<CaseSpace> {
     use super::{
         activation, attention, conv, einsum, elementwise, indexing, linalg, logic, norm, normalize,
-        quant, reduce, reduce_more, rope, sample, shape, variadic,
+        quant, recurrent, reduce, reduce_more, rope, sample, shape, variadic,
     };
     let declare = match op {
         Op::Add => elementwise::add_cases,
@@ -657,6 +657,10 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::Einsum => einsum::einsum_cases,
         Op::Det => einsum::det_cases,
         Op::Col2Im => sample::col2im_cases,
+        // issue 17: recurrent
+        Op::LSTM => recurrent::lstm_cases,
+        Op::GRU => recurrent::gru_cases,
+        Op::RNN => recurrent::rnn_cases,
     };
     declare()
 }

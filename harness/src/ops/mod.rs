@@ -33,6 +33,7 @@ mod norm;
 mod normalize;
 mod oracle;
 mod quant;
+mod recurrent;
 mod reduce;
 mod reduce_more;
 mod resize;
@@ -329,6 +330,10 @@ registry! {
     Einsum => einsum::EINSUM,
     Det => einsum::DET, older: [einsum::DET_11],
     Col2Im => sample::COL2IM,
+    // issue 17: recurrent
+    LSTM => recurrent::LSTM, older: [recurrent::LSTM_7, recurrent::LSTM_14],
+    GRU => recurrent::GRU, older: [recurrent::GRU_7, recurrent::GRU_14],
+    RNN => recurrent::RNN, older: [recurrent::RNN_7, recurrent::RNN_14],
 }
 
 impl Op {

@@ -24,6 +24,7 @@ pub mod movement;
 pub mod norm;
 pub mod normalize;
 pub mod quantize;
+pub mod recurrent;
 pub mod reduce;
 pub mod reduce_more;
 pub mod resize;
@@ -190,6 +191,10 @@ pub fn run_checked(
         "Einsum" => one(einsum::einsum(&args)),
         "Det" => one(einsum::det(&args)),
         "Col2Im" => one(sample::col2im(&args)),
+        // issue 17: recurrent
+        "LSTM" => recurrent::recurrent(&args, recurrent::Cell::Lstm),
+        "GRU" => recurrent::recurrent(&args, recurrent::Cell::Gru),
+        "RNN" => recurrent::recurrent(&args, recurrent::Cell::Rnn),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
