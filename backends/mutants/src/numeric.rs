@@ -16,6 +16,7 @@
 mod activation;
 mod attention;
 mod conv;
+mod dynamic;
 mod elementwise;
 mod half_io;
 mod indexing;
@@ -545,5 +546,7 @@ pub fn modes() -> Vec<Mode> {
     // issue 17: activations and unary math
     all.extend(activation::honest_modes());
     all.extend(activation::fault_modes());
+    // issue 17: data-dependent output shapes
+    all.push(dynamic::nonzero_shape_not_reported());
     all
 }

@@ -402,6 +402,11 @@ pub const OPS: &[OpInfo] = &[
     op("AveragePool", &[11, 19], FLOATS, (1, 1), 1),
     op("GlobalAveragePool", &[1], FLOATS, (1, 1), 1),
     op("GlobalMaxPool", &[1], FLOATS, (1, 1), 1),
+    // issue 17: data-dependent output shapes
+    op("NonZero", &[9, 13], MOVABLE, (1, 1), 1),
+    op("Compress", &[9, 11], MOVABLE, (2, 2), 1),
+    op("Unique", &[11], MOVABLE, (1, 1), 4),
+    op("NonMaxSuppression", &[10, 11], &[DType::F32], (2, 5), 1),
 ];
 
 /// Dtypes Resize moves (nearest) or interpolates (the floats): every dtype
@@ -531,6 +536,9 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "ConstantOfShape" => vec![DType::F32],
         "EyeLike" => vec![crate::ops::shaping::eye_like_dtype(&inv.attrs, main)?],
         "Split" => vec![main; inv.output_dtypes.len()],
+        // issue 17: data-dependent output shapes
+        "NonZero" | "NonMaxSuppression" => vec![DType::I64],
+        "Unique" => vec![main, DType::I64, DType::I64, DType::I64],
         _ => vec![main],
     })
 }
@@ -766,6 +774,14 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             return Err(BackendError::invalid(
                 "AveragePool: dilations is an attribute from opset 19 on",
             ));
+        }
+        // issue 17: data-dependent output shapes
+        "Compress" => want(inv, 1, &[DType::Bool])?,
+        "NonMaxSuppression" => {
+            want(inv, 1, &[DType::F32])?;
+            want(inv, 2, &[DType::I64])?;
+            want(inv, 3, &[DType::F32])?;
+            want(inv, 4, &[DType::F32])?;
         }
         _ => {}
     }

@@ -653,6 +653,11 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::AveragePool => conv::averagepool_cases,
         Op::GlobalAveragePool => conv::global_averagepool_cases,
         Op::GlobalMaxPool => conv::global_maxpool_cases,
+        // issue 17: data-dependent output shapes
+        Op::NonZero => super::dynamic::nonzero_cases,
+        Op::Compress => super::dynamic::compress_cases,
+        Op::Unique => super::dynamic::unique_cases,
+        Op::NonMaxSuppression => super::dynamic::nms_cases,
     };
     declare()
 }

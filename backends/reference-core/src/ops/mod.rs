@@ -15,6 +15,7 @@
 pub mod activation;
 pub mod attention;
 pub mod conv;
+pub mod dynamic;
 pub mod elementwise;
 pub mod fast;
 pub mod linalg;
@@ -184,6 +185,11 @@ pub fn run_checked(
         "AveragePool" => one(conv::average_pool(&args)),
         "GlobalAveragePool" => one(conv::global_pool(&args, false)),
         "GlobalMaxPool" => one(conv::global_pool(&args, true)),
+        // issue 17: data-dependent output shapes
+        "NonZero" => one(dynamic::nonzero(&args)),
+        "Compress" => one(dynamic::compress(&args)),
+        "Unique" => dynamic::unique(&args),
+        "NonMaxSuppression" => one(dynamic::non_max_suppression(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -309,7 +315,8 @@ pub(crate) mod testing {
                     .map_or(DType::F32, |m| m.dtype),
             ],
             "IsNaN" | "IsInf" => vec![DType::Bool],
-            "Shape" | "Size" => vec![DType::I64],
+            "Shape" | "Size" | "NonZero" | "NonMaxSuppression" => vec![DType::I64],
+            "Unique" => vec![main, DType::I64, DType::I64, DType::I64],
             "ConstantOfShape" => vec![DType::F32],
             "EyeLike" => {
                 let attrs = Attrs(attrs);
