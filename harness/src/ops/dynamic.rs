@@ -668,16 +668,16 @@ pub(super) fn compress_cases() -> Option<CaseSpace> {
         factors: vec![
             Factor::dtypes(cases::MOVABLE),
             Factor::new("rank", &["r1", "r2", "r3"]),
-            Factor::new("axis", &["none", "first", "last", "neg"]),
+            Factor::new("axis", &["flat", "first", "last", "neg"]),
             Factor::new("cond", &["full", "short"]),
-            Factor::new("select", &["none", "half", "all"]),
+            Factor::new("select", &["nothing", "half", "every"]),
             cases::layout_factor(),
         ],
         build: Box::new(|p: &Pick| {
             let rank = cases::rank_of(p.get("rank"));
             let shape = cases::dims(rank, 6, false);
             let axis = match p.get("axis") {
-                "none" => None,
+                "flat" => None,
                 level => Some(cases::axis_of(level, rank)?),
             };
             let avail = match axis {
@@ -690,7 +690,7 @@ pub(super) fn compress_cases() -> Option<CaseSpace> {
                 avail
             };
             let prob = match p.get("select") {
-                "none" => 0.0,
+                "nothing" => 0.0,
                 "half" => 0.5,
                 _ => 1.0,
             };
@@ -718,7 +718,7 @@ pub(super) fn unique_cases() -> Option<CaseSpace> {
         factors: vec![
             Factor::dtypes(cases::MOVABLE),
             Factor::new("rank", &["r1", "r2", "r3"]),
-            Factor::new("axis", &["none", "first", "last", "neg"]),
+            Factor::new("axis", &["flat", "first", "last", "neg"]),
             Factor::new("sorted", &["sorted", "unsorted", "default"]),
             Factor::new("dups", &["few", "many"]),
             cases::layout_factor(),
@@ -726,7 +726,7 @@ pub(super) fn unique_cases() -> Option<CaseSpace> {
         build: Box::new(|p: &Pick| {
             let rank = cases::rank_of(p.get("rank"));
             let axis = match p.get("axis") {
-                "none" => None,
+                "flat" => None,
                 level => Some(cases::axis_of(level, rank)?),
             };
             // Slices along an axis repeat only if they are short and drawn
@@ -782,9 +782,9 @@ pub(super) fn nms_cases() -> Option<CaseSpace> {
             Factor::new("classes", &["c1", "c3"]),
             Factor::new("boxes", &["n1", "prime", "large"]),
             Factor::new("format", &["corners", "center"]),
-            Factor::new("max", &["absent", "zero", "one", "two", "all"]),
-            Factor::new("iou", &["absent", "zero", "half", "one"]),
-            Factor::new("score", &["absent", "low", "high"]),
+            Factor::new("max", &["nomax", "max0", "max1", "max2", "maxall"]),
+            Factor::new("iou", &["noiou", "iou0", "iouhalf", "iou1"]),
+            Factor::new("score", &["noscore", "scorelow", "scorehigh"]),
         ],
         build: Box::new(|p: &Pick| {
             let b = if p.is("batches", "b1") { 1 } else { 2 };
@@ -800,21 +800,21 @@ pub(super) fn nms_cases() -> Option<CaseSpace> {
                 .flat_map(|bc| (0..n).map(move |i| ((i * 37 + bc * 11) % 64) as f64 / 64.0))
                 .collect();
             let max = match p.get("max") {
-                "absent" => None,
-                "zero" => Some(0.0),
-                "one" => Some(1.0),
-                "two" => Some(2.0),
+                "nomax" => None,
+                "max0" => Some(0.0),
+                "max1" => Some(1.0),
+                "max2" => Some(2.0),
                 _ => Some(n as f64),
             };
             let iou = match p.get("iou") {
-                "absent" => None,
-                "zero" => Some(0.0),
-                "half" => Some(0.5),
+                "noiou" => None,
+                "iou0" => Some(0.0),
+                "iouhalf" => Some(0.5),
                 _ => Some(1.0),
             };
             let score = match p.get("score") {
-                "absent" => None,
-                "low" => Some(33.0 / 128.0),
+                "noscore" => None,
+                "scorelow" => Some(33.0 / 128.0),
                 _ => Some(97.0 / 128.0),
             };
             // An optional input before a given one must be given too (the
@@ -1033,7 +1033,7 @@ mod tests {
         // Above the IoU: box 0 suppressed by the higher-scored box 1.
         assert_eq!(sel(0.3, None, 10), vec![0.0, 0.0, 1.0]);
         // IoU equal to the threshold keeps both (rows sorted: a set).
-        assert_eq!(sel(1.0 / 3.0, None, 10).len(), 3);
+        assert_eq!(sel(1.0 / 3.0, None, 10).len(), 6);
         assert_eq!(sel(0.5, None, 10), vec![0.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
         // The score threshold is strict; max 1 keeps the best only.
         assert_eq!(sel(0.5, Some(0.5), 10), vec![0.0, 0.0, 1.0]);
