@@ -136,12 +136,12 @@ impl StoredTensor {
     /// backend reported (its data is the contiguous prefix of the buffer),
     /// for passing it on as the next call's input (the model path).
     pub fn settle(&mut self) {
-        if let Some(r) = self.reported.take() {
-            if within_bound(&r, &self.shape) {
-                let dims: Vec<usize> = r.iter().map(|&d| d as usize).collect();
-                self.strides = contiguous_strides(&dims);
-                self.shape = r;
-            }
+        if let Some(r) = self.reported.take()
+            && within_bound(&r, &self.shape)
+        {
+            let dims: Vec<usize> = r.iter().map(|&d| d as usize).collect();
+            self.strides = contiguous_strides(&dims);
+            self.shape = r;
         }
     }
 
@@ -406,7 +406,7 @@ impl PreparedCall {
             num_inputs: inputs.len(),
             outputs: outputs.as_ptr(),
             num_outputs: outputs.len(),
-            output_shapes: slots.map_or(std::ptr::null(), |s| s.as_ptr() as *const *mut i64),
+            output_shapes: slots.map_or(std::ptr::null(), |s| s.as_ptr()),
         }
     }
 }
