@@ -488,6 +488,10 @@ pub struct OpCall<'a> {
     /// The outputs' dtypes and shapes (the data is reached through the
     /// `outputs` argument of [`Backend::run_op`]).
     pub output_specs: Vec<(DType, &'a [i64])>,
+    /// Per output: allocated at an upper bound, its actual shape reported
+    /// by the backend (ABI minor 2, `XpuOpCall.output_shapes`); all false
+    /// from a harness of an older minor.
+    pub output_bounded: Vec<bool>,
 }
 
 impl<'a> OpCall<'a> {

@@ -17,6 +17,7 @@ mod activation;
 mod attention;
 mod conv;
 mod einsum;
+mod dynamic;
 mod elementwise;
 mod half_io;
 mod indexing;
@@ -564,5 +565,7 @@ pub fn modes() -> Vec<Mode> {
         "LSTM reads its gate blocks (ONNX iofc) as ifco: forget, cell and output gates take the wrong weights",
         Patch::new(&["LSTM"], recurrent::lstm_gate_order_confused),
     ));
+    // issue 17: data-dependent output shapes
+    all.push(dynamic::nonzero_shape_not_reported());
     all
 }

@@ -410,6 +410,11 @@ pub const OPS: &[OpInfo] = &[
     op("LSTM", &[7, 14, 22], FLOATS, (3, 8), 3),
     op("GRU", &[7, 14, 22], FLOATS, (3, 6), 2),
     op("RNN", &[7, 14, 22], FLOATS, (3, 6), 2),
+    // issue 17: data-dependent output shapes
+    op("NonZero", &[9, 13], MOVABLE, (1, 1), 1),
+    op("Compress", &[9, 11], MOVABLE, (2, 2), 1),
+    op("Unique", &[11], MOVABLE, (1, 1), 4),
+    op("NonMaxSuppression", &[10, 11], &[DType::F32], (2, 5), 1),
 ];
 
 /// Einsum's dtypes (ONNX's `T`: no bfloat16).
@@ -564,6 +569,9 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "Split" => vec![main; inv.output_dtypes.len()],
         // issue 17: recurrent
         "LSTM" | "GRU" | "RNN" => vec![main; inv.output_dtypes.len()],
+        // issue 17: data-dependent output shapes
+        "NonZero" | "NonMaxSuppression" => vec![DType::I64],
+        "Unique" => vec![main, DType::I64, DType::I64, DType::I64],
         _ => vec![main],
     })
 }
@@ -819,6 +827,14 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             return Err(BackendError::invalid(
                 "AveragePool: dilations is an attribute from opset 19 on",
             ));
+        }
+        // issue 17: data-dependent output shapes
+        "Compress" => want(inv, 1, &[DType::Bool])?,
+        "NonMaxSuppression" => {
+            want(inv, 1, &[DType::F32])?;
+            want(inv, 2, &[DType::I64])?;
+            want(inv, 3, &[DType::F32])?;
+            want(inv, 4, &[DType::F32])?;
         }
         _ => {}
     }

@@ -106,7 +106,8 @@ resize_nearest_floor_for_round, slice_negative_step_off_by_one, pad_reflect_as_e
 scatternd_reduction_ignored, conv_pads_symmetric, maxpool_ceil_ignored, det_without_pivoting, \
 flush_outputs_undeclared, flush_inputs_undeclared, activation_f32_formulas, \
 round_half_away, hardsigmoid_default_alpha_wrong, atanh_asymmetric, clip_nan_dropped, \
-recurrent_fused_gates, lstm_gate_order_confused, cache_outputs, segfault, abort, exit0, infinite_loop, sleep, write_past_output, \
+recurrent_fused_gates, lstm_gate_order_confused, nonzero_shape_not_reported, \
+cache_outputs, segfault, abort, exit0, infinite_loop, sleep, write_past_output, \
 write_input, unwritten_output, leak, unknown_status, no_nul_message, init_crash, \
 async_stream, async_sync_fails, async_sync_hangs";
 

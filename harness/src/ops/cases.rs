@@ -661,6 +661,11 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::LSTM => recurrent::lstm_cases,
         Op::GRU => recurrent::gru_cases,
         Op::RNN => recurrent::rnn_cases,
+        // issue 17: data-dependent output shapes
+        Op::NonZero => super::dynamic::nonzero_cases,
+        Op::Compress => super::dynamic::compress_cases,
+        Op::Unique => super::dynamic::unique_cases,
+        Op::NonMaxSuppression => super::dynamic::nms_cases,
     };
     declare()
 }

@@ -25,6 +25,7 @@ mod broadcast;
 pub mod cases;
 mod conv;
 mod einsum;
+mod dynamic;
 mod elementwise;
 mod indexing;
 mod linalg;
@@ -334,6 +335,11 @@ registry! {
     LSTM => recurrent::LSTM, older: [recurrent::LSTM_7, recurrent::LSTM_14],
     GRU => recurrent::GRU, older: [recurrent::GRU_7, recurrent::GRU_14],
     RNN => recurrent::RNN, older: [recurrent::RNN_7, recurrent::RNN_14],
+    // issue 17: data-dependent output shapes
+    NonZero => dynamic::NONZERO, older: [dynamic::NONZERO_9],
+    Compress => dynamic::COMPRESS, older: [dynamic::COMPRESS_9],
+    Unique => dynamic::UNIQUE,
+    NonMaxSuppression => dynamic::NON_MAX_SUPPRESSION, older: [dynamic::NON_MAX_SUPPRESSION_10],
 }
 
 impl Op {
@@ -411,6 +417,25 @@ impl OpDef {
             .check_inputs(&dtypes)
             .and_then(|()| (self.shape)(attrs, inputs, values))
             .map_err(|m| format!("{}: {m}", self.spec.name))
+    }
+
+    /// The outputs whose shape depends on the input values (NonZero,
+    /// Compress, Unique, NonMaxSuppression): the shape rule gives an upper
+    /// bound for them, the harness allocates that and the backend reports
+    /// the actual shape (ABI minor 2). Empty for every other op.
+    pub fn data_dependent_outputs(&self) -> &'static [usize] {
+        dynamic::data_dependent(&self.spec).map_or(&[], |d| d.outputs)
+    }
+
+    /// Puts output `i`'s values in the canonical order of what the spec
+    /// leaves open, for comparing a backend's (or a published) output with
+    /// the oracle's: the rows of an output the spec calls a set
+    /// (NonMaxSuppression's `selected_indices`) are sorted; every other
+    /// output is left as it is. The oracle's outputs are already canonical.
+    pub fn canonical_order(&self, i: usize, values: &mut ndarray::ArrayD<f64>) {
+        if dynamic::data_dependent(&self.spec).is_some_and(|d| d.row_sets.contains(&i)) {
+            dynamic::sort_rows(values);
+        }
     }
 
     /// The work of a call with these attributes and input shapes.

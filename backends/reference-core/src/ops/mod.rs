@@ -16,6 +16,7 @@ pub mod activation;
 pub mod attention;
 pub mod conv;
 pub mod einsum;
+pub mod dynamic;
 pub mod elementwise;
 pub mod fast;
 pub mod linalg;
@@ -195,6 +196,11 @@ pub fn run_checked(
         "LSTM" => recurrent::recurrent(&args, recurrent::Cell::Lstm),
         "GRU" => recurrent::recurrent(&args, recurrent::Cell::Gru),
         "RNN" => recurrent::recurrent(&args, recurrent::Cell::Rnn),
+        // issue 17: data-dependent output shapes
+        "NonZero" => one(dynamic::nonzero(&args)),
+        "Compress" => one(dynamic::compress(&args)),
+        "Unique" => dynamic::unique(&args),
+        "NonMaxSuppression" => one(dynamic::non_max_suppression(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -320,7 +326,8 @@ pub(crate) mod testing {
                     .map_or(DType::F32, |m| m.dtype),
             ],
             "IsNaN" | "IsInf" => vec![DType::Bool],
-            "Shape" | "Size" => vec![DType::I64],
+            "Shape" | "Size" | "NonZero" | "NonMaxSuppression" => vec![DType::I64],
+            "Unique" => vec![main, DType::I64, DType::I64, DType::I64],
             "ConstantOfShape" => vec![DType::F32],
             "EyeLike" => {
                 let attrs = Attrs(attrs);
