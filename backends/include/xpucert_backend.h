@@ -199,7 +199,11 @@ typedef struct XpuTensor {
 #define XPU_ATTR_FLOATS 5 /* .count values at .floats */
 
 /* One named operator attribute, as in an ONNX NodeProto. Only the member that
- * matches .type is meaningful; the others are zero / NULL. */
+ * matches .type is meaningful; the others are zero / NULL. ONNX's one
+ * list-of-strings attribute xpucert passes, `activations` of LSTM, GRU and
+ * RNN, arrives as one XPU_ATTR_STRING with the names joined by commas
+ * ("Sigmoid,Tanh,Tanh"); ONNX spells the names in CamelCase, and a backend
+ * should match them without regard to case. */
 typedef struct XpuAttribute {
     size_t struct_size;
     const char *name;       /* NUL-terminated, e.g. "transB" */
