@@ -17,6 +17,7 @@ mod activation;
 mod attention;
 mod conv;
 mod elementwise;
+mod gather;
 mod half_io;
 mod indexing;
 mod io;
@@ -536,6 +537,9 @@ pub fn modes() -> Vec<Mode> {
             "MaxPool computes only the floor-mode windows; ceil_mode's extra windows keep -inf and index 0",
             Patch::new(&["MaxPool"], conv::maxpool_ceil_ignored),
         ),
+        // issue 17: gather, scatter and index movement
+        gather::depthtospace_crd_as_dcr(),
+        gather::gathernd_batch_offset_dropped(),
     ];
     let (honest, faults) = subnormal::modes();
     let first_fault = all.iter().position(|m| m.expect != Expect::Pass);
