@@ -81,6 +81,7 @@ type Shapes = std::result::Result<Vec<TypedShape>, String>;
 type Plan<T> = std::result::Result<T, String>;
 
 /// A data-movement op with one output: exact, no FLOPs.
+#[allow(clippy::too_many_arguments)]
 const fn def(
     name: &'static str,
     opset: i64,

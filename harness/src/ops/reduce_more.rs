@@ -555,6 +555,9 @@ fn cumsum_params(
     Ok((axis, exclusive, reverse))
 }
 
+/// How a running scan combines its running value with the next element.
+type Step<'a> = &'a dyn Fn(f64, f64) -> f64;
+
 /// What a running scan does: CumSum adds, CumProd multiplies.
 #[derive(Clone, Copy)]
 enum Scan {
@@ -633,11 +636,7 @@ fn scan(call: &Call, how: Scan) -> Result<Output> {
             .map_err(|m| call.err(m))?;
     let dtype = x.dtype;
     let int_product = move |a: f64, b: f64| wrapping_product(dtype, a, b);
-    let (identity, step, magnitude_step): (
-        f64,
-        &dyn Fn(f64, f64) -> f64,
-        &dyn Fn(f64, f64) -> f64,
-    ) = match how {
+    let (identity, step, magnitude_step): (f64, Step<'_>, Step<'_>) = match how {
         Scan::Sum => (0.0, &|a, b| a + b, &|a, b| a + b),
         Scan::Prod if dtype.is_float() => (1.0, &|a, b| a * b, &|a, b| a * b),
         Scan::Prod => (1.0, &int_product, &|a, b| a * b),

@@ -363,8 +363,8 @@ pub fn reverse_sequence(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let strides = contiguous_strides(&x.shape);
     let mut index: Vec<usize> = (0..x.numel()).collect();
     let inner: usize = x.shape[2..].iter().product();
-    for bi in 0..x.shape[b] {
-        let l = lens[bi] as usize;
+    for (bi, &l) in lens.iter().enumerate() {
+        let l = l as usize;
         for ti in 0..l {
             let dst = bi * strides[b] + ti * strides[t];
             let src = bi * strides[b] + (l - 1 - ti) * strides[t];
