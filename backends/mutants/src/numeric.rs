@@ -19,6 +19,7 @@ mod conv;
 mod einsum;
 mod dynamic;
 mod elementwise;
+mod gather;
 mod half_io;
 mod indexing;
 mod io;
@@ -545,6 +546,9 @@ pub fn modes() -> Vec<Mode> {
             "Det eliminates without row exchanges: a zero or tiny leading pivot divides by it",
             Patch::new(&["Det"], einsum::det_without_pivoting),
         ),
+        // issue 17: gather, scatter and index movement
+        gather::depthtospace_crd_as_dcr(),
+        gather::gathernd_batch_offset_dropped(),
     ];
     let (honest, faults) = subnormal::modes();
     let first_fault = all.iter().position(|m| m.expect != Expect::Pass);

@@ -415,6 +415,15 @@ pub const OPS: &[OpInfo] = &[
     op("Compress", &[9, 11], MOVABLE, (2, 2), 1),
     op("Unique", &[11], MOVABLE, (1, 1), 4),
     op("NonMaxSuppression", &[10, 11], &[DType::F32], (2, 5), 1),
+    // issue 17: gather, scatter and index movement
+    op("GatherElements", &[11, 13], EVERY, (2, 2), 1),
+    op("GatherND", &[11, 12, 13], EVERY, (2, 2), 1),
+    op("ScatterElements", &[11, 13, 16, 18], EVERY, (3, 3), 1),
+    op("DepthToSpace", &[11, 13], EVERY, (1, 1), 1),
+    op("SpaceToDepth", &[1, 13], EVERY, (1, 1), 1),
+    op("OneHot", &[11], ONE_HOT_NUMERIC, (3, 3), 1),
+    op("CumProd", &[26], FLOATS_AND_INTS, (2, 2), 1),
+    op("ReverseSequence", &[10], EVERY, (2, 2), 1),
 ];
 
 /// Einsum's dtypes (ONNX's `T`: no bfloat16).
@@ -430,6 +439,42 @@ const EINSUM_TYPES: &[DType] = &[
     DType::U32,
     DType::I64,
     DType::U64,
+];
+
+// issue 17: gather, scatter and index movement
+/// Every dtype the backend's tensors hold: the index-movement ops copy
+/// elements whatever they are.
+const EVERY: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I16,
+    DType::I8,
+    DType::U64,
+    DType::U32,
+    DType::U16,
+    DType::U8,
+    DType::Bool,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
+];
+/// OneHot's indices and depth (ONNX's `T1`, `T2`): the integers, float16,
+/// float and double.
+const ONE_HOT_NUMERIC: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I16,
+    DType::I8,
+    DType::U64,
+    DType::U32,
+    DType::U16,
+    DType::U8,
 ];
 
 /// Dtypes Resize moves (nearest) or interpolates (the floats): every dtype
@@ -572,6 +617,8 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         // issue 17: data-dependent output shapes
         "NonZero" | "NonMaxSuppression" => vec![DType::I64],
         "Unique" => vec![main, DType::I64, DType::I64, DType::I64],
+        // issue 17: gather, scatter and index movement
+        "OneHot" => vec![inv.input(2)?.dtype],
         _ => vec![main],
     })
 }
@@ -835,6 +882,30 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             want(inv, 2, &[DType::I64])?;
             want(inv, 3, &[DType::F32])?;
             want(inv, 4, &[DType::F32])?;
+        }
+        // issue 17: gather, scatter and index movement
+        "GatherElements" => want(inv, 1, &[DType::I64, DType::I32])?,
+        "GatherND" => want(inv, 1, &indices)?,
+        "ScatterElements" => {
+            want(inv, 1, &[DType::I64, DType::I32])?;
+            want(inv, 2, &same)?;
+            let reduction = inv.attrs.string("reduction", "none")?;
+            if reduction != "none" && main == DType::Bool {
+                return Err(BackendError::invalid(format!(
+                    "ScatterElements: reduction {reduction} on bool"
+                )));
+            }
+        }
+        "CumProd" => want(inv, 1, &[DType::I64, DType::I32])?,
+        "ReverseSequence" => want(inv, 1, &indices)?,
+        "OneHot" => {
+            want(inv, 1, ONE_HOT_NUMERIC)?;
+            let values = inv.input(2)?.dtype;
+            if matches!(values, DType::BF16 | DType::F8E4M3FN | DType::F8E5M2) {
+                return Err(BackendError::unsupported(format!(
+                    "OneHot: values of {values} (ONNX's T3 has no bfloat16 or fp8)"
+                )));
+            }
         }
         _ => {}
     }

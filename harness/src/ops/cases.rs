@@ -666,6 +666,15 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::Compress => super::dynamic::compress_cases,
         Op::Unique => super::dynamic::unique_cases,
         Op::NonMaxSuppression => super::dynamic::nms_cases,
+        // issue 17: gather, scatter and index movement
+        Op::GatherElements => super::gather::gather_elements_cases,
+        Op::GatherND => super::gather::gather_nd_cases,
+        Op::ScatterElements => super::gather::scatter_elements_cases,
+        Op::DepthToSpace => super::gather::depth_to_space_cases,
+        Op::SpaceToDepth => super::gather::space_to_depth_cases,
+        Op::OneHot => super::gather::one_hot_cases,
+        Op::CumProd => reduce_more::cumprod_cases,
+        Op::ReverseSequence => super::gather::reverse_sequence_cases,
     };
     declare()
 }

@@ -1443,20 +1443,7 @@ fn scatter_nd_plan(
             "updates are {ud}, data is {dtype}: they must match"
         ));
     }
-    let reduction = attrs.string("reduction", "none")?.to_string();
-    let allowed: &[&str] = match opset {
-        o if o >= 18 => &["none", "add", "mul", "max", "min"],
-        o if o >= 16 => &["none", "add", "mul"],
-        _ => &["none"],
-    };
-    if !allowed.contains(&reduction.as_str()) {
-        return Err(format!(
-            "reduction {reduction:?} is not one of {allowed:?} (ScatterND-{opset})"
-        ));
-    }
-    if reduction != "none" && *dtype == DType::Bool {
-        return Err(format!("reduction {reduction} is not defined on bool"));
-    }
+    let reduction = scatter_reduction(attrs, "ScatterND", opset, *dtype)?;
     let (&k, lead) = ind
         .split_last()
         .ok_or("indices must have rank >= 1, got a scalar")?;
@@ -1506,6 +1493,56 @@ fn scatter_nd_plan(
     Ok((reduction, offsets, slice))
 }
 
+/// The `reduction` attribute of a scatter op (ScatterND, ScatterElements)
+/// at `opset`: none (every opset), add and mul (16+), max and min (18+);
+/// not on bool, where ONNX defines no arithmetic.
+pub(super) fn scatter_reduction(
+    attrs: &Attributes,
+    op: &str,
+    opset: i64,
+    dtype: DType,
+) -> std::result::Result<String, String> {
+    let reduction = attrs.string("reduction", "none")?.to_string();
+    let allowed: &[&str] = match opset {
+        o if o >= 18 => &["none", "add", "mul", "max", "min"],
+        o if o >= 16 => &["none", "add", "mul"],
+        _ => &["none"],
+    };
+    if !allowed.contains(&reduction.as_str()) {
+        return Err(format!(
+            "reduction {reduction:?} is not one of {allowed:?} ({op}-{opset})"
+        ));
+    }
+    if reduction != "none" && dtype == DType::Bool {
+        return Err(format!("reduction {reduction} is not defined on bool"));
+    }
+    Ok(reduction)
+}
+
+/// One scatter step: the value a place holding `old` gets from update `u`
+/// under `reduction`. add and mul round into the dtype (integers wrap), as
+/// ONNX's reference computes in the tensor's dtype, so a chain of updates
+/// to one place is rounded step by step, in index order.
+pub(super) fn scatter_step(reduction: &str, dtype: DType, old: f64, u: f64) -> f64 {
+    let into = |v: f64| {
+        if dtype.is_float() {
+            round_to(dtype, v)
+        } else {
+            super::wrap_int(dtype, v)
+        }
+    };
+    match reduction {
+        "add" => into(old + u),
+        "mul" => into(old * u),
+        // NaN propagates, as numpy's maximum and minimum do.
+        "max" if old.is_nan() || u.is_nan() => f64::NAN,
+        "max" => old.max(u),
+        "min" if old.is_nan() || u.is_nan() => f64::NAN,
+        "min" => old.min(u),
+        _ => u,
+    }
+}
+
 fn scatter_nd_shape(
     attrs: &Attributes,
     inputs: &[Option<TypedShape>],
@@ -1534,26 +1571,9 @@ fn scatter_nd_eval(call: &Call, opset: i64) -> Result<Vec<Output>> {
     let mut out: Vec<f64> = x.data.iter().copied().collect();
     let upd: Vec<f64> = call.values(2);
     let dtype = x.dtype;
-    let into = |v: f64| {
-        if dtype.is_float() {
-            round_to(dtype, v)
-        } else {
-            super::wrap_int(dtype, v)
-        }
-    };
     for (n, &o) in offsets.iter().enumerate() {
         for e in 0..slice {
-            let (old, u) = (out[o + e], upd[n * slice + e]);
-            out[o + e] = match reduction.as_str() {
-                "add" => into(old + u),
-                "mul" => into(old * u),
-                // NaN propagates, as numpy's maximum and minimum do.
-                "max" if old.is_nan() || u.is_nan() => f64::NAN,
-                "max" => old.max(u),
-                "min" if old.is_nan() || u.is_nan() => f64::NAN,
-                "min" => old.min(u),
-                _ => u,
-            };
+            out[o + e] = scatter_step(&reduction, dtype, out[o + e], upd[n * slice + e]);
         }
     }
     let y = ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("the data's shape");

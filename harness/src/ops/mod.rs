@@ -27,6 +27,7 @@ mod conv;
 mod einsum;
 mod dynamic;
 mod elementwise;
+mod gather;
 mod indexing;
 mod linalg;
 mod logic;
@@ -340,6 +341,16 @@ registry! {
     Compress => dynamic::COMPRESS, older: [dynamic::COMPRESS_9],
     Unique => dynamic::UNIQUE,
     NonMaxSuppression => dynamic::NON_MAX_SUPPRESSION, older: [dynamic::NON_MAX_SUPPRESSION_10],
+    // issue 17: gather, scatter and index movement
+    GatherElements => gather::GATHER_ELEMENTS, older: [gather::GATHER_ELEMENTS_11],
+    GatherND => gather::GATHER_ND, older: [gather::GATHER_ND_11, gather::GATHER_ND_12],
+    ScatterElements => gather::SCATTER_ELEMENTS,
+        older: [gather::SCATTER_ELEMENTS_11, gather::SCATTER_ELEMENTS_13, gather::SCATTER_ELEMENTS_16],
+    DepthToSpace => gather::DEPTH_TO_SPACE, older: [gather::DEPTH_TO_SPACE_11],
+    SpaceToDepth => gather::SPACE_TO_DEPTH, older: [gather::SPACE_TO_DEPTH_1],
+    OneHot => gather::ONE_HOT,
+    CumProd => reduce_more::CUMPROD,
+    ReverseSequence => gather::REVERSE_SEQUENCE,
 }
 
 impl Op {

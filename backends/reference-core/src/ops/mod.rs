@@ -19,6 +19,7 @@ pub mod einsum;
 pub mod dynamic;
 pub mod elementwise;
 pub mod fast;
+pub mod gather;
 pub mod linalg;
 pub mod logic;
 pub mod movement;
@@ -201,6 +202,15 @@ pub fn run_checked(
         "Compress" => one(dynamic::compress(&args)),
         "Unique" => dynamic::unique(&args),
         "NonMaxSuppression" => one(dynamic::non_max_suppression(&args)),
+        // issue 17: gather, scatter and index movement
+        "GatherElements" => one(gather::gather_elements(&args)),
+        "GatherND" => one(gather::gather_nd(&args)),
+        "ScatterElements" => one(gather::scatter_elements(&args)),
+        "DepthToSpace" => one(gather::depth_to_space(&args)),
+        "SpaceToDepth" => one(gather::space_to_depth(&args)),
+        "OneHot" => one(gather::one_hot(&args)),
+        "CumProd" => one(reduce_more::cumprod(&args)),
+        "ReverseSequence" => one(gather::reverse_sequence(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -333,6 +343,8 @@ pub(crate) mod testing {
                 let attrs = Attrs(attrs);
                 vec![super::shaping::eye_like_dtype(&attrs, main).unwrap_or(main)]
             }
+            // issue 17: gather, scatter and index movement
+            "OneHot" => vec![metas[2].as_ref().map_or(main, |m| m.dtype)],
             _ => vec![main],
         }
     }
