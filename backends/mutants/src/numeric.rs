@@ -23,6 +23,7 @@ mod io;
 mod linalg;
 mod logic;
 mod normalize;
+mod normalize2;
 mod resize;
 mod rewrite;
 mod rows;
@@ -535,6 +536,15 @@ pub fn modes() -> Vec<Mode> {
             "maxpool_ceil_ignored",
             "MaxPool computes only the floor-mode windows; ceil_mode's extra windows keep -inf and index 0",
             Patch::new(&["MaxPool"], conv::maxpool_ceil_ignored),
+        ),
+        // issue 17: normalization family 2
+        fault(
+            "groupnorm_scale_per_group",
+            "GroupNormalization-21 indexes scale and bias by group (opset 18's layout) instead of by channel",
+            Patch::new(
+                &["GroupNormalization"],
+                normalize2::groupnorm_scale_per_group,
+            ),
         ),
     ];
     let (honest, faults) = subnormal::modes();

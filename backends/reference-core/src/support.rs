@@ -402,6 +402,24 @@ pub const OPS: &[OpInfo] = &[
     op("AveragePool", &[11, 19], FLOATS, (1, 1), 1),
     op("GlobalAveragePool", &[1], FLOATS, (1, 1), 1),
     op("GlobalMaxPool", &[1], FLOATS, (1, 1), 1),
+    // issue 17: normalization family 2
+    op("InstanceNormalization", &[6, 22], FLOATS, (3, 3), 1),
+    op("GroupNormalization", &[18, 21], FLOATS, (3, 3), 1),
+    op("MeanVarianceNormalization", &[9, 13], FLOATS, (1, 1), 1),
+    op("LpNormalization", &[1, 22], FLOATS, (1, 1), 1),
+    op("LRN", &[1, 13], FLOATS, (1, 1), 1),
+    op("Dropout", &[10, 12, 13, 22], DROPOUT_TYPES, (1, 3), 2),
+    op("CastLike", &[15, 19], MOVABLE, (2, 2), 1),
+];
+
+/// Dropout's data and ratio dtypes: the floats, fp8 included (Dropout-22).
+const DROPOUT_TYPES: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
 ];
 
 /// Dtypes Resize moves (nearest) or interpolates (the floats): every dtype
@@ -531,6 +549,9 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "ConstantOfShape" => vec![DType::F32],
         "EyeLike" => vec![crate::ops::shaping::eye_like_dtype(&inv.attrs, main)?],
         "Split" => vec![main; inv.output_dtypes.len()],
+        // issue 17: normalization family 2
+        "Dropout" => vec![main, DType::Bool],
+        "CastLike" => vec![inv.input(1)?.dtype],
         _ => vec![main],
     })
 }
@@ -766,6 +787,32 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             return Err(BackendError::invalid(
                 "AveragePool: dilations is an attribute from opset 19 on",
             ));
+        }
+        // issue 17: normalization family 2
+        "InstanceNormalization" | "GroupNormalization" => {
+            want(inv, 1, &same)?;
+            want(inv, 2, &same)?;
+            if inv.op_type == "GroupNormalization" && inv.opset >= 21 {
+                let stash = inv.attrs.int("stash_type", 1)?;
+                if stash != 1 {
+                    return Err(BackendError::unsupported(format!(
+                        "GroupNormalization: stash_type {stash} (only 1, float32, is implemented)"
+                    )));
+                }
+            }
+        }
+        "Dropout" => {
+            if inv.opset < 12 && inv.inputs.len() > 1 {
+                return Err(BackendError::invalid(
+                    "Dropout-10: ratio is an attribute, not an input",
+                ));
+            }
+            want(inv, 1, DROPOUT_TYPES)?;
+            want(inv, 2, &[DType::Bool])?;
+        }
+        "CastLike" => {
+            want(inv, 1, MOVABLE)?;
+            saturate(&inv.attrs)?;
         }
         _ => {}
     }

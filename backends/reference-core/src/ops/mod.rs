@@ -22,6 +22,7 @@ pub mod logic;
 pub mod movement;
 pub mod norm;
 pub mod normalize;
+pub mod normalize2;
 pub mod quantize;
 pub mod reduce;
 pub mod reduce_more;
@@ -184,6 +185,13 @@ pub fn run_checked(
         "AveragePool" => one(conv::average_pool(&args)),
         "GlobalAveragePool" => one(conv::global_pool(&args, false)),
         "GlobalMaxPool" => one(conv::global_pool(&args, true)),
+        // issue 17: normalization family 2
+        "InstanceNormalization" | "GroupNormalization" => one(normalize2::group_norm(&args)),
+        "MeanVarianceNormalization" => one(normalize2::mvn(&args)),
+        "LpNormalization" => one(normalize2::lp_norm(&args)),
+        "LRN" => one(normalize2::lrn(&args)),
+        "Dropout" => normalize2::dropout(&args),
+        "CastLike" => one(normalize2::cast_like(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -309,6 +317,13 @@ pub(crate) mod testing {
                     .map_or(DType::F32, |m| m.dtype),
             ],
             "IsNaN" | "IsInf" => vec![DType::Bool],
+            "Dropout" => vec![main, DType::Bool],
+            "CastLike" => vec![
+                metas
+                    .get(1)
+                    .and_then(|m| m.as_ref())
+                    .map_or(main, |m| m.dtype),
+            ],
             "Shape" | "Size" => vec![DType::I64],
             "ConstantOfShape" => vec![DType::F32],
             "EyeLike" => {
