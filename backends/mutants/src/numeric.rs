@@ -538,6 +538,14 @@ pub fn modes() -> Vec<Mode> {
             Patch::new(&["MaxPool"], conv::maxpool_ceil_ignored),
         ),
         // issue 17: normalization family 2
+        honest(
+            "norm_one_pass_variance",
+            "InstanceNormalization/GroupNormalization with one-pass f32 statistics, var = max(0, E[x^2] - mean^2)",
+            Patch::new(
+                &["InstanceNormalization", "GroupNormalization"],
+                normalize2::one_pass_statistics,
+            ),
+        ),
         fault(
             "groupnorm_scale_per_group",
             "GroupNormalization-21 indexes scale and bias by group (opset 18's layout) instead of by channel",
