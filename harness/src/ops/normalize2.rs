@@ -521,12 +521,12 @@ const MVN_EPSILON: f64 = 1e-9_f32 as f64;
 /// 1e-9, Div): the epsilon is outside the root. The oracle takes the
 /// variance in two passes (the exact value of the body's expression).
 ///
-/// Error model, per group with [`Moments`] and `s = sqrt(var)`, `sigma = s
-/// + 1e-9`: the root is off by `d_var / (2 s) + s` absolute, so sigma by
-/// `(s / sigma)(d_var / (2 var) + 1) + 1` relative, and `y_i = d_i / sigma`
-/// by that plus one for the division, times `|y_i|`, plus `(|d_i| +
-/// d_mean) / sigma` for the deviation. A group with zero variance has `y =
-/// 0`, and the model keeps only the deviation term there.
+/// Error model, per group with [`Moments`], `s = sqrt(var)` and `sigma =
+/// s + 1e-9`: the root is off by `d_var / (2 s) + s` absolute, so sigma by
+/// `(s / sigma)(d_var / (2 var) + 1) + 1` relative, and `y_i = d_i /
+/// sigma` by that plus one for the division, times `|y_i|`, plus
+/// `(|d_i| + d_mean) / sigma` for the deviation. A group with zero
+/// variance has `y = 0`, and the model keeps only the deviation term there.
 fn mvn(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let shape = x.shape().to_vec();
@@ -1506,7 +1506,7 @@ mod tests {
         let y = run1(
             "MeanVarianceNormalization",
             &Attributes::new(),
-            &[x.clone()],
+            std::slice::from_ref(&x),
         );
         let e = super::MVN_EPSILON;
         let want = [
@@ -1519,11 +1519,11 @@ mod tests {
         assert_ne!(y.data[[0, 0, 0, 0]], -1.0, "epsilon outside the root");
         // axes [1]: over the channels: columns [1, 0] and [3, 4].
         let a = attrs(&[("axes", AttrValue::Ints(vec![1]))]);
-        let y = run1("MeanVarianceNormalization", &a, &[x.clone()]);
+        let y = run1("MeanVarianceNormalization", &a, std::slice::from_ref(&x));
         close(&y.data, &[1.0, -1.0, -1.0, 1.0], 1e-8);
         // [] normalises over everything: mean 2, var 2.5.
         let a = attrs(&[("axes", AttrValue::Ints(vec![]))]);
-        let y = run1("MeanVarianceNormalization", &a, &[x.clone()]);
+        let y = run1("MeanVarianceNormalization", &a, std::slice::from_ref(&x));
         let sd = 2.5f64.sqrt() + e;
         close(&y.data, &[-1.0 / sd, 1.0 / sd, -2.0 / sd, 2.0 / sd], 1e-15);
         fails(
@@ -1543,10 +1543,14 @@ mod tests {
     #[test]
     fn lp_norm_by_hand() {
         let x = f(&[3, 2], &[3.0, 4.0, 0.0, 0.0, -3.0, 4.0]);
-        let y = run1("LpNormalization", &Attributes::new(), &[x.clone()]);
+        let y = run1(
+            "LpNormalization",
+            &Attributes::new(),
+            std::slice::from_ref(&x),
+        );
         close(&y.data, &[0.6, 0.8, 0.0, 0.0, -0.6, 0.8], 1e-15);
         let p1 = attrs(&[("p", AttrValue::Int(1))]);
-        let y = run1("LpNormalization", &p1, &[x.clone()]);
+        let y = run1("LpNormalization", &p1, std::slice::from_ref(&x));
         close(
             &y.data,
             &[3.0 / 7.0, 4.0 / 7.0, 0.0, 0.0, -3.0 / 7.0, 4.0 / 7.0],
@@ -1554,7 +1558,7 @@ mod tests {
         );
         // axis 0: columns [3, 0, -3] (norm sqrt 18) and [4, 0, 4].
         let a0 = attrs(&[("axis", AttrValue::Int(0))]);
-        let y = run1("LpNormalization", &a0, &[x.clone()]);
+        let y = run1("LpNormalization", &a0, std::slice::from_ref(&x));
         let r = 18f64.sqrt();
         let q = 32f64.sqrt();
         close(
@@ -1587,13 +1591,13 @@ mod tests {
             ("alpha", AttrValue::Float(2.0)),
             ("beta", AttrValue::Float(1.0)),
         ]);
-        let y = run1("LRN", &a, &[x.clone()]);
+        let y = run1("LRN", &a, std::slice::from_ref(&x));
         close(&y.data, &[1.0 / 6.0, 2.0 / 14.0, 3.0 / 10.0], 1e-15);
         // size 3 (alpha 3): one channel each side: [1+4, 1+4+9, 4+9].
         a.insert("size".into(), AttrValue::Int(3));
         a.insert("alpha".into(), AttrValue::Float(3.0));
         a.insert("beta".into(), AttrValue::Float(0.5));
-        let y = run1("LRN", &a, &[x.clone()]);
+        let y = run1("LRN", &a, std::slice::from_ref(&x));
         close(
             &y.data,
             &[1.0 / 6f64.sqrt(), 2.0 / 15f64.sqrt(), 3.0 / 14f64.sqrt()],
@@ -1623,7 +1627,7 @@ mod tests {
     fn dropout_is_a_copy_in_inference() {
         let x = f(&[2, 2], &[1.0, f64::NAN, -0.0, 4.0]);
         let none = Attributes::new();
-        let out = run("Dropout", &none, &[x.clone()]).unwrap();
+        let out = run("Dropout", &none, std::slice::from_ref(&x)).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].value.dtype, DType::F32);
         close(&out[0].value.data, &[1.0, f64::NAN, -0.0, 4.0], 0.0);
@@ -1697,7 +1701,7 @@ mod tests {
             let target = t(to, &[1], &[0.0]);
             let y = run1("CastLike", &Attributes::new(), &[x.clone(), target]);
             let code = AttrValue::Int(i64::from(to.code()));
-            let cast = run1("Cast", &attrs(&[("to", code)]), &[x.clone()]);
+            let cast = run1("Cast", &attrs(&[("to", code)]), std::slice::from_ref(&x));
             assert_eq!(y.dtype, to);
             assert_eq!(y, cast, "CastLike to {to} must be Cast to {to}");
         }

@@ -128,7 +128,7 @@ pub fn mvn(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let given = args.attrs.ints("axes")?;
     let mut axes = Vec::new();
     match given {
-        Some(list) if list.is_empty() => axes.extend(0..rank),
+        Some([]) => axes.extend(0..rank),
         Some(list) => {
             for &a in list {
                 axes.push(normalize_axis(a, rank, args.op)?);
