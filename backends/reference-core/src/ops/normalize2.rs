@@ -350,3 +350,127 @@ pub fn cast_like(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let saturate = crate::support::saturate(&args.attrs)?;
     super::movement::convert(x, to, saturate)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use crate::tensor::{Data, Tensor};
+    use xpucert_abi::{AttrValue, DType, Status};
+
+    fn bool_scalar(b: bool) -> Option<Tensor> {
+        Some(Tensor::new(vec![], Data::Bool(vec![u8::from(b)])).unwrap())
+    }
+
+    #[test]
+    fn instance_and_group_norm_by_hand() {
+        // Instance: channel 0 [1, 3] -> x̂ [-1, 1], scale 2, B 1: [-1, 3];
+        // channel 1 [0, 4] -> [-1, 1], scale -3: [3, -3].
+        let eps = [("epsilon", AttrValue::Float(0.0))];
+        let x = f32t(&[1, 2, 2], &[1., 3., 0., 4.]);
+        for opset in [6, 22] {
+            let y = run_at(
+                "InstanceNormalization",
+                opset,
+                &eps,
+                vec![x.clone(), f32t(&[2], &[2., -3.]), f32t(&[2], &[1., 0.])],
+            )
+            .unwrap();
+            assert_close(&values(&y[0]), &[-1., 3., 3., -3.], 1e-6);
+        }
+        // Group: [1, 4, 1] in 2 groups -> x̂ [-1, 1, -1, 1]; 21 per channel,
+        // 18 per group.
+        let g = [
+            ("epsilon", AttrValue::Float(0.0)),
+            ("num_groups", AttrValue::Int(2)),
+        ];
+        let x = f32t(&[1, 4, 1], &[1., 3., 0., 4.]);
+        let y = run_at(
+            "GroupNormalization",
+            21,
+            &g,
+            vec![
+                x.clone(),
+                f32t(&[4], &[1., 2., 3., 4.]),
+                f32t(&[4], &[0., 0., 0., 1.]),
+            ],
+        )
+        .unwrap();
+        assert_close(&values(&y[0]), &[-1., 2., -3., 5.], 1e-6);
+        let y = run_at(
+            "GroupNormalization",
+            18,
+            &g,
+            vec![x.clone(), f32t(&[2], &[2., 3.]), f32t(&[2], &[1., 0.])],
+        )
+        .unwrap();
+        assert_close(&values(&y[0]), &[-1., 3., -3., 3.], 1e-6);
+        let e = run_at(
+            "GroupNormalization",
+            21,
+            &g,
+            vec![x, f32t(&[2], &[2., 3.]), f32t(&[2], &[1., 0.])],
+        )
+        .unwrap_err();
+        assert_eq!(e.status, Status::InvalidArgument);
+    }
+
+    #[test]
+    fn mvn_lp_norm_and_lrn_by_hand() {
+        // MVN per channel: [1, 3] -> [-1, 1] / (1 + 1e-9); [0, 4] -> [-2, 2] / (2 + 1e-9).
+        let x = f32t(&[1, 2, 1, 2], &[1., 3., 0., 4.]);
+        let y = run1("MeanVarianceNormalization", &[], vec![x]).unwrap();
+        assert_close(&values(&y), &[-1., 1., -1., 1.], 1e-6);
+        // Lp: [3, 4] -> [0.6, 0.8]; a zero row stays zero; p 1 counts magnitudes.
+        let x = f32t(&[3, 2], &[3., 4., 0., 0., -3., 4.]);
+        let y = run1("LpNormalization", &[], vec![x.clone()]).unwrap();
+        assert_close(&values(&y), &[0.6, 0.8, 0., 0., -0.6, 0.8], 1e-6);
+        let y = run1("LpNormalization", &[("p", AttrValue::Int(1))], vec![x]).unwrap();
+        let s = 1. / 7.;
+        assert_close(
+            &values(&y),
+            &[3. * s, 4. * s, 0., 0., -3. * s, 4. * s],
+            1e-6,
+        );
+        // LRN, size 2 (window c..=c+1), alpha/size 1, beta 1, bias 1.
+        let lrn = [
+            ("size", AttrValue::Int(2)),
+            ("alpha", AttrValue::Float(2.0)),
+            ("beta", AttrValue::Float(1.0)),
+        ];
+        let y = run1("LRN", &lrn, vec![f32t(&[1, 3, 1], &[1., 2., 3.])]).unwrap();
+        assert_close(&values(&y), &[1. / 6., 2. / 14., 3. / 10.], 1e-6);
+    }
+
+    #[test]
+    fn dropout_copies_and_refuses_training() {
+        let x = f32t(&[2, 2], &[1., f32::NAN, -0., 4.]);
+        let out = run("Dropout", &[], vec![x.clone()]).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(values(&out[0])[3], 4.);
+        assert!(values(&out[0])[1].is_nan());
+        assert!(matches!(&out[1].data, Data::Bool(m) if m == &[1, 1, 1, 1]));
+        let ratio = f32t(&[], &[0.3]);
+        let e = run("Dropout", &[], vec![x.clone(), ratio, bool_scalar(true)]).unwrap_err();
+        assert_eq!(e.status, Status::Unsupported);
+        // Training with ratio 0 is the same copy.
+        let zero = f32t(&[], &[0.]);
+        let out = run("Dropout", &[], vec![x.clone(), zero, bool_scalar(true)]).unwrap();
+        assert_eq!(values(&out[0])[0], 1.);
+        let r = [("ratio", AttrValue::Float(0.2))];
+        let out = run_at("Dropout", 10, &r, vec![x]).unwrap();
+        assert_eq!(values(&out[0])[3], 4.);
+    }
+
+    #[test]
+    fn cast_like_takes_the_targets_dtype() {
+        let x = f32t(&[3], &[1.5, -2.7, 0.1]);
+        let target = Some(Tensor::new(vec![1], Data::I32(vec![0])).unwrap());
+        let y = run1("CastLike", &[], vec![x.clone(), target]).unwrap();
+        assert_eq!(y.dtype(), DType::I32);
+        assert!(matches!(&y.data, Data::I32(v) if v == &[1, -2, 0]));
+        let target = Some(Tensor::new(vec![1], Data::F16(vec![0])).unwrap());
+        let y = run1("CastLike", &[], vec![x, target]).unwrap();
+        // f16 of -2.7 is -2.69921875 (0xC166).
+        assert!(matches!(&y.data, Data::F16(v) if v[1] == 0xC166));
+    }
+}
