@@ -27,6 +27,7 @@ mod linalg;
 mod logic;
 mod normalize;
 mod recurrent;
+mod normalize2;
 mod resize;
 mod rewrite;
 mod rows;
@@ -549,6 +550,23 @@ pub fn modes() -> Vec<Mode> {
         // issue 17: gather, scatter and index movement
         gather::depthtospace_crd_as_dcr(),
         gather::gathernd_batch_offset_dropped(),
+        // issue 17: normalization family 2
+        honest(
+            "norm_one_pass_variance",
+            "InstanceNormalization/GroupNormalization with one-pass f32 statistics, var = max(0, E[x^2] - mean^2)",
+            Patch::new(
+                &["InstanceNormalization", "GroupNormalization"],
+                normalize2::one_pass_statistics,
+            ),
+        ),
+        fault(
+            "groupnorm_scale_per_group",
+            "GroupNormalization-21 indexes scale and bias by group (opset 18's layout) instead of by channel",
+            Patch::new(
+                &["GroupNormalization"],
+                normalize2::groupnorm_scale_per_group,
+            ),
+        ),
     ];
     let (honest, faults) = subnormal::modes();
     let first_fault = all.iter().position(|m| m.expect != Expect::Pass);

@@ -424,6 +424,14 @@ pub const OPS: &[OpInfo] = &[
     op("OneHot", &[11], ONE_HOT_NUMERIC, (3, 3), 1),
     op("CumProd", &[26], FLOATS_AND_INTS, (2, 2), 1),
     op("ReverseSequence", &[10], EVERY, (2, 2), 1),
+    // issue 17: normalization family 2
+    op("InstanceNormalization", &[6, 22], FLOATS, (3, 3), 1),
+    op("GroupNormalization", &[18, 21], FLOATS, (3, 3), 1),
+    op("MeanVarianceNormalization", &[9, 13], FLOATS, (1, 1), 1),
+    op("LpNormalization", &[1, 22], FLOATS, (1, 1), 1),
+    op("LRN", &[1, 13], FLOATS, (1, 1), 1),
+    op("Dropout", &[10, 12, 13, 22], DROPOUT_TYPES, (1, 3), 2),
+    op("CastLike", &[15, 19], MOVABLE, (2, 2), 1),
 ];
 
 /// Einsum's dtypes (ONNX's `T`: no bfloat16).
@@ -475,6 +483,16 @@ const ONE_HOT_NUMERIC: &[DType] = &[
     DType::U32,
     DType::U16,
     DType::U8,
+];
+
+/// Dropout's data and ratio dtypes: the floats, fp8 included (Dropout-22).
+const DROPOUT_TYPES: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
 ];
 
 /// Dtypes Resize moves (nearest) or interpolates (the floats): every dtype
@@ -619,6 +637,9 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "Unique" => vec![main, DType::I64, DType::I64, DType::I64],
         // issue 17: gather, scatter and index movement
         "OneHot" => vec![inv.input(2)?.dtype],
+        // issue 17: normalization family 2
+        "Dropout" => vec![main, DType::Bool],
+        "CastLike" => vec![inv.input(1)?.dtype],
         _ => vec![main],
     })
 }
@@ -906,6 +927,32 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
                     "OneHot: values of {values} (ONNX's T3 has no bfloat16 or fp8)"
                 )));
             }
+        }
+        // issue 17: normalization family 2
+        "InstanceNormalization" | "GroupNormalization" => {
+            want(inv, 1, &same)?;
+            want(inv, 2, &same)?;
+            if inv.op_type == "GroupNormalization" && inv.opset >= 21 {
+                let stash = inv.attrs.int("stash_type", 1)?;
+                if stash != 1 {
+                    return Err(BackendError::unsupported(format!(
+                        "GroupNormalization: stash_type {stash} (only 1, float32, is implemented)"
+                    )));
+                }
+            }
+        }
+        "Dropout" => {
+            if inv.opset < 12 && inv.inputs.len() > 1 {
+                return Err(BackendError::invalid(
+                    "Dropout-10: ratio is an attribute, not an input",
+                ));
+            }
+            want(inv, 1, DROPOUT_TYPES)?;
+            want(inv, 2, &[DType::Bool])?;
+        }
+        "CastLike" => {
+            want(inv, 1, MOVABLE)?;
+            saturate(&inv.attrs)?;
         }
         _ => {}
     }

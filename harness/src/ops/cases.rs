@@ -675,6 +675,14 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::OneHot => super::gather::one_hot_cases,
         Op::CumProd => reduce_more::cumprod_cases,
         Op::ReverseSequence => super::gather::reverse_sequence_cases,
+        // issue 17: normalization family 2
+        Op::InstanceNormalization => super::normalize2::instance_norm_cases,
+        Op::GroupNormalization => super::normalize2::group_norm_cases,
+        Op::MeanVarianceNormalization => super::normalize2::mvn_cases,
+        Op::LpNormalization => super::normalize2::lp_norm_cases,
+        Op::LRN => super::normalize2::lrn_cases,
+        Op::Dropout => super::normalize2::dropout_cases,
+        Op::CastLike => super::normalize2::cast_like_cases,
     };
     declare()
 }

@@ -9,7 +9,7 @@ use ndarray::Zip;
 use super::rules::{broadcast_all, no_flops, no_sum, per_output_element, same_as_first};
 use super::spec::{BINARY, T_ANY, T_FLOAT, T_NUMERIC, TypeVar, UNARY, fixed, unary};
 use super::{
-    AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape,
+    AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape, Value,
     broadcast, finish, quant, wrap_int,
 };
 use crate::numerics::check::CheckPolicy;
@@ -440,6 +440,12 @@ fn cast(call: &Call) -> Result<Output> {
             ))
         })?;
     let saturate = call.int("saturate", 1)? != 0;
+    Ok(convert(x, to, saturate))
+}
+
+/// `x` converted to `to` by Cast's rules (see [`cast`]); CastLike, whose
+/// target is another input's dtype, converts with it too.
+pub(super) fn convert(x: &Value, to: DType, saturate: bool) -> Output {
     let from_float = x.dtype.is_float();
     let data = x.data.mapv(|v| match to {
         DType::F8E4M3FN | DType::F8E5M2 => quant::to_fp8(to, v, saturate),
@@ -448,7 +454,7 @@ fn cast(call: &Call) -> Result<Output> {
         t if from_float => round_to(t, v),
         t => wrap_int(t, v),
     });
-    Ok(Output::plain(to, data))
+    Output::plain(to, data)
 }
 
 // ------------------------------------------------------------- generated cases

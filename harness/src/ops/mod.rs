@@ -33,6 +33,7 @@ mod linalg;
 mod logic;
 mod norm;
 mod normalize;
+mod normalize2;
 mod oracle;
 mod quant;
 mod recurrent;
@@ -351,6 +352,18 @@ registry! {
     OneHot => gather::ONE_HOT,
     CumProd => reduce_more::CUMPROD,
     ReverseSequence => gather::REVERSE_SEQUENCE,
+    // issue 17: normalization family 2
+    InstanceNormalization => normalize2::INSTANCE_NORMALIZATION,
+        older: [normalize2::INSTANCE_NORMALIZATION_6],
+    GroupNormalization => normalize2::GROUP_NORMALIZATION,
+        older: [normalize2::GROUP_NORMALIZATION_18],
+    MeanVarianceNormalization => normalize2::MEAN_VARIANCE_NORMALIZATION,
+        older: [normalize2::MEAN_VARIANCE_NORMALIZATION_9],
+    LpNormalization => normalize2::LP_NORMALIZATION, older: [normalize2::LP_NORMALIZATION_1],
+    LRN => normalize2::LRN, older: [normalize2::LRN_1],
+    Dropout => normalize2::DROPOUT,
+        older: [normalize2::DROPOUT_10, normalize2::DROPOUT_12, normalize2::DROPOUT_13],
+    CastLike => normalize2::CAST_LIKE, older: [normalize2::CAST_LIKE_15],
 }
 
 impl Op {

@@ -25,6 +25,7 @@ pub mod logic;
 pub mod movement;
 pub mod norm;
 pub mod normalize;
+pub mod normalize2;
 pub mod quantize;
 pub mod recurrent;
 pub mod reduce;
@@ -211,6 +212,13 @@ pub fn run_checked(
         "OneHot" => one(gather::one_hot(&args)),
         "CumProd" => one(reduce_more::cumprod(&args)),
         "ReverseSequence" => one(gather::reverse_sequence(&args)),
+        // issue 17: normalization family 2
+        "InstanceNormalization" | "GroupNormalization" => one(normalize2::group_norm(&args)),
+        "MeanVarianceNormalization" => one(normalize2::mvn(&args)),
+        "LpNormalization" => one(normalize2::lp_norm(&args)),
+        "LRN" => one(normalize2::lrn(&args)),
+        "Dropout" => normalize2::dropout(&args),
+        "CastLike" => one(normalize2::cast_like(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -338,6 +346,14 @@ pub(crate) mod testing {
             "IsNaN" | "IsInf" => vec![DType::Bool],
             "Shape" | "Size" | "NonZero" | "NonMaxSuppression" => vec![DType::I64],
             "Unique" => vec![main, DType::I64, DType::I64, DType::I64],
+            "Dropout" => vec![main, DType::Bool],
+            "CastLike" => vec![
+                metas
+                    .get(1)
+                    .and_then(|m| m.as_ref())
+                    .map_or(main, |m| m.dtype),
+            ],
+            "Shape" | "Size" => vec![DType::I64],
             "ConstantOfShape" => vec![DType::F32],
             "EyeLike" => {
                 let attrs = Attrs(attrs);

@@ -194,6 +194,12 @@ pub fn cast(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let x = args.input(0)?;
     let to = cast_target(&args.attrs)?;
     let sat = saturate(&args.attrs)?;
+    convert(x, to, sat)
+}
+
+/// `x` converted to `to` by Cast's rules (`sat`: fp8 saturation); CastLike
+/// converts with it too.
+pub fn convert(x: &Tensor, to: DType, sat: bool) -> Result<Tensor, BackendError> {
     let wide = match &x.data {
         Data::F64(_)
         | Data::F32(_)
