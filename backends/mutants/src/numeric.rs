@@ -16,6 +16,7 @@
 mod activation;
 mod attention;
 mod conv;
+mod conv_transpose;
 mod elementwise;
 mod half_io;
 mod indexing;
@@ -535,6 +536,12 @@ pub fn modes() -> Vec<Mode> {
             "maxpool_ceil_ignored",
             "MaxPool computes only the floor-mode windows; ceil_mode's extra windows keep -inf and index 0",
             Patch::new(&["MaxPool"], conv::maxpool_ceil_ignored),
+        ),
+        // issue 17: convolution transpose and quantized linear algebra
+        fault(
+            "convtranspose_output_padding_at_start",
+            "ConvTranspose adds output_padding's extra elements at the start of each axis instead of the end",
+            Patch::new(&["ConvTranspose"], conv_transpose::output_padding_at_start),
         ),
     ];
     let (honest, faults) = subnormal::modes();

@@ -311,7 +311,7 @@ mod tests {
         assert_eq!(run_err, e);
 
         let cases = [
-            inv("ConvTranspose", 11, &[], vec![meta(DType::F32)], DType::F32),
+            inv("ImageDecoder", 20, &[], vec![meta(DType::F32)], DType::F32),
             inv("Relu", 6, &[], vec![meta(DType::F32)], DType::F32),
             inv("Exp", 13, &[], vec![meta(DType::I32)], DType::I32),
             inv(

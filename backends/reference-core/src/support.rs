@@ -402,6 +402,8 @@ pub const OPS: &[OpInfo] = &[
     op("AveragePool", &[11, 19], FLOATS, (1, 1), 1),
     op("GlobalAveragePool", &[1], FLOATS, (1, 1), 1),
     op("GlobalMaxPool", &[1], FLOATS, (1, 1), 1),
+    // issue 17: convolution transpose and quantized linear algebra
+    op("ConvTranspose", &[11], FLOATS, (2, 3), 1),
 ];
 
 /// Dtypes Resize moves (nearest) or interpolates (the floats): every dtype
@@ -766,6 +768,11 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             return Err(BackendError::invalid(
                 "AveragePool: dilations is an attribute from opset 19 on",
             ));
+        }
+        // issue 17: convolution transpose and quantized linear algebra
+        "ConvTranspose" => {
+            want(inv, 1, &same)?;
+            want(inv, 2, &same)?;
         }
         _ => {}
     }

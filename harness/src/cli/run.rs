@@ -104,6 +104,7 @@ max_nan_dropped, less_or_equal_as_less, batchnorm_eps_outside_sqrt, \
 argmax_last_on_ties, cumsum_exclusive_ignored, resize_half_pixel_as_asymmetric, \
 resize_nearest_floor_for_round, slice_negative_step_off_by_one, pad_reflect_as_edge, \
 scatternd_reduction_ignored, conv_pads_symmetric, maxpool_ceil_ignored, \
+convtranspose_output_padding_at_start, \
 flush_outputs_undeclared, flush_inputs_undeclared, activation_f32_formulas, \
 round_half_away, hardsigmoid_default_alpha_wrong, atanh_asymmetric, clip_nan_dropped, \
 cache_outputs, segfault, abort, exit0, infinite_loop, sleep, write_past_output, \

@@ -653,6 +653,8 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::AveragePool => conv::averagepool_cases,
         Op::GlobalAveragePool => conv::global_averagepool_cases,
         Op::GlobalMaxPool => conv::global_maxpool_cases,
+        // issue 17: convolution transpose and quantized linear algebra
+        Op::ConvTranspose => super::conv_transpose::conv_transpose_cases,
     };
     declare()
 }

@@ -24,6 +24,7 @@ mod attention;
 mod broadcast;
 pub mod cases;
 mod conv;
+mod conv_transpose;
 mod elementwise;
 mod indexing;
 mod linalg;
@@ -323,6 +324,8 @@ registry! {
     AveragePool => conv::AVERAGEPOOL, older: [conv::AVERAGEPOOL_11],
     GlobalAveragePool => conv::GLOBAL_AVERAGEPOOL,
     GlobalMaxPool => conv::GLOBAL_MAXPOOL,
+    // issue 17: convolution transpose and quantized linear algebra
+    ConvTranspose => conv_transpose::CONV_TRANSPOSE,
 }
 
 impl Op {

@@ -15,6 +15,7 @@
 pub mod activation;
 pub mod attention;
 pub mod conv;
+pub mod conv_transpose;
 pub mod elementwise;
 pub mod fast;
 pub mod linalg;
@@ -184,6 +185,8 @@ pub fn run_checked(
         "AveragePool" => one(conv::average_pool(&args)),
         "GlobalAveragePool" => one(conv::global_pool(&args, false)),
         "GlobalMaxPool" => one(conv::global_pool(&args, true)),
+        // issue 17: convolution transpose and quantized linear algebra
+        "ConvTranspose" => one(conv_transpose::conv_transpose(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
