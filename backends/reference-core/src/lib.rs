@@ -258,7 +258,7 @@ mod tests {
             "\"backend_version\": \"{}\"",
             env!("CARGO_PKG_VERSION")
         )));
-        assert_eq!(support::OPS.len(), 119);
+        assert_eq!(support::OPS.len(), 120);
         for op in support::OPS {
             assert_eq!(
                 m.matches(&format!("\"op\": \"{}\"", op.name)).count(),

@@ -10,9 +10,10 @@
 //! k...]` laid out as the `M × (C/group · k)` weight matrix.
 //!
 //! # Geometry (ONNX's specification and reference evaluator)
-//! The full output of an axis is `s (in - 1) + output_padding + (k - 1) d
-//! + 1`; `output_padding` adds elements at the end only (no input reaches
-//! them unless the kernel does, so they hold the bias). Then:
+//! The full output of an axis is
+//! `s (in - 1) + output_padding + (k - 1) d + 1`; `output_padding` adds
+//! elements at the end only (no input reaches them unless the kernel does,
+//! so they hold the bias). Then:
 //! * `pads` (auto_pad NOTSET) crop `begin` and `end` elements off the full
 //!   output: `out = full - begin - end`.
 //! * SAME_UPPER / SAME_LOWER aim at `out = in · s` (or `output_shape`):
@@ -24,11 +25,11 @@
 //!   way, as the reference evaluator's col2im does (floor division).
 //! * `output_shape` with auto_pad NOTSET (or VALID) sets `out`. Here the
 //!   specification and ONNX's reference evaluator disagree: the
-//!   specification derives the padding from `output_shape` and puts `total
-//!   - floor(total / 2)` at the beginning, ignoring `pads`; the reference
-//!   evaluator keeps `pads`' beginning (0 without pads) and crops or
-//!   extends at the end (onnxruntime, for its part, puts `floor(total /
-//!   2)` at the beginning). The oracle accepts the call when the
+//!   specification derives the padding from `output_shape` and puts
+//!   `total - floor(total / 2)` at the beginning, ignoring `pads`; the
+//!   reference evaluator keeps `pads`' beginning (0 without pads) and crops
+//!   or extends at the end (onnxruntime, for its part, puts
+//!   `floor(total / 2)` at the beginning). The oracle accepts the call when the
 //!   specification and the reference evaluator agree (every ONNX node test
 //!   does: `output_shape` one above the full size, or equal to it) and
 //!   refuses it, naming the two answers, when they do not: a backend cannot
