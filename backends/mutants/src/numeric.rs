@@ -18,6 +18,7 @@ mod attention;
 mod conv;
 mod einsum;
 mod dynamic;
+mod conv_transpose;
 mod elementwise;
 mod gather;
 mod half_io;
@@ -566,6 +567,11 @@ pub fn modes() -> Vec<Mode> {
                 &["GroupNormalization"],
                 normalize2::groupnorm_scale_per_group,
             ),
+        // issue 17: convolution transpose and quantized linear algebra
+        fault(
+            "convtranspose_output_padding_at_start",
+            "ConvTranspose adds output_padding's extra elements at the start of each axis instead of the end",
+            Patch::new(&["ConvTranspose"], conv_transpose::output_padding_at_start),
         ),
     ];
     let (honest, faults) = subnormal::modes();

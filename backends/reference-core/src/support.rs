@@ -432,6 +432,8 @@ pub const OPS: &[OpInfo] = &[
     op("LRN", &[1, 13], FLOATS, (1, 1), 1),
     op("Dropout", &[10, 12, 13, 22], DROPOUT_TYPES, (1, 3), 2),
     op("CastLike", &[15, 19], MOVABLE, (2, 2), 1),
+    // issue 17: convolution transpose and quantized linear algebra
+    op("ConvTranspose", &[11], FLOATS, (2, 3), 1),
 ];
 
 /// Einsum's dtypes (ONNX's `T`: no bfloat16).
@@ -953,6 +955,11 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         "CastLike" => {
             want(inv, 1, MOVABLE)?;
             saturate(&inv.attrs)?;
+        }
+        // issue 17: convolution transpose and quantized linear algebra
+        "ConvTranspose" => {
+            want(inv, 1, &same)?;
+            want(inv, 2, &same)?;
         }
         _ => {}
     }

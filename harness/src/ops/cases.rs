@@ -683,6 +683,8 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::LRN => super::normalize2::lrn_cases,
         Op::Dropout => super::normalize2::dropout_cases,
         Op::CastLike => super::normalize2::cast_like_cases,
+        // issue 17: convolution transpose and quantized linear algebra
+        Op::ConvTranspose => super::conv_transpose::conv_transpose_cases,
     };
     declare()
 }

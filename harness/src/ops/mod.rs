@@ -26,6 +26,7 @@ pub mod cases;
 mod conv;
 mod einsum;
 mod dynamic;
+mod conv_transpose;
 mod elementwise;
 mod gather;
 mod indexing;
@@ -364,6 +365,8 @@ registry! {
     Dropout => normalize2::DROPOUT,
         older: [normalize2::DROPOUT_10, normalize2::DROPOUT_12, normalize2::DROPOUT_13],
     CastLike => normalize2::CAST_LIKE, older: [normalize2::CAST_LIKE_15],
+    // issue 17: convolution transpose and quantized linear algebra
+    ConvTranspose => conv_transpose::CONV_TRANSPOSE,
 }
 
 impl Op {

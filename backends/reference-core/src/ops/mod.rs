@@ -17,6 +17,7 @@ pub mod attention;
 pub mod conv;
 pub mod einsum;
 pub mod dynamic;
+pub mod conv_transpose;
 pub mod elementwise;
 pub mod fast;
 pub mod gather;
@@ -219,6 +220,8 @@ pub fn run_checked(
         "LRN" => one(normalize2::lrn(&args)),
         "Dropout" => normalize2::dropout(&args),
         "CastLike" => one(normalize2::cast_like(&args)),
+        // issue 17: convolution transpose and quantized linear algebra
+        "ConvTranspose" => one(conv_transpose::conv_transpose(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
