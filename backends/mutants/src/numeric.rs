@@ -16,9 +16,9 @@
 mod activation;
 mod attention;
 mod conv;
-mod einsum;
-mod dynamic;
 mod conv_transpose;
+mod dynamic;
+mod einsum;
 mod elementwise;
 mod gather;
 mod half_io;
@@ -27,8 +27,8 @@ mod io;
 mod linalg;
 mod logic;
 mod normalize;
-mod recurrent;
 mod normalize2;
+mod recurrent;
 mod resize;
 mod rewrite;
 mod rows;
@@ -567,6 +567,7 @@ pub fn modes() -> Vec<Mode> {
                 &["GroupNormalization"],
                 normalize2::groupnorm_scale_per_group,
             ),
+        ),
         // issue 17: convolution transpose and quantized linear algebra
         fault(
             "convtranspose_output_padding_at_start",

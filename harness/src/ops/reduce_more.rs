@@ -135,8 +135,9 @@ const fn extreme_20(name: &'static str, oracle: super::OracleFn) -> OpDef {
     def
 }
 /// ReduceMax-20: bool admitted. Exact.
-pub(super) const REDUCE_MAX_20: OpDef =
-    extreme_20("ReduceMax", |c| Ok(vec![reduce::reduce(c, Reduction::Max)?]));
+pub(super) const REDUCE_MAX_20: OpDef = extreme_20("ReduceMax", |c| {
+    Ok(vec![reduce::reduce(c, Reduction::Max)?])
+});
 /// ReduceMin-20: bool admitted. Exact.
 pub(super) const REDUCE_MIN_20: OpDef =
     extreme_20("ReduceMin", |c| Ok(vec![reduce_more(c, More::Min)?]));

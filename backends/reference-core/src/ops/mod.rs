@@ -15,9 +15,9 @@
 pub mod activation;
 pub mod attention;
 pub mod conv;
-pub mod einsum;
-pub mod dynamic;
 pub mod conv_transpose;
+pub mod dynamic;
+pub mod einsum;
 pub mod elementwise;
 pub mod fast;
 pub mod gather;
