@@ -519,7 +519,7 @@ fn axes_input_since(op: &str) -> i64 {
     if op == "ReduceSum" { 13 } else { 18 }
 }
 
-/// Range's dtypes (ONNX also allows int16; the harness does not make it).
+/// Range's dtypes: ONNX's T (Range-27 adds f16 and bf16).
 const RANGE: &[DType] = &[
     DType::F32,
     DType::F64,
