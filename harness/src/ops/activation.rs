@@ -137,7 +137,7 @@ const T_BOOL: TypeVar = TypeVar {
 
 /// The same op at an older opset whose only difference is its type
 /// constraint (`types`, one per input).
-const fn older(def: OpDef, opset: i64, types: &'static [TypeVar]) -> OpDef {
+pub(super) const fn older(def: OpDef, opset: i64, types: &'static [TypeVar]) -> OpDef {
     OpDef {
         spec: OpSpec {
             opset,

@@ -25,11 +25,11 @@
 
 use ndarray::{ArrayD, Dimension, IxDyn};
 
-use super::rules::{self, no_flops, no_sum};
+use super::indexing::{at_opset, def};
+use super::rules;
 use super::spec::{T_ANY, TypeVar, fixed};
 use super::{AttrType, Call, OpDef, OpSpec, Output, Result, TypedShape};
 use crate::numerics::DType;
-use crate::numerics::check::CheckPolicy;
 
 /// A shape rule's value reader.
 type Values<'a> = &'a mut dyn FnMut(usize) -> Vec<f64>;
@@ -102,51 +102,6 @@ pub(super) fn sort_rows(values: &mut ArrayD<f64>) {
     if let Ok(a) = ArrayD::from_shape_vec(IxDyn(&[n, w]), sorted) {
         *values = a;
     }
-}
-
-/// A data-dependent op: exact, no FLOPs.
-#[allow(clippy::too_many_arguments)]
-const fn def(
-    name: &'static str,
-    opset: i64,
-    arity: super::Arity,
-    inputs: &'static [&'static str],
-    types: &'static [TypeVar],
-    outputs: usize,
-    attributes: &'static [(&'static str, AttrType)],
-    oracle: super::OracleFn,
-    shape: super::ShapeFn,
-) -> OpDef {
-    OpDef {
-        spec: OpSpec {
-            name,
-            domain: "",
-            opset,
-            arity,
-            input_names: inputs,
-            input_types: types,
-            outputs,
-            attributes,
-        },
-        oracle,
-        shape,
-        cost: no_flops,
-        check: CheckPolicy::Exact,
-        terms: no_sum,
-    }
-}
-
-/// The same definition at an older opset whose semantics are the same.
-macro_rules! at_opset {
-    ($def:expr, $opset:literal) => {
-        OpDef {
-            spec: OpSpec {
-                opset: $opset,
-                ..$def.spec
-            },
-            ..$def
-        }
-    };
 }
 
 // ---------------------------------------------------------------- NonZero

@@ -26,11 +26,10 @@
 use ndarray::{ArrayD, IxDyn};
 
 use super::indexing::{scatter_reduction, scatter_step};
-use super::rules::{self, no_flops, no_sum};
+use super::rules;
 use super::spec::{T_ANY, TypeVar, fixed};
 use super::{AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape};
 use crate::numerics::DType;
-use crate::numerics::check::CheckPolicy;
 
 /// `Tind` of GatherElements and ScatterElements: int32 or int64.
 const T_IDX: TypeVar = TypeVar {
@@ -92,23 +91,9 @@ const fn def(
     oracle: super::OracleFn,
     shape: super::ShapeFn,
 ) -> OpDef {
-    OpDef {
-        spec: OpSpec {
-            name,
-            domain: "",
-            opset,
-            arity,
-            input_names: inputs,
-            input_types: types,
-            outputs: 1,
-            attributes,
-        },
-        oracle,
-        shape,
-        cost: no_flops,
-        check: CheckPolicy::Exact,
-        terms: no_sum,
-    }
+    super::indexing::def(
+        name, opset, arity, inputs, types, 1, attributes, oracle, shape,
+    )
 }
 
 /// The same definition at an older opset whose semantics are the same.
@@ -1020,7 +1005,7 @@ pub(super) fn scatter_elements_cases() -> Option<CaseSpace> {
                     let j = (e / inner) % m;
                     let lane = (e / (inner * m)) * inner + e % inner;
                     let v = if repeated { lane % s } else { (j + lane) % s } as i64;
-                    let v = if negative && j % 2 == 0 {
+                    let v = if negative && j.is_multiple_of(2) {
                         v - s as i64
                     } else {
                         v
@@ -1450,14 +1435,14 @@ mod tests {
                 ("mode", AttrValue::String(mode.into())),
             ])
         };
-        let dcr = run1("DepthToSpace", &b("DCR"), &[x.clone()]);
+        let dcr = run1("DepthToSpace", &b("DCR"), std::slice::from_ref(&x));
         assert_eq!(dcr.shape(), [1, 2, 2, 2]);
         assert_eq!(vals(&dcr), [0.0, 2.0, 4.0, 6.0, 1.0, 3.0, 5.0, 7.0]);
-        let crd = run1("DepthToSpace", &b("CRD"), &[x.clone()]);
+        let crd = run1("DepthToSpace", &b("CRD"), std::slice::from_ref(&x));
         assert_eq!(vals(&crd), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
         let default = attrs(&[("blocksize", AttrValue::Int(2))]);
         assert_eq!(
-            vals(&run1("DepthToSpace", &default, &[x.clone()])),
+            vals(&run1("DepthToSpace", &default, std::slice::from_ref(&x))),
             vals(&dcr)
         );
         // SpaceToDepth is DCR's inverse.

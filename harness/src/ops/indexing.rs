@@ -65,7 +65,7 @@ type Shapes = std::result::Result<Vec<TypedShape>, String>;
 /// A data-movement op: exact, no FLOPs, `outputs` outputs (0: as many as
 /// the call asks for, Split).
 #[allow(clippy::too_many_arguments)]
-const fn def(
+pub(super) const fn def(
     name: &'static str,
     opset: i64,
     arity: super::Arity,
@@ -107,6 +107,7 @@ macro_rules! at_opset {
         }
     };
 }
+pub(super) use at_opset;
 
 // ---------------------------------------------------------------- definitions
 

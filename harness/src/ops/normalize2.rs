@@ -20,6 +20,7 @@
 
 use ndarray::{ArrayD, Axis, IxDyn};
 
+use super::activation::older;
 use super::rules::{self, no_flops, no_sum, per_input_element};
 use super::spec::{FLOATS, T_ANY, TypeVar, WIDE_FLOATS, fixed};
 use super::{
@@ -97,19 +98,6 @@ const T2_ANY: TypeVar = TypeVar {
     name: "T2",
     ..T_ANY
 };
-
-/// The same definition at an older opset whose only difference is its
-/// type constraints (`types`, one per input).
-const fn older(def: OpDef, opset: i64, types: &'static [TypeVar]) -> OpDef {
-    OpDef {
-        spec: OpSpec {
-            opset,
-            input_types: types,
-            ..def.spec
-        },
-        ..def
-    }
-}
 
 // ------------------------------------------------------- shared statistics
 

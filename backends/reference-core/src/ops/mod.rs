@@ -356,7 +356,6 @@ pub(crate) mod testing {
                     .and_then(|m| m.as_ref())
                     .map_or(main, |m| m.dtype),
             ],
-            "Shape" | "Size" => vec![DType::I64],
             "ConstantOfShape" => vec![DType::F32],
             "EyeLike" => {
                 let attrs = Attrs(attrs);
