@@ -745,7 +745,16 @@ pub(super) fn where_cases() -> Option<CaseSpace> {
 /// Cast: every movable dtype to every movable dtype, `saturate` 0 for the
 /// fp8 targets (values past their range then), sizes and layouts.
 pub(super) fn cast_cases() -> Option<CaseSpace> {
-    Some(CaseSpace {
+    Some(conversion_space(|x, to| {
+        GenCase::new(vec![x.some()]).int("to", i64::from(to.code()))
+    }))
+}
+
+/// The case space of a conversion (Cast, CastLike): the input `x` of every
+/// movable dtype, filled for the target, and the target dtype, which `call`
+/// turns into the op's call (an attribute or a target tensor).
+pub(super) fn conversion_space(call: fn(GenInput, DType) -> GenCase) -> CaseSpace {
+    CaseSpace {
         factors: vec![
             Factor::dtypes(cases::MOVABLE),
             Factor::new(
@@ -768,7 +777,7 @@ pub(super) fn cast_cases() -> Option<CaseSpace> {
             Factor::new("size", &["n0", "n1", "prime", "large"]),
             cases::layout_factor(),
         ],
-        build: Box::new(|p: &Pick| {
+        build: Box::new(move |p: &Pick| {
             let from = p.dtype();
             let to = DType::from_name(&p.get("to")[2..]).expect("`to` levels name dtypes");
             let f8 = matches!(to, DType::F8E4M3FN | DType::F8E5M2);
@@ -813,13 +822,13 @@ pub(super) fn cast_cases() -> Option<CaseSpace> {
             let x = GenInput::new(from, shape)
                 .fill(fill)
                 .stored(Storage::from_level(p.get("layout")));
-            let mut case = GenCase::new(vec![x.some()]).int("to", i64::from(to.code()));
+            let mut case = call(x, to);
             if p.is("saturate", "sat0") {
                 case = case.int("saturate", 0);
             }
             Some(case)
         }),
-    })
+    }
 }
 
 #[cfg(test)]

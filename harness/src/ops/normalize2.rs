@@ -1252,67 +1252,12 @@ pub(super) fn dropout_cases() -> Option<CaseSpace> {
     })
 }
 
-/// CastLike-19: every movable dtype to every movable dtype (the target
-/// given by a small tensor of that dtype), saturate 0 for fp8 targets,
-/// sizes 0 / 1 / prime / large, every layout of the input.
+/// CastLike-19: Cast's case space, the target given by a small tensor of
+/// the target dtype instead of the `to` attribute.
 pub(super) fn cast_like_cases() -> Option<CaseSpace> {
-    Some(CaseSpace {
-        factors: vec![
-            Factor::dtypes(cases::MOVABLE),
-            Factor::new(
-                "to",
-                &[
-                    "tof32",
-                    "tof16",
-                    "tobf16",
-                    "tof64",
-                    "toi64",
-                    "toi32",
-                    "toi8",
-                    "tou8",
-                    "tobool",
-                    "tof8e4m3fn",
-                    "tof8e5m2",
-                ],
-            ),
-            Factor::new("saturate", &["satdefault", "sat0"]),
-            Factor::new("size", &["n0", "n1", "prime", "large"]),
-            cases::layout_factor(),
-        ],
-        build: Box::new(|p: &Pick| {
-            let from = p.dtype();
-            let to = DType::from_name(&p.get("to")[2..]).expect("`to` levels name dtypes");
-            let f8 = |d: DType| matches!(d, DType::F8E4M3FN | DType::F8E5M2);
-            if p.is("saturate", "sat0") && !f8(to) {
-                return None; // saturate only concerns fp8 targets
-            }
-            // Unsigned targets get non-negative values (a negative float to
-            // u8 is undefined in ONNX); fp8 targets from wider floats get
-            // values past their range, where saturate decides.
-            let unsigned = to == DType::U8;
-            let fill = match from {
-                DType::Bool => Fill::Bernoulli(0.5),
-                d if d.is_float() && f8(to) && !f8(d) => Fill::Normal(if to == DType::F8E4M3FN {
-                    300.0
-                } else {
-                    40000.0
-                }),
-                d if d.is_float() => Fill::Uniform(if unsigned { 0.0 } else { -100.0 }, 100.0),
-                _ if unsigned || from == DType::U8 => Fill::Int(0, 100),
-                _ => Fill::Int(-100, 100),
-            };
-            let size = elementwise::elementwise_size(p.get("size"));
-            let x = GenInput::new(from, cases::dims(2, size, false))
-                .fill(fill)
-                .stored(Storage::from_level(p.get("layout")));
-            let target = GenInput::new(to, vec![2]);
-            let mut case = GenCase::new(vec![x.some(), target.some()]);
-            if p.is("saturate", "sat0") {
-                case = case.int("saturate", 0);
-            }
-            Some(case)
-        }),
-    })
+    Some(elementwise::conversion_space(|x, to| {
+        GenCase::new(vec![x.some(), GenInput::new(to, vec![2]).some()])
+    }))
 }
 
 #[cfg(test)]
