@@ -20,9 +20,9 @@
 
 use ndarray::{ArrayD, Axis, IxDyn};
 
-use super::activation::older;
+use super::activation::{T_F16_F32_F64, T_FLOAT4, older};
 use super::rules::{self, no_flops, no_sum, per_input_element};
-use super::spec::{FLOATS, T_ANY, TypeVar, WIDE_FLOATS, fixed};
+use super::spec::{FLOATS, T_ANY, TypeVar, fixed};
 use super::{
     AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape, Work,
     elementwise,
@@ -32,16 +32,6 @@ use crate::numerics::check::{CheckPolicy, sum_growth};
 
 // ------------------------------------------------------------------ types
 
-/// `T` of the versions before bfloat16: float16, float, double.
-const T_F16_F32_F64: TypeVar = TypeVar {
-    name: "T",
-    allowed: &[DType::F64, DType::F32, DType::F16],
-};
-/// `T` of the versions with bfloat16.
-const T_FLOAT4: TypeVar = TypeVar {
-    name: "T",
-    allowed: WIDE_FLOATS,
-};
 /// `T` of Dropout-22: every float, fp8 included.
 const T_FLOAT_ALL: TypeVar = TypeVar {
     name: "T",
