@@ -2581,6 +2581,25 @@ mod tests {
             ],
             "nonzero",
         );
+        // Range-27: bf16 steps in f32 and rounds each element once (257 and
+        // 259 are not bf16: they round to the even 256 and 260), and a
+        // stash_type that is neither float nor double is refused.
+        close(
+            &r(DType::BF16, 256.0, 260.0, 1.0).data,
+            &[256.0, 256.0, 258.0, 260.0],
+            0.0,
+        );
+        let half = [
+            Some(sc(DType::F16, 0.0)),
+            Some(sc(DType::F16, 1.0)),
+            Some(sc(DType::F16, 0.5)),
+        ];
+        fails(
+            "Range",
+            &attrs(&[("stash_type", AttrValue::Int(10))]),
+            &half,
+            "stash_type 10 is neither 1 (float) nor 11 (double)",
+        );
         let x = seq(&[2, 3]);
         let e = run1(
             "EyeLike",
