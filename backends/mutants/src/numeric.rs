@@ -26,6 +26,7 @@ mod indexing;
 mod io;
 mod linalg;
 mod logic;
+mod moe;
 mod normalize;
 mod normalize2;
 mod recurrent;
@@ -596,5 +597,7 @@ pub fn modes() -> Vec<Mode> {
     ));
     // issue 17: data-dependent output shapes
     all.push(dynamic::nonzero_shape_not_reported());
+    // issue 18: DeepSeek
+    all.extend(moe::fault_modes());
     all
 }

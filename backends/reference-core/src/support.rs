@@ -108,7 +108,9 @@ fn type_error(name: &str, want: &str, got: AttrValue<'_>) -> BackendError {
 /// dtypes of its main input, and its input/output counts.
 #[derive(Debug, Clone, Copy)]
 pub struct OpInfo {
-    /// ONNX operator name.
+    /// `""` for ONNX, `"xpucert"` for the harness's own operators.
+    pub domain: &'static str,
+    /// Operator name.
     pub name: &'static str,
     /// Opsets accepted.
     pub opsets: &'static [i64],
@@ -266,12 +268,26 @@ const fn op(
     max_outputs: usize,
 ) -> OpInfo {
     OpInfo {
+        domain: "",
         name,
         opsets: opset,
         dtypes,
         required_inputs: inputs.0,
         max_inputs: inputs.1,
         max_outputs,
+    }
+}
+
+/// An operator of the `xpucert` domain (specified in `docs/ops/`).
+const fn xop(
+    name: &'static str,
+    dtypes: &'static [DType],
+    inputs: (usize, usize),
+    max_outputs: usize,
+) -> OpInfo {
+    OpInfo {
+        domain: "xpucert",
+        ..op(name, &[1], dtypes, inputs, max_outputs)
     }
 }
 
@@ -434,6 +450,8 @@ pub const OPS: &[OpInfo] = &[
     op("CastLike", &[15, 19], MOVABLE, (2, 2), 1),
     // issue 17: convolution transpose and quantized linear algebra
     op("ConvTranspose", &[11], FLOATS, (2, 3), 1),
+    // issue 18: DeepSeek
+    xop("MoeGatingTopK", &[DType::F32], (1, 2), 2),
 ];
 
 /// Einsum's dtypes (ONNX's `T`: no bfloat16).
@@ -531,8 +549,8 @@ const RANGE: &[DType] = &[
 ];
 
 /// The table entry for `name`.
-pub fn find(name: &str) -> Option<&'static OpInfo> {
-    OPS.iter().find(|o| o.name == name)
+pub fn find(domain: &str, name: &str) -> Option<&'static OpInfo> {
+    OPS.iter().find(|o| o.domain == domain && o.name == name)
 }
 
 fn unsupported_dtype(inv: &Invocation<'_>, input: usize, dtype: DType) -> BackendError {
@@ -642,6 +660,8 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         // issue 17: normalization family 2
         "Dropout" => vec![main, DType::Bool],
         "CastLike" => vec![inv.input(1)?.dtype],
+        // issue 18: DeepSeek
+        "MoeGatingTopK" => vec![DType::F32, DType::I64],
         _ => vec![main],
     })
 }
@@ -650,14 +670,12 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
 /// execute it; an `UNSUPPORTED` error means it will not; any other error means
 /// the call is malformed. Shapes are validated later by the kernels.
 pub fn check(inv: &Invocation<'_>) -> Result<&'static OpInfo, BackendError> {
-    if !inv.domain.is_empty() {
-        return Err(BackendError::unsupported(format!(
-            "domain {:?} (only the ONNX domain \"\" is implemented)",
-            inv.domain
-        )));
-    }
-    let info = find(inv.op_type)
-        .ok_or_else(|| BackendError::unsupported(format!("operator {}", inv.op_type)))?;
+    let info = find(inv.domain, inv.op_type).ok_or_else(|| {
+        BackendError::unsupported(match inv.domain {
+            "" => format!("operator {}", inv.op_type),
+            d => format!("operator {} of domain {d:?}", inv.op_type),
+        })
+    })?;
     if !info.opsets.contains(&inv.opset) {
         return Err(BackendError::unsupported(format!(
             "{} opset {} (implemented: {:?})",
@@ -961,6 +979,8 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             want(inv, 1, &same)?;
             want(inv, 2, &same)?;
         }
+        // issue 18: DeepSeek
+        "MoeGatingTopK" => want(inv, 1, &[DType::F32])?,
         _ => {}
     }
     if matches!(inv.op_type, "LayerNormalization" | "RMSNormalization") {
@@ -1085,7 +1105,8 @@ pub fn manifest_json() -> String {
                 .map(|d| format!("\"{}\"", d.name()))
                 .collect();
             format!(
-                "{{\"domain\": \"\", \"op\": \"{}\", \"opsets\": [{}], \"dtypes\": [{}]}}",
+                "{{\"domain\": \"{}\", \"op\": \"{}\", \"opsets\": [{}], \"dtypes\": [{}]}}",
+                o.domain,
                 o.name,
                 opsets.join(", "),
                 dtypes.join(", ")

@@ -685,6 +685,8 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::CastLike => super::normalize2::cast_like_cases,
         // issue 17: convolution transpose and quantized linear algebra
         Op::ConvTranspose => super::conv_transpose::conv_transpose_cases,
+        // issue 18: DeepSeek
+        Op::MoeGatingTopK => super::moe::moe_gating_topk_cases,
     };
     declare()
 }

@@ -32,6 +32,7 @@ mod gather;
 mod indexing;
 mod linalg;
 mod logic;
+mod moe;
 mod norm;
 mod normalize;
 mod normalize2;
@@ -367,6 +368,8 @@ registry! {
     CastLike => normalize2::CAST_LIKE, older: [normalize2::CAST_LIKE_15],
     // issue 17: convolution transpose and quantized linear algebra
     ConvTranspose => conv_transpose::CONV_TRANSPOSE,
+    // issue 18: DeepSeek
+    MoeGatingTopK => moe::MOE_GATING_TOPK,
 }
 
 impl Op {

@@ -103,6 +103,11 @@ impl<'a> Loaded<'a> {
         self.attrs.push(Attribute { name, value });
     }
 
+    /// Removes an attribute (the op's default applies).
+    pub fn unset(&mut self, name: &str) {
+        self.attrs.retain(|a| a.name != name);
+    }
+
     /// Input `i`, which must be present.
     pub fn input(&self, i: usize) -> Result<&Tensor, BackendError> {
         self.inputs

@@ -23,6 +23,7 @@ pub mod fast;
 pub mod gather;
 pub mod linalg;
 pub mod logic;
+pub mod moe;
 pub mod movement;
 pub mod norm;
 pub mod normalize;
@@ -222,6 +223,8 @@ pub fn run_checked(
         "CastLike" => one(normalize2::cast_like(&args)),
         // issue 17: convolution transpose and quantized linear algebra
         "ConvTranspose" => one(conv_transpose::conv_transpose(&args)),
+        // issue 18: DeepSeek
+        "MoeGatingTopK" => moe::gating_topk(&args),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -234,7 +237,12 @@ pub(crate) mod testing {
     //! through the same path as `run_op`.
 
     use super::*;
-    use crate::support::{Meta, find};
+    use crate::support::{Meta, OPS, OpInfo};
+
+    /// The table entry of `op`, in whichever domain it is.
+    fn table(op: &str) -> &'static OpInfo {
+        OPS.iter().find(|o| o.name == op).expect("op in table")
+    }
     use crate::tensor::Data;
     use xpucert_abi::{AttrValue, Attribute, DType};
 
@@ -256,7 +264,7 @@ pub(crate) mod testing {
         inputs: Vec<Option<Tensor>>,
         n: usize,
     ) -> Result<Vec<Tensor>, BackendError> {
-        let info = find(op).expect("op in table");
+        let info = table(op);
         run_at_n(op, *info.opsets.last().expect("an opset"), attrs, inputs, n)
     }
 
@@ -279,7 +287,7 @@ pub(crate) mod testing {
         inputs: Vec<Option<Tensor>>,
         n: usize,
     ) -> Result<Vec<Tensor>, BackendError> {
-        let info = find(op).expect("op in table");
+        let info = table(op);
         let attributes: Vec<Attribute<'_>> = attrs
             .iter()
             .map(|&(name, value)| Attribute { name, value })
@@ -294,7 +302,7 @@ pub(crate) mod testing {
             })
             .collect();
         let inv = Invocation {
-            domain: "",
+            domain: info.domain,
             op_type: info.name,
             opset,
             attrs: Attrs(&attributes),
@@ -314,6 +322,7 @@ pub(crate) mod testing {
             .map_or(DType::F32, |m| m.dtype);
         match op {
             "TopK" | "MaxPool" => vec![main, DType::I64],
+            "MoeGatingTopK" => vec![DType::F32, DType::I64],
             "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or"
             | "Xor" => vec![DType::Bool],
             "ArgMax" | "ArgMin" => vec![DType::I64],

@@ -113,8 +113,8 @@ fn fast(
         .collect();
     let call = OpCall {
         domain: "",
-        op_type: find(op).unwrap().name,
-        opset: *find(op).unwrap().opsets.last().unwrap(),
+        op_type: find("", op).unwrap().name,
+        opset: *find("", op).unwrap().opsets.last().unwrap(),
         attributes: attrs
             .iter()
             .map(|&(name, value)| Attribute { name, value })

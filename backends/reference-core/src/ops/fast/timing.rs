@@ -29,8 +29,8 @@ fn op_call(op: &str, inputs: usize, n: usize, dtype: DType, threads: usize, iter
     let b = a.clone();
     let call = OpCall {
         domain: "",
-        op_type: crate::support::find(op).unwrap().name,
-        opset: *crate::support::find(op).unwrap().opsets.last().unwrap(),
+        op_type: crate::support::find("", op).unwrap().name,
+        opset: *crate::support::find("", op).unwrap().opsets.last().unwrap(),
         attributes: vec![],
         inputs: [&a, &b][..inputs]
             .iter()
