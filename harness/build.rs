@@ -30,7 +30,8 @@ fn main() {
 }
 
 /// The data a harness installed anywhere needs, embedded in the binary
-/// (`home.rs` writes it out on first use): the suites and profiles, the CI
+/// (`home.rs` writes it out on first use): the suites and profiles, the
+/// published model configs they derive from (`configs/`), the CI
 /// templates, and the script and pins that fetch the model checkpoints.
 /// Written as `$OUT_DIR/embedded.rs`, one `(path, bytes)` per file, sorted.
 fn embed_data() {
@@ -50,7 +51,7 @@ fn embed_data() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
-    for dir in ["suites", "ci"] {
+    for dir in ["suites", "ci", "configs"] {
         println!("cargo:rerun-if-changed=../{dir}");
         walk(&root.join(dir), &mut files);
     }

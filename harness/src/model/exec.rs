@@ -15,6 +15,7 @@ use xpucert_abi::Status as AbiStatus;
 
 use crate::backend::call::{Guard, PreparedCall, StoredTensor, contiguous_strides, hash64};
 use crate::backend::{CallError, DylibBackend};
+use crate::model::graph::{Routing, judge_routing};
 use crate::numerics::{DType, HostTensor};
 use crate::ops::{self, AttrValue, Attributes, Op, Value};
 
@@ -80,9 +81,17 @@ pub trait Exec {
     /// A tensor the harness supplies (ids, masks, shapes, RoPE caches).
     /// Floating values are rounded to `dtype` once, identically on both paths.
     fn constant(&mut self, dtype: DType, shape: &[usize], values: &[f64]) -> Self::T;
-    /// A weight by its logical name, converted to the run dtype. Resident:
-    /// prepared once per executor.
-    fn weight(&mut self, name: &str) -> Result<Self::T, ModelError>;
+    /// The dtype the model runs in.
+    fn run_dtype(&self) -> DType;
+    /// A weight by its logical name, rounded to `dtype` (the run dtype, or
+    /// f32 for what the reference implementation keeps in f32, such as
+    /// DeepSeek's router bias). Resident: prepared once per executor.
+    fn weight_in(&mut self, name: &str, dtype: DType) -> Result<Self::T, ModelError>;
+    /// A weight by its logical name, converted to the run dtype.
+    fn weight(&mut self, name: &str) -> Result<Self::T, ModelError> {
+        let d = self.run_dtype();
+        self.weight_in(name, d)
+    }
     /// The values of a tensor, as f64 (for routing decisions and outputs).
     fn read(&mut self, t: &Self::T) -> (Vec<usize>, Vec<f64>);
     /// Records a hidden state under `label` for divergence localization.
@@ -92,6 +101,20 @@ pub trait Exec {
     /// Seconds spent inside the backend so far (0 for the oracle).
     fn busy_seconds(&self) -> f64 {
         0.0
+    }
+    /// When this path records its routing for the other to follow (the
+    /// oracle): the relative error the suite allows the router's input
+    /// (`graph::deepseek::routing`). `None` otherwise.
+    fn routing_slack(&self) -> Option<f64> {
+        None
+    }
+    /// Records one MoE call's routing (the oracle path).
+    fn record_routing(&mut self, _routing: Routing) {}
+    /// The experts one MoE call runs, given this path's own choice: `None`
+    /// to run its own, `Some` for the recorded routing it follows instead
+    /// (the backend path, where the two differ only by near-ties).
+    fn follow_routing(&mut self, _own: &[usize]) -> Option<Vec<usize>> {
+        None
     }
 }
 
@@ -113,6 +136,16 @@ pub struct Probe {
     pub data: Vec<f64>,
 }
 
+/// The cache key of a weight: its name in the run dtype (which is how
+/// `weights_intact` names it), `name@dtype` in another.
+fn cache_key(name: &str, dtype: DType, run: DType) -> String {
+    if dtype == run {
+        name.to_string()
+    } else {
+        format!("{name}@{dtype}")
+    }
+}
+
 fn round_to(dtype: DType, shape: &[usize], values: &[f64]) -> HostTensor {
     let a = ArrayD::from_shape_vec(shape.to_vec(), values.to_vec()).expect("shape and data agree");
     HostTensor::from_f64(dtype, &a)
@@ -130,6 +163,10 @@ pub struct OracleExec<'a> {
     pub probes: Vec<Probe>,
     /// Whether to record probes.
     pub record_probes: bool,
+    /// Routing slack to record MoE decisions with (`Exec::routing_slack`).
+    pub routing_slack: Option<f64>,
+    /// The MoE decisions, in call order.
+    pub routings: Vec<Routing>,
 }
 
 impl<'a> OracleExec<'a> {
@@ -141,12 +178,22 @@ impl<'a> OracleExec<'a> {
             cache: HashMap::new(),
             probes: Vec::new(),
             record_probes: true,
+            routing_slack: None,
+            routings: Vec::new(),
         }
     }
 }
 
 impl Exec for OracleExec<'_> {
     type T = Rc<Value>;
+
+    fn routing_slack(&self) -> Option<f64> {
+        self.routing_slack
+    }
+
+    fn record_routing(&mut self, routing: Routing) {
+        self.routings.push(routing);
+    }
 
     fn set_recording(&mut self, on: bool) {
         self.record_probes = on;
@@ -168,14 +215,19 @@ impl Exec for OracleExec<'_> {
         Rc::new(Value::new(dtype, t.to_f64()))
     }
 
-    fn weight(&mut self, name: &str) -> Result<Self::T, ModelError> {
-        if let Some(v) = self.cache.get(name) {
+    fn run_dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn weight_in(&mut self, name: &str, dtype: DType) -> Result<Self::T, ModelError> {
+        let key = cache_key(name, dtype, self.dtype);
+        if let Some(v) = self.cache.get(&key) {
             return Ok(v.clone());
         }
         let exact = self.weights.get(name)?;
-        let rounded = HostTensor::from_f64(self.dtype, &exact).to_f64();
-        let v = Rc::new(Value::new(self.dtype, rounded));
-        self.cache.insert(name.to_string(), v.clone());
+        let rounded = HostTensor::from_f64(dtype, &exact).to_f64();
+        let v = Rc::new(Value::new(dtype, rounded));
+        self.cache.insert(key, v.clone());
         Ok(v)
     }
 
@@ -241,6 +293,14 @@ pub struct BackendExec<'a> {
     pub record_probes: bool,
     /// Time inside run_op.
     pub times: OpTimes,
+    /// The oracle's MoE decisions still to come, in call order.
+    pub routing: std::collections::VecDeque<Routing>,
+    /// Tokens run on the oracle's experts instead of their own near-tie
+    /// choice.
+    pub rerouted: usize,
+    /// Where this path's routing differed from the oracle's beyond the
+    /// slack.
+    pub routing_notes: Vec<String>,
 }
 
 impl<'a> BackendExec<'a> {
@@ -263,6 +323,9 @@ impl<'a> BackendExec<'a> {
             probes: Vec::new(),
             record_probes: true,
             times: OpTimes::default(),
+            routing: Default::default(),
+            rerouted: 0,
+            routing_notes: Vec::new(),
         }
     }
 
@@ -299,6 +362,27 @@ impl<'a> BackendExec<'a> {
 
 impl Exec for BackendExec<'_> {
     type T = BT;
+
+    fn follow_routing(&mut self, own: &[usize]) -> Option<Vec<usize>> {
+        let r = self.routing.pop_front()?;
+        if let Err(note) = judge_routing(&r, own) {
+            self.routing_notes.push(note);
+            return None;
+        }
+        let differs = |t: usize| {
+            let mut a = own[t * r.k..(t + 1) * r.k].to_vec();
+            let mut b = r.chosen[t * r.k..(t + 1) * r.k].to_vec();
+            a.sort_unstable();
+            b.sort_unstable();
+            a != b
+        };
+        let n = (0..r.tokens).filter(|&t| differs(t)).count();
+        if n == 0 {
+            return None;
+        }
+        self.rerouted += n;
+        Some(r.chosen)
+    }
 
     fn set_recording(&mut self, on: bool) {
         self.record_probes = on;
@@ -468,17 +552,22 @@ impl Exec for BackendExec<'_> {
         )
     }
 
-    fn weight(&mut self, name: &str) -> Result<Self::T, ModelError> {
-        if let Some((v, _)) = self.cache.get(name) {
+    fn run_dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn weight_in(&mut self, name: &str, dtype: DType) -> Result<Self::T, ModelError> {
+        let key = cache_key(name, dtype, self.dtype);
+        if let Some((v, _)) = self.cache.get(&key) {
             return Ok(v.clone());
         }
         let exact = self.weights.get(name)?;
-        let t = HostTensor::from_f64(self.dtype, &exact);
+        let t = HostTensor::from_f64(dtype, &exact);
         drop(exact);
-        let st = StoredTensor::new(self.dtype, &t.shape, contiguous_strides(&t.shape), &t.data);
+        let st = StoredTensor::new(dtype, &t.shape, contiguous_strides(&t.shape), &t.data);
         let hash = hash64(st.buf.bytes());
         let slot = BackendExec::slot(st, true);
-        self.cache.insert(name.to_string(), (slot.clone(), hash));
+        self.cache.insert(key, (slot.clone(), hash));
         Ok(slot)
     }
 

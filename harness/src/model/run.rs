@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::exec::{BackendExec, Exec, ModelError, OpTimes, Probe, Resident};
-use super::graph::{self, KvCache};
+use super::graph::{self, KvCache, Routing};
 use super::source::{self, Config, Model};
 use super::spec::ModelSuite;
 use crate::backend::DylibBackend;
@@ -35,6 +35,10 @@ pub struct ModelJob {
     pub reference: Option<PathBuf>,
     /// Stop after the prefill (attribution reruns).
     pub prefill_only: bool,
+    /// The oracle's MoE routing, which this path follows across near-ties
+    /// (`graph::deepseek::routing`).
+    #[serde(default)]
+    pub routing: Vec<Routing>,
 }
 
 /// One path's results.
@@ -55,6 +59,17 @@ pub struct PathOutput {
     pub times: OpTimes,
     /// Resident weights whose bytes changed during the run.
     pub weights_changed: Vec<String>,
+    /// The oracle path's MoE routing, in call order.
+    #[serde(default)]
+    pub routing: Vec<Routing>,
+    /// Backend path: tokens run on the oracle's experts instead of their
+    /// own near-tie choice.
+    #[serde(default)]
+    pub rerouted: usize,
+    /// Backend path: where its routing differed from the oracle's beyond
+    /// the slack.
+    #[serde(default)]
+    pub routing_notes: Vec<String>,
 }
 
 /// Why the backend path stopped.
@@ -231,6 +246,7 @@ fn serve_job(lib: &DylibBackend, job: &[u8]) -> Vec<u8> {
             _ => Resident::default(),
         });
         let mut e = BackendExec::new(lib, swap, dtype, model.weights.as_ref(), resident);
+        e.routing = job.routing.iter().cloned().collect();
         let driven = drive(
             &mut e,
             &model,
@@ -241,6 +257,7 @@ fn serve_job(lib: &DylibBackend, job: &[u8]) -> Vec<u8> {
         );
         let probes = std::mem::take(&mut e.probes);
         let times = e.times.clone();
+        let (rerouted, routing_notes) = (e.rerouted, std::mem::take(&mut e.routing_notes));
         let changed = e.weights_intact();
         if changed.is_empty() {
             let kept = e.into_resident();
@@ -250,6 +267,8 @@ fn serve_job(lib: &DylibBackend, job: &[u8]) -> Vec<u8> {
         out.probes = probes;
         out.times = times;
         out.weights_changed = changed;
+        out.rerouted = rerouted;
+        out.routing_notes = routing_notes;
         Ok(out)
     })();
     serde_json::to_vec(&outcome).unwrap_or_else(|e| {

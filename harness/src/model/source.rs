@@ -51,6 +51,7 @@ impl WeightProvider for Seeded {
             WeightKind::Linear => (0.0, 1.0 / (shape[0] as f64).sqrt()),
             WeightKind::Embedding => (0.0, 1.0),
             WeightKind::Norm => (1.0, 0.1),
+            WeightKind::Bias => (0.0, 0.1),
         };
         let dist = Normal::new(mean, std).expect("finite std");
         let data: Vec<f64> = (0..n).map(|_| dist.sample(&mut rng)).collect();
@@ -114,6 +115,40 @@ fn overrides<T: serde::de::DeserializeOwned + serde::Serialize>(
     serde_json::from_value(v).map_err(|e| ModelError::Config(format!("config: {e}")))
 }
 
+/// A seeded DeepSeek suite's config: its `config_file` (a published
+/// `config.json`) with the suite's `config` values on top, validated.
+pub fn deepseek_config(suite: &ModelSuite) -> Result<DeepseekConfig, ModelError> {
+    let mut map = serde_json::Map::new();
+    let mut from = String::from("deepseek_v3 config");
+    if let Some(f) = &suite.config_file {
+        let path = resolve_path(suite, f);
+        let text = crate::files::read_text(&path, 1 << 20, "a model config")
+            .map_err(|e| ModelError::Config(format!("config_file {}: {e}", path.display())))?;
+        match serde_json::from_str(&text) {
+            Ok(serde_json::Value::Object(m)) => map = m,
+            Ok(_) => {
+                return Err(ModelError::Config(format!(
+                    "config_file {}: not a JSON object",
+                    path.display()
+                )));
+            }
+            Err(e) => {
+                return Err(ModelError::Config(format!(
+                    "config_file {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+        from = format!("{} with the suite's config", path.display());
+    }
+    map.extend(suite.config.clone());
+    let cfg: DeepseekConfig = serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| ModelError::Config(format!("{from}: {e}")))?;
+    cfg.validate()
+        .map_err(|e| ModelError::Config(format!("{from}: {e}")))?;
+    Ok(cfg)
+}
+
 /// Opens a suite's model: config and weights. With `check_pin`, first
 /// checks the weight file's sha256 when the suite pins one (the harness does,
 /// once per case; the worker's jobs of that case open the file it checked).
@@ -123,10 +158,7 @@ pub fn open(suite: &ModelSuite, check_pin: bool) -> Result<Model, ModelError> {
     }
     match (&suite.weights, suite.family) {
         (WeightsSpec::Seeded { seed }, Family::DeepseekV3) => {
-            let map: serde_json::Map<String, serde_json::Value> =
-                suite.config.clone().into_iter().collect();
-            let cfg: DeepseekConfig = serde_json::from_value(serde_json::Value::Object(map))
-                .map_err(|e| ModelError::Config(format!("deepseek_v3 config: {e}")))?;
+            let cfg = deepseek_config(suite)?;
             Ok(Model {
                 weights: Box::new(Seeded {
                     seed: *seed,

@@ -150,8 +150,14 @@ pub struct ModelSuite {
     pub description: Option<String>,
     /// Where the weights come from.
     pub weights: WeightsSpec,
-    /// Family config: for seeded weights all of it, for checkpoints values
-    /// that override what the checkpoint says (rarely needed).
+    /// A published `config.json` the model derives from (seeded
+    /// DeepSeek): path relative to the data root the suite sits in (the
+    /// repository), or absolute. `config` then overrides its values.
+    #[serde(default)]
+    pub config_file: Option<PathBuf>,
+    /// Family config: for seeded weights all of it (or what overrides
+    /// `config_file`), for checkpoints values that override what the
+    /// checkpoint says (rarely needed).
     #[serde(default)]
     pub config: BTreeMap<String, serde_json::Value>,
     /// The inputs.
@@ -302,8 +308,15 @@ pub fn parse(path: &Path, source: &str) -> Result<ModelSuite, SuiteError> {
         }
     }
     match &suite.weights {
-        WeightsSpec::Seeded { .. } if suite.config.is_empty() => {
-            return bad("seeded weights need the full `config`".into());
+        WeightsSpec::Seeded { .. } if suite.config.is_empty() && suite.config_file.is_none() => {
+            return bad("seeded weights need the full `config` or a `config_file`".into());
+        }
+        WeightsSpec::Safetensors { .. } | WeightsSpec::Gguf { .. }
+            if suite.config_file.is_some() =>
+        {
+            return bad(
+                "`config_file` is for seeded weights; a checkpoint brings its own config".into(),
+            );
         }
         _ => {}
     }

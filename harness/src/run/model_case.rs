@@ -214,10 +214,17 @@ pub fn run_model_case(exec: &mut dyn Executor, case: &ModelCase, ctx: &ModelRunC
         }
     };
     let started = Instant::now();
+    let thresholds = suite
+        .thresholds
+        .get(case.dtype.name())
+        .cloned()
+        .unwrap_or_default();
     let mut o = OracleExec::new(case.dtype, model.weights.as_ref());
+    o.routing_slack = Some(thresholds.layer_rel_l2_max);
     let oracle = match drive(&mut o, &model, case.dtype, suite, None, false) {
         Ok(mut out) => {
             out.probes = std::mem::take(&mut o.probes);
+            out.routing = std::mem::take(&mut o.routings);
             out
         }
         Err(e) => {
@@ -236,6 +243,7 @@ pub fn run_model_case(exec: &mut dyn Executor, case: &ModelCase, ctx: &ModelRunC
         swap,
         reference: ctx.reference.map(Path::to_path_buf),
         prefill_only,
+        routing: oracle.routing.clone(),
     };
     let run_job = |exec: &mut dyn Executor, j: &ModelJob| {
         let bytes = serde_json::to_vec(j).expect("a job serializes");
@@ -262,11 +270,6 @@ pub fn run_model_case(exec: &mut dyn Executor, case: &ModelCase, ctx: &ModelRunC
         }
         Ok(Ok(b)) => b,
     };
-    let thresholds = suite
-        .thresholds
-        .get(case.dtype.name())
-        .cloned()
-        .unwrap_or_default();
     let decoder = suite.family.is_decoder();
     let positions = oracle.outputs.len();
     let mut verdict = judge(&oracle, &backend, decoder, &thresholds, positions);
@@ -315,6 +318,11 @@ pub fn run_model_case(exec: &mut dyn Executor, case: &ModelCase, ctx: &ModelRunC
     }
     result.run_seconds = backend.times.total();
     summary.metrics = verdict.metrics.clone();
+    if !oracle.routing.is_empty() {
+        summary
+            .metrics
+            .insert("rerouted_tokens".into(), backend.rerouted as f64);
+    }
     summary
         .metrics
         .insert("oracle_seconds".into(), oracle_seconds);
@@ -362,6 +370,12 @@ pub fn run_model_case(exec: &mut dyn Executor, case: &ModelCase, ctx: &ModelRunC
         let mut msg = verdict.failures.join("; ");
         if let Some(l) = &verdict.first_divergent {
             msg.push_str(&format!("; first divergent: {l}"));
+        }
+        if let Some(note) = backend.routing_notes.first() {
+            msg.push_str(&format!(
+                "; routing differs from the oracle's beyond near-ties ({} MoE calls), first: {note}",
+                backend.routing_notes.len()
+            ));
         }
         if numeric_failure && ctx.reference.is_some() && !is_reference {
             msg.push_str(&match blamed.as_slice() {

@@ -101,6 +101,58 @@ fn deepseek_tiny_rope_pairing_fault_is_localized() {
     assert_localized(&cases, "layer 0", "RotaryEmbedding");
 }
 
+/// DeepSeek-V3's routing and YaRN faults (issue 18): each fails at the
+/// first layer that uses what it breaks (layer 0 is dense, layer 1 the
+/// first MoE layer), with the op kind named; a router that ignores the
+/// groups is also named in the routing note, since its choice is far from
+/// any near-tie.
+#[test]
+fn deepseek_tiny_routing_and_yarn_faults_are_localized() {
+    build_reference();
+    for (mode, layer, op, note) in [
+        (
+            "moe_groups_ignored",
+            "layer 1",
+            "MoeGatingTopK",
+            Some("groups, 2 are kept"),
+        ),
+        ("moe_bias_in_weights", "layer 1", "MoeGatingTopK", None),
+        ("attention_scale_ignored", "layer 0", "Attention", None),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let (code, cases) = run_model(
+            "suites/models/deepseek-tiny.yaml",
+            "mutants",
+            &["--option", &format!("mode={mode}"), "--filter", "*.f32"],
+            out.path(),
+        );
+        assert_eq!(code, 1, "{mode}");
+        assert_localized(&cases, layer, op);
+        if let Some(note) = note {
+            let msg = cases[0]["message"].as_str().unwrap();
+            assert!(msg.contains("routing differs from the oracle's"), "{msg}");
+            assert!(msg.contains(note), "{mode}: {msg}");
+        }
+    }
+}
+
+/// bf16 near-ties in the group-limited routing are followed, not failed:
+/// the reference passes and says how many tokens took the oracle's experts.
+#[test]
+fn deepseek_tiny_bf16_routing_near_ties_are_counted() {
+    build_reference();
+    let out = tempfile::tempdir().unwrap();
+    let (code, cases) = run_model(
+        "suites/models/deepseek-tiny.yaml",
+        "reference",
+        &["--filter", "*.bf16"],
+        out.path(),
+    );
+    assert_eq!(code, 0);
+    let m = &cases[0]["model"]["metrics"];
+    assert!(m["rerouted_tokens"].as_f64().unwrap() >= 1.0, "{m}");
+}
+
 #[test]
 fn deepseek_tiny_causal_mask_fault_blames_attention() {
     build_reference();

@@ -18,7 +18,10 @@ mod llama;
 use crate::numerics::DType;
 use crate::ops::{AttrValue, Op};
 pub use bert::{BertConfig, bert_embed};
-pub use deepseek::{DeepseekConfig, WeightKind, deepseek_step, deepseek_weights};
+pub use deepseek::{
+    DeepseekConfig, RopeScaling, Routing, ScoringFunc, TopkMethod, WeightKind, deepseek_step,
+    deepseek_weights, judge_routing, yarn_mscale,
+};
 pub use llama::{LlamaConfig, llama_step};
 
 type R<T> = Result<T, ModelError>;
@@ -118,15 +121,29 @@ fn rope_caches<E: Exec>(
     dim: usize,
     theta: f64,
 ) -> (E::T, E::T) {
-    let half = dim / 2;
+    let inv: Vec<f64> = (0..dim / 2)
+        .map(|i| theta.powf(-(2.0 * i as f64) / dim as f64))
+        .collect();
+    rope_caches_from(e, dtype, positions, &inv, 1.0)
+}
+
+/// RoPE cos/sin caches `[positions, inv_freq.len()]` of the given inverse
+/// frequencies, times `scale` (YaRN's cache scale), in `dtype`.
+fn rope_caches_from<E: Exec>(
+    e: &mut E,
+    dtype: DType,
+    positions: usize,
+    inv_freq: &[f64],
+    scale: f64,
+) -> (E::T, E::T) {
+    let half = inv_freq.len();
     let mut cos = Vec::with_capacity(positions * half);
     let mut sin = Vec::with_capacity(positions * half);
     for p in 0..positions {
-        for i in 0..half {
-            let inv = theta.powf(-(2.0 * i as f64) / dim as f64);
+        for &inv in inv_freq {
             let a = p as f64 * inv;
-            cos.push(a.cos());
-            sin.push(a.sin());
+            cos.push(scale * a.cos());
+            sin.push(scale * a.sin());
         }
     }
     (
