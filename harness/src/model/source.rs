@@ -21,8 +21,9 @@ pub enum Config {
     Bert(BertConfig),
     /// Llama decoder.
     Llama(LlamaConfig),
-    /// DeepSeek-V3-style decoder.
-    Deepseek(DeepseekConfig),
+    /// DeepSeek-V3 decoder (boxed: its config is the published file's,
+    /// many times the others' size).
+    Deepseek(Box<DeepseekConfig>),
 }
 
 /// A model ready to build: its config and its weights.
@@ -164,7 +165,7 @@ pub fn open(suite: &ModelSuite, check_pin: bool) -> Result<Model, ModelError> {
                     seed: *seed,
                     shapes: deepseek_weights(&cfg),
                 }),
-                config: Config::Deepseek(cfg),
+                config: Config::Deepseek(Box::new(cfg)),
             })
         }
         (WeightsSpec::Seeded { .. }, f) => Err(ModelError::Config(format!(

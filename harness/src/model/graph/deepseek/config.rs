@@ -276,7 +276,7 @@ fn default_scoring() -> ScoringFunc {
 impl DeepseekConfig {
     /// Whether layer `l` is a MoE layer.
     pub fn is_moe(&self, l: usize) -> bool {
-        l >= self.first_k_dense_replace && l % self.moe_layer_freq == 0
+        l >= self.first_k_dense_replace && l.is_multiple_of(self.moe_layer_freq)
     }
 
     /// The attention scale: `1/sqrt(qk_nope + qk_rope)`, times YaRN's
@@ -306,7 +306,7 @@ impl DeepseekConfig {
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be positive"));
         }
-        if self.qk_rope_head_dim % 2 != 0 {
+        if !self.qk_rope_head_dim.is_multiple_of(2) {
             return Err(format!(
                 "qk_rope_head_dim {} must be even (RoPE rotates pairs)",
                 self.qk_rope_head_dim
@@ -322,7 +322,7 @@ impl DeepseekConfig {
                     self.num_experts_per_tok, self.n_routed_experts
                 ));
             }
-            if self.n_routed_experts % self.n_group != 0 {
+            if !self.n_routed_experts.is_multiple_of(self.n_group) {
                 return Err(format!(
                     "n_group {} must divide n_routed_experts {}",
                     self.n_group, self.n_routed_experts
@@ -460,14 +460,15 @@ mod tests {
         let f = r.inv_freq(64, 10000.0);
         assert_eq!(f.len(), 32);
         let trained = |i: usize| 10000f64.powf(-(2.0 * i as f64) / 64.0);
-        for i in 0..=10 {
-            assert_eq!(f[i], trained(i), "pair {i} keeps its frequency");
-        }
-        for i in 23..32 {
-            assert!(
-                (f[i] - trained(i) / 40.0).abs() < 1e-18,
-                "pair {i} is interpolated"
-            );
+        for (i, &v) in f.iter().enumerate() {
+            if i <= 10 {
+                assert_eq!(v, trained(i), "pair {i} keeps its frequency");
+            } else if i >= 23 {
+                assert!(
+                    (v - trained(i) / 40.0).abs() < 1e-18,
+                    "pair {i} is interpolated"
+                );
+            }
         }
         let ramp = (16.0 - 10.0) / 13.0;
         let want = trained(16) / 40.0 * ramp + trained(16) * (1.0 - ramp);
