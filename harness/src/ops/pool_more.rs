@@ -200,7 +200,11 @@ fn lp_pool(call: &Call) -> Result<Output> {
             }
             let v = if p == 1 { sum } else { sum.powf(1.0 / pf) };
             y.push(v);
-            magnitude.push(if v > 0.0 { v * (1.0 + v.ln().abs()) } else { 0.0 });
+            magnitude.push(if v > 0.0 {
+                v * (1.0 + v.ln().abs())
+            } else {
+                0.0
+            });
         }
     }
     let shape = conv::pooled(batch, channels, &w);
@@ -445,8 +449,7 @@ pub(super) fn max_unpool_cases() -> Option<CaseSpace> {
                 shape.extend(inferred.iter().map(|&d| (d + 1) as f64));
                 inputs.push(GenInput::values(DType::I64, shape).some());
             }
-            let mut case =
-                GenCase::new(inputs).ints("kernel_shape", vec![k as i64; rank]);
+            let mut case = GenCase::new(inputs).ints("kernel_shape", vec![k as i64; rank]);
             if s != 1 {
                 case = case.ints("strides", vec![s as i64; rank]);
             }
@@ -456,4 +459,134 @@ pub(super) fn max_unpool_cases() -> Option<CaseSpace> {
             Some(case)
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::ops::AttrValue;
+
+    fn ints(v: &[i64]) -> AttrValue {
+        AttrValue::Ints(v.to_vec())
+    }
+
+    #[test]
+    fn lp_pool_norms_by_hand_padding_adds_nothing() {
+        // Padded [0, 3, -4, 12], kernel 2: [3, 5, sqrt(160)] for p = 2,
+        // [3, 7, 16] for p = 1.
+        let x = f(&[1, 1, 3], &[3.0, -4.0, 12.0]);
+        let base = [("kernel_shape", ints(&[2])), ("pads", ints(&[1, 0]))];
+        let out = run("LpPool", &attrs(&base), std::slice::from_ref(&x))
+            .unwrap()
+            .remove(0);
+        close(&out.value.data, &[3.0, 5.0, 160f64.sqrt()], 1e-15);
+        let m: Vec<f64> = [3.0, 5.0, 160f64.sqrt()]
+            .iter()
+            .map(|y: &f64| y * (1.0 + y.ln().abs()))
+            .collect();
+        close(out.magnitude.as_ref().unwrap(), &m, 1e-15);
+        let mut p1 = base.to_vec();
+        p1.push(("p", AttrValue::Int(1)));
+        let y = run1("LpPool", &attrs(&p1), std::slice::from_ref(&x));
+        close(&y.data, &[3.0, 7.0, 16.0], 0.0);
+        // p = 3 over [1, 2]: 9^(1/3).
+        let a = attrs(&[("kernel_shape", ints(&[2])), ("p", AttrValue::Int(3))]);
+        let y = run1("LpPool", &a, &[f(&[1, 1, 2], &[1.0, -2.0])]);
+        close(&y.data, &[9f64.cbrt()], 1e-15);
+    }
+
+    #[test]
+    fn lp_pool_versions_and_errors() {
+        let x = f(&[1, 1, 5], &[1.0, 2.0, 3.0, 4.0, 5.0]);
+        let ceil = attrs(&[
+            ("kernel_shape", ints(&[2])),
+            ("strides", ints(&[2])),
+            ("ceil_mode", AttrValue::Int(1)),
+        ]);
+        // ceil_mode (18) adds the last, one-tap window.
+        let y = run1("LpPool", &ceil, std::slice::from_ref(&x));
+        close(&y.data, &[5f64.sqrt(), 5.0, 5.0], 1e-15);
+        let e = run_at("LpPool", 11, &ceil, &[Some(x.clone())]).unwrap_err();
+        assert!(e.to_string().contains("unknown attribute ceil_mode"), "{e}");
+        // bfloat16 from 22 on.
+        let k = attrs(&[("kernel_shape", ints(&[2]))]);
+        let b = t(DType::BF16, &[1, 1, 2], &[1.0, 1.0]);
+        assert!(run_at("LpPool", 22, &k, &[Some(b.clone())]).is_ok());
+        let e = run_at("LpPool", 18, &k, &[Some(b)]).unwrap_err();
+        assert!(e.to_string().contains("got bf16"), "{e}");
+        fails(
+            "LpPool",
+            &attrs(&[("kernel_shape", ints(&[2])), ("p", AttrValue::Int(0))]),
+            &[Some(x)],
+            "p must be at least 1",
+        );
+    }
+
+    #[test]
+    fn max_unpool_onnx_examples() {
+        let i = t(DType::I64, &[1, 1, 2, 2], &[5.0, 7.0, 13.0, 15.0]);
+        let a = attrs(&[("kernel_shape", ints(&[2, 2])), ("strides", ints(&[2, 2]))]);
+        let y = run1(
+            "MaxUnpool",
+            &a,
+            &[f(&[1, 1, 2, 2], &[1.0, 2.0, 3.0, 4.0]), i.clone()],
+        );
+        assert_eq!(y.shape(), &[1, 1, 4, 4]);
+        let mut want = [0.0; 16];
+        (want[5], want[7], want[13], want[15]) = (1.0, 2.0, 3.0, 4.0);
+        close(&y.data, &want, 0.0);
+        // output_shape 5 x 5: the 4 x 4 result at its top left.
+        let y = run1(
+            "MaxUnpool",
+            &a,
+            &[
+                f(&[1, 1, 2, 2], &[5.0, 6.0, 7.0, 8.0]),
+                i,
+                t(DType::I64, &[4], &[1.0, 1.0, 5.0, 5.0]),
+            ],
+        );
+        let mut want = [0.0; 25];
+        (want[6], want[8], want[16], want[18]) = (5.0, 6.0, 7.0, 8.0);
+        close(&y.data, &want, 0.0);
+    }
+
+    #[test]
+    fn max_unpool_errors() {
+        let a = attrs(&[("kernel_shape", ints(&[2]))]);
+        let x = Some(f(&[1, 1, 2], &[1.0, 2.0]));
+        let ix = |v: &[f64]| Some(t(DType::I64, &[1, 1, 2], v));
+        // Inferred size (2 - 1) + 2 = 3.
+        fails("MaxUnpool", &a, &[x.clone(), ix(&[0.0, 3.0])], "outside");
+        fails(
+            "MaxUnpool",
+            &a,
+            &[x.clone(), ix(&[1.0, 1.0])],
+            "two different values",
+        );
+        assert!(
+            run_opt(
+                "MaxUnpool",
+                &a,
+                &[Some(f(&[1, 1, 2], &[2.0, 2.0])), ix(&[1.0, 1.0])]
+            )
+            .is_ok()
+        );
+        fails(
+            "MaxUnpool",
+            &a,
+            &[
+                x.clone(),
+                ix(&[0.0, 1.0]),
+                Some(t(DType::I64, &[3], &[1.0, 1.0, 2.0])),
+            ],
+            "must keep N and C and hold",
+        );
+        fails(
+            "MaxUnpool",
+            &Attributes::new(),
+            &[x, ix(&[0.0, 1.0])],
+            "kernel_shape is required",
+        );
+    }
 }

@@ -382,8 +382,8 @@ fn check_scales(
 ) -> std::result::Result<(), String> {
     for &(i, name) in scales {
         let (_, shape) = rules::input(inputs, i)?;
-        if let Some(v) =
-            known(values, i, shape).and_then(|v| v.into_iter().find(|v| !(v.is_finite() && *v > 0.0)))
+        if let Some(v) = known(values, i, shape)
+            .and_then(|v| v.into_iter().find(|v| !(v.is_finite() && *v > 0.0)))
         {
             return Err(format!("{name} must be positive and finite, got {v}"));
         }
@@ -451,7 +451,13 @@ impl MatPlan {
             shape(5)?,
             b,
         )?;
-        scale_and_zero_point(["y_scale", "y_zero_point"], None, shape(6)?, shape(7)?, &out)?;
+        scale_and_zero_point(
+            ["y_scale", "y_zero_point"],
+            None,
+            shape(6)?,
+            shape(7)?,
+            &out,
+        )?;
         check_scales(
             values,
             inputs,
@@ -508,7 +514,10 @@ impl ConvPlan {
         let wi = if qlinear { 3 } else { 1 };
         let (_, w) = rules::input(inputs, wi)?;
         let b = if qlinear {
-            inputs.get(8).and_then(Option::as_ref).map(|t| t.1.as_slice())
+            inputs
+                .get(8)
+                .and_then(Option::as_ref)
+                .map(|t| t.1.as_slice())
         } else {
             None
         };
@@ -527,7 +536,12 @@ impl ConvPlan {
                 ))
             }
         };
-        let opt = |i: usize| inputs.get(i).and_then(Option::as_ref).map(|t| t.1.as_slice());
+        let opt = |i: usize| {
+            inputs
+                .get(i)
+                .and_then(Option::as_ref)
+                .map(|t| t.1.as_slice())
+        };
         if qlinear {
             let shape = |i| rules::input(inputs, i).map(|t| t.1.as_slice());
             scale_and_zero_point(["x_scale", "x_zero_point"], None, shape(1)?, shape(2)?, x)?;
@@ -566,13 +580,19 @@ impl ConvPlan {
 fn conv_work(attrs: &Attributes, inputs: &[Option<&[usize]>], qlinear: bool) -> Work {
     let x = rules::shape_of(inputs, 0);
     let w = rules::shape_of(inputs, if qlinear { 3 } else { 1 });
-    let macs = conv::conv_geometry(attrs, x, w, None).map_or(0.0, |g| {
-        (g.batch * g.maps * g.window.out_size()) as f64 * rules::numel(&w[1..])
-    });
+    let Ok(g) = conv::conv_geometry(attrs, x, w, None) else {
+        return Work {
+            flops: Some(0.0),
+            multiply_adds: 0.0,
+            scratch: 0.0,
+        };
+    };
+    let macs = (g.batch * g.maps * g.window.out_size()) as f64 * rules::numel(&w[1..]);
     Work {
         flops: Some(2.0 * macs),
         multiply_adds: macs,
-        scratch: 2.0 * macs.min(1e9),
+        // The im2col matrix of one (batch, group) and its absolute value.
+        scratch: 2.0 * rules::numel(&w[1..]) * g.window.out_size() as f64,
     }
 }
 
@@ -617,8 +637,9 @@ fn matmul_integer(call: &Call) -> Result<Output> {
 fn layout_of(call: &Call, i: usize, side: Side, x: &Value) -> Result<Vec<usize>> {
     match call.opt(i) {
         None => Ok(vec![]),
-        Some(p) => param_layout(&call.input_name(i), side, p.shape(), x.shape())
-            .map_err(|m| call.err(m)),
+        Some(p) => {
+            param_layout(&call.input_name(i), side, p.shape(), x.shape()).map_err(|m| call.err(m))
+        }
     }
 }
 
@@ -754,8 +775,13 @@ fn integer_conv(call: &Call, wi: usize, xz: usize, wz: usize) -> Result<(ArrayD<
 /// after the shift, as ONNX's reference and onnxruntime compute it).
 /// Checked by [`ConvPlan::resolve`].
 fn conv_integer(call: &Call) -> Result<Output> {
-    ConvPlan::resolve(call.attrs, &call.typed_shapes(), &mut |i| call.values(i), false)
-        .map_err(|m| call.err(m))?;
+    ConvPlan::resolve(
+        call.attrs,
+        &call.typed_shapes(),
+        &mut |i| call.values(i),
+        false,
+    )
+    .map_err(|m| call.err(m))?;
     let (acc, _) = integer_conv(call, 1, 2, 3)?;
     Ok(Output::plain(DType::I32, acc))
 }
@@ -765,8 +791,13 @@ fn conv_integer(call: &Call) -> Result<Output> {
 /// quantized with scale `x_scale · w_scale` and zero point 0, w's scale
 /// and zero point per tensor or per output channel m.
 fn qlinear_conv(call: &Call) -> Result<Output> {
-    ConvPlan::resolve(call.attrs, &call.typed_shapes(), &mut |i| call.values(i), true)
-        .map_err(|m| call.err(m))?;
+    ConvPlan::resolve(
+        call.attrs,
+        &call.typed_shapes(),
+        &mut |i| call.values(i),
+        true,
+    )
+    .map_err(|m| call.err(m))?;
     let (acc, maps) = integer_conv(call, 3, 2, 5)?;
     let (sx, sw, sy, zy) = (
         first(call.input(1)?),
@@ -822,7 +853,10 @@ fn dynamic_quantize_linear(call: &Call) -> Result<Vec<Output>> {
     let lo = x.data.iter().copied().fold(0.0f64, f64::min);
     let range = if hi == lo { 1.0 } else { hi - lo };
     let scale = range / 255.0;
-    let zp_real = -lo / scale;
+    // x / s as x · 255 / range: x · 255 is exact, so one rounding, and an
+    // exact tie stays one.
+    let quotient = |x: f64| x * 255.0 / range;
+    let zp_real = quotient(-lo);
     // + 0.0: an x without negatives gives -0 / s = -0, a zero point of 0.
     let zp = zp_real.round_ties_even().clamp(0.0, 255.0) + 0.0;
     // A backend's quotients, from its f32 scale, are within 4u relative of
@@ -832,7 +866,7 @@ fn dynamic_quantize_linear(call: &Call) -> Result<Vec<Output>> {
     let mut y = x.data.clone();
     let mut allow = ArrayD::zeros(x.data.raw_dim());
     for (y, a) in y.iter_mut().zip(allow.iter_mut()) {
-        let q = *y / scale;
+        let q = quotient(*y);
         *y = (q.round_ties_even() + zp).clamp(0.0, 255.0);
         *a = zp_near + f64::from(u8::from(near_tie(q, band(q))));
     }
@@ -899,12 +933,7 @@ fn mat_shapes(dims: &str, k: usize) -> (Vec<usize>, Vec<usize>, Vec<usize>, Vec<
     let (m, n) = (5, 6);
     match dims {
         "d2" => (vec![m, k], vec![k, n], vec![m], vec![n]),
-        _ => (
-            vec![2, m, k],
-            vec![2, k, n],
-            vec![2, m, 1],
-            vec![2, 1, n],
-        ),
+        _ => (vec![2, m, k], vec![2, k, n], vec![2, m, 1], vec![2, 1, n]),
     }
 }
 
@@ -965,7 +994,11 @@ fn scales(pow2: bool, base: f64, n: usize) -> Vec<f64> {
 /// inside the 8-bit range (some saturate), a power of two or not.
 fn y_scale(pow2: bool, s: f64, k: usize) -> f64 {
     let y = s * 110.0 * (k as f64).sqrt();
-    if pow2 { y.log2().round().exp2() } else { y * 1.03 }
+    if pow2 {
+        y.log2().round().exp2()
+    } else {
+        y * 1.03
+    }
 }
 
 /// QLinearMatMul: int8 and uint8 for a, b and y, float, float16 and
@@ -985,11 +1018,7 @@ pub(super) fn qlinear_matmul_cases() -> Option<CaseSpace> {
             cases::layout_factor(),
         ],
         build: Box::new(|p: &Pick| {
-            let (ta, tb, ty) = (
-                p.dtype(),
-                level_dtype(p.get("b")),
-                level_dtype(p.get("y")),
-            );
+            let (ta, tb, ty) = (p.dtype(), level_dtype(p.get("b")), level_dtype(p.get("y")));
             let ts = level_dtype(p.get("scale"));
             let pow2 = p.is("scales", "pow2");
             let k = k_of(p.get("k"));
@@ -1105,11 +1134,7 @@ pub(super) fn qlinear_conv_cases() -> Option<CaseSpace> {
             cases::layout_factor(),
         ],
         build: Box::new(|p: &Pick| {
-            let (tx, tw, ty) = (
-                p.dtype(),
-                level_dtype(p.get("w")),
-                level_dtype(p.get("y")),
-            );
+            let (tx, tw, ty) = (p.dtype(), level_dtype(p.get("w")), level_dtype(p.get("y")));
             let pow2 = p.is("scales", "pow2");
             let (x, w, m, group) = conv_shapes(p);
             let rank = x.len() - 2;
@@ -1178,4 +1203,248 @@ pub(super) fn dynamic_quantize_linear_cases() -> Option<CaseSpace> {
             ]))
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    fn u8s(shape: &[usize], v: &[f64]) -> Value {
+        t(DType::U8, shape, v)
+    }
+
+    fn scalar(dtype: DType, v: f64) -> Option<Value> {
+        Some(t(dtype, &[], &[v]))
+    }
+
+    #[test]
+    fn matmul_integer_zero_points_per_row_and_column_by_hand() {
+        // A - [1, 2] per row = [[0, 1], [1, 2]]; B - [1, 0] per column =
+        // [[0, 2], [2, 4]]; the product is [[2, 4], [4, 10]].
+        let a = u8s(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
+        let y = run1(
+            "MatMulInteger",
+            &Attributes::new(),
+            &[
+                a.clone(),
+                a.clone(),
+                u8s(&[2], &[1.0, 2.0]),
+                u8s(&[2], &[1.0, 0.0]),
+            ],
+        );
+        assert_eq!(y.dtype, DType::I32);
+        close(&y.data, &[2.0, 4.0, 4.0, 10.0], 0.0);
+        // Per tensor, and N-D per row ([2, 2, 1] on a [2, 2, 2] A).
+        let y = run1(
+            "MatMulInteger",
+            &Attributes::new(),
+            &[a.clone(), a.clone(), u8s(&[], &[1.0])],
+        );
+        // A - 1 = [[0, 1], [2, 3]] times B.
+        close(&y.data, &[3.0, 4.0, 11.0, 16.0], 0.0);
+        let a3 = u8s(&[2, 2, 2], &[1.0; 8]);
+        let y = run1(
+            "MatMulInteger",
+            &Attributes::new(),
+            &[a3, a, u8s(&[2, 2, 1], &[1.0, 0.0, 0.0, 1.0])],
+        );
+        close(&y.data, &[0.0, 0.0, 4.0, 6.0, 4.0, 6.0, 0.0, 0.0], 0.0);
+    }
+
+    #[test]
+    fn matmul_integer_errors() {
+        let a = Some(u8s(&[2, 3], &[0.0; 6]));
+        let b = Some(u8s(&[3, 4], &[0.0; 12]));
+        let none = Attributes::new();
+        fails(
+            "MatMulInteger",
+            &none,
+            &[a.clone(), b.clone(), Some(u8s(&[3], &[0.0; 3]))],
+            "per row",
+        );
+        fails(
+            "MatMulInteger",
+            &none,
+            &[a.clone(), b.clone(), None, Some(u8s(&[3], &[0.0; 3]))],
+            "per column",
+        );
+        fails(
+            "MatMulInteger",
+            &none,
+            &[
+                a,
+                Some(t(DType::I8, &[3, 4], &[0.0; 12])),
+                None,
+                Some(u8s(&[], &[0.0])),
+            ],
+            "same dtype",
+        );
+        let k = MAX_TERMS + 1;
+        fails(
+            "MatMulInteger",
+            &none,
+            &[
+                Some(u8s(&[1, k], &vec![0.0; k])),
+                Some(u8s(&[k, 1], &vec![0.0; k])),
+            ],
+            "could overflow the int32 accumulator",
+        );
+    }
+
+    fn qlinear_matmul(a: &[f64], sa: f64, out: DType) -> Output {
+        let n = a.len();
+        let mut o = run_opt(
+            "QLinearMatMul",
+            &Attributes::new(),
+            &[
+                Some(u8s(&[n, 1], a)),
+                scalar(DType::F32, sa),
+                scalar(DType::U8, 0.0),
+                Some(u8s(&[1, 1], &[1.0])),
+                scalar(DType::F32, 1.0),
+                scalar(DType::U8, 0.0),
+                scalar(DType::F32, 1.0),
+                scalar(out, 0.0),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        o.remove(0)
+    }
+
+    #[test]
+    fn qlinear_matmul_exact_ties_go_to_even_and_saturate() {
+        // acc · 1/2 = 0.5, 1.5, 127.5: 0, 2, 128 -> 127 (int8). The scales
+        // are powers of two: the rescale is exact, no quantum is allowed.
+        let o = qlinear_matmul(&[1.0, 3.0, 255.0], 0.5, DType::I8);
+        assert_eq!(o.value.dtype, DType::I8);
+        close(&o.value.data, &[0.0, 2.0, 127.0], 0.0);
+        close(o.io_magnitude.as_ref().unwrap(), &[0.0; 3], 0.0);
+    }
+
+    #[test]
+    fn qlinear_matmul_allows_a_quantum_only_near_a_tie() {
+        // 0.1f32 = 0.100000001490116...: 5 · 0.1 lies 7.5e-9 above the tie
+        // 0.5, well within 8u · 0.5 = 2.4e-7, so an f32 rescale may give 0;
+        // 6 · 0.1 is far from any tie.
+        let s = f64::from(0.1f32);
+        let o = qlinear_matmul(&[5.0, 6.0], s, DType::U8);
+        close(&o.value.data, &[1.0, 1.0], 0.0);
+        close(o.io_magnitude.as_ref().unwrap(), &[1.0, 0.0], 0.0);
+    }
+
+    #[test]
+    fn qlinear_matmul_errors_and_versions() {
+        let a = Some(u8s(&[2, 3], &[0.0; 6]));
+        let b = Some(u8s(&[3, 4], &[0.0; 12]));
+        let f = |v| scalar(DType::F32, v);
+        let z = || scalar(DType::U8, 0.0);
+        let none = Attributes::new();
+        fails(
+            "QLinearMatMul",
+            &none,
+            &[a.clone(), f(1.0), z(), b.clone(), f(1.0), z(), f(0.0), z()],
+            "y_scale must be positive",
+        );
+        fails(
+            "QLinearMatMul",
+            &none,
+            &[
+                a.clone(),
+                Some(t(DType::F32, &[2], &[1.0, 1.0])),
+                z(),
+                b.clone(),
+                f(1.0),
+                z(),
+                f(1.0),
+                z(),
+            ],
+            "a_zero_point must have the shape of a_scale",
+        );
+        // float16 scales from opset 21 on.
+        let h = |v| scalar(DType::F16, v);
+        let call = [a, h(1.0), z(), b, h(1.0), z(), h(1.0), z()];
+        assert!(run_opt("QLinearMatMul", &none, &call).is_ok());
+        let e = run_at("QLinearMatMul", 10, &none, &call).unwrap_err();
+        assert!(e.to_string().contains("got f16"), "{e}");
+    }
+
+    #[test]
+    fn conv_integer_padding_reads_the_zero_point() {
+        // x - 1 = [0, 1, 2], padded [0, 0, 1, 2, 0]; w = [1, 1].
+        let x = u8s(&[1, 1, 3], &[1.0, 2.0, 3.0]);
+        let w = u8s(&[1, 1, 2], &[1.0, 1.0]);
+        let a = attrs(&[("pads", crate::ops::AttrValue::Ints(vec![1, 1]))]);
+        let y = run1("ConvInteger", &a, &[x, w, u8s(&[], &[1.0])]);
+        assert_eq!(y.dtype, DType::I32);
+        close(&y.data, &[0.0, 1.0, 3.0, 2.0], 0.0);
+    }
+
+    #[test]
+    fn qlinear_conv_per_channel_with_bias_by_hand() {
+        // Channel 0: acc = 1 · [2, 4] + 1 = [3, 5], times 0.5 · 1 =
+        // [1.5, 2.5] -> [2, 2] (ties to even). Channel 1: w - 1 = 2, acc =
+        // [4, 8], times 0.5 · 0.5 = [1, 2].
+        let y = run_opt(
+            "QLinearConv",
+            &Attributes::new(),
+            &[
+                Some(u8s(&[1, 1, 2], &[2.0, 4.0])),
+                scalar(DType::F32, 0.5),
+                scalar(DType::U8, 0.0),
+                Some(u8s(&[2, 1, 1], &[1.0, 3.0])),
+                Some(t(DType::F32, &[2], &[1.0, 0.5])),
+                Some(u8s(&[2], &[0.0, 1.0])),
+                scalar(DType::F32, 1.0),
+                scalar(DType::U8, 0.0),
+                Some(t(DType::I32, &[2], &[1.0, 0.0])),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        close(&y[0].value.data, &[2.0, 2.0, 1.0, 2.0], 0.0);
+        close(y[0].io_magnitude.as_ref().unwrap(), &[0.0; 4], 0.0);
+    }
+
+    #[test]
+    fn dynamic_quantize_linear_onnx_example() {
+        // Range [-3, 2]: scale 5/255, zero point 3 / (5/255) = 153. x / s =
+        // -127.5 and 25.5 are exact ties (to even: -128, 26), where an f32
+        // scale may round either way: one quantum allowed there.
+        let x = f(&[6], &[0.0, 2.0, -3.0, -2.5, 1.34, 0.5]);
+        let x = Value::new(DType::F32, x.data.mapv(|v| f64::from(v as f32)));
+        let o = run("DynamicQuantizeLinear", &Attributes::new(), &[x]).unwrap();
+        close(
+            &o[0].value.data,
+            &[153.0, 255.0, 0.0, 25.0, 221.0, 179.0],
+            0.0,
+        );
+        close(
+            o[0].io_magnitude.as_ref().unwrap(),
+            &[0.0, 0.0, 0.0, 1.0, 0.0, 1.0],
+            0.0,
+        );
+        close(&o[1].value.data, &[5.0 / 255.0], 1e-15);
+        close(&o[2].value.data, &[153.0], 0.0);
+        // Positive only: zero point 0 (not -0); all zeros: scale 1/255.
+        let o = run(
+            "DynamicQuantizeLinear",
+            &Attributes::new(),
+            &[f(&[2], &[1.0, 2.0])],
+        )
+        .unwrap();
+        assert_eq!(o[2].value.data.iter().next().unwrap().to_bits(), 0);
+        let o = run(
+            "DynamicQuantizeLinear",
+            &Attributes::new(),
+            &[f(&[2], &[0.0, 0.0])],
+        )
+        .unwrap();
+        close(&o[1].value.data, &[1.0 / 255.0], 0.0);
+        fails(
+            "DynamicQuantizeLinear",
+            &Attributes::new(),
+            &[Some(f(&[2], &[1.0, f64::NAN]))],
+            "non-finite",
+        );
+    }
 }

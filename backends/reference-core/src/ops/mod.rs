@@ -27,6 +27,8 @@ pub mod movement;
 pub mod norm;
 pub mod normalize;
 pub mod normalize2;
+pub mod pool_more;
+pub mod quant_int;
 pub mod quantize;
 pub mod recurrent;
 pub mod reduce;
@@ -222,6 +224,14 @@ pub fn run_checked(
         "CastLike" => one(normalize2::cast_like(&args)),
         // issue 17: convolution transpose and quantized linear algebra
         "ConvTranspose" => one(conv_transpose::conv_transpose(&args)),
+        // issue 17: integer-quantized ops and the last pooling ops
+        "MatMulInteger" => one(quant_int::matmul_integer(&args)),
+        "QLinearMatMul" => one(quant_int::qlinear_matmul(&args)),
+        "ConvInteger" => one(quant_int::conv_integer(&args)),
+        "QLinearConv" => one(quant_int::qlinear_conv(&args)),
+        "DynamicQuantizeLinear" => quant_int::dynamic_quantize_linear(&args),
+        "LpPool" => one(pool_more::lp_pool(&args)),
+        "MaxUnpool" => one(pool_more::max_unpool(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
