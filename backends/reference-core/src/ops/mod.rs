@@ -373,6 +373,10 @@ pub(crate) mod testing {
             }
             // issue 17: gather, scatter and index movement
             "OneHot" => vec![metas[2].as_ref().map_or(main, |m| m.dtype)],
+            // issue 17: integer-quantized ops and the last pooling ops
+            "MatMulInteger" | "ConvInteger" => vec![DType::I32],
+            "QLinearMatMul" | "QLinearConv" => vec![metas[7].as_ref().map_or(main, |m| m.dtype)],
+            "DynamicQuantizeLinear" => vec![DType::U8, DType::F32, DType::U8],
             _ => vec![main],
         }
     }
