@@ -21,7 +21,7 @@ fn power<T: Real>(v: T, p: usize) -> T {
     let a = if v < T::ZERO { T::ZERO - v } else { v };
     let mut r = a;
     for _ in 1..p {
-        r = r * a;
+        r *= a;
     }
     r
 }
