@@ -29,6 +29,7 @@ mod logic;
 mod moe;
 mod normalize;
 mod normalize2;
+mod quant_int;
 mod recurrent;
 mod resize;
 mod rewrite;
@@ -597,6 +598,17 @@ pub fn modes() -> Vec<Mode> {
     ));
     // issue 17: data-dependent output shapes
     all.push(dynamic::nonzero_shape_not_reported());
+    // issue 17: integer-quantized ops and the last pooling ops
+    all.push(fault(
+        "qlinear_zero_point_ignored",
+        "QLinearMatMul/QLinearConv ignore the input zero points (a's and b's, x's and w's), as a symmetric-only kernel",
+        Patch::new(&["QLinearMatMul", "QLinearConv"], quant_int::qlinear_zero_point_ignored),
+    ));
+    all.push(fault(
+        "lppool_p_ignored",
+        "LpPool ignores p and always takes the 2-norm",
+        Patch::new(&["LpPool"], quant_int::lppool_p_ignored),
+    ));
     // issue 18: DeepSeek
     all.extend(moe::fault_modes());
     all

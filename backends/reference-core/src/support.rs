@@ -250,6 +250,12 @@ const DEQUANTIZE_FROM: &[DType] = &[
     DType::F8E5M2,
 ];
 
+/// The 8-bit quantized types of MatMulInteger, ConvInteger and the QLinear
+/// ops.
+const Q8: &[DType] = &[DType::U8, DType::I8];
+/// QLinearMatMul-21's scales (10: f32 only).
+const SCALES_21: &[DType] = &[DType::F32, DType::F16, DType::BF16];
+
 /// MaxPool's input dtypes: the floats, and int8/uint8 from opset 12.
 const MAXPOOL_TYPES: &[DType] = &[
     DType::F32,
@@ -450,6 +456,14 @@ pub const OPS: &[OpInfo] = &[
     op("CastLike", &[15, 19], MOVABLE, (2, 2), 1),
     // issue 17: convolution transpose and quantized linear algebra
     op("ConvTranspose", &[11], FLOATS, (2, 3), 1),
+    // issue 17: integer-quantized ops and the last pooling ops
+    op("MatMulInteger", &[10], Q8, (2, 4), 1),
+    op("QLinearMatMul", &[10, 21], Q8, (8, 8), 1),
+    op("ConvInteger", &[10], Q8, (2, 4), 1),
+    op("QLinearConv", &[10], Q8, (8, 9), 1),
+    op("DynamicQuantizeLinear", &[11], &[DType::F32], (1, 1), 3),
+    op("LpPool", &[11, 18, 22], FLOATS, (1, 1), 1),
+    op("MaxUnpool", &[11, 22], FLOATS, (2, 3), 1),
     // issue 18: DeepSeek
     xop("MoeGatingTopK", &[DType::F32], (1, 2), 2),
 ];
@@ -660,6 +674,10 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         // issue 17: normalization family 2
         "Dropout" => vec![main, DType::Bool],
         "CastLike" => vec![inv.input(1)?.dtype],
+        // issue 17: integer-quantized ops and the last pooling ops
+        "MatMulInteger" | "ConvInteger" => vec![DType::I32],
+        "QLinearMatMul" | "QLinearConv" => vec![inv.input(7)?.dtype],
+        "DynamicQuantizeLinear" => vec![DType::U8, DType::F32, DType::U8],
         // issue 18: DeepSeek
         "MoeGatingTopK" => vec![DType::F32, DType::I64],
         _ => vec![main],
@@ -978,6 +996,42 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         "ConvTranspose" => {
             want(inv, 1, &same)?;
             want(inv, 2, &same)?;
+        }
+        // issue 17: integer-quantized ops and the last pooling ops
+        "MatMulInteger" | "ConvInteger" => {
+            want(inv, 1, Q8)?;
+            want(inv, 2, &same)?;
+            let second = inv.dtype(1);
+            if let Some(d) = inv.dtype(3)
+                && Some(d) != second
+            {
+                return Err(unsupported_dtype(inv, 3, d));
+            }
+        }
+        "QLinearMatMul" | "QLinearConv" => {
+            let scales = if inv.op_type == "QLinearMatMul" && inv.opset >= 21 {
+                SCALES_21
+            } else {
+                &[DType::F32][..]
+            };
+            let scale = inv.input(1)?.dtype;
+            want(inv, 1, scales)?;
+            for i in [4, 6] {
+                want(inv, i, &[scale])?;
+            }
+            want(inv, 2, &same)?;
+            want(inv, 3, Q8)?;
+            let w = inv.input(3)?.dtype;
+            want(inv, 5, &[w])?;
+            want(inv, 7, Q8)?;
+            want(inv, 8, &[DType::I32])?;
+        }
+        "LpPool" | "MaxUnpool" => {
+            if main == DType::BF16 && inv.opset < 22 {
+                return Err(unsupported_dtype(inv, 0, main));
+            }
+            want(inv, 1, &[DType::I64])?;
+            want(inv, 2, &[DType::I64])?;
         }
         // issue 18: DeepSeek
         "MoeGatingTopK" => want(inv, 1, &[DType::F32])?,

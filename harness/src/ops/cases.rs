@@ -685,6 +685,14 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::CastLike => super::normalize2::cast_like_cases,
         // issue 17: convolution transpose and quantized linear algebra
         Op::ConvTranspose => super::conv_transpose::conv_transpose_cases,
+        // issue 17: integer-quantized ops and the last pooling ops
+        Op::MatMulInteger => super::quant_int::matmul_integer_cases,
+        Op::QLinearMatMul => super::quant_int::qlinear_matmul_cases,
+        Op::ConvInteger => super::quant_int::conv_integer_cases,
+        Op::QLinearConv => super::quant_int::qlinear_conv_cases,
+        Op::DynamicQuantizeLinear => super::quant_int::dynamic_quantize_linear_cases,
+        Op::LpPool => super::pool_more::lp_pool_cases,
+        Op::MaxUnpool => super::pool_more::max_unpool_cases,
         // issue 18: DeepSeek
         Op::MoeGatingTopK => super::moe::moe_gating_topk_cases,
     };

@@ -246,19 +246,19 @@ pub(super) const GLOBAL_MAXPOOL: OpDef = OpDef {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Window {
     /// The input's spatial sizes.
-    input: Vec<usize>,
+    pub(super) input: Vec<usize>,
     /// The kernel's sizes (taps per axis).
-    kernel: Vec<usize>,
+    pub(super) kernel: Vec<usize>,
     /// The step between windows.
-    strides: Vec<usize>,
+    pub(super) strides: Vec<usize>,
     /// The step between taps.
-    dilations: Vec<usize>,
+    pub(super) dilations: Vec<usize>,
     /// Padding before each axis.
-    begin: Vec<usize>,
+    pub(super) begin: Vec<usize>,
     /// Padding after each axis.
-    end: Vec<usize>,
+    pub(super) end: Vec<usize>,
     /// The output's spatial sizes.
-    output: Vec<usize>,
+    pub(super) output: Vec<usize>,
 }
 
 /// Where one tap of one window falls: an input element (its flat spatial
@@ -418,12 +418,12 @@ pub(super) fn window(
 
 impl Window {
     /// Elements of one output channel.
-    fn out_size(&self) -> usize {
+    pub(super) fn out_size(&self) -> usize {
         self.output.iter().product()
     }
 
     /// Taps per window.
-    fn taps(&self) -> usize {
+    pub(super) fn taps(&self) -> usize {
         self.kernel.iter().product()
     }
 
@@ -431,7 +431,7 @@ impl Window {
     /// and positions row-major): the im2col gather. Input offsets are
     /// row-major, or column-major with `column_major` (MaxPool's
     /// storage_order 1).
-    fn table(&self, column_major: bool) -> Vec<Tap> {
+    pub(super) fn table(&self, column_major: bool) -> Vec<Tap> {
         let rank = self.input.len();
         // Per axis: [o * k + j] -> the tap's coordinate class.
         let axes: Vec<Vec<Tap>> = (0..rank)
@@ -557,18 +557,23 @@ pub(super) fn kernel_attr(
 // ---------------------------------------------------------------------- Conv
 
 /// A valid Conv call's geometry: the window, group, and X's and W's sizes.
-struct ConvGeometry {
-    window: Window,
-    batch: usize,
-    channels: usize,
-    maps: usize,
-    group: usize,
+pub(super) struct ConvGeometry {
+    /// The window over X's spatial axes.
+    pub(super) window: Window,
+    /// N.
+    pub(super) batch: usize,
+    /// X's channels C.
+    pub(super) channels: usize,
+    /// W's feature maps M.
+    pub(super) maps: usize,
+    /// The group count.
+    pub(super) group: usize,
 }
 
 /// Checks a Conv call's shapes and attributes: X `[N, C, D...]`, W `[M,
 /// C/group, k...]`, B `[M]`, `group` dividing C and M, `kernel_shape` (if
 /// given) equal to W's spatial shape.
-fn conv_geometry(
+pub(super) fn conv_geometry(
     attrs: &Attributes,
     x: &[usize],
     w: &[usize],
@@ -1153,7 +1158,7 @@ pub(super) fn conv_cases() -> Option<CaseSpace> {
 
 /// The factors MaxPool and AveragePool share: dims, kernel, stride,
 /// dilation, padding, ceil_mode and layout (the dtype comes first).
-fn pool_factors(dtypes: &[DType]) -> Vec<Factor> {
+pub(super) fn pool_factors(dtypes: &[DType]) -> Vec<Factor> {
     vec![
         Factor::dtypes(dtypes),
         Factor::new("dims", &["d1", "d2"]),
@@ -1169,7 +1174,7 @@ fn pool_factors(dtypes: &[DType]) -> Vec<Factor> {
 /// A pool call for the shared factors, or `None` for a combination
 /// without meaning: ceil_mode with an auto_pad (ONNX's reference refuses
 /// it), or ceil_mode at stride 1 (where it changes nothing).
-fn pool_case(p: &Pick) -> Option<GenCase> {
+pub(super) fn pool_case(p: &Pick) -> Option<GenCase> {
     let spatial = spatial_of(p.get("dims"));
     let rank = spatial.len();
     let kernel = kernel_of(p.get("kernel"), rank);

@@ -89,7 +89,7 @@ pub(super) const GEMM: OpDef = OpDef {
 
 /// MatMul's (m, k, n) and batch shape of A and B (numpy `matmul`: a 1-D A
 /// is a row, a 1-D B a column).
-fn matmul_dims<'a>(
+pub(super) fn matmul_dims<'a>(
     a: &'a [usize],
     b: &'a [usize],
 ) -> (usize, usize, usize, &'a [usize], &'a [usize]) {
@@ -101,7 +101,7 @@ fn matmul_dims<'a>(
     (m, k, n, batch_a, batch_b)
 }
 
-fn matmul_shape(
+pub(super) fn matmul_shape(
     _: &Attributes,
     inputs: &[Option<TypedShape>],
     _: &mut dyn FnMut(usize) -> Vec<f64>,
@@ -285,19 +285,41 @@ fn gemm_acc(a: &ArrayView2<f64>, b: &ArrayView2<f64>, c: &mut ndarray::ArrayView
 /// removed from the result; leading (batch) dimensions broadcast.
 fn matmul(call: &Call) -> Result<Output> {
     let (a, b) = (call.input(0)?, call.input(1)?);
-    if a.data.ndim() == 0 || b.data.ndim() == 0 {
+    let (value, magnitude) = matmul_arrays(call, &a.data, &b.data)?;
+    let value = finish(a.dtype, value);
+    Ok(Output {
+        value: Value::new(a.dtype, value),
+        // Both operands of every product rounded to TF32: up to 2 u per
+        // product, doubled (a K = 1 product reaches the worst case, which
+        // must not read as a marginal `warn`).
+        product_magnitude: magnitude.as_ref().map(|m| m.mapv(|x| 4.0 * x)),
+        magnitude,
+        io_magnitude: None,
+    })
+}
+
+/// The numpy `matmul` of two f64 arrays (see [`matmul`]) and, when the call
+/// computes magnitudes, `|a| . |b|` in the same shape; shared with the
+/// integer and quantized products (`quant_int.rs`), which pass the operands
+/// with their zero points subtracted.
+pub(super) fn matmul_arrays(
+    call: &Call,
+    a: &ArrayD<f64>,
+    b: &ArrayD<f64>,
+) -> Result<(ArrayD<f64>, Option<ArrayD<f64>>)> {
+    if a.ndim() == 0 || b.ndim() == 0 {
         return Err(call.err(format!(
             "inputs must have rank >= 1, got A {:?} and B {:?}",
             a.shape(),
             b.shape()
         )));
     }
-    let a_shape: Vec<usize> = if a.data.ndim() == 1 {
+    let a_shape: Vec<usize> = if a.ndim() == 1 {
         vec![1, a.shape()[0]]
     } else {
         a.shape().to_vec()
     };
-    let b_shape: Vec<usize> = if b.data.ndim() == 1 {
+    let b_shape: Vec<usize> = if b.ndim() == 1 {
         vec![b.shape()[0], 1]
     } else {
         b.shape().to_vec()
@@ -323,11 +345,9 @@ fn matmul(call: &Call) -> Result<Output> {
     let na: usize = a_batch.iter().product();
     let nb: usize = b_batch.iter().product();
     let a3 = a
-        .data
         .to_shape((na, m, k))
         .map_err(|e| call.err(format!("A: {e}")))?;
     let b3 = b
-        .data
         .to_shape((nb, k, n))
         .map_err(|e| call.err(format!("B: {e}")))?;
     let nbatch: usize = batch.iter().product();
@@ -347,31 +367,22 @@ fn matmul(call: &Call) -> Result<Output> {
         }
     }
     let mut out_shape = batch.clone();
-    if a.data.ndim() > 1 {
+    if a.ndim() > 1 {
         out_shape.push(m);
     }
-    if b.data.ndim() > 1 {
+    if b.ndim() > 1 {
         out_shape.push(n);
     }
     let reshape = |x: ndarray::Array3<f64>| -> Result<ArrayD<f64>> {
         x.into_shape_with_order(IxDyn(&out_shape))
             .map_err(|e| call.err(format!("output: {e}")))
     };
-    let value = finish(a.dtype, reshape(value)?);
     let magnitude = if call.magnitudes {
         Some(reshape(magnitude)?)
     } else {
         None
     };
-    Ok(Output {
-        value: Value::new(a.dtype, value),
-        // Both operands of every product rounded to TF32: up to 2 u per
-        // product, doubled (a K = 1 product reaches the worst case, which
-        // must not read as a marginal `warn`).
-        product_magnitude: magnitude.as_ref().map(|m| m.mapv(|x| 4.0 * x)),
-        magnitude,
-        io_magnitude: None,
-    })
+    Ok((reshape(value)?, magnitude))
 }
 
 /// A 2-D input of Gemm as a matrix view, transposed when `trans` is set.

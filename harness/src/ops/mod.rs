@@ -37,7 +37,9 @@ mod norm;
 mod normalize;
 mod normalize2;
 mod oracle;
+mod pool_more;
 mod quant;
+mod quant_int;
 mod recurrent;
 mod reduce;
 mod reduce_more;
@@ -368,6 +370,14 @@ registry! {
     CastLike => normalize2::CAST_LIKE, older: [normalize2::CAST_LIKE_15],
     // issue 17: convolution transpose and quantized linear algebra
     ConvTranspose => conv_transpose::CONV_TRANSPOSE,
+    // issue 17: integer-quantized ops and the last pooling ops
+    MatMulInteger => quant_int::MATMUL_INTEGER,
+    QLinearMatMul => quant_int::QLINEAR_MATMUL, older: [quant_int::QLINEAR_MATMUL_10],
+    ConvInteger => quant_int::CONV_INTEGER,
+    QLinearConv => quant_int::QLINEAR_CONV,
+    DynamicQuantizeLinear => quant_int::DYNAMIC_QUANTIZE_LINEAR,
+    LpPool => pool_more::LP_POOL, older: [pool_more::LP_POOL_11, pool_more::LP_POOL_18],
+    MaxUnpool => pool_more::MAX_UNPOOL, older: [pool_more::MAX_UNPOOL_11],
     // issue 18: DeepSeek
     MoeGatingTopK => moe::MOE_GATING_TOPK,
 }

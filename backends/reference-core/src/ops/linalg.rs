@@ -162,19 +162,26 @@ pub fn transpose2d<T: Copy + Default>(src: &[T], rows: usize, cols: usize) -> Ve
 
 /// The shape arithmetic of one MatMul: 1-D operands promoted (A to a row,
 /// B to a column), batch dimensions broadcast.
-struct MatMulPlan {
-    m: usize,
-    k: usize,
-    n: usize,
+/// Shared with the integer and quantized products (`quant_int.rs`).
+pub struct MatMulPlan {
+    /// Rows of A (1 for a 1-D A).
+    pub m: usize,
+    /// The summed length.
+    pub k: usize,
+    /// Columns of B (1 for a 1-D B).
+    pub n: usize,
     /// For each output batch, the batch of A and of B it multiplies.
-    a_index: Vec<usize>,
-    b_index: Vec<usize>,
+    pub a_index: Vec<usize>,
+    /// See `a_index`.
+    pub b_index: Vec<usize>,
     /// The result's shape (the promoted dimensions removed again).
-    shape: Vec<usize>,
+    pub shape: Vec<usize>,
 }
 
 impl MatMulPlan {
-    fn new(a: &[usize], b: &[usize]) -> Result<MatMulPlan, String> {
+    /// The plan for operands of shapes `a` and `b`, or why they do not
+    /// multiply.
+    pub fn new(a: &[usize], b: &[usize]) -> Result<MatMulPlan, String> {
         if a.is_empty() || b.is_empty() {
             return Err("operands must have at least one dimension".into());
         }
@@ -218,7 +225,7 @@ impl MatMulPlan {
     /// `out` (zeroed, `batches * m * n`) = the batched product of `av` and
     /// `bv`. One large product splits itself; many small ones are shared
     /// out to threads whole, each thread running its products serially.
-    fn run<T: Real>(&self, av: &[T], bv: &[T], out: &mut [T]) {
+    pub fn run<T: Real>(&self, av: &[T], bv: &[T], out: &mut [T]) {
         let (m, k, n) = (self.m, self.k, self.n);
         let batches = self.a_index.len();
         let parts = if batches > 1 {

@@ -28,6 +28,8 @@ pub mod movement;
 pub mod norm;
 pub mod normalize;
 pub mod normalize2;
+pub mod pool_more;
+pub mod quant_int;
 pub mod quantize;
 pub mod recurrent;
 pub mod reduce;
@@ -223,6 +225,14 @@ pub fn run_checked(
         "CastLike" => one(normalize2::cast_like(&args)),
         // issue 17: convolution transpose and quantized linear algebra
         "ConvTranspose" => one(conv_transpose::conv_transpose(&args)),
+        // issue 17: integer-quantized ops and the last pooling ops
+        "MatMulInteger" => one(quant_int::matmul_integer(&args)),
+        "QLinearMatMul" => one(quant_int::qlinear_matmul(&args)),
+        "ConvInteger" => one(quant_int::conv_integer(&args)),
+        "QLinearConv" => one(quant_int::qlinear_conv(&args)),
+        "DynamicQuantizeLinear" => quant_int::dynamic_quantize_linear(&args),
+        "LpPool" => one(pool_more::lp_pool(&args)),
+        "MaxUnpool" => one(pool_more::max_unpool(&args)),
         // issue 18: DeepSeek
         "MoeGatingTopK" => moe::gating_topk(&args),
         other => Err(BackendError::internal(format!(
@@ -372,6 +382,10 @@ pub(crate) mod testing {
             }
             // issue 17: gather, scatter and index movement
             "OneHot" => vec![metas[2].as_ref().map_or(main, |m| m.dtype)],
+            // issue 17: integer-quantized ops and the last pooling ops
+            "MatMulInteger" | "ConvInteger" => vec![DType::I32],
+            "QLinearMatMul" | "QLinearConv" => vec![metas[7].as_ref().map_or(main, |m| m.dtype)],
+            "DynamicQuantizeLinear" => vec![DType::U8, DType::F32, DType::U8],
             _ => vec![main],
         }
     }

@@ -352,6 +352,14 @@ pub enum CheckPolicy {
     ModelBound,
     /// torch's allclose for the dtype.
     Allclose,
+    /// Requantized results (QLinearMatMul, QLinearConv,
+    /// DynamicQuantizeLinear): `bound` with `c = 0`, for every output dtype,
+    /// so that only the oracle's io magnitude allows an error. For an
+    /// integer output it counts whole quanta: the oracle puts 1 where the
+    /// exact value before rounding lies within an honest f32 rescale's
+    /// error of a rounding boundary, 0 elsewhere, so such an element may be
+    /// off by one and every other element must be exact.
+    QuantumNearTies,
 }
 
 /// The default rule for one output stored as `dtype` of an op whose
@@ -411,6 +419,9 @@ pub enum CheckPolicy {
 /// With f16/bf16 io the bound's `u` is f32's unless the backend declares
 /// otherwise ([`compute_roundoff`]).
 pub fn default_check(policy: CheckPolicy, dtype: DType, terms: usize) -> CheckSpec {
+    if policy == CheckPolicy::QuantumNearTies {
+        return CheckSpec::Bound { c: 0.0 };
+    }
     if !dtype.is_float() {
         return CheckSpec::Exact;
     }
@@ -431,6 +442,7 @@ pub fn default_check(policy: CheckPolicy, dtype: DType, terms: usize) -> CheckSp
         },
         CheckPolicy::ModelBound => CheckSpec::Bound { c: 1.0 },
         CheckPolicy::Allclose => torch_allclose(dtype),
+        CheckPolicy::QuantumNearTies => CheckSpec::Bound { c: 0.0 },
     }
 }
 
@@ -580,7 +592,14 @@ fn allowed_error(
             // each cost half a spacing.
             let output_rounding =
                 (unit_roundoff(out_dtype) * expected.abs()).max(subnormal_floor(out_dtype, 2.0));
-            let io_u = unit_roundoff(out_dtype).max(compute_u);
+            // An integer output's io unit is one quantum: its io magnitude
+            // counts the quanta a correct rescale may be off by
+            // (`CheckPolicy::QuantumNearTies`).
+            let io_u = if out_dtype.is_float() {
+                unit_roundoff(out_dtype).max(compute_u)
+            } else {
+                1.0
+            };
             Some(c * compute_u * m.sum + io_u * m.io + u.products * m.products + output_rounding)
         }
     }
@@ -847,7 +866,14 @@ impl Rule {
                 {
                     v.implied = Some(err / (cb * m));
                 }
-                let avoidable = (err - ulp(out_dtype, e)).max(0.0);
+                // The output's own rounding unit is unavoidable: an ulp,
+                // or one quantum of an integer output.
+                let unit = if out_dtype.is_float() {
+                    ulp(out_dtype, e)
+                } else {
+                    1.0
+                };
+                let avoidable = (err - unit).max(0.0);
                 if avoidable > 0.0 {
                     v.quality = if allowed > 0.0 {
                         avoidable / allowed
