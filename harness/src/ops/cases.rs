@@ -685,6 +685,11 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::CastLike => super::normalize2::cast_like_cases,
         // issue 17: convolution transpose and quantized linear algebra
         Op::ConvTranspose => super::conv_transpose::conv_transpose_cases,
+        // issue 17: spatial sampling
+        Op::GridSample => super::grid::grid_sample_cases,
+        Op::AffineGrid => super::grid::affine_grid_cases,
+        Op::RoiAlign => super::grid::roi_align_cases,
+        Op::CenterCropPad => super::grid::center_crop_pad_cases,
     };
     declare()
 }

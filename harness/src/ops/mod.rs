@@ -29,6 +29,7 @@ mod dynamic;
 mod einsum;
 mod elementwise;
 mod gather;
+mod grid;
 mod indexing;
 mod linalg;
 mod logic;
@@ -367,6 +368,11 @@ registry! {
     CastLike => normalize2::CAST_LIKE, older: [normalize2::CAST_LIKE_15],
     // issue 17: convolution transpose and quantized linear algebra
     ConvTranspose => conv_transpose::CONV_TRANSPOSE,
+    // issue 17: spatial sampling
+    GridSample => grid::GRID_SAMPLE, older: [grid::GRID_SAMPLE_16, grid::GRID_SAMPLE_20],
+    AffineGrid => grid::AFFINE_GRID,
+    RoiAlign => grid::ROI_ALIGN, older: [grid::ROI_ALIGN_10, grid::ROI_ALIGN_16],
+    CenterCropPad => grid::CENTER_CROP_PAD,
 }
 
 impl Op {

@@ -16,11 +16,13 @@ pub mod activation;
 pub mod attention;
 pub mod conv;
 pub mod conv_transpose;
+pub mod crop;
 pub mod dynamic;
 pub mod einsum;
 pub mod elementwise;
 pub mod fast;
 pub mod gather;
+pub mod grid;
 pub mod linalg;
 pub mod logic;
 pub mod movement;
@@ -222,6 +224,11 @@ pub fn run_checked(
         "CastLike" => one(normalize2::cast_like(&args)),
         // issue 17: convolution transpose and quantized linear algebra
         "ConvTranspose" => one(conv_transpose::conv_transpose(&args)),
+        // issue 17: spatial sampling
+        "GridSample" => one(grid::grid_sample(&args)),
+        "AffineGrid" => one(grid::affine_grid(&args)),
+        "RoiAlign" => one(grid::roi_align(&args)),
+        "CenterCropPad" => one(crop::center_crop_pad(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
