@@ -1632,3 +1632,339 @@ pub(super) fn center_crop_pad_cases() -> Option<CaseSpace> {
         }),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::ops::{AttrValue, Value};
+
+    fn s(v: &str) -> AttrValue {
+        AttrValue::String(v.into())
+    }
+
+    /// GridSample at `opset` of a 1 x 1 x 1 x L row at normalized x
+    /// coordinates `gx` (y = 0).
+    fn row(opset: i64, a: &Attributes, x: &[f64], gx: &[f64]) -> Output {
+        let grid: Vec<f64> = gx.iter().flat_map(|&g| [g, 0.0]).collect();
+        let inputs = [
+            Some(f(&[1, 1, 1, x.len()], x)),
+            Some(f(&[1, 1, gx.len(), 2], &grid)),
+        ];
+        run_at("GridSample", opset, a, &inputs)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .remove(0)
+    }
+
+    #[test]
+    fn reflection_follows_the_spec_example() {
+        // -3.5 reflects by -1 to 1.5, then by 1 to 0.5.
+        assert_eq!(reflect(-3.5, -1.0, 1.0), 0.5);
+        assert_eq!(reflect(2.25, 0.0, 2.0), 1.75);
+        assert_eq!(reflect(0.5, 0.0, 2.0), 0.5);
+    }
+
+    #[test]
+    fn nearest_rounds_ties_to_even_and_is_exact_there() {
+        // align_corners 0, L = 4: x = ((g + 1) 4 - 1) / 2; g = -0.5 gives
+        // x = 0.5 (to 0), g = 0 gives 1.5 (to 2), g = 0.5 gives 2.5 (to 2).
+        let a = attrs(&[("mode", s("nearest"))]);
+        let out = row(22, &a, &[1.0, 2.0, 3.0, 4.0], &[-0.5, 0.0, 0.5]);
+        close(&out.value.data, &[1.0, 3.0, 3.0], 0.0);
+        // Exact ties must follow the rule: the allowance (from the y axis,
+        // half a pixel from its steps) stays far below the jump of 1.
+        assert!(
+            out.magnitude
+                .unwrap()
+                .iter()
+                .all(|&m| m * 2f64.powi(-24) < 1e-4)
+        );
+    }
+
+    #[test]
+    fn nearest_next_to_a_tie_admits_the_other_neighbour() {
+        // g just below 0: x = 1.5 - 2 delta, picks 1 (value 2); a backend
+        // whose coordinate rounds to 1.5 picks 3. The allowance 4 C J /
+        // dist must cover J = 1 at f32's roundoff.
+        let a = attrs(&[("mode", s("nearest"))]);
+        let g = -(2f64.powi(-24));
+        let out = row(22, &a, &[1.0, 2.0, 3.0, 4.0], &[g]);
+        assert_eq!(out.value.data[[0, 0, 0, 0]], 2.0);
+        let m = out.magnitude.unwrap()[[0, 0, 0, 0]];
+        assert!(m * 2f64.powi(-24) >= 1.0, "{m}");
+        // Far from a tie the allowance is a few ulps of the jump.
+        let out = row(22, &a, &[1.0, 2.0, 3.0, 4.0], &[-0.25]);
+        let m = out.magnitude.unwrap()[[0, 0, 0, 0]];
+        assert!(m * 2f64.powi(-24) < 1e-5, "{m}");
+    }
+
+    #[test]
+    fn linear_zeros_padding_fades_out_past_the_border() {
+        // L = 2, align 0: g = -1 is x = -0.5, half of pixel 0 and half of
+        // the zero padding; g = 1 is x = 1.5, half of pixel 1.
+        let out = row(20, &Attributes::new(), &[4.0, 8.0], &[-1.0, 0.0, 1.0]);
+        close(&out.value.data, &[2.0, 6.0, 4.0], 0.0);
+        // border: the coordinate is clamped instead.
+        let b = attrs(&[("padding_mode", s("border"))]);
+        let out = row(20, &b, &[4.0, 8.0], &[-1.0, 1.0]);
+        close(&out.value.data, &[4.0, 8.0], 0.0);
+        // align_corners 1: -1 and 1 are the pixel centres.
+        let al = attrs(&[("align_corners", AttrValue::Int(1))]);
+        let out = row(16, &al, &[4.0, 8.0], &[-1.0, 0.5]);
+        close(&out.value.data, &[4.0, 7.0], 0.0);
+    }
+
+    #[test]
+    fn cubic_weights_by_hand() {
+        // L = 4, align 1: g = -1/3 is x = 1; g = 0 is x = 1.5, taps 0..3
+        // with Keys' weights at a = -0.75: -0.09375, 0.59375, 0.59375,
+        // -0.09375.
+        let a = attrs(&[("mode", s("cubic")), ("align_corners", AttrValue::Int(1))]);
+        let x = [1.0, 2.0, 4.0, 8.0];
+        let out = row(20, &a, &x, &[0.0]);
+        let want = -0.09375 * 1.0 + 0.59375 * 2.0 + 0.59375 * 4.0 - 0.09375 * 8.0;
+        close(&out.value.data, &[want], 1e-15);
+        // Before 20 the mode is called bicubic.
+        let old = attrs(&[("mode", s("bicubic")), ("align_corners", AttrValue::Int(1))]);
+        let out = row(16, &old, &x, &[0.0]);
+        close(&out.value.data, &[want], 1e-15);
+    }
+
+    #[test]
+    fn grid_lists_the_innermost_axis_first() {
+        // 2 x 2 image, align 1: grid (x = -1, y = 1) is row 1, column 0.
+        let x = f(&[1, 1, 2, 2], &[1.0, 2.0, 3.0, 4.0]);
+        let g = f(&[1, 1, 1, 2], &[-1.0, 1.0]);
+        let a = attrs(&[("align_corners", AttrValue::Int(1))]);
+        let y = run1("GridSample", &a, &[x, g]);
+        close(&y.data, &[3.0], 0.0);
+    }
+
+    #[test]
+    fn grid_sample_versions_and_errors() {
+        let x4 = Some(f(&[1, 1, 2, 2], &[0.0; 4]));
+        let g4 = Some(f(&[1, 1, 1, 2], &[0.0; 2]));
+        let linear = attrs(&[("mode", s("linear"))]);
+        let e = run_at("GridSample", 16, &linear, &[x4.clone(), g4.clone()]).unwrap_err();
+        assert!(
+            e.to_string().contains("not defined at GridSample-16"),
+            "{e}"
+        );
+        let bilinear = attrs(&[("mode", s("bilinear"))]);
+        let e = run_at("GridSample", 20, &bilinear, &[x4.clone(), g4.clone()]).unwrap_err();
+        assert!(
+            e.to_string().contains("not defined at GridSample-20"),
+            "{e}"
+        );
+        let x5 = Some(f(&[1, 1, 1, 2, 2], &[0.0; 4]));
+        let g5 = Some(f(&[1, 1, 1, 1, 3], &[0.0; 3]));
+        let e = run_at(
+            "GridSample",
+            16,
+            &Attributes::new(),
+            &[x5.clone(), g5.clone()],
+        );
+        assert!(e.unwrap_err().to_string().contains("4-D"));
+        assert!(run_at("GridSample", 20, &Attributes::new(), &[x5, g5]).is_ok());
+        let ints = Some(t(DType::I32, &[1, 1, 2, 2], &[1.0; 4]));
+        fails(
+            "GridSample",
+            &Attributes::new(),
+            &[ints.clone(), g4.clone()],
+            "float X only",
+        );
+        let nearest = attrs(&[("mode", s("nearest"))]);
+        assert!(run_opt("GridSample", &nearest, &[ints, g4.clone()]).is_ok());
+        let g_bad = Some(f(&[1, 1, 1, 3], &[0.0; 3]));
+        fails(
+            "GridSample",
+            &Attributes::new(),
+            &[x4.clone(), g_bad],
+            "grid must have shape",
+        );
+        let bad = attrs(&[("padding_mode", s("wrap"))]);
+        fails(
+            "GridSample",
+            &bad,
+            &[x4.clone(), g4.clone()],
+            "padding_mode",
+        );
+        let nan = Some(f(&[1, 1, 1, 2], &[f64::NAN, 0.0]));
+        fails("GridSample", &Attributes::new(), &[x4, nan], "non-finite");
+    }
+
+    #[test]
+    fn affine_grid_of_the_identity_is_the_base_grid() {
+        let id = f(&[1, 2, 3], &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+        // H = 1, W = 2, align 0: x at -0.5, 0.5; y at 0.
+        let y = run1(
+            "AffineGrid",
+            &Attributes::new(),
+            &[id.clone(), i(&[4], &[1, 1, 1, 2])],
+        );
+        assert_eq!(y.shape(), &[1, 1, 2, 2]);
+        close(&y.data, &[-0.5, 0.0, 0.5, 0.0], 0.0);
+        // align 1, W = 3, H = 1: x at -1, 0, 1; y at -1 (the reference's
+        // value for a length of 1).
+        let a = attrs(&[("align_corners", AttrValue::Int(1))]);
+        let y = run1("AffineGrid", &a, &[id, i(&[4], &[1, 1, 1, 3])]);
+        close(&y.data, &[-1.0, -1.0, 0.0, -1.0, 1.0, -1.0], 0.0);
+        // A translation moves every point.
+        let tr = f(&[1, 2, 3], &[1.0, 0.0, 0.25, 0.0, 2.0, -1.0]);
+        let y = run1(
+            "AffineGrid",
+            &Attributes::new(),
+            &[tr, i(&[4], &[1, 1, 2, 1])],
+        );
+        close(&y.data, &[0.25, -2.0, 0.25, 0.0], 0.0);
+    }
+
+    #[test]
+    fn affine_grid_errors() {
+        let th = Some(f(&[1, 2, 3], &[0.0; 6]));
+        fails(
+            "AffineGrid",
+            &Attributes::new(),
+            &[th.clone(), Some(i(&[5], &[1, 1, 1, 2, 2]))],
+            "size must be 1-D with 4",
+        );
+        fails(
+            "AffineGrid",
+            &Attributes::new(),
+            &[th.clone(), Some(i(&[4], &[2, 1, 1, 2]))],
+            "size's N",
+        );
+        fails(
+            "AffineGrid",
+            &Attributes::new(),
+            &[Some(f(&[1, 2, 4], &[0.0; 8])), Some(i(&[4], &[1, 1, 1, 2]))],
+            "theta must have shape",
+        );
+    }
+
+    /// A 1 x 1 x 4 x 4 image whose value is its column index.
+    fn ramp() -> Value {
+        let v: Vec<f64> = (0..16).map(|k| (k % 4) as f64).collect();
+        f(&[1, 1, 4, 4], &v)
+    }
+
+    #[test]
+    fn roi_align_avg_of_a_ramp_is_the_mean_sample_column() {
+        // ROI [0, 0, 3, 3], one bin, 2 x 2 samples. output_half_pixel:
+        // columns 0.75 and 2.25, mean 1.5; half_pixel shifts them by -0.5.
+        let rois = f(&[1, 4], &[0.0, 0.0, 3.0, 3.0]);
+        let b = i(&[1], &[0]);
+        let a = |mode: &str| {
+            attrs(&[
+                ("coordinate_transformation_mode", s(mode)),
+                ("sampling_ratio", AttrValue::Int(2)),
+            ])
+        };
+        let y = run1(
+            "RoiAlign",
+            &a("output_half_pixel"),
+            &[ramp(), rois.clone(), b.clone()],
+        );
+        close(&y.data, &[1.5], 1e-15);
+        let y = run1(
+            "RoiAlign",
+            &a("half_pixel"),
+            &[ramp(), rois.clone(), b.clone()],
+        );
+        close(&y.data, &[1.0], 1e-15);
+        // RoiAlign-10 has no transform attribute and does not shift.
+        let ten = attrs(&[("sampling_ratio", AttrValue::Int(2))]);
+        let y = run_at("RoiAlign", 10, &ten, &[Some(ramp()), Some(rois), Some(b)]).unwrap();
+        close(&y[0].value.data, &[1.5], 1e-15);
+    }
+
+    #[test]
+    fn roi_align_max_takes_the_largest_weighted_corner() {
+        // A constant image of 1, one sample at the centre of four pixels:
+        // each corner weighs 1/4, so max mode gives 0.25, not 1 (ONNX's
+        // reference and onnxruntime; see the module documentation).
+        let x = f(&[1, 1, 4, 4], &[1.0; 16]);
+        let rois = f(&[1, 4], &[1.0, 1.0, 2.0, 2.0]);
+        let a = attrs(&[
+            ("mode", s("max")),
+            ("coordinate_transformation_mode", s("output_half_pixel")),
+            ("sampling_ratio", AttrValue::Int(1)),
+        ]);
+        let y = run1("RoiAlign", &a, &[x, rois, i(&[1], &[0])]);
+        close(&y.data, &[0.25], 0.0);
+    }
+
+    #[test]
+    fn roi_align_cuts_samples_outside_the_image() {
+        // ROI [-4, 0, -2, 1] (output_half_pixel): the sample column is -3,
+        // outside [-1, W]: it contributes 0.
+        let rois = f(&[1, 4], &[-4.0, 0.0, -2.0, 1.0]);
+        let a = attrs(&[
+            ("coordinate_transformation_mode", s("output_half_pixel")),
+            ("sampling_ratio", AttrValue::Int(1)),
+        ]);
+        let y = run1("RoiAlign", &a, &[ramp(), rois, i(&[1], &[0])]);
+        close(&y.data, &[0.0], 0.0);
+    }
+
+    #[test]
+    fn roi_align_errors() {
+        let rois = Some(f(&[1, 4], &[0.0, 0.0, 1.0, 1.0]));
+        let none = Attributes::new();
+        fails(
+            "RoiAlign",
+            &none,
+            &[Some(ramp()), rois.clone(), Some(i(&[1], &[1]))],
+            "outside [0, 1)",
+        );
+        fails(
+            "RoiAlign",
+            &none,
+            &[Some(ramp()), rois.clone(), Some(i(&[2], &[0, 0]))],
+            "one per ROI",
+        );
+        let bad = attrs(&[("output_height", AttrValue::Int(0))]);
+        fails(
+            "RoiAlign",
+            &bad,
+            &[Some(ramp()), rois.clone(), Some(i(&[1], &[0]))],
+            "at least 1",
+        );
+        let ct = attrs(&[("coordinate_transformation_mode", s("half_pixel"))]);
+        let e = run_at(
+            "RoiAlign",
+            10,
+            &ct,
+            &[Some(ramp()), rois, Some(i(&[1], &[0]))],
+        );
+        assert!(e.unwrap_err().to_string().contains("unknown attribute"));
+    }
+
+    #[test]
+    fn center_crop_pad_centres_and_puts_the_odd_element_at_the_end() {
+        let x = f(&[5], &[1.0, 2.0, 3.0, 4.0, 5.0]);
+        let y = run1(
+            "CenterCropPad",
+            &Attributes::new(),
+            &[x.clone(), i(&[1], &[2])],
+        );
+        close(&y.data, &[2.0, 3.0], 0.0);
+        let y = run1(
+            "CenterCropPad",
+            &Attributes::new(),
+            &[x.clone(), i(&[1], &[8])],
+        );
+        close(&y.data, &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 0.0, 0.0], 0.0);
+        // Crop one axis, pad the other (negative axis).
+        let m = f(&[3, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let a = attrs(&[("axes", AttrValue::Ints(vec![0, -1]))]);
+        let y = run1("CenterCropPad", &a, &[m, i(&[2], &[1, 4])]);
+        close(&y.data, &[0.0, 3.0, 4.0, 0.0], 0.0);
+        fails(
+            "CenterCropPad",
+            &Attributes::new(),
+            &[Some(x), Some(i(&[2], &[1, 1]))],
+            "shape has 2 values",
+        );
+    }
+}
