@@ -109,6 +109,7 @@ groupnorm_scale_per_group, convtranspose_output_padding_at_start, \
 flush_outputs_undeclared, flush_inputs_undeclared, activation_f32_formulas, \
 round_half_away, hardsigmoid_default_alpha_wrong, atanh_asymmetric, clip_nan_dropped, \
 recurrent_fused_gates, lstm_gate_order_confused, nonzero_shape_not_reported, \
+gridsample_align_corners_ignored, roialign_half_pixel_ignored, \
 cache_outputs, segfault, abort, exit0, infinite_loop, sleep, write_past_output, \
 write_input, unwritten_output, leak, unknown_status, no_nul_message, init_crash, \
 async_stream, async_sync_fails, async_sync_hangs";
