@@ -793,9 +793,8 @@ fn affine_grid(call: &Call) -> Result<Output> {
                 rest /= spatial[a];
             }
             // base = [x (innermost axis), y, (z), 1].
-            for j in 0..r {
-                let a = r - 1 - j;
-                base[j] = base_coordinate(index[a], spatial[a], align);
+            for (slot, (&i, &len)) in base.iter_mut().zip(index.iter().zip(&spatial).rev()) {
+                *slot = base_coordinate(i, len, align);
             }
             for i in 0..r {
                 let row = &t[(b * r + i) * k..(b * r + i + 1) * k];

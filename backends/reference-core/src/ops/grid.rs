@@ -310,11 +310,10 @@ pub fn affine_grid(args: &Args<'_>) -> Result<Tensor, BackendError> {
         for b in 0..n {
             for p in 0..points {
                 let mut rest = p;
-                for j in 0..r {
-                    // j = 0 is the innermost axis (x).
-                    let a = r - 1 - j;
-                    coords[j] = base(rest % spatial[a], spatial[a]);
-                    rest /= spatial[a];
+                // coords[0] is the innermost axis (x).
+                for (c, &len) in coords.iter_mut().zip(spatial.iter().rev()) {
+                    *c = base(rest % len, len);
+                    rest /= len;
                 }
                 for i in 0..r {
                     let row = &t[(b * r + i) * k..(b * r + i + 1) * k];
@@ -403,7 +402,7 @@ pub fn roi_align(args: &Args<'_>) -> Result<Tensor, BackendError> {
             let divisor = T::from_f64((gh * gw).max(1) as f64);
             // Per bin: the corners (pixel, weight) of every sample, or
             // None for a sample cut off.
-            let mut bins: Vec<Vec<Option<[(usize, T); 4]>>> = Vec::with_capacity(oh * ow);
+            let mut bins: Vec<Vec<Corners<T>>> = Vec::with_capacity(oh * ow);
             for ph in 0..oh {
                 for pw in 0..ow {
                     let mut samples = Vec::new();
@@ -467,8 +466,12 @@ pub fn roi_align(args: &Args<'_>) -> Result<Tensor, BackendError> {
     })
 }
 
+/// A sample's four bilinear corners (pixel, weight), or `None` for a
+/// sample cut off.
+type Corners<T> = Option<[(usize, T); 4]>;
+
 /// The bilinear corners of the sample (y, x), per the ONNX reference.
-fn corners<T: Real>(y: T, x: T, h: usize, w: usize) -> Option<[(usize, T); 4]> {
+fn corners<T: Real>(y: T, x: T, h: usize, w: usize) -> Corners<T> {
     let (fy, fx) = (y.to_f64(), x.to_f64());
     if fy < -1.0 || fy > h as f64 || fx < -1.0 || fx > w as f64 {
         return None;
