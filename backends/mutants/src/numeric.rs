@@ -21,6 +21,7 @@ mod dynamic;
 mod einsum;
 mod elementwise;
 mod gather;
+mod grid;
 mod half_io;
 mod indexing;
 mod io;
@@ -611,5 +612,16 @@ pub fn modes() -> Vec<Mode> {
     ));
     // issue 18: DeepSeek
     all.extend(moe::fault_modes());
+    // issue 17: spatial sampling
+    all.push(fault(
+        "gridsample_align_corners_ignored",
+        "GridSample ignores align_corners=1: -1 and 1 taken as the corner pixels' outer edges, every sample moved by up to half a pixel",
+        Patch::new(&["GridSample"], grid::gridsample_align_corners_ignored),
+    ));
+    all.push(fault(
+        "roialign_half_pixel_ignored",
+        "RoiAlign computes coordinate_transformation_mode half_pixel (the default from opset 16) as output_half_pixel: ROIs not shifted by half a pixel",
+        Patch::new(&["RoiAlign"], grid::roialign_half_pixel_ignored),
+    ));
     all
 }

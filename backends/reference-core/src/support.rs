@@ -466,7 +466,32 @@ pub const OPS: &[OpInfo] = &[
     op("MaxUnpool", &[11, 22], FLOATS, (2, 3), 1),
     // issue 18: DeepSeek
     xop("MoeGatingTopK", &[DType::F32], (1, 2), 2),
+    // issue 17: spatial sampling
+    op("GridSample", &[16, 20, 22], GRID_SAMPLE_TYPES, (2, 2), 1),
+    op("AffineGrid", &[20], FLOATS, (2, 2), 1),
+    op("RoiAlign", &[10, 16, 22], FLOATS, (3, 3), 1),
+    op("CenterCropPad", &[18], CROP_TYPES, (2, 2), 1),
 ];
+
+/// GridSample's X dtypes: the floats, and for nearest (a gather) the
+/// integers and bool.
+const GRID_SAMPLE_TYPES: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I16,
+    DType::I8,
+    DType::U64,
+    DType::U32,
+    DType::U16,
+    DType::U8,
+    DType::Bool,
+];
+/// CenterCropPad's dtypes: every dtype but fp8 (not in ONNX's list at 18).
+const CROP_TYPES: &[DType] = GRID_SAMPLE_TYPES;
 
 /// Einsum's dtypes (ONNX's `T`: no bfloat16).
 const EINSUM_TYPES: &[DType] = &[
@@ -1035,6 +1060,33 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         }
         // issue 18: DeepSeek
         "MoeGatingTopK" => want(inv, 1, &[DType::F32])?,
+        // issue 17: spatial sampling
+        "GridSample" => {
+            let grids: &[DType] = if inv.opset >= 22 {
+                &[DType::F32, DType::F16, DType::BF16, DType::F64]
+            } else {
+                &[DType::F32, DType::F16, DType::F64]
+            };
+            want(inv, 1, grids)?;
+            if main == DType::BF16 && inv.opset < 22 {
+                return Err(unsupported_dtype(inv, 0, main));
+            }
+            let nearest = inv.attrs.string("mode", "linear")? == "nearest";
+            if !nearest && !FLOATS.contains(&main) {
+                return Err(BackendError::unsupported(format!(
+                    "GridSample: interpolating {main} (defined for floats only)"
+                )));
+            }
+        }
+        "AffineGrid" => want(inv, 1, &[DType::I64])?,
+        "RoiAlign" => {
+            want(inv, 1, &same)?;
+            want(inv, 2, &[DType::I64])?;
+            if main == DType::BF16 && inv.opset < 22 {
+                return Err(unsupported_dtype(inv, 0, main));
+            }
+        }
+        "CenterCropPad" => want(inv, 1, &[DType::I64, DType::I32])?,
         _ => {}
     }
     if matches!(inv.op_type, "LayerNormalization" | "RMSNormalization") {

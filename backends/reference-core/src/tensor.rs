@@ -143,6 +143,15 @@ impl Data {
         map_data!(self, v => index.iter().map(|&i| v[i]).collect())
     }
 
+    /// Like [`Data::gather`], with `None` reading a zero of the dtype (all
+    /// bits clear: +0.0, 0, false): padding of the sampling ops.
+    pub fn gather_or_zero(&self, index: &[Option<usize>]) -> Data {
+        map_data!(self, v => index
+            .iter()
+            .map(|i| i.map_or(Default::default(), |i| v[i]))
+            .collect())
+    }
+
     /// The elements of all `parts` one after the other; every part must have
     /// the dtype of the first (checked, an internal error otherwise).
     pub fn concat(parts: &[&Data]) -> Result<Data, BackendError> {

@@ -695,6 +695,11 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::MaxUnpool => super::pool_more::max_unpool_cases,
         // issue 18: DeepSeek
         Op::MoeGatingTopK => super::moe::moe_gating_topk_cases,
+        // issue 17: spatial sampling
+        Op::GridSample => super::grid::grid_sample_cases,
+        Op::AffineGrid => super::grid::affine_grid_cases,
+        Op::RoiAlign => super::grid::roi_align_cases,
+        Op::CenterCropPad => super::grid::center_crop_pad_cases,
     };
     declare()
 }

@@ -29,6 +29,7 @@ mod dynamic;
 mod einsum;
 mod elementwise;
 mod gather;
+mod grid;
 mod indexing;
 mod linalg;
 mod logic;
@@ -380,6 +381,11 @@ registry! {
     MaxUnpool => pool_more::MAX_UNPOOL, older: [pool_more::MAX_UNPOOL_11],
     // issue 18: DeepSeek
     MoeGatingTopK => moe::MOE_GATING_TOPK,
+    // issue 17: spatial sampling
+    GridSample => grid::GRID_SAMPLE, older: [grid::GRID_SAMPLE_16, grid::GRID_SAMPLE_20],
+    AffineGrid => grid::AFFINE_GRID,
+    RoiAlign => grid::ROI_ALIGN, older: [grid::ROI_ALIGN_10, grid::ROI_ALIGN_16],
+    CenterCropPad => grid::CENTER_CROP_PAD,
 }
 
 impl Op {

@@ -561,7 +561,7 @@ struct Taps {
 }
 
 /// The cubic convolution kernel of Keys (1981) with coefficient `a`.
-fn cubic(a: f64, s: f64) -> f64 {
+pub(super) fn cubic(a: f64, s: f64) -> f64 {
     let s = s.abs();
     if s <= 1.0 {
         ((a + 2.0) * s - (a + 3.0)) * s * s + 1.0
@@ -574,7 +574,7 @@ fn cubic(a: f64, s: f64) -> f64 {
 
 /// The largest |slope| of the cubic kernel: its derivative's extremes lie
 /// at the ends of each piece or where the second derivative vanishes.
-fn cubic_slope_bound(a: f64) -> f64 {
+pub(super) fn cubic_slope_bound(a: f64) -> f64 {
     let d1 = |s: f64| 3.0 * (a + 2.0) * s * s - 2.0 * (a + 3.0) * s;
     let d2 = |s: f64| 3.0 * a * s * s - 10.0 * a * s + 8.0 * a;
     let mut m: f64 = 0.0;

@@ -16,11 +16,13 @@ pub mod activation;
 pub mod attention;
 pub mod conv;
 pub mod conv_transpose;
+pub mod crop;
 pub mod dynamic;
 pub mod einsum;
 pub mod elementwise;
 pub mod fast;
 pub mod gather;
+pub mod grid;
 pub mod linalg;
 pub mod logic;
 pub mod moe;
@@ -235,6 +237,11 @@ pub fn run_checked(
         "MaxUnpool" => one(pool_more::max_unpool(&args)),
         // issue 18: DeepSeek
         "MoeGatingTopK" => moe::gating_topk(&args),
+        // issue 17: spatial sampling
+        "GridSample" => one(grid::grid_sample(&args)),
+        "AffineGrid" => one(grid::affine_grid(&args)),
+        "RoiAlign" => one(grid::roi_align(&args)),
+        "CenterCropPad" => one(crop::center_crop_pad(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
