@@ -264,7 +264,7 @@ mod tests {
             "\"backend_version\": \"{}\"",
             env!("CARGO_PKG_VERSION")
         )));
-        assert_eq!(support::OPS.len(), 145);
+        assert_eq!(support::OPS.len(), 147);
         for op in support::OPS {
             assert_eq!(
                 m.matches(&format!("\"op\": \"{}\"", op.name)).count(),

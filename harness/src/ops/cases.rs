@@ -685,6 +685,9 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::CastLike => super::normalize2::cast_like_cases,
         // issue 17: convolution transpose and quantized linear algebra
         Op::ConvTranspose => super::conv_transpose::conv_transpose_cases,
+        // issue 17: optional outputs, tensor attributes, opset 24
+        Op::Swish => super::opset24::swish_cases,
+        Op::TensorScatter => super::opset24::tensor_scatter_cases,
     };
     declare()
 }

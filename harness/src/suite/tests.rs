@@ -863,7 +863,10 @@ fn expected_outputs_are_checked_at_load() {
         "",
         "      - {shape: [2], values: [1, 2]}\n      - {shape: [2], values: [1, 2]}\n",
     );
-    assert!(e.contains("2 expected outputs; Relu has 1"), "{e}");
+    assert!(
+        e.contains("2 expected outputs; the case requests 1 of Relu's"),
+        "{e}"
+    );
     let e = case(
         "    dtypes: [f32, f16]\n",
         "      - {shape: [2], values: [1, 2]}\n",

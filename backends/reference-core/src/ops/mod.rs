@@ -27,6 +27,7 @@ pub mod movement;
 pub mod norm;
 pub mod normalize;
 pub mod normalize2;
+pub mod opset24;
 pub mod quantize;
 pub mod recurrent;
 pub mod reduce;
@@ -127,7 +128,7 @@ pub fn run_checked(
         "Gemm" => one(linalg::gemm(&args)),
         "ReduceSum" | "ReduceMean" | "ReduceMax" => one(reduce::reduce(&args)),
         "Softmax" | "LogSoftmax" => one(norm::softmax(&args)),
-        "LayerNormalization" => one(norm::layer_norm(&args)),
+        "LayerNormalization" => norm::layer_norm(&args),
         "RMSNormalization" => one(norm::rms_norm(&args)),
         "Gather" => one(movement::gather(&args)),
         "Transpose" => one(movement::transpose(&args)),
@@ -137,7 +138,7 @@ pub fn run_checked(
         "Cast" => one(movement::cast(&args)),
         "TopK" => topk::topk(&args),
         "RotaryEmbedding" => one(rope::rotary_embedding(&args)),
-        "Attention" => one(attention::attention(&args)),
+        "Attention" => attention::attention(&args),
         "QuantizeLinear" => one(quantize::quantize_linear(&args)),
         "DequantizeLinear" => one(quantize::dequantize_linear(&args)),
         // issue 17: activations and unary math
@@ -222,6 +223,9 @@ pub fn run_checked(
         "CastLike" => one(normalize2::cast_like(&args)),
         // issue 17: convolution transpose and quantized linear algebra
         "ConvTranspose" => one(conv_transpose::conv_transpose(&args)),
+        // issue 17: optional outputs, tensor attributes, opset 24
+        "Swish" => one(opset24::swish(&args)),
+        "TensorScatter" => one(opset24::tensor_scatter(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
