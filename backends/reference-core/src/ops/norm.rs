@@ -272,4 +272,23 @@ mod tests {
         let r = 12.5f32.sqrt();
         assert_close(&y, &[3. / r, 8. / r], 1e-6);
     }
+
+    #[test]
+    fn layer_norm_statistics_on_request() {
+        // Row [1, 2, 3, 6]: mean 3, var 3.5; eps 0.5 -> 1 / std = 1/2.
+        let x = f32t(&[1, 4], &[1., 2., 3., 6.]);
+        let s = f32t(&[4], &[1.; 4]);
+        let eps = [("epsilon", AttrValue::Float(0.5))];
+        let out = run_n("LayerNormalization", &eps, vec![x.clone(), s.clone()], 3).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[1].shape, vec![1, 1]);
+        assert_close(&values(&out[1]), &[3.0], 0.0);
+        assert_close(&values(&out[2]), &[0.5], 1e-7);
+        assert_eq!(
+            run_n("LayerNormalization", &eps, vec![x, s], 1)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
 }
