@@ -184,9 +184,9 @@ fn norm_axis(attrs: &Attributes, shape: &[usize]) -> std::result::Result<usize, 
 /// The function body casts the normalised row back to the io dtype (T)
 /// before the scale and bias, which are applied in T: `M_io = 2 |x̂_i s_i|`.
 ///
-/// Mean's bound is the mean's `dmu`; InvStdDev's is `1/sigma (D / (2 (var
-/// + eps)) + 4)`, the relative error of sigma plus the reciprocal's
-/// rounding, both in the compute precision's u.
+/// Mean's bound is the mean's `dmu`; InvStdDev's is
+/// `1/sigma (D / (2 (var + eps)) + 4)`, the relative error of sigma plus
+/// the reciprocal's rounding, both in the compute precision's u.
 fn layer_norm(call: &Call) -> Result<Vec<Output>> {
     let x = call.input(0)?;
     let scale = call.input(1)?;
