@@ -230,7 +230,14 @@ typedef struct XpuModel XpuModel;
  * name and the opset version whose semantics apply (e.g. "MatMul"/13,
  * "Attention"/23). Inputs and outputs are positional as in the ONNX spec; an
  * omitted optional input in the middle is an XPU_DTYPE_UNDEFINED tensor, and
- * trailing optional outputs that the harness does not want are not passed.
+ * trailing optional outputs that the harness does not want are not passed:
+ * num_outputs is how many the call requests, and the backend writes exactly
+ * outputs[0..num_outputs) (LayerNormalization: Y, then Mean and InvStdDev;
+ * Attention: Y, then present_key, present_value, qk_matmul_output). A call
+ * requests an optional output only when its suite case asks for it, so a
+ * backend that implements only Y may answer a longer call UNSUPPORTED. For
+ * Split without a `split` input (or attribute) and without `num_outputs`,
+ * num_outputs is the number of equal parts, as an ONNX node's output count.
  *
  * For query_op, the tensors carry dtype, ndim, shape and strides but data may
  * be NULL: answer from the metadata only.

@@ -31,6 +31,7 @@ mod moe;
 mod normalize;
 mod normalize2;
 mod quant_int;
+mod outputs;
 mod recurrent;
 mod resize;
 mod rewrite;
@@ -576,6 +577,15 @@ pub fn modes() -> Vec<Mode> {
             "convtranspose_output_padding_at_start",
             "ConvTranspose adds output_padding's extra elements at the start of each axis instead of the end",
             Patch::new(&["ConvTranspose"], conv_transpose::output_padding_at_start),
+        ),
+        // issue 17: optional outputs, tensor attributes, opset 24
+        fault(
+            "layernorm_invstddev_is_stddev",
+            "LayerNormalization's optional InvStdDev output is the standard deviation, not its reciprocal",
+            Patch::new(
+                &["LayerNormalization"],
+                outputs::layernorm_invstddev_is_stddev,
+            ),
         ),
     ];
     let (honest, faults) = subnormal::modes();

@@ -264,7 +264,7 @@ mod tests {
             "\"backend_version\": \"{}\"",
             env!("CARGO_PKG_VERSION")
         )));
-        assert_eq!(support::OPS.len(), 157);
+        assert_eq!(support::OPS.len(), 159);
         for op in support::OPS {
             assert_eq!(
                 m.matches(&format!("\"op\": \"{}\"", op.name)).count(),
@@ -335,7 +335,8 @@ mod tests {
         for c in &cases {
             assert_eq!(check(c).unwrap_err().status, Status::Unsupported, "{c:?}");
         }
-        // LayerNormalization's mean/inv_std outputs are not implemented.
+        // LayerNormalization has Mean and InvStdDev (f32), but no fourth
+        // output.
         let mut ln = inv(
             "LayerNormalization",
             17,
@@ -343,6 +344,8 @@ mod tests {
             vec![meta(DType::F32), meta(DType::F32)],
             DType::F32,
         );
+        ln.output_dtypes.extend([DType::F32, DType::F32]);
+        assert!(check(&ln).is_ok());
         ln.output_dtypes.push(DType::F32);
         assert_eq!(check(&ln).unwrap_err().status, Status::Unsupported);
         // Device-memory inputs are unsupported rather than misread.

@@ -321,7 +321,7 @@ pub const OPS: &[OpInfo] = &[
     op("ReduceMax", &[11, 12, 13, 18, 20], COMPARABLE, (1, 2), 1),
     op("Softmax", &[13], FLOATS, (1, 1), 1),
     op("LogSoftmax", &[13], FLOATS, (1, 1), 1),
-    op("LayerNormalization", &[17], FLOATS, (2, 3), 1),
+    op("LayerNormalization", &[17], FLOATS, (2, 3), 3),
     op("RMSNormalization", &[23], FLOATS, (2, 2), 1),
     op("Gather", &[13], MOVABLE, (2, 2), 1),
     op("Transpose", &[21], MOVABLE, (1, 1), 1),
@@ -331,7 +331,7 @@ pub const OPS: &[OpInfo] = &[
     op("Cast", &[21], MOVABLE, (1, 1), 1),
     op("TopK", &[11], ARITHMETIC, (2, 2), 2),
     op("RotaryEmbedding", &[23], FLOATS, (3, 4), 1),
-    op("Attention", &[23], FLOATS, (3, 6), 1),
+    op("Attention", &[23, 24], FLOATS, (3, 7), 4),
     op("QuantizeLinear", &[21], QUANTIZE_FROM, (2, 3), 1),
     op("DequantizeLinear", &[21], DEQUANTIZE_FROM, (2, 3), 1),
     // issue 17: activations and unary math
@@ -471,6 +471,9 @@ pub const OPS: &[OpInfo] = &[
     op("AffineGrid", &[20], FLOATS, (2, 2), 1),
     op("RoiAlign", &[10, 16, 22], FLOATS, (3, 3), 1),
     op("CenterCropPad", &[18], CROP_TYPES, (2, 2), 1),
+    // issue 17: optional outputs, tensor attributes, opset 24
+    op("Swish", &[24], FLOATS, (1, 1), 1),
+    op("TensorScatter", &[24], EVERY, (2, 3), 1),
 ];
 
 /// GridSample's X dtypes: the floats, and for nearest (a gather) the
@@ -677,6 +680,8 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         // output_dtype attribute for DequantizeLinear).
         "DequantizeLinear" => vec![inv.input(1)?.dtype],
         "TopK" | "MaxPool" => vec![main, DType::I64],
+        // Mean and InvStdDev in stash_type, which check_op_specific holds to 1.
+        "LayerNormalization" => vec![main, DType::F32, DType::F32],
         "Where" => vec![inv.input(1)?.dtype],
         "IsNaN" | "IsInf" => vec![DType::Bool],
         // issue 17: binary/variadic math, comparison, logic, bitwise
@@ -891,6 +896,7 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
                 want(inv, i, &same)?;
             }
             want(inv, 3, &[main, DType::Bool])?;
+            want(inv, 6, &indices)?;
             let precision = inv.attrs.int("softmax_precision", 1)?;
             let ok = matches!(precision, 1 | 10 | 16) || (precision == 11 && main == DType::F64);
             if !ok {
@@ -1087,6 +1093,11 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             }
         }
         "CenterCropPad" => want(inv, 1, &[DType::I64, DType::I32])?,
+        // issue 17: optional outputs, tensor attributes, opset 24
+        "TensorScatter" => {
+            want(inv, 1, &same)?;
+            want(inv, 2, &indices)?;
+        }
         _ => {}
     }
     if matches!(inv.op_type, "LayerNormalization" | "RMSNormalization") {

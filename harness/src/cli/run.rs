@@ -105,7 +105,7 @@ argmax_last_on_ties, cumsum_exclusive_ignored, resize_half_pixel_as_asymmetric, 
 resize_nearest_floor_for_round, slice_negative_step_off_by_one, pad_reflect_as_edge, \
 scatternd_reduction_ignored, conv_pads_symmetric, maxpool_ceil_ignored, det_without_pivoting, \
 depthtospace_crd_as_dcr, gathernd_batch_offset_dropped, norm_one_pass_variance, \
-groupnorm_scale_per_group, convtranspose_output_padding_at_start, \
+groupnorm_scale_per_group, convtranspose_output_padding_at_start, layernorm_invstddev_is_stddev, \
 flush_outputs_undeclared, flush_inputs_undeclared, activation_f32_formulas, \
 round_half_away, hardsigmoid_default_alpha_wrong, atanh_asymmetric, clip_nan_dropped, \
 recurrent_fused_gates, lstm_gate_order_confused, nonzero_shape_not_reported, \

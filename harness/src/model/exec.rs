@@ -206,7 +206,7 @@ impl Exec for OracleExec<'_> {
         inputs: &[Option<&Self::T>],
     ) -> Result<Vec<Self::T>, ModelError> {
         let refs: Vec<Option<&Value>> = inputs.iter().map(|t| t.map(|v| v.as_ref())).collect();
-        let out = ops::evaluate_refs(op, op.opset, attrs, &refs, false)?;
+        let out = ops::evaluate_refs(op, op.opset, attrs, &refs, false, None)?;
         Ok(out.into_iter().map(|o| Rc::new(o.value)).collect())
     }
 

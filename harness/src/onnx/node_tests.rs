@@ -62,6 +62,9 @@ pub enum Reason {
     /// The node asks for more outputs than the registry's definition
     /// computes, or omits one before another.
     Outputs,
+    /// A node in training mode (`training_mode` 1: BatchNormalization's
+    /// running statistics): training is out of xpucert's scope.
+    TrainingMode,
     /// An integer value beyond 2^53: suite values are read as f64.
     InexactValue,
     /// The suite loader refuses the case (type constraints, shape rule,
@@ -73,7 +76,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in report order.
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 15] = [
         Reason::FunctionExpansion,
         Reason::MultiNode,
         Reason::OtherDomain,
@@ -85,6 +88,7 @@ impl Reason {
         Reason::UnsupportedAttribute,
         Reason::UndeclaredAttribute,
         Reason::Outputs,
+        Reason::TrainingMode,
         Reason::InexactValue,
         Reason::Refused,
         Reason::Unreadable,
@@ -104,6 +108,7 @@ impl Reason {
             Reason::UnsupportedAttribute => "unsupported_attribute",
             Reason::UndeclaredAttribute => "undeclared_attribute",
             Reason::Outputs => "outputs",
+            Reason::TrainingMode => "training_mode",
             Reason::InexactValue => "inexact_value",
             Reason::Refused => "refused",
             Reason::Unreadable => "unreadable",
@@ -371,10 +376,27 @@ fn convert_inner(test: &str, dir: &Path) -> Result<Box<TestOutcome>, Box<TestOut
         attrs.push((a.name.clone(), text));
     }
 
+    // Training: a node computing training outputs is out of scope, whatever
+    // else it asks.
+    if node.attribute.iter().any(|a| {
+        a.name == "training_mode" && matches!(Attribute::decode(a), Ok(Attribute::Int(v)) if v != 0)
+    }) {
+        return Err(skip(
+            Reason::TrainingMode,
+            format!(
+                "training_mode=1 with {} outputs: training (updated running statistics) is out of scope; xpucert tests inference",
+                node.output.len()
+            ),
+        ));
+    }
+
     // Outputs: positional (an empty name is an output not asked for, which
     // the case lists as `absent`), no more than the definition computes (a
     // definition whose output count depends on the call, Split's, is judged
-    // by the oracle when the case is loaded).
+    // by the oracle when the case is loaded). The case requests the node's
+    // count (`outputs:`) where the op has optional outputs the node asks
+    // for, or decides its count by the call; otherwise the op's own count,
+    // as before.
     let node_outputs: Vec<&String> = {
         let mut v: Vec<&String> = node.output.iter().collect();
         while v.last().is_some_and(|s| s.is_empty()) {
@@ -393,6 +415,10 @@ fn convert_inner(test: &str, dir: &Path) -> Result<Box<TestOutcome>, Box<TestOut
         ));
     }
 
+    let requested = (def.spec.outputs == 0 || node_outputs.len() > def.required_outputs())
+        .then_some(node_outputs.len())
+        .filter(|&n| n > 0);
+
     let sets = data_sets(dir).map_err(|e| skip(Reason::Unreadable, e))?;
     if sets.is_empty() {
         return Err(skip(Reason::Unreadable, "no test_data_set_*".into()));
@@ -403,8 +429,8 @@ fn convert_inner(test: &str, dir: &Path) -> Result<Box<TestOutcome>, Box<TestOut
         let (inputs, expected) =
             read_set(graph, node, &node_outputs, set_dir).map_err(|(r, d)| skip(r, d))?;
         let name = case_name(test, k);
-        let text =
-            case_yaml(&name, op, opset, &attrs, &inputs, &expected).map_err(|(r, d)| skip(r, d))?;
+        let text = case_yaml(&name, op, opset, &attrs, requested, &inputs, &expected)
+            .map_err(|(r, d)| skip(r, d))?;
         // The loader's judgement, on exactly this text.
         let probe = format!("suite: {SUITE}\ncases:\n{text}");
         if let Err(e) = crate::suite::parse_str(&format!("{test}.yaml"), &probe) {
@@ -526,6 +552,7 @@ fn case_yaml(
     op: Op,
     opset: i64,
     attrs: &[(String, String)],
+    requested: Option<usize>,
     inputs: &[Option<Tensor>],
     expected: &[Option<Tensor>],
 ) -> Result<String, (Reason, String)> {
@@ -570,6 +597,9 @@ fn case_yaml(
                 let _ = writeln!(w, "    - {}", tensor_yaml(t, dtype_of(t)?)?);
             }
         }
+    }
+    if let Some(n) = requested {
+        let _ = writeln!(w, "  outputs: {n}");
     }
     let _ = writeln!(w, "  expected:");
     for t in expected {

@@ -820,7 +820,7 @@ fn classify(c: &Call, test: fn(f64) -> bool) -> Result<Vec<Output>> {
 // ---------------------------------------------------------------- helpers
 
 /// A float attribute or its default, rounded to f32 as ONNX stores it.
-fn attr(c: &Call, name: &str, default: f32) -> Result<f64> {
+pub(super) fn attr(c: &Call, name: &str, default: f32) -> Result<f64> {
     Ok(f64::from(c.float(name, f64::from(default))? as f32))
 }
 
@@ -870,10 +870,10 @@ use super::elementwise::elementwise_size;
 
 /// The values of the `values` factor's `traps` level for one dtype: a list
 /// cycled over the tensor.
-type Traps = fn(DType) -> Vec<f64>;
+pub(super) type Traps = fn(DType) -> Vec<f64>;
 
 /// How an op's case space differs from the plain unary one.
-struct Unary {
+pub(super) struct Unary {
     /// The dtypes the space covers.
     dtypes: &'static [DType],
     /// The float values of the `uniform` level.
@@ -888,7 +888,7 @@ struct Unary {
 }
 
 impl Unary {
-    fn new(dtypes: &'static [DType], fill: Fill, traps: Traps) -> Unary {
+    pub(super) fn new(dtypes: &'static [DType], fill: Fill, traps: Traps) -> Unary {
         Unary {
             dtypes,
             fill,
@@ -898,7 +898,11 @@ impl Unary {
         }
     }
 
-    fn attrs(mut self, attrs: Vec<Factor>, set: fn(&Pick, GenCase) -> Option<GenCase>) -> Unary {
+    pub(super) fn attrs(
+        mut self,
+        attrs: Vec<Factor>,
+        set: fn(&Pick, GenCase) -> Option<GenCase>,
+    ) -> Unary {
         self.attrs = attrs;
         self.set = set;
         self
@@ -907,7 +911,7 @@ impl Unary {
 
 /// A unary op: ranks 0-4, sizes 0 / 1 / prime / large, every layout,
 /// uniform values or the op's numerical traps, and its attribute factors.
-fn unary_space(u: Unary) -> Option<CaseSpace> {
+pub(super) fn unary_space(u: Unary) -> Option<CaseSpace> {
     let mut factors = vec![
         Factor::dtypes(u.dtypes),
         Factor::new("rank", &["r0", "r1", "r2", "r3", "r4"]),
@@ -976,7 +980,7 @@ fn int_traps(dt: DType) -> Vec<f64> {
 }
 
 /// Float traps: `extra`, then the specials; integer dtypes get theirs.
-fn traps_with(dt: DType, extra: &[f64]) -> Vec<f64> {
+pub(super) fn traps_with(dt: DType, extra: &[f64]) -> Vec<f64> {
     if !dt.is_float() {
         return int_traps(dt);
     }
@@ -1047,12 +1051,12 @@ pub(super) fn clip_cases() -> Option<CaseSpace> {
 
 /// The `alpha` factor: the default and `levels` (value in the level name:
 /// `alpha05` is 0.5, `alpha2` 2, `alphan05` -0.5).
-fn alpha_factor(levels: &'static [&'static str]) -> Factor {
+pub(super) fn alpha_factor(levels: &'static [&'static str]) -> Factor {
     Factor::new("alpha", levels)
 }
 
 /// Sets `alpha` from an [`alpha_factor`] level.
-fn set_alpha(p: &Pick, c: GenCase) -> Option<GenCase> {
+pub(super) fn set_alpha(p: &Pick, c: GenCase) -> Option<GenCase> {
     Some(match p.get("alpha") {
         "alphadefault" => c,
         "alpha05" => c.float("alpha", 0.5),

@@ -1,4 +1,5 @@
-//! Attention (opset 23), output Y only.
+//! Attention (opsets 23 and 24): Y, and on request present_key,
+//! present_value and qk_matmul_output.
 
 use ndarray::{Array2, Array4, ArrayD, ArrayView4, Axis, Ix4, IxDyn, s};
 
@@ -31,35 +32,57 @@ const MASK: TypeVar = TypeVar {
 };
 
 /// Judged by its error model (QKᵀ over the head size, the softmax over the
-/// keys, P·V over the keys; see [`attention`]) with `c = 1`.
-pub(super) const ATTENTION: OpDef = OpDef {
-    spec: OpSpec {
-        name: "Attention",
-        domain: "",
-        opset: 23,
-        arity: fixed(3, 3),
-        input_names: &["Q", "K", "V", "attn_mask", "past_key", "past_value"],
-        input_types: &[T1_FLOAT, T1_FLOAT, T2_FLOAT, MASK, T1_FLOAT, T2_FLOAT],
-        outputs: 1,
-        attributes: &[
-            ("is_causal", AttrType::Int),
-            ("kv_num_heads", AttrType::Int),
-            ("q_num_heads", AttrType::Int),
-            ("qk_matmul_output_mode", AttrType::Int),
-            ("scale", AttrType::Float),
-            ("softcap", AttrType::Float),
-            ("softmax_precision", AttrType::Int),
-        ],
-    },
-    oracle: |c| Ok(vec![attention(c)?]),
-    // 4-D: [batch, q_heads, q_seq, v_head]; 3-D: [batch, q_seq, q_heads * v_head].
-    shape: |attrs, inputs, _| {
-        let plan = Plan::resolve(attrs, inputs)?;
-        Ok(vec![(plan.dtype, plan.output_shape())])
-    },
-    cost: attention_cost,
-    check: CheckPolicy::ModelBound,
-    terms: |_, shapes, _| dim_from_end(shapes, 0, 1).max(dim_from_end(shapes, 1, 2)),
+/// keys, P·V over the keys; see [`attention`]) with `c = 1`. Attention-24
+/// adds the input nonpad_kv_seqlen (an external cache's valid lengths).
+pub(super) const ATTENTION: OpDef = attention_def(24);
+/// Attention-23: six inputs.
+pub(super) const ATTENTION_23: OpDef = attention_def(23);
+
+/// The Attention version of `opset` (23 or 24).
+const fn attention_def(opset: i64) -> OpDef {
+    OpDef {
+        spec: OpSpec {
+            name: "Attention",
+            domain: "",
+            opset,
+            arity: fixed(3, if opset >= 24 { 4 } else { 3 }),
+            input_names: &[
+                "Q",
+                "K",
+                "V",
+                "attn_mask",
+                "past_key",
+                "past_value",
+                "nonpad_kv_seqlen",
+            ],
+            input_types: &[
+                T1_FLOAT, T1_FLOAT, T2_FLOAT, MASK, T1_FLOAT, T2_FLOAT, T_SEQLEN,
+            ],
+            // Y; present_key, present_value and qk_matmul_output are optional
+            // (`ops/outputs.rs`).
+            outputs: 4,
+            attributes: &[
+                ("is_causal", AttrType::Int),
+                ("kv_num_heads", AttrType::Int),
+                ("q_num_heads", AttrType::Int),
+                ("qk_matmul_output_mode", AttrType::Int),
+                ("scale", AttrType::Float),
+                ("softcap", AttrType::Float),
+                ("softmax_precision", AttrType::Int),
+            ],
+        },
+        oracle: attention,
+        shape: |attrs, inputs, values| Ok(Plan::resolve(attrs, inputs, values)?.output_shapes()),
+        cost: attention_cost,
+        check: CheckPolicy::ModelBound,
+        terms: |_, shapes, _| dim_from_end(shapes, 0, 1).max(dim_from_end(shapes, 1, 2)),
+    }
+}
+
+/// nonpad_kv_seqlen: int64.
+const T_SEQLEN: TypeVar = TypeVar {
+    name: "tensor(int64)",
+    allowed: &[DType::I64],
 };
 
 /// `2·Sq·Skv·D` for QKᵀ, `2·Sq·Skv·Dv` for PV and `5·Sq·Skv` for the
@@ -122,6 +145,13 @@ struct Plan {
     scale: f64,
     softcap: f64,
     causal: bool,
+    /// nonpad_kv_seqlen (24): per batch row, the keys before it are valid,
+    /// the rest padding (masked).
+    nonpad: Option<Vec<usize>>,
+    /// qk_matmul_output_mode: which stage qk_matmul_output holds.
+    mode: i64,
+    /// V's dtype, present_value's.
+    v_dtype: DType,
 }
 
 /// A positive head-count attribute, if given.
@@ -177,10 +207,11 @@ impl Plan {
     fn resolve(
         attrs: &Attributes,
         inputs: &[Option<TypedShape>],
+        values: &mut dyn FnMut(usize) -> Vec<f64>,
     ) -> std::result::Result<Self, String> {
         let (dtype, q) = rules::input(inputs, 0)?;
         let (_, k) = rules::input(inputs, 1)?;
-        let (_, v) = rules::input(inputs, 2)?;
+        let (v_dtype, v) = rules::input(inputs, 2)?;
         if k.len() != q.len() || v.len() != q.len() {
             return Err(format!(
                 "Q, K and V must have the same rank, got {q:?}, {k:?}, {v:?}"
@@ -244,7 +275,8 @@ impl Plan {
                 "softcap must be finite and >= 0 (0: no cap), got {softcap}"
             ));
         }
-        // Neither changes Y's exact value, but the spec bounds both.
+        // Neither changes Y's exact value, but the spec bounds both; the
+        // mode picks qk_matmul_output's stage.
         let mode = attrs.int("qk_matmul_output_mode", 0)?;
         if !(0..=3).contains(&mode) {
             return Err(format!(
@@ -282,6 +314,33 @@ impl Plan {
                 ));
             }
         }
+        // nonpad_kv_seqlen (24): [batch] lengths in 0..=kv_seq; the spec
+        // uses it for an external cache, so not with past_key.
+        let nonpad = match inputs.get(6).and_then(Option::as_ref) {
+            None => None,
+            Some((_, n)) => {
+                if past > 0 || inputs.get(4).and_then(Option::as_ref).is_some() {
+                    return Err(
+                        "nonpad_kv_seqlen (an external cache's lengths) cannot be combined with past_key and past_value".into(),
+                    );
+                }
+                if n.as_slice() != [b] {
+                    return Err(format!(
+                        "nonpad_kv_seqlen must be [batch] = [{b}], got {n:?}"
+                    ));
+                }
+                let lens = rules::ints_of("nonpad_kv_seqlen", &values(6))?;
+                Some(
+                    lens.iter()
+                        .map(|&l| {
+                            usize::try_from(l).ok().filter(|&l| l <= total).ok_or_else(|| {
+                                format!("nonpad_kv_seqlen {lens:?} must lie in 0..={total} (the keys)")
+                            })
+                        })
+                        .collect::<std::result::Result<Vec<usize>, String>>()?,
+                )
+            }
+        };
         Ok(Plan {
             dtype: *dtype,
             rank: q.len(),
@@ -296,17 +355,30 @@ impl Plan {
             scale,
             softcap,
             causal,
+            nonpad,
+            mode,
+            v_dtype: *v_dtype,
         })
     }
 
-    /// Y's shape: 4-D `[batch, q_heads, q_seq, v_head]`, 3-D `[batch,
-    /// q_seq, q_heads * v_head]`.
-    fn output_shape(&self) -> Vec<usize> {
-        if self.rank == 4 {
+    /// The four outputs' dtypes and shapes: Y 4-D `[batch, q_heads, q_seq,
+    /// v_head]` or 3-D `[batch, q_seq, q_heads * v_head]`; present_key
+    /// `[batch, kv_heads, total, head]` and present_value `[batch,
+    /// kv_heads, total, v_head]` (4-D whatever Q's rank), of K's and V's
+    /// dtypes; qk_matmul_output `[batch, q_heads, q_seq, total]`.
+    fn output_shapes(&self) -> Vec<TypedShape> {
+        let y = if self.rank == 4 {
             vec![self.batch, self.q_heads, self.q_seq, self.v_head]
         } else {
             vec![self.batch, self.q_seq, self.q_heads * self.v_head]
-        }
+        };
+        let (b, hkv, total) = (self.batch, self.kv_heads, self.total);
+        vec![
+            (self.dtype, y),
+            (self.dtype, vec![b, hkv, total, self.head]),
+            (self.v_dtype, vec![b, hkv, total, self.v_head]),
+            (self.dtype, vec![b, self.q_heads, self.q_seq, total]),
+        ]
     }
 }
 
@@ -381,12 +453,24 @@ fn mask_bias(call: &Call, mask: &Value, target: [usize; 4]) -> Result<Array4<f64
 ///   and so do the models that use softcapping.
 /// * A query row with every key masked has softmax 0/0: its output is NaN,
 ///   as the reference implementation's softmax produces; the spec says nothing.
-/// * qk_matmul_output_mode and softmax_precision only concern an output the
-///   harness does not request and the precision of a real implementation.
+/// * nonpad_kv_seqlen (24; not with a past cache): in batch row b the keys
+///   from `nonpad[b]` on are padding, masked; is_causal then aligns the
+///   frontier to the bottom right, `j <= i + nonpad[b] - q_seq`, as the
+///   spec's external-cache offset says.
+/// * softmax_precision only concerns the precision of a real
+///   implementation.
 /// * attn_mask is bool or has Q's dtype (the spec's text); is_causal is 0
 ///   or 1. [`Plan::resolve`] holds every check, which the shape rule runs too.
-fn attention(call: &Call) -> Result<Output> {
-    let plan = Plan::resolve(call.attrs, &call.typed_shapes()).map_err(|m| call.err(m))?;
+///
+/// The optional outputs, computed when requested: present_key and
+/// present_value, the caches after the concatenation (copies: exact, their
+/// magnitude 0); qk_matmul_output, the scores at the stage
+/// qk_matmul_output_mode names (0: `scale Q K^T`, 1: after the softcap, 2:
+/// after the mask and causal bias too, 3: the softmax's P), judged by the
+/// same error model's stages as Y ([`Stages::score_model`]).
+fn attention(call: &Call) -> Result<Vec<Output>> {
+    let plan = Plan::resolve(call.attrs, &call.typed_shapes(), &mut |i| call.values(i))
+        .map_err(|m| call.err(m))?;
     let (q_in, k_in, v_in) = (call.input(0)?, call.input(1)?, call.input(2)?);
     let rank = plan.rank;
     let q = to_bhsd(call, 0, q_in, plan.q_heads)?;
@@ -423,6 +507,12 @@ fn attention(call: &Call) -> Result<Output> {
     let mut model = call
         .magnitudes
         .then(|| std::array::from_fn::<_, 3, _>(|_| Array4::<f64>::zeros((b, hq, sq, dv))));
+    // qk_matmul_output and its error model, when requested.
+    let wanted = call.wanted();
+    let mode = plan.mode;
+    let mut qk_out = (wanted > 3).then(|| Array4::<f64>::zeros((b, hq, sq, total)));
+    let mut qk_model = (wanted > 3 && call.magnitudes)
+        .then(|| std::array::from_fn::<_, 3, _>(|_| Array4::<f64>::zeros((b, hq, sq, total))));
     for bi in 0..b {
         for h in 0..hq {
             let kvh = h / group;
@@ -438,16 +528,33 @@ fn attention(call: &Call) -> Result<Output> {
                     x
                 }
             });
+            let mut stage = |m: i64, a: &Array2<f64>| {
+                if let Some(out) = qk_out.as_mut().filter(|_| m == mode) {
+                    out.slice_mut(s![bi, h, .., ..]).assign(a);
+                }
+            };
+            if mode == 0 && wanted > 3 {
+                stage(0, &raw.mapv(|x| scale * x));
+            }
+            stage(1, &scores);
+            // The causal frontier's offset: the past length, or with an
+            // external cache (24) its valid length minus the queries.
+            let (offset, valid) = match &plan.nonpad {
+                Some(n) => (n[bi] as i64 - sq as i64, n[bi]),
+                None => (past_len as i64, total),
+            };
             add_bias(
                 &mut scores,
                 bias.as_ref().map(|m| m.view()),
                 bi,
                 h,
-                causal,
-                past_len,
+                causal.then_some(offset),
+                valid,
             );
+            stage(2, &scores);
             let logits = model.as_ref().map(|_| scores.clone());
             softmax_rows(&mut scores);
+            stage(3, &scores);
             y.slice_mut(s![bi, h, .., ..]).assign(&scores.dot(&vm));
             if let (Some(model), Some(logits)) = (model.as_mut(), logits) {
                 let stages = Stages {
@@ -459,8 +566,15 @@ fn attention(call: &Call) -> Result<Output> {
                     softcap,
                     head: d,
                 };
-                for (whole, part) in model.iter_mut().zip(stages.error_model(vm)) {
+                let (parts, probabilities) = stages.error_model(vm);
+                for (whole, part) in model.iter_mut().zip(parts) {
                     whole.slice_mut(s![bi, h, .., ..]).assign(&part);
+                }
+                if let Some(qk_model) = qk_model.as_mut() {
+                    let parts = stages.score_model(mode, probabilities);
+                    for (whole, part) in qk_model.iter_mut().zip(parts) {
+                        whole.slice_mut(s![bi, h, .., ..]).assign(&part);
+                    }
                 }
             }
         }
@@ -478,13 +592,40 @@ fn attention(call: &Call) -> Result<Output> {
         })
     };
     let out = layout(y)?;
-    Ok(match model {
+    let mut outputs = vec![match model {
         Some([acc, io, products]) => {
             Output::bounded(q_in.dtype, out, layout(acc)?, Some(layout(io)?))
                 .with_products(Some(layout(products)?))
         }
         None => Output::plain(q_in.dtype, out),
-    })
+    }];
+    if wanted > 1 {
+        // Copies: a bound of magnitude 0 admits only the exact value.
+        let copy = |dtype: DType, a: Array4<f64>| {
+            let a = a.into_dyn();
+            if call.magnitudes {
+                let zero = ArrayD::zeros(a.raw_dim());
+                Output::bounded(dtype, a, zero, None)
+            } else {
+                Output::plain(dtype, a)
+            }
+        };
+        outputs.push(copy(plan.dtype, k));
+        outputs.push(copy(plan.v_dtype, v));
+    }
+    if let Some(qk) = qk_out {
+        outputs.push(match qk_model {
+            Some([acc, io, products]) => Output::bounded(
+                plan.dtype,
+                qk.into_dyn(),
+                acc.into_dyn(),
+                Some(io.into_dyn()),
+            )
+            .with_products(Some(products.into_dyn())),
+            None => Output::plain(plan.dtype, qk.into_dyn()),
+        });
+    }
+    Ok(outputs)
 }
 
 /// What one (batch, head) of attention computed, for its error model.
@@ -529,7 +670,11 @@ impl Stages<'_> {
     ///
     /// `g(n) = 4 + 2 sqrt(n)` ([`sum_growth`]). Masked keys (P_j = 0)
     /// contribute nothing.
-    fn error_model(&self, v: ndarray::ArrayView2<f64>) -> [Array2<f64>; 3] {
+    ///
+    /// Also returns the probabilities' own model (`P_j` times the relative
+    /// error of the source, without the P·V sum's growth), which
+    /// [`Stages::score_model`] gives qk_matmul_output in mode 3.
+    fn error_model(&self, v: ndarray::ArrayView2<f64>) -> ([Array2<f64>; 3], [Array2<f64>; 3]) {
         let n = self.logits.ncols();
         let g_head = sum_growth(self.head);
         let g_keys = sum_growth(n);
@@ -539,6 +684,7 @@ impl Stages<'_> {
         // Per key: (w_j in u, b_j in u_io, p_j in the products' u).
         let mut weights: [Array2<f64>; 3] =
             std::array::from_fn(|_| Array2::<f64>::zeros(self.logits.raw_dim()));
+        let mut probs = weights.clone();
         for i in 0..self.logits.nrows() {
             let x = self.logits.row(i);
             let p = self.probs.row(i);
@@ -565,36 +711,74 @@ impl Stages<'_> {
             let average = |k: usize| -> f64 { (0..n).map(|j| p[j].max(0.0) * errors[j][k]).sum() };
             let averages = [average(0), average(1), average(2)];
             // The relative error of P_j per source, then what P·V adds.
-            let tails = [g_norm + 1.0 + g_keys, 1.0, 4.0];
-            for (k, w) in weights.iter_mut().enumerate() {
+            let tails = [g_norm + 1.0, 1.0, 4.0];
+            for (k, (w, pm)) in weights.iter_mut().zip(probs.iter_mut()).enumerate() {
                 for j in 0..n {
-                    w[[i, j]] = p[j] * (errors[j][k] + averages[k] + tails[k]);
+                    pm[[i, j]] = p[j].max(0.0) * (errors[j][k] + averages[k] + tails[k]);
+                    let sum = if k == 0 { g_keys } else { 0.0 };
+                    w[[i, j]] = p[j] * (errors[j][k] + averages[k] + tails[k] + sum);
                 }
             }
         }
-        weights.map(|w| w.dot(&v_abs))
+        (weights.map(|w| w.dot(&v_abs)), probs)
+    }
+
+    /// qk_matmul_output's model at `mode` (compute u, io u, products' u),
+    /// by the stages of [`Stages::error_model`]: `g(d) |scale| sum_l |q_l
+    /// k_jl| + |s_j|` for the scaled product (mode 0; io `2 |scale| sum +
+    /// 2 |s_j|`; products 4 times the sum), `6 |t_j|` more after the softcap
+    /// (1; io `2 |t_j|`), `|x_j|` more after the bias (2; a masked -inf
+    /// logit is compared as it is), the probabilities' model for P (3).
+    fn score_model(&self, mode: i64, probabilities: [Array2<f64>; 3]) -> [Array2<f64>; 3] {
+        if mode == 3 {
+            return probabilities;
+        }
+        let g_head = sum_growth(self.head);
+        let capped = self.softcap > 0.0 && mode >= 1;
+        let mut out: [Array2<f64>; 3] =
+            std::array::from_fn(|_| Array2::<f64>::zeros(self.logits.raw_dim()));
+        for ((i, j), &raw) in self.raw.indexed_iter() {
+            let s = self.scale * raw;
+            let qk = self.scale.abs() * self.qk_abs[[i, j]];
+            let (mut a, mut b) = (g_head * qk + s.abs(), 2.0 * qk + 2.0 * s.abs());
+            if capped {
+                let t = self.softcap * (s / self.softcap).tanh();
+                a += 6.0 * t.abs();
+                b += 2.0 * t.abs();
+            }
+            if mode == 2 {
+                let x = self.logits[[i, j]];
+                let x = if x.is_finite() { x.abs() } else { 0.0 };
+                a += x;
+                b += x;
+            }
+            out[0][[i, j]] = a;
+            out[1][[i, j]] = b;
+            out[2][[i, j]] = 4.0 * qk;
+        }
+        out
     }
 }
 
-/// Adds the mask bias of (batch bi, head h) and the causal mask to `scores`
-/// (q_seq x total).
+/// Adds the mask bias of (batch bi, head h) to `scores` (q_seq x total),
+/// masks key j for query i where `j > i + offset` under a causal `Some(offset)`,
+/// and every key from `valid` on (nonpad_kv_seqlen's padding).
 fn add_bias(
     scores: &mut Array2<f64>,
     bias: Option<ArrayView4<f64>>,
     bi: usize,
     h: usize,
-    causal: bool,
-    past_len: usize,
+    causal: Option<i64>,
+    valid: usize,
 ) {
     if let Some(m) = bias {
         *scores += &m.slice(s![bi, h, .., ..]);
     }
-    if causal {
-        for (i, mut row) in scores.outer_iter_mut().enumerate() {
-            for (j, x) in row.iter_mut().enumerate() {
-                if j > i + past_len {
-                    *x = f64::NEG_INFINITY;
-                }
+    for (i, mut row) in scores.outer_iter_mut().enumerate() {
+        for (j, x) in row.iter_mut().enumerate() {
+            let after = causal.is_some_and(|offset| j as i64 > i as i64 + offset);
+            if after || j >= valid {
+                *x = f64::NEG_INFINITY;
             }
         }
     }

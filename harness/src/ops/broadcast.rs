@@ -88,6 +88,7 @@ mod tests {
             attrs: ATTRS.get_or_init(Attributes::new),
             inputs: &[],
             magnitudes: true,
+            requested: None,
         }
     }
 

@@ -700,6 +700,9 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::AffineGrid => super::grid::affine_grid_cases,
         Op::RoiAlign => super::grid::roi_align_cases,
         Op::CenterCropPad => super::grid::center_crop_pad_cases,
+        // issue 17: optional outputs, tensor attributes, opset 24
+        Op::Swish => super::opset24::swish_cases,
+        Op::TensorScatter => super::opset24::tensor_scatter_cases,
     };
     declare()
 }

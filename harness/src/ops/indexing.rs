@@ -1246,14 +1246,16 @@ fn pad_eval(call: &Call, opset: i64) -> Result<Vec<Output>> {
 /// (13, 18; values >= 0 summing to the axis) or attribute (11), or, from
 /// opset 18, `num_outputs` equal parts of `ceil(dim / n)` with the last
 /// one smaller (and not negative); exactly one of split and num_outputs
-/// at 18. An op-level call has no node to count its outputs, so the
-/// equal split ONNX makes from the output count (11 and 13 without
-/// `split`) cannot be asked for; models give the count through their node.
+/// at 18. Without either, the parts are as many equal ones as the call
+/// requests outputs (`requested`, a node's output count; ONNX's "split to
+/// equal sized parts", which must divide the axis); a call that requests
+/// no count cannot say how many. A requested count must match the parts.
 fn split_plan(
     attrs: &Attributes,
     inputs: &[Option<TypedShape>],
     values: Values<'_>,
     opset: i64,
+    requested: Option<usize>,
 ) -> std::result::Result<(usize, Vec<usize>), String> {
     let (_, data) = rules::input(inputs, 0)?;
     let axis = rules::norm_axis(attrs.int("axis", 0)?, data.len())?;
@@ -1312,6 +1314,16 @@ fn split_plan(
             parts.push(last as usize);
             parts
         }
+        (None, None) if requested.is_some() => {
+            let n = requested.unwrap_or(1).max(1);
+            if dim % n != 0 {
+                return Err(format!(
+                    "axis {axis} of length {dim} does not split into {n} equal parts (the {n} outputs requested, without split{})",
+                    if opset >= 18 { " or num_outputs" } else { "" }
+                ));
+            }
+            vec![dim / n; n]
+        }
         (None, None) => {
             return Err(if opset >= 18 {
                 "give split or num_outputs: an op-level call has no node whose output count could say how many parts".into()
@@ -1323,6 +1335,12 @@ fn split_plan(
     if parts.is_empty() {
         return Err("split is empty: there must be at least one output".into());
     }
+    if let Some(n) = requested.filter(|&n| n != parts.len()) {
+        return Err(format!(
+            "{n} outputs requested, but the split makes {} parts",
+            parts.len()
+        ));
+    }
     Ok((axis, parts))
 }
 
@@ -1332,8 +1350,30 @@ fn split_shape(
     values: Values<'_>,
     opset: i64,
 ) -> Shapes {
+    split_shapes(attrs, inputs, values, opset, None)
+}
+
+/// Split's shape rule for a call requesting `n` outputs
+/// (`outputs::counted_shape`).
+pub(super) fn split_shape_counted(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    values: Values<'_>,
+    opset: i64,
+    n: usize,
+) -> Shapes {
+    split_shapes(attrs, inputs, values, opset, Some(n))
+}
+
+fn split_shapes(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    values: Values<'_>,
+    opset: i64,
+    requested: Option<usize>,
+) -> Shapes {
     let (dtype, data) = rules::input(inputs, 0)?;
-    let (axis, parts) = split_plan(attrs, inputs, values, opset)?;
+    let (axis, parts) = split_plan(attrs, inputs, values, opset, requested)?;
     Ok(parts
         .iter()
         .map(|&p| {
@@ -1353,6 +1393,7 @@ fn split_eval(call: &Call, opset: i64) -> Result<Vec<Output>> {
         &call.typed_shapes(),
         &mut |i| call.values(i),
         opset,
+        call.requested,
     )
     .map_err(|m| call.err(m))?;
     let flat: Vec<f64> = x.data.iter().copied().collect();

@@ -37,8 +37,10 @@ mod moe;
 mod norm;
 mod normalize;
 mod normalize2;
+mod opset24;
 mod oracle;
 mod pool_more;
+mod outputs;
 mod quant;
 mod quant_int;
 mod recurrent;
@@ -238,7 +240,7 @@ registry! {
     Cast => elementwise::CAST,
     TopK => reduce::TOPK,
     RotaryEmbedding => rope::ROTARY_EMBEDDING,
-    Attention => attention::ATTENTION,
+    Attention => attention::ATTENTION, older: [attention::ATTENTION_23],
     QuantizeLinear => quant::QUANTIZE_LINEAR,
     DequantizeLinear => quant::DEQUANTIZE_LINEAR,
     // issue 17: activations and unary math
@@ -386,6 +388,9 @@ registry! {
     AffineGrid => grid::AFFINE_GRID,
     RoiAlign => grid::ROI_ALIGN, older: [grid::ROI_ALIGN_10, grid::ROI_ALIGN_16],
     CenterCropPad => grid::CENTER_CROP_PAD,
+    // issue 17: optional outputs, tensor attributes, opset 24
+    Swish => opset24::SWISH,
+    TensorScatter => opset24::TENSOR_SCATTER,
 }
 
 impl Op {
@@ -458,11 +463,51 @@ impl OpDef {
         inputs: &[Option<TypedShape>],
         values: &mut dyn FnMut(usize) -> Vec<f64>,
     ) -> std::result::Result<Vec<TypedShape>, String> {
+        self.requested_shapes(attrs, inputs, values, None)
+    }
+
+    /// [`OpDef::output_shapes`] of a call requesting `requested` outputs
+    /// (`None`: [`OpDef::required_outputs`]): the first `requested` of the
+    /// op's outputs, or, for an op whose count the call decides (Split),
+    /// that many; a count the op cannot give is an error.
+    pub fn requested_shapes(
+        &self,
+        attrs: &Attributes,
+        inputs: &[Option<TypedShape>],
+        values: &mut dyn FnMut(usize) -> Vec<f64>,
+        requested: Option<usize>,
+    ) -> std::result::Result<Vec<TypedShape>, String> {
         let dtypes: Vec<Option<DType>> = inputs.iter().map(|i| i.as_ref().map(|t| t.0)).collect();
-        self.spec
-            .check_inputs(&dtypes)
-            .and_then(|()| (self.shape)(attrs, inputs, values))
-            .map_err(|m| format!("{}: {m}", self.spec.name))
+        let named = |m: String| format!("{}: {m}", self.spec.name);
+        self.spec.check_inputs(&dtypes).map_err(named)?;
+        if let Some(n) = requested {
+            self.check_requested(n).map_err(named)?;
+        }
+        let mut shapes = match (requested, outputs::counted_shape(&self.spec)) {
+            (Some(n), Some(counted)) => counted(attrs, inputs, values, self.spec.opset, n),
+            _ => (self.shape)(attrs, inputs, values),
+        }
+        .map_err(named)?;
+        if self.spec.outputs != 0 {
+            shapes.truncate(requested.unwrap_or_else(|| self.required_outputs()));
+        }
+        Ok(shapes)
+    }
+
+    /// The outputs a call must request, and requests when it names no
+    /// count: the op's outputs but its optional trailing ones
+    /// (LayerNormalization, Attention: 1), 0 for an op whose count the
+    /// call decides (Split).
+    pub fn required_outputs(&self) -> usize {
+        outputs::required(&self.spec)
+    }
+
+    /// Whether a call may request `n` outputs: from
+    /// [`OpDef::required_outputs`] to `spec.outputs`, or any positive count
+    /// where the call decides it (the parts must then agree: the shape rule
+    /// and the oracle judge that).
+    pub fn check_requested(&self, n: usize) -> std::result::Result<(), String> {
+        outputs::check_requested(&self.spec, n)
     }
 
     /// The outputs whose shape depends on the input values (NonZero,

@@ -8,6 +8,7 @@ use super::spec::{FLOATS, T_FLOAT, TypeVar, fixed};
 use super::{
     AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, Value, broadcast,
 };
+use crate::numerics::DType;
 use crate::numerics::check::{CheckPolicy, sum_growth};
 
 /// RMSNormalization's scale: any float, not necessarily X's.
@@ -25,24 +26,30 @@ pub(super) const LAYER_NORMALIZATION: OpDef = OpDef {
         arity: fixed(2, 1),
         input_names: &["X", "Scale", "B"],
         input_types: &[T_FLOAT, T_FLOAT, T_FLOAT],
-        outputs: 1,
+        // Y; Mean and InvStdDev are optional (`ops/outputs.rs`).
+        outputs: 3,
         attributes: &[
             ("axis", AttrType::Int),
             ("epsilon", AttrType::Float),
             ("stash_type", AttrType::Int),
         ],
     },
-    oracle: |c| Ok(vec![layer_norm(c)?]),
+    oracle: layer_norm,
     shape: |attrs, inputs, values| {
         let (_, x) = rules::input(inputs, 0)?;
-        norm_axis(attrs, x)?;
+        let axis = norm_axis(attrs, x)?;
         epsilon_of(attrs)?;
+        let stash = stash_dtype(attrs)?;
         let (_, scale) = rules::input(inputs, 1)?;
         rules::stretches_to("Scale", scale, x)?;
         if let Some((_, b)) = inputs.get(2).and_then(Option::as_ref) {
             rules::stretches_to("B", b, x)?;
         }
-        same_as_first(attrs, inputs, values)
+        let mut out = same_as_first(attrs, inputs, values)?;
+        let stats = statistics_shape(x, axis);
+        out.push((stash, stats.clone()));
+        out.push((stash, stats));
+        Ok(out)
     },
     cost: per_input_element::<8>,
     check: CheckPolicy::ModelBound,
@@ -88,7 +95,7 @@ fn per_row(
     call: &Call,
     x: &Value,
     axis: usize,
-    f: impl Fn(&mut [f64], &mut [f64]),
+    mut f: impl FnMut(&mut [f64], &mut [f64]),
 ) -> Result<(ArrayD<f64>, ArrayD<f64>)> {
     let shape = x.shape();
     let outer: usize = shape[..axis].iter().product();
@@ -125,19 +132,42 @@ fn epsilon_of(attrs: &Attributes) -> std::result::Result<f64, String> {
     }
 }
 
+/// The dtype of LayerNormalization's Mean and InvStdDev: `stash_type`
+/// (default 1, float), which ONNX's type U limits to float and bfloat16.
+fn stash_dtype(attrs: &Attributes) -> std::result::Result<DType, String> {
+    match attrs.int("stash_type", 1)? {
+        1 => Ok(DType::F32),
+        16 => Ok(DType::BF16),
+        other => Err(format!(
+            "stash_type {other} is neither 1 (float) nor 16 (bfloat16), the types of Mean and InvStdDev"
+        )),
+    }
+}
+
+/// The shape of LayerNormalization's Mean and InvStdDev: X's, with the
+/// normalised dimensions `axis..` kept as 1.
+fn statistics_shape(x: &[usize], axis: usize) -> Vec<usize> {
+    x.iter()
+        .enumerate()
+        .map(|(i, &d)| if i < axis { d } else { 1 })
+        .collect()
+}
+
 /// The first normalised dimension of X of `shape` (`axis`, default -1).
 fn norm_axis(attrs: &Attributes, shape: &[usize]) -> std::result::Result<usize, String> {
     rules::norm_axis(attrs.int("axis", -1)?, shape.len())
 }
 
-/// LayerNormalization (opset 17), output Y only:
+/// LayerNormalization (opset 17):
 /// `Y = (X - mean) / sqrt(var + epsilon) * Scale + B`, with mean and the
 /// (population, 1/n) variance over dimensions `axis..rank` (axis default
 /// -1). Scale and B are multiplied and added with numpy broadcasting, as in
 /// the spec's function body, so they must broadcast to X's shape; the
 /// usual case is a tensor of the normalised shape. X, Scale and B share one
-/// dtype (T). stash_type only selects the precision of a real
-/// implementation; the oracle is f64 regardless.
+/// dtype (T). stash_type is the dtype of the optional outputs Mean and
+/// InvStdDev = 1 / sqrt(var + epsilon), of X's shape with the normalised
+/// dimensions kept as 1, computed when requested; it is also the precision
+/// of a real implementation's first stage, while the oracle is f64.
 ///
 /// Error model (`docs/error-models.md`), per row of n with mean mu,
 /// deviations d_i = x_i - mu, sigma = sqrt(var + eps) and g(n) = 4 + 2
@@ -153,11 +183,18 @@ fn norm_axis(attrs: &Attributes, shape: &[usize]) -> std::result::Result<usize, 
 ///
 /// The function body casts the normalised row back to the io dtype (T)
 /// before the scale and bias, which are applied in T: `M_io = 2 |x̂_i s_i|`.
-fn layer_norm(call: &Call) -> Result<Output> {
+///
+/// Mean's bound is the mean's `dmu`; InvStdDev's is
+/// `1/sigma (D / (2 (var + eps)) + 4)`, the relative error of sigma plus
+/// the reciprocal's rounding, both in the compute precision's u.
+fn layer_norm(call: &Call) -> Result<Vec<Output>> {
     let x = call.input(0)?;
     let scale = call.input(1)?;
     let axis = call.axis("axis", call.int("axis", -1)?, x.data.ndim())?;
     let eps = epsilon(call)?;
+    let stash = stash_dtype(call.attrs).map_err(|m| call.err(m))?;
+    // Per row: (mean, its error, 1 / sigma, its error).
+    let mut stats: Vec<[f64; 4]> = Vec::new();
     // Per element: the error of x̂ (the model's coefficient before the scale).
     let (normalized, x_hat_err) = per_row(call, x, axis, |row, err| {
         let n = row.len() as f64;
@@ -172,6 +209,7 @@ fn layer_norm(call: &Call) -> Result<Output> {
         let d_mean = g * mean_abs;
         let d_var = g * mean_sq + 2.0 * mean.abs() * d_mean + mean * mean + var;
         let relative = d_var / (2.0 * (var + eps)) + 4.0;
+        stats.push([mean, d_mean, 1.0 / std, relative / std]);
         for (v, e) in row.iter_mut().zip(err.iter_mut()) {
             let d = *v - mean;
             *v = d / std;
@@ -193,7 +231,20 @@ fn layer_norm(call: &Call) -> Result<Output> {
         y.zip_mut_with(&bv, |y, &b| *y += b);
         model.zip_mut_with(&bv, |m, &b| *m += b.abs());
     }
-    Ok(Output::bounded(x.dtype, y, model, Some(io)))
+    let mut out = vec![Output::bounded(x.dtype, y, model, Some(io))];
+    if call.wanted() > 1 {
+        let stats_shape = statistics_shape(&shape, axis);
+        // An empty normalised extent has no rows: per_row saw none.
+        let rows: usize = stats_shape.iter().product();
+        stats.resize(rows, [f64::NAN, 0.0, f64::NAN, 0.0]);
+        let column = |k: usize| {
+            ArrayD::from_shape_vec(IxDyn(&stats_shape), stats.iter().map(|s| s[k]).collect())
+                .map_err(|e| call.err(format!("statistics: {e}")))
+        };
+        out.push(Output::bounded(stash, column(0)?, column(1)?, None));
+        out.push(Output::bounded(stash, column(2)?, column(3)?, None));
+    }
+    Ok(out)
 }
 
 /// RMSNormalization (opset 23): `Y = X / sqrt(mean(X^2) + epsilon) * scale`
@@ -239,7 +290,6 @@ fn rms_norm(call: &Call) -> Result<Output> {
 // The case spaces of this family (machinery and conventions: ops/cases.rs).
 
 use super::cases::{self, CaseSpace, Factor, Fill, GenCase, GenInput, Pick, Storage};
-use crate::numerics::DType;
 
 /// LayerNormalization (`bias`) and RMSNormalization: ranks 1-4, the
 /// normalized axes from first / last / -1 / middle / negative, scale over the

@@ -160,18 +160,22 @@ pub fn evaluate_at(
     inputs: &[Option<Value>],
 ) -> std::result::Result<Vec<Output>, OracleError> {
     let refs: Vec<Option<&Value>> = inputs.iter().map(Option::as_ref).collect();
-    evaluate_refs(op, opset, attrs, &refs, true)
+    evaluate_refs(op, opset, attrs, &refs, true, None)
 }
 
 /// [`evaluate_at`] on borrowed inputs, so that a caller holding large tensors
 /// (model weights) need not copy them for every call; without `magnitudes`
 /// only the values are computed (MatMul's magnitude is a second product).
+/// `requested` is how many outputs the call asks for (`None`: the op's
+/// required count, `OpDef::required_outputs`); exactly that many are
+/// returned, and a count the op cannot give is an error.
 pub fn evaluate_refs(
     op: Op,
     opset: i64,
     attrs: &Attributes,
     inputs: &[Option<&Value>],
     magnitudes: bool,
+    requested: Option<usize>,
 ) -> std::result::Result<Vec<Output>, OracleError> {
     let def = op.def_at(opset).ok_or_else(|| OracleError::Invalid {
         op: op.name.to_string(),
@@ -185,11 +189,18 @@ pub fn evaluate_refs(
         attrs,
         inputs,
         magnitudes,
+        requested,
     };
     call.check_signature()?;
-    let outputs = (def.oracle)(&call)?;
+    if let Some(n) = requested {
+        def.check_requested(n).map_err(|m| call.err(m))?;
+    }
+    let mut outputs = (def.oracle)(&call)?;
+    if def.spec.outputs != 0 {
+        outputs.truncate(call.wanted());
+    }
     debug_assert!(
-        outputs.len() == def.spec.outputs || (def.spec.outputs == 0 && !outputs.is_empty()),
+        outputs.len() == call.wanted() || (def.spec.outputs == 0 && !outputs.is_empty()),
         "{op}: output count"
     );
     Ok(outputs)
@@ -212,6 +223,10 @@ pub(crate) struct Call<'a> {
     /// Whether to compute error-bound magnitudes (op suites) or only values
     /// (model runs).
     pub(super) magnitudes: bool,
+    /// How many outputs the call asks for; `None`: the op's required count
+    /// (`ops/outputs.rs`). Oracles with optional outputs compute only
+    /// [`Call::wanted`] of them; Split's count without `split` is this.
+    pub(super) requested: Option<usize>,
 }
 
 impl Call<'_> {
@@ -247,6 +262,13 @@ impl Call<'_> {
             }
         }
         Ok(())
+    }
+
+    /// How many outputs the call asks for: `requested`, else the op's
+    /// required count (0 for Split: its parts decide).
+    pub(super) fn wanted(&self) -> usize {
+        self.requested
+            .unwrap_or_else(|| super::outputs::required(self.spec))
     }
 
     /// The input's name for messages.

@@ -180,7 +180,7 @@ fn inputs_rounded(
                 })
             })
             .collect();
-        match ops::evaluate_at(f.case.op, f.case.opset, &f.case.attributes, &values) {
+        match f.case.evaluate(&values) {
             Ok(outs) => outs.get(f.index).is_some_and(|o| judge(f.u, o).passed),
             Err(_) => false,
         }

@@ -612,7 +612,7 @@ pub(crate) fn prepare_call(
         .iter()
         .map(|t| t.as_ref().map(|t| Value::new(t.dtype, t.to_f64())))
         .collect();
-    let expected = ops::evaluate_at(case.op, case.opset, &case.attributes, &values)
+    let expected = case.evaluate(&values)
         .map_err(|e| {
             format!(
                 "invalid case: {e} (the oracle refused the call before the backend saw it: a suite mistake the load-time checks missed, not the backend's)"
@@ -646,7 +646,7 @@ pub(crate) fn prepare_call(
                 .unwrap_or_default()
         };
         case.def()
-            .output_shapes(&case.attributes, &typed, &mut read)
+            .requested_shapes(&case.attributes, &typed, &mut read, case.outputs)
             .map_err(|e| format!("invalid case: {e}"))?
     };
     let outputs: Vec<StoredTensor> = expected
@@ -699,7 +699,7 @@ pub(crate) fn flushed_oracle(
     if !any {
         return None;
     }
-    ops::evaluate_at(case.op, case.opset, &case.attributes, &values).ok()
+    case.evaluate(&values).ok()
 }
 
 /// Compares every output of `call` with the oracle's `expected` under the

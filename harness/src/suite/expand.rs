@@ -404,9 +404,29 @@ impl FileCtx<'_> {
                 "`expected` gives the outputs of one call; a `generate:` entry makes many",
             ));
         }
+        if let (Some(_), Some(o)) = (&c.generate, &c.outputs) {
+            return Err(self.err(
+                o.referenced,
+                "`outputs` requests a count of one call; a `generate:` entry takes the op's cases as they are",
+            ));
+        }
         if let Some(strength) = &c.generate {
             return self.generated(rc, strength, op, def, timeout, throughput);
         }
+        let outputs = match &c.outputs {
+            None => None,
+            Some(o) => {
+                let n = usize::try_from(o.value).map_err(|_| {
+                    self.err(
+                        o.referenced,
+                        format!("outputs must be a count >= 1, got {}", o.value),
+                    )
+                })?;
+                def.check_requested(n)
+                    .map_err(|m| self.err(o.referenced, format!("{}: {m}", op.name)))?;
+                Some(n)
+            }
+        };
         let (Some(name), Some(raw_inputs)) = (&c.name, &c.inputs) else {
             return Err(self.err(
                 rc.referenced,
@@ -440,7 +460,7 @@ impl FileCtx<'_> {
         };
 
         let expected = match &c.expected {
-            Some(e) => self.expected(&def.spec, e, &sweep, &dtypes)?,
+            Some(e) => self.expected(def, outputs, e, &sweep, &dtypes)?,
             None => Vec::new(),
         };
         let count = sweep
@@ -502,6 +522,7 @@ impl FileCtx<'_> {
                     throughput,
                     location: location_string(self.path, rc.referenced),
                     expected: expected.clone(),
+                    outputs,
                     memory: 0,
                 };
                 self.judge(rc.referenced, &mut case)?;
@@ -556,7 +577,8 @@ impl FileCtx<'_> {
     /// depends on the call, Split); `values` fitting `shape`, integers exact.
     fn expected(
         &self,
-        op: &crate::ops::OpSpec,
+        def: &crate::ops::OpDef,
+        outputs: Option<usize>,
         raw: &Spanned<Vec<Spanned<RawPublished>>>,
         sweep: &[SweepVar],
         dtypes: &[DType],
@@ -567,14 +589,23 @@ impl FileCtx<'_> {
                 "`expected` gives the outputs of one call: the case may have no `sweep` and only one dtype",
             ));
         }
-        if op.outputs != 0 && raw.value.len() > op.outputs {
+        let op = &def.spec;
+        let requested = outputs.unwrap_or_else(|| def.required_outputs());
+        if (op.outputs != 0 || outputs.is_some()) && raw.value.len() > requested {
+            let more = if requested < op.outputs {
+                format!(
+                    " (request more with `outputs:`; it has up to {})",
+                    op.outputs
+                )
+            } else {
+                String::new()
+            };
             return Err(self.err(
                 raw.referenced,
                 format!(
-                    "{} expected outputs; {} has {}",
+                    "{} expected outputs; the case requests {requested} of {}'s outputs{more}",
                     raw.value.len(),
                     op.name,
-                    op.outputs
                 ),
             ));
         }

@@ -81,6 +81,11 @@ pub struct Case {
     /// `None` for an output not published (an ONNX node that names only
     /// a later output).
     pub expected: Vec<Option<ExpectedOutput>>,
+    /// How many outputs the call requests (`outputs:`), checked at load
+    /// against the op (`ops::OpDef::check_requested`); `None`: the op's
+    /// required count (`ops::OpDef::required_outputs`), what every case
+    /// requested before optional outputs existed.
+    pub outputs: Option<usize>,
     /// Seed of the input generator, derived from the suite seed and the id.
     pub seed: u64,
     /// Base time limit of one call in seconds, from the case's or its
@@ -398,6 +403,23 @@ impl Case {
             .map(|s| s.iter().product::<usize>() as f64)
             .sum();
         1.0 + elems + self.def().work(&self.attributes, &shapes).multiply_adds
+    }
+
+    /// The oracle's outputs on `values` (the case's inputs, or a variant
+    /// of them), as many as the case requests.
+    pub fn evaluate(
+        &self,
+        values: &[Option<crate::ops::Value>],
+    ) -> Result<Vec<crate::ops::Output>, crate::ops::OracleError> {
+        let refs: Vec<Option<&crate::ops::Value>> = values.iter().map(Option::as_ref).collect();
+        crate::ops::evaluate_refs(
+            self.op,
+            self.opset,
+            &self.attributes,
+            &refs,
+            true,
+            self.outputs,
+        )
     }
 
     /// The definition of the op's version this case calls.

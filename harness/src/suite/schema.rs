@@ -67,6 +67,10 @@ pub(crate) struct RawCase {
     pub inputs: Option<Spanned<Vec<Spanned<RawInput>>>>,
     #[serde(default)]
     pub check: Option<Spanned<CheckSpec>>,
+    /// How many outputs the call requests (optional trailing outputs, a
+    /// Split's part count); absent: the op's required count.
+    #[serde(default)]
+    pub outputs: Option<Spanned<i64>>,
     /// Published outputs the oracle is also checked against (ONNX's node
     /// tests), positional; `absent` for an output not published.
     #[serde(default)]

@@ -863,7 +863,10 @@ fn expected_outputs_are_checked_at_load() {
         "",
         "      - {shape: [2], values: [1, 2]}\n      - {shape: [2], values: [1, 2]}\n",
     );
-    assert!(e.contains("2 expected outputs; Relu has 1"), "{e}");
+    assert!(
+        e.contains("2 expected outputs; the case requests 1 of Relu's"),
+        "{e}"
+    );
     let e = case(
         "    dtypes: [f32, f16]\n",
         "      - {shape: [2], values: [1, 2]}\n",
@@ -903,4 +906,48 @@ fn an_expected_output_may_be_absent() {
     let c = &s.cases[0];
     assert!(c.expected[0].is_none());
     assert_eq!(c.expected[1].as_ref().unwrap().values, vec![0.0, 2.0]);
+}
+
+#[test]
+fn requested_outputs_are_checked_at_load() {
+    let case = |op: &str, outputs: &str, inputs: &str| {
+        error_of(&format!(
+            "{HEAD}  - name: o
+    op: {op}
+    outputs: {outputs}
+    inputs:
+{inputs}"
+        ))
+    };
+    let ln = "      - {shape: [2, 4]}\n      - {shape: [4]}\n";
+    let e = case("LayerNormalization", "4", ln);
+    assert!(
+        e.contains("4 outputs requested; LayerNormalization-17 has 1 to 3"),
+        "{e}"
+    );
+    let e = case("LayerNormalization", "-1", ln);
+    assert!(e.contains("outputs must be a count >= 1"), "{e}");
+    let e = case("Relu", "2", "      - {shape: [2]}\n");
+    assert!(e.contains("Relu-14 has exactly 1"), "{e}");
+    // Split: the count must divide the axis.
+    let e = case("Split", "4", "      - {shape: [6]}\n");
+    assert!(e.contains("does not split into 4 equal parts"), "{e}");
+    // A generate entry takes none.
+    let e = error_of(&format!(
+        "{HEAD}  - {{op: Relu, generate: pairwise, outputs: 1}}\n"
+    ));
+    assert!(
+        e.contains("a `generate:` entry takes the op's cases"),
+        "{e}"
+    );
+}
+
+#[test]
+fn requested_outputs_reach_the_case() {
+    let suite = parse_str(
+        "t.yaml",
+        "suite: t\ndtypes: [f32]\ncases:\n  - name: o\n    op: LayerNormalization\n    outputs: 3\n    inputs:\n      - {shape: [2, 4]}\n      - {shape: [4]}\n",
+    )
+    .unwrap();
+    assert_eq!(suite.cases[0].outputs, Some(3));
 }

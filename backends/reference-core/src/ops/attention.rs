@@ -1,4 +1,4 @@
-//! Attention (23): `softmax(softcap(Q K^T * scale) + bias) V` per head.
+//! Attention (23, 24): `softmax(softcap(Q K^T * scale) + bias) V` per head.
 //!
 //! * Q, K, V are 4-D `(batch, heads, seq, head_size)` or 3-D
 //!   `(batch, seq, heads * head_size)` with `q_num_heads`/`kv_num_heads`.
@@ -10,6 +10,9 @@
 //!   masked out. `is_causal` lets query `i` see key `j` iff `j <= i + past`.
 //! * `scale` defaults to `1/sqrt(head_size)`; `softcap > 0` caps the scaled
 //!   scores with `softcap * tanh(s / softcap)` before the mask is added.
+//! * `nonpad_kv_seqlen` (24, input 6; not with a past cache): keys from
+//!   `nonpad[b]` on are masked, and `is_causal` aligns to the bottom right
+//!   (`j <= i + nonpad[b] - q_seq`).
 //! * A row whose keys are all masked has no defined softmax: it gives NaN.
 
 use xpucert_abi::BackendError;
@@ -140,8 +143,12 @@ fn mask<T: Real>(
     Ok(Some(Mask { bias, index, len }))
 }
 
-/// Attention on float inputs; one output `Y`.
-pub fn attention(args: &Args<'_>) -> Result<Tensor, BackendError> {
+/// Attention on float inputs: `Y`, and as many of the optional outputs as
+/// requested: present_key and present_value (the caches after the
+/// concatenation, 4-D) and qk_matmul_output (the scores after the scale
+/// (qk_matmul_output_mode 0), the softcap (1), the mask (2) or the softmax
+/// (3)).
+pub fn attention(args: &Args<'_>) -> Result<Vec<Tensor>, BackendError> {
     let q_in = args.input(0)?;
     let three_d = q_in.shape.len() == 3;
     let batch = *q_in.shape.first().unwrap_or(&0);
@@ -157,6 +164,16 @@ pub fn attention(args: &Args<'_>) -> Result<Tensor, BackendError> {
         let k: Heads<T> = heads(args, args.input(1)?, batch, "kv_num_heads")?;
         let v: Heads<T> = heads(args, args.input(2)?, batch, "kv_num_heads")?;
         let past = args.optional(4).map_or(0, |p| p.shape.get(2).copied().unwrap_or(0));
+        // nonpad_kv_seqlen (24): each batch row's valid keys; with is_causal
+        // the frontier moves to the bottom right (offset = valid - q_seq).
+        let nonpad: Option<Vec<i128>> = match args.optional(6) {
+            None => None,
+            Some(t) => Some(
+                super::logic::int_values(t)
+                    .filter(|v| v.len() == batch && past == 0)
+                    .ok_or_else(|| args.invalid("nonpad_kv_seqlen must be [batch] integers, without a past cache"))?,
+            ),
+        };
         let k = with_past(args, args.optional(4), k, batch)?;
         let v = with_past(args, args.optional(5), v, batch)?;
         if k.size != q.size || k.heads != v.heads || k.seq != v.seq {
@@ -188,10 +205,23 @@ pub fn attention(args: &Args<'_>) -> Result<Tensor, BackendError> {
             1
         };
         let unit = (q.seq * dv).max(1);
+        let mode = args.attrs.int("qk_matmul_output_mode", 0)?;
+        let want_qk = args.outputs > 3;
+        let head_scores = q.seq * total;
+        let qk = std::sync::Mutex::new(if want_qk {
+            vec![T::ZERO; heads_total * head_scores]
+        } else {
+            Vec::new()
+        });
         parallel::split_mut(&mut out, unit, parts, |first, run| {
             let mut scores = vec![T::ZERO; q.seq * total];
+            let mut staged = vec![T::ZERO; if want_qk { head_scores } else { 0 }];
             for (r, orows) in run.chunks_mut(unit).enumerate() {
                 let (b, h) = ((first + r) / q.heads, (first + r) % q.heads);
+                let (offset, valid) = match &nonpad {
+                    Some(n) => (n[b] - q.seq as i128, n[b]),
+                    None => (past as i128, total as i128),
+                };
                 let kvh = b * k.heads + h / group;
                 let keys = &k.data[kvh * total * k.size..(kvh + 1) * total * k.size];
                 let vals = &v.data[kvh * total * dv..(kvh + 1) * total * dv];
@@ -201,10 +231,21 @@ pub fn attention(args: &Args<'_>) -> Result<Tensor, BackendError> {
                 product(qmat, keys, &mut scores, (q.seq, q.size, total), true, parts == 1);
                 for i in 0..q.seq {
                     let row = &mut scores[i * total..(i + 1) * total];
+                    let staged_row = if want_qk {
+                        &mut staged[i * total..(i + 1) * total]
+                    } else {
+                        &mut [][..]
+                    };
                     for (j, sc) in row.iter_mut().enumerate() {
                         let mut s = *sc * scale;
+                        if want_qk && mode == 0 {
+                            staged_row[j] = s;
+                        }
                         if softcap > 0.0 {
                             s = cap * (s / cap).tanh();
+                        }
+                        if want_qk && mode == 1 {
+                            staged_row[j] = s;
                         }
                         if let Some(m) = &m {
                             s = if j < m.len {
@@ -213,12 +254,24 @@ pub fn attention(args: &Args<'_>) -> Result<Tensor, BackendError> {
                                 T::NEG_INFINITY
                             };
                         }
-                        if is_causal && j > i + past {
+                        if (is_causal && j as i128 > i as i128 + offset) || j as i128 >= valid {
                             s = T::NEG_INFINITY;
+                        }
+                        if want_qk && mode == 2 {
+                            staged_row[j] = s;
                         }
                         *sc = s;
                     }
                     softmax_row(row, false);
+                    if want_qk && mode == 3 {
+                        staged_row.copy_from_slice(row);
+                    }
+                }
+                if want_qk {
+                    let at = (first + r) * head_scores;
+                    if let Ok(mut all) = qk.lock() {
+                        all[at..at + head_scores].copy_from_slice(&staged);
+                    }
                 }
                 product(&scores, vals, orows, (q.seq, total, dv), false, parts == 1);
             }
@@ -238,7 +291,18 @@ pub fn attention(args: &Args<'_>) -> Result<Tensor, BackendError> {
         } else {
             (out, vec![batch, q.heads, q.seq, dv])
         };
-        Tensor::from_real(q_in.dtype(), shape, out)
+        let dtype = q_in.dtype();
+        let mut outputs = vec![Tensor::from_real(dtype, shape, out)?];
+        if args.outputs > 1 {
+            let cache = |h: Heads<T>| Tensor::from_real(dtype, vec![batch, h.heads, h.seq, h.size], h.data);
+            outputs.push(cache(k)?);
+            outputs.push(cache(v)?);
+        }
+        if want_qk {
+            let all = qk.into_inner().map_err(|_| args.invalid("a worker thread panicked"))?;
+            outputs.push(Tensor::from_real(dtype, vec![batch, q.heads, q.seq, total], all)?);
+        }
+        Ok(outputs)
     })
 }
 

@@ -32,6 +32,7 @@ pub mod normalize;
 pub mod normalize2;
 pub mod pool_more;
 pub mod quant_int;
+pub mod opset24;
 pub mod quantize;
 pub mod recurrent;
 pub mod reduce;
@@ -132,7 +133,7 @@ pub fn run_checked(
         "Gemm" => one(linalg::gemm(&args)),
         "ReduceSum" | "ReduceMean" | "ReduceMax" => one(reduce::reduce(&args)),
         "Softmax" | "LogSoftmax" => one(norm::softmax(&args)),
-        "LayerNormalization" => one(norm::layer_norm(&args)),
+        "LayerNormalization" => norm::layer_norm(&args),
         "RMSNormalization" => one(norm::rms_norm(&args)),
         "Gather" => one(movement::gather(&args)),
         "Transpose" => one(movement::transpose(&args)),
@@ -142,7 +143,7 @@ pub fn run_checked(
         "Cast" => one(movement::cast(&args)),
         "TopK" => topk::topk(&args),
         "RotaryEmbedding" => one(rope::rotary_embedding(&args)),
-        "Attention" => one(attention::attention(&args)),
+        "Attention" => attention::attention(&args),
         "QuantizeLinear" => one(quantize::quantize_linear(&args)),
         "DequantizeLinear" => one(quantize::dequantize_linear(&args)),
         // issue 17: activations and unary math
@@ -242,6 +243,9 @@ pub fn run_checked(
         "AffineGrid" => one(grid::affine_grid(&args)),
         "RoiAlign" => one(grid::roi_align(&args)),
         "CenterCropPad" => one(crop::center_crop_pad(&args)),
+        // issue 17: optional outputs, tensor attributes, opset 24
+        "Swish" => one(opset24::swish(&args)),
+        "TensorScatter" => one(opset24::tensor_scatter(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),

@@ -1,7 +1,7 @@
 //! Softmax and LogSoftmax over one axis; LayerNormalization (17) and
 //! RMSNormalization (23) over the trailing axes from `axis` on.
 
-use xpucert_abi::BackendError;
+use xpucert_abi::{BackendError, DType};
 
 use super::Args;
 use crate::layout::{broadcast_offsets, broadcast_shapes, normalize_axis, split_at_axis};
@@ -94,16 +94,34 @@ impl Rows {
 
 /// LayerNormalization (17): `(x - mean) / sqrt(var + epsilon) * Scale + B`,
 /// with the biased variance, computed as mean first, then variance.
-pub fn layer_norm(args: &Args<'_>) -> Result<Tensor, BackendError> {
-    normalize(args, true)
+/// With the optional outputs requested, also Mean and InvStdDev (`1 /
+/// sqrt(var + epsilon)`) per row, in float32 (stash_type 1, the only one
+/// [`crate::support::check`] accepts), shaped as X with the normalised
+/// dimensions 1.
+pub fn layer_norm(args: &Args<'_>) -> Result<Vec<Tensor>, BackendError> {
+    let (y, stats) = normalize(args, true)?;
+    let mut out = vec![y];
+    if args.outputs > 1 {
+        let x = args.input(0)?;
+        let rows = Rows::new(args, x)?;
+        let shape: Vec<usize> = (x.shape.iter().enumerate())
+            .map(|(i, &d)| if i < rows.axis { d } else { 1 })
+            .collect();
+        let (mean, inv): (Vec<f64>, Vec<f64>) = stats.into_iter().unzip();
+        out.push(Tensor::from_real(DType::F32, shape.clone(), mean)?);
+        out.push(Tensor::from_real(DType::F32, shape, inv)?);
+    }
+    Ok(out)
 }
 
 /// RMSNormalization (23): `x / sqrt(mean(x^2) + epsilon) * scale`.
 pub fn rms_norm(args: &Args<'_>) -> Result<Tensor, BackendError> {
-    normalize(args, false)
+    normalize(args, false).map(|(y, _)| y)
 }
 
-fn normalize(args: &Args<'_>, centred: bool) -> Result<Tensor, BackendError> {
+/// Y, and each row's mean and `1 / sqrt(var + epsilon)` (RMS: 0 and
+/// `1 / rms`) as computed.
+fn normalize(args: &Args<'_>, centred: bool) -> Result<(Tensor, Vec<(f64, f64)>), BackendError> {
     let x = args.input(0)?;
     let scale = args.input(1)?;
     let bias = if centred { args.optional(2) } else { None };
@@ -117,6 +135,7 @@ fn normalize(args: &Args<'_>, centred: bool) -> Result<Tensor, BackendError> {
         let b = bias.map(|b| b.to_real::<T>()).transpose()?;
         let eps = T::from_f64(epsilon);
         let n = T::from_f64(rows.len as f64);
+        let mut stats = Vec::with_capacity(rows.count);
         for r in 0..rows.count {
             let row = &mut v[r * rows.len..(r + 1) * rows.len];
             let mean = if centred {
@@ -132,6 +151,7 @@ fn normalize(args: &Args<'_>, centred: bool) -> Result<Tensor, BackendError> {
                 sq += d * d;
             }
             let denom = (sq / n + eps).sqrt();
+            stats.push((mean.to_f64(), (T::ONE / denom).to_f64()));
             for (j, e) in row.iter_mut().enumerate() {
                 let mut y = (*e - mean) / denom * s[scale_index[j]];
                 if let (Some(b), Some(bi)) = (&b, &bias_index) {
@@ -140,7 +160,7 @@ fn normalize(args: &Args<'_>, centred: bool) -> Result<Tensor, BackendError> {
                 *e = y;
             }
         }
-        Tensor::from_real(x.dtype(), x.shape.clone(), v)
+        Ok((Tensor::from_real(x.dtype(), x.shape.clone(), v)?, stats))
     })
 }
 
@@ -251,5 +271,24 @@ mod tests {
         let y = values(&run1("RMSNormalization", &eps, vec![x, scale]).unwrap());
         let r = 12.5f32.sqrt();
         assert_close(&y, &[3. / r, 8. / r], 1e-6);
+    }
+
+    #[test]
+    fn layer_norm_statistics_on_request() {
+        // Row [1, 2, 3, 6]: mean 3, var 3.5; eps 0.5 -> 1 / std = 1/2.
+        let x = f32t(&[1, 4], &[1., 2., 3., 6.]);
+        let s = f32t(&[4], &[1.; 4]);
+        let eps = [("epsilon", AttrValue::Float(0.5))];
+        let out = run_n("LayerNormalization", &eps, vec![x.clone(), s.clone()], 3).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[1].shape, vec![1, 1]);
+        assert_close(&values(&out[1]), &[3.0], 0.0);
+        assert_close(&values(&out[2]), &[0.5], 1e-7);
+        assert_eq!(
+            run_n("LayerNormalization", &eps, vec![x, s], 1)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

@@ -496,6 +496,7 @@ fn core_suite_has_no_near_ties() {
             attrs: &case.attributes,
             inputs: &refs,
             magnitudes: true,
+            requested: None,
         };
         let exact = evaluate(Op::QuantizeLinear, &case.attributes, &inputs)
             .unwrap_or_else(|e| panic!("{}: {e}", case.id))

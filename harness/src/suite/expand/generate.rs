@@ -130,6 +130,7 @@ impl FileCtx<'_> {
                 throughput,
                 location: location.clone(),
                 expected: Vec::new(),
+                outputs: None,
                 memory: 0,
             };
             self.judge(rc.referenced, &mut case)?;

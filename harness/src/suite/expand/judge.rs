@@ -43,9 +43,9 @@ impl FileCtx<'_> {
             }
             inputs::input_values(case, i)
         };
-        let judged = case
-            .def()
-            .output_shapes(&case.attributes, &shapes, &mut values);
+        let judged =
+            case.def()
+                .requested_shapes(&case.attributes, &shapes, &mut values, case.outputs);
         if let Some((i, n)) = too_big.get() {
             return Err(self.err(
                 loc,
