@@ -202,6 +202,28 @@ const MOVABLE: &[DType] = &[
     DType::F8E4M3FN,
     DType::F8E5M2,
 ];
+/// Cast's dtypes (both sides): the movable ones and the narrow types ONNX
+/// adds for Cast (int4/uint4 and fp8 fnuz from 21, FP4 E2M1 from 23, E8M0
+/// from 24; the reference takes them at every version it registers).
+const CAST_TYPES: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I8,
+    DType::U8,
+    DType::Bool,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
+    DType::F8E4M3FNUZ,
+    DType::F8E5M2FNUZ,
+    DType::F8E8M0,
+    DType::F4E2M1,
+    DType::I4,
+    DType::U4,
+];
 /// Dtypes of the integer-capable activations (Clip, Abs, Sign, Shrink):
 /// the floats and the integers of 8 to 64 bits but u32 and u64.
 const ACTIVATION_TYPES: &[DType] = &[
@@ -236,6 +258,11 @@ const QUANTIZED: &[DType] = &[
     DType::U16,
     DType::F8E4M3FN,
     DType::F8E5M2,
+    DType::F8E4M3FNUZ,
+    DType::F8E5M2FNUZ,
+    DType::I4,
+    DType::U4,
+    DType::F4E2M1,
 ];
 /// Dtypes DequantizeLinear reads.
 const DEQUANTIZE_FROM: &[DType] = &[
@@ -246,6 +273,11 @@ const DEQUANTIZE_FROM: &[DType] = &[
     DType::I32,
     DType::F8E4M3FN,
     DType::F8E5M2,
+    DType::F8E4M3FNUZ,
+    DType::F8E5M2FNUZ,
+    DType::I4,
+    DType::U4,
+    DType::F4E2M1,
 ];
 
 /// MaxPool's input dtypes: the floats, and int8/uint8 from opset 12.
@@ -306,7 +338,7 @@ pub const OPS: &[OpInfo] = &[
     op("Reshape", &[21], MOVABLE, (2, 2), 1),
     op("Concat", &[13], MOVABLE, (1, usize::MAX), 1),
     op("Where", &[16], MOVABLE, (3, 3), 1),
-    op("Cast", &[21], MOVABLE, (1, 1), 1),
+    op("Cast", &[21, 24], CAST_TYPES, (1, 1), 1),
     op("TopK", &[11], ARITHMETIC, (2, 2), 2),
     op("RotaryEmbedding", &[23], FLOATS, (3, 4), 1),
     op("Attention", &[23], FLOATS, (3, 6), 1),
@@ -459,12 +491,25 @@ pub fn cast_target(attrs: &Attrs<'_>) -> Result<DType, BackendError> {
         .ok()
         .and_then(DType::from_code)
         .ok_or_else(|| BackendError::unsupported(format!("Cast: target dtype code {code}")))?;
-    if !MOVABLE.contains(&to) {
+    if !CAST_TYPES.contains(&to) {
         return Err(BackendError::unsupported(format!(
             "Cast: target dtype {to}"
         )));
     }
     Ok(to)
+}
+
+/// Cast's `round_mode` (opset 24+, default `up`): how values become E8M0.
+pub fn e8m0_rounding(attrs: &Attrs<'_>) -> Result<crate::narrow::E8m0Round, BackendError> {
+    use crate::narrow::E8m0Round;
+    match attrs.string("round_mode", "up")? {
+        "up" => Ok(E8m0Round::Up),
+        "down" => Ok(E8m0Round::Down),
+        "nearest" => Ok(E8m0Round::Nearest),
+        other => Err(BackendError::invalid(format!(
+            "attribute round_mode must be up, down or nearest, got {other:?}"
+        ))),
+    }
 }
 
 /// The ONNX `saturate` attribute (default 1) of Cast and QuantizeLinear; it

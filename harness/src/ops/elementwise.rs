@@ -13,7 +13,7 @@ use super::{
     broadcast, finish, quant, wrap_int,
 };
 use crate::numerics::check::CheckPolicy;
-use crate::numerics::{DType, round_to};
+use crate::numerics::{DType, E8m0Rounding, round_to, to_e8m0, to_f64_bits};
 
 /// Neg's and Relu's `T`: floats and signed integers.
 const T_SIGNED: TypeVar = TypeVar {
@@ -257,6 +257,23 @@ pub(super) const CAST: OpDef = OpDef {
     terms: no_sum,
 };
 
+/// Cast-24: adds FLOAT8E8M0 and the `round_mode` attribute for it (Cast-23
+/// added FLOAT4E2M1 and Cast-25 the 2-bit integers, which change nothing
+/// for the dtypes xpucert has: `T_ANY` already holds FLOAT4E2M1, so 21
+/// covers 23, and 24 covers 25).
+pub(super) const CAST_24: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 24,
+        attributes: &[
+            ("to", AttrType::Int),
+            ("saturate", AttrType::Int),
+            ("round_mode", AttrType::String),
+        ],
+        ..CAST.spec
+    },
+    ..CAST
+};
+
 /// Cast's output: the `to` dtype, the input's shape.
 fn cast_shape(
     attrs: &Attributes,
@@ -440,9 +457,29 @@ fn cast(call: &Call) -> Result<Output> {
             ))
         })?;
     let saturate = call.int("saturate", 1)? != 0;
+    let round_mode = call
+        .attrs
+        .string("round_mode", "up")
+        .map_err(|m| call.err(m))?;
+    let rounding = match round_mode {
+        "up" => E8m0Rounding::Up,
+        "down" => E8m0Rounding::Down,
+        "nearest" => E8m0Rounding::Nearest,
+        other => {
+            return Err(call.err(format!(
+                "round_mode must be up, down or nearest, got {other:?}"
+            )));
+        }
+    };
     let from_float = x.dtype.is_float();
     let data = x.data.mapv(|v| match to {
-        DType::F8E4M3FN | DType::F8E5M2 => quant::to_fp8(to, v, saturate),
+        DType::F8E4M3FN | DType::F8E5M2 | DType::F8E4M3FNUZ | DType::F8E5M2FNUZ => {
+            quant::to_fp8(to, v, saturate)
+        }
+        DType::F8E8M0 => to_f64_bits(DType::F8E8M0, &[to_e8m0(v, saturate, rounding)]),
+        // ONNX's int4 note: round to nearest even, keep four bits, for
+        // float and integer sources alike (an integer is its own rounding).
+        DType::I4 | DType::U4 => round_to(to, v),
         DType::Bool => wrap_int(DType::Bool, v),
         t if t.is_float() => round_to(t, v),
         t if from_float => round_to(t, v),

@@ -224,7 +224,7 @@ registry! {
     Reshape => shape::RESHAPE,
     Concat => shape::CONCAT,
     Where => elementwise::WHERE,
-    Cast => elementwise::CAST,
+    Cast => elementwise::CAST_24, older: [elementwise::CAST],
     TopK => reduce::TOPK,
     RotaryEmbedding => rope::ROTARY_EMBEDDING,
     Attention => attention::ATTENTION,

@@ -108,6 +108,14 @@ fn quantized_values(t: &Tensor) -> Result<Vec<f64>, BackendError> {
         Data::U16(v) => v.iter().map(|&e| f64::from(e)).collect(),
         Data::I32(v) => v.iter().map(|&e| f64::from(e)).collect(),
         Data::F8E4M3FN(_) | Data::F8E5M2(_) => t.to_real::<f64>()?,
+        Data::Codes(DType::I4, v) => v
+            .iter()
+            .map(|&c| f64::from(crate::narrow::i4_decode(c)))
+            .collect(),
+        Data::Codes(DType::U4, v) => v.iter().map(|&c| f64::from(c & 0x0F)).collect(),
+        Data::Codes(DType::F8E4M3FNUZ | DType::F8E5M2FNUZ | DType::F4E2M1, _) => {
+            t.to_real::<f64>()?
+        }
         other => {
             return Err(BackendError::unsupported(format!(
                 "quantized tensor of dtype {}",
@@ -180,6 +188,27 @@ pub fn quantize_linear(args: &Args<'_>) -> Result<Tensor, BackendError> {
         DType::U16 => Data::U16(integer(0.0, 65535.0).iter().map(|&v| v as u16).collect()),
         DType::F8E4M3FN => Data::F8E4M3FN(fp8(Fp8::E4M3FN)),
         DType::F8E5M2 => Data::F8E5M2(fp8(Fp8::E5M2)),
+        DType::F8E4M3FNUZ => Data::Codes(target, fp8(Fp8::E4M3FNUZ)),
+        DType::F8E5M2FNUZ => Data::Codes(target, fp8(Fp8::E5M2FNUZ)),
+        // The clamped values are integers in -8..=7 / 0..=15: keep 4 bits.
+        DType::I4 => Data::Codes(
+            target,
+            integer(-8.0, 7.0)
+                .iter()
+                .map(|&v| (v as i8 as u8) & 0x0F)
+                .collect(),
+        ),
+        DType::U4 => Data::Codes(
+            target,
+            integer(0.0, 15.0).iter().map(|&v| v as u8).collect(),
+        ),
+        DType::F4E2M1 => Data::Codes(
+            target,
+            quotients
+                .clone()
+                .map(|(q, zp)| crate::narrow::fp4_encode(f64::from(q) + zp))
+                .collect(),
+        ),
         other => {
             return Err(BackendError::internal(format!(
                 "QuantizeLinear: target {other} passed the support check"

@@ -102,16 +102,25 @@ impl StoredTensor {
             dtype,
             shape: shape.iter().map(|&d| d as i64).collect(),
             strides: contiguous_strides(shape),
-            buf: AlignedBuf::guarded(n * dtype.size(), POISON, guard),
+            buf: AlignedBuf::guarded(dtype.bytes_for(n), POISON, guard),
         }
     }
 
-    /// Reads a contiguous tensor back (used for outputs).
+    /// Reads a contiguous tensor back (used for outputs). The unused high
+    /// nibble of an odd-length packed output (the header lets a backend
+    /// leave anything there) is cleared, so equal outputs hash equal.
     pub fn to_host(&self) -> HostTensor {
+        let mut data = self.buf.bytes().to_vec();
+        let n: usize = self.shape.iter().map(|&d| d as usize).product();
+        if self.dtype.is_packed() && n % 2 == 1 {
+            if let Some(last) = data.last_mut() {
+                *last &= 0x0F;
+            }
+        }
         HostTensor {
             dtype: self.dtype,
             shape: self.shape.iter().map(|&d| d as usize).collect(),
-            data: self.buf.bytes().to_vec(),
+            data,
         }
     }
 

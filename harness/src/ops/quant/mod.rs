@@ -70,6 +70,11 @@ const DEQUANTIZE_X: TypeVar = TypeVar {
         DType::I32,
         DType::F8E4M3FN,
         DType::F8E5M2,
+        DType::F8E4M3FNUZ,
+        DType::F8E5M2FNUZ,
+        DType::I4,
+        DType::U4,
+        DType::F4E2M1,
     ],
 };
 /// DequantizeLinear's x_scale.
@@ -130,17 +135,22 @@ pub(super) const DEQUANTIZE_LINEAR: OpDef = OpDef {
     check: CheckPolicy::Allclose,
     terms: no_sum,
 };
-use crate::numerics::{DType, from_f64_bits, from_f64_bits_saturating, to_f64_bits};
+use crate::numerics::{DType, from_f64_bits, from_f64_bits_saturating, round_to, to_f64_bits};
 
 /// The dtypes QuantizeLinear can produce (and DequantizeLinear read, besides
-/// int32). int4/uint4 and the fnuz fp8 formats are not xpucert dtypes.
-const QUANTIZED: [DType; 6] = [
+/// int32). FLOAT4E2M1 joined at opset 23 (accepted at 21 here too).
+const QUANTIZED: [DType; 11] = [
     DType::I8,
     DType::U8,
     DType::I16,
     DType::U16,
     DType::F8E4M3FN,
     DType::F8E5M2,
+    DType::F8E4M3FNUZ,
+    DType::F8E5M2FNUZ,
+    DType::I4,
+    DType::U4,
+    DType::F4E2M1,
 ];
 
 /// Converts `v` to an fp8 dtype as ONNX Cast and QuantizeLinear do: round to
@@ -148,7 +158,10 @@ const QUANTIZED: [DType; 6] = [
 /// value and +-Inf become +-max, otherwise +-Inf (E5M2) or NaN (E4M3FN).
 /// Shared with Cast so both ops follow one, exhaustively tested conversion.
 pub(super) fn to_fp8(dtype: DType, v: f64, saturate: bool) -> f64 {
-    debug_assert!(matches!(dtype, DType::F8E4M3FN | DType::F8E5M2));
+    debug_assert!(matches!(
+        dtype,
+        DType::F8E4M3FN | DType::F8E5M2 | DType::F8E4M3FNUZ | DType::F8E5M2FNUZ
+    ));
     let mut b = [0u8; 1];
     if saturate {
         from_f64_bits_saturating(dtype, v, &mut b);
@@ -165,12 +178,18 @@ fn int_range(dtype: DType) -> Option<(f64, f64)> {
         DType::U8 => (0.0, 255.0),
         DType::I16 => (-32768.0, 32767.0),
         DType::U16 => (0.0, 65535.0),
+        DType::I4 => (-8.0, 7.0),
+        DType::U4 => (0.0, 15.0),
         _ => return None,
     })
 }
 
+/// The float quantized types (fp8 and FP4), whose zero point must be 0.
 fn is_fp8(dtype: DType) -> bool {
-    matches!(dtype, DType::F8E4M3FN | DType::F8E5M2)
+    matches!(
+        dtype,
+        DType::F8E4M3FN | DType::F8E5M2 | DType::F8E4M3FNUZ | DType::F8E5M2FNUZ | DType::F4E2M1
+    )
 }
 
 /// How a scale (and its zero point, which has the scale's shape) maps onto
@@ -478,6 +497,8 @@ fn quantize_with(call: &Call, quotient: Quotient) -> Result<Output> {
                 };
                 (r + zv).clamp(lo, hi)
             }
+            // E2M1 always saturates (ONNX's float4 table).
+            None if out == DType::F4E2M1 => round_to(out, quotient(xv, sv)),
             None => to_fp8(out, quotient(xv, sv), plan.saturate),
         };
     }
