@@ -48,7 +48,9 @@
  *  - Output tensors are allocated by the harness, with the shapes and dtypes
  *    the operator's specification gives, before run_op is called. The backend
  *    writes every element of every output and nothing outside them. It never
- *    writes into an input.
+ *    writes into an input. (Since minor 2, an output whose size depends on
+ *    the input values is allocated at an upper bound and the backend reports
+ *    the shape it wrote: see XpuOpCall.output_shapes.)
  *  - Errors are reported by filling a caller-owned XpuError (NUL-terminated
  *    message, truncated to fit). There is no thread-local "last error".
  *  - Contexts, streams, device buffers and compiled models are created and
@@ -76,10 +78,13 @@ extern "C" {
 #endif
 
 #define XPU_ABI_MAJOR 1
-#define XPU_ABI_MINOR 1
+#define XPU_ABI_MINOR 2
 /* Minor versions:
  *   0  the first published ABI 1.
- *   1  XpuOpSupport.numeric_flags (XPU_NUMERIC_FLUSH_SUBNORMAL_*). */
+ *   1  XpuOpSupport.numeric_flags (XPU_NUMERIC_FLUSH_SUBNORMAL_*).
+ *   2  XpuOpCall.output_shapes: operators whose output size depends on the
+ *      data (NonZero, Compress, Unique, NonMaxSuppression) get outputs
+ *      allocated at an upper bound and report the actual shape. */
 
 /* Length of the message buffer in XpuError, including the terminating NUL. */
 #define XPU_ERROR_MESSAGE_LEN 1024
@@ -200,7 +205,11 @@ typedef struct XpuTensor {
 #define XPU_ATTR_FLOATS 5 /* .count values at .floats */
 
 /* One named operator attribute, as in an ONNX NodeProto. Only the member that
- * matches .type is meaningful; the others are zero / NULL. */
+ * matches .type is meaningful; the others are zero / NULL. ONNX's one
+ * list-of-strings attribute xpucert passes, `activations` of LSTM, GRU and
+ * RNN, arrives as one XPU_ATTR_STRING with the names joined by commas
+ * ("Sigmoid,Tanh,Tanh"); ONNX spells the names in CamelCase, and a backend
+ * should match them without regard to case. */
 typedef struct XpuAttribute {
     size_t struct_size;
     const char *name;       /* NUL-terminated, e.g. "transB" */
@@ -231,6 +240,46 @@ typedef struct XpuModel XpuModel;
  *
  * For query_op, the tensors carry dtype, ndim, shape and strides but data may
  * be NULL: answer from the metadata only.
+ *
+ * DATA-DEPENDENT OUTPUT SHAPES (since minor 2). Some operators' output sizes
+ * depend on the input VALUES, not only on shapes and attributes: NonZero,
+ * Compress, Unique, NonMaxSuppression. Their rank never does (it follows from
+ * the input ranks and attributes), so only the dimensions are reported:
+ *
+ *  - The harness allocates such an output at an upper bound computed from
+ *    the input shapes and attributes alone, and describes it by that bound in
+ *    outputs[i] (ndim, shape, contiguous strides):
+ *      NonZero            Y [rank(X), numel(X)]
+ *      Compress           axis given: X's shape with dim axis = min(len(C),
+ *                         X.shape[axis]); no axis: [min(len(C), numel(X))]
+ *      Unique             Y: X's shape (axis given) or [numel(X)] (no axis);
+ *                         indices, counts: [X.shape[axis]] or [numel(X)]
+ *                         (inverse_indices has one entry per input slice
+ *                         or element: a fixed shape, never a bound)
+ *      NonMaxSuppression  selected_indices [batches * classes * boxes, 3]
+ *  - output_shapes, when not NULL, has num_outputs entries. Entry i is NULL
+ *    for an output whose shape is fixed, and for a data-dependent one points
+ *    to outputs[i].ndim writable int64_t, which the harness fills with the
+ *    bound before the call. The backend overwrites them with the actual
+ *    dimensions (each 0 <= actual <= bound; the rank cannot change) and
+ *    writes the actual tensor CONTIGUOUS ROW-MAJOR IN THE ACTUAL SHAPE at
+ *    the start of the buffer (a prefix of it; the strides in outputs[i]
+ *    describe the bound, not this prefix). Bytes past the prefix may be left
+ *    as they are. A backend that leaves the dimensions alone reports the
+ *    bound, which is then judged like any wrong shape.
+ *  - output_shapes is NULL for a call without data-dependent outputs, and
+ *    always when the harness is of a minor < 2 (struct_size then ends
+ *    before the field: read it only if struct_size >= offsetof(XpuOpCall,
+ *    output_shapes) + sizeof(void *)). query_op receives the same array so
+ *    it can see which outputs are bounds; writes to it there are ignored.
+ *  - On a stream, the dimension arrays stay valid, like the data buffers,
+ *    until sync() on that stream returns: a device may report them late.
+ *  - The harness checks that every reported dimension lies within its bound
+ *    (otherwise the call is a failure: data past the bound would not have
+ *    fit), then compares the prefix with the oracle's output, shape first.
+ *  - A library built against minor 0 or 1 does not know the field, so the
+ *    harness never sends it these operators: their cases are reported as
+ *    unsupported for it, naming the minor it needs.
  * ------------------------------------------------------------------------- */
 typedef struct XpuOpCall {
     size_t struct_size;
@@ -243,6 +292,10 @@ typedef struct XpuOpCall {
     size_t num_inputs;
     const XpuTensor *outputs; /* the tensor structs are read-only; their data is written */
     size_t num_outputs;
+    /* Since minor 2: NULL, or num_outputs pointers; entry i is NULL for a
+     * fixed-shape output, else outputs[i].ndim dims the backend overwrites
+     * with the actual shape (see DATA-DEPENDENT OUTPUT SHAPES above). */
+    int64_t *const *output_shapes;
 } XpuOpCall;
 
 /* Support levels for XpuOpSupport.support. */

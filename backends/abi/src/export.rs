@@ -306,7 +306,9 @@ unsafe fn meta<'a>(t: &'a ffi::XpuTensor, what: Which) -> Result<Option<Meta<'a>
 /// `call` must point to a valid `XpuOpCall` whose arrays are valid for `'a`;
 /// when `with_data`, input data pointers must be readable over their extent.
 unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>, BackendError> {
-    if call.struct_size < std::mem::size_of::<XpuOpCall>() {
+    // A harness of minor 0 or 1 passes the shorter struct (no
+    // output_shapes); anything shorter than that is malformed.
+    if call.struct_size < ffi::XPU_OP_CALL_SIZE_V1_0 {
         return Err(BackendError::invalid("XpuOpCall.struct_size too small"));
     }
     let domain = if call.domain.is_null() {
@@ -393,6 +395,10 @@ unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>
             .ok_or_else(|| BackendError::invalid(format!("output {i} has no dtype")))?;
         output_specs.push((m.dtype, m.shape));
     }
+    // SAFETY: as above; the array has num_outputs entries when present.
+    let bounded = unsafe { output_shape_slots(call)? }
+        .map(|s| s.iter().map(|p| !p.is_null()).collect())
+        .unwrap_or_else(|| vec![false; output_specs.len()]);
     Ok(OpCall {
         domain,
         op_type,
@@ -400,7 +406,22 @@ unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>
         attributes,
         inputs,
         output_specs,
+        output_bounded: bounded,
     })
+}
+
+/// `call.output_shapes` as a slice of `num_outputs` slots, or `None` when
+/// the harness's struct ends before the field (minor < 2) or it is NULL.
+///
+/// # Safety
+/// `call` must be valid for the call (header contract).
+unsafe fn output_shape_slots(call: &XpuOpCall) -> Result<Option<&[*mut i64]>, BackendError> {
+    let end = std::mem::offset_of!(XpuOpCall, output_shapes) + std::mem::size_of::<usize>();
+    if call.struct_size < end || call.output_shapes.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: a non-NULL output_shapes has num_outputs entries (header).
+    unsafe { slice(call.output_shapes, call.num_outputs, "output_shapes").map(Some) }
 }
 
 /// # Safety
@@ -409,6 +430,8 @@ unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>
 unsafe fn outputs<'a>(call: &'a XpuOpCall) -> Result<Vec<TensorMut<'a>>, BackendError> {
     // SAFETY: as in op_call.
     let raw = unsafe { slice(call.outputs, call.num_outputs, "outputs")? };
+    // SAFETY: as in op_call.
+    let slots = unsafe { output_shape_slots(call)? };
     let mut out = Vec::with_capacity(raw.len());
     for (i, t) in raw.iter().enumerate() {
         let what = Which::Output(i);
@@ -453,10 +476,18 @@ unsafe fn outputs<'a>(call: &'a XpuOpCall) -> Result<Vec<TensorMut<'a>>, Backend
                 )
             }
         };
+        let reported = match slots.and_then(|s| s.get(i)).filter(|p| !p.is_null()) {
+            // SAFETY: a non-NULL slot points to ndim writable dims, owned by
+            // the harness for this call and aliasing nothing else (header).
+            Some(&p) => Some(unsafe { std::slice::from_raw_parts_mut(p, m.shape.len()) }),
+            None => None,
+        };
         out.push(TensorMut {
             dtype: m.dtype,
             shape: m.shape,
             data,
+            reported,
+            actual: None,
         });
     }
     Ok(out)

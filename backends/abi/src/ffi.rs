@@ -10,7 +10,7 @@
 use std::ffi::{c_char, c_void};
 
 pub const XPU_ABI_MAJOR: u32 = 1;
-pub const XPU_ABI_MINOR: u32 = 1;
+pub const XPU_ABI_MINOR: u32 = 2;
 pub const XPU_ERROR_MESSAGE_LEN: usize = 1024;
 pub const XPU_SUPPORT_NOTE_LEN: usize = 256;
 
@@ -139,7 +139,13 @@ pub struct XpuOpCall {
     pub num_inputs: usize,
     pub outputs: *const XpuTensor,
     pub num_outputs: usize,
+    /// Since minor 2.
+    pub output_shapes: *const *mut i64,
 }
+
+/// `sizeof(XpuOpCall)` of a minor 0 or 1 header: the struct ended before
+/// `output_shapes`. A call this small carries no data-dependent outputs.
+pub const XPU_OP_CALL_SIZE_V1_0: usize = std::mem::offset_of!(XpuOpCall, output_shapes);
 
 #[repr(C)]
 pub struct XpuOpSupport {

@@ -212,11 +212,22 @@ impl<'a> TensorRef<'a> {
 }
 
 /// An output tensor: contiguous row-major, to be written in full.
+///
+/// A data-dependent output (ABI minor 2: NonZero, Compress, Unique,
+/// NonMaxSuppression) is allocated at an upper bound ([`TensorMut::shape`])
+/// and [`TensorMut::is_bounded`]; the backend calls
+/// [`TensorMut::set_shape`] with the actual dimensions, which reports them
+/// to the harness and narrows the tensor to that prefix of the buffer, then
+/// writes it as usual.
 #[derive(Debug)]
 pub struct TensorMut<'a> {
     pub(crate) dtype: DType,
     pub(crate) shape: &'a [i64],
     pub(crate) data: &'a mut [u8],
+    /// The harness's dims slot of a data-dependent output.
+    pub(crate) reported: Option<&'a mut [i64]>,
+    /// The shape set by [`TensorMut::set_shape`].
+    pub(crate) actual: Option<Vec<i64>>,
 }
 
 impl<'a> TensorMut<'a> {
@@ -237,7 +248,72 @@ impl<'a> TensorMut<'a> {
             dtype,
             shape,
             data: bytes,
+            reported: None,
+            actual: None,
         })
+    }
+
+    /// [`TensorMut::host`] for a data-dependent output allocated at the
+    /// bound `shape`, reporting its actual shape into `reported` (ndim
+    /// entries), for a backend's own unit tests.
+    pub fn host_bounded(
+        dtype: DType,
+        shape: &'a [i64],
+        bytes: &'a mut [u8],
+        reported: &'a mut [i64],
+    ) -> Result<Self, BackendError> {
+        if reported.len() != shape.len() {
+            return Err(BackendError::invalid("reported shape of another rank"));
+        }
+        let mut t = Self::host(dtype, shape, bytes)?;
+        t.reported = Some(reported);
+        Ok(t)
+    }
+
+    /// Whether the harness allocated this output at an upper bound and
+    /// expects [`TensorMut::set_shape`] (a data-dependent output).
+    pub fn is_bounded(&self) -> bool {
+        self.reported.is_some()
+    }
+
+    /// Reports the actual shape of a data-dependent output: same rank,
+    /// each dimension within the allocated bound. Afterwards
+    /// [`TensorMut::actual_shape`], [`TensorMut::numel`],
+    /// [`TensorMut::bytes_mut`] and [`TensorMut::write`] refer to the
+    /// contiguous prefix of that shape. An output of fixed shape accepts
+    /// only its own shape.
+    pub fn set_shape(&mut self, dims: &[i64]) -> Result<(), BackendError> {
+        let fits = dims.len() == self.shape.len()
+            && dims
+                .iter()
+                .zip(self.shape)
+                .all(|(&d, &b)| (0..=b).contains(&d));
+        let fixed = self.reported.is_none() && dims != self.shape;
+        if !fits || fixed {
+            return Err(BackendError::internal(format!(
+                "output shape {dims:?} does not fit the {} allocation {:?}",
+                if self.reported.is_some() {
+                    "bound"
+                } else {
+                    "fixed"
+                },
+                self.shape
+            )));
+        }
+        let n: usize = dims.iter().map(|&d| d as usize).product();
+        let data = std::mem::take(&mut self.data);
+        self.data = &mut data[..self.dtype.bytes_for(n)];
+        if let Some(r) = self.reported.as_deref_mut() {
+            r.copy_from_slice(dims);
+        }
+        self.actual = Some(dims.to_vec());
+        Ok(())
+    }
+
+    /// The shape being written: the one given to [`TensorMut::set_shape`],
+    /// else the allocated one.
+    pub fn actual_shape(&self) -> &[i64] {
+        self.actual.as_deref().unwrap_or(self.shape)
     }
 
     /// Element type.
@@ -245,17 +321,17 @@ impl<'a> TensorMut<'a> {
         self.dtype
     }
 
-    /// Dimensions.
+    /// Dimensions as allocated (for a data-dependent output, the bound).
     pub fn shape(&self) -> &'a [i64] {
         self.shape
     }
 
-    /// Number of elements.
+    /// Number of elements of [`TensorMut::actual_shape`].
     pub fn numel(&self) -> usize {
-        self.shape.iter().map(|&d| d as usize).product()
+        self.actual_shape().iter().map(|&d| d as usize).product()
     }
 
-    /// The output bytes, `dtype.bytes_for(numel)` long.
+    /// The output bytes, `dtype.bytes_for(numel)` long (of the actual shape).
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         self.data
     }
@@ -346,5 +422,30 @@ mod tests {
         assert_eq!(v.read::<u8>().unwrap(), vec![1, 3, 2, 4]);
         assert!(TensorRef::host(DType::U4, &[5], &[1], &bytes).is_err());
         assert!(v.read::<u16>().is_err());
+    }
+
+    #[test]
+    fn a_bounded_output_reports_its_shape_and_writes_the_prefix() {
+        let mut buf = vec![0xAAu8; 6 * 4];
+        let mut dims = [2i64, 3];
+        let bound = [2i64, 3];
+        let mut t = TensorMut::host_bounded(DType::I32, &bound, &mut buf, &mut dims).unwrap();
+        assert!(t.is_bounded());
+        assert!(t.set_shape(&[2, 4]).is_err(), "beyond the bound");
+        assert!(t.set_shape(&[6]).is_err(), "another rank");
+        t.set_shape(&[2, 1]).unwrap();
+        assert_eq!(t.numel(), 2);
+        t.write(&[7i32, 8]).unwrap();
+        assert_eq!(dims, [2, 1]);
+        assert_eq!(&buf[..8], &[7, 0, 0, 0, 8, 0, 0, 0]);
+        assert!(
+            buf[8..].iter().all(|&b| b == 0xAA),
+            "past the prefix untouched"
+        );
+        let mut fixed = vec![0u8; 8];
+        let mut t = TensorMut::host(DType::F32, &[2], &mut fixed).unwrap();
+        assert!(!t.is_bounded());
+        assert!(t.set_shape(&[1]).is_err(), "a fixed output cannot shrink");
+        t.set_shape(&[2]).unwrap();
     }
 }

@@ -273,6 +273,7 @@ impl Call<'_> {
             num_inputs: inputs.len(),
             outputs: outputs.as_ptr(),
             num_outputs: outputs.len(),
+            output_shapes: std::ptr::null(),
         };
 
         let mut support = XpuOpSupport::new();
@@ -741,6 +742,7 @@ fn a_short_xpu_error_is_not_written_past_its_struct_size() {
         num_inputs: 0,
         outputs: ptr::null(),
         num_outputs: 0,
+        output_shapes: std::ptr::null(),
     };
     for declared in [size_of::<usize>(), message_at, message_at + 16] {
         let mut err = XpuError::new();

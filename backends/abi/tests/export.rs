@@ -60,6 +60,16 @@ impl Backend for TestBackend {
                 let x = call.input(0)?.read::<f32>()?;
                 outputs[0].write(&x)
             }
+            // A data-dependent op: the positive elements, in a bounded output.
+            "Positive" => {
+                let x = call.input(0)?.read::<f32>()?;
+                let y: Vec<f32> = x.into_iter().filter(|&v| v > 0.0).collect();
+                if !outputs[0].is_bounded() {
+                    return Err(BackendError::invalid("Positive needs a bounded output"));
+                }
+                outputs[0].set_shape(&[y.len() as i64])?;
+                outputs[0].write(&y)
+            }
             "Panic" => panic!("deliberate panic in run_op"),
             other => Err(BackendError::unsupported(format!(
                 "{other} is not implemented"
@@ -178,6 +188,7 @@ fn op_call(op_type: &CStr, inputs: &[ffi::XpuTensor], outputs: &[ffi::XpuTensor]
         num_inputs: inputs.len(),
         outputs: outputs.as_ptr(),
         num_outputs: outputs.len(),
+        output_shapes: std::ptr::null(),
     }
 }
 
@@ -337,6 +348,56 @@ fn strided_input_is_read_through_its_strides_and_byte_offset() {
     let (status, err) = ctx.run(&call);
     assert_eq!(status, ffi::XPU_STATUS_OK, "{}", err.message_lossy());
     assert_eq!(out, [0.0, 2.0, 4.0, 1.0, 3.0, 5.0]);
+}
+
+#[test]
+fn a_bounded_output_reports_its_shape_and_a_minor_1_call_is_accepted() {
+    let ctx = Ctx::new();
+    let mut x = [1.0f32, -2.0, 3.0, 0.0];
+    let mut out = [f32::NAN; 4];
+    let (shape, strides) = ([4i64], [1i64]);
+    let inputs = [tensor(
+        f32_code(),
+        x.as_mut_ptr().cast(),
+        0,
+        &shape,
+        &strides,
+    )];
+    let outputs = [tensor(
+        f32_code(),
+        out.as_mut_ptr().cast(),
+        0,
+        &shape,
+        &strides,
+    )];
+    let mut dims = [4i64];
+    let slots = [dims.as_mut_ptr()];
+    let mut call = op_call(c"Positive", &inputs, &outputs);
+    call.output_shapes = slots.as_ptr();
+    let (status, err) = ctx.run(&call);
+    assert_eq!(status, ffi::XPU_STATUS_OK, "{}", err.message_lossy());
+    // SAFETY: the slot points at `dims`, alive; read after the call.
+    assert_eq!(unsafe { *slots[0] }, 2, "the actual length is reported");
+    assert_eq!(out[..2], [1.0, 3.0], "written as a prefix");
+    assert!(out[2..].iter().all(|v| v.is_nan()), "past it untouched");
+
+    // A harness of minor 1 passes the struct without output_shapes: the
+    // call is accepted (and this op, needing a bound, refuses it itself).
+    call.struct_size = ffi::XPU_OP_CALL_SIZE_V1_0;
+    let (status, err) = ctx.run(&call);
+    assert_eq!(status, ffi::XPU_STATUS_INVALID_ARGUMENT);
+    assert!(
+        err.message_lossy().contains("bounded"),
+        "{}",
+        err.message_lossy()
+    );
+    call.struct_size = ffi::XPU_OP_CALL_SIZE_V1_0 - 1;
+    let (status, _) = ctx.run(&call);
+    assert_eq!(
+        status,
+        ffi::XPU_STATUS_INVALID_ARGUMENT,
+        "shorter than minor 0"
+    );
 }
 
 #[test]

@@ -69,7 +69,7 @@ fn rust_layouts() -> Vec<StructLayout> {
         XpuAttribute { struct_size, name, r#type, reserved, i, f, s, ints, floats, count }
         XpuOpCall {
             struct_size, domain, op_type, opset, attributes, num_attributes, inputs, num_inputs,
-            outputs, num_outputs,
+            outputs, num_outputs, output_shapes,
         }
         XpuOpSupport { struct_size, support, compute_precision, note, numeric_flags }
         XpuOption { struct_size, key, value }

@@ -153,6 +153,7 @@ fn wrong_add_claims_add_and_computes_it_wrongly() {
         num_inputs: 2,
         outputs: outputs.as_ptr(),
         num_outputs: 1,
+        output_shapes: std::ptr::null(),
     };
     let mut support = ffi::XpuOpSupport::new();
     // SAFETY: ctx is live; call and its buffers outlive the calls.

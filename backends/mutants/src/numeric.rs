@@ -16,13 +16,19 @@
 mod activation;
 mod attention;
 mod conv;
+mod conv_transpose;
+mod dynamic;
+mod einsum;
 mod elementwise;
+mod gather;
 mod half_io;
 mod indexing;
 mod io;
 mod linalg;
 mod logic;
 mod normalize;
+mod normalize2;
+mod recurrent;
 mod resize;
 mod rewrite;
 mod rows;
@@ -536,6 +542,38 @@ pub fn modes() -> Vec<Mode> {
             "MaxPool computes only the floor-mode windows; ceil_mode's extra windows keep -inf and index 0",
             Patch::new(&["MaxPool"], conv::maxpool_ceil_ignored),
         ),
+        // issue 17: linear algebra and spatial sampling
+        fault(
+            "det_without_pivoting",
+            "Det eliminates without row exchanges: a zero or tiny leading pivot divides by it",
+            Patch::new(&["Det"], einsum::det_without_pivoting),
+        ),
+        // issue 17: gather, scatter and index movement
+        gather::depthtospace_crd_as_dcr(),
+        gather::gathernd_batch_offset_dropped(),
+        // issue 17: normalization family 2
+        honest(
+            "norm_one_pass_variance",
+            "InstanceNormalization/GroupNormalization with one-pass f32 statistics, var = max(0, E[x^2] - mean^2)",
+            Patch::new(
+                &["InstanceNormalization", "GroupNormalization"],
+                normalize2::one_pass_statistics,
+            ),
+        ),
+        fault(
+            "groupnorm_scale_per_group",
+            "GroupNormalization-21 indexes scale and bias by group (opset 18's layout) instead of by channel",
+            Patch::new(
+                &["GroupNormalization"],
+                normalize2::groupnorm_scale_per_group,
+            ),
+        ),
+        // issue 17: convolution transpose and quantized linear algebra
+        fault(
+            "convtranspose_output_padding_at_start",
+            "ConvTranspose adds output_padding's extra elements at the start of each axis instead of the end",
+            Patch::new(&["ConvTranspose"], conv_transpose::output_padding_at_start),
+        ),
     ];
     let (honest, faults) = subnormal::modes();
     let first_fault = all.iter().position(|m| m.expect != Expect::Pass);
@@ -545,5 +583,18 @@ pub fn modes() -> Vec<Mode> {
     // issue 17: activations and unary math
     all.extend(activation::honest_modes());
     all.extend(activation::fault_modes());
+    // issue 17: recurrent
+    all.push(self::honest(
+        "recurrent_fused_gates",
+        "LSTM/GRU/RNN: each gate's pre-activation one dot product over state, input and biases, summed last to first",
+        Patch::new(recurrent::OPS, recurrent::fused_reversed),
+    ));
+    all.push(fault(
+        "lstm_gate_order_confused",
+        "LSTM reads its gate blocks (ONNX iofc) as ifco: forget, cell and output gates take the wrong weights",
+        Patch::new(&["LSTM"], recurrent::lstm_gate_order_confused),
+    ));
+    // issue 17: data-dependent output shapes
+    all.push(dynamic::nonzero_shape_not_reported());
     all
 }

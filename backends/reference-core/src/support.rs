@@ -161,7 +161,7 @@ const ARITHMETIC: &[DType] = &[
 /// The numeric types the comparisons, Max, Min and Mod take (ONNX's
 /// `tensor(numeric)` without fp8): the same list as [`ARITHMETIC`].
 const NUMERIC: &[DType] = ARITHMETIC;
-/// Equal's: the numeric types and bool.
+/// Equal's, and ReduceMax/ReduceMin-20's: the numeric types and bool.
 const COMPARABLE: &[DType] = &[
     DType::F32,
     DType::F16,
@@ -202,9 +202,10 @@ const MOVABLE: &[DType] = &[
     DType::F8E4M3FN,
     DType::F8E5M2,
 ];
-/// Cast's dtypes (both sides): the movable ones and the narrow types ONNX
-/// adds for Cast (int4/uint4 and fp8 fnuz from 21, FP4 E2M1 from 23, E8M0
-/// from 24; the reference takes them at every version it registers).
+/// Cast's and CastLike's dtypes (both sides): the movable ones and the
+/// narrow types ONNX adds for them (fp8 fnuz from 19, int4/uint4 from 21,
+/// FP4 E2M1 from 23, E8M0 from 24; the reference takes them at every
+/// version it registers, the harness sends each only where it is valid).
 const CAST_TYPES: &[DType] = &[
     DType::F32,
     DType::F16,
@@ -328,7 +329,7 @@ pub const OPS: &[OpInfo] = &[
     op("Gemm", &[13], FLOATS, (2, 3), 1),
     op("ReduceSum", &[11, 13], FLOATS, (1, 2), 1),
     op("ReduceMean", &[11, 13, 18], FLOATS, (1, 2), 1),
-    op("ReduceMax", &[11, 12, 13, 18], FLOATS, (1, 2), 1),
+    op("ReduceMax", &[11, 12, 13, 18, 20], COMPARABLE, (1, 2), 1),
     op("Softmax", &[13], FLOATS, (1, 1), 1),
     op("LogSoftmax", &[13], FLOATS, (1, 1), 1),
     op("LayerNormalization", &[17], FLOATS, (2, 3), 1),
@@ -338,7 +339,7 @@ pub const OPS: &[OpInfo] = &[
     op("Reshape", &[21], MOVABLE, (2, 2), 1),
     op("Concat", &[13], MOVABLE, (1, usize::MAX), 1),
     op("Where", &[16], MOVABLE, (3, 3), 1),
-    op("Cast", &[21, 24], CAST_TYPES, (1, 1), 1),
+    op("Cast", &[21, 23, 24], CAST_TYPES, (1, 1), 1),
     op("TopK", &[11], ARITHMETIC, (2, 2), 2),
     op("RotaryEmbedding", &[23], FLOATS, (3, 4), 1),
     op("Attention", &[23], FLOATS, (3, 6), 1),
@@ -398,7 +399,7 @@ pub const OPS: &[OpInfo] = &[
     op("BitwiseNot", &[18], INTS, (1, 1), 1),
     // issue 17: normalization and reductions
     op("BatchNormalization", &[9, 14, 15], FLOATS, (5, 5), 1),
-    op("ReduceMin", &[11, 12, 13, 18], FLOATS, (1, 2), 1),
+    op("ReduceMin", &[11, 12, 13, 18, 20], COMPARABLE, (1, 2), 1),
     op("ReduceProd", &[11, 13, 18], FLOATS, (1, 2), 1),
     op("ReduceL1", &[11, 13, 18], FLOATS, (1, 2), 1),
     op("ReduceL2", &[11, 13, 18], FLOATS, (1, 2), 1),
@@ -422,7 +423,7 @@ pub const OPS: &[OpInfo] = &[
     op("Expand", &[8, 13], MOVABLE, (2, 2), 1),
     op("Tile", &[6, 13], MOVABLE, (2, 2), 1),
     op("ConstantOfShape", &[9], &[DType::I64], (1, 1), 1),
-    op("Range", &[11], RANGE, (3, 3), 1),
+    op("Range", &[11, 27], RANGE, (3, 3), 1),
     op("Pad", &[11, 13, 18, 19], MOVABLE, (2, 4), 1),
     op("Split", &[11, 13, 18], MOVABLE, (1, 2), usize::MAX),
     op("EyeLike", &[9, 22], MOVABLE, (1, 1), 1),
@@ -434,6 +435,99 @@ pub const OPS: &[OpInfo] = &[
     op("AveragePool", &[11, 19], FLOATS, (1, 1), 1),
     op("GlobalAveragePool", &[1], FLOATS, (1, 1), 1),
     op("GlobalMaxPool", &[1], FLOATS, (1, 1), 1),
+    // issue 17: linear algebra and spatial sampling
+    op("Einsum", &[12], EINSUM_TYPES, (1, usize::MAX), 1),
+    op("Det", &[11, 22], FLOATS, (1, 1), 1),
+    op("Col2Im", &[18], ARITHMETIC, (3, 3), 1),
+    // issue 17: recurrent
+    op("LSTM", &[7, 14, 22], FLOATS, (3, 8), 3),
+    op("GRU", &[7, 14, 22], FLOATS, (3, 6), 2),
+    op("RNN", &[7, 14, 22], FLOATS, (3, 6), 2),
+    // issue 17: data-dependent output shapes
+    op("NonZero", &[9, 13], MOVABLE, (1, 1), 1),
+    op("Compress", &[9, 11], MOVABLE, (2, 2), 1),
+    op("Unique", &[11], MOVABLE, (1, 1), 4),
+    op("NonMaxSuppression", &[10, 11], &[DType::F32], (2, 5), 1),
+    // issue 17: gather, scatter and index movement
+    op("GatherElements", &[11, 13], EVERY, (2, 2), 1),
+    op("GatherND", &[11, 12, 13], EVERY, (2, 2), 1),
+    op("ScatterElements", &[11, 13, 16, 18], EVERY, (3, 3), 1),
+    op("DepthToSpace", &[11, 13], EVERY, (1, 1), 1),
+    op("SpaceToDepth", &[1, 13], EVERY, (1, 1), 1),
+    op("OneHot", &[11], ONE_HOT_NUMERIC, (3, 3), 1),
+    op("CumProd", &[26], FLOATS_AND_INTS, (2, 2), 1),
+    op("ReverseSequence", &[10], EVERY, (2, 2), 1),
+    // issue 17: normalization family 2
+    op("InstanceNormalization", &[6, 22], FLOATS, (3, 3), 1),
+    op("GroupNormalization", &[18, 21], FLOATS, (3, 3), 1),
+    op("MeanVarianceNormalization", &[9, 13], FLOATS, (1, 1), 1),
+    op("LpNormalization", &[1, 22], FLOATS, (1, 1), 1),
+    op("LRN", &[1, 13], FLOATS, (1, 1), 1),
+    op("Dropout", &[10, 12, 13, 22], DROPOUT_TYPES, (1, 3), 2),
+    op("CastLike", &[15, 19, 21, 23, 24], CAST_TYPES, (2, 2), 1),
+    // issue 17: convolution transpose and quantized linear algebra
+    op("ConvTranspose", &[11], FLOATS, (2, 3), 1),
+];
+
+/// Einsum's dtypes (ONNX's `T`: no bfloat16).
+const EINSUM_TYPES: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::F64,
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::U32,
+    DType::I64,
+    DType::U64,
+];
+
+// issue 17: gather, scatter and index movement
+/// Every dtype the backend's tensors hold: the index-movement ops copy
+/// elements whatever they are.
+const EVERY: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I16,
+    DType::I8,
+    DType::U64,
+    DType::U32,
+    DType::U16,
+    DType::U8,
+    DType::Bool,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
+];
+/// OneHot's indices and depth (ONNX's `T1`, `T2`): the integers, float16,
+/// float and double.
+const ONE_HOT_NUMERIC: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I16,
+    DType::I8,
+    DType::U64,
+    DType::U32,
+    DType::U16,
+    DType::U8,
+];
+
+/// Dropout's data and ratio dtypes: the floats, fp8 included (Dropout-22).
+const DROPOUT_TYPES: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
 ];
 
 /// Dtypes Resize moves (nearest) or interpolates (the floats): every dtype
@@ -458,8 +552,16 @@ fn axes_input_since(op: &str) -> i64 {
     if op == "ReduceSum" { 13 } else { 18 }
 }
 
-/// Range's dtypes (ONNX also allows int16; the harness does not make it).
-const RANGE: &[DType] = &[DType::F32, DType::F64, DType::I32, DType::I64, DType::I16];
+/// Range's dtypes: ONNX's T (Range-27 adds f16 and bf16).
+const RANGE: &[DType] = &[
+    DType::F32,
+    DType::F64,
+    DType::F16,
+    DType::BF16,
+    DType::I32,
+    DType::I64,
+    DType::I16,
+];
 
 /// The table entry for `name`.
 pub fn find(name: &str) -> Option<&'static OpInfo> {
@@ -576,6 +678,16 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "ConstantOfShape" => vec![DType::F32],
         "EyeLike" => vec![crate::ops::shaping::eye_like_dtype(&inv.attrs, main)?],
         "Split" => vec![main; inv.output_dtypes.len()],
+        // issue 17: recurrent
+        "LSTM" | "GRU" | "RNN" => vec![main; inv.output_dtypes.len()],
+        // issue 17: data-dependent output shapes
+        "NonZero" | "NonMaxSuppression" => vec![DType::I64],
+        "Unique" => vec![main, DType::I64, DType::I64, DType::I64],
+        // issue 17: gather, scatter and index movement
+        "OneHot" => vec![inv.input(2)?.dtype],
+        // issue 17: normalization family 2
+        "Dropout" => vec![main, DType::Bool],
+        "CastLike" => vec![inv.input(1)?.dtype],
         _ => vec![main],
     })
 }
@@ -685,6 +797,7 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         "Cast" => {
             cast_target(&inv.attrs)?;
             saturate(&inv.attrs)?;
+            e8m0_rounding(&inv.attrs)?;
         }
         "QuantizeLinear" | "DequantizeLinear" => check_quantization(inv, main)?,
         "Gelu" => {
@@ -725,6 +838,15 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         "Range" => {
             want(inv, 1, &same)?;
             want(inv, 2, &same)?;
+        }
+        // issue 17: recurrent (sequence_lens is int32; bfloat16 from 22)
+        "LSTM" | "GRU" | "RNN" => {
+            for i in 1..inv.inputs.len() {
+                want(inv, i, if i == 4 { &[DType::I32] } else { &same })?;
+            }
+            if main == DType::BF16 && inv.opset < 22 {
+                return Err(unsupported_dtype(inv, 0, main));
+            }
         }
         "Pad" => {
             want(inv, 1, &indices)?;
@@ -807,10 +929,85 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             want(inv, 2, &same)?;
         }
         "MaxPool" if inv.opset < 12 => want(inv, 0, FLOATS)?,
+        // issue 17: linear algebra and spatial sampling
+        "Einsum" => {
+            for i in 1..inv.inputs.len() {
+                want(inv, i, &same)?;
+            }
+        }
+        "Col2Im" => {
+            want(inv, 1, &indices)?;
+            want(inv, 2, &indices)?;
+        }
+        "Det" if inv.opset < 22 => want(inv, 0, &[DType::F32, DType::F16, DType::F64])?,
         "AveragePool" if inv.opset < 19 && inv.attrs.has("dilations") => {
             return Err(BackendError::invalid(
                 "AveragePool: dilations is an attribute from opset 19 on",
             ));
+        }
+        // issue 17: data-dependent output shapes
+        "Compress" => want(inv, 1, &[DType::Bool])?,
+        "NonMaxSuppression" => {
+            want(inv, 1, &[DType::F32])?;
+            want(inv, 2, &[DType::I64])?;
+            want(inv, 3, &[DType::F32])?;
+            want(inv, 4, &[DType::F32])?;
+        }
+        // issue 17: gather, scatter and index movement
+        "GatherElements" => want(inv, 1, &[DType::I64, DType::I32])?,
+        "GatherND" => want(inv, 1, &indices)?,
+        "ScatterElements" => {
+            want(inv, 1, &[DType::I64, DType::I32])?;
+            want(inv, 2, &same)?;
+            let reduction = inv.attrs.string("reduction", "none")?;
+            if reduction != "none" && main == DType::Bool {
+                return Err(BackendError::invalid(format!(
+                    "ScatterElements: reduction {reduction} on bool"
+                )));
+            }
+        }
+        "CumProd" => want(inv, 1, &[DType::I64, DType::I32])?,
+        "ReverseSequence" => want(inv, 1, &indices)?,
+        "OneHot" => {
+            want(inv, 1, ONE_HOT_NUMERIC)?;
+            let values = inv.input(2)?.dtype;
+            if matches!(values, DType::BF16 | DType::F8E4M3FN | DType::F8E5M2) {
+                return Err(BackendError::unsupported(format!(
+                    "OneHot: values of {values} (ONNX's T3 has no bfloat16 or fp8)"
+                )));
+            }
+        }
+        // issue 17: normalization family 2
+        "InstanceNormalization" | "GroupNormalization" => {
+            want(inv, 1, &same)?;
+            want(inv, 2, &same)?;
+            if inv.op_type == "GroupNormalization" && inv.opset >= 21 {
+                let stash = inv.attrs.int("stash_type", 1)?;
+                if stash != 1 {
+                    return Err(BackendError::unsupported(format!(
+                        "GroupNormalization: stash_type {stash} (only 1, float32, is implemented)"
+                    )));
+                }
+            }
+        }
+        "Dropout" => {
+            if inv.opset < 12 && inv.inputs.len() > 1 {
+                return Err(BackendError::invalid(
+                    "Dropout-10: ratio is an attribute, not an input",
+                ));
+            }
+            want(inv, 1, DROPOUT_TYPES)?;
+            want(inv, 2, &[DType::Bool])?;
+        }
+        "CastLike" => {
+            want(inv, 1, CAST_TYPES)?;
+            saturate(&inv.attrs)?;
+            e8m0_rounding(&inv.attrs)?;
+        }
+        // issue 17: convolution transpose and quantized linear algebra
+        "ConvTranspose" => {
+            want(inv, 1, &same)?;
+            want(inv, 2, &same)?;
         }
         _ => {}
     }

@@ -103,9 +103,12 @@ softplus_unguarded, sigmoid_f16_naive, variadic_sum_reversed, mod_sign_of_divide
 max_nan_dropped, less_or_equal_as_less, batchnorm_eps_outside_sqrt, \
 argmax_last_on_ties, cumsum_exclusive_ignored, resize_half_pixel_as_asymmetric, \
 resize_nearest_floor_for_round, slice_negative_step_off_by_one, pad_reflect_as_edge, \
-scatternd_reduction_ignored, conv_pads_symmetric, maxpool_ceil_ignored, \
+scatternd_reduction_ignored, conv_pads_symmetric, maxpool_ceil_ignored, det_without_pivoting, \
+depthtospace_crd_as_dcr, gathernd_batch_offset_dropped, norm_one_pass_variance, \
+groupnorm_scale_per_group, convtranspose_output_padding_at_start, \
 flush_outputs_undeclared, flush_inputs_undeclared, activation_f32_formulas, \
 round_half_away, hardsigmoid_default_alpha_wrong, atanh_asymmetric, clip_nan_dropped, \
+recurrent_fused_gates, lstm_gate_order_confused, nonzero_shape_not_reported, \
 cache_outputs, segfault, abort, exit0, infinite_loop, sleep, write_past_output, \
 write_input, unwritten_output, leak, unknown_status, no_nul_message, init_crash, \
 async_stream, async_sync_fails, async_sync_hangs";

@@ -376,9 +376,17 @@ impl Exec for BackendExec<'_> {
                 }
             }
         }
+        let dynamic = op.def().data_dependent_outputs();
         let outputs: Vec<StoredTensor> = outs
             .iter()
-            .map(|(d, s)| StoredTensor::output_with(*d, s, Guard::Canary))
+            .enumerate()
+            .map(|(i, (d, s))| {
+                let mut t = StoredTensor::output_with(*d, s, Guard::Canary);
+                if dynamic.contains(&i) {
+                    t.reported = Some(t.shape.clone());
+                }
+                t
+            })
             .collect();
         let mut call = PreparedCall::with_trusted_inputs(
             spec.domain,
@@ -445,7 +453,10 @@ impl Exec for BackendExec<'_> {
         Ok(call
             .outputs
             .drain(..)
-            .map(|t| BackendExec::slot(t, false))
+            .map(|mut t| {
+                t.settle();
+                BackendExec::slot(t, false)
+            })
             .collect())
     }
 

@@ -49,7 +49,14 @@ pub fn round_to(dtype: DType, x: f64) -> f64 {
 pub fn read_element(dtype: DType, data: &[u8], i: usize) -> f64 {
     if dtype.is_packed() {
         let byte = data[i / 2];
-        return to_f64_bits(dtype, &[if i % 2 == 0 { byte & 0x0F } else { byte >> 4 }]);
+        return to_f64_bits(
+            dtype,
+            &[if i.is_multiple_of(2) {
+                byte & 0x0F
+            } else {
+                byte >> 4
+            }],
+        );
     }
     let sz = dtype.size();
     to_f64_bits(dtype, &data[i * sz..(i + 1) * sz])

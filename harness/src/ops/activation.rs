@@ -32,12 +32,12 @@ use crate::numerics::check::CheckPolicy;
 // ------------------------------------------------------------------ types
 
 /// `T` of the versions before bfloat16: float16, float, double.
-const T_F16_F32_F64: TypeVar = TypeVar {
+pub(super) const T_F16_F32_F64: TypeVar = TypeVar {
     name: "T",
     allowed: &[DType::F64, DType::F32, DType::F16],
 };
 /// `T` of the newer versions: bfloat16 too.
-const T_FLOAT4: TypeVar = TypeVar {
+pub(super) const T_FLOAT4: TypeVar = TypeVar {
     name: "T",
     allowed: WIDE_FLOATS,
 };
@@ -137,7 +137,7 @@ const T_BOOL: TypeVar = TypeVar {
 
 /// The same op at an older opset whose only difference is its type
 /// constraint (`types`, one per input).
-const fn older(def: OpDef, opset: i64, types: &'static [TypeVar]) -> OpDef {
+pub(super) const fn older(def: OpDef, opset: i64, types: &'static [TypeVar]) -> OpDef {
     OpDef {
         spec: OpSpec {
             opset,

@@ -524,8 +524,8 @@ pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) ->
 /// The case space `op` declares in its family file, if it has one.
 pub fn space(op: Op) -> Option<CaseSpace> {
     use super::{
-        activation, attention, conv, elementwise, indexing, linalg, logic, norm, normalize, quant,
-        reduce, reduce_more, rope, shape, variadic,
+        activation, attention, conv, einsum, elementwise, indexing, linalg, logic, norm, normalize,
+        quant, recurrent, reduce, reduce_more, rope, sample, shape, variadic,
     };
     let declare = match op {
         Op::Add => elementwise::add_cases,
@@ -653,6 +653,38 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::AveragePool => conv::averagepool_cases,
         Op::GlobalAveragePool => conv::global_averagepool_cases,
         Op::GlobalMaxPool => conv::global_maxpool_cases,
+        // issue 17: linear algebra and spatial sampling
+        Op::Einsum => einsum::einsum_cases,
+        Op::Det => einsum::det_cases,
+        Op::Col2Im => sample::col2im_cases,
+        // issue 17: recurrent
+        Op::LSTM => recurrent::lstm_cases,
+        Op::GRU => recurrent::gru_cases,
+        Op::RNN => recurrent::rnn_cases,
+        // issue 17: data-dependent output shapes
+        Op::NonZero => super::dynamic::nonzero_cases,
+        Op::Compress => super::dynamic::compress_cases,
+        Op::Unique => super::dynamic::unique_cases,
+        Op::NonMaxSuppression => super::dynamic::nms_cases,
+        // issue 17: gather, scatter and index movement
+        Op::GatherElements => super::gather::gather_elements_cases,
+        Op::GatherND => super::gather::gather_nd_cases,
+        Op::ScatterElements => super::gather::scatter_elements_cases,
+        Op::DepthToSpace => super::gather::depth_to_space_cases,
+        Op::SpaceToDepth => super::gather::space_to_depth_cases,
+        Op::OneHot => super::gather::one_hot_cases,
+        Op::CumProd => reduce_more::cumprod_cases,
+        Op::ReverseSequence => super::gather::reverse_sequence_cases,
+        // issue 17: normalization family 2
+        Op::InstanceNormalization => super::normalize2::instance_norm_cases,
+        Op::GroupNormalization => super::normalize2::group_norm_cases,
+        Op::MeanVarianceNormalization => super::normalize2::mvn_cases,
+        Op::LpNormalization => super::normalize2::lp_norm_cases,
+        Op::LRN => super::normalize2::lrn_cases,
+        Op::Dropout => super::normalize2::dropout_cases,
+        Op::CastLike => super::normalize2::cast_like_cases,
+        // issue 17: convolution transpose and quantized linear algebra
+        Op::ConvTranspose => super::conv_transpose::conv_transpose_cases,
     };
     declare()
 }

@@ -61,7 +61,7 @@ use crate::numerics::check::CheckPolicy;
 /// Conv's, AveragePool's and the global pools' `T`: f64, f32, f16 and
 /// bf16. ONNX lists bfloat16 from opset 22 on (a type-only change, the
 /// same semantics), so the one version registered here accepts it.
-const T_WIDE: TypeVar = TypeVar {
+pub(super) const T_WIDE: TypeVar = TypeVar {
     name: "T",
     allowed: WIDE_FLOATS,
 };
@@ -244,7 +244,7 @@ pub(super) const GLOBAL_MAXPOOL: OpDef = OpDef {
 
 /// The geometry of a window sliding over the spatial axes.
 #[derive(Debug, Clone, PartialEq)]
-struct Window {
+pub(super) struct Window {
     /// The input's spatial sizes.
     input: Vec<usize>,
     /// The kernel's sizes (taps per axis).
@@ -265,14 +265,17 @@ struct Window {
 /// offset), the padding, or beyond the padding (a ceil_mode window's
 /// overhang, which no op counts).
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Tap {
+pub(super) enum Tap {
+    /// An input element at this flat spatial offset.
     Input(usize),
+    /// The padding (reads as 0).
     Pad,
+    /// Beyond the padding (reads as 0 too, and no pool counts it).
     Outside,
 }
 
 /// An int-list attribute of `rank` positive values, all 1 when absent.
-fn positive_list(
+pub(super) fn positive_list(
     attrs: &Attributes,
     name: &str,
     rank: usize,
@@ -297,14 +300,14 @@ fn positive_list(
 
 /// Largest spatial size, kernel, stride, dilation or pad accepted: far
 /// above any real layer, low enough that no product below overflows.
-const LIMIT: i128 = 1 << 32;
+pub(super) const LIMIT: i128 = 1 << 32;
 
 /// The window geometry of a call on an input of spatial shape `input` with
 /// a kernel of `kernel` taps per axis. `ceil` says whether the op has
 /// `ceil_mode`; `needs_input`, whether every window must hold at least one
 /// input element (MaxPool, and AveragePool without `count_include_pad`:
 /// otherwise the result is undefined).
-fn window(
+pub(super) fn window(
     attrs: &Attributes,
     input: &[usize],
     kernel: Vec<usize>,
@@ -454,38 +457,58 @@ impl Window {
                 v
             })
             .collect();
-        // The weight of coordinate i in a flat offset.
-        let mut weight = vec![1usize; rank];
-        if column_major {
-            for i in 1..rank {
-                weight[i] = weight[i - 1] * self.input[i - 1];
-            }
-        } else {
-            for i in (0..rank.saturating_sub(1)).rev() {
-                weight[i] = weight[i + 1] * self.input[i + 1];
-            }
-        }
-        let (taps, outs) = (self.taps(), self.out_size());
-        let mut table = Vec::with_capacity(taps * outs);
-        let mut j = vec![0usize; rank];
-        let mut o = vec![0usize; rank];
-        for t in 0..taps {
-            unflatten(t, &self.kernel, &mut j);
-            for p in 0..outs {
-                unflatten(p, &self.output, &mut o);
-                let mut tap = Tap::Input(0);
-                for i in 0..rank {
-                    match (axes[i][o[i] * self.kernel[i] + j[i]], tap) {
-                        (Tap::Outside, _) | (_, Tap::Outside) => tap = Tap::Outside,
-                        (Tap::Pad, _) | (_, Tap::Pad) => tap = Tap::Pad,
-                        (Tap::Input(c), Tap::Input(f)) => tap = Tap::Input(f + c * weight[i]),
-                    }
-                }
-                table.push(tap);
-            }
-        }
-        table
+        combine(&axes, &self.kernel, &self.output, &self.input, column_major)
     }
+}
+
+/// The im2col gather table from per-axis taps: `axes[i][o * k_i + j]` is
+/// where tap `j` of window `o` falls on spatial axis `i` (an input
+/// coordinate, the padding, or outside); the result holds, at `[tap *
+/// out_size + position]`, the tap's flat spatial offset in an input of
+/// spatial shape `input` (row-major, or column-major with `column_major`).
+/// Conv's windows and ConvTranspose's scattered taps differ only in `axes`.
+pub(super) fn combine(
+    axes: &[Vec<Tap>],
+    kernel: &[usize],
+    output: &[usize],
+    input: &[usize],
+    column_major: bool,
+) -> Vec<Tap> {
+    let rank = input.len();
+    // The weight of coordinate i in a flat offset.
+    let mut weight = vec![1usize; rank];
+    if column_major {
+        for i in 1..rank {
+            weight[i] = weight[i - 1] * input[i - 1];
+        }
+    } else {
+        for i in (0..rank.saturating_sub(1)).rev() {
+            weight[i] = weight[i + 1] * input[i + 1];
+        }
+    }
+    let (taps, outs) = (
+        kernel.iter().product::<usize>(),
+        output.iter().product::<usize>(),
+    );
+    let mut table = Vec::with_capacity(taps * outs);
+    let mut j = vec![0usize; rank];
+    let mut o = vec![0usize; rank];
+    for t in 0..taps {
+        unflatten(t, kernel, &mut j);
+        for p in 0..outs {
+            unflatten(p, output, &mut o);
+            let mut tap = Tap::Input(0);
+            for i in 0..rank {
+                match (axes[i][o[i] * kernel[i] + j[i]], tap) {
+                    (Tap::Outside, _) | (_, Tap::Outside) => tap = Tap::Outside,
+                    (Tap::Pad, _) | (_, Tap::Pad) => tap = Tap::Pad,
+                    (Tap::Input(c), Tap::Input(f)) => tap = Tap::Input(f + c * weight[i]),
+                }
+            }
+            table.push(tap);
+        }
+    }
+    table
 }
 
 /// The row-major multi-index of `flat` in `dims`, into `out`.
@@ -497,7 +520,7 @@ fn unflatten(mut flat: usize, dims: &[usize], out: &mut [usize]) {
 }
 
 /// X's batch, channels and spatial shape, X having rank 3 or more.
-fn split_input(x: &[usize]) -> std::result::Result<(usize, usize, &[usize]), String> {
+pub(super) fn split_input(x: &[usize]) -> std::result::Result<(usize, usize, &[usize]), String> {
     if x.len() < 3 {
         return Err(format!(
             "X must be [N, C, D1, ...] with at least one spatial axis, got shape {x:?}"
@@ -507,7 +530,10 @@ fn split_input(x: &[usize]) -> std::result::Result<(usize, usize, &[usize]), Str
 }
 
 /// The `kernel_shape` attribute as sizes (each checked by [`window`]).
-fn kernel_attr(attrs: &Attributes, rank: usize) -> std::result::Result<Option<Vec<usize>>, String> {
+pub(super) fn kernel_attr(
+    attrs: &Attributes,
+    rank: usize,
+) -> std::result::Result<Option<Vec<usize>>, String> {
     let Some(k) = attrs.ints("kernel_shape")? else {
         return Ok(None);
     };
@@ -650,71 +676,119 @@ fn conv(call: &Call) -> Result<Output> {
     let g = conv_geometry(call.attrs, x.shape(), w.shape(), b.map(Value::shape))
         .map_err(|m| call.err(m))?;
     let win = &g.window;
-    let (cg, mg) = (g.channels / g.group, g.maps / g.group);
-    let (taps, outs) = (win.taps(), win.out_size());
-    let spatial: usize = win.input.iter().product();
-    let table = win.table(false);
-    let xs: Vec<f64> = x.data.iter().copied().collect();
+    let cg = g.channels / g.group;
     let ws = w
         .data
-        .to_shape((g.maps, cg * taps))
+        .to_shape((g.maps, cg * win.taps()))
         .map_err(|e| call.err(format!("W: {e}")))?;
-    let mut value = Array2::<f64>::zeros((g.batch * g.maps, outs));
-    let mut magnitude = Array2::<f64>::zeros((g.batch * g.maps, outs));
-    let mut cols = Array2::<f64>::zeros((cg * taps, outs));
-    for n in 0..g.batch {
-        for grp in 0..g.group {
-            for c in 0..cg {
-                let plane = (n * g.channels + grp * cg + c) * spatial;
-                for t in 0..taps {
-                    let mut row = cols.row_mut(c * taps + t);
-                    for (p, y) in row.iter_mut().enumerate() {
-                        *y = match table[t * outs + p] {
-                            Tap::Input(off) => xs[plane + off],
-                            _ => 0.0,
-                        };
+    let lowered = Lowered {
+        batch: g.batch,
+        channels: g.channels,
+        group: g.group,
+        input: &win.input,
+        kernel: &win.kernel,
+        output: &win.output,
+        table: win.table(false),
+    };
+    lowered.run(call, x, ws.view(), b)
+}
+
+/// A convolution lowered to im2col: per (batch, group), the `C/group ×
+/// taps` rows of gathered inputs times the group's `M/group × (C/group ·
+/// taps)` weights. Conv and ConvTranspose differ only in the gather table
+/// and in how W is laid out as that matrix.
+pub(super) struct Lowered<'a> {
+    /// N.
+    pub batch: usize,
+    /// X's channels C.
+    pub channels: usize,
+    /// The group count.
+    pub group: usize,
+    /// X's spatial shape.
+    pub input: &'a [usize],
+    /// Taps per axis.
+    pub kernel: &'a [usize],
+    /// The output's spatial shape.
+    pub output: &'a [usize],
+    /// The gather table ([`combine`]).
+    pub table: Vec<Tap>,
+}
+
+impl Lowered<'_> {
+    /// `Y[n, m, p] = B[m] + sum_{c, t} weights[m, c · taps + t] ·
+    /// X[n, group(m) · C/group + c, table[t, p]]`, padding reading as 0,
+    /// with the magnitude `sum |w x| + |b|` and the product magnitude for
+    /// TF32 (as MatMul's).
+    pub fn run(
+        &self,
+        call: &Call,
+        x: &Value,
+        weights: ArrayView2<f64>,
+        b: Option<&Value>,
+    ) -> Result<Output> {
+        let maps = weights.nrows();
+        let (cg, mg) = (self.channels / self.group, maps / self.group);
+        let taps: usize = self.kernel.iter().product();
+        let outs: usize = self.output.iter().product();
+        let spatial: usize = self.input.iter().product();
+        let xs: Vec<f64> = x.data.iter().copied().collect();
+        let mut value = Array2::<f64>::zeros((self.batch * maps, outs));
+        let mut magnitude = Array2::<f64>::zeros((self.batch * maps, outs));
+        let mut cols = Array2::<f64>::zeros((cg * taps, outs));
+        for n in 0..self.batch {
+            for grp in 0..self.group {
+                for c in 0..cg {
+                    let plane = (n * self.channels + grp * cg + c) * spatial;
+                    for t in 0..taps {
+                        let mut row = cols.row_mut(c * taps + t);
+                        for (p, y) in row.iter_mut().enumerate() {
+                            *y = match self.table[t * outs + p] {
+                                Tap::Input(off) => xs[plane + off],
+                                _ => 0.0,
+                            };
+                        }
                     }
                 }
-            }
-            let wg: ArrayView2<f64> = ws.slice(ndarray::s![grp * mg..(grp + 1) * mg, ..]);
-            let (v, m) = linalg::product(wg, cols.view(), call.magnitudes);
-            let rows = n * g.maps + grp * mg..n * g.maps + (grp + 1) * mg;
-            value.slice_mut(ndarray::s![rows.clone(), ..]).assign(&v);
-            if call.magnitudes {
-                magnitude.slice_mut(ndarray::s![rows, ..]).assign(&m);
-            }
-        }
-    }
-    // TF32 units round both operands of every product (as for MatMul).
-    let products = magnitude.mapv(|m| 4.0 * m);
-    if let Some(b) = b {
-        for n in 0..g.batch {
-            for (m, &bias) in b.data.iter().enumerate() {
-                value.row_mut(n * g.maps + m).mapv_inplace(|y| y + bias);
-                magnitude
-                    .row_mut(n * g.maps + m)
-                    .mapv_inplace(|y| y + bias.abs());
+                let wg: ArrayView2<f64> = weights.slice(ndarray::s![grp * mg..(grp + 1) * mg, ..]);
+                let (v, m) = linalg::product(wg, cols.view(), call.magnitudes);
+                let rows = n * maps + grp * mg..n * maps + (grp + 1) * mg;
+                value.slice_mut(ndarray::s![rows.clone(), ..]).assign(&v);
+                if call.magnitudes {
+                    magnitude.slice_mut(ndarray::s![rows, ..]).assign(&m);
+                }
             }
         }
+        // TF32 units round both operands of every product (as for MatMul).
+        let products = magnitude.mapv(|m| 4.0 * m);
+        if let Some(b) = b {
+            for n in 0..self.batch {
+                for (m, &bias) in b.data.iter().enumerate() {
+                    value.row_mut(n * maps + m).mapv_inplace(|y| y + bias);
+                    magnitude
+                        .row_mut(n * maps + m)
+                        .mapv_inplace(|y| y + bias.abs());
+                }
+            }
+        }
+        let mut shape = vec![self.batch, maps];
+        shape.extend(self.output);
+        let reshape = |a: Array2<f64>| -> Result<ArrayD<f64>> {
+            a.into_shape_with_order(IxDyn(&shape))
+                .map_err(|e| call.err(format!("output: {e}")))
+        };
+        Ok(Output {
+            value: Value::new(x.dtype, reshape(value)?),
+            magnitude: Some(reshape(magnitude)?),
+            io_magnitude: None,
+            product_magnitude: Some(reshape(products)?),
+        })
     }
-    let mut shape = vec![g.batch, g.maps];
-    shape.extend(&win.output);
-    let reshape = |a: Array2<f64>| -> Result<ArrayD<f64>> {
-        a.into_shape_with_order(IxDyn(&shape))
-            .map_err(|e| call.err(format!("output: {e}")))
-    };
-    Ok(Output {
-        value: Value::new(x.dtype, reshape(value)?),
-        magnitude: Some(reshape(magnitude)?),
-        io_magnitude: None,
-        product_magnitude: Some(reshape(products)?),
-    })
 }
 
 // ------------------------------------------------------------------- pooling
 
 /// A pool's batch, channels and window. `needs_input`: see [`window`].
-fn pool_geometry(
+pub(super) fn pool_geometry(
     attrs: &Attributes,
     x: &[usize],
     needs_input: bool,
@@ -736,7 +810,7 @@ fn storage_order(attrs: &Attributes) -> std::result::Result<bool, String> {
 }
 
 /// The pooled output shape `[N, C, out...]`.
-fn pooled(batch: usize, channels: usize, w: &Window) -> Vec<usize> {
+pub(super) fn pooled(batch: usize, channels: usize, w: &Window) -> Vec<usize> {
     let mut out = vec![batch, channels];
     out.extend(&w.output);
     out
@@ -772,7 +846,7 @@ fn averagepool_shape(
 }
 
 /// One FLOP per tap of every window.
-fn pool_cost(attrs: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
+pub(super) fn pool_cost(attrs: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
     let x = rules::shape_of(inputs, 0);
     let flops = pool_geometry(attrs, x, false)
         .map_or(0.0, |(n, c, w)| (n * c * w.out_size() * w.taps()) as f64);
@@ -784,7 +858,7 @@ fn pool_cost(attrs: &Attributes, inputs: &[Option<&[usize]>]) -> Work {
 }
 
 /// The taps of one window.
-fn pool_terms(attrs: &Attributes, _: &[Option<Vec<usize>>], _: &[usize]) -> usize {
+pub(super) fn pool_terms(attrs: &Attributes, _: &[Option<Vec<usize>>], _: &[usize]) -> usize {
     match attrs.get("kernel_shape") {
         Some(super::AttrValue::Ints(k)) => k.iter().map(|&v| v.max(1) as usize).product(),
         _ => 1,
@@ -967,7 +1041,7 @@ use super::cases::{self, CaseSpace, Factor, GenCase, GenInput, Pick, Storage};
 
 /// The spatial input shape for a `dims` level: odd, distinct sizes, so a
 /// kernel that swaps axes or ignores ceil_mode shows.
-fn spatial_of(dims: &str) -> Vec<usize> {
+pub(super) fn spatial_of(dims: &str) -> Vec<usize> {
     match dims {
         "d1" => vec![11],
         "d2" => vec![9, 7],
@@ -979,7 +1053,7 @@ fn spatial_of(dims: &str) -> Vec<usize> {
 /// none, symmetric, asymmetric (begin 1 / end 0 on the first axis, begin 0
 /// / end 2 on the others: what splitting the total evenly gets wrong), or
 /// an `auto_pad` mode.
-fn with_pads(case: GenCase, level: &str, rank: usize) -> GenCase {
+pub(super) fn with_pads(case: GenCase, level: &str, rank: usize) -> GenCase {
     match level {
         "pnone" => case,
         "psym" => case.ints("pads", vec![1; 2 * rank]),
@@ -999,7 +1073,7 @@ fn with_pads(case: GenCase, level: &str, rank: usize) -> GenCase {
 }
 
 /// The `pads` factor.
-fn pads_factor() -> Factor {
+pub(super) fn pads_factor() -> Factor {
     Factor::new(
         "pads",
         &["pnone", "psym", "pasym", "sameupper", "samelower", "valid"],
@@ -1008,7 +1082,7 @@ fn pads_factor() -> Factor {
 
 /// A kernel for a `kernel` level at `rank` spatial axes: 1, 3 (per axis)
 /// or rectangular (3 x 2; 2 in 1-D).
-fn kernel_of(level: &str, rank: usize) -> Vec<usize> {
+pub(super) fn kernel_of(level: &str, rank: usize) -> Vec<usize> {
     match (level, rank) {
         ("k1", _) => vec![1; rank],
         ("k3", _) => vec![3; rank],
@@ -1122,7 +1196,7 @@ fn pool_case(p: &Pick) -> Option<GenCase> {
 }
 
 /// `case` if its windows are valid (`needs_input`: see [`window`]).
-fn valid_pool(case: GenCase, needs_input: bool) -> Option<GenCase> {
+pub(super) fn valid_pool(case: GenCase, needs_input: bool) -> Option<GenCase> {
     let x = case.inputs.first()?.as_ref()?.shape.clone();
     pool_geometry(&case.attributes, &x, needs_input).ok()?;
     Some(case)

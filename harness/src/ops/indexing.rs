@@ -43,6 +43,19 @@ const T_RANGE: TypeVar = TypeVar {
     name: "T",
     allowed: &[DType::F32, DType::F64, DType::I16, DType::I32, DType::I64],
 };
+/// Range-27 adds the half floats.
+const T_RANGE_27: TypeVar = TypeVar {
+    name: "T",
+    allowed: &[
+        DType::F32,
+        DType::F64,
+        DType::F16,
+        DType::BF16,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+    ],
+};
 
 /// A shape rule's value reader.
 type Values<'a> = &'a mut dyn FnMut(usize) -> Vec<f64>;
@@ -52,7 +65,7 @@ type Shapes = std::result::Result<Vec<TypedShape>, String>;
 /// A data-movement op: exact, no FLOPs, `outputs` outputs (0: as many as
 /// the call asks for, Split).
 #[allow(clippy::too_many_arguments)]
-const fn def(
+pub(super) const fn def(
     name: &'static str,
     opset: i64,
     arity: super::Arity,
@@ -94,6 +107,7 @@ macro_rules! at_opset {
         }
     };
 }
+pub(super) use at_opset;
 
 // ---------------------------------------------------------------- definitions
 
@@ -279,6 +293,17 @@ pub(super) const CONSTANT_OF_SHAPE: OpDef = def(
     constant_of_shape_shape,
 );
 pub(super) const RANGE: OpDef = def(
+    "Range",
+    27,
+    fixed(3, 0),
+    &["start", "limit", "delta"],
+    &[T_RANGE_27, T_RANGE_27, T_RANGE_27],
+    1,
+    &[("stash_type", AttrType::Int)],
+    range_eval,
+    range_shape,
+);
+pub(super) const RANGE_11: OpDef = def(
     "Range",
     11,
     fixed(3, 0),
@@ -967,21 +992,33 @@ fn range_shape(_: &Attributes, inputs: &[Option<TypedShape>], values: Values<'_>
     Ok(vec![(*dtype, vec![n])])
 }
 
-/// Range (11): `start + i * delta` for `i` below the count. Integer results
-/// wrap into the dtype; float results are rounded once into it (the value
-/// is defined as the sum, which f64 holds exactly for the suites' inputs).
+/// Range (11, 27): `start + i * delta` for `i` below the count. Integer
+/// results wrap into the dtype; f32 and f64 results are rounded once into
+/// it (the value is defined as the sum, which f64 holds exactly for the
+/// suites' inputs). f16 and bf16 (27) compute in `stash_type` as the spec's
+/// pseudo-code does (f32 by default, or f64): `i * delta`, then `start +`
+/// it, each rounded in the stash type, then the result into the dtype.
 fn range_eval(call: &Call) -> Result<Vec<Output>> {
     let dtype = call.input(0)?.dtype;
+    let stash = match dtype {
+        DType::F16 | DType::BF16 => Some(match call.int("stash_type", 1)? {
+            1 => DType::F32,
+            11 => DType::F64,
+            other => {
+                return Err(call.err(format!(
+                    "stash_type {other} is neither 1 (float) nor 11 (double)"
+                )));
+            }
+        }),
+        _ => None,
+    };
     let (start, delta, n) =
         range_plan(&call.typed_shapes(), &mut |i| call.values(i)).map_err(|m| call.err(m))?;
     let v: Vec<f64> = (0..n)
-        .map(|i| {
-            let x = start + i as f64 * delta;
-            if dtype.is_float() {
-                round_to(dtype, x)
-            } else {
-                super::wrap_int(dtype, x)
-            }
+        .map(|i| match stash {
+            Some(s) => round_to(dtype, round_to(s, start + round_to(s, i as f64 * delta))),
+            None if dtype.is_float() => round_to(dtype, start + i as f64 * delta),
+            None => super::wrap_int(dtype, start + i as f64 * delta),
         })
         .collect();
     let y = ArrayD::from_shape_vec(IxDyn(&[n]), v).expect("1-D");
@@ -1407,20 +1444,7 @@ fn scatter_nd_plan(
             "updates are {ud}, data is {dtype}: they must match"
         ));
     }
-    let reduction = attrs.string("reduction", "none")?.to_string();
-    let allowed: &[&str] = match opset {
-        o if o >= 18 => &["none", "add", "mul", "max", "min"],
-        o if o >= 16 => &["none", "add", "mul"],
-        _ => &["none"],
-    };
-    if !allowed.contains(&reduction.as_str()) {
-        return Err(format!(
-            "reduction {reduction:?} is not one of {allowed:?} (ScatterND-{opset})"
-        ));
-    }
-    if reduction != "none" && *dtype == DType::Bool {
-        return Err(format!("reduction {reduction} is not defined on bool"));
-    }
+    let reduction = scatter_reduction(attrs, "ScatterND", opset, *dtype)?;
     let (&k, lead) = ind
         .split_last()
         .ok_or("indices must have rank >= 1, got a scalar")?;
@@ -1470,6 +1494,56 @@ fn scatter_nd_plan(
     Ok((reduction, offsets, slice))
 }
 
+/// The `reduction` attribute of a scatter op (ScatterND, ScatterElements)
+/// at `opset`: none (every opset), add and mul (16+), max and min (18+);
+/// not on bool, where ONNX defines no arithmetic.
+pub(super) fn scatter_reduction(
+    attrs: &Attributes,
+    op: &str,
+    opset: i64,
+    dtype: DType,
+) -> std::result::Result<String, String> {
+    let reduction = attrs.string("reduction", "none")?.to_string();
+    let allowed: &[&str] = match opset {
+        o if o >= 18 => &["none", "add", "mul", "max", "min"],
+        o if o >= 16 => &["none", "add", "mul"],
+        _ => &["none"],
+    };
+    if !allowed.contains(&reduction.as_str()) {
+        return Err(format!(
+            "reduction {reduction:?} is not one of {allowed:?} ({op}-{opset})"
+        ));
+    }
+    if reduction != "none" && dtype == DType::Bool {
+        return Err(format!("reduction {reduction} is not defined on bool"));
+    }
+    Ok(reduction)
+}
+
+/// One scatter step: the value a place holding `old` gets from update `u`
+/// under `reduction`. add and mul round into the dtype (integers wrap), as
+/// ONNX's reference computes in the tensor's dtype, so a chain of updates
+/// to one place is rounded step by step, in index order.
+pub(super) fn scatter_step(reduction: &str, dtype: DType, old: f64, u: f64) -> f64 {
+    let into = |v: f64| {
+        if dtype.is_float() {
+            round_to(dtype, v)
+        } else {
+            super::wrap_int(dtype, v)
+        }
+    };
+    match reduction {
+        "add" => into(old + u),
+        "mul" => into(old * u),
+        // NaN propagates, as numpy's maximum and minimum do.
+        "max" if old.is_nan() || u.is_nan() => f64::NAN,
+        "max" => old.max(u),
+        "min" if old.is_nan() || u.is_nan() => f64::NAN,
+        "min" => old.min(u),
+        _ => u,
+    }
+}
+
 fn scatter_nd_shape(
     attrs: &Attributes,
     inputs: &[Option<TypedShape>],
@@ -1498,26 +1572,9 @@ fn scatter_nd_eval(call: &Call, opset: i64) -> Result<Vec<Output>> {
     let mut out: Vec<f64> = x.data.iter().copied().collect();
     let upd: Vec<f64> = call.values(2);
     let dtype = x.dtype;
-    let into = |v: f64| {
-        if dtype.is_float() {
-            round_to(dtype, v)
-        } else {
-            super::wrap_int(dtype, v)
-        }
-    };
     for (n, &o) in offsets.iter().enumerate() {
         for e in 0..slice {
-            let (old, u) = (out[o + e], upd[n * slice + e]);
-            out[o + e] = match reduction.as_str() {
-                "add" => into(old + u),
-                "mul" => into(old * u),
-                // NaN propagates, as numpy's maximum and minimum do.
-                "max" if old.is_nan() || u.is_nan() => f64::NAN,
-                "max" => old.max(u),
-                "min" if old.is_nan() || u.is_nan() => f64::NAN,
-                "min" => old.min(u),
-                _ => u,
-            };
+            out[o + e] = scatter_step(&reduction, dtype, out[o + e], upd[n * slice + e]);
         }
     }
     let y = ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("the data's shape");
@@ -2523,6 +2580,25 @@ mod tests {
                 Some(sc(DType::I64, 0.0)),
             ],
             "nonzero",
+        );
+        // Range-27: bf16 steps in f32 and rounds each element once (257 and
+        // 259 are not bf16: they round to the even 256 and 260), and a
+        // stash_type that is neither float nor double is refused.
+        close(
+            &r(DType::BF16, 256.0, 260.0, 1.0).data,
+            &[256.0, 256.0, 258.0, 260.0],
+            0.0,
+        );
+        let half = [
+            Some(sc(DType::F16, 0.0)),
+            Some(sc(DType::F16, 1.0)),
+            Some(sc(DType::F16, 0.5)),
+        ];
+        fails(
+            "Range",
+            &attrs(&[("stash_type", AttrValue::Int(10))]),
+            &half,
+            "stash_type 10 is neither 1 (float) nor 11 (double)",
         );
         let x = seq(&[2, 3]);
         let e = run1(

@@ -24,19 +24,26 @@ mod attention;
 mod broadcast;
 pub mod cases;
 mod conv;
+mod conv_transpose;
+mod dynamic;
+mod einsum;
 mod elementwise;
+mod gather;
 mod indexing;
 mod linalg;
 mod logic;
 mod norm;
 mod normalize;
+mod normalize2;
 mod oracle;
 mod quant;
+mod recurrent;
 mod reduce;
 mod reduce_more;
 mod resize;
 mod rope;
 mod rules;
+mod sample;
 mod shape;
 mod spec;
 mod variadic;
@@ -214,7 +221,7 @@ registry! {
     Gemm => linalg::GEMM,
     ReduceSum => reduce::REDUCE_SUM, older: [reduce_more::REDUCE_SUM_11],
     ReduceMean => reduce::REDUCE_MEAN, older: [reduce_more::REDUCE_MEAN_11],
-    ReduceMax => reduce::REDUCE_MAX, older: [reduce_more::REDUCE_MAX_11],
+    ReduceMax => reduce_more::REDUCE_MAX_20, older: [reduce_more::REDUCE_MAX_11, reduce::REDUCE_MAX],
     Softmax => reduce::SOFTMAX,
     LogSoftmax => reduce::LOG_SOFTMAX,
     LayerNormalization => norm::LAYER_NORMALIZATION,
@@ -224,7 +231,7 @@ registry! {
     Reshape => shape::RESHAPE,
     Concat => shape::CONCAT,
     Where => elementwise::WHERE,
-    Cast => elementwise::CAST_24, older: [elementwise::CAST],
+    Cast => elementwise::CAST_24, older: [elementwise::CAST, elementwise::CAST_23],
     TopK => reduce::TOPK,
     RotaryEmbedding => rope::ROTARY_EMBEDDING,
     Attention => attention::ATTENTION,
@@ -285,7 +292,7 @@ registry! {
     // issue 17: normalization and reductions
     BatchNormalization => normalize::BATCH_NORMALIZATION,
         older: [normalize::BATCH_NORMALIZATION_9, normalize::BATCH_NORMALIZATION_14],
-    ReduceMin => reduce_more::REDUCE_MIN, older: [reduce_more::REDUCE_MIN_11],
+    ReduceMin => reduce_more::REDUCE_MIN_20, older: [reduce_more::REDUCE_MIN_11, reduce_more::REDUCE_MIN],
     ReduceProd => reduce_more::REDUCE_PROD, older: [reduce_more::REDUCE_PROD_11],
     ReduceL1 => reduce_more::REDUCE_L1, older: [reduce_more::REDUCE_L1_11],
     ReduceL2 => reduce_more::REDUCE_L2, older: [reduce_more::REDUCE_L2_11],
@@ -311,7 +318,7 @@ registry! {
     Expand => indexing::EXPAND, older: [indexing::EXPAND_8],
     Tile => indexing::TILE, older: [indexing::TILE_6],
     ConstantOfShape => indexing::CONSTANT_OF_SHAPE,
-    Range => indexing::RANGE,
+    Range => indexing::RANGE, older: [indexing::RANGE_11],
     Pad => indexing::PAD, older: [indexing::PAD_11, indexing::PAD_13, indexing::PAD_18],
     Split => indexing::SPLIT, older: [indexing::SPLIT_11, indexing::SPLIT_13],
     EyeLike => indexing::EYE_LIKE,
@@ -323,6 +330,48 @@ registry! {
     AveragePool => conv::AVERAGEPOOL, older: [conv::AVERAGEPOOL_11],
     GlobalAveragePool => conv::GLOBAL_AVERAGEPOOL,
     GlobalMaxPool => conv::GLOBAL_MAXPOOL,
+    // issue 17: linear algebra and spatial sampling
+    Einsum => einsum::EINSUM,
+    Det => einsum::DET, older: [einsum::DET_11],
+    Col2Im => sample::COL2IM,
+    // issue 17: recurrent
+    LSTM => recurrent::LSTM, older: [recurrent::LSTM_7, recurrent::LSTM_14],
+    GRU => recurrent::GRU, older: [recurrent::GRU_7, recurrent::GRU_14],
+    RNN => recurrent::RNN, older: [recurrent::RNN_7, recurrent::RNN_14],
+    // issue 17: data-dependent output shapes
+    NonZero => dynamic::NONZERO, older: [dynamic::NONZERO_9],
+    Compress => dynamic::COMPRESS, older: [dynamic::COMPRESS_9],
+    Unique => dynamic::UNIQUE,
+    NonMaxSuppression => dynamic::NON_MAX_SUPPRESSION, older: [dynamic::NON_MAX_SUPPRESSION_10],
+    // issue 17: gather, scatter and index movement
+    GatherElements => gather::GATHER_ELEMENTS, older: [gather::GATHER_ELEMENTS_11],
+    GatherND => gather::GATHER_ND, older: [gather::GATHER_ND_11, gather::GATHER_ND_12],
+    ScatterElements => gather::SCATTER_ELEMENTS,
+        older: [gather::SCATTER_ELEMENTS_11, gather::SCATTER_ELEMENTS_13, gather::SCATTER_ELEMENTS_16],
+    DepthToSpace => gather::DEPTH_TO_SPACE, older: [gather::DEPTH_TO_SPACE_11],
+    SpaceToDepth => gather::SPACE_TO_DEPTH, older: [gather::SPACE_TO_DEPTH_1],
+    OneHot => gather::ONE_HOT,
+    CumProd => reduce_more::CUMPROD,
+    ReverseSequence => gather::REVERSE_SEQUENCE,
+    // issue 17: normalization family 2
+    InstanceNormalization => normalize2::INSTANCE_NORMALIZATION,
+        older: [normalize2::INSTANCE_NORMALIZATION_6],
+    GroupNormalization => normalize2::GROUP_NORMALIZATION,
+        older: [normalize2::GROUP_NORMALIZATION_18],
+    MeanVarianceNormalization => normalize2::MEAN_VARIANCE_NORMALIZATION,
+        older: [normalize2::MEAN_VARIANCE_NORMALIZATION_9],
+    LpNormalization => normalize2::LP_NORMALIZATION, older: [normalize2::LP_NORMALIZATION_1],
+    LRN => normalize2::LRN, older: [normalize2::LRN_1],
+    Dropout => normalize2::DROPOUT,
+        older: [normalize2::DROPOUT_10, normalize2::DROPOUT_12, normalize2::DROPOUT_13],
+    CastLike => normalize2::CAST_LIKE, older: [
+        normalize2::CAST_LIKE_15,
+        normalize2::CAST_LIKE_19,
+        normalize2::CAST_LIKE_21,
+        normalize2::CAST_LIKE_23,
+    ],
+    // issue 17: convolution transpose and quantized linear algebra
+    ConvTranspose => conv_transpose::CONV_TRANSPOSE,
 }
 
 impl Op {
@@ -400,6 +449,25 @@ impl OpDef {
             .check_inputs(&dtypes)
             .and_then(|()| (self.shape)(attrs, inputs, values))
             .map_err(|m| format!("{}: {m}", self.spec.name))
+    }
+
+    /// The outputs whose shape depends on the input values (NonZero,
+    /// Compress, Unique, NonMaxSuppression): the shape rule gives an upper
+    /// bound for them, the harness allocates that and the backend reports
+    /// the actual shape (ABI minor 2). Empty for every other op.
+    pub fn data_dependent_outputs(&self) -> &'static [usize] {
+        dynamic::data_dependent(&self.spec).map_or(&[], |d| d.outputs)
+    }
+
+    /// Puts output `i`'s values in the canonical order of what the spec
+    /// leaves open, for comparing a backend's (or a published) output with
+    /// the oracle's: the rows of an output the spec calls a set
+    /// (NonMaxSuppression's `selected_indices`) are sorted; every other
+    /// output is left as it is. The oracle's outputs are already canonical.
+    pub fn canonical_order(&self, i: usize, values: &mut ndarray::ArrayD<f64>) {
+        if dynamic::data_dependent(&self.spec).is_some_and(|d| d.row_sets.contains(&i)) {
+            dynamic::sort_rows(values);
+        }
     }
 
     /// The work of a call with these attributes and input shapes.

@@ -3,7 +3,8 @@
 //! at 11, as an input from 18), the attribute-axes versions of ReduceSum,
 //! ReduceMean and ReduceMax (11), ArgMax and ArgMin (11; 12 adds
 //! select_last_index), CumSum (11) and Hardmax (11 coerces the input to
-//! 2-D; 13 works along one axis).
+//! 2-D; 13 works along one axis), and ReduceMax/ReduceMin-20 (bool
+//! admitted).
 //!
 //! Opsets 12 and 13 of the Reduce* ops, ArgMax/ArgMin 13 and CumSum 14 only
 //! widened the admitted dtypes; the versions here admit every numeric dtype
@@ -14,7 +15,7 @@ use ndarray::{ArrayD, ArrayViewMut1, Axis, IxDyn};
 
 use super::reduce::{self, Reduction, reduce_axes, reduce_shape, reduced_terms};
 use super::rules::{self, no_sum, per_input_element};
-use super::spec::{T_FLOAT, T_IND, T_NUMERIC, fixed};
+use super::spec::{T_FLOAT, T_IND, T_NUMERIC, TypeVar, fixed};
 use super::{
     AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape, Value,
     finish,
@@ -102,6 +103,45 @@ pub(super) const REDUCE_MIN_11: OpDef = reduce_def(
     |c| Ok(vec![reduce_more(c, More::Min)?]),
     CheckPolicy::Exact,
 );
+/// What ReduceMax-20 and ReduceMin-20 admit: every numeric dtype and bool
+/// (ordered `false < true`).
+const T_NUMERIC_BOOL: TypeVar = TypeVar {
+    name: "T",
+    allowed: &[
+        DType::F64,
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::F8E4M3FN,
+        DType::F8E5M2,
+        DType::I8,
+        DType::U8,
+        DType::I16,
+        DType::U16,
+        DType::I32,
+        DType::U32,
+        DType::I64,
+        DType::U64,
+        DType::Bool,
+    ],
+};
+
+/// ReduceMax/ReduceMin at 20: 18's signature, bool admitted. A bool holds
+/// 0 or 1, so the maximum is "any" and the minimum "all", and an empty set
+/// gives the dtype's lowest (false) or highest (true) value.
+const fn extreme_20(name: &'static str, oracle: super::OracleFn) -> OpDef {
+    let mut def = reduce_def(name, 20, oracle, CheckPolicy::Exact);
+    def.spec.input_types = &[T_NUMERIC_BOOL, T_IND];
+    def
+}
+/// ReduceMax-20: bool admitted. Exact.
+pub(super) const REDUCE_MAX_20: OpDef = extreme_20("ReduceMax", |c| {
+    Ok(vec![reduce::reduce(c, Reduction::Max)?])
+});
+/// ReduceMin-20: bool admitted. Exact.
+pub(super) const REDUCE_MIN_20: OpDef =
+    extreme_20("ReduceMin", |c| Ok(vec![reduce_more(c, More::Min)?]));
+
 /// A product of n factors: each multiplication rounds relatively, so `M =
 /// |y|` with the worst-case growth `c = 4 + n` (no cancellation, no random
 /// walk to count on: the roundings of a product all scale the result).
@@ -501,7 +541,7 @@ pub(super) const CUMSUM: OpDef = OpDef {
         outputs: 1,
         attributes: &[("exclusive", AttrType::Int), ("reverse", AttrType::Int)],
     },
-    oracle: |c| Ok(vec![cumsum(c)?]),
+    oracle: |c| Ok(vec![scan(c, Scan::Sum)?]),
     shape: |attrs, inputs, values| {
         let (dtype, shape) = rules::input(inputs, 0)?;
         let (_, axis_shape) = rules::input(inputs, 1)?;
@@ -517,6 +557,21 @@ pub(super) const CUMSUM: OpDef = OpDef {
             .and_then(|s| s.iter().max().copied())
             .unwrap_or(1)
     },
+};
+
+/// CumProd (26): as CumSum, multiplying. A prefix product's rounding
+/// error grows with its length whatever the order (`gamma_n |y|`, as
+/// ReduceProd's), so the worst-case bound over the product of |x|, `n`
+/// the longest axis (as CumSum's).
+pub(super) const CUMPROD: OpDef = OpDef {
+    spec: OpSpec {
+        name: "CumProd",
+        opset: 26,
+        ..CUMSUM.spec
+    },
+    oracle: |c| Ok(vec![scan(c, Scan::Prod)?]),
+    check: CheckPolicy::WorstCaseSumBound,
+    ..CUMSUM
 };
 
 /// CumSum's axis (from the `axis` input of `axis_shape` holding `axis`) and
@@ -540,44 +595,103 @@ fn cumsum_params(
     Ok((axis, exclusive, reverse))
 }
 
-/// Running sums of one lane in place, `exclusive` (each element's sum
-/// excludes itself) and `reverse` (summing from the end) as CumSum-11 says.
-fn running_sum(mut lane: ArrayViewMut1<'_, f64>, exclusive: bool, reverse: bool) {
+/// How a running scan combines its running value with the next element.
+type Step<'a> = &'a dyn Fn(f64, f64) -> f64;
+
+/// What a running scan does: CumSum adds, CumProd multiplies.
+#[derive(Clone, Copy)]
+enum Scan {
+    Sum,
+    Prod,
+}
+
+/// The running scan of one lane in place, `exclusive` (each element's
+/// result leaves itself out: the first is the identity, 0 or 1) and
+/// `reverse` (from the end) as CumSum-11 and CumProd-26 say. `step`
+/// combines the running value with the next element.
+fn running(
+    mut lane: ArrayViewMut1<'_, f64>,
+    exclusive: bool,
+    reverse: bool,
+    identity: f64,
+    step: &dyn Fn(f64, f64) -> f64,
+) {
     let n = lane.len();
-    let mut acc = 0.0;
+    let mut acc = identity;
     for k in 0..n {
         let j = if reverse { n - 1 - k } else { k };
         let v = lane[j];
         if exclusive {
             lane[j] = acc;
-            acc += v;
+            acc = step(acc, v);
         } else {
-            acc += v;
+            acc = step(acc, v);
             lane[j] = acc;
         }
     }
 }
 
-/// CumSum (11): running sums of x along the axis given as an input;
-/// `exclusive=1` leaves each element's own value out (the first sum is 0),
-/// `reverse=1` sums from the end. Integers wrap as their dtype does.
-fn cumsum(call: &Call) -> Result<Output> {
+/// `a * b` wrapped into the integer dtype `dtype`: the product is formed
+/// in i128 (its own wrap-around is harmless, since 2^bits divides 2^128),
+/// not in f64, where a product beyond 2^53 would round. Exact while the
+/// wrapped running values fit f64's 53 bits (every 8- to 32-bit dtype;
+/// int64 running values beyond 2^53 are beyond the f64 oracle, so the
+/// generated cases multiply only 0, ±1 and ±2, whose products stay powers
+/// of two).
+fn wrapping_product(dtype: DType, a: f64, b: f64) -> f64 {
+    wrap_exact(dtype, (a as i128).wrapping_mul(b as i128))
+}
+
+/// `v` wrapped into the integer dtype `dtype` (two's complement), exactly.
+fn wrap_exact(dtype: DType, v: i128) -> f64 {
+    let (bits, signed) = match dtype {
+        DType::I8 => (8, true),
+        DType::U8 => (8, false),
+        DType::I16 => (16, true),
+        DType::U16 => (16, false),
+        DType::I32 => (32, true),
+        DType::U32 => (32, false),
+        DType::I64 => (64, true),
+        _ => (64, false),
+    };
+    let m = v.rem_euclid(1i128 << bits);
+    (if signed && m >= 1i128 << (bits - 1) {
+        m - (1i128 << bits)
+    } else {
+        m
+    }) as f64
+}
+
+/// CumSum (11) and CumProd (26): running sums or products of x along the
+/// axis given as an input; `exclusive=1` leaves each element's own value
+/// out (the first result is 0, or 1), `reverse=1` runs from the end.
+/// Integers wrap as their dtype does (products exactly, step by step). The
+/// magnitude is the same scan of |x|: a prefix sum's `sum |x|`, a prefix
+/// product's `|product|`.
+fn scan(call: &Call, how: Scan) -> Result<Output> {
     let x = call.input(0)?;
     let axis_shape = call.input(1)?.shape().to_vec();
     let (axis, exclusive, reverse) =
         cumsum_params(call.attrs, x.shape(), &axis_shape, &call.values(1))
             .map_err(|m| call.err(m))?;
+    let dtype = x.dtype;
+    let int_product = move |a: f64, b: f64| wrapping_product(dtype, a, b);
+    let (identity, step, magnitude_step): (f64, Step<'_>, Step<'_>) = match how {
+        Scan::Sum => (0.0, &|a, b| a + b, &|a, b| a + b),
+        Scan::Prod if dtype.is_float() => (1.0, &|a, b| a * b, &|a, b| a * b),
+        Scan::Prod => (1.0, &int_product, &|a, b| a * b),
+    };
     let mut value = x.data.clone();
     let mut magnitude = x.data.mapv(f64::abs);
     for lane in value.lanes_mut(Axis(axis)) {
-        running_sum(lane, exclusive, reverse);
+        running(lane, exclusive, reverse, identity, step);
     }
     for lane in magnitude.lanes_mut(Axis(axis)) {
-        running_sum(lane, exclusive, reverse);
+        running(lane, exclusive, reverse, identity, magnitude_step);
     }
     Ok(Output::bounded(
-        x.dtype,
-        finish(x.dtype, value),
+        dtype,
+        finish(dtype, value),
         magnitude,
         None,
     ))
@@ -771,6 +885,19 @@ pub(super) fn argmin_cases() -> Option<CaseSpace> {
 /// middle / negative / -1, exclusive and reverse each 0 and 1, the axis 1,
 /// prime or 1024 long, every layout.
 pub(super) fn cumsum_cases() -> Option<CaseSpace> {
+    scan_space(Scan::Sum)
+}
+
+/// CumProd: CumSum's space, the float values of magnitude 0.98 to 1.02
+/// with either sign (a product of 1024 of them stays far from overflow
+/// and underflow even in f16, and every sign pattern is met), integers
+/// in [-2, 2] (whose products wrap to 0 past 2^63, exactly).
+pub(super) fn cumprod_cases() -> Option<CaseSpace> {
+    scan_space(Scan::Prod)
+}
+
+/// The case space of the running scans (CumSum, CumProd).
+fn scan_space(how: Scan) -> Option<CaseSpace> {
     Some(CaseSpace {
         factors: vec![
             Factor::dtypes(cases::FLOATS_AND_INTS),
@@ -781,15 +908,24 @@ pub(super) fn cumsum_cases() -> Option<CaseSpace> {
             Factor::new("size", &["n1", "prime", "w1024"]),
             cases::layout_factor(),
         ],
-        build: Box::new(|p: &Pick| {
+        build: Box::new(move |p: &Pick| {
             let rank = cases::rank_of(p.get("rank"));
             let axis = cases::axis_of(p.get("axis"), rank)?;
             let size = axis_size(p.get("size"));
             let shape = shape_with_axis(rank, cases::resolve(axis, rank), size, false);
-            let fill = if p.dtype().is_float() {
-                Fill::Default
-            } else {
-                Fill::Int(-100, 100)
+            let n: usize = shape.iter().product();
+            let fill = match how {
+                Scan::Sum if p.dtype().is_float() => Fill::Default,
+                Scan::Sum => Fill::Int(-100, 100),
+                Scan::Prod if p.dtype().is_float() => Fill::Values(
+                    (0..n)
+                        .map(|k| {
+                            let m = 1.0 + 0.04 * (((k * 37) % 41) as f64 / 40.0 - 0.5);
+                            if (k * 7) % 5 < 2 { -m } else { m }
+                        })
+                        .collect(),
+                ),
+                Scan::Prod => Fill::Int(-2, 2),
             };
             let x = GenInput::new(p.dtype(), shape)
                 .fill(fill)
@@ -1111,6 +1247,47 @@ mod tests {
             &[100.0, -56.0],
             0.0,
         );
+    }
+
+    #[test]
+    fn cumprod_exclusive_reverse_and_wrapping() {
+        let x = f(&[2, 3], &[1.0, 2.0, 3.0, 4.0, -5.0, 0.5]);
+        let ax = |a: i64| i(&[], &[a]);
+        let run = |a: &Attributes, axis: i64| run1("CumProd", a, &[x.clone(), ax(axis)]);
+        let none = Attributes::new();
+        close(
+            &run(&none, 1).data,
+            &[1.0, 2.0, 6.0, 4.0, -20.0, -10.0],
+            0.0,
+        );
+        close(&run(&none, 0).data, &[1.0, 2.0, 3.0, 4.0, -10.0, 1.5], 0.0);
+        let both = attrs(&[
+            ("reverse", AttrValue::Int(1)),
+            ("exclusive", AttrValue::Int(1)),
+        ]);
+        let out = run_opt("CumProd", &both, &[Some(x.clone()), Some(ax(-1))]).unwrap();
+        close(&out[0].value.data, &[6.0, 3.0, 1.0, -2.5, 0.5, 1.0], 0.0);
+        close(
+            out[0].magnitude.as_ref().unwrap(),
+            &[6.0, 3.0, 1.0, 2.5, 0.5, 1.0],
+            0.0,
+        );
+        // Integer products wrap step by step: 3^40 mod 2^32, and powers of
+        // two in int64 past 2^63 (exact in f64 at every step).
+        let threes = t(DType::I32, &[40], &[3.0; 40]);
+        let y = run1("CumProd", &none, &[threes, ax(0)]);
+        assert_eq!(y.data[[39]], f64::from(3i32.wrapping_pow(40)));
+        let twos = t(DType::I64, &[65], &[-2.0; 65]);
+        let y = run1("CumProd", &none, &[twos, ax(0)]);
+        assert_eq!(y.data[[62]], -(2f64.powi(63)));
+        assert_eq!(y.data[[63]], 0.0);
+        let xi = t(DType::I8, &[3], &[100.0, 3.0, -1.0]);
+        close(
+            &run1("CumProd", &none, &[xi, ax(0)]).data,
+            &[100.0, 44.0, -44.0],
+            0.0,
+        );
+        fails("CumProd", &none, &[Some(x), Some(ax(2))], "out of range");
     }
 
     #[test]

@@ -384,6 +384,12 @@ pub fn run_case(backend: &mut dyn Executor, case: &Case, limit: Duration) -> Cas
             return result;
         }
     }
+    if let Some(why) = needs_minor(backend.abi_version(), case, &call) {
+        result.status = Status::Unsupported;
+        result.support = Some("none".into());
+        result.message = Some(why);
+        return result;
+    }
     let answer = match backend.query(&mut call, limit) {
         Ok(a) => a,
         Err(e) if lost(&mut result, &e) => return result,
@@ -508,6 +514,9 @@ pub fn check_oracle(
     let mut results = Vec::new();
     let mut problems = Vec::new();
     for (i, published) in case.expected.iter().enumerate() {
+        let Some(published) = published else {
+            continue;
+        };
         let Some(exp) = oracle.get(i) else {
             problems.push(format!(
                 "output {i} is published, the oracle computes {} outputs",
@@ -538,11 +547,12 @@ pub fn check_oracle(
         if matches!(spec, CheckSpec::Bound { .. }) && exp.magnitude.is_none() {
             spec = check::torch_allclose(dtype);
         }
-        let actual = ndarray::ArrayD::from_shape_vec(
+        let mut actual = ndarray::ArrayD::from_shape_vec(
             ndarray::IxDyn(&published.shape),
             published.values.clone(),
         )
         .expect("the loader checked that the values fit the shape");
+        case.def().canonical_order(i, &mut actual);
         let cmp = check::compare_declared(
             spec,
             dtype,
@@ -571,8 +581,29 @@ pub fn check_oracle(
     (results, problem)
 }
 
+/// Why a library of ABI `version` cannot be given `call`, if it cannot: a
+/// call with data-dependent outputs (allocated at a bound, the actual shape
+/// reported through `XpuOpCall.output_shapes`) needs minor 2; a library of
+/// an older minor would read its outputs as fixed-shape and fill the bound.
+pub(crate) fn needs_minor(version: (u32, u32), case: &Case, call: &PreparedCall) -> Option<String> {
+    let (_, minor) = version;
+    let bounded: Vec<usize> = (call.outputs.iter().enumerate())
+        .filter(|(_, o)| o.reported.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    (minor < 2 && !bounded.is_empty()).then(|| {
+        format!(
+            "not sent: {} has data-dependent output shapes (output {bounded:?}), which need ABI minor 2 (XpuOpCall.output_shapes); the library is built against 1.{minor}",
+            case.op.name
+        )
+    })
+}
+
 /// The call of `case` on `inputs` (its generated inputs, or a variant of
 /// them) and the oracle's outputs for it; `Err` says why the case is invalid.
+/// A data-dependent output ([`ops::OpDef::data_dependent_outputs`]) is
+/// allocated at the bound the shape rule gives, never at the oracle's
+/// shape: a backend must not learn the answer's size from the allocation.
 pub(crate) fn prepare_call(
     case: &Case,
     inputs: &[Option<HostTensor>],
@@ -599,9 +630,34 @@ pub(crate) fn prepare_call(
             _ => None,
         })
         .collect();
+    let dynamic = case.def().data_dependent_outputs();
+    let bounds = if dynamic.is_empty() {
+        Vec::new()
+    } else {
+        let typed: Vec<Option<ops::TypedShape>> = inputs
+            .iter()
+            .map(|t| t.as_ref().map(|t| (t.dtype, t.shape.clone())))
+            .collect();
+        let mut read = |i: usize| -> Vec<f64> {
+            values
+                .get(i)
+                .and_then(Option::as_ref)
+                .map(|v| v.data.iter().copied().collect())
+                .unwrap_or_default()
+        };
+        case.def()
+            .output_shapes(&case.attributes, &typed, &mut read)
+            .map_err(|e| format!("invalid case: {e}"))?
+    };
     let outputs: Vec<StoredTensor> = expected
         .iter()
-        .map(|o| StoredTensor::output(o.value.dtype, o.value.shape()))
+        .enumerate()
+        .map(|(i, o)| match bounds.get(i) {
+            Some((dtype, bound)) if dynamic.contains(&i) => {
+                StoredTensor::bounded_output(*dtype, bound)
+            }
+            _ => StoredTensor::output(o.value.dtype, o.value.shape()),
+        })
         .collect();
     let call = PreparedCall::new(
         case.op.domain,
@@ -672,6 +728,42 @@ pub(crate) fn compare_outputs(
     for (i, (out, exp)) in call.outputs.iter().zip(expected).enumerate() {
         let actual: HostTensor = out.to_host();
         let dtype = exp.value.dtype;
+        let flushed_exp = flushed.as_ref().and_then(|f| f.get(i));
+        // A data-dependent output is judged by the shape it reported first:
+        // the oracle's, or (declared input flushing) the flushed oracle's,
+        // which then is the only result it can be compared with.
+        let (exp, flushed_exp) = match flushed_exp {
+            _ if actual.shape == exp.value.shape() => (
+                exp,
+                flushed_exp.filter(|f| f.value.shape() == exp.value.shape()),
+            ),
+            Some(f) if actual.shape == f.value.shape() => (f, None),
+            _ => {
+                failures.push(format!(
+                    "output {i}: reported shape {:?}, expected {:?}",
+                    actual.shape,
+                    exp.value.shape()
+                ));
+                results.push(OutputResult {
+                    index: i,
+                    dtype: dtype.name().to_string(),
+                    shape: exp.value.shape().to_vec(),
+                    comparison: check::Comparison::shape_mismatch(
+                        case.check.unwrap_or_else(|| {
+                            case.def().default_check(
+                                dtype,
+                                &case.attributes,
+                                &shapes,
+                                exp.value.shape(),
+                            )
+                        }),
+                        exp.value.data.len(),
+                    ),
+                    explanation: None,
+                });
+                continue;
+            }
+        };
         let mut spec = case.check.unwrap_or_else(|| {
             case.def()
                 .default_check(dtype, &case.attributes, &shapes, exp.value.shape())
@@ -681,21 +773,20 @@ pub(crate) fn compare_outputs(
             // to the dtype's allclose rule rather than judge by |y*| alone.
             spec = check::torch_allclose(dtype);
         }
+        let mut actual_values = actual.to_f64();
+        case.def().canonical_order(i, &mut actual_values);
         let cmp = check::compare_declared(
             spec,
             dtype,
             check::Roundoff::declared(precision, dtype),
             exp.expected(),
-            &actual.to_f64(),
+            &actual_values,
             flush,
-            flushed
-                .as_ref()
-                .and_then(|f| f.get(i))
-                .map(ops::Output::expected),
+            flushed_exp.map(ops::Output::expected),
         );
         let mut explanation = None;
         if !cmp.passed {
-            let actual = actual.to_f64();
+            let actual = actual_values;
             explanation = explain::explain(&explain::Failed {
                 case,
                 inputs,

@@ -8,7 +8,7 @@ use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
 use super::error::{SuiteError, location_string};
-use super::schema::{OrderedMap, RawCase, RawExpected, RawSuite, RawValue};
+use super::schema::{OrderedMap, RawCase, RawPublished, RawSuite, RawValue};
 use super::{Case, ExpectedOutput, Suite};
 use crate::numerics::DType;
 use crate::ops::{self, Op};
@@ -552,21 +552,22 @@ impl FileCtx<'_> {
     }
 
     /// The `expected:` outputs: one call's, so no sweep and one dtype;
-    /// at most the op's outputs; `values` fitting `shape`, integers exact.
+    /// at most the op's outputs (any number for an op whose output count
+    /// depends on the call, Split); `values` fitting `shape`, integers exact.
     fn expected(
         &self,
         op: &crate::ops::OpSpec,
-        raw: &Spanned<Vec<Spanned<RawExpected>>>,
+        raw: &Spanned<Vec<Spanned<RawPublished>>>,
         sweep: &[SweepVar],
         dtypes: &[DType],
-    ) -> Result<Vec<ExpectedOutput>, SuiteError> {
+    ) -> Result<Vec<Option<ExpectedOutput>>, SuiteError> {
         if !sweep.is_empty() || dtypes.len() != 1 {
             return Err(self.err(
                 raw.referenced,
                 "`expected` gives the outputs of one call: the case may have no `sweep` and only one dtype",
             ));
         }
-        if raw.value.len() > op.outputs {
+        if op.outputs != 0 && raw.value.len() > op.outputs {
             return Err(self.err(
                 raw.referenced,
                 format!(
@@ -579,7 +580,13 @@ impl FileCtx<'_> {
         }
         let mut out = Vec::new();
         for e in &raw.value {
-            let e = &e.value;
+            let e = match &e.value {
+                RawPublished::Absent => {
+                    out.push(None);
+                    continue;
+                }
+                RawPublished::Output(e) => e,
+            };
             let dtype = match &e.dtype {
                 Some(d) => Some(self.dtype(d)?),
                 None => None,
@@ -632,11 +639,11 @@ impl FileCtx<'_> {
                     format!("{} values for shape {shape:?}", values.len()),
                 ));
             }
-            out.push(ExpectedOutput {
+            out.push(Some(ExpectedOutput {
                 dtype,
                 shape,
                 values,
-            });
+            }));
         }
         Ok(out)
     }

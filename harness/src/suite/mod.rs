@@ -77,8 +77,10 @@ pub struct Case {
     /// Tolerance override; `None` means the runner's default for op and dtype.
     pub check: Option<CheckSpec>,
     /// Published outputs (ONNX's node tests) that the oracle's outputs are
-    /// also compared with; empty when the case gives none.
-    pub expected: Vec<ExpectedOutput>,
+    /// also compared with, positional; empty when the case gives none,
+    /// `None` for an output not published (an ONNX node that names only
+    /// a later output).
+    pub expected: Vec<Option<ExpectedOutput>>,
     /// Seed of the input generator, derived from the suite seed and the id.
     pub seed: u64,
     /// Base time limit of one call in seconds, from the case's or its

@@ -68,9 +68,9 @@ pub(crate) struct RawCase {
     #[serde(default)]
     pub check: Option<Spanned<CheckSpec>>,
     /// Published outputs the oracle is also checked against (ONNX's node
-    /// tests), positional.
+    /// tests), positional; `absent` for an output not published.
     #[serde(default)]
-    pub expected: Option<Spanned<Vec<Spanned<RawExpected>>>>,
+    pub expected: Option<Spanned<Vec<Spanned<RawPublished>>>>,
     /// Base time limit (seconds) of this case's calls.
     #[serde(default)]
     pub timeout: Option<Spanned<f64>>,
@@ -88,6 +88,40 @@ pub(crate) struct RawExpected {
     pub dtype: Option<Spanned<String>>,
     pub shape: Spanned<Vec<Spanned<RawValue>>>,
     pub values: Spanned<Vec<Spanned<RawValue>>>,
+}
+
+/// One positional `expected:` entry: `absent` (the publisher did not give
+/// this output: ONNX nodes that name only `Y_h` of LSTM) or an output.
+#[derive(Debug)]
+pub(crate) enum RawPublished {
+    Absent,
+    Output(Box<RawExpected>),
+}
+
+impl<'de> Deserialize<'de> for RawPublished {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawPublished;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`absent` or an output mapping such as {shape: [2], values: [1, 2]}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawPublished, E> {
+                if v == "absent" {
+                    Ok(RawPublished::Absent)
+                } else {
+                    Err(E::custom(format!(
+                        "unknown expected output `{v}`: write `absent` or a mapping such as {{shape: [2], values: [1, 2]}}"
+                    )))
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<RawPublished, A::Error> {
+                RawExpected::deserialize(de::value::MapAccessDeserializer::new(a))
+                    .map(|t| RawPublished::Output(Box::new(t)))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// How a `generate:` entry covers the op's case space (`ops::cases`).

@@ -827,10 +827,11 @@ fn non_finite_literals_are_values_where_values_are_read() {
     assert!(v[0].is_nan() && v[3].is_nan());
     assert_eq!(&v[1..3], &[f64::INFINITY, f64::NEG_INFINITY]);
     assert_eq!(v[4], f64::NEG_INFINITY);
-    assert!(c.expected[0].values[0].is_nan());
-    assert_eq!(c.expected[0].values[1], f64::INFINITY);
-    assert_eq!(c.expected[0].shape, vec![6]);
-    assert_eq!(c.expected[0].dtype, Some(DType::F32));
+    let e = c.expected[0].as_ref().expect("published");
+    assert!(e.values[0].is_nan());
+    assert_eq!(e.values[1], f64::INFINITY);
+    assert_eq!(e.shape, vec![6]);
+    assert_eq!(e.dtype, Some(DType::F32));
     // and a float attribute (LeakyRelu's alpha is not needed here: any
     // untyped value goes the same way).
     let e = error_of(&format!(
@@ -880,4 +881,26 @@ fn expected_outputs_are_checked_at_load() {
 "
     ));
     assert!(e.contains("a `generate:` entry makes many"), "{e}");
+    let e = case("", "      - omitted\n");
+    assert!(e.contains("write `absent`"), "{e}");
+}
+
+#[test]
+fn an_expected_output_may_be_absent() {
+    // ONNX nodes that name only a later output (LSTM's `["", "Y_h"]`).
+    let s = load_str(&format!(
+        "{HEAD}  - name: topk
+    op: TopK
+    inputs:
+      - {{values: [3, 1, 2]}}
+      - {{dtype: i64, shape: [1], values: [2]}}
+    expected:
+      - absent
+      - {{dtype: i64, shape: [2], values: [0, 2]}}
+"
+    ))
+    .unwrap();
+    let c = &s.cases[0];
+    assert!(c.expected[0].is_none());
+    assert_eq!(c.expected[1].as_ref().unwrap().values, vec![0.0, 2.0]);
 }

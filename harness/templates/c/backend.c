@@ -112,6 +112,16 @@ int64_t xc_attr_int(const XpuOpCall *call, const char *name, int64_t fallback)
     return fallback;
 }
 
+int64_t *xc_output_dims(const XpuOpCall *call, size_t i)
+{
+    /* The field exists only if the harness's struct reaches it (minor 2). */
+    if (call->struct_size < offsetof(XpuOpCall, output_shapes) + sizeof call->output_shapes ||
+        call->output_shapes == NULL || i >= call->num_outputs) {
+        return NULL;
+    }
+    return call->output_shapes[i];
+}
+
 /* ------------------------------------------------------------------------
  * The context
  * ---------------------------------------------------------------------- */

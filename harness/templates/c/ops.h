@@ -39,5 +39,12 @@ int xc_is_host_tensor(const XpuTensor *t, int32_t dtype, int max_rank);
 int64_t xc_numel(const XpuTensor *t);
 /* An integer attribute, or fallback when absent. */
 int64_t xc_attr_int(const XpuOpCall *call, const char *name, int64_t fallback);
+/* For an output whose size depends on the data (NonZero, Compress, Unique,
+ * NonMaxSuppression; ABI minor 2): the outputs[i].ndim dims to overwrite
+ * with the actual shape (each at most the allocated bound), after writing
+ * the tensor contiguously at the start of the buffer. NULL for a
+ * fixed-shape output, and always from a harness of an older minor (which
+ * never sends these ops). */
+int64_t *xc_output_dims(const XpuOpCall *call, size_t i);
 
 #endif

@@ -492,34 +492,7 @@ fn e8m0_all_codes_and_boundaries() {
         );
     }
     assert!(to_f64_bits(DType::F8E8M0, &[0xFF]).is_nan());
-    let reference = |x: f64, sat: bool, r: E8m0Rounding| -> u8 {
-        let a = x.abs();
-        let (low, high) = if sat { (0, 254) } else { (255, 255) };
-        if x.is_nan() {
-            return 255;
-        }
-        if a == 0.0 {
-            return low;
-        }
-        if a.is_infinite() {
-            return high;
-        }
-        // 2^k <= a < 2^(k+1), found by comparison only.
-        let mut k = -1100;
-        while pow2(k + 1) <= a {
-            k += 1;
-        }
-        let k = match r {
-            E8m0Rounding::Down => k,
-            E8m0Rounding::Up => k + i32::from(a > pow2(k)),
-            E8m0Rounding::Nearest => k + i32::from(a >= 1.5 * pow2(k)),
-        };
-        match k + 127 {
-            c if c < 0 => low,
-            c if c > 254 => high,
-            c => c as u8,
-        }
-    };
+    let reference = e8m0_reference;
     let mut inputs = vec![
         0.0,
         f64::NAN,
@@ -558,6 +531,102 @@ fn e8m0_all_codes_and_boundaries() {
     assert_eq!(b[0], 255);
     from_f64_bits_saturating(DType::F8E8M0, 0.0, &mut b);
     assert_eq!(b[0], 0);
+}
+
+/// E8M0's code for `x` (Cast-24's table), found by comparing |x| with
+/// powers of two only: the reference for [`to_e8m0`].
+fn e8m0_reference(x: f64, sat: bool, r: E8m0Rounding) -> u8 {
+    let a = x.abs();
+    let (low, high) = if sat { (0, 254) } else { (255, 255) };
+    if x.is_nan() {
+        return 255;
+    }
+    if a == 0.0 {
+        return low;
+    }
+    if a.is_infinite() {
+        return high;
+    }
+    // 2^k <= a < 2^(k+1), found by comparison only.
+    let mut k = -1100;
+    while pow2(k + 1) <= a {
+        k += 1;
+    }
+    let k = match r {
+        E8m0Rounding::Down => k,
+        E8m0Rounding::Up => k + i32::from(a > pow2(k)),
+        E8m0Rounding::Nearest => k + i32::from(a >= 1.5 * pow2(k)),
+    };
+    match k + 127 {
+        c if c < 0 => low,
+        c if c > 254 => high,
+        c => c as u8,
+    }
+}
+
+/// Every conversion between a narrow type (fp8 fnuz, E2M1, E8M0, int4,
+/// uint4) and any float format or 4-bit integer, in both directions: each
+/// code of the source, at its exact value (the decoders are checked above),
+/// encoded into the target and compared with the target's reference
+/// rounding. Cast converts through exactly these two steps, so this covers
+/// every type pair the new dtypes add.
+#[test]
+fn every_pair_with_a_narrow_type() {
+    let narrow = |d: DType| {
+        matches!(
+            d,
+            DType::F8E4M3FNUZ
+                | DType::F8E5M2FNUZ
+                | DType::F4E2M1
+                | DType::F8E8M0
+                | DType::I4
+                | DType::U4
+        )
+    };
+    let mut sources: Vec<(DType, f64)> = Vec::new();
+    for spec in ALL {
+        sources.extend((0..spec.codes()).map(|c| (spec.dtype, spec.value(c))));
+    }
+    sources.extend((-8..8).map(|v| (DType::I4, f64::from(v))));
+    sources.extend((0..16).map(|v| (DType::U4, f64::from(v))));
+    sources.extend((0..=255u8).map(|c| (DType::F8E8M0, to_f64_bits(DType::F8E8M0, &[c]))));
+    let mut t = Tally::default();
+    for &(from, x) in &sources {
+        for spec in ALL {
+            if narrow(from) || narrow(spec.dtype) {
+                for mode in [Mode::Plain, Mode::Saturating] {
+                    t.convert(spec, x, mode);
+                }
+            }
+        }
+        for (to, lo) in [(DType::I4, -8.0), (DType::U4, 0.0)] {
+            t.checked += 1;
+            let mut b = [0u8];
+            from_f64_bits(to, x, &mut b);
+            let got = to_f64_bits(to, &b);
+            // Round to nearest even, keep four bits; non-finite gives 0.
+            let want = if x.is_finite() {
+                (x.round_ties_even() - lo).rem_euclid(16.0) + lo
+            } else {
+                0.0
+            };
+            if got != want {
+                t.fail(format_args!("{from} {x:e} to {to}: got {got}, want {want}"));
+            }
+        }
+        for sat in [true, false] {
+            for r in [E8m0Rounding::Up, E8m0Rounding::Down, E8m0Rounding::Nearest] {
+                t.checked += 1;
+                let (got, want) = (to_e8m0(x, sat, r), e8m0_reference(x, sat, r));
+                if got != want {
+                    t.fail(format_args!(
+                        "{from} {x:e} to e8m0 ({sat}, {r:?}): got {got}, want {want}"
+                    ));
+                }
+            }
+        }
+    }
+    t.assert_clean("pairs with a narrow type");
 }
 
 /// The inputs where rounding is decided: every value of `spec`, each

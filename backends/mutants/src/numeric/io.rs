@@ -154,7 +154,7 @@ impl<'a> Loaded<'a> {
 }
 
 /// The raw bytes of a tensor's elements in native order.
-fn bytes_of(t: &Tensor) -> Vec<u8> {
+pub fn bytes_of(t: &Tensor) -> Vec<u8> {
     t.data.to_ne_bytes()
 }
 
@@ -175,6 +175,11 @@ pub fn store_with(
                 r.dtype(),
                 out.dtype()
             )));
+        }
+        if out.is_bounded() {
+            let dims: Vec<i64> = r.shape.iter().map(|&d| d as i64).collect();
+            out.set_shape(&dims)
+                .map_err(|e| BackendError::invalid(format!("output {i}: {}", e.message)))?;
         }
         let src = bytes_of(r);
         let dst = out.bytes_mut();

@@ -40,7 +40,7 @@ pub struct Geometry {
 }
 
 /// A tap in the padding.
-const PAD: isize = -1;
+pub const PAD: isize = -1;
 /// A tap beyond the padding (a ceil_mode window's overhang).
 const OUTSIDE: isize = -2;
 
@@ -60,16 +60,6 @@ impl Geometry {
     /// `column_major`), [`PAD`] or [`OUTSIDE`].
     pub fn taps(&self, column_major: bool) -> Vec<isize> {
         let rank = self.input.len();
-        let mut weight = vec![1isize; rank];
-        if column_major {
-            for i in 1..rank {
-                weight[i] = weight[i - 1] * self.input[i - 1] as isize;
-            }
-        } else {
-            for i in (0..rank.saturating_sub(1)).rev() {
-                weight[i] = weight[i + 1] * self.input[i + 1] as isize;
-            }
-        }
         // Per axis, [o * k + j]: the coordinate, PAD or OUTSIDE.
         let axes: Vec<Vec<isize>> = (0..rank)
             .map(|i| {
@@ -94,27 +84,57 @@ impl Geometry {
                 v
             })
             .collect();
-        let (taps, outs) = (self.taps_per_window(), self.outputs());
-        let mut table = Vec::with_capacity(taps * outs);
-        let (mut j, mut o) = (vec![0; rank], vec![0; rank]);
-        for t in 0..taps {
-            unflatten(t, &self.kernel, &mut j);
-            for p in 0..outs {
-                unflatten(p, &self.output, &mut o);
-                let mut off = 0isize;
-                for i in 0..rank {
-                    let c = axes[i][o[i] * self.kernel[i] + j[i]];
-                    off = match (c, off) {
-                        (OUTSIDE, _) | (_, OUTSIDE) => OUTSIDE,
-                        (PAD, _) | (_, PAD) => PAD,
-                        (c, f) => f + c * weight[i],
-                    };
-                }
-                table.push(off);
-            }
-        }
-        table
+        combine(&axes, &self.kernel, &self.output, &self.input, column_major)
     }
+}
+
+/// The tap table from per-axis coordinates: `axes[i][o * k_i + j]` is the
+/// input coordinate of tap `j` of output `o` on axis `i`, or [`PAD`] /
+/// [`OUTSIDE`]; the result holds, at `t * outputs + p`, the flat spatial
+/// offset in an input of spatial shape `input` (row-major, or
+/// column-major), or the marker. Conv's windows and ConvTranspose's
+/// scattered taps differ only in `axes`.
+pub fn combine(
+    axes: &[Vec<isize>],
+    kernel: &[usize],
+    output: &[usize],
+    input: &[usize],
+    column_major: bool,
+) -> Vec<isize> {
+    let rank = input.len();
+    let mut weight = vec![1isize; rank];
+    if column_major {
+        for i in 1..rank {
+            weight[i] = weight[i - 1] * input[i - 1] as isize;
+        }
+    } else {
+        for i in (0..rank.saturating_sub(1)).rev() {
+            weight[i] = weight[i + 1] * input[i + 1] as isize;
+        }
+    }
+    let (taps, outs) = (
+        kernel.iter().product::<usize>(),
+        output.iter().product::<usize>(),
+    );
+    let mut table = Vec::with_capacity(taps * outs);
+    let (mut j, mut o) = (vec![0; rank], vec![0; rank]);
+    for t in 0..taps {
+        unflatten(t, kernel, &mut j);
+        for p in 0..outs {
+            unflatten(p, output, &mut o);
+            let mut off = 0isize;
+            for i in 0..rank {
+                let c = axes[i][o[i] * kernel[i] + j[i]];
+                off = match (c, off) {
+                    (OUTSIDE, _) | (_, OUTSIDE) => OUTSIDE,
+                    (PAD, _) | (_, PAD) => PAD,
+                    (c, f) => f + c * weight[i],
+                };
+            }
+            table.push(off);
+        }
+    }
+    table
 }
 
 /// The row-major multi-index of `flat` in `dims`.
@@ -126,7 +146,7 @@ fn unflatten(mut flat: usize, dims: &[usize], out: &mut [usize]) {
 }
 
 /// An int-list attribute of `rank` values of at least 1, all 1 if absent.
-fn positive(attrs: &Attrs<'_>, name: &str, rank: usize) -> Result<Vec<usize>, BackendError> {
+pub fn positive(attrs: &Attrs<'_>, name: &str, rank: usize) -> Result<Vec<usize>, BackendError> {
     match attrs.ints(name)? {
         None => Ok(vec![1; rank]),
         Some(v) if v.len() == rank && v.iter().all(|&x| (1..=1 << 32).contains(&x)) => {
@@ -232,7 +252,7 @@ pub fn geometry(
 }
 
 /// X's shape split into batch, channels and spatial shape.
-fn split(op: &str, x: &[usize]) -> Result<(usize, usize, Vec<usize>), BackendError> {
+pub fn split(op: &str, x: &[usize]) -> Result<(usize, usize, Vec<usize>), BackendError> {
     if x.len() < 3 {
         return Err(BackendError::invalid(format!(
             "{op}: X must be [N, C, D1, ...], got {x:?}"
@@ -242,7 +262,7 @@ fn split(op: &str, x: &[usize]) -> Result<(usize, usize, Vec<usize>), BackendErr
 }
 
 /// `[N, C or M, out...]`.
-fn out_shape(n: usize, c: usize, g: &Geometry) -> Vec<usize> {
+pub fn out_shape(n: usize, c: usize, g: &Geometry) -> Vec<usize> {
     let mut s = vec![n, c];
     s.extend(&g.output);
     s
@@ -290,32 +310,90 @@ pub fn conv(args: &Args<'_>) -> Result<Tensor, BackendError> {
 
 /// Conv with a given window (the mutants backend passes a wrong one).
 pub fn conv_with(args: &Args<'_>, g: &Geometry, group: usize) -> Result<Tensor, BackendError> {
-    let (x, w, b) = (args.input(0)?, args.input(1)?, args.optional(2));
+    let (x, w) = (args.input(0)?, args.input(1)?);
     let (n, c) = (x.shape[0], x.shape[1]);
     let m = w.shape[0];
-    let (cg, mg) = (c / group, m / group);
-    let (taps, outs) = (g.taps_per_window(), g.outputs());
-    let spatial: usize = g.input.iter().product();
-    let table = g.taps(false);
-    let k = cg * taps;
+    let lowered = Lowered {
+        batch: n,
+        channels: c,
+        maps: m,
+        group,
+        spatial: g.input.iter().product(),
+        taps: g.taps_per_window(),
+        outputs: g.outputs(),
+        table: g.taps(false),
+    };
     with_real!(x.dtype(), T => {
         let (xv, wv) = (x.to_real::<T>()?, w.to_real::<T>()?);
+        let y = lowered.run(&xv, &wv, args.optional(2))?;
+        Tensor::from_real(x.dtype(), out_shape(n, m, g), y)
+    })
+}
+
+/// A convolution lowered to im2col + GEMM: per (batch, group), the gathered
+/// `(C/group · taps) × outputs` matrix times the group's `M/group ×
+/// (C/group · taps)` weights. Conv and ConvTranspose differ only in the
+/// gather table and the weights' layout.
+pub struct Lowered {
+    /// N.
+    pub batch: usize,
+    /// X's channels.
+    pub channels: usize,
+    /// Output channels.
+    pub maps: usize,
+    /// Groups.
+    pub group: usize,
+    /// Elements of one input channel.
+    pub spatial: usize,
+    /// Taps per output.
+    pub taps: usize,
+    /// Elements of one output channel.
+    pub outputs: usize,
+    /// At `t * outputs + p`: tap `t` of output `p`'s input offset, or
+    /// negative for padding ([`Geometry::taps`]).
+    pub table: Vec<isize>,
+}
+
+impl Lowered {
+    /// `Y = B + W · im2col(X)` per (batch, group), `weights` row-major `M ×
+    /// (C/group · taps)`.
+    pub fn run<T: Real>(
+        &self,
+        xv: &[T],
+        weights: &[T],
+        bias: Option<&Tensor>,
+    ) -> Result<Vec<T>, BackendError> {
+        let (n, c, m, outs) = (self.batch, self.channels, self.maps, self.outputs);
+        let (cg, mg) = (c / self.group, m / self.group);
+        let (taps, spatial) = (self.taps, self.spatial);
+        let k = cg * taps;
         let mut y = vec![T::ZERO; n * m * outs];
         let mut cols = vec![T::ZERO; k * outs];
         for batch in 0..n {
-            for grp in 0..group {
+            for grp in 0..self.group {
                 for ci in 0..cg {
                     let plane = &xv[(batch * c + grp * cg + ci) * spatial..][..spatial];
                     let rows = &mut cols[ci * taps * outs..(ci + 1) * taps * outs];
-                    for (col, &off) in rows.iter_mut().zip(&table) {
-                        *col = if off >= 0 { plane[off as usize] } else { T::ZERO };
+                    for (col, &off) in rows.iter_mut().zip(&self.table) {
+                        *col = if off >= 0 {
+                            plane[off as usize]
+                        } else {
+                            T::ZERO
+                        };
                     }
                 }
                 let out = &mut y[(batch * m + grp * mg) * outs..][..mg * outs];
-                matmul_acc(&wv[grp * mg * k..(grp + 1) * mg * k], &cols, out, mg, k, outs);
+                matmul_acc(
+                    &weights[grp * mg * k..(grp + 1) * mg * k],
+                    &cols,
+                    out,
+                    mg,
+                    k,
+                    outs,
+                );
             }
         }
-        if let Some(b) = b {
+        if let Some(b) = bias {
             let bv = b.to_real::<T>()?;
             for (row, &bias) in y.chunks_mut(outs.max(1)).zip(bv.iter().cycle()) {
                 for v in row {
@@ -323,8 +401,8 @@ pub fn conv_with(args: &Args<'_>, g: &Geometry, group: usize) -> Result<Tensor, 
                 }
             }
         }
-        Tensor::from_real(x.dtype(), out_shape(n, m, g), y)
-    })
+        Ok(y)
+    }
 }
 
 /// A pool's window from its attributes (`kernel_shape` required).

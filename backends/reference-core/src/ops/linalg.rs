@@ -514,6 +514,7 @@ mod tests {
                     attributes: vec![],
                     inputs: vec![Some(ta), Some(tb)],
                     output_specs: vec![(DType::F32, &out_shape)],
+                    output_bounded: vec![false],
                 };
                 let mut y = vec![f32::NAN; want.numel()];
                 let out = TensorMut::host(DType::F32, &out_shape, bytemuck::cast_slice_mut(&mut y));

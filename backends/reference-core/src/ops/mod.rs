@@ -15,18 +15,25 @@
 pub mod activation;
 pub mod attention;
 pub mod conv;
+pub mod conv_transpose;
+pub mod dynamic;
+pub mod einsum;
 pub mod elementwise;
 pub mod fast;
+pub mod gather;
 pub mod linalg;
 pub mod logic;
 pub mod movement;
 pub mod norm;
 pub mod normalize;
+pub mod normalize2;
 pub mod quantize;
+pub mod recurrent;
 pub mod reduce;
 pub mod reduce_more;
 pub mod resize;
 pub mod rope;
+pub mod sample;
 pub mod shaping;
 pub mod topk;
 pub mod variadic;
@@ -184,6 +191,37 @@ pub fn run_checked(
         "AveragePool" => one(conv::average_pool(&args)),
         "GlobalAveragePool" => one(conv::global_pool(&args, false)),
         "GlobalMaxPool" => one(conv::global_pool(&args, true)),
+        // issue 17: linear algebra and spatial sampling
+        "Einsum" => one(einsum::einsum(&args)),
+        "Det" => one(einsum::det(&args)),
+        "Col2Im" => one(sample::col2im(&args)),
+        // issue 17: recurrent
+        "LSTM" => recurrent::recurrent(&args, recurrent::Cell::Lstm),
+        "GRU" => recurrent::recurrent(&args, recurrent::Cell::Gru),
+        "RNN" => recurrent::recurrent(&args, recurrent::Cell::Rnn),
+        // issue 17: data-dependent output shapes
+        "NonZero" => one(dynamic::nonzero(&args)),
+        "Compress" => one(dynamic::compress(&args)),
+        "Unique" => dynamic::unique(&args),
+        "NonMaxSuppression" => one(dynamic::non_max_suppression(&args)),
+        // issue 17: gather, scatter and index movement
+        "GatherElements" => one(gather::gather_elements(&args)),
+        "GatherND" => one(gather::gather_nd(&args)),
+        "ScatterElements" => one(gather::scatter_elements(&args)),
+        "DepthToSpace" => one(gather::depth_to_space(&args)),
+        "SpaceToDepth" => one(gather::space_to_depth(&args)),
+        "OneHot" => one(gather::one_hot(&args)),
+        "CumProd" => one(reduce_more::cumprod(&args)),
+        "ReverseSequence" => one(gather::reverse_sequence(&args)),
+        // issue 17: normalization family 2
+        "InstanceNormalization" | "GroupNormalization" => one(normalize2::group_norm(&args)),
+        "MeanVarianceNormalization" => one(normalize2::mvn(&args)),
+        "LpNormalization" => one(normalize2::lp_norm(&args)),
+        "LRN" => one(normalize2::lrn(&args)),
+        "Dropout" => normalize2::dropout(&args),
+        "CastLike" => one(normalize2::cast_like(&args)),
+        // issue 17: convolution transpose and quantized linear algebra
+        "ConvTranspose" => one(conv_transpose::conv_transpose(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -309,12 +347,22 @@ pub(crate) mod testing {
                     .map_or(DType::F32, |m| m.dtype),
             ],
             "IsNaN" | "IsInf" => vec![DType::Bool],
-            "Shape" | "Size" => vec![DType::I64],
+            "Shape" | "Size" | "NonZero" | "NonMaxSuppression" => vec![DType::I64],
+            "Unique" => vec![main, DType::I64, DType::I64, DType::I64],
+            "Dropout" => vec![main, DType::Bool],
+            "CastLike" => vec![
+                metas
+                    .get(1)
+                    .and_then(|m| m.as_ref())
+                    .map_or(main, |m| m.dtype),
+            ],
             "ConstantOfShape" => vec![DType::F32],
             "EyeLike" => {
                 let attrs = Attrs(attrs);
                 vec![super::shaping::eye_like_dtype(&attrs, main).unwrap_or(main)]
             }
+            // issue 17: gather, scatter and index movement
+            "OneHot" => vec![metas[2].as_ref().map_or(main, |m| m.dtype)],
             _ => vec![main],
         }
     }

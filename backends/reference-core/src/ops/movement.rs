@@ -195,6 +195,17 @@ pub fn cast(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let x = args.input(0)?;
     let to = cast_target(&args.attrs)?;
     let sat = saturate(&args.attrs)?;
+    convert(x, to, sat, e8m0_rounding(&args.attrs)?)
+}
+
+/// `x` converted to `to` by Cast's rules (`sat`: fp8 saturation, `round`:
+/// how values become E8M0); CastLike converts with it too.
+pub fn convert(
+    x: &Tensor,
+    to: DType,
+    sat: bool,
+    round: narrow::E8m0Round,
+) -> Result<Tensor, BackendError> {
     let wide = match &x.data {
         Data::F64(_)
         | Data::F32(_)
@@ -260,15 +271,12 @@ pub fn cast(args: &Args<'_>) -> Result<Tensor, BackendError> {
                 e as f64
             )),
         ),
-        DType::F8E8M0 => {
-            let round = e8m0_rounding(&args.attrs)?;
-            Data::Codes(
-                to,
-                convert!(|&e| narrow::e8m0_encode(e, sat, round), |&e| {
-                    narrow::e8m0_encode(e as f64, sat, round)
-                }),
-            )
-        }
+        DType::F8E8M0 => Data::Codes(
+            to,
+            convert!(|&e| narrow::e8m0_encode(e, sat, round), |&e| {
+                narrow::e8m0_encode(e as f64, sat, round)
+            }),
+        ),
         // Floats round to nearest even and integers wrap, both keeping the
         // low four bits (ONNX's int4 note).
         DType::I4 | DType::U4 => Data::Codes(

@@ -1,11 +1,12 @@
-//! ReduceSum (13), ReduceMean (18), ReduceMax (18): axes come as an optional
+//! ReduceSum (13), ReduceMean (18), ReduceMax (18; 20 admits bool): axes come as an optional
 //! int64 input (an `axes` attribute in the versions before, from 11); `keepdims` defaults to 1; an empty axes list reduces every
 //! axis unless `noop_with_empty_axes` is set, in which case the input passes
 //! through unchanged.
 
-use xpucert_abi::BackendError;
+use xpucert_abi::{BackendError, DType};
 
 use super::Args;
+use super::logic::{from_ints, int_values};
 use crate::layout::{broadcast_offsets, normalize_axis};
 use crate::tensor::{Real, Tensor, with_real};
 
@@ -43,7 +44,54 @@ pub(super) fn reduced_axes(
     Ok(Some(axes))
 }
 
-/// The three reductions on floats.
+/// The maximum (`max`) or minimum of each slot's integer or bool elements
+/// (bool: false < true), exactly; an empty slot gets the dtype's lowest or
+/// highest value, as ONNX specifies (false or true for bool).
+pub(super) fn integer_extremes(
+    x: &Tensor,
+    slot: &[usize],
+    outputs: usize,
+    max: bool,
+) -> Result<Vec<i128>, BackendError> {
+    let v = int_values(x).ok_or_else(|| {
+        BackendError::unsupported(format!("integer reduction on {} data", x.dtype()))
+    })?;
+    let mut acc: Vec<Option<i128>> = vec![None; outputs];
+    for (&s, &e) in slot.iter().zip(&v) {
+        acc[s] = Some(match acc[s] {
+            Some(a) if max => a.max(e),
+            Some(a) => a.min(e),
+            None => e,
+        });
+    }
+    let (lo, hi) = int_range(x.dtype())?;
+    Ok(acc
+        .into_iter()
+        .map(|a| a.unwrap_or(if max { lo } else { hi }))
+        .collect())
+}
+
+/// The smallest and largest value of an integer or bool dtype.
+fn int_range(dtype: DType) -> Result<(i128, i128), BackendError> {
+    Ok(match dtype {
+        DType::I8 => (i8::MIN.into(), i8::MAX.into()),
+        DType::U8 => (0, u8::MAX.into()),
+        DType::I16 => (i16::MIN.into(), i16::MAX.into()),
+        DType::U16 => (0, u16::MAX.into()),
+        DType::I32 => (i32::MIN.into(), i32::MAX.into()),
+        DType::U32 => (0, u32::MAX.into()),
+        DType::I64 => (i64::MIN.into(), i64::MAX.into()),
+        DType::U64 => (0, u64::MAX.into()),
+        DType::Bool => (0, 1),
+        other => {
+            return Err(BackendError::unsupported(format!(
+                "integer reduction on {other} data"
+            )));
+        }
+    })
+}
+
+/// The three reductions on floats; ReduceMax also on integers and bool.
 pub fn reduce(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let x = args.input(0)?;
     let keepdims = args.attrs.int("keepdims", 1)? != 0;
@@ -71,6 +119,10 @@ pub fn reduce(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let slot = broadcast_offsets(&kept, &x.shape)?;
     let outputs: usize = kept.iter().product();
     let count = x.numel().checked_div(outputs).unwrap_or(0);
+    if args.op == "ReduceMax" && !x.dtype().is_float() {
+        let out = integer_extremes(x, &slot, outputs, true)?;
+        return from_ints(x.dtype(), out_shape, out);
+    }
     with_real!(x.dtype(), T => {
         let v = x.to_real::<T>()?;
         let out: Vec<T> = match args.op {

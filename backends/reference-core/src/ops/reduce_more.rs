@@ -15,7 +15,7 @@ fn abs<T: Real>(v: T) -> T {
     if v < T::ZERO { -v } else { v }
 }
 
-/// The seven reductions on floats. With `noop_with_empty_axes=1` and no
+/// The seven reductions on floats; ReduceMin also on integers and bool. With `noop_with_empty_axes=1` and no
 /// axes, every element is reduced alone (ReduceSumSquare squares it,
 /// ReduceL1/L2 take |x|, ReduceLogSum its log), as ONNX's reference does.
 pub fn reduce(args: &Args<'_>) -> Result<Tensor, BackendError> {
@@ -41,6 +41,10 @@ pub fn reduce(args: &Args<'_>) -> Result<Tensor, BackendError> {
     // For each input element (row-major) the output slot it folds into.
     let slot = broadcast_offsets(&kept, &x.shape)?;
     let outputs: usize = kept.iter().product();
+    if args.op == "ReduceMin" && !x.dtype().is_float() {
+        let out = super::reduce::integer_extremes(x, &slot, outputs, false)?;
+        return super::logic::from_ints(x.dtype(), out_shape, out);
+    }
     with_real!(x.dtype(), T => {
         let v = x.to_real::<T>()?;
         let out: Vec<T> = match args.op {
@@ -207,7 +211,8 @@ fn cumsum_params(args: &Args<'_>, x: &Tensor) -> Result<(usize, bool, bool), Bac
     Ok((axis, flag("exclusive")?, flag("reverse")?))
 }
 
-/// Running sums of every lane of `v` in place, sequential along the axis.
+/// Running sums (or products: `add` combines) of every lane of `v` in
+/// place, sequential along the axis.
 fn running<T: Copy>(
     v: &mut [T],
     (outer, len, inner): (usize, usize, usize),
@@ -237,24 +242,47 @@ fn running<T: Copy>(
 
 /// CumSum (11, 14) on floats, int32 and int64 (integers wrap).
 pub fn cumsum(args: &Args<'_>) -> Result<Tensor, BackendError> {
+    scan(args, false)
+}
+
+/// CumProd (26): CumSum's scan, multiplying (integers wrap).
+pub fn cumprod(args: &Args<'_>) -> Result<Tensor, BackendError> {
+    scan(args, true)
+}
+
+/// The running sums (or, with `product`, products) of CumSum and CumProd,
+/// floats in f32 (f64 for f64) and rounded once at the end.
+fn scan(args: &Args<'_>, product: bool) -> Result<Tensor, BackendError> {
     let x = args.input(0)?;
     let (axis, exclusive, reverse) = cumsum_params(args, x)?;
     let split = split_at_axis(&x.shape, axis);
     let data = match &x.data {
         Data::I64(v) => {
             let mut v = v.clone();
-            running(&mut v, split, exclusive, reverse, 0, i64::wrapping_add);
+            if product {
+                running(&mut v, split, exclusive, reverse, 1, i64::wrapping_mul);
+            } else {
+                running(&mut v, split, exclusive, reverse, 0, i64::wrapping_add);
+            }
             Data::I64(v)
         }
         Data::I32(v) => {
             let mut v = v.clone();
-            running(&mut v, split, exclusive, reverse, 0, i32::wrapping_add);
+            if product {
+                running(&mut v, split, exclusive, reverse, 1, i32::wrapping_mul);
+            } else {
+                running(&mut v, split, exclusive, reverse, 0, i32::wrapping_add);
+            }
             Data::I32(v)
         }
         _ => {
             return with_real!(x.dtype(), T => {
                 let mut v = x.to_real::<T>()?;
-                running(&mut v, split, exclusive, reverse, T::ZERO, |a, b| a + b);
+                if product {
+                    running(&mut v, split, exclusive, reverse, T::ONE, |a, b| a * b);
+                } else {
+                    running(&mut v, split, exclusive, reverse, T::ZERO, |a, b| a + b);
+                }
                 Tensor::from_real(x.dtype(), x.shape.clone(), v)
             });
         }

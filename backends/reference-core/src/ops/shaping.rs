@@ -357,7 +357,17 @@ pub fn range(args: &Args<'_>) -> Result<Tensor, BackendError> {
             return Err(args.invalid("delta must be nonzero and every input finite"));
         }
         let n = ((limit - start) / delta).ceil().max(0.0) as usize;
-        let out: Vec<f64> = (0..n).map(|i| start + i as f64 * delta).collect();
+        // Range-27's half floats compute in stash_type (f32 by default), as
+        // the spec's loop does; f32 and f64 compute exactly, then round once.
+        let half = matches!(dtype, DType::F16 | DType::BF16);
+        let out: Vec<f64> = match args.attrs.int("stash_type", 1)? {
+            1 if half => {
+                let (s, d) = (start as f32, delta as f32);
+                (0..n).map(|i| f64::from(s + i as f32 * d)).collect()
+            }
+            11 | 1 => (0..n).map(|i| start + i as f64 * delta).collect(),
+            other => return Err(args.invalid(format!("stash_type {other}"))),
+        };
         return Tensor::from_real(dtype, vec![n], out);
     }
     let i: Vec<i64> = v

@@ -74,6 +74,11 @@ pub struct StoredTensor {
     pub strides: Vec<i64>,
     /// Storage, starting at element (0, ..., 0).
     pub buf: AlignedBuf,
+    /// For a data-dependent output (ABI minor 2), allocated at the bound
+    /// `shape`: the dims the backend reports through
+    /// `XpuOpCall.output_shapes`, pre-filled with the bound. `None` for
+    /// inputs and fixed-shape outputs.
+    pub reported: Option<Vec<i64>>,
 }
 
 impl StoredTensor {
@@ -86,6 +91,7 @@ impl StoredTensor {
             shape: shape.iter().map(|&d| d as i64).collect(),
             strides,
             buf,
+            reported: None,
         }
     }
 
@@ -103,23 +109,60 @@ impl StoredTensor {
             shape: shape.iter().map(|&d| d as i64).collect(),
             strides: contiguous_strides(shape),
             buf: AlignedBuf::guarded(dtype.bytes_for(n), POISON, guard),
+            reported: None,
         }
     }
 
-    /// Reads a contiguous tensor back (used for outputs). The unused high
-    /// nibble of an odd-length packed output (the header lets a backend
-    /// leave anything there) is cleared, so equal outputs hash equal.
+    /// A data-dependent output allocated at the upper bound `bound` (see
+    /// [`StoredTensor::reported`]), poisoned, guarded per [`default_guard`].
+    pub fn bounded_output(dtype: DType, bound: &[usize]) -> Self {
+        let mut t = Self::output(dtype, bound);
+        t.reported = Some(t.shape.clone());
+        t
+    }
+
+    /// The shape the backend wrote: the reported one of a data-dependent
+    /// output when it lies within the bound (same rank, each dim in
+    /// `0..=bound`), else the allocated shape (an out-of-bound report is a
+    /// [`Violation::ShapeOutsideBound`], and then the whole buffer is read).
+    pub fn actual_shape(&self) -> &[i64] {
+        match &self.reported {
+            Some(r) if within_bound(r, &self.shape) => r,
+            _ => &self.shape,
+        }
+    }
+
+    /// Makes a data-dependent output an ordinary tensor of the shape the
+    /// backend reported (its data is the contiguous prefix of the buffer),
+    /// for passing it on as the next call's input (the model path).
+    pub fn settle(&mut self) {
+        if let Some(r) = self.reported.take()
+            && within_bound(&r, &self.shape)
+        {
+            let dims: Vec<usize> = r.iter().map(|&d| d as usize).collect();
+            self.strides = contiguous_strides(&dims);
+            self.shape = r;
+        }
+    }
+
+    /// Reads a contiguous tensor back (used for outputs): for a
+    /// data-dependent output, the prefix of its [`StoredTensor::actual_shape`].
+    /// The unused high nibble of an odd-length packed output (the header
+    /// lets a backend leave anything there) is cleared, so equal outputs
+    /// hash equal.
     pub fn to_host(&self) -> HostTensor {
-        let mut data = self.buf.bytes().to_vec();
-        let n: usize = self.shape.iter().map(|&d| d as usize).product();
-        if self.dtype.is_packed() && n % 2 == 1 {
-            if let Some(last) = data.last_mut() {
-                *last &= 0x0F;
-            }
+        let shape: Vec<usize> = self.actual_shape().iter().map(|&d| d as usize).collect();
+        let n = shape.iter().product::<usize>();
+        let mut data = self.buf.bytes()[..self.dtype.bytes_for(n)].to_vec();
+        if self.dtype.is_packed()
+            && n % 2 == 1
+            && let Some(last) = data.last_mut()
+        {
+            *last &= 0x0F;
         }
         HostTensor {
             dtype: self.dtype,
-            shape: self.shape.iter().map(|&d| d as usize).collect(),
+            shape,
             data,
         }
     }
@@ -146,6 +189,16 @@ impl StoredTensor {
             strides: self.strides.as_ptr(),
         }
     }
+}
+
+/// Whether `reported` dims fit the allocation `bound`: same rank, each in
+/// `0..=bound`.
+pub fn within_bound(reported: &[i64], bound: &[i64]) -> bool {
+    reported.len() == bound.len()
+        && reported
+            .iter()
+            .zip(bound)
+            .all(|(&r, &b)| (0..=b).contains(&r))
 }
 
 /// Row-major contiguous strides in elements.
@@ -254,34 +307,45 @@ impl PreparedCall {
     /// them was most of the harness's own per-call cost for tiny ops.
     pub fn with_raw<R>(&mut self, with_data: bool, f: impl FnOnce(&XpuOpCall) -> R) -> R {
         let (na, ni, no) = (self.attr_names.len(), self.inputs.len(), self.outputs.len());
+        // A call without data-dependent outputs passes output_shapes NULL,
+        // as every call did before minor 2.
+        let bounded = self.outputs.iter().any(|o| o.reported.is_some());
         if na <= INLINE && ni <= INLINE && no <= INLINE {
             let mut attrs = [EMPTY_ATTRIBUTE; INLINE];
             let mut inputs = [EMPTY_TENSOR; INLINE];
             let mut outputs = [EMPTY_TENSOR; INLINE];
+            let mut slots = [std::ptr::null_mut(); INLINE];
             self.fill_raw(
                 with_data,
                 &mut attrs[..na],
                 &mut inputs[..ni],
                 &mut outputs[..no],
+                &mut slots[..no],
             );
-            f(&self.op_call(&attrs[..na], &inputs[..ni], &outputs[..no]))
+            let slots = bounded.then_some(&slots[..no]);
+            f(&self.op_call(&attrs[..na], &inputs[..ni], &outputs[..no], slots))
         } else {
             let mut attrs = vec![EMPTY_ATTRIBUTE; na];
             let mut inputs = vec![EMPTY_TENSOR; ni];
             let mut outputs = vec![EMPTY_TENSOR; no];
-            self.fill_raw(with_data, &mut attrs, &mut inputs, &mut outputs);
-            f(&self.op_call(&attrs, &inputs, &outputs))
+            let mut slots = vec![std::ptr::null_mut(); no];
+            self.fill_raw(with_data, &mut attrs, &mut inputs, &mut outputs, &mut slots);
+            let slots = bounded.then_some(&slots[..]);
+            f(&self.op_call(&attrs, &inputs, &outputs, slots))
         }
     }
 
-    /// Fills the raw attribute and tensor structs (slices of exactly the
-    /// call's counts).
+    /// Fills the raw attribute and tensor structs and the output shape
+    /// slots (slices of exactly the call's counts). A data-dependent
+    /// output's slot is re-filled with the bound before every call, so a
+    /// backend that reports nothing reports the bound.
     fn fill_raw(
         &mut self,
         with_data: bool,
         attrs: &mut [XpuAttribute],
         inputs: &mut [XpuTensor],
         outputs: &mut [XpuTensor],
+        slots: &mut [*mut i64],
     ) {
         for (a, (name, (value, storage))) in attrs
             .iter_mut()
@@ -320,8 +384,16 @@ impl PreparedCall {
                 *raw = t.raw(with_data);
             }
         }
-        for (raw, t) in outputs.iter_mut().zip(self.outputs.iter_mut()) {
+        for ((raw, slot), t) in outputs
+            .iter_mut()
+            .zip(slots.iter_mut())
+            .zip(self.outputs.iter_mut())
+        {
             *raw = t.raw(with_data);
+            if let Some(r) = &mut t.reported {
+                r.copy_from_slice(&t.shape);
+                *slot = r.as_mut_ptr();
+            }
         }
     }
 
@@ -331,6 +403,7 @@ impl PreparedCall {
         attrs: &[XpuAttribute],
         inputs: &[XpuTensor],
         outputs: &[XpuTensor],
+        slots: Option<&[*mut i64]>,
     ) -> XpuOpCall {
         XpuOpCall {
             struct_size: std::mem::size_of::<XpuOpCall>(),
@@ -343,6 +416,7 @@ impl PreparedCall {
             num_inputs: inputs.len(),
             outputs: outputs.as_ptr(),
             num_outputs: outputs.len(),
+            output_shapes: slots.map_or(std::ptr::null(), |s| s.as_ptr()),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::hash::Hasher;
 
 use xpucert_abi::DType;
 
-use super::{POISON, PreparedCall, StoredTensor};
+use super::{POISON, PreparedCall, StoredTensor, within_bound};
 
 impl StoredTensor {
     /// Elements still holding the poison pattern, as `(count, first flat
@@ -21,7 +21,10 @@ impl StoredTensor {
         }
         let mut count = 0;
         let mut first = None;
-        for (i, e) in self.buf.bytes().chunks_exact(sz).enumerate() {
+        // A data-dependent output is written only over the prefix of the
+        // shape it reports; past it the poison legitimately stays.
+        let n: usize = self.actual_shape().iter().map(|&d| d as usize).product();
+        for (i, e) in self.buf.bytes()[..n * sz].chunks_exact(sz).enumerate() {
             if e.iter().all(|&b| b == POISON) {
                 count += 1;
                 first.get_or_insert(i);
@@ -79,12 +82,22 @@ impl PreparedCall {
                     changed: after,
                 });
             }
+            if let Some(r) = &t.reported
+                && !within_bound(r, &t.shape)
+            {
+                found.push(Violation::ShapeOutsideBound {
+                    output: i,
+                    reported: r.clone(),
+                    bound: t.shape.clone(),
+                });
+            }
             if let Some((count, Some(first))) = t.poison_left() {
+                let shape = t.actual_shape();
                 found.push(Violation::NeverWritten {
                     output: i,
                     count,
-                    total: t.shape.iter().map(|&d| d.max(0) as usize).product(),
-                    first: unravel(first, &t.shape),
+                    total: shape.iter().map(|&d| d.max(0) as usize).product(),
+                    first: unravel(first, shape),
                 });
             }
         }
@@ -132,6 +145,17 @@ pub enum Violation {
         /// Multi-index of the first.
         first: Vec<usize>,
     },
+    /// A data-dependent output's reported shape does not fit the bound it
+    /// was allocated at (another rank, a negative dim or one past the
+    /// bound): what it claims to have written would not have fit.
+    ShapeOutsideBound {
+        /// Output position.
+        output: usize,
+        /// The dims the backend reported.
+        reported: Vec<i64>,
+        /// The allocated bound.
+        bound: Vec<i64>,
+    },
 }
 
 impl fmt::Display for Violation {
@@ -163,6 +187,14 @@ impl fmt::Display for Violation {
                 f,
                 "output {output}: {count} of {total} elements never written (first at {first:?})"
             ),
+            Violation::ShapeOutsideBound {
+                output,
+                reported,
+                bound,
+            } => write!(
+                f,
+                "output {output}: reported shape {reported:?} does not fit the allocated bound {bound:?} (same rank, each dimension at most the bound's)"
+            ),
         }
     }
 }
@@ -191,6 +223,43 @@ mod tests {
     use super::*;
     use crate::backend::call::Guard;
     use crate::backend::call::tests::one_in_one_out;
+
+    #[test]
+    fn a_bounded_output_is_judged_by_its_reported_prefix() {
+        let mut call = one_in_one_out(StoredTensor::bounded_output(DType::F32, &[2, 3]));
+        call.outputs[0].buf.bytes_mut()[..8].fill(0);
+        call.outputs[0].reported = Some(vec![2, 1]);
+        assert_eq!(
+            call.verify_after_call(),
+            vec![],
+            "poison past the prefix is fine"
+        );
+        assert_eq!(call.outputs[0].to_host().shape, vec![2, 1]);
+        call.outputs[0].reported = Some(vec![2, 2]);
+        let v = call.verify_after_call();
+        assert!(
+            matches!(
+                v[..],
+                [Violation::NeverWritten {
+                    count: 2,
+                    total: 4,
+                    ..
+                }]
+            ),
+            "{v:?}"
+        );
+        call.outputs[0].reported = Some(vec![3, 1]);
+        let v = call.verify_after_call();
+        assert!(
+            matches!(v[0], Violation::ShapeOutsideBound { output: 0, .. }),
+            "{v:?}"
+        );
+        assert_eq!(
+            call.outputs[0].to_host().shape,
+            vec![2, 3],
+            "read as allocated"
+        );
+    }
 
     #[test]
     fn clean_call_has_no_violation() {

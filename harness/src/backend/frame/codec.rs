@@ -143,6 +143,7 @@ struct JobHeader {
 struct MeasuredHeader {
     samples_s: Vec<f64>,
     blobs: Vec<Vec<u64>>,
+    reported: Vec<Vec<Option<Vec<i64>>>>,
     findings: Vec<String>,
 }
 
@@ -165,6 +166,7 @@ struct CallHeader {
 #[serde(deny_unknown_fields)]
 struct BlobHeader {
     blobs: Vec<u64>,
+    reported: Vec<Option<Vec<i64>>>,
     findings: Vec<String>,
 }
 
@@ -220,9 +222,11 @@ impl Frame {
             Frame::Measured {
                 samples_s,
                 outputs,
+                reported,
                 findings,
             } => {
                 let header = MeasuredHeader {
+                    reported: reported.clone(),
                     samples_s: samples_s.clone(),
                     blobs: outputs
                         .iter()
@@ -249,8 +253,13 @@ impl Frame {
                 };
                 (tag::QUERY_ANSWER, to_json(&w), Vec::new())
             }
-            Frame::RunDone { outputs, findings } => {
+            Frame::RunDone {
+                outputs,
+                reported,
+                findings,
+            } => {
                 let header = BlobHeader {
+                    reported: reported.clone(),
                     blobs: outputs.iter().map(|o| o.len() as u64).collect(),
                     findings: findings.clone(),
                 };
@@ -443,6 +452,7 @@ fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
             let outputs = split_blobs(bulk, &h.blobs)?;
             Ok(Frame::RunDone {
                 outputs,
+                reported: h.reported,
                 findings: h.findings,
             })
         }
@@ -473,6 +483,7 @@ fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
             Ok(Frame::Measured {
                 samples_s: h.samples_s,
                 outputs,
+                reported: h.reported,
                 findings: h.findings,
             })
         }
@@ -612,6 +623,7 @@ mod tests {
                         dtype: 1,
                         shape: vec![2, 3],
                         strides: vec![3, 1],
+                        bounded: false,
                     },
                     (0u8..24).collect(),
                 )),
@@ -621,6 +633,7 @@ mod tests {
                 dtype: 1,
                 shape: vec![3, 2],
                 strides: vec![2, 1],
+                bounded: true,
             }],
         }
     }
@@ -651,6 +664,7 @@ mod tests {
             Frame::Measured {
                 samples_s: vec![1e-3, 2.5e-3],
                 outputs: vec![vec![vec![1, 2, 3]], vec![vec![4, 5, 6]]],
+                reported: vec![vec![Some(vec![3])], vec![None]],
                 findings: vec!["input variant 1: input 0 written".into()],
             },
             Frame::QueryAnswer(Ok(QueryAnswer {
@@ -668,6 +682,7 @@ mod tests {
             })),
             Frame::RunDone {
                 outputs: vec![vec![1, 2, 3], vec![], vec![9; 100]],
+                reported: vec![None, Some(vec![0, 4]), None],
                 findings: vec!["run_op wrote into input 0".into()],
             },
             Frame::RunFailed(CallError::UnknownStatus {
@@ -815,7 +830,8 @@ mod tests {
             vec![5, 0, 0, 0, tag::RUN, 0xFF, 0xFF, 0xFF, 0xFF],
             // RunDone whose blob lengths overflow u64
             {
-                let h = br#"{"blobs":[18446744073709551615,2],"findings":[]}"#;
+                let h =
+                    br#"{"blobs":[18446744073709551615,2],"reported":[null,null],"findings":[]}"#;
                 let mut body = vec![tag::RUN_DONE];
                 body.extend_from_slice(&with_header(h));
                 let mut v = (body.len() as u32).to_le_bytes().to_vec();
@@ -828,6 +844,7 @@ mod tests {
         }
         let mut trailing = Frame::RunDone {
             outputs: vec![vec![1]],
+            reported: vec![None],
             findings: Vec::new(),
         }
         .encode();

@@ -54,6 +54,9 @@ pub enum Frame {
     RunDone {
         /// The output bytes, in order.
         outputs: Vec<Vec<u8>>,
+        /// Per output, the shape the backend reported for a data-dependent
+        /// one (`None` for a fixed-shape output).
+        reported: Vec<Option<Vec<i64>>>,
         /// Memory-safety findings the worker made around the call (writes
         /// into inputs, past outputs), one line each.
         findings: Vec<String>,
@@ -88,6 +91,9 @@ pub enum Frame {
         samples_s: Vec<f64>,
         /// Per variant, the output bytes in order.
         outputs: Vec<Vec<Vec<u8>>>,
+        /// Per variant and output, the reported shape of a data-dependent
+        /// output (as in `RunDone`).
+        reported: Vec<Vec<Option<Vec<i64>>>>,
         /// Memory-safety findings of the final calls.
         findings: Vec<String>,
     },
@@ -199,6 +205,9 @@ pub struct TensorDesc {
     pub shape: Vec<i64>,
     /// Strides in elements.
     pub strides: Vec<i64>,
+    /// A data-dependent output allocated at the bound `shape` (ABI minor 2).
+    #[serde(default)]
+    pub bounded: bool,
 }
 
 /// An op call as sent to a worker: what `PreparedCall` holds, by value.

@@ -215,8 +215,12 @@ impl super::Executor for WorkerBackend {
     fn run(&mut self, call: &mut PreparedCall, limit: Duration) -> Result<Vec<String>, ExecError> {
         let request = Frame::Run(spec(call, true));
         match self.exchange(&request, "run_op", limit)? {
-            Frame::RunDone { outputs, findings } => {
-                if let Err(e) = copy_outputs(call, &outputs) {
+            Frame::RunDone {
+                outputs,
+                reported,
+                findings,
+            } => {
+                if let Err(e) = copy_outputs(call, &outputs, &reported) {
                     self.discard();
                     return Err(e);
                 }
@@ -271,9 +275,10 @@ impl super::Executor for WorkerBackend {
             Frame::Measured {
                 samples_s,
                 outputs,
+                reported,
                 findings,
             } => {
-                if outputs.len() != calls.len() {
+                if outputs.len() != calls.len() || reported.len() != calls.len() {
                     self.discard();
                     return Err(ExecError::Protocol(format!(
                         "worker returned outputs of {} variants for {}",
@@ -281,8 +286,8 @@ impl super::Executor for WorkerBackend {
                         calls.len()
                     )));
                 }
-                for (call, outs) in calls.iter_mut().zip(&outputs) {
-                    if let Err(e) = copy_outputs(call, outs) {
+                for ((call, outs), shapes) in calls.iter_mut().zip(&outputs).zip(&reported) {
+                    if let Err(e) = copy_outputs(call, outs, shapes) {
                         self.discard();
                         return Err(e);
                     }
@@ -301,17 +306,46 @@ impl super::Executor for WorkerBackend {
     }
 }
 
-/// Copies a worker's output bytes into the harness's buffers, checking
-/// count and sizes.
-fn copy_outputs(call: &mut PreparedCall, outputs: &[Vec<u8>]) -> Result<(), ExecError> {
-    if outputs.len() != call.outputs.len() {
+/// Copies a worker's output bytes, and the shapes the backend reported for
+/// data-dependent outputs, into the harness's buffers, checking count and
+/// sizes. A reported shape is copied as reported (within the bound or not:
+/// `verify_after_call` judged it in the worker); only its presence and rank
+/// must match the call, or the worker is out of step.
+fn copy_outputs(
+    call: &mut PreparedCall,
+    outputs: &[Vec<u8>],
+    reported: &[Option<Vec<i64>>],
+) -> Result<(), ExecError> {
+    if outputs.len() != call.outputs.len() || reported.len() != call.outputs.len() {
         return Err(ExecError::Protocol(format!(
-            "worker returned {} outputs for {}",
+            "worker returned {} outputs and {} shapes for {}",
             outputs.len(),
+            reported.len(),
             call.outputs.len()
         )));
     }
-    for (i, (dst, src)) in call.outputs.iter_mut().zip(outputs).enumerate() {
+    for (i, ((dst, src), shape)) in call
+        .outputs
+        .iter_mut()
+        .zip(outputs)
+        .zip(reported)
+        .enumerate()
+    {
+        match (&mut dst.reported, shape) {
+            (None, None) => {}
+            (Some(r), Some(s)) if r.len() == s.len() => r.copy_from_slice(s),
+            _ => {
+                return Err(ExecError::Protocol(format!(
+                    "worker returned shape {shape:?} for output {i}, allocated {:?} ({})",
+                    dst.shape,
+                    if dst.reported.is_some() {
+                        "data-dependent"
+                    } else {
+                        "fixed"
+                    }
+                )));
+            }
+        }
         let dst = dst.buf.bytes_mut();
         if dst.len() != src.len() {
             return Err(ExecError::Protocol(format!(
@@ -356,6 +390,7 @@ fn desc(t: &StoredTensor) -> TensorDesc {
         dtype: t.dtype.code(),
         shape: t.shape.clone(),
         strides: t.strides.clone(),
+        bounded: t.reported.is_some(),
     }
 }
 

@@ -71,6 +71,7 @@ pub fn serve(handlers: &JobHandlers) -> Result<(), String> {
                 fault::disarm();
                 match ran {
                     Ok(()) => Frame::RunDone {
+                        reported: call.outputs.iter().map(|o| o.reported.clone()).collect(),
                         findings: call
                             .verify_after_call()
                             .iter()
@@ -100,6 +101,10 @@ pub fn serve(handlers: &JobHandlers) -> Result<(), String> {
                         outputs: calls
                             .iter()
                             .map(|c| c.outputs.iter().map(|o| o.buf.bytes().to_vec()).collect())
+                            .collect(),
+                        reported: calls
+                            .iter()
+                            .map(|c| c.outputs.iter().map(|o| o.reported.clone()).collect())
                             .collect(),
                         findings: m.findings,
                     },
@@ -146,7 +151,9 @@ pub(super) fn prepare(s: &CallSpec, with_data: bool) -> Result<PreparedCall, Str
     let mut outputs = Vec::with_capacity(s.outputs.len());
     for d in &s.outputs {
         let (dt, shape) = (dtype(d)?, dims(d)?);
-        outputs.push(if with_data {
+        outputs.push(if with_data && d.bounded {
+            StoredTensor::bounded_output(dt, &shape)
+        } else if with_data {
             StoredTensor::output(dt, &shape)
         } else {
             StoredTensor {
@@ -154,6 +161,7 @@ pub(super) fn prepare(s: &CallSpec, with_data: bool) -> Result<PreparedCall, Str
                 shape: d.shape.clone(),
                 strides: d.strides.clone(),
                 buf: AlignedBuf::new(0, 0),
+                reported: d.bounded.then(|| d.shape.clone()),
             }
         });
     }

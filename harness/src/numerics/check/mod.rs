@@ -484,6 +484,29 @@ pub struct Mismatch {
     pub allowed: Option<f64>,
 }
 
+impl Comparison {
+    /// The figures of an output whose shape is not the oracle's (a
+    /// data-dependent output that reported another shape): failed, every
+    /// one of the oracle's `elements` counted as a mismatch, nothing
+    /// compared element by element.
+    pub fn shape_mismatch(check: CheckSpec, elements: usize) -> Self {
+        Comparison {
+            check,
+            passed: false,
+            elements,
+            mismatches: elements.max(1),
+            special_mismatches: 0,
+            max_abs_err: 0.0,
+            max_rel_err: 0.0,
+            headroom: 0.0,
+            quality: 0.0,
+            implied_roundoff: None,
+            first_mismatch: None,
+            mismatch_samples: Vec::new(),
+        }
+    }
+}
+
 /// How many failing elements a [`Comparison`] keeps in `mismatch_samples`.
 pub const MISMATCH_SAMPLES: usize = 5;
 

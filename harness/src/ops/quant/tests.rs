@@ -401,9 +401,9 @@ fn configuration_errors() {
         "not a quantized type",
     );
     qf(
-        &a(&[("output_dtype", 22)]),
+        &a(&[("output_dtype", 26)]),
         &[x.clone(), s.clone()],
-        "output_dtype = 22",
+        "output_dtype = 26",
     );
     qf(
         &Attributes::new(),

@@ -121,6 +121,7 @@ fn fast(
             .collect(),
         inputs: refs,
         output_specs: vec![(out.0, out.1)],
+        output_bounded: vec![false],
     };
     let n: usize = out.1.iter().map(|&d| d as usize).product();
     let mut buf = vec![0xFFu8; n * out.0.size()];

@@ -37,6 +37,7 @@ fn op_call(op: &str, inputs: usize, n: usize, dtype: DType, threads: usize, iter
             .map(|x| Some(TensorRef::host(dtype, &shape, &st, x).unwrap()))
             .collect(),
         output_specs: vec![(dtype, &shape)],
+        output_bounded: vec![false],
     };
     let mut buf = vec![0u8; n * dtype.size()];
     median_ms(
