@@ -251,6 +251,9 @@ const CLASSIFIED: &[DType] = &[
 /// Dtypes QuantizeLinear quantizes from (its `x` and `y_scale`).
 /// ONNX also allows int32 `x`; not implemented.
 const QUANTIZE_FROM: &[DType] = &[DType::F32, DType::F16, DType::BF16];
+/// The QuantizeLinear and DequantizeLinear versions implemented: every one
+/// that changed them up to 24 (25 adds only 2-bit integers).
+const Q_OPSETS: &[i64] = &[10, 13, 19, 21, 23, 24];
 /// Dtypes QuantizeLinear produces and DequantizeLinear reads (besides i32).
 const QUANTIZED: &[DType] = &[
     DType::I8,
@@ -343,8 +346,8 @@ pub const OPS: &[OpInfo] = &[
     op("TopK", &[11], ARITHMETIC, (2, 2), 2),
     op("RotaryEmbedding", &[23], FLOATS, (3, 4), 1),
     op("Attention", &[23], FLOATS, (3, 6), 1),
-    op("QuantizeLinear", &[21], QUANTIZE_FROM, (2, 3), 1),
-    op("DequantizeLinear", &[21], DEQUANTIZE_FROM, (2, 3), 1),
+    op("QuantizeLinear", Q_OPSETS, QUANTIZE_FROM, (2, 3), 1),
+    op("DequantizeLinear", Q_OPSETS, DEQUANTIZE_FROM, (2, 3), 1),
     // issue 17: activations and unary math
     op("Clip", &[6, 11, 12, 13], ACTIVATION_TYPES, (1, 3), 1),
     op("Elu", &[6, 22], FLOATS, (1, 1), 1),
@@ -657,6 +660,46 @@ pub fn quantize_target(
     }
 }
 
+/// DequantizeLinear's output dtype: `output_dtype` (23+; float, float16 or
+/// bfloat16), else the scale's, which an E8M0 scale cannot be.
+pub fn dequantize_output(attrs: &Attrs<'_>, scale: DType) -> Result<DType, BackendError> {
+    match attrs.int("output_dtype", 0)? {
+        0 if QUANTIZE_FROM.contains(&scale) => Ok(scale),
+        0 => Err(BackendError::invalid(format!(
+            "DequantizeLinear: an {scale} scale needs output_dtype"
+        ))),
+        code => i32::try_from(code)
+            .ok()
+            .and_then(DType::from_code)
+            .filter(|d| QUANTIZE_FROM.contains(d))
+            .ok_or_else(|| {
+                BackendError::unsupported(format!("DequantizeLinear: output_dtype {code}"))
+            }),
+    }
+}
+
+/// QuantizeLinear's division precision from opset 23: `precision` (a float
+/// dtype code), else the scale's float type; `None` before 23 (the f32
+/// division) and for an E8M0 scale without `precision`.
+pub fn division_precision(
+    attrs: &Attrs<'_>,
+    scale: DType,
+    opset: i64,
+) -> Result<Option<DType>, BackendError> {
+    if opset < 23 {
+        return Ok(None);
+    }
+    match attrs.int("precision", 0)? {
+        0 => Ok(QUANTIZE_FROM.contains(&scale).then_some(scale)),
+        code => i32::try_from(code)
+            .ok()
+            .and_then(DType::from_code)
+            .filter(|d| matches!(d, DType::F64 | DType::F32 | DType::F16 | DType::BF16))
+            .map(Some)
+            .ok_or_else(|| BackendError::unsupported(format!("QuantizeLinear: precision {code}"))),
+    }
+}
+
 /// The dtypes of the outputs the op produces for this call.
 fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, BackendError> {
     Ok(match inv.op_type {
@@ -664,7 +707,7 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "QuantizeLinear" => vec![quantize_target(&inv.attrs, inv.dtype(2))?],
         // The scale's dtype is the output's (ONNX opset 21 has no
         // output_dtype attribute for DequantizeLinear).
-        "DequantizeLinear" => vec![inv.input(1)?.dtype],
+        "DequantizeLinear" => vec![dequantize_output(&inv.attrs, inv.input(1)?.dtype)?],
         "TopK" | "MaxPool" => vec![main, DType::I64],
         "Where" => vec![inv.input(1)?.dtype],
         "IsNaN" | "IsInf" => vec![DType::Bool],
@@ -1083,20 +1126,24 @@ fn check_quantization(inv: &Invocation<'_>, main: DType) -> Result<(), BackendEr
         )));
     }
     let scale = inv.input(1)?.dtype;
+    // An E8M0 scale (MX style) from 24, a float one otherwise.
+    if !(QUANTIZE_FROM.contains(&scale) || (inv.opset >= 24 && scale == DType::F8E8M0)) {
+        return Err(unsupported_dtype(inv, 1, scale));
+    }
     if op == "QuantizeLinear" {
-        // x and y_scale share the type variable T1 at opset 21.
-        if scale != main {
+        // x and y_scale share the type variable T1 before opset 23.
+        if inv.opset < 23 && scale != main {
             return Err(BackendError::invalid(format!(
-                "{op}: y_scale is {scale}, x is {main}; opset 21 requires the same type"
+                "{op}: y_scale is {scale}, x is {main}; opset {} requires the same type",
+                inv.opset
             )));
         }
+        division_precision(&inv.attrs, scale, inv.opset)?;
         want(inv, 2, QUANTIZED)?;
         quantize_target(&inv.attrs, inv.dtype(2))?;
         saturate(&inv.attrs)?;
     } else {
-        if !QUANTIZE_FROM.contains(&scale) {
-            return Err(unsupported_dtype(inv, 1, scale));
-        }
+        dequantize_output(&inv.attrs, scale)?;
         // The zero point has x's type (T1).
         if let Some(zp) = inv.dtype(2)
             && zp != main

@@ -235,8 +235,20 @@ registry! {
     TopK => reduce::TOPK,
     RotaryEmbedding => rope::ROTARY_EMBEDDING,
     Attention => attention::ATTENTION,
-    QuantizeLinear => quant::QUANTIZE_LINEAR,
-    DequantizeLinear => quant::DEQUANTIZE_LINEAR,
+    QuantizeLinear => quant::QUANTIZE_LINEAR, older: [
+        quant::QUANTIZE_LINEAR_10,
+        quant::QUANTIZE_LINEAR_13,
+        quant::QUANTIZE_LINEAR_19,
+        quant::QUANTIZE_LINEAR_21,
+        quant::QUANTIZE_LINEAR_23,
+    ],
+    DequantizeLinear => quant::DEQUANTIZE_LINEAR, older: [
+        quant::DEQUANTIZE_LINEAR_10,
+        quant::DEQUANTIZE_LINEAR_13,
+        quant::DEQUANTIZE_LINEAR_19,
+        quant::DEQUANTIZE_LINEAR_21,
+        quant::DEQUANTIZE_LINEAR_23,
+    ],
     // issue 17: activations and unary math
     Clip => activation::CLIP, older: [activation::CLIP_6, activation::CLIP_11, activation::CLIP_12],
     Elu => activation::ELU, older: [activation::ELU_6],

@@ -9,12 +9,13 @@
 //! dtype, so it is correctly rounded (an f32 product followed by a rounding to
 //! f16 or bf16 could round twice).
 
+use half::{bf16, f16};
 use xpucert_abi::{BackendError, DType};
 
 use super::Args;
 use crate::fp8::Fp8;
 use crate::layout::normalize_axis;
-use crate::support::{quantize_target, saturate};
+use crate::support::{dequantize_output, division_precision, quantize_target, saturate};
 use crate::tensor::{Data, Tensor};
 
 /// Which scale (and zero point) applies to each element of `x`.
@@ -139,15 +140,32 @@ pub fn quantize_linear(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let target = quantize_target(&args.attrs, zero_point.map(Tensor::dtype))?;
     let sat = saturate(&args.attrs)?;
     let layout = channels(args, x, scale)?;
-    let xs = x.to_real::<f32>()?;
-    let ss = scale.to_real::<f32>()?;
+    if args.opset < 13 && !matches!(layout, Channels::PerTensor) {
+        return Err(args.invalid("the scale must be a scalar before opset 13".to_string()));
+    }
+    let precision = division_precision(&args.attrs, scale.dtype(), args.opset)?;
+    let xs = x.to_real::<f64>()?;
+    let ss = scale.to_real::<f64>()?;
     let zps = match zero_point {
         Some(zp) => quantized_values(zp)?,
         None => vec![0.0; ss.len()],
     };
-    let quotients = xs.iter().enumerate().map(|(i, &v)| {
+    // Before 23 the division is in f32. From 23 it is in `precision`: the
+    // f64 quotient of two operands of at most 24 significant bits, rounded
+    // once to the precision, is the correctly rounded quotient there (f64
+    // has more than twice their bits plus two, so the double rounding is
+    // innocuous).
+    let divide = move |v: f64, s: f64| -> f32 {
+        match precision {
+            None | Some(DType::F32) => (v as f32) / (s as f32),
+            Some(DType::F16) => f16::from_f64(v / s).to_f32(),
+            Some(DType::BF16) => bf16::from_f64(v / s).to_f32(),
+            Some(_) => (v / s) as f32,
+        }
+    };
+    let quotients = xs.iter().enumerate().map(move |(i, &v)| {
         let c = layout.of(i);
-        (v / ss[c], zps[c])
+        (divide(v, ss[c]), zps[c])
     });
     let integer = |lo: f64, hi: f64| -> Vec<f64> {
         quotients
@@ -223,6 +241,10 @@ pub fn quantize_linear(args: &Args<'_>) -> Result<Tensor, BackendError> {
 pub fn dequantize_linear(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let (x, scale) = (args.input(0)?, args.input(1)?);
     let layout = channels(args, x, scale)?;
+    if args.opset < 13 && !matches!(layout, Channels::PerTensor) {
+        return Err(args.invalid("the scale must be a scalar before opset 13".to_string()));
+    }
+    let out = dequantize_output(&args.attrs, scale.dtype())?;
     let xs = quantized_values(x)?;
     let ss = scale.to_real::<f64>()?;
     let zps = match args.optional(2) {
@@ -237,7 +259,7 @@ pub fn dequantize_linear(args: &Args<'_>) -> Result<Tensor, BackendError> {
             (v - zps[c]) * ss[c]
         })
         .collect();
-    Tensor::from_real(scale.dtype(), x.shape.clone(), ys)
+    Tensor::from_real(out, x.shape.clone(), ys)
 }
 
 #[cfg(test)]
