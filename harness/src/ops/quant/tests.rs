@@ -434,7 +434,7 @@ fn configuration_errors() {
     dqf(
         &Attributes::new(),
         &[t(DType::U8, &[1], &[1.0]), scalar(DType::I32, 1.0)],
-        "input x_scale must be one of (type T2: f32, f16, bf16)",
+        "input x_scale must be one of (type T2: f32, f16, bf16, f8e8m0)",
     );
     dqf(
         &Attributes::new(),
