@@ -135,9 +135,10 @@ extern "C" {
 #define XPU_DTYPE_F8E4M3FNUZ 18
 #define XPU_DTYPE_F8E5M2 19
 #define XPU_DTYPE_F8E5M2FNUZ 20
-#define XPU_DTYPE_U4 21
-#define XPU_DTYPE_I4 22
-#define XPU_DTYPE_F4E2M1 23
+#define XPU_DTYPE_U4 21     /* packed two to a byte, see XpuTensor */
+#define XPU_DTYPE_I4 22     /* packed two to a byte, two's complement */
+#define XPU_DTYPE_F4E2M1 23 /* packed two to a byte */
+#define XPU_DTYPE_F8E8M0 24 /* 2^(code - 127); 0xFF is NaN (OCP MX scale) */
 #define XPU_DTYPE_VENDOR_BASE 0x10000
 
 /* Compute precisions that are not storage dtypes, for XpuOpSupport. */
@@ -177,6 +178,11 @@ typedef struct XpuError {
  * Host buffers allocated by the harness are 64-byte aligned at `data`, and
  * byte_offset is a multiple of the element size, so every element is
  * naturally aligned.
+ * The 4-bit dtypes (U4, I4, F4E2M1) are packed two to a byte as in ONNX:
+ * element k of the element grid (k = i0*strides[0] + ...) lives in byte
+ * byte_offset + k/2, in the low nibble when k is even and the high nibble
+ * when k is odd. A contiguous tensor of n elements takes ceil(n/2) bytes;
+ * the unused high nibble of an odd-length output may hold anything.
  * An absent optional input has dtype == XPU_DTYPE_UNDEFINED and data == NULL.
  * ------------------------------------------------------------------------- */
 typedef struct XpuTensor {

@@ -53,7 +53,11 @@ fn descr(d: DType) -> (&'static str, bool) {
         DType::F32 => ("<f4", true),
         DType::F16 => ("<f2", true),
         DType::BF16 => ("<u2", false),
-        DType::F8E4M3FN | DType::F8E5M2 => ("|u1", false),
+        DType::F8E4M3FN | DType::F8E5M2 | DType::F8E4M3FNUZ | DType::F8E5M2FNUZ | DType::F8E8M0 => {
+            ("|u1", false)
+        }
+        // One 4-bit code per byte, unpacked (see `Dump::tensor`).
+        DType::F4E2M1 | DType::I4 | DType::U4 => ("|u1", false),
         DType::I8 => ("|i1", true),
         DType::U8 => ("|u1", true),
         DType::I16 => ("<i2", true),
@@ -142,7 +146,12 @@ impl Dump {
     /// `<stem>.f64.npy`, its exact values.
     fn tensor(&mut self, stem: &str, t: &HostTensor) -> Result<serde_json::Value, ReproError> {
         let (d, native) = descr(t.dtype);
-        self.write(&format!("{stem}.npy"), &npy::bytes(d, &t.shape, &t.data))?;
+        // numpy has no packed arrays: a 4-bit tensor is written one code
+        // per byte, so the file's shape and its element count agree.
+        self.write(
+            &format!("{stem}.npy"),
+            &npy::bytes(d, &t.shape, &t.unpacked_codes()),
+        )?;
         self.write(
             &format!("{stem}.f64.npy"),
             &npy::bytes("<f8", &t.shape, &npy::f64_data(&t.to_f64())),
@@ -154,7 +163,7 @@ impl Dump {
         Ok(json!({
             "file": format!("{stem}.npy"), "f64_file": format!("{stem}.f64.npy"),
             "dtype": t.dtype.name(), "shape": t.shape,
-            "storage": if native { "native" } else { "raw bits (numpy has no such dtype; see tensors.safetensors)" },
+            "storage": if native { "native" } else if t.dtype.is_packed() { "4-bit codes, one per byte, in the low nibble (numpy has no such dtype)" } else { "raw bits (numpy has no such dtype; see tensors.safetensors)" },
         }))
     }
 

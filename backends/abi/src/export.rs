@@ -358,7 +358,8 @@ unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>
                 {
                     let bytes = m
                         .span
-                        .checked_mul(m.dtype.size())
+                        .checked_mul(m.dtype.bits())
+                        .map(|bits| bits.div_ceil(8))
                         .and_then(|b| b.checked_add(t.byte_offset as usize))
                         .ok_or_else(|| {
                             BackendError::invalid(format!("input {i}: extent overflows"))
@@ -456,7 +457,8 @@ unsafe fn outputs<'a>(call: &'a XpuOpCall) -> Result<Vec<TensorMut<'a>>, Backend
             return Err(BackendError::invalid(format!("{what} is not contiguous")));
         }
         let bytes = numel
-            .checked_mul(m.dtype.size())
+            .checked_mul(m.dtype.bits())
+            .map(|bits| bits.div_ceil(8))
             .and_then(|b| b.checked_add(t.byte_offset as usize))
             .ok_or_else(|| BackendError::invalid(format!("{what}: extent overflows")))?
             - t.byte_offset as usize;

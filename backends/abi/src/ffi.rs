@@ -43,6 +43,7 @@ pub const XPU_DTYPE_F8E5M2FNUZ: i32 = 20;
 pub const XPU_DTYPE_U4: i32 = 21;
 pub const XPU_DTYPE_I4: i32 = 22;
 pub const XPU_DTYPE_F4E2M1: i32 = 23;
+pub const XPU_DTYPE_F8E8M0: i32 = 24;
 pub const XPU_DTYPE_VENDOR_BASE: i32 = 0x10000;
 
 pub const XPU_PRECISION_DEFAULT: i32 = 0;

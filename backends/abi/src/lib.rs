@@ -117,6 +117,24 @@ pub enum DType {
     F8E4M3FN,
     /// fp8 E5M2
     F8E5M2,
+    /// fp8 E4M3 "fnuz" (bias 8, no infinities, no negative zero: 0x80 is
+    /// the only NaN)
+    F8E4M3FNUZ,
+    /// fp8 E5M2 "fnuz" (bias 16, no infinities, no negative zero: 0x80 is
+    /// the only NaN)
+    F8E5M2FNUZ,
+    /// fp8 E8M0, the OCP MX scale type: an unsigned power of two
+    /// 2^(code - 127), 0xFF is NaN; no sign, no zero
+    F8E8M0,
+    /// fp4 E2M1 (OCP MX): 1 sign, 2 exponent (bias 1), 1 mantissa bit; no
+    /// infinities or NaN. Packed two to a byte, like the 4-bit integers
+    F4E2M1,
+    /// signed 4-bit integer (-8..=7), two's complement, packed two to a
+    /// byte: element i in the low nibble of byte i/2 when i is even, in the
+    /// high nibble when odd (ONNX's layout)
+    I4,
+    /// unsigned 4-bit integer (0..=15), packed like [`DType::I4`]
+    U4,
     /// signed 8-bit integer
     I8,
     /// unsigned 8-bit integer
@@ -138,8 +156,12 @@ pub enum DType {
 }
 
 impl DType {
-    /// Every dtype this ABI version defines, in a stable order.
-    pub const ALL: [DType; 15] = [
+    /// Every dtype this ABI version defines, in a stable order: the floats,
+    /// the integers and bool of 8 bits and more, then the narrow types that
+    /// only conversions and quantization take, in the order ONNX's Cast
+    /// added them (fp8 fnuz in 19, int4/uint4 in 21, FP4 E2M1 in 23, E8M0 in
+    /// 24); the harness slices the list by that order.
+    pub const ALL: [DType; 21] = [
         DType::F64,
         DType::F32,
         DType::F16,
@@ -155,11 +177,17 @@ impl DType {
         DType::I64,
         DType::U64,
         DType::Bool,
+        DType::F8E4M3FNUZ,
+        DType::F8E5M2FNUZ,
+        DType::I4,
+        DType::U4,
+        DType::F4E2M1,
+        DType::F8E8M0,
     ];
 
     /// Validates a dtype integer received over the ABI. `XPU_DTYPE_UNDEFINED`
-    /// (0) and codes this crate does not know (fnuz fp8, int4, vendor codes)
-    /// give `None`.
+    /// (0) and codes this crate does not know (strings, complex, 2-bit
+    /// integers, vendor codes) give `None`.
     pub fn from_code(code: i32) -> Option<DType> {
         Some(match code {
             1 => DType::F32,
@@ -176,7 +204,13 @@ impl DType {
             13 => DType::U64,
             16 => DType::BF16,
             17 => DType::F8E4M3FN,
+            18 => DType::F8E4M3FNUZ,
             19 => DType::F8E5M2,
+            20 => DType::F8E5M2FNUZ,
+            21 => DType::U4,
+            22 => DType::I4,
+            23 => DType::F4E2M1,
+            24 => DType::F8E8M0,
             _ => return None,
         })
     }
@@ -198,17 +232,54 @@ impl DType {
             DType::U64 => 13,
             DType::BF16 => 16,
             DType::F8E4M3FN => 17,
+            DType::F8E4M3FNUZ => 18,
             DType::F8E5M2 => 19,
+            DType::F8E5M2FNUZ => 20,
+            DType::U4 => 21,
+            DType::I4 => 22,
+            DType::F4E2M1 => 23,
+            DType::F8E8M0 => 24,
         }
     }
 
-    /// Bytes per element.
-    pub fn size(self) -> usize {
+    /// Bits per element: 4 for the packed types, 8 times the byte size
+    /// otherwise.
+    pub fn bits(self) -> usize {
         match self {
-            DType::F64 | DType::I64 | DType::U64 => 8,
-            DType::F32 | DType::I32 | DType::U32 => 4,
-            DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 2,
-            DType::F8E4M3FN | DType::F8E5M2 | DType::I8 | DType::U8 | DType::Bool => 1,
+            DType::F64 | DType::I64 | DType::U64 => 64,
+            DType::F32 | DType::I32 | DType::U32 => 32,
+            DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 16,
+            DType::F8E4M3FN
+            | DType::F8E5M2
+            | DType::F8E4M3FNUZ
+            | DType::F8E5M2FNUZ
+            | DType::F8E8M0
+            | DType::I8
+            | DType::U8
+            | DType::Bool => 8,
+            DType::F4E2M1 | DType::I4 | DType::U4 => 4,
+        }
+    }
+
+    /// True for the sub-byte types, stored two elements to a byte.
+    pub fn is_packed(self) -> bool {
+        self.bits() < 8
+    }
+
+    /// Bytes per element for the whole-byte types. A packed (sub-byte) type
+    /// has no per-element byte size: this returns 1, the byte that holds an
+    /// element, and buffer lengths must come from [`DType::bytes_for`].
+    pub fn size(self) -> usize {
+        self.bits().div_ceil(8)
+    }
+
+    /// Bytes of a contiguous buffer of `numel` elements:
+    /// `ceil(numel * bits / 8)` (a packed odd count leaves the last high
+    /// nibble unused, zero when written by the harness).
+    pub fn bytes_for(self, numel: usize) -> usize {
+        match self.bits() {
+            4 => numel.div_ceil(2),
+            b => numel * (b / 8),
         }
     }
 
@@ -222,6 +293,12 @@ impl DType {
             DType::BF16 => "bf16",
             DType::F8E4M3FN => "f8e4m3fn",
             DType::F8E5M2 => "f8e5m2",
+            DType::F8E4M3FNUZ => "f8e4m3fnuz",
+            DType::F8E5M2FNUZ => "f8e5m2fnuz",
+            DType::F8E8M0 => "f8e8m0",
+            DType::F4E2M1 => "f4e2m1",
+            DType::I4 => "i4",
+            DType::U4 => "u4",
             DType::I8 => "i8",
             DType::U8 => "u8",
             DType::I16 => "i16",
@@ -243,7 +320,16 @@ impl DType {
     pub fn is_float(self) -> bool {
         matches!(
             self,
-            DType::F64 | DType::F32 | DType::F16 | DType::BF16 | DType::F8E4M3FN | DType::F8E5M2
+            DType::F64
+                | DType::F32
+                | DType::F16
+                | DType::BF16
+                | DType::F8E4M3FN
+                | DType::F8E5M2
+                | DType::F8E4M3FNUZ
+                | DType::F8E5M2FNUZ
+                | DType::F8E8M0
+                | DType::F4E2M1
         )
     }
 }

@@ -68,7 +68,7 @@ impl<'a> TensorRef<'a> {
                 .map(|(&d, &s)| (d as usize - 1) * s as usize)
                 .sum::<usize>()
         };
-        if bytes.len() < span * dtype.size() {
+        if bytes.len() < dtype.bytes_for(span) {
             return Err(BackendError::invalid(format!(
                 "{} bytes do not cover {span} elements of {dtype}",
                 bytes.len()
@@ -154,7 +154,13 @@ impl<'a> TensorRef<'a> {
 
     /// Reads every element in logical row-major order as `T`, which must have
     /// the dtype's size (e.g. `f32` for F32, `u16` for the bits of F16/BF16).
+    /// A packed 4-bit dtype reads as `u8`, one code (0..=15) per element.
     pub fn read<T: Element>(&self) -> Result<Vec<T>, BackendError> {
+        if self.dtype.is_packed() && T::SIZE == 1 {
+            return self
+                .read_nibbles()
+                .map(|codes| codes.into_iter().map(|c| T::read(&[c])).collect());
+        }
         if T::SIZE != self.dtype.size() {
             return Err(BackendError::internal(format!(
                 "read of a {} tensor as a {}-byte type",
@@ -182,6 +188,27 @@ impl<'a> TensorRef<'a> {
             .map(|o| T::read(&data[o * T::SIZE..(o + 1) * T::SIZE]))
             .collect())
     }
+
+    /// The 4-bit codes of a packed tensor in logical order: element k of the
+    /// stride grid is nibble k of the data (low nibble first).
+    fn read_nibbles(&self) -> Result<Vec<u8>, BackendError> {
+        if self.numel() == 0 {
+            return Ok(Vec::new());
+        }
+        let data = self
+            .data
+            .ok_or_else(|| BackendError::invalid("tensor data is not readable on the host"))?;
+        let nibble = |k: usize| -> Result<u8, BackendError> {
+            let byte = data
+                .get(k / 2)
+                .ok_or_else(|| BackendError::invalid("tensor data is shorter than its shape"))?;
+            Ok(if k % 2 == 0 { byte & 0x0F } else { byte >> 4 })
+        };
+        if self.is_contiguous() {
+            return (0..self.numel()).map(nibble).collect();
+        }
+        self.offsets().into_iter().map(nibble).collect()
+    }
 }
 
 /// An output tensor: contiguous row-major, to be written in full.
@@ -204,14 +231,14 @@ pub struct TensorMut<'a> {
 }
 
 impl<'a> TensorMut<'a> {
-    /// A contiguous output over `bytes` (exactly `numel * dtype.size()` long),
-    /// for a backend's own unit tests.
+    /// A contiguous output over `bytes` (exactly `dtype.bytes_for(numel)`
+    /// long), for a backend's own unit tests.
     pub fn host(dtype: DType, shape: &'a [i64], bytes: &'a mut [u8]) -> Result<Self, BackendError> {
         if shape.iter().any(|&d| d < 0) {
             return Err(BackendError::invalid("negative dimension"));
         }
         let n: usize = shape.iter().map(|&d| d as usize).product();
-        if bytes.len() != n * dtype.size() {
+        if bytes.len() != dtype.bytes_for(n) {
             return Err(BackendError::invalid(format!(
                 "{} bytes for {n} elements of {dtype}",
                 bytes.len()
@@ -275,7 +302,7 @@ impl<'a> TensorMut<'a> {
         }
         let n: usize = dims.iter().map(|&d| d as usize).product();
         let data = std::mem::take(&mut self.data);
-        self.data = &mut data[..n * self.dtype.size()];
+        self.data = &mut data[..self.dtype.bytes_for(n)];
         if let Some(r) = self.reported.as_deref_mut() {
             r.copy_from_slice(dims);
         }
@@ -304,13 +331,31 @@ impl<'a> TensorMut<'a> {
         self.actual_shape().iter().map(|&d| d as usize).product()
     }
 
-    /// The output bytes, `numel * dtype.size()` long (of the actual shape).
+    /// The output bytes, `dtype.bytes_for(numel)` long (of the actual shape).
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         self.data
     }
 
     /// Writes all elements from `values` (row-major; length must be `numel`).
+    /// A packed 4-bit dtype takes `u8` codes (the low nibble of each is kept)
+    /// and packs them two to a byte.
     pub fn write<T: Element>(&mut self, values: &[T]) -> Result<(), BackendError> {
+        if self.dtype.is_packed() && T::SIZE == 1 {
+            if values.len() != self.numel() {
+                return Err(BackendError::internal(format!(
+                    "output has {} elements, {} were computed",
+                    self.numel(),
+                    values.len()
+                )));
+            }
+            self.data.fill(0);
+            for (k, v) in values.iter().enumerate() {
+                let mut code = [0u8];
+                v.write(&mut code);
+                self.data[k / 2] |= (code[0] & 0x0F) << (4 * (k % 2));
+            }
+            return Ok(());
+        }
         if T::SIZE != self.dtype.size() {
             return Err(BackendError::internal(format!(
                 "write of a {} tensor as a {}-byte type",
@@ -361,6 +406,22 @@ mod tests {
         assert!(t.write(&[1.0f32]).is_err(), "length must match numel");
         assert_eq!(&buf[..4], &1.5f32.to_ne_bytes());
         assert!(TensorMut::host(DType::F32, &[3], &mut [0u8; 8]).is_err());
+    }
+
+    #[test]
+    fn packed_tensors_read_and_write_nibbles_low_first() {
+        // Three u4 elements take two bytes: 0x21 holds 1 (low) then 2.
+        let mut buf = vec![0xFFu8; 2];
+        let mut t = TensorMut::host(DType::U4, &[3], &mut buf).unwrap();
+        t.write(&[1u8, 2, 3]).unwrap();
+        assert_eq!(buf, [0x21, 0x03]);
+        assert!(TensorMut::host(DType::I4, &[3], &mut [0u8; 1]).is_err());
+        // A 2x2 transposed view of [1, 2, 3, 4] reads 1, 3, 2, 4.
+        let bytes = [0x21u8, 0x43];
+        let v = TensorRef::host(DType::I4, &[2, 2], &[1, 2], &bytes).unwrap();
+        assert_eq!(v.read::<u8>().unwrap(), vec![1, 3, 2, 4]);
+        assert!(TensorRef::host(DType::U4, &[5], &[1], &bytes).is_err());
+        assert!(v.read::<u16>().is_err());
     }
 
     #[test]

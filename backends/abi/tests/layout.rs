@@ -147,12 +147,13 @@ fn dtype_table() -> Vec<(&'static str, Option<DType>)> {
         ("XPU_DTYPE_U64", Some(DType::U64)),
         ("XPU_DTYPE_BF16", Some(DType::BF16)),
         ("XPU_DTYPE_F8E4M3FN", Some(DType::F8E4M3FN)),
-        ("XPU_DTYPE_F8E4M3FNUZ", None),
+        ("XPU_DTYPE_F8E4M3FNUZ", Some(DType::F8E4M3FNUZ)),
         ("XPU_DTYPE_F8E5M2", Some(DType::F8E5M2)),
-        ("XPU_DTYPE_F8E5M2FNUZ", None),
-        ("XPU_DTYPE_U4", None),
-        ("XPU_DTYPE_I4", None),
-        ("XPU_DTYPE_F4E2M1", None),
+        ("XPU_DTYPE_F8E5M2FNUZ", Some(DType::F8E5M2FNUZ)),
+        ("XPU_DTYPE_U4", Some(DType::U4)),
+        ("XPU_DTYPE_I4", Some(DType::I4)),
+        ("XPU_DTYPE_F4E2M1", Some(DType::F4E2M1)),
+        ("XPU_DTYPE_F8E8M0", Some(DType::F8E8M0)),
         ("XPU_DTYPE_VENDOR_BASE", None),
     ]
 }

@@ -21,13 +21,19 @@ pub enum Fp8 {
     /// 5 exponent bits (bias 15), 2 mantissa bits, IEEE-like with ±Inf and
     /// NaNs; the largest finite value is 57344.
     E5M2,
+    /// 4 exponent bits (bias 8), 3 mantissa bits, no infinities and no -0:
+    /// 0x80 is the only NaN, the largest finite value is 240.
+    E4M3FNUZ,
+    /// 5 exponent bits (bias 16), 2 mantissa bits, no infinities and no -0:
+    /// 0x80 is the only NaN, the largest finite value is 57344.
+    E5M2FNUZ,
 }
 
 impl Fp8 {
     const fn mantissa_bits(self) -> i32 {
         match self {
-            Fp8::E4M3FN => 3,
-            Fp8::E5M2 => 2,
+            Fp8::E4M3FN | Fp8::E4M3FNUZ => 3,
+            Fp8::E5M2 | Fp8::E5M2FNUZ => 2,
         }
     }
 
@@ -35,7 +41,14 @@ impl Fp8 {
         match self {
             Fp8::E4M3FN => 7,
             Fp8::E5M2 => 15,
+            Fp8::E4M3FNUZ => 8,
+            Fp8::E5M2FNUZ => 16,
         }
+    }
+
+    /// True for the formats without negative zero (0x80 is their NaN).
+    const fn unsigned_zero(self) -> bool {
+        matches!(self, Fp8::E4M3FNUZ | Fp8::E5M2FNUZ)
     }
 
     /// Exponent of the smallest normal number (also the exponent scale of
@@ -48,7 +61,8 @@ impl Fp8 {
     pub const fn max(self) -> f64 {
         match self {
             Fp8::E4M3FN => 448.0,
-            Fp8::E5M2 => 57344.0,
+            Fp8::E5M2 | Fp8::E5M2FNUZ => 57344.0,
+            Fp8::E4M3FNUZ => 240.0,
         }
     }
 
@@ -57,21 +71,24 @@ impl Fp8 {
         match self {
             Fp8::E4M3FN => 0x7E,
             Fp8::E5M2 => 0x7B,
+            Fp8::E4M3FNUZ | Fp8::E5M2FNUZ => 0x7F,
         }
     }
 
     /// The NaN this encoder produces (sign clear). E5M2 uses a quiet-style
-    /// pattern (top mantissa bit set) like the wider IEEE formats.
+    /// pattern (top mantissa bit set) like the wider IEEE formats; the fnuz
+    /// formats have only 0x80, which the sign bit must not be added to.
     const fn nan_bits(self) -> u8 {
-        0x7F
+        if self.unsigned_zero() { 0x80 } else { 0x7F }
     }
 
     /// What an out-of-range magnitude becomes without saturation: NaN for
-    /// E4M3FN (it has no infinity), infinity for E5M2.
+    /// E4M3FN and the fnuz formats (no infinity), infinity for E5M2.
     const fn overflow_bits(self) -> u8 {
         match self {
             Fp8::E4M3FN => 0x7F,
             Fp8::E5M2 => 0x7C,
+            Fp8::E4M3FNUZ | Fp8::E5M2FNUZ => 0x80,
         }
     }
 
@@ -91,6 +108,7 @@ impl Fp8 {
                     f32::NAN
                 };
             }
+            Fp8::E4M3FNUZ | Fp8::E5M2FNUZ if bits == 0x80 => return f32::NAN,
             _ => {}
         }
         // Both ranges are tiny, so the products below are exact in f32.
@@ -107,6 +125,15 @@ impl Fp8 {
     /// without it they become NaN (E4M3FN) or ±Inf (E5M2). NaN stays NaN.
     pub fn encode(self, x: f64, saturate: bool) -> u8 {
         let sign: u8 = if x.is_sign_negative() { 0x80 } else { 0 };
+        if self.unsigned_zero() {
+            // One NaN (0x80) and no -0: the sign goes with nonzero numbers
+            // only. Out of range without saturation is that NaN too.
+            if x.is_nan() || (!saturate && (x.is_infinite() || self.rounds_past_max(x.abs()))) {
+                return 0x80;
+            }
+            let code = self.encode_magnitude(x.abs(), true);
+            return if code == 0 { 0 } else { sign | code };
+        }
         if x.is_nan() {
             return sign | self.nan_bits();
         }
@@ -131,6 +158,29 @@ impl Fp8 {
             return sign | out_of_range;
         }
         sign | self.pack(rounded)
+    }
+
+    /// The sign-less code of a non-negative, non-NaN `a`; out of range and
+    /// +Inf give the largest finite code (used with `saturate` semantics).
+    fn encode_magnitude(self, a: f64, _saturate: bool) -> u8 {
+        if a.is_infinite() || self.rounds_past_max(a) {
+            return self.max_bits();
+        }
+        self.pack(self.round_to_grid(a))
+    }
+
+    /// True when `a` (finite or not) rounds beyond the largest finite value.
+    fn rounds_past_max(self, a: f64) -> bool {
+        a.is_infinite() || self.round_to_grid(a) > self.max()
+    }
+
+    /// `a` (finite, >= 0) rounded to nearest even on the format's grid,
+    /// ignoring the range.
+    fn round_to_grid(self, a: f64) -> f64 {
+        let m = self.mantissa_bits();
+        let binade = ((a.to_bits() >> 52) as i32 - 1023).max(self.min_exponent());
+        let quantum = pow2_f64(binade - m);
+        (a / quantum).round_ties_even() * quantum
     }
 
     /// Bits of an exact, in-range, non-negative grid value.
@@ -189,6 +239,47 @@ mod tests {
     }
 
     #[test]
+    fn fnuz_codes_and_specials() {
+        for format in [Fp8::E4M3FNUZ, Fp8::E5M2FNUZ] {
+            let mut finite = 0;
+            for bits in 0..=255u8 {
+                let v = format.decode(bits);
+                if bits == 0x80 {
+                    assert!(v.is_nan());
+                    continue;
+                }
+                finite += 1;
+                for saturate in [true, false] {
+                    assert_eq!(
+                        format.encode(f64::from(v), saturate),
+                        bits,
+                        "{format:?} {bits:#04x}"
+                    );
+                }
+            }
+            assert_eq!(finite, 255);
+            assert_eq!(format.encode(-0.0, false), 0x00, "no negative zero");
+            assert_eq!(format.encode(-1e-30, true), 0x00);
+            assert_eq!(format.encode(-f64::NAN, true), 0x80);
+            assert_eq!(format.encode(f64::INFINITY, false), 0x80);
+            assert_eq!(format.encode(f64::NEG_INFINITY, true), 0xFF);
+            assert_eq!(format.encode(-1e30, false), 0x80);
+            assert_eq!(f64::from(format.decode(0x7F)), format.max());
+        }
+        let e4 = Fp8::E4M3FNUZ;
+        assert_eq!(e4.decode(0x40), 1.0);
+        assert_eq!(e4.decode(0x01), 2f32.powi(-10));
+        // 248 is the tie between 240 (odd code 0x7F) and 256: out of range.
+        assert_eq!(e4.encode(248.0, false), 0x80);
+        assert_eq!(e4.encode(247.9, false), 0x7F);
+        let e5 = Fp8::E5M2FNUZ;
+        assert_eq!(e5.decode(0x40), 1.0);
+        assert_eq!(e5.decode(0x01), 2f32.powi(-17));
+        assert_eq!(e5.encode(61440.0, false), 0x80);
+        assert_eq!(e5.encode(61440.0, true), 0x7F);
+    }
+
+    #[test]
     fn decoded_values_from_the_definitions() {
         let e4 = Fp8::E4M3FN;
         assert_eq!(e4.decode(0x38), 1.0);
@@ -215,7 +306,7 @@ mod tests {
         let e4 = Fp8::E4M3FN;
         // Midpoints between consecutive finite codes go to the even code;
         // a hair either side goes to the nearer one.
-        for format in [Fp8::E4M3FN, Fp8::E5M2] {
+        for format in [Fp8::E4M3FN, Fp8::E5M2, Fp8::E4M3FNUZ, Fp8::E5M2FNUZ] {
             for bits in 0..0x7Fu8 {
                 let (lo, hi) = (format.decode(bits), format.decode(bits + 1));
                 if !hi.is_finite() || f64::from(hi) > format.max() {
@@ -224,7 +315,12 @@ mod tests {
                 let mid = (f64::from(lo) + f64::from(hi)) / 2.0;
                 let even = if bits % 2 == 0 { bits } else { bits + 1 };
                 assert_eq!(format.encode(mid, false), even, "{format:?} {mid}");
-                assert_eq!(format.encode(-mid, false), 0x80 | even);
+                let negative = if even == 0 && format.unsigned_zero() {
+                    0 // fnuz has no -0
+                } else {
+                    0x80 | even
+                };
+                assert_eq!(format.encode(-mid, false), negative);
                 let nudge = (f64::from(hi) - f64::from(lo)) / 1024.0;
                 assert_eq!(format.encode(mid - nudge, false), bits);
                 assert_eq!(format.encode(mid + nudge, false), bits + 1);
@@ -275,7 +371,7 @@ mod tests {
     #[test]
     fn dense_f32_sweep_matches_the_nearest_code() {
         // Against a brute-force nearest-code search over the finite codes.
-        for format in [Fp8::E4M3FN, Fp8::E5M2] {
+        for format in [Fp8::E4M3FN, Fp8::E5M2, Fp8::E4M3FNUZ, Fp8::E5M2FNUZ] {
             let codes: Vec<(u8, f64)> = (0..=0x7Fu8)
                 .map(|b| (b, f64::from(format.decode(b))))
                 .filter(|(_, v)| v.is_finite())

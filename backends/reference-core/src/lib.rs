@@ -60,6 +60,7 @@
 
 pub mod fp8;
 pub mod layout;
+pub mod narrow;
 pub mod ops;
 pub mod parallel;
 pub mod support;
@@ -103,6 +104,7 @@ fn invocation<'a>(call: &'a OpCall<'a>) -> Invocation<'a> {
 fn read_elements<T: Element>(t: &TensorRef<'_>) -> Result<Vec<T>, BackendError> {
     let n = t.numel();
     if T::SIZE == t.dtype().size()
+        && !t.dtype().is_packed()
         && t.is_contiguous()
         && let Some(bytes) = t.data().filter(|b| b.len() >= n * T::SIZE)
     {
@@ -134,6 +136,13 @@ pub fn load(t: &TensorRef<'_>) -> Result<Tensor, BackendError> {
         DType::U32 => Data::U32(read_elements(t)?),
         DType::U64 => Data::U64(read_elements(t)?),
         DType::Bool => Data::Bool(read_elements(t)?),
+        // One code per element; `TensorRef::read` unpacks the 4-bit types.
+        d @ (DType::F8E4M3FNUZ
+        | DType::F8E5M2FNUZ
+        | DType::F8E8M0
+        | DType::F4E2M1
+        | DType::I4
+        | DType::U4) => Data::Codes(d, read_elements(t)?),
     };
     Tensor::new(t.shape().iter().map(|&d| d as usize).collect(), data)
 }
@@ -178,6 +187,8 @@ fn store(
         Data::U64(v) => out.write(v),
         Data::I8(v) => out.write(v),
         Data::U8(v) | Data::Bool(v) | Data::F8E4M3FN(v) | Data::F8E5M2(v) => out.write(v),
+        // `TensorMut::write` packs the 4-bit codes two to a byte.
+        Data::Codes(_, v) => out.write(v),
     }
 }
 
@@ -420,7 +431,7 @@ mod tests {
         assert_eq!(compute_precision(info, DType::F16), Some(DType::F32));
         assert_eq!(compute_precision(info, DType::F32), None);
         let m = ReferenceBackend.manifest();
-        assert!(m.contains("\"op\": \"DequantizeLinear\", \"opsets\": [21], \"dtypes\": [\"i8\", \"u8\", \"i16\", \"u16\", \"i32\", \"f8e4m3fn\", \"f8e5m2\"]"));
+        assert!(m.contains("\"op\": \"DequantizeLinear\", \"opsets\": [21], \"dtypes\": [\"i8\", \"u8\", \"i16\", \"u16\", \"i32\", \"f8e4m3fn\", \"f8e5m2\", \"f8e4m3fnuz\", \"f8e5m2fnuz\", \"i4\", \"u4\", \"f4e2m1\"]"));
     }
 
     #[test]

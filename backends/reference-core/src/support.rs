@@ -204,6 +204,29 @@ const MOVABLE: &[DType] = &[
     DType::F8E4M3FN,
     DType::F8E5M2,
 ];
+/// Cast's and CastLike's dtypes (both sides): the movable ones and the
+/// narrow types ONNX adds for them (fp8 fnuz from 19, int4/uint4 from 21,
+/// FP4 E2M1 from 23, E8M0 from 24; the reference takes them at every
+/// version it registers, the harness sends each only where it is valid).
+const CAST_TYPES: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I8,
+    DType::U8,
+    DType::Bool,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
+    DType::F8E4M3FNUZ,
+    DType::F8E5M2FNUZ,
+    DType::F8E8M0,
+    DType::F4E2M1,
+    DType::I4,
+    DType::U4,
+];
 /// Dtypes of the integer-capable activations (Clip, Abs, Sign, Shrink):
 /// the floats and the integers of 8 to 64 bits but u32 and u64.
 const ACTIVATION_TYPES: &[DType] = &[
@@ -230,6 +253,9 @@ const CLASSIFIED: &[DType] = &[
 /// Dtypes QuantizeLinear quantizes from (its `x` and `y_scale`).
 /// ONNX also allows int32 `x`; not implemented.
 const QUANTIZE_FROM: &[DType] = &[DType::F32, DType::F16, DType::BF16];
+/// The QuantizeLinear and DequantizeLinear versions implemented: every one
+/// that changed them up to 24 (25 adds only 2-bit integers).
+const Q_OPSETS: &[i64] = &[10, 13, 19, 21, 23, 24];
 /// Dtypes QuantizeLinear produces and DequantizeLinear reads (besides i32).
 const QUANTIZED: &[DType] = &[
     DType::I8,
@@ -238,6 +264,11 @@ const QUANTIZED: &[DType] = &[
     DType::U16,
     DType::F8E4M3FN,
     DType::F8E5M2,
+    DType::F8E4M3FNUZ,
+    DType::F8E5M2FNUZ,
+    DType::I4,
+    DType::U4,
+    DType::F4E2M1,
 ];
 /// Dtypes DequantizeLinear reads.
 const DEQUANTIZE_FROM: &[DType] = &[
@@ -248,6 +279,11 @@ const DEQUANTIZE_FROM: &[DType] = &[
     DType::I32,
     DType::F8E4M3FN,
     DType::F8E5M2,
+    DType::F8E4M3FNUZ,
+    DType::F8E5M2FNUZ,
+    DType::I4,
+    DType::U4,
+    DType::F4E2M1,
 ];
 
 /// The 8-bit quantized types of MatMulInteger, ConvInteger and the QLinear
@@ -328,12 +364,12 @@ pub const OPS: &[OpInfo] = &[
     op("Reshape", &[21], MOVABLE, (2, 2), 1),
     op("Concat", &[13], MOVABLE, (1, usize::MAX), 1),
     op("Where", &[16], MOVABLE, (3, 3), 1),
-    op("Cast", &[21], MOVABLE, (1, 1), 1),
+    op("Cast", &[21, 23, 24], CAST_TYPES, (1, 1), 1),
     op("TopK", &[11], ARITHMETIC, (2, 2), 2),
     op("RotaryEmbedding", &[23], FLOATS, (3, 4), 1),
     op("Attention", &[23, 24], FLOATS, (3, 7), 4),
-    op("QuantizeLinear", &[21], QUANTIZE_FROM, (2, 3), 1),
-    op("DequantizeLinear", &[21], DEQUANTIZE_FROM, (2, 3), 1),
+    op("QuantizeLinear", Q_OPSETS, QUANTIZE_FROM, (2, 3), 1),
+    op("DequantizeLinear", Q_OPSETS, DEQUANTIZE_FROM, (2, 3), 1),
     // issue 17: activations and unary math
     op("Clip", &[6, 11, 12, 13], ACTIVATION_TYPES, (1, 3), 1),
     op("Elu", &[6, 22], FLOATS, (1, 1), 1),
@@ -453,7 +489,7 @@ pub const OPS: &[OpInfo] = &[
     op("LpNormalization", &[1, 22], FLOATS, (1, 1), 1),
     op("LRN", &[1, 13], FLOATS, (1, 1), 1),
     op("Dropout", &[10, 12, 13, 22], DROPOUT_TYPES, (1, 3), 2),
-    op("CastLike", &[15, 19], MOVABLE, (2, 2), 1),
+    op("CastLike", &[15, 19, 21, 23, 24], CAST_TYPES, (2, 2), 1),
     // issue 17: convolution transpose and quantized linear algebra
     op("ConvTranspose", &[11], FLOATS, (2, 3), 1),
     // issue 17: integer-quantized ops and the last pooling ops
@@ -620,12 +656,25 @@ pub fn cast_target(attrs: &Attrs<'_>) -> Result<DType, BackendError> {
         .ok()
         .and_then(DType::from_code)
         .ok_or_else(|| BackendError::unsupported(format!("Cast: target dtype code {code}")))?;
-    if !MOVABLE.contains(&to) {
+    if !CAST_TYPES.contains(&to) {
         return Err(BackendError::unsupported(format!(
             "Cast: target dtype {to}"
         )));
     }
     Ok(to)
+}
+
+/// Cast's `round_mode` (opset 24+, default `up`): how values become E8M0.
+pub fn e8m0_rounding(attrs: &Attrs<'_>) -> Result<crate::narrow::E8m0Round, BackendError> {
+    use crate::narrow::E8m0Round;
+    match attrs.string("round_mode", "up")? {
+        "up" => Ok(E8m0Round::Up),
+        "down" => Ok(E8m0Round::Down),
+        "nearest" => Ok(E8m0Round::Nearest),
+        other => Err(BackendError::invalid(format!(
+            "attribute round_mode must be up, down or nearest, got {other:?}"
+        ))),
+    }
 }
 
 /// The ONNX `saturate` attribute (default 1) of Cast and QuantizeLinear; it
@@ -671,6 +720,46 @@ pub fn quantize_target(
     }
 }
 
+/// DequantizeLinear's output dtype: `output_dtype` (23+; float, float16 or
+/// bfloat16), else the scale's, which an E8M0 scale cannot be.
+pub fn dequantize_output(attrs: &Attrs<'_>, scale: DType) -> Result<DType, BackendError> {
+    match attrs.int("output_dtype", 0)? {
+        0 if QUANTIZE_FROM.contains(&scale) => Ok(scale),
+        0 => Err(BackendError::invalid(format!(
+            "DequantizeLinear: an {scale} scale needs output_dtype"
+        ))),
+        code => i32::try_from(code)
+            .ok()
+            .and_then(DType::from_code)
+            .filter(|d| QUANTIZE_FROM.contains(d))
+            .ok_or_else(|| {
+                BackendError::unsupported(format!("DequantizeLinear: output_dtype {code}"))
+            }),
+    }
+}
+
+/// QuantizeLinear's division precision from opset 23: `precision` (a float
+/// dtype code), else the scale's float type; `None` before 23 (the f32
+/// division) and for an E8M0 scale without `precision`.
+pub fn division_precision(
+    attrs: &Attrs<'_>,
+    scale: DType,
+    opset: i64,
+) -> Result<Option<DType>, BackendError> {
+    if opset < 23 {
+        return Ok(None);
+    }
+    match attrs.int("precision", 0)? {
+        0 => Ok(QUANTIZE_FROM.contains(&scale).then_some(scale)),
+        code => i32::try_from(code)
+            .ok()
+            .and_then(DType::from_code)
+            .filter(|d| matches!(d, DType::F64 | DType::F32 | DType::F16 | DType::BF16))
+            .map(Some)
+            .ok_or_else(|| BackendError::unsupported(format!("QuantizeLinear: precision {code}"))),
+    }
+}
+
 /// The dtypes of the outputs the op produces for this call.
 fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, BackendError> {
     Ok(match inv.op_type {
@@ -678,7 +767,7 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "QuantizeLinear" => vec![quantize_target(&inv.attrs, inv.dtype(2))?],
         // The scale's dtype is the output's (ONNX opset 21 has no
         // output_dtype attribute for DequantizeLinear).
-        "DequantizeLinear" => vec![inv.input(1)?.dtype],
+        "DequantizeLinear" => vec![dequantize_output(&inv.attrs, inv.input(1)?.dtype)?],
         "TopK" | "MaxPool" => vec![main, DType::I64],
         // Mean and InvStdDev in stash_type, which check_op_specific holds to 1.
         "LayerNormalization" => vec![main, DType::F32, DType::F32],
@@ -817,6 +906,7 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         "Cast" => {
             cast_target(&inv.attrs)?;
             saturate(&inv.attrs)?;
+            e8m0_rounding(&inv.attrs)?;
         }
         "QuantizeLinear" | "DequantizeLinear" => check_quantization(inv, main)?,
         "Gelu" => {
@@ -1020,8 +1110,9 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
             want(inv, 2, &[DType::Bool])?;
         }
         "CastLike" => {
-            want(inv, 1, MOVABLE)?;
+            want(inv, 1, CAST_TYPES)?;
             saturate(&inv.attrs)?;
+            e8m0_rounding(&inv.attrs)?;
         }
         // issue 17: convolution transpose and quantized linear algebra
         "ConvTranspose" => {
@@ -1172,20 +1263,24 @@ fn check_quantization(inv: &Invocation<'_>, main: DType) -> Result<(), BackendEr
         )));
     }
     let scale = inv.input(1)?.dtype;
+    // An E8M0 scale (MX style) from 24, a float one otherwise.
+    if !(QUANTIZE_FROM.contains(&scale) || (inv.opset >= 24 && scale == DType::F8E8M0)) {
+        return Err(unsupported_dtype(inv, 1, scale));
+    }
     if op == "QuantizeLinear" {
-        // x and y_scale share the type variable T1 at opset 21.
-        if scale != main {
+        // x and y_scale share the type variable T1 before opset 23.
+        if inv.opset < 23 && scale != main {
             return Err(BackendError::invalid(format!(
-                "{op}: y_scale is {scale}, x is {main}; opset 21 requires the same type"
+                "{op}: y_scale is {scale}, x is {main}; opset {} requires the same type",
+                inv.opset
             )));
         }
+        division_precision(&inv.attrs, scale, inv.opset)?;
         want(inv, 2, QUANTIZED)?;
         quantize_target(&inv.attrs, inv.dtype(2))?;
         saturate(&inv.attrs)?;
     } else {
-        if !QUANTIZE_FROM.contains(&scale) {
-            return Err(unsupported_dtype(inv, 1, scale));
-        }
+        dequantize_output(&inv.attrs, scale)?;
         // The zero point has x's type (T1).
         if let Some(zp) = inv.dtype(2)
             && zp != main

@@ -10,6 +10,7 @@ use half::{bf16, f16};
 use xpucert_abi::{BackendError, DType};
 
 use crate::fp8::Fp8;
+use crate::narrow;
 
 /// The elements of a tensor, in logical row-major order, in their storage type.
 /// f16, bf16 and the fp8 formats are kept as raw bit patterns; bool is one
@@ -46,6 +47,10 @@ pub enum Data {
     U64(Vec<u64>),
     /// booleans, one byte each (0 or 1)
     Bool(Vec<u8>),
+    /// The narrow types without arithmetic of their own (fp8 fnuz, E8M0,
+    /// FP4 E2M1, int4, uint4), one code per element (the 4-bit types
+    /// unpacked, code in the low nibble); see [`crate::narrow`].
+    Codes(DType, Vec<u8>),
 }
 
 /// Applies one expression to the vector inside any [`Data`] variant and wraps
@@ -69,6 +74,7 @@ macro_rules! map_data {
             Data::U32($v) => Data::U32($body),
             Data::U64($v) => Data::U64($body),
             Data::Bool($v) => Data::Bool($body),
+            Data::Codes(d, $v) => Data::Codes(*d, $body),
         }
     };
 }
@@ -113,6 +119,7 @@ impl Data {
             Data::U32(_) => DType::U32,
             Data::U64(_) => DType::U64,
             Data::Bool(_) => DType::Bool,
+            Data::Codes(d, _) => *d,
         }
     }
 
@@ -129,6 +136,7 @@ impl Data {
             Data::U64(v) => v.len(),
             Data::I8(v) => v.len(),
             Data::U8(v) | Data::Bool(v) | Data::F8E4M3FN(v) | Data::F8E5M2(v) => v.len(),
+            Data::Codes(_, v) => v.len(),
         }
     }
 
@@ -176,6 +184,7 @@ impl Data {
                 | (Data::Bool(o), Data::Bool(v))
                 | (Data::F8E4M3FN(o), Data::F8E4M3FN(v))
                 | (Data::F8E5M2(o), Data::F8E5M2(v)) => o.extend_from_slice(v),
+                (Data::Codes(d, o), Data::Codes(e, v)) if d == e => o.extend_from_slice(v),
                 (o, p) => {
                     return Err(BackendError::internal(format!(
                         "concatenation of {} and {} buffers",
@@ -209,6 +218,14 @@ impl Data {
             Data::U64(v) => bytes(v),
             Data::I8(v) => bytes(v),
             Data::U8(v) | Data::Bool(v) | Data::F8E4M3FN(v) | Data::F8E5M2(v) => v.clone(),
+            Data::Codes(d, v) if d.is_packed() => {
+                let mut out = vec![0u8; d.bytes_for(v.len())];
+                for (k, &c) in v.iter().enumerate() {
+                    out[k / 2] |= (c & 0x0F) << (4 * (k % 2));
+                }
+                out
+            }
+            Data::Codes(_, v) => v.clone(),
         }
     }
 }
@@ -271,6 +288,22 @@ impl Tensor {
             Data::F8E5M2(v) => v
                 .iter()
                 .map(|&b| T::from_f32(Fp8::E5M2.decode(b)))
+                .collect(),
+            Data::Codes(DType::F8E4M3FNUZ, v) => v
+                .iter()
+                .map(|&b| T::from_f32(Fp8::E4M3FNUZ.decode(b)))
+                .collect(),
+            Data::Codes(DType::F8E5M2FNUZ, v) => v
+                .iter()
+                .map(|&b| T::from_f32(Fp8::E5M2FNUZ.decode(b)))
+                .collect(),
+            Data::Codes(DType::F4E2M1, v) => v
+                .iter()
+                .map(|&b| T::from_f32(narrow::fp4_decode(b)))
+                .collect(),
+            Data::Codes(DType::F8E8M0, v) => v
+                .iter()
+                .map(|&b| T::from_f64(narrow::e8m0_decode(b)))
                 .collect(),
             other => {
                 return Err(BackendError::unsupported(format!(

@@ -17,6 +17,21 @@
 //! and avoid out-of-range Casts, so saturation is just a deterministic choice.
 //! Bool is `x != 0`, so NaN is true, as ONNX specifies.
 //!
+//! The fnuz fp8 formats (E4M3FNUZ, E5M2FNUZ) and FP4 E2M1 go through the
+//! same encoder: fnuz has one NaN (0x80), no negative zero (a negative value
+//! that rounds to zero is +0) and no infinity (overflow without saturation
+//! is NaN); E2M1 has neither NaN nor infinity and always saturates at ±6,
+//! NaN giving +6 (ONNX's float4 table).
+//!
+//! The 4-bit integers follow ONNX's int4 note: round to nearest even, then
+//! keep the low 4 bits (so 8 -> -8 in int4 and -1 -> 15 in uint4); NaN and
+//! ±Inf give 0. E8M0 (a power of two, no sign) rounds to the nearest power
+//! of two, ties (1.5 * 2^k) up, as Cast's `round_mode=nearest`; Cast's other
+//! modes use [`to_e8m0`].
+//!
+//! A packed 4-bit element is read from and written to the low nibble of one
+//! byte here; [`super::HostTensor`] places nibbles two to a byte.
+//!
 //! The conversions are verified exhaustively against an independent
 //! implementation in `tests/it/conversions.rs`.
 
@@ -27,6 +42,96 @@ pub fn round_to(dtype: DType, x: f64) -> f64 {
     let mut buf = [0u8; 8];
     from_f64_bits(dtype, x, &mut buf[..dtype.size()]);
     to_f64_bits(dtype, &buf[..dtype.size()])
+}
+
+/// Element `i` of a contiguous buffer of `dtype` (packed dtypes: nibble `i`,
+/// low nibble first), as f64.
+pub fn read_element(dtype: DType, data: &[u8], i: usize) -> f64 {
+    if dtype.is_packed() {
+        let byte = data[i / 2];
+        return to_f64_bits(
+            dtype,
+            &[if i.is_multiple_of(2) {
+                byte & 0x0F
+            } else {
+                byte >> 4
+            }],
+        );
+    }
+    let sz = dtype.size();
+    to_f64_bits(dtype, &data[i * sz..(i + 1) * sz])
+}
+
+/// Writes `x` converted to `dtype` ([`from_f64_bits`]) as element `i` of a
+/// contiguous buffer (packed dtypes: into nibble `i`, leaving the other
+/// nibble of its byte as it was).
+pub fn write_element(dtype: DType, data: &mut [u8], i: usize, x: f64) {
+    if dtype.is_packed() {
+        let mut code = [0u8];
+        from_f64_bits(dtype, x, &mut code);
+        let shift = 4 * (i % 2);
+        let byte = &mut data[i / 2];
+        *byte = (*byte & !(0x0F << shift)) | ((code[0] & 0x0F) << shift);
+        return;
+    }
+    let sz = dtype.size();
+    from_f64_bits(dtype, x, &mut data[i * sz..(i + 1) * sz]);
+}
+
+/// How Cast rounds to E8M0 (its `round_mode` attribute, opset 24+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum E8m0Rounding {
+    /// Away from zero: the next power of two up unless exact (the default).
+    Up,
+    /// Toward zero: the power of two at or below.
+    Down,
+    /// The nearer power of two; the midpoint 1.5 * 2^k goes up.
+    Nearest,
+}
+
+/// The E8M0 code of `x` (Cast-24/25 to FLOAT8E8M0). E8M0 holds 2^(c - 127)
+/// for c in 0..=254 and NaN (255); the sign of `x` is ignored (ONNX leaves
+/// negative inputs unspecified; its reference drops the sign). Following
+/// Cast's table: NaN -> NaN; with `saturate`, +Inf and values past 2^127
+/// give 2^127 and zero and values below 2^-127 give 2^-127; without it
+/// they all give NaN.
+pub fn to_e8m0(x: f64, saturate: bool, rounding: E8m0Rounding) -> u8 {
+    const NAN: u8 = 0xFF;
+    if x.is_nan() {
+        return NAN;
+    }
+    let a = x.abs();
+    let (low, high) = if saturate { (0, 0xFE) } else { (NAN, NAN) };
+    if a == 0.0 {
+        return low;
+    }
+    if a.is_infinite() {
+        return high;
+    }
+    // a = 2^k * m with 1 <= m < 2, subnormal f64s included.
+    let bits = a.to_bits();
+    let exp_field = ((bits >> F64_FRAC_BITS) & 0x7ff) as i32;
+    let (k, frac) = if exp_field == 0 {
+        let lead = 63 - bits.leading_zeros() as i32; // bit index of the leading one
+        let frac = (bits << (F64_FRAC_BITS as i32 - lead)) & F64_FRAC_MASK;
+        (lead - F64_FRAC_BITS as i32 + 1 - F64_EXP_BIAS, frac)
+    } else {
+        (exp_field - F64_EXP_BIAS, bits & F64_FRAC_MASK)
+    };
+    let up = match rounding {
+        E8m0Rounding::Up => frac != 0,
+        E8m0Rounding::Down => false,
+        // m >= 1.5: the top fraction bit is set.
+        E8m0Rounding::Nearest => frac >> (F64_FRAC_BITS - 1) != 0,
+    };
+    let code = k + i32::from(up) + 127;
+    if code < 0 {
+        low
+    } else if code > 0xFE {
+        high
+    } else {
+        code as u8
+    }
 }
 
 /// Writes `x` converted to `dtype` into `out` (exactly `dtype.size()` bytes,
@@ -66,6 +171,13 @@ pub fn to_f64_bits(dtype: DType, bytes: &[u8]) -> f64 {
         DType::BF16 => decode(BF16, u32::from(rd!(u16))),
         DType::F8E4M3FN => E4M3FN_VALUES[usize::from(bytes[0])],
         DType::F8E5M2 => E5M2_VALUES[usize::from(bytes[0])],
+        DType::F8E4M3FNUZ => E4M3FNUZ_VALUES[usize::from(bytes[0])],
+        DType::F8E5M2FNUZ => E5M2FNUZ_VALUES[usize::from(bytes[0])],
+        DType::F8E8M0 => decode_e8m0(bytes[0]),
+        DType::F4E2M1 => decode(E2M1, u32::from(bytes[0] & 0x0F)),
+        // Sign-extend the low nibble: shift it to the top of an i8 and back.
+        DType::I4 => f64::from(((bytes[0] << 4) as i8) >> 4),
+        DType::U4 => f64::from(bytes[0] & 0x0F),
         DType::I8 => rd!(i8) as f64,
         DType::U8 => rd!(u8) as f64,
         DType::I16 => rd!(i16) as f64,
@@ -98,6 +210,14 @@ fn write_bits(dtype: DType, x: f64, overflow: Overflow, out: &mut [u8]) {
         DType::BF16 => out.copy_from_slice(&narrow_u16(BF16, x).to_ne_bytes()),
         DType::F8E4M3FN => out[0] = narrow_u8(E4M3FN, x, overflow),
         DType::F8E5M2 => out[0] = narrow_u8(E5M2, x, overflow),
+        DType::F8E4M3FNUZ => out[0] = narrow_u8(E4M3FNUZ, x, overflow),
+        DType::F8E5M2FNUZ => out[0] = narrow_u8(E5M2FNUZ, x, overflow),
+        DType::F8E8M0 => {
+            out[0] = to_e8m0(x, overflow == Overflow::Saturate, E8m0Rounding::Nearest);
+        }
+        // E2M1 always saturates (it has nothing else to overflow to).
+        DType::F4E2M1 => out[0] = narrow_u8(E2M1, x, overflow),
+        DType::I4 | DType::U4 => out[0] = four_bit_int(x),
         // Rust's float-to-int `as` truncates toward zero, saturates at the
         // range and maps NaN to 0: the documented choice for what ONNX
         // leaves undefined.
@@ -111,6 +231,27 @@ fn write_bits(dtype: DType, x: f64, overflow: Overflow, out: &mut [u8]) {
         DType::U64 => out.copy_from_slice(&(x as u64).to_ne_bytes()),
         DType::Bool => out[0] = u8::from(x != 0.0),
     }
+}
+
+/// ONNX's conversion to int4/uint4: round to nearest even, keep the low
+/// four bits (two's complement, so the one code serves both types). NaN and
+/// ±Inf, for which ONNX defines nothing, give 0.
+fn four_bit_int(x: f64) -> u8 {
+    if !x.is_finite() {
+        return 0;
+    }
+    // Every f64 of magnitude >= 2^52 is an integer, and rem_euclid of an
+    // integer-valued f64 by 16 is exact, so this is the low nibble.
+    x.round_ties_even().rem_euclid(16.0) as u8
+}
+
+/// The value of an E8M0 code: 2^(code - 127), NaN for 0xFF.
+fn decode_e8m0(code: u8) -> f64 {
+    if code == 0xFF {
+        return f64::NAN;
+    }
+    // 2^-127 .. 2^127 are normal f64s: build the exponent field directly.
+    f64::from_bits(((i32::from(code) - 127 + F64_EXP_BIAS) as u64) << F64_FRAC_BITS)
 }
 
 // The casts below cannot truncate: a format's codes fit in its width.
@@ -128,31 +269,58 @@ fn narrow_u8(fmt: Format, x: f64, overflow: Overflow) -> u8 {
 struct Format {
     exp_bits: u32,
     man_bits: u32,
+    special: Special,
+}
+
+/// Which codes of a format are not ordinary numbers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Special {
     /// IEEE-like: the all-ones exponent holds ±Inf (significand 0) and NaNs.
-    /// Otherwise ("FN", finite): only all-ones exponent and significand is
-    /// NaN, and the rest of that binade holds ordinary finite values.
-    has_inf: bool,
+    Ieee,
+    /// "FN", finite: only all-ones exponent and significand is NaN, and the
+    /// rest of that binade holds ordinary finite values.
+    Fn,
+    /// "FNUZ": the negative-zero code is the only NaN, there is no -0 and
+    /// no infinity, and the bias is one more than IEEE's.
+    Fnuz,
+    /// Every code is a number (E2M1); out of range saturates.
+    Finite,
 }
 
 const F16: Format = Format {
     exp_bits: 5,
     man_bits: 10,
-    has_inf: true,
+    special: Special::Ieee,
 };
 const BF16: Format = Format {
     exp_bits: 8,
     man_bits: 7,
-    has_inf: true,
+    special: Special::Ieee,
 };
 const E4M3FN: Format = Format {
     exp_bits: 4,
     man_bits: 3,
-    has_inf: false,
+    special: Special::Fn,
 };
 const E5M2: Format = Format {
     exp_bits: 5,
     man_bits: 2,
-    has_inf: true,
+    special: Special::Ieee,
+};
+const E4M3FNUZ: Format = Format {
+    exp_bits: 4,
+    man_bits: 3,
+    special: Special::Fnuz,
+};
+const E5M2FNUZ: Format = Format {
+    exp_bits: 5,
+    man_bits: 2,
+    special: Special::Fnuz,
+};
+const E2M1: Format = Format {
+    exp_bits: 2,
+    man_bits: 1,
+    special: Special::Finite,
 };
 
 const F64_FRAC_BITS: u32 = 52;
@@ -162,7 +330,12 @@ const F64_QUIET_NAN: u64 = 0x7ff8_0000_0000_0000;
 
 impl Format {
     const fn bias(self) -> i32 {
-        (1 << (self.exp_bits - 1)) - 1
+        let ieee = (1 << (self.exp_bits - 1)) - 1;
+        if matches!(self.special, Special::Fnuz) {
+            ieee + 1
+        } else {
+            ieee
+        }
     }
 
     /// Exponent of the smallest normal value; subnormals share its ulp.
@@ -183,20 +356,24 @@ impl Format {
     }
 
     const fn max_finite(self) -> u32 {
-        if self.has_inf {
-            (self.exp_all_ones() << self.man_bits) - 1
-        } else {
+        match self.special {
+            Special::Ieee => (self.exp_all_ones() << self.man_bits) - 1,
             // All ones is NaN; the code below it is the largest value.
-            (self.sign_bit() - 1) - 1
+            Special::Fn => (self.sign_bit() - 1) - 1,
+            // Every positive code is finite.
+            Special::Fnuz | Special::Finite => self.sign_bit() - 1,
         }
     }
 
-    /// The code of +Inf, or of NaN where the format has no infinity.
-    const fn infinity_or_nan(self) -> u32 {
-        if self.has_inf {
-            self.exp_all_ones() << self.man_bits
-        } else {
-            self.sign_bit() - 1
+    /// What a magnitude past the range becomes without saturation, with the
+    /// sign of the value: ±Inf, NaN where there is no infinity, and ±max
+    /// where there is no NaN either.
+    const fn overflow(self, sign: u32) -> u32 {
+        match self.special {
+            Special::Ieee => sign | (self.exp_all_ones() << self.man_bits),
+            Special::Fn => sign | (self.sign_bit() - 1),
+            Special::Fnuz => self.sign_bit(),
+            Special::Finite => sign | self.max_finite(),
         }
     }
 }
@@ -209,7 +386,7 @@ fn encode(fmt: Format, x: f64, overflow: Overflow) -> u32 {
     let exp_field = ((bits >> F64_FRAC_BITS) & 0x7ff) as i32;
     let frac = bits & F64_FRAC_MASK;
     let overflowed = match overflow {
-        Overflow::Ieee => sign | fmt.infinity_or_nan(),
+        Overflow::Ieee => fmt.overflow(sign),
         Overflow::Saturate => sign | fmt.max_finite(),
     };
 
@@ -217,8 +394,14 @@ fn encode(fmt: Format, x: f64, overflow: Overflow) -> u32 {
         if frac == 0 {
             return overflowed;
         }
-        return sign | quiet_nan(fmt, frac);
+        return quiet_nan(fmt, sign, frac);
     }
+    // FNUZ has no -0: a negative value that rounds to zero is +0.
+    let zero = if fmt.special == Special::Fnuz {
+        0
+    } else {
+        sign
+    };
 
     // x = sig * 2^(e - 52) exactly, subnormal f64s included.
     let (e, sig) = if exp_field == 0 {
@@ -227,7 +410,7 @@ fn encode(fmt: Format, x: f64, overflow: Overflow) -> u32 {
         (exp_field - F64_EXP_BIAS, frac | (1 << F64_FRAC_BITS))
     };
     if sig == 0 {
-        return sign;
+        return zero;
     }
 
     // The target's ulp at this magnitude is 2^(max(e, emin) - man_bits):
@@ -263,18 +446,27 @@ fn encode(fmt: Format, x: f64, overflow: Overflow) -> u32 {
     if code > u64::from(fmt.max_finite()) {
         return overflowed;
     }
+    if code == 0 {
+        return zero;
+    }
     sign | code as u32
 }
 
-/// A quiet NaN of `fmt` keeping the leading bits of the f64 payload `frac`.
-fn quiet_nan(fmt: Format, frac: u64) -> u32 {
-    if !fmt.has_inf {
+/// A NaN of `fmt` with the sign bit `sign`, keeping the leading bits of the
+/// f64 payload `frac` where the format has payloads.
+fn quiet_nan(fmt: Format, sign: u32, frac: u64) -> u32 {
+    match fmt.special {
+        Special::Ieee => {}
         // FN formats have a single NaN code per sign.
-        return fmt.sign_bit() - 1;
+        Special::Fn => return sign | (fmt.sign_bit() - 1),
+        // FNUZ has one NaN, the negative-zero code.
+        Special::Fnuz => return fmt.sign_bit(),
+        // E2M1 has no NaN: ONNX's float4 table maps NaN to +6.
+        Special::Finite => return fmt.max_finite(),
     }
     let payload = (frac >> (F64_FRAC_BITS - fmt.man_bits)) as u32 & fmt.man_mask();
     let quiet = 1 << (fmt.man_bits - 1);
-    (fmt.exp_all_ones() << fmt.man_bits) | quiet | payload
+    sign | (fmt.exp_all_ones() << fmt.man_bits) | quiet | payload
 }
 
 /// The exact f64 value of `code` in `fmt` (a widening, so never rounded).
@@ -289,15 +481,17 @@ const fn decode(fmt: Format, code: u32) -> f64 {
     let man = (code & fmt.man_mask()) as u64;
     let to_f64_frac = F64_FRAC_BITS - fmt.man_bits;
 
-    if exp_field == fmt.exp_all_ones() {
-        if fmt.has_inf {
+    match fmt.special {
+        Special::Ieee if exp_field == fmt.exp_all_ones() => {
             // Inf keeps a zero fraction; NaN payloads widen as-is, made quiet.
             let quiet = if man == 0 { 0 } else { F64_QUIET_NAN };
             return f64::from_bits(sign | (0x7ff << F64_FRAC_BITS) | quiet | (man << to_f64_frac));
         }
-        if man == fmt.man_mask() as u64 {
+        Special::Fn if exp_field == fmt.exp_all_ones() && man == fmt.man_mask() as u64 => {
             return f64::from_bits(sign | F64_QUIET_NAN);
         }
+        Special::Fnuz if code == fmt.sign_bit() => return f64::from_bits(F64_QUIET_NAN),
+        _ => {}
     }
     if exp_field == 0 {
         if man == 0 {
@@ -327,6 +521,8 @@ const fn fp8_table(fmt: Format) -> [f64; 256] {
 
 static E4M3FN_VALUES: [f64; 256] = fp8_table(E4M3FN);
 static E5M2_VALUES: [f64; 256] = fp8_table(E5M2);
+static E4M3FNUZ_VALUES: [f64; 256] = fp8_table(E4M3FNUZ);
+static E5M2FNUZ_VALUES: [f64; 256] = fp8_table(E5M2FNUZ);
 
 #[cfg(test)]
 mod tests {

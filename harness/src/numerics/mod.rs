@@ -12,6 +12,9 @@ pub mod json_f64;
 pub mod npy;
 mod tensor;
 
-pub use convert::{from_f64_bits, from_f64_bits_saturating, round_to, to_f64_bits};
+pub use convert::{
+    E8m0Rounding, from_f64_bits, from_f64_bits_saturating, read_element, round_to, to_e8m0,
+    to_f64_bits, write_element,
+};
 pub use tensor::HostTensor;
 pub use xpucert_abi::DType;

@@ -6,7 +6,7 @@ use std::path::{Component, Path};
 
 use super::proto::{DataLocation, TensorProto};
 use super::{OnnxError, Result};
-use crate::numerics::{DType, to_f64_bits};
+use crate::numerics::{DType, read_element};
 
 /// The `TensorProto.DataType` code of `STRING`.
 const STRING: i32 = 8;
@@ -102,18 +102,16 @@ impl Tensor {
                 data_type_name(self.data_type)
             ))
         })?;
-        let size = dtype.size();
-        if element_bits(self.data_type) != Some(8 * size) {
+        if element_bits(self.data_type) != Some(dtype.bits()) {
             return Err(OnnxError::Unsupported(format!(
-                "tensor `{}`: data type {} is packed below a byte per element",
+                "tensor `{}`: data type {} has another element width in xpucert",
                 self.name,
                 data_type_name(self.data_type)
             )));
         }
-        Ok(self
-            .bytes
-            .chunks_exact(size)
-            .map(|c| to_f64_bits(dtype, c))
+        // ONNX packs 4-bit types low nibble first, as xpucert's buffers do.
+        Ok((0..self.numel())
+            .map(|i| read_element(dtype, &self.bytes, i))
             .collect())
     }
 

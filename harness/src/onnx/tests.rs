@@ -77,11 +77,17 @@ fn a_wrong_element_count_or_unknown_type_is_an_error_not_a_panic() {
     assert!(e.contains("data type 99"), "{e}");
     let e = Tensor::decode(&tensor(1, &[-1])).unwrap_err().to_string();
     assert!(e.contains("negative dimension -1"), "{e}");
-    // int4 decodes (packed, two to a byte) but has no xpucert dtype yet.
+    // int4 decodes packed, two to a byte, low nibble first; int2 decodes
+    // (four to a byte) but has no xpucert dtype.
     let mut q = tensor(22, &[3]);
-    q.raw_data = vec![0x21, 0x03];
+    q.raw_data = vec![0xF1, 0x08];
     let t = Tensor::decode(&q).unwrap();
     assert_eq!(t.bytes.len(), 2);
+    assert_eq!(t.to_f64().unwrap(), vec![1.0, -1.0, -8.0]);
+    let mut q = tensor(26, &[3]);
+    q.raw_data = vec![0x39];
+    let t = Tensor::decode(&q).unwrap();
+    assert_eq!(t.bytes.len(), 1);
     assert!(t.to_f64().is_err());
     assert!(TensorProto::decode(&[0xff, 0xff][..]).is_err());
 }

@@ -7,13 +7,16 @@
 use ndarray::Zip;
 
 use super::rules::{broadcast_all, no_flops, no_sum, per_output_element, same_as_first};
-use super::spec::{BINARY, T_ANY, T_FLOAT, T_NUMERIC, TypeVar, UNARY, fixed, unary};
+use super::spec::{
+    BINARY, CONVERTIBLE_21, CONVERTIBLE_23, CONVERTIBLE_24, T_ANY, T_FLOAT, T_NUMERIC, TypeVar,
+    UNARY, fixed, unary,
+};
 use super::{
     AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape, Value,
     broadcast, finish, quant, wrap_int,
 };
 use crate::numerics::check::CheckPolicy;
-use crate::numerics::{DType, round_to};
+use crate::numerics::{DType, E8m0Rounding, round_to, to_e8m0, to_f64_bits};
 
 /// Neg's and Relu's `T`: floats and signed integers.
 const T_SIGNED: TypeVar = TypeVar {
@@ -238,6 +241,23 @@ pub(super) const WHERE: OpDef = OpDef {
     terms: no_sum,
 };
 
+/// Cast-21's `T1`/`T2`: int4 and uint4 added (fp8 fnuz came in 19).
+const T_CAST_21: TypeVar = TypeVar {
+    name: "T",
+    allowed: CONVERTIBLE_21,
+};
+/// Cast-23's: FLOAT4E2M1 added.
+const T_CAST_23: TypeVar = TypeVar {
+    name: "T",
+    allowed: CONVERTIBLE_23,
+};
+/// Cast-24's: FLOAT8E8M0 added (25's 2-bit integers are not xpucert
+/// dtypes, so 24 is the newest version that changes anything here).
+const T_CAST_24: TypeVar = TypeVar {
+    name: "T",
+    allowed: CONVERTIBLE_24,
+};
+
 /// A conversion is one rounding, which the oracle does too: exact.
 pub(super) const CAST: OpDef = OpDef {
     spec: OpSpec {
@@ -246,29 +266,74 @@ pub(super) const CAST: OpDef = OpDef {
         opset: 21,
         arity: fixed(1, 0),
         input_names: &["input"],
-        input_types: &[T_ANY],
+        input_types: &[T_CAST_21],
         outputs: 1,
         attributes: &[("to", AttrType::Int), ("saturate", AttrType::Int)],
     },
-    oracle: |c| Ok(vec![cast(c)?]),
-    shape: cast_shape,
+    oracle: |c| Ok(vec![cast(c, CONVERTIBLE_21)?]),
+    shape: |a, s, _| cast_shape(a, s, CONVERTIBLE_21),
     cost: no_flops,
     check: CheckPolicy::Exact,
     terms: no_sum,
 };
 
+/// Cast-23: adds FLOAT4E2M1 (always saturating, NaN to +6).
+pub(super) const CAST_23: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 23,
+        input_types: &[T_CAST_23],
+        ..CAST.spec
+    },
+    oracle: |c| Ok(vec![cast(c, CONVERTIBLE_23)?]),
+    shape: |a, s, _| cast_shape(a, s, CONVERTIBLE_23),
+    ..CAST
+};
+
+/// Cast-24: adds FLOAT8E8M0 and the `round_mode` attribute for it.
+pub(super) const CAST_24: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 24,
+        input_types: &[T_CAST_24],
+        attributes: &[
+            ("to", AttrType::Int),
+            ("saturate", AttrType::Int),
+            ("round_mode", AttrType::String),
+        ],
+        ..CAST.spec
+    },
+    oracle: |c| Ok(vec![cast(c, CONVERTIBLE_24)?]),
+    shape: |a, s, _| cast_shape(a, s, CONVERTIBLE_24),
+    ..CAST
+};
+
+/// Cast's `to`: a dtype code the version admits (`allowed`); shared by the
+/// oracle and the shape rule so both refuse the same calls.
+fn cast_target(attrs: &Attributes, allowed: &[DType]) -> std::result::Result<DType, String> {
+    let code = match attrs.get("to") {
+        None => return Err("attribute to is required".into()),
+        Some(_) => attrs.int("to", 0)?,
+    };
+    let to = i32::try_from(code)
+        .ok()
+        .and_then(DType::from_code)
+        .ok_or_else(|| format!("attribute to = {code} is not a dtype xpucert knows"))?;
+    if !allowed.contains(&to) {
+        return Err(format!(
+            "attribute to = {to} is not a dtype of this version"
+        ));
+    }
+    Ok(to)
+}
+
 /// Cast's output: the `to` dtype, the input's shape.
 fn cast_shape(
     attrs: &Attributes,
     inputs: &[Option<TypedShape>],
-    _: &mut dyn FnMut(usize) -> Vec<f64>,
+    allowed: &[DType],
 ) -> std::result::Result<Vec<TypedShape>, String> {
     let (_, shape) = super::rules::input(inputs, 0)?;
-    let to = super::rules::int_attr(attrs, "to", 0);
-    let dtype = i32::try_from(to)
-        .ok()
-        .and_then(DType::from_code)
-        .ok_or_else(|| format!("Cast to unknown dtype {to}"))?;
+    let dtype = cast_target(attrs, allowed)?;
+    e8m0_rounding(attrs)?;
     Ok(vec![(dtype, shape.clone())])
 }
 
@@ -413,42 +478,60 @@ fn where_(call: &Call) -> Result<Output> {
     Ok(Output::plain(x.dtype, data))
 }
 
-/// Cast (opset 21): the value converted to `to`.
+/// Cast (opsets 21, 23, 24; `allowed`: the version's dtypes, which `to`
+/// must be one of): the value converted to `to`.
 /// * to a float type: round to nearest even (`round_to`);
 /// * to fp8: the spec's tables. With saturate=1 (default) +-Inf and values
-///   whose rounding exceeds the largest finite value become +-max (e4m3fn
-///   and e5m2 alike). With saturate=0, e4m3fn gives NaN and e5m2 gives
-///   +-Inf for those (`quant::to_fp8`, shared with QuantizeLinear);
+///   whose rounding exceeds the largest finite value become +-max (all four
+///   formats). With saturate=0, e4m3fn gives NaN, e5m2 +-Inf, and the fnuz
+///   formats their one NaN for those (`quant::to_fp8`, shared with
+///   QuantizeLinear); fnuz has no -0 (it becomes +0);
+/// * to FLOAT4E2M1: round to nearest even, always saturating, NaN to +6
+///   (ONNX's float4 table);
+/// * to FLOAT8E8M0: the power of two by `round_mode` (up, down, nearest),
+///   zero to 2^-127 with saturate (NaN without), NaN to NaN;
+/// * to int4/uint4: round to nearest even, then keep the low four bits
+///   (ONNX's int4 note), from floats and integers alike;
 /// * float to integer: truncation toward zero (numpy's `astype`, which the
 ///   ONNX reference uses); out of range is undefined in ONNX and saturates
 ///   here; NaN gives 0;
 /// * integer or bool to integer: "when OOR, discard higher bits and
 ///   reinterpret" (two's complement wrap);
 /// * to bool: zero is false, everything else (NaN included) true.
-fn cast(call: &Call) -> Result<Output> {
+fn cast(call: &Call, allowed: &[DType]) -> Result<Output> {
     let x = call.input(0)?;
-    let code = match call.attrs.get("to") {
-        None => return Err(call.err("attribute to is required")),
-        Some(_) => call.int("to", 0)?,
-    };
-    let to = i32::try_from(code)
-        .ok()
-        .and_then(DType::from_code)
-        .ok_or_else(|| {
-            call.err(format!(
-                "attribute to = {code} is not a dtype xpucert knows"
-            ))
-        })?;
+    let to = cast_target(call.attrs, allowed).map_err(|m| call.err(m))?;
     let saturate = call.int("saturate", 1)? != 0;
-    Ok(convert(x, to, saturate))
+    let rounding = e8m0_rounding(call.attrs).map_err(|m| call.err(m))?;
+    Ok(convert(x, to, saturate, rounding))
+}
+
+/// Cast-24's and CastLike-24's `round_mode` (default `up`; it only matters
+/// for FLOAT8E8M0 targets), shared by the oracles and the shape rules.
+pub(super) fn e8m0_rounding(attrs: &Attributes) -> std::result::Result<E8m0Rounding, String> {
+    match attrs.string("round_mode", "up")? {
+        "up" => Ok(E8m0Rounding::Up),
+        "down" => Ok(E8m0Rounding::Down),
+        "nearest" => Ok(E8m0Rounding::Nearest),
+        other => Err(format!(
+            "round_mode must be up, down or nearest, got {other:?}"
+        )),
+    }
 }
 
 /// `x` converted to `to` by Cast's rules (see [`cast`]); CastLike, whose
-/// target is another input's dtype, converts with it too.
-pub(super) fn convert(x: &Value, to: DType, saturate: bool) -> Output {
+/// target is another input's dtype, converts with it too. `rounding` only
+/// matters for FLOAT8E8M0 targets.
+pub(super) fn convert(x: &Value, to: DType, saturate: bool, rounding: E8m0Rounding) -> Output {
     let from_float = x.dtype.is_float();
     let data = x.data.mapv(|v| match to {
-        DType::F8E4M3FN | DType::F8E5M2 => quant::to_fp8(to, v, saturate),
+        DType::F8E4M3FN | DType::F8E5M2 | DType::F8E4M3FNUZ | DType::F8E5M2FNUZ => {
+            quant::to_fp8(to, v, saturate)
+        }
+        DType::F8E8M0 => to_f64_bits(DType::F8E8M0, &[to_e8m0(v, saturate, rounding)]),
+        // ONNX's int4 note: round to nearest even, keep four bits, for
+        // float and integer sources alike (an integer is its own rounding).
+        DType::I4 | DType::U4 => round_to(to, v),
         DType::Bool => wrap_int(DType::Bool, v),
         t if t.is_float() => round_to(t, v),
         t if from_float => round_to(t, v),
@@ -742,21 +825,44 @@ pub(super) fn where_cases() -> Option<CaseSpace> {
     })
 }
 
-/// Cast: every movable dtype to every movable dtype, `saturate` 0 for the
-/// fp8 targets (values past their range then), sizes and layouts.
+/// Cast: every movable and narrow dtype to every one, `saturate` 0 for the
+/// fp8 and E8M0 targets (values past their range then), sizes and layouts.
 pub(super) fn cast_cases() -> Option<CaseSpace> {
     Some(conversion_space(|x, to| {
         GenCase::new(vec![x.some()]).int("to", i64::from(to.code()))
     }))
 }
 
+/// The dtypes a generated conversion case converts from and to: the
+/// movable ones and the narrow ones (which the newest Cast and CastLike
+/// take).
+const CONVERTED: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I8,
+    DType::U8,
+    DType::Bool,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
+    DType::F8E4M3FNUZ,
+    DType::F8E5M2FNUZ,
+    DType::I4,
+    DType::U4,
+    DType::F4E2M1,
+    DType::F8E8M0,
+];
+
 /// The case space of a conversion (Cast, CastLike): the input `x` of every
-/// movable dtype, filled for the target, and the target dtype, which `call`
+/// movable or narrow dtype, filled for the target, and the target dtype, which `call`
 /// turns into the op's call (an attribute or a target tensor).
 pub(super) fn conversion_space(call: fn(GenInput, DType) -> GenCase) -> CaseSpace {
     CaseSpace {
         factors: vec![
-            Factor::dtypes(cases::MOVABLE),
+            Factor::dtypes(CONVERTED),
             Factor::new(
                 "to",
                 &[
@@ -771,6 +877,12 @@ pub(super) fn conversion_space(call: fn(GenInput, DType) -> GenCase) -> CaseSpac
                     "tobool",
                     "tof8e4m3fn",
                     "tof8e5m2",
+                    "tof8e4m3fnuz",
+                    "tof8e5m2fnuz",
+                    "toi4",
+                    "tou4",
+                    "tof4e2m1",
+                    "tof8e8m0",
                 ],
             ),
             Factor::new("saturate", &["satdefault", "sat0"]),
@@ -780,43 +892,44 @@ pub(super) fn conversion_space(call: fn(GenInput, DType) -> GenCase) -> CaseSpac
         build: Box::new(move |p: &Pick| {
             let from = p.dtype();
             let to = DType::from_name(&p.get("to")[2..]).expect("`to` levels name dtypes");
-            let f8 = matches!(to, DType::F8E4M3FN | DType::F8E5M2);
+            // The targets where saturate decides something: fp8 and E8M0.
+            let f8 = matches!(
+                to,
+                DType::F8E4M3FN
+                    | DType::F8E5M2
+                    | DType::F8E4M3FNUZ
+                    | DType::F8E5M2FNUZ
+                    | DType::F8E8M0
+            );
             if p.is("saturate", "sat0") && !f8 {
                 return None; // saturate only concerns fp8 targets
             }
             // Unsigned targets get non-negative values (a negative float to
             // u8 is undefined in ONNX); fp8 targets get values past their
-            // range, where saturate decides.
-            let unsigned = to == DType::U8;
+            // range, where saturate decides; the narrow sources get values
+            // spread over their own range.
+            let unsigned = matches!(to, DType::U8 | DType::U4);
+            let narrow_f8 = matches!(
+                from,
+                DType::F8E4M3FN | DType::F8E5M2 | DType::F8E4M3FNUZ | DType::F8E5M2FNUZ
+            );
+            let lo = |l: f64| if unsigned { 0.0 } else { l };
             let fill = match from {
                 DType::Bool => Fill::Bernoulli(0.5),
-                d if d.is_float() && f8 && !matches!(d, DType::F8E4M3FN | DType::F8E5M2) => {
-                    Fill::Normal(if to == DType::F8E4M3FN {
-                        300.0
-                    } else {
+                DType::F4E2M1 => Fill::Uniform(lo(-6.0), 6.0),
+                DType::F8E8M0 => Fill::Uniform(0.01, 100.0),
+                DType::I4 => Fill::Int(lo(-8.0) as i64, 7),
+                DType::U4 => Fill::Int(0, 15),
+                d if d.is_float() && f8 && !narrow_f8 => {
+                    Fill::Normal(if matches!(to, DType::F8E5M2 | DType::F8E5M2FNUZ) {
                         40000.0
+                    } else {
+                        300.0
                     })
                 }
-                DType::F8E4M3FN
-                | DType::F8E5M2
-                | DType::F16
-                | DType::BF16
-                | DType::F32
-                | DType::F64 => {
-                    if unsigned {
-                        Fill::Uniform(0.0, 100.0)
-                    } else {
-                        Fill::Uniform(-100.0, 100.0)
-                    }
-                }
+                d if d.is_float() => Fill::Uniform(lo(-100.0), 100.0),
                 DType::U8 => Fill::Int(0, 100),
-                _ => {
-                    if unsigned {
-                        Fill::Int(0, 100)
-                    } else {
-                        Fill::Int(-100, 100)
-                    }
-                }
+                _ => Fill::Int(lo(-100.0) as i64, 100),
             };
             let shape = cases::dims(2, elementwise_size(p.get("size")), false);
             let x = GenInput::new(from, shape)

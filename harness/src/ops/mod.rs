@@ -237,12 +237,24 @@ registry! {
     Reshape => shape::RESHAPE,
     Concat => shape::CONCAT,
     Where => elementwise::WHERE,
-    Cast => elementwise::CAST,
+    Cast => elementwise::CAST_24, older: [elementwise::CAST, elementwise::CAST_23],
     TopK => reduce::TOPK,
     RotaryEmbedding => rope::ROTARY_EMBEDDING,
     Attention => attention::ATTENTION, older: [attention::ATTENTION_23],
-    QuantizeLinear => quant::QUANTIZE_LINEAR,
-    DequantizeLinear => quant::DEQUANTIZE_LINEAR,
+    QuantizeLinear => quant::QUANTIZE_LINEAR, older: [
+        quant::QUANTIZE_LINEAR_10,
+        quant::QUANTIZE_LINEAR_13,
+        quant::QUANTIZE_LINEAR_19,
+        quant::QUANTIZE_LINEAR_21,
+        quant::QUANTIZE_LINEAR_23,
+    ],
+    DequantizeLinear => quant::DEQUANTIZE_LINEAR, older: [
+        quant::DEQUANTIZE_LINEAR_10,
+        quant::DEQUANTIZE_LINEAR_13,
+        quant::DEQUANTIZE_LINEAR_19,
+        quant::DEQUANTIZE_LINEAR_21,
+        quant::DEQUANTIZE_LINEAR_23,
+    ],
     // issue 17: activations and unary math
     Clip => activation::CLIP, older: [activation::CLIP_6, activation::CLIP_11, activation::CLIP_12],
     Elu => activation::ELU, older: [activation::ELU_6],
@@ -370,7 +382,12 @@ registry! {
     LRN => normalize2::LRN, older: [normalize2::LRN_1],
     Dropout => normalize2::DROPOUT,
         older: [normalize2::DROPOUT_10, normalize2::DROPOUT_12, normalize2::DROPOUT_13],
-    CastLike => normalize2::CAST_LIKE, older: [normalize2::CAST_LIKE_15],
+    CastLike => normalize2::CAST_LIKE, older: [
+        normalize2::CAST_LIKE_15,
+        normalize2::CAST_LIKE_19,
+        normalize2::CAST_LIKE_21,
+        normalize2::CAST_LIKE_23,
+    ],
     // issue 17: convolution transpose and quantized linear algebra
     ConvTranspose => conv_transpose::CONV_TRANSPOSE,
     // issue 17: integer-quantized ops and the last pooling ops

@@ -2,13 +2,13 @@
 //! 22), GroupNormalization (18, 21), MeanVarianceNormalization (9, 13),
 //! LpNormalization (1, 22), LRN (1, 13), and the two inference-time
 //! pass-throughs that models carry next to them: Dropout (10, 12, 13, 22)
-//! and CastLike (15, 19).
+//! and CastLike (15, 19, 21, 23, 24).
 //!
 //! Versions that only add dtypes get their own definition (as the
 //! activations do), so a model at opset 11 is judged by the type
-//! constraint it was written against. CastLike-21 and later only add
-//! dtypes xpucert has no tensors for (int4, float4, e8m0), so 19 is its
-//! newest version here.
+//! constraint it was written against: CastLike-21 adds int4/uint4, 23
+//! FLOAT4E2M1, 24 FLOAT8E8M0 and `round_mode` (25 adds only 2-bit
+//! integers, which xpucert has no tensors for).
 //!
 //! The statistics normalizations (Instance, Group, MVN) share one error
 //! model, LayerNormalization's (`norm.rs`, `docs/error-models.md`): the
@@ -22,7 +22,9 @@ use ndarray::{ArrayD, Axis, IxDyn};
 
 use super::activation::{T_F16_F32_F64, T_FLOAT4, older};
 use super::rules::{self, no_flops, no_sum, per_input_element};
-use super::spec::{FLOATS, T_ANY, TypeVar, fixed};
+use super::spec::{
+    CONVERTIBLE_19, CONVERTIBLE_21, CONVERTIBLE_23, CONVERTIBLE_24, FLOATS, TypeVar, fixed,
+};
 use super::{
     AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape, Work,
     elementwise,
@@ -78,16 +80,22 @@ const T2_NOT_FP8: TypeVar = TypeVar {
     name: "T2",
     allowed: NOT_FP8,
 };
-/// CastLike-19's input type: any dtype.
-const T1_ANY: TypeVar = TypeVar {
-    name: "T1",
-    ..T_ANY
-};
-/// CastLike-19's target type: any dtype.
-const T2_ANY: TypeVar = TypeVar {
-    name: "T2",
-    ..T_ANY
-};
+/// CastLike's input (`T1`) and target (`T2`) types of a version: the
+/// same list on both sides.
+macro_rules! cast_like_types {
+    ($list:expr) => {
+        &[
+            TypeVar {
+                name: "T1",
+                allowed: $list,
+            },
+            TypeVar {
+                name: "T2",
+                allowed: $list,
+            },
+        ]
+    };
+}
 
 // ------------------------------------------------------- shared statistics
 
@@ -880,47 +888,82 @@ pub(super) const DROPOUT_10: OpDef = OpDef {
 
 // ----------------------------------------------------------------- CastLike
 
-/// CastLike (15, 19): `input` converted to `target_type`'s dtype by Cast's
-/// rules (`elementwise::convert`: round to nearest even, truncation toward
-/// zero to integers, wrap between integers, fp8 by `saturate`, 19+);
-/// target_type's values are not read. Exact, as Cast.
+/// CastLike (15, 19, 21, 23, 24): `input` converted to `target_type`'s
+/// dtype by Cast's rules (`elementwise::convert`: round to nearest even,
+/// truncation toward zero to integers, wrap between integers, fp8 by
+/// `saturate`, 19+, E8M0 by `round_mode`, 24+); target_type's values are
+/// not read. Exact, as Cast.
 fn cast_like(call: &Call) -> Result<Output> {
     let x = call.input(0)?;
     let to = call.input(1)?.dtype;
     let saturate = rules::flag(call.attrs, "saturate", true).map_err(|m| call.err(m))?;
-    Ok(elementwise::convert(x, to, saturate))
+    let rounding = elementwise::e8m0_rounding(call.attrs).map_err(|m| call.err(m))?;
+    Ok(elementwise::convert(x, to, saturate, rounding))
 }
 
 /// CastLike's output: target_type's dtype, input's shape; `saturate` 0 or
-/// 1.
+/// 1, `round_mode` one of Cast's.
 fn cast_like_shape(
     attrs: &Attributes,
     inputs: &[Option<TypedShape>],
     _: &mut dyn FnMut(usize) -> Vec<f64>,
 ) -> std::result::Result<Vec<TypedShape>, String> {
     rules::flag(attrs, "saturate", true)?;
+    elementwise::e8m0_rounding(attrs)?;
     let (_, shape) = rules::input(inputs, 0)?;
     let (to, _) = rules::input(inputs, 1)?;
     Ok(vec![(*to, shape.clone())])
 }
 
 /// A conversion is one rounding, which the oracle does too: exact.
+/// CastLike-24: every xpucert dtype, `round_mode` for E8M0 targets.
 pub(super) const CAST_LIKE: OpDef = OpDef {
     spec: OpSpec {
         name: "CastLike",
         domain: "",
-        opset: 19,
+        opset: 24,
         arity: fixed(2, 0),
         input_names: &["input", "target_type"],
-        input_types: &[T1_ANY, T2_ANY],
+        input_types: cast_like_types!(CONVERTIBLE_24),
         outputs: 1,
-        attributes: &[("saturate", AttrType::Int)],
+        attributes: &[
+            ("saturate", AttrType::Int),
+            ("round_mode", AttrType::String),
+        ],
     },
     oracle: |c| Ok(vec![cast_like(c)?]),
     shape: cast_like_shape,
     cost: no_flops,
     check: CheckPolicy::Exact,
     terms: no_sum,
+};
+/// CastLike-23: up to FLOAT4E2M1, no `round_mode`.
+pub(super) const CAST_LIKE_23: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 23,
+        input_types: cast_like_types!(CONVERTIBLE_23),
+        attributes: &[("saturate", AttrType::Int)],
+        ..CAST_LIKE.spec
+    },
+    ..CAST_LIKE
+};
+/// CastLike-21: up to int4/uint4.
+pub(super) const CAST_LIKE_21: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 21,
+        input_types: cast_like_types!(CONVERTIBLE_21),
+        ..CAST_LIKE_23.spec
+    },
+    ..CAST_LIKE
+};
+/// CastLike-19: fp8 (fnuz included) and `saturate`.
+pub(super) const CAST_LIKE_19: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 19,
+        input_types: cast_like_types!(CONVERTIBLE_19),
+        ..CAST_LIKE_23.spec
+    },
+    ..CAST_LIKE
 };
 /// CastLike-15: no fp8, no `saturate`.
 pub(super) const CAST_LIKE_15: OpDef = OpDef {
@@ -1246,7 +1289,9 @@ pub(super) fn dropout_cases() -> Option<CaseSpace> {
 /// the target dtype instead of the `to` attribute.
 pub(super) fn cast_like_cases() -> Option<CaseSpace> {
     Some(elementwise::conversion_space(|x, to| {
-        GenCase::new(vec![x.some(), GenInput::new(to, vec![2]).some()])
+        // target_type's values are not read; 1 is a value of every dtype
+        // (E8M0 has no 0).
+        GenCase::new(vec![x.some(), GenInput::values(to, vec![1.0, 1.0]).some()])
     }))
 }
 

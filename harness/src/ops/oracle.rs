@@ -336,6 +336,8 @@ pub(super) fn finish(dtype: DType, mut data: ArrayD<f64>) -> ArrayD<f64> {
 pub(super) fn wrap_int(dtype: DType, x: f64) -> f64 {
     let (bits, signed) = match dtype {
         DType::Bool => return f64::from(u8::from(x != 0.0)),
+        DType::I4 => (4, true),
+        DType::U4 => (4, false),
         DType::I8 => (8, true),
         DType::U8 => (8, false),
         DType::I16 => (16, true),

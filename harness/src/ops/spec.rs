@@ -165,8 +165,9 @@ pub struct TypeVar {
     pub allowed: &'static [DType],
 }
 
-// `DType::ALL` lists the floats, then the integers, then bool; a test
-// below holds the slices to that.
+// `DType::ALL` lists the floats, then the integers, then bool, then the
+// narrow types in the order ONNX's Cast added them; a test below holds the
+// slices to that.
 /// Every floating-point dtype.
 pub(super) const FLOATS: &[DType] = DType::ALL.split_at(6).0;
 /// The floats but fp8 (f64, f32, f16, bf16): what ONNX's `tensor(float*)`
@@ -174,8 +175,22 @@ pub(super) const FLOATS: &[DType] = DType::ALL.split_at(6).0;
 pub(super) const WIDE_FLOATS: &[DType] = DType::ALL.split_at(4).0;
 /// Every integer dtype.
 pub(super) const INTS: &[DType] = DType::ALL.split_at(6).1.split_at(8).0;
-/// Every dtype but bool.
+/// Every dtype but bool and the narrow ones.
 pub(super) const NUMERIC: &[DType] = DType::ALL.split_at(14).0;
+/// Every dtype but the narrow ones (fp8 fnuz, int4, uint4, FP4 E2M1,
+/// E8M0), which ONNX admits only in conversions, quantization and a few
+/// structural ops (`all_tensor_types_ir10` and later), not in the broad `T`
+/// of data movement (`all_tensor_types_ir4`) nor in arithmetic.
+pub(super) const STANDARD: &[DType] = DType::ALL.split_at(15).0;
+/// Cast-19's and CastLike-19's dtypes: [`STANDARD`] and fp8 fnuz.
+pub(super) const CONVERTIBLE_19: &[DType] = DType::ALL.split_at(17).0;
+/// Cast-21's and CastLike-21's dtypes: [`CONVERTIBLE_19`], int4 and uint4.
+pub(super) const CONVERTIBLE_21: &[DType] = DType::ALL.split_at(19).0;
+/// Cast-23's and CastLike-23's dtypes: [`CONVERTIBLE_21`] and FP4 E2M1.
+pub(super) const CONVERTIBLE_23: &[DType] = DType::ALL.split_at(20).0;
+/// Cast-24's and CastLike-24's dtypes: every dtype (E8M0 added; 25's
+/// 2-bit integers are not xpucert dtypes).
+pub(super) const CONVERTIBLE_24: &[DType] = &DType::ALL;
 
 /// `T`: any float.
 pub(super) const T_FLOAT: TypeVar = TypeVar {
@@ -187,10 +202,10 @@ pub(super) const T_NUMERIC: TypeVar = TypeVar {
     name: "T",
     allowed: NUMERIC,
 };
-/// `T`: any dtype.
+/// `T`: any dtype but the narrow ones ([`STANDARD`]).
 pub(super) const T_ANY: TypeVar = TypeVar {
     name: "T",
-    allowed: &DType::ALL,
+    allowed: STANDARD,
 };
 /// `Tind`: indices, axes, shapes and counts: any integer dtype.
 pub(super) const T_IND: TypeVar = TypeVar {
@@ -312,8 +327,23 @@ mod tests {
         );
         assert!(INTS.iter().all(|d| !d.is_float() && *d != DType::Bool));
         assert_eq!(FLOATS.len() + INTS.len(), NUMERIC.len());
-        assert_eq!(NUMERIC.len() + 1, DType::ALL.len());
+        assert_eq!(NUMERIC.len() + 1, STANDARD.len());
+        assert_eq!(STANDARD.last(), Some(&DType::Bool));
         assert!(!NUMERIC.contains(&DType::Bool));
+        assert_eq!(
+            &CONVERTIBLE_24[STANDARD.len()..],
+            [
+                DType::F8E4M3FNUZ,
+                DType::F8E5M2FNUZ,
+                DType::I4,
+                DType::U4,
+                DType::F4E2M1,
+                DType::F8E8M0
+            ]
+        );
+        assert_eq!(CONVERTIBLE_23.last(), Some(&DType::F4E2M1));
+        assert_eq!(CONVERTIBLE_21.last(), Some(&DType::U4));
+        assert_eq!(CONVERTIBLE_19.last(), Some(&DType::F8E5M2FNUZ));
     }
 
     #[test]

@@ -121,7 +121,12 @@ pub fn dtype_max(dtype: DType) -> f64 {
         DType::F16 => f16::MAX.to_f64(),
         DType::BF16 => bf16::MAX.to_f64(),
         DType::F8E4M3FN => 448.0,
-        DType::F8E5M2 => 57344.0,
+        DType::F8E5M2 | DType::F8E5M2FNUZ => 57344.0,
+        DType::F8E4M3FNUZ => 240.0,
+        DType::F8E8M0 => 2f64.powi(127),
+        DType::F4E2M1 => 6.0,
+        DType::I4 => 7.0,
+        DType::U4 => 15.0,
         DType::I8 => i8::MAX as f64,
         DType::U8 => u8::MAX as f64,
         DType::I16 => i16::MAX as f64,
@@ -142,6 +147,9 @@ pub fn dtype_min_normal(dtype: DType) -> f64 {
         DType::F16 | DType::F8E5M2 => 2f64.powi(-14),
         DType::BF16 => 2f64.powi(-126),
         DType::F8E4M3FN => 2f64.powi(-6),
+        DType::F8E4M3FNUZ => 2f64.powi(-7),
+        DType::F8E5M2FNUZ => 2f64.powi(-15),
+        DType::F8E8M0 => 2f64.powi(-127),
         _ => 1.0,
     }
 }

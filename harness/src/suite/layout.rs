@@ -87,6 +87,17 @@ impl Layout {
     /// [`POISON`] bytes.
     pub fn store(&self, t: &HostTensor) -> (Vec<u8>, Vec<i64>) {
         let (strides, len) = self.strides_and_len(&t.shape);
+        if t.dtype.is_packed() {
+            // Element k of the stride grid is nibble k of the buffer (low
+            // nibble first), as the header defines for the 4-bit dtypes.
+            let mut buf = vec![POISON; t.dtype.bytes_for(len)];
+            for (i, off) in offsets(&t.shape, &strides).into_iter().enumerate() {
+                let code = (t.data[i / 2] >> (4 * (i % 2))) & 0x0F;
+                let shift = 4 * (off % 2);
+                buf[off / 2] = (buf[off / 2] & !(0x0F << shift)) | (code << shift);
+            }
+            return (buf, strides);
+        }
         let sz = t.dtype.size();
         let mut buf = vec![POISON; len * sz];
         for (i, off) in offsets(&t.shape, &strides).into_iter().enumerate() {

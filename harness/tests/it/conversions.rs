@@ -7,7 +7,8 @@
 //! then uses `f64::round_ties_even`. The `half` crate's f32-based conversions
 //! (`from_f32`, one rounding from f32) serve as a third opinion for f16/bf16.
 //!
-//! Coverage, per format (f16, bf16, e4m3fn, e5m2):
+//! Coverage, per format (f16, bf16, e4m3fn, e5m2, e4m3fnuz, e5m2fnuz,
+//! e2m1):
 //! * every bit pattern decodes to the reference value and re-encodes to
 //!   itself (any NaN for NaN codes);
 //! * every representable value, every midpoint between neighbours
@@ -18,17 +19,32 @@
 
 use std::fmt::Write as _;
 
-use xpucert::numerics::{DType, from_f64_bits, from_f64_bits_saturating, to_f64_bits};
+use xpucert::numerics::{
+    DType, E8m0Rounding, from_f64_bits, from_f64_bits_saturating, to_e8m0, to_f64_bits,
+};
 
-/// A float format as the reference sees it: sizes of its fields and whether
-/// its top exponent means Inf/NaN (IEEE) or is mostly ordinary numbers (FN).
+/// A float format as the reference sees it: sizes of its fields and which
+/// codes are not numbers.
 #[derive(Clone, Copy, Debug)]
 struct Spec {
     dtype: DType,
     width: u32,
     exp_bits: u32,
     man_bits: u32,
-    ieee: bool,
+    kind: Kind,
+}
+
+/// Where a format keeps its non-numbers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    /// The top exponent is Inf (zero significand) or NaN.
+    Ieee,
+    /// Only the all-ones magnitude is NaN (OCP "fn").
+    Fn,
+    /// Only the negative-zero pattern is NaN; bias one above IEEE's ("fnuz").
+    Fnuz,
+    /// No NaN, no Inf (E2M1): out of range saturates, NaN becomes +max.
+    Finite,
 }
 
 const F16: Spec = Spec {
@@ -36,30 +52,51 @@ const F16: Spec = Spec {
     width: 16,
     exp_bits: 5,
     man_bits: 10,
-    ieee: true,
+    kind: Kind::Ieee,
 };
 const BF16: Spec = Spec {
     dtype: DType::BF16,
     width: 16,
     exp_bits: 8,
     man_bits: 7,
-    ieee: true,
+    kind: Kind::Ieee,
 };
 const E4M3FN: Spec = Spec {
     dtype: DType::F8E4M3FN,
     width: 8,
     exp_bits: 4,
     man_bits: 3,
-    ieee: false,
+    kind: Kind::Fn,
 };
 const E5M2: Spec = Spec {
     dtype: DType::F8E5M2,
     width: 8,
     exp_bits: 5,
     man_bits: 2,
-    ieee: true,
+    kind: Kind::Ieee,
 };
-const ALL: [Spec; 4] = [F16, BF16, E4M3FN, E5M2];
+const E4M3FNUZ: Spec = Spec {
+    dtype: DType::F8E4M3FNUZ,
+    width: 8,
+    exp_bits: 4,
+    man_bits: 3,
+    kind: Kind::Fnuz,
+};
+const E5M2FNUZ: Spec = Spec {
+    dtype: DType::F8E5M2FNUZ,
+    width: 8,
+    exp_bits: 5,
+    man_bits: 2,
+    kind: Kind::Fnuz,
+};
+const E2M1: Spec = Spec {
+    dtype: DType::F4E2M1,
+    width: 4,
+    exp_bits: 2,
+    man_bits: 1,
+    kind: Kind::Finite,
+};
+const ALL: [Spec; 7] = [F16, BF16, E4M3FN, E5M2, E4M3FNUZ, E5M2FNUZ, E2M1];
 
 /// Which library entry point, and so which overflow rule, is under test.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -81,7 +118,7 @@ impl Spec {
     }
 
     fn bias(self) -> i32 {
-        (1 << (self.exp_bits - 1)) - 1
+        (1 << (self.exp_bits - 1)) - i32::from(self.kind != Kind::Fnuz)
     }
 
     fn emin(self) -> i32 {
@@ -90,17 +127,19 @@ impl Spec {
 
     /// Exponent of the largest binade holding finite values.
     fn emax(self) -> i32 {
-        if self.ieee {
-            self.bias()
+        let top = (1 << self.exp_bits) - 1;
+        if self.kind == Kind::Ieee {
+            top - 1 - self.bias()
         } else {
-            self.bias() + 1
+            top - self.bias()
         }
     }
 
     /// Largest finite value: an all-ones significand, or one less in FN
     /// formats, whose all-ones pattern is NaN.
     fn max_finite(self) -> f64 {
-        let steps = 2f64.powi(self.man_bits as i32 + 1) - if self.ieee { 1.0 } else { 2.0 };
+        let steps =
+            2f64.powi(self.man_bits as i32 + 1) - if self.kind == Kind::Fn { 2.0 } else { 1.0 };
         steps * pow2(self.emax() - self.man_bits as i32)
     }
 
@@ -113,14 +152,17 @@ impl Spec {
         let e = (rest / steps) as i32;
         let m = f64::from(rest % steps);
         let top = (1 << self.exp_bits) - 1;
-        if self.ieee && e == top {
+        if self.kind == Kind::Ieee && e == top {
             return if m == 0.0 {
                 sign * f64::INFINITY
             } else {
                 f64::NAN
             };
         }
-        if !self.ieee && e == top && m == f64::from(steps - 1) {
+        if self.kind == Kind::Fn && e == top && m == f64::from(steps - 1) {
+            return f64::NAN;
+        }
+        if self.kind == Kind::Fnuz && code == half {
             return f64::NAN;
         }
         let mb = self.man_bits as i32;
@@ -135,21 +177,33 @@ impl Spec {
     /// library must give.
     fn round(self, x: f64, mode: Mode) -> f64 {
         if x.is_nan() {
-            return f64::NAN;
+            // E2M1 has no NaN: ONNX's float4 table sends NaN to +6.
+            return if self.kind == Kind::Finite {
+                self.max_finite()
+            } else {
+                f64::NAN
+            };
         }
         let a = x.abs();
         let mb = self.man_bits as i32;
-        let overflow = || match mode {
-            Mode::Saturating if self.width == 8 => self.max_finite().copysign(x),
-            _ if self.ieee => f64::INFINITY.copysign(x),
+        let overflow = || match (mode, self.kind) {
+            (Mode::Saturating, _) if self.width == 8 => self.max_finite().copysign(x),
+            (_, Kind::Finite) => self.max_finite().copysign(x),
+            (_, Kind::Ieee) => f64::INFINITY.copysign(x),
             _ => f64::NAN,
+        };
+        // Zero keeps the sign of x, except in fnuz, which has no -0.
+        let zero = if self.kind == Kind::Fnuz {
+            0.0
+        } else {
+            0f64.copysign(x)
         };
         if a >= pow2(self.emax() + 2) {
             return overflow(); // Inf included
         }
         if a < pow2(self.emin() - mb - 2) {
-            // Below a quarter of the smallest subnormal: a signed zero.
-            return 0f64.copysign(x);
+            // Below a quarter of the smallest subnormal: zero.
+            return zero;
         }
         // The binade of a: 2^k <= a < 2^(k+1). log2 is a first guess only.
         let mut k = a.log2().floor() as i32;
@@ -164,6 +218,9 @@ impl Spec {
         if r > self.max_finite() {
             return overflow();
         }
+        if r == 0.0 {
+            return zero;
+        }
         r.copysign(x)
     }
 }
@@ -177,6 +234,11 @@ fn lib_encode(spec: Spec, x: f64, mode: Mode) -> u32 {
         Mode::Saturating => from_f64_bits_saturating(spec.dtype, x, out),
     }
     match spec.width {
+        // A 4-bit code sits in the low nibble, the high one left zero.
+        4 => {
+            assert_eq!(buf[0] >> 4, 0, "{:?}: high nibble written", spec.dtype);
+            u32::from(buf[0])
+        }
         8 => u32::from(buf[0]),
         _ => u32::from(u16::from_ne_bytes(buf)),
     }
@@ -185,7 +247,7 @@ fn lib_encode(spec: Spec, x: f64, mode: Mode) -> u32 {
 /// The library's value for `code` in `spec`.
 fn lib_decode(spec: Spec, code: u32) -> f64 {
     let bytes = match spec.width {
-        8 => vec![code as u8],
+        4 | 8 => vec![code as u8],
         _ => (code as u16).to_ne_bytes().to_vec(),
     };
     to_f64_bits(spec.dtype, &bytes)
@@ -311,6 +373,263 @@ fn fp8_all_patterns() {
     let nans = |s: Spec| (0..s.codes()).filter(|&c| s.value(c).is_nan()).count();
     assert_eq!((nans(E4M3FN), nans(E5M2)), (2, 6));
     assert_eq!((nans(F16), nans(BF16)), (2046, 254));
+}
+
+#[test]
+fn fnuz_and_fp4_all_patterns() {
+    assert_eq!(exhaustive_patterns(E4M3FNUZ), 256);
+    assert_eq!(exhaustive_patterns(E5M2FNUZ), 256);
+    assert_eq!(exhaustive_patterns(E2M1), 16);
+    // Anchors from the ONNX float8/float4 notes.
+    assert_eq!(E4M3FNUZ.max_finite(), 240.0);
+    assert_eq!(E5M2FNUZ.max_finite(), 57344.0);
+    assert_eq!(E2M1.max_finite(), 6.0);
+    assert_eq!(E4M3FNUZ.value(0x01), pow2(-10));
+    assert_eq!(E5M2FNUZ.value(0x01), pow2(-17));
+    assert_eq!(E4M3FNUZ.value(0x40), 1.0);
+    assert_eq!(E5M2FNUZ.value(0x40), 1.0);
+    assert_eq!(E2M1.value(0x1), 0.5);
+    assert_eq!(E2M1.value(0xF), -6.0);
+    let nans = |s: Spec| {
+        (0..s.codes())
+            .filter(|&c| s.value(c).is_nan())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(nans(E4M3FNUZ), [0x80]);
+    assert_eq!(nans(E5M2FNUZ), [0x80]);
+    assert!(nans(E2M1).is_empty());
+    // No negative zero: -0 and tiny negatives encode as +0 in both modes.
+    for spec in [E4M3FNUZ, E5M2FNUZ] {
+        for mode in [Mode::Plain, Mode::Saturating] {
+            assert_eq!(lib_encode(spec, -0.0, mode), 0);
+            assert_eq!(lib_encode(spec, -1e-30, mode), 0);
+            assert_eq!(lib_encode(spec, -f64::NAN, mode), 0x80);
+        }
+        // Without saturation, overflow and ±Inf are the one NaN.
+        assert_eq!(lib_encode(spec, -1e30, Mode::Plain), 0x80);
+        assert_eq!(lib_encode(spec, f64::INFINITY, Mode::Plain), 0x80);
+        assert_eq!(lib_encode(spec, f64::NEG_INFINITY, Mode::Saturating), 0xFF);
+    }
+    // E2M1 (ONNX's float4 table): saturates in both modes, NaN -> +6.
+    assert_eq!(lib_encode(E2M1, f64::NAN, Mode::Plain), 0x7);
+    assert_eq!(lib_encode(E2M1, -f64::INFINITY, Mode::Plain), 0xF);
+    assert_eq!(lib_encode(E2M1, 5.0, Mode::Plain), 0x6, "tie 4/6 to even");
+    assert_eq!(lib_encode(E2M1, -0.0, Mode::Plain), 0x8);
+}
+
+#[test]
+fn fnuz_and_fp4_midpoints_and_neighbours() {
+    check_decisive(E4M3FNUZ);
+    check_decisive(E5M2FNUZ);
+    check_decisive(E2M1);
+}
+
+#[test]
+fn f32_sweep_fnuz_and_fp4() {
+    f32_sweep(&[E4M3FNUZ, E5M2FNUZ, E2M1], STRIDE);
+}
+
+/// int4/uint4: every code decodes to its two's complement (or unsigned)
+/// value; encoding is ONNX's "round to nearest even, then keep 4 bits",
+/// checked on every integer and half-integer in a range that wraps several
+/// times, their f64 neighbours, and the non-finite values.
+#[test]
+fn four_bit_integers_all_codes_and_boundaries() {
+    for (dtype, lo) in [(DType::I4, -8i64), (DType::U4, 0)] {
+        for code in 0u8..16 {
+            let want = (i64::from(code) - lo).rem_euclid(16) + lo;
+            assert_eq!(
+                to_f64_bits(dtype, &[code]),
+                want as f64,
+                "{dtype} {code:#x}"
+            );
+            // The high nibble is not part of the element.
+            assert_eq!(to_f64_bits(dtype, &[code | 0xA0]), want as f64);
+        }
+        let encode = |x: f64| {
+            let mut b = [0u8];
+            from_f64_bits(dtype, x, &mut b);
+            assert_eq!(b[0] >> 4, 0);
+            to_f64_bits(dtype, &b)
+        };
+        let wrap = |n: i64| ((n - lo).rem_euclid(16) + lo) as f64;
+        for twice in -80i64..=80 {
+            let x = twice as f64 / 2.0;
+            // Nearest integer, ties to the even one, by integer arithmetic.
+            let nearest = if twice % 2 == 0 {
+                twice / 2
+            } else {
+                let down = (twice - 1).div_euclid(2);
+                if down % 2 == 0 { down } else { down + 1 }
+            };
+            assert_eq!(encode(x), wrap(nearest), "{dtype} of {x}");
+            for y in [
+                f64::from_bits(x.to_bits() + 1),
+                f64::from_bits(x.to_bits().wrapping_sub(1)),
+            ] {
+                if y.is_finite() && y != 0.0 {
+                    assert_eq!(encode(y), wrap(y.round() as i64), "{dtype} of {y:e}");
+                }
+            }
+        }
+        assert_eq!(encode(1e300), 0.0, "a huge even integer keeps no low bits");
+        assert_eq!(encode(2f64.powi(60) + 2f64.powi(10) * 3.0), 0.0);
+        assert_eq!(encode(2f64.powi(52) + 3.0), wrap(3));
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(encode(x), 0.0);
+        }
+    }
+}
+
+/// E8M0: every code is 2^(c - 127) or NaN (255); encoding in each Cast
+/// round_mode against a reference that compares with powers of two.
+#[test]
+fn e8m0_all_codes_and_boundaries() {
+    for code in 0u8..=254 {
+        assert_eq!(
+            to_f64_bits(DType::F8E8M0, &[code]),
+            pow2(i32::from(code) - 127)
+        );
+    }
+    assert!(to_f64_bits(DType::F8E8M0, &[0xFF]).is_nan());
+    let reference = e8m0_reference;
+    let mut inputs = vec![
+        0.0,
+        f64::NAN,
+        f64::INFINITY,
+        5e-324,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+    ];
+    for k in -140..=140 {
+        for p in [pow2(k), 1.5 * pow2(k), 1.25 * pow2(k)] {
+            inputs.extend([
+                p,
+                f64::from_bits(p.to_bits() + 1),
+                f64::from_bits(p.to_bits() - 1),
+            ]);
+        }
+    }
+    for &x in &inputs {
+        for sat in [true, false] {
+            for r in [E8m0Rounding::Up, E8m0Rounding::Down, E8m0Rounding::Nearest] {
+                for x in [x, -x] {
+                    assert_eq!(
+                        to_e8m0(x, sat, r),
+                        reference(x, sat, r),
+                        "{x:e} {sat} {r:?}"
+                    );
+                }
+            }
+        }
+    }
+    // The library's plain and saturating conversions are round_mode nearest.
+    let mut b = [0u8];
+    from_f64_bits(DType::F8E8M0, 3.0, &mut b);
+    assert_eq!(b[0], 129);
+    from_f64_bits(DType::F8E8M0, 0.0, &mut b);
+    assert_eq!(b[0], 255);
+    from_f64_bits_saturating(DType::F8E8M0, 0.0, &mut b);
+    assert_eq!(b[0], 0);
+}
+
+/// E8M0's code for `x` (Cast-24's table), found by comparing |x| with
+/// powers of two only: the reference for [`to_e8m0`].
+fn e8m0_reference(x: f64, sat: bool, r: E8m0Rounding) -> u8 {
+    let a = x.abs();
+    let (low, high) = if sat { (0, 254) } else { (255, 255) };
+    if x.is_nan() {
+        return 255;
+    }
+    if a == 0.0 {
+        return low;
+    }
+    if a.is_infinite() {
+        return high;
+    }
+    // 2^k <= a < 2^(k+1), found by comparison only.
+    let mut k = -1100;
+    while pow2(k + 1) <= a {
+        k += 1;
+    }
+    let k = match r {
+        E8m0Rounding::Down => k,
+        E8m0Rounding::Up => k + i32::from(a > pow2(k)),
+        E8m0Rounding::Nearest => k + i32::from(a >= 1.5 * pow2(k)),
+    };
+    match k + 127 {
+        c if c < 0 => low,
+        c if c > 254 => high,
+        c => c as u8,
+    }
+}
+
+/// Every conversion between a narrow type (fp8 fnuz, E2M1, E8M0, int4,
+/// uint4) and any float format or 4-bit integer, in both directions: each
+/// code of the source, at its exact value (the decoders are checked above),
+/// encoded into the target and compared with the target's reference
+/// rounding. Cast converts through exactly these two steps, so this covers
+/// every type pair the new dtypes add.
+#[test]
+fn every_pair_with_a_narrow_type() {
+    let narrow = |d: DType| {
+        matches!(
+            d,
+            DType::F8E4M3FNUZ
+                | DType::F8E5M2FNUZ
+                | DType::F4E2M1
+                | DType::F8E8M0
+                | DType::I4
+                | DType::U4
+        )
+    };
+    let mut sources: Vec<(DType, f64)> = Vec::new();
+    for spec in ALL {
+        sources.extend((0..spec.codes()).map(|c| (spec.dtype, spec.value(c))));
+    }
+    sources.extend((-8..8).map(|v| (DType::I4, f64::from(v))));
+    sources.extend((0..16).map(|v| (DType::U4, f64::from(v))));
+    sources.extend((0..=255u8).map(|c| (DType::F8E8M0, to_f64_bits(DType::F8E8M0, &[c]))));
+    let mut t = Tally::default();
+    for &(from, x) in &sources {
+        for spec in ALL {
+            if narrow(from) || narrow(spec.dtype) {
+                for mode in [Mode::Plain, Mode::Saturating] {
+                    t.convert(spec, x, mode);
+                }
+            }
+        }
+        for (to, lo) in [(DType::I4, -8.0), (DType::U4, 0.0)] {
+            t.checked += 1;
+            let mut b = [0u8];
+            from_f64_bits(to, x, &mut b);
+            let got = to_f64_bits(to, &b);
+            // Round to nearest even, keep four bits (in integers: f64
+            // arithmetic on huge values would round); non-finite gives 0,
+            // and so does anything from 2^62, a multiple of 1024.
+            let r = x.round_ties_even();
+            let want = if x.is_finite() && r.abs() < pow2(62) {
+                ((r as i64 - lo as i64).rem_euclid(16) + lo as i64) as f64
+            } else {
+                0.0
+            };
+            if got != want {
+                t.fail(format_args!("{from} {x:e} to {to}: got {got}, want {want}"));
+            }
+        }
+        for sat in [true, false] {
+            for r in [E8m0Rounding::Up, E8m0Rounding::Down, E8m0Rounding::Nearest] {
+                t.checked += 1;
+                let (got, want) = (to_e8m0(x, sat, r), e8m0_reference(x, sat, r));
+                if got != want {
+                    t.fail(format_args!(
+                        "{from} {x:e} to e8m0 ({sat}, {r:?}): got {got}, want {want}"
+                    ));
+                }
+            }
+        }
+    }
+    t.assert_clean("pairs with a narrow type");
 }
 
 /// The inputs where rounding is decided: every value of `spec`, each

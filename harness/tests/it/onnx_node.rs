@@ -119,6 +119,12 @@ fn onnx_node_tests_convert_and_the_oracle_and_reference_agree_with_onnx() {
     // The exceptions are ONNX's own errata, each checked by hand: they stay
     // `oracle_mismatch` in every run (never passed silently), and each must
     // still be one, so the list cannot go stale.
+    // ONNX's float4 note (docs/docsgen/source/technical/float4.md, the
+    // conversion table) sends NaN to 6; these tests publish -0 for their NaN
+    // element (index [1, 3]), which is what numpy's ml_dtypes astype gives,
+    // not the specification.
+    const FP4_NAN: &str = "a NaN input is published as -0; ONNX's float4 \
+         conversion table (technical/float4.md) says NaN becomes 6";
     const ONNX_ERRATA: &[(&str, &str)] = &[
         (
             "onnx_node.averagepool.f32.test_averagepool_2d_ceil_last_window_starts_on_pad",
@@ -145,6 +151,26 @@ fn onnx_node_tests_convert_and_the_oracle_and_reference_agree_with_onnx() {
             "the published outputs are typed to four digits: ONNX's ReferenceEvaluator \
              gives 0.517783, 0.343411, 0.32290465 for the first three, published \
              0.5178, 0.3434, 0.3229 (largest difference 5.0e-5)",
+        (
+            "onnx_node.cast.f16.test_cast_float16_to_float4e2m1",
+            FP4_NAN,
+        ),
+        ("onnx_node.cast.f32.test_cast_float_to_float4e2m1", FP4_NAN),
+        (
+            "onnx_node.cast.f16.test_castlike_float16_to_float4e2m1_expanded",
+            FP4_NAN,
+        ),
+        (
+            "onnx_node.cast.f32.test_castlike_float_to_float4e2m1_expanded",
+            FP4_NAN,
+        ),
+        (
+            "onnx_node.castlike.f16.test_castlike_float16_to_float4e2m1",
+            FP4_NAN,
+        ),
+        (
+            "onnx_node.castlike.f32.test_castlike_float_to_float4e2m1",
+            FP4_NAN,
         ),
     ];
     let erratum = |c: &serde_json::Value| ONNX_ERRATA.iter().any(|(id, _)| c["id"] == *id);

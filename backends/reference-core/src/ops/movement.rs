@@ -13,7 +13,8 @@ use crate::layout::{
     broadcast_offsets, broadcast_shapes, contiguous_strides, normalize_axis, split_at_axis,
     view_offsets,
 };
-use crate::support::{cast_target, saturate};
+use crate::narrow;
+use crate::support::{cast_target, e8m0_rounding, saturate};
 use crate::tensor::{Data, Real, Tensor};
 
 /// Gather (13): picks slices along `axis` (default 0) by int64/int32 indices;
@@ -194,12 +195,17 @@ pub fn cast(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let x = args.input(0)?;
     let to = cast_target(&args.attrs)?;
     let sat = saturate(&args.attrs)?;
-    convert(x, to, sat)
+    convert(x, to, sat, e8m0_rounding(&args.attrs)?)
 }
 
-/// `x` converted to `to` by Cast's rules (`sat`: fp8 saturation); CastLike
-/// converts with it too.
-pub fn convert(x: &Tensor, to: DType, sat: bool) -> Result<Tensor, BackendError> {
+/// `x` converted to `to` by Cast's rules (`sat`: fp8 saturation, `round`:
+/// how values become E8M0); CastLike converts with it too.
+pub fn convert(
+    x: &Tensor,
+    to: DType,
+    sat: bool,
+    round: narrow::E8m0Round,
+) -> Result<Tensor, BackendError> {
     let wide = match &x.data {
         Data::F64(_)
         | Data::F32(_)
@@ -216,6 +222,11 @@ pub fn convert(x: &Tensor, to: DType, sat: bool) -> Result<Tensor, BackendError>
         Data::U32(v) => Wide::Int(v.iter().map(|&e| i64::from(e)).collect()),
         // Cast does not take u64 (support.rs); two's complement if it did.
         Data::U64(v) => Wide::Int(v.iter().map(|&e| e as i64).collect()),
+        Data::Codes(DType::I4, v) => {
+            Wide::Int(v.iter().map(|&c| i64::from(narrow::i4_decode(c))).collect())
+        }
+        Data::Codes(DType::U4, v) => Wide::Int(v.iter().map(|&c| i64::from(c & 0x0F)).collect()),
+        Data::Codes(..) => Wide::Float(x.to_real::<f64>()?),
     };
     macro_rules! convert {
         ($f:expr, $i:expr) => {
@@ -243,6 +254,37 @@ pub fn convert(x: &Tensor, to: DType, sat: bool) -> Result<Tensor, BackendError>
         }
         DType::F8E5M2 => Data::F8E5M2(convert!(|&e| Fp8::E5M2.encode(e, sat), |&e| Fp8::E5M2
             .encode(e as f64, sat))),
+        DType::F8E4M3FNUZ | DType::F8E5M2FNUZ => {
+            let f = if to == DType::F8E4M3FNUZ {
+                Fp8::E4M3FNUZ
+            } else {
+                Fp8::E5M2FNUZ
+            };
+            Data::Codes(
+                to,
+                convert!(|&e| f.encode(e, sat), |&e| f.encode(e as f64, sat)),
+            )
+        }
+        DType::F4E2M1 => Data::Codes(
+            to,
+            convert!(|&e| narrow::fp4_encode(e), |&e| narrow::fp4_encode(
+                e as f64
+            )),
+        ),
+        DType::F8E8M0 => Data::Codes(
+            to,
+            convert!(|&e| narrow::e8m0_encode(e, sat, round), |&e| {
+                narrow::e8m0_encode(e as f64, sat, round)
+            }),
+        ),
+        // Floats round to nearest even and integers wrap, both keeping the
+        // low four bits (ONNX's int4 note).
+        DType::I4 | DType::U4 => Data::Codes(
+            to,
+            convert!(|&e| narrow::four_bit_encode(e), |&e| narrow::four_bit_wrap(
+                e
+            )),
+        ),
         other => return Err(BackendError::unsupported(format!("Cast to {other}"))),
     };
     Tensor::new(x.shape.clone(), data)

@@ -348,7 +348,8 @@ pub fn cast_like(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let x = args.input(0)?;
     let to: DType = args.input(1)?.dtype();
     let saturate = crate::support::saturate(&args.attrs)?;
-    super::movement::convert(x, to, saturate)
+    let round = crate::support::e8m0_rounding(&args.attrs)?;
+    super::movement::convert(x, to, saturate, round)
 }
 
 #[cfg(test)]

@@ -9,12 +9,13 @@
 //! dtype, so it is correctly rounded (an f32 product followed by a rounding to
 //! f16 or bf16 could round twice).
 
+use half::{bf16, f16};
 use xpucert_abi::{BackendError, DType};
 
 use super::Args;
 use crate::fp8::Fp8;
 use crate::layout::normalize_axis;
-use crate::support::{quantize_target, saturate};
+use crate::support::{dequantize_output, division_precision, quantize_target, saturate};
 use crate::tensor::{Data, Tensor};
 
 /// Which scale (and zero point) applies to each element of `x`.
@@ -108,6 +109,14 @@ fn quantized_values(t: &Tensor) -> Result<Vec<f64>, BackendError> {
         Data::U16(v) => v.iter().map(|&e| f64::from(e)).collect(),
         Data::I32(v) => v.iter().map(|&e| f64::from(e)).collect(),
         Data::F8E4M3FN(_) | Data::F8E5M2(_) => t.to_real::<f64>()?,
+        Data::Codes(DType::I4, v) => v
+            .iter()
+            .map(|&c| f64::from(crate::narrow::i4_decode(c)))
+            .collect(),
+        Data::Codes(DType::U4, v) => v.iter().map(|&c| f64::from(c & 0x0F)).collect(),
+        Data::Codes(DType::F8E4M3FNUZ | DType::F8E5M2FNUZ | DType::F4E2M1, _) => {
+            t.to_real::<f64>()?
+        }
         other => {
             return Err(BackendError::unsupported(format!(
                 "quantized tensor of dtype {}",
@@ -131,15 +140,32 @@ pub fn quantize_linear(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let target = quantize_target(&args.attrs, zero_point.map(Tensor::dtype))?;
     let sat = saturate(&args.attrs)?;
     let layout = channels(args, x, scale)?;
-    let xs = x.to_real::<f32>()?;
-    let ss = scale.to_real::<f32>()?;
+    if args.opset < 13 && !matches!(layout, Channels::PerTensor) {
+        return Err(args.invalid("the scale must be a scalar before opset 13".to_string()));
+    }
+    let precision = division_precision(&args.attrs, scale.dtype(), args.opset)?;
+    let xs = x.to_real::<f64>()?;
+    let ss = scale.to_real::<f64>()?;
     let zps = match zero_point {
         Some(zp) => quantized_values(zp)?,
         None => vec![0.0; ss.len()],
     };
-    let quotients = xs.iter().enumerate().map(|(i, &v)| {
+    // Before 23 the division is in f32. From 23 it is in `precision`: the
+    // f64 quotient of two operands of at most 24 significant bits, rounded
+    // once to the precision, is the correctly rounded quotient there (f64
+    // has more than twice their bits plus two, so the double rounding is
+    // innocuous).
+    let divide = move |v: f64, s: f64| -> f32 {
+        match precision {
+            None | Some(DType::F32) => (v as f32) / (s as f32),
+            Some(DType::F16) => f16::from_f64(v / s).to_f32(),
+            Some(DType::BF16) => bf16::from_f64(v / s).to_f32(),
+            Some(_) => (v / s) as f32,
+        }
+    };
+    let quotients = xs.iter().enumerate().map(move |(i, &v)| {
         let c = layout.of(i);
-        (v / ss[c], zps[c])
+        (divide(v, ss[c]), zps[c])
     });
     let integer = |lo: f64, hi: f64| -> Vec<f64> {
         quotients
@@ -180,6 +206,27 @@ pub fn quantize_linear(args: &Args<'_>) -> Result<Tensor, BackendError> {
         DType::U16 => Data::U16(integer(0.0, 65535.0).iter().map(|&v| v as u16).collect()),
         DType::F8E4M3FN => Data::F8E4M3FN(fp8(Fp8::E4M3FN)),
         DType::F8E5M2 => Data::F8E5M2(fp8(Fp8::E5M2)),
+        DType::F8E4M3FNUZ => Data::Codes(target, fp8(Fp8::E4M3FNUZ)),
+        DType::F8E5M2FNUZ => Data::Codes(target, fp8(Fp8::E5M2FNUZ)),
+        // The clamped values are integers in -8..=7 / 0..=15: keep 4 bits.
+        DType::I4 => Data::Codes(
+            target,
+            integer(-8.0, 7.0)
+                .iter()
+                .map(|&v| (v as i8 as u8) & 0x0F)
+                .collect(),
+        ),
+        DType::U4 => Data::Codes(
+            target,
+            integer(0.0, 15.0).iter().map(|&v| v as u8).collect(),
+        ),
+        DType::F4E2M1 => Data::Codes(
+            target,
+            quotients
+                .clone()
+                .map(|(q, zp)| crate::narrow::fp4_encode(f64::from(q) + zp))
+                .collect(),
+        ),
         other => {
             return Err(BackendError::internal(format!(
                 "QuantizeLinear: target {other} passed the support check"
@@ -194,6 +241,10 @@ pub fn quantize_linear(args: &Args<'_>) -> Result<Tensor, BackendError> {
 pub fn dequantize_linear(args: &Args<'_>) -> Result<Tensor, BackendError> {
     let (x, scale) = (args.input(0)?, args.input(1)?);
     let layout = channels(args, x, scale)?;
+    if args.opset < 13 && !matches!(layout, Channels::PerTensor) {
+        return Err(args.invalid("the scale must be a scalar before opset 13".to_string()));
+    }
+    let out = dequantize_output(&args.attrs, scale.dtype())?;
     let xs = quantized_values(x)?;
     let ss = scale.to_real::<f64>()?;
     let zps = match args.optional(2) {
@@ -208,7 +259,7 @@ pub fn dequantize_linear(args: &Args<'_>) -> Result<Tensor, BackendError> {
             (v - zps[c]) * ss[c]
         })
         .collect();
-    Tensor::from_real(scale.dtype(), x.shape.clone(), ys)
+    Tensor::from_real(out, x.shape.clone(), ys)
 }
 
 #[cfg(test)]

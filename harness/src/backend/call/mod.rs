@@ -108,7 +108,7 @@ impl StoredTensor {
             dtype,
             shape: shape.iter().map(|&d| d as i64).collect(),
             strides: contiguous_strides(shape),
-            buf: AlignedBuf::guarded(n * dtype.size(), POISON, guard),
+            buf: AlignedBuf::guarded(dtype.bytes_for(n), POISON, guard),
             reported: None,
         }
     }
@@ -147,13 +147,23 @@ impl StoredTensor {
 
     /// Reads a contiguous tensor back (used for outputs): for a
     /// data-dependent output, the prefix of its [`StoredTensor::actual_shape`].
+    /// The unused high nibble of an odd-length packed output (the header
+    /// lets a backend leave anything there) is cleared, so equal outputs
+    /// hash equal.
     pub fn to_host(&self) -> HostTensor {
         let shape: Vec<usize> = self.actual_shape().iter().map(|&d| d as usize).collect();
-        let len = shape.iter().product::<usize>() * self.dtype.size();
+        let n = shape.iter().product::<usize>();
+        let mut data = self.buf.bytes()[..self.dtype.bytes_for(n)].to_vec();
+        if self.dtype.is_packed()
+            && n % 2 == 1
+            && let Some(last) = data.last_mut()
+        {
+            *last &= 0x0F;
+        }
         HostTensor {
             dtype: self.dtype,
             shape,
-            data: self.buf.bytes()[..len].to_vec(),
+            data,
         }
     }
 

@@ -82,6 +82,11 @@ pub fn float_format(dtype: DType) -> Option<(i32, i32)> {
         DType::BF16 => (8, -126),
         DType::F8E4M3FN => (4, -6),
         DType::F8E5M2 => (3, -14),
+        DType::F8E4M3FNUZ => (4, -7),
+        DType::F8E5M2FNUZ => (3, -15),
+        DType::F4E2M1 => (2, 0),
+        // Powers of two only: the implicit bit is the whole significand.
+        DType::F8E8M0 => (1, -127),
         _ => return None,
     })
 }
@@ -98,7 +103,14 @@ pub fn float_format(dtype: DType) -> Option<(i32, i32)> {
 pub fn compute_roundoff(precision: Precision, out_dtype: DType) -> f64 {
     match precision {
         Precision::Default => match out_dtype {
-            DType::F16 | DType::BF16 | DType::F8E4M3FN | DType::F8E5M2 => unit_roundoff(DType::F32),
+            DType::F16
+            | DType::BF16
+            | DType::F8E4M3FN
+            | DType::F8E5M2
+            | DType::F8E4M3FNUZ
+            | DType::F8E5M2FNUZ
+            | DType::F8E8M0
+            | DType::F4E2M1 => unit_roundoff(DType::F32),
             _ => unit_roundoff(out_dtype),
         },
         // TF32 rounds the inputs of products only; sums stay in f32
@@ -215,8 +227,10 @@ pub fn torch_allclose(dtype: DType) -> CheckSpec {
         DType::BF16 => (1.6e-2, 1e-5),
         // torch has no fp8 defaults: one unit roundoff relative, and a small
         // absolute floor for values rounded to zero.
-        DType::F8E4M3FN => (6.25e-2, 1e-3),
-        DType::F8E5M2 => (1.25e-1, 1e-3),
+        DType::F8E4M3FN | DType::F8E4M3FNUZ => (6.25e-2, 1e-3),
+        DType::F8E5M2 | DType::F8E5M2FNUZ => (1.25e-1, 1e-3),
+        DType::F4E2M1 => (2.5e-1, 1e-1),
+        DType::F8E8M0 => (5e-1, 0.0),
         _ => return CheckSpec::Exact,
     };
     CheckSpec::Allclose { rtol, atol }

@@ -1,5 +1,6 @@
-//! QuantizeLinear and DequantizeLinear (opset 21): linear quantization to
-//! int8/uint8/int16/uint16 and to the two fp8 formats, and back.
+//! QuantizeLinear and DequantizeLinear (opsets 10, 13, 19, 21, 23, 24):
+//! linear quantization to int8/uint8/int16/uint16/int4/uint4, the four fp8
+//! formats and FLOAT4E2M1, and back; float or (24) E8M0 scales.
 //!
 //! Scale and zero point are expanded to the shape of `x` first, by the three
 //! granularities ONNX defines: per tensor (a scalar, or a one-element 1-D
@@ -37,6 +38,15 @@
 //! evaluates every QuantizeLinear case of `suites/ops/core.yaml` all three
 //! ways and fails if a case has a near-tie.
 //!
+//! From opset 23 ONNX fixes the division's precision (`precision`, else
+//! y_scale's type): the oracle then rounds the quotient once to it before
+//! the final rounding, which is the spec's computation, correctly rounded
+//! (the f64 quotient of operands of at most 24 significant bits rounds to
+//! f32/f16/bf16 without a double-rounding error, as f64 carries more than
+//! twice their bits plus two). An int32 x is still divided exactly (a
+//! documented limitation: a float precision would round its quotient
+//! twice). An E8M0 scale is a power of two, so its quotients are exact.
+//!
 //! DequantizeLinear's `(x - zero_point) * scale` is exact in f64 for every
 //! 8- and 16-bit and fp8 input (at most 17 + 24 significant bits); int32
 //! inputs are rounded once in f64, far below any output ulp. As everywhere in
@@ -49,106 +59,350 @@ use super::spec::{TypeVar, fixed};
 use super::{AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape};
 use crate::numerics::check::CheckPolicy;
 
-/// QuantizeLinear's x and y_scale.
-const QUANTIZE_X: TypeVar = TypeVar {
-    name: "T1",
-    allowed: &[DType::F32, DType::F16, DType::BF16, DType::I32],
-};
-/// The quantized side: QuantizeLinear's y_zero_point.
-const QUANTIZED_T2: TypeVar = TypeVar {
-    name: "T2",
-    allowed: &QUANTIZED,
-};
-/// DequantizeLinear's x and x_zero_point.
-const DEQUANTIZE_X: TypeVar = TypeVar {
-    name: "T1",
-    allowed: &[
-        DType::I8,
-        DType::U8,
-        DType::I16,
-        DType::U16,
-        DType::I32,
-        DType::F8E4M3FN,
-        DType::F8E5M2,
-    ],
-};
-/// DequantizeLinear's x_scale.
-const SCALE_T2: TypeVar = TypeVar {
-    name: "T2",
-    allowed: &[DType::F32, DType::F16, DType::BF16],
-};
+// ------------------------------------------------------------- versions
+// QuantizeLinear and DequantizeLinear at every version that changed them:
+// 10 (per tensor, int8/uint8, f32), 13 (`axis`: per axis), 19 (fp8 with
+// `saturate`, f16/bf16 x), 21 (blocked, int16/uint16/int4/uint4,
+// `output_dtype`), 23 (FLOAT4E2M1; y_scale a type of its own and the
+// `precision` of the division; DequantizeLinear's `output_dtype`), 24
+// (FLOAT8E8M0 scales, MX style). 25 adds only the 2-bit integers, which
+// xpucert has no tensors for, so 24 is the newest version here. One oracle
+// and one shape rule serve all, told the version.
 
-/// One rounding, which the oracle makes too. Integer outputs are exact
-/// (every integer output is); fp8 outputs get the dtype's allclose.
-pub(super) const QUANTIZE_LINEAR: OpDef = OpDef {
-    spec: OpSpec {
-        name: "QuantizeLinear",
-        domain: "",
-        opset: 21,
-        arity: fixed(2, 1),
-        input_names: &["x", "y_scale", "y_zero_point"],
-        input_types: &[QUANTIZE_X, QUANTIZE_X, QUANTIZED_T2],
-        outputs: 1,
-        attributes: &[
-            ("axis", AttrType::Int),
-            ("block_size", AttrType::Int),
-            ("saturate", AttrType::Int),
-            ("output_dtype", AttrType::Int),
-        ],
-    },
-    oracle: |c| Ok(vec![quantize_linear(c)?]),
-    // x's shape; the zero point's dtype, else output_dtype, else uint8.
-    shape: |attrs, inputs, values| {
-        let plan = Quantize::resolve(attrs, inputs, values)?;
-        Ok(vec![(plan.out, rules::input(inputs, 0)?.1.clone())])
-    },
-    cost: per_input_element::<2>,
-    check: CheckPolicy::Allclose,
-    terms: no_sum,
-};
+/// The quantized types of a version (the zero point's and y's), in the
+/// order ONNX added them.
+const QUANTIZED_ALL: [DType; 11] = [
+    DType::I8,
+    DType::U8,
+    DType::F8E4M3FN,
+    DType::F8E4M3FNUZ,
+    DType::F8E5M2,
+    DType::F8E5M2FNUZ,
+    DType::I16,
+    DType::U16,
+    DType::I4,
+    DType::U4,
+    DType::F4E2M1,
+];
 
-/// `(x - zero_point) * scale` is exact in f64; torch's allclose on the
-/// float output.
-pub(super) const DEQUANTIZE_LINEAR: OpDef = OpDef {
-    spec: OpSpec {
-        name: "DequantizeLinear",
-        domain: "",
-        opset: 21,
-        arity: fixed(2, 1),
-        input_names: &["x", "x_scale", "x_zero_point"],
-        input_types: &[DEQUANTIZE_X, SCALE_T2, DEQUANTIZE_X],
-        outputs: 1,
-        attributes: &[("axis", AttrType::Int), ("block_size", AttrType::Int)],
-    },
-    oracle: |c| Ok(vec![dequantize_linear(c)?]),
-    // x's shape, the scale's dtype.
-    shape: |attrs, inputs, values| {
-        let plan = Dequantize::resolve(attrs, inputs, values)?;
-        Ok(vec![(plan.out, rules::input(inputs, 0)?.1.clone())])
-    },
-    cost: per_input_element::<2>,
-    check: CheckPolicy::Allclose,
-    terms: no_sum,
-};
-use crate::numerics::{DType, from_f64_bits, from_f64_bits_saturating, to_f64_bits};
+/// The dtypes QuantizeLinear can produce at `opset` (DequantizeLinear reads
+/// these and int32).
+fn quantized_at(opset: i64) -> &'static [DType] {
+    match opset {
+        ..19 => &QUANTIZED_ALL[..2],
+        19..21 => &QUANTIZED_ALL[..6],
+        21..23 => &QUANTIZED_ALL[..10],
+        _ => &QUANTIZED_ALL,
+    }
+}
 
-/// The dtypes QuantizeLinear can produce (and DequantizeLinear read, besides
-/// int32). int4/uint4 and the fnuz fp8 formats are not xpucert dtypes.
-const QUANTIZED: [DType; 6] = [
+/// A type variable named `name` over `allowed`.
+const fn var(name: &'static str, allowed: &'static [DType]) -> TypeVar {
+    TypeVar { name, allowed }
+}
+
+/// f32 only (`tensor(float)`, 10 and 13).
+const F32_ONLY: &[DType] = &[DType::F32];
+/// QuantizeLinear-10/13's x.
+const X_10: &[DType] = &[DType::F32, DType::I32];
+/// QuantizeLinear-19+'s x (and y_scale before 23).
+const X_19: &[DType] = &[DType::F32, DType::F16, DType::BF16, DType::I32];
+/// QuantizeLinear-24's y_scale: E8M0 added.
+const Y_SCALE_24: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::I32,
+    DType::F8E8M0,
+];
+/// DequantizeLinear's x_scale from 19, and its output (`T3`, 23+).
+const FLOAT_SCALES: &[DType] = &[DType::F32, DType::F16, DType::BF16];
+/// DequantizeLinear-24's x_scale: E8M0 added.
+const X_SCALE_24: &[DType] = &[DType::F32, DType::F16, DType::BF16, DType::F8E8M0];
+/// DequantizeLinear's x by version: the quantized types and int32.
+const DEQ_X_10: &[DType] = &[DType::I8, DType::U8, DType::I32];
+const DEQ_X_19: &[DType] = &[
+    DType::I8,
+    DType::U8,
+    DType::I32,
+    DType::F8E4M3FN,
+    DType::F8E4M3FNUZ,
+    DType::F8E5M2,
+    DType::F8E5M2FNUZ,
+];
+const DEQ_X_21: &[DType] = &[
     DType::I8,
     DType::U8,
     DType::I16,
     DType::U16,
+    DType::I32,
     DType::F8E4M3FN,
+    DType::F8E4M3FNUZ,
     DType::F8E5M2,
+    DType::F8E5M2FNUZ,
+    DType::I4,
+    DType::U4,
 ];
+const DEQ_X_23: &[DType] = &[
+    DType::I8,
+    DType::U8,
+    DType::I16,
+    DType::U16,
+    DType::I32,
+    DType::F8E4M3FN,
+    DType::F8E4M3FNUZ,
+    DType::F8E5M2,
+    DType::F8E5M2FNUZ,
+    DType::I4,
+    DType::U4,
+    DType::F4E2M1,
+];
+
+const Q_NAMES: &[&str] = &["x", "y_scale", "y_zero_point"];
+const DQ_NAMES: &[&str] = &["x", "x_scale", "x_zero_point"];
+
+/// One rounding, which the oracle makes too. Integer outputs are exact
+/// (every integer output is); fp8 outputs get the dtype's allclose.
+/// QuantizeLinear-24.
+pub(super) const QUANTIZE_LINEAR: OpDef = OpDef {
+    spec: OpSpec {
+        name: "QuantizeLinear",
+        domain: "",
+        opset: 24,
+        arity: fixed(2, 1),
+        input_names: Q_NAMES,
+        input_types: &[
+            var("T1", X_19),
+            var("T2", Y_SCALE_24),
+            var("T3", &QUANTIZED_ALL),
+        ],
+        outputs: 1,
+        attributes: &[
+            ("axis", AttrType::Int),
+            ("saturate", AttrType::Int),
+            ("block_size", AttrType::Int),
+            ("output_dtype", AttrType::Int),
+            ("precision", AttrType::Int),
+        ],
+    },
+    oracle: |c| Ok(vec![quantize_linear(c, 24)?]),
+    shape: |a, s, v| quantize_shape(a, s, v, 24),
+    cost: per_input_element::<2>,
+    check: CheckPolicy::Allclose,
+    terms: no_sum,
+};
+/// QuantizeLinear-23: FLOAT4E2M1, y_scale's own type, `precision`.
+pub(super) const QUANTIZE_LINEAR_23: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 23,
+        input_types: &[var("T1", X_19), var("T2", X_19), var("T3", &QUANTIZED_ALL)],
+        ..QUANTIZE_LINEAR.spec
+    },
+    oracle: |c| Ok(vec![quantize_linear(c, 23)?]),
+    shape: |a, s, v| quantize_shape(a, s, v, 23),
+    ..QUANTIZE_LINEAR
+};
+/// QuantizeLinear-21: blocked, 16- and 4-bit integers, `output_dtype`.
+pub(super) const QUANTIZE_LINEAR_21: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 21,
+        input_types: &[
+            var("T1", X_19),
+            var("T1", X_19),
+            var("T2", QUANTIZED_ALL.split_at(10).0),
+        ],
+        attributes: &[
+            ("axis", AttrType::Int),
+            ("saturate", AttrType::Int),
+            ("block_size", AttrType::Int),
+            ("output_dtype", AttrType::Int),
+        ],
+        ..QUANTIZE_LINEAR.spec
+    },
+    oracle: |c| Ok(vec![quantize_linear(c, 21)?]),
+    shape: |a, s, v| quantize_shape(a, s, v, 21),
+    ..QUANTIZE_LINEAR
+};
+/// QuantizeLinear-19: fp8 and `saturate`; f16/bf16 x.
+pub(super) const QUANTIZE_LINEAR_19: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 19,
+        input_types: &[
+            var("T1", X_19),
+            var("T1", X_19),
+            var("T2", QUANTIZED_ALL.split_at(6).0),
+        ],
+        attributes: &[("axis", AttrType::Int), ("saturate", AttrType::Int)],
+        ..QUANTIZE_LINEAR.spec
+    },
+    oracle: |c| Ok(vec![quantize_linear(c, 19)?]),
+    shape: |a, s, v| quantize_shape(a, s, v, 19),
+    ..QUANTIZE_LINEAR
+};
+/// QuantizeLinear-13: `axis` (per-axis scales).
+pub(super) const QUANTIZE_LINEAR_13: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 13,
+        input_types: &[
+            var("T1", X_10),
+            var("y_scale", F32_ONLY),
+            var("T2", QUANTIZED_ALL.split_at(2).0),
+        ],
+        attributes: &[("axis", AttrType::Int)],
+        ..QUANTIZE_LINEAR.spec
+    },
+    oracle: |c| Ok(vec![quantize_linear(c, 13)?]),
+    shape: |a, s, v| quantize_shape(a, s, v, 13),
+    ..QUANTIZE_LINEAR
+};
+/// QuantizeLinear-10: per tensor only, int8/uint8, f32 scale.
+pub(super) const QUANTIZE_LINEAR_10: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 10,
+        attributes: &[],
+        ..QUANTIZE_LINEAR_13.spec
+    },
+    oracle: |c| Ok(vec![quantize_linear(c, 10)?]),
+    shape: |a, s, v| quantize_shape(a, s, v, 10),
+    ..QUANTIZE_LINEAR
+};
+
+/// QuantizeLinear's output: x's shape; the zero point's dtype, else
+/// output_dtype, else uint8.
+fn quantize_shape(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    values: &mut dyn FnMut(usize) -> Vec<f64>,
+    opset: i64,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    let plan = Quantize::resolve(attrs, inputs, values, opset)?;
+    Ok(vec![(plan.out, rules::input(inputs, 0)?.1.clone())])
+}
+
+/// `(x - zero_point) * scale` is exact in f64; torch's allclose on the
+/// float output. DequantizeLinear-24.
+pub(super) const DEQUANTIZE_LINEAR: OpDef = OpDef {
+    spec: OpSpec {
+        name: "DequantizeLinear",
+        domain: "",
+        opset: 24,
+        arity: fixed(2, 1),
+        input_names: DQ_NAMES,
+        input_types: &[
+            var("T1", DEQ_X_23),
+            var("T2", X_SCALE_24),
+            var("T1", DEQ_X_23),
+        ],
+        outputs: 1,
+        attributes: &[
+            ("axis", AttrType::Int),
+            ("block_size", AttrType::Int),
+            ("output_dtype", AttrType::Int),
+        ],
+    },
+    oracle: |c| Ok(vec![dequantize_linear(c, 24)?]),
+    shape: |a, s, v| dequantize_shape(a, s, v, 24),
+    cost: per_input_element::<2>,
+    check: CheckPolicy::Allclose,
+    terms: no_sum,
+};
+/// DequantizeLinear-23: FLOAT4E2M1 and `output_dtype`.
+pub(super) const DEQUANTIZE_LINEAR_23: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 23,
+        input_types: &[
+            var("T1", DEQ_X_23),
+            var("T2", FLOAT_SCALES),
+            var("T1", DEQ_X_23),
+        ],
+        ..DEQUANTIZE_LINEAR.spec
+    },
+    oracle: |c| Ok(vec![dequantize_linear(c, 23)?]),
+    shape: |a, s, v| dequantize_shape(a, s, v, 23),
+    ..DEQUANTIZE_LINEAR
+};
+/// DequantizeLinear-21: blocked, 16- and 4-bit integers.
+pub(super) const DEQUANTIZE_LINEAR_21: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 21,
+        input_types: &[
+            var("T1", DEQ_X_21),
+            var("T2", FLOAT_SCALES),
+            var("T1", DEQ_X_21),
+        ],
+        attributes: &[("axis", AttrType::Int), ("block_size", AttrType::Int)],
+        ..DEQUANTIZE_LINEAR.spec
+    },
+    oracle: |c| Ok(vec![dequantize_linear(c, 21)?]),
+    shape: |a, s, v| dequantize_shape(a, s, v, 21),
+    ..DEQUANTIZE_LINEAR
+};
+/// DequantizeLinear-19: fp8; f16/bf16 scales.
+pub(super) const DEQUANTIZE_LINEAR_19: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 19,
+        input_types: &[
+            var("T1", DEQ_X_19),
+            var("T2", FLOAT_SCALES),
+            var("T1", DEQ_X_19),
+        ],
+        attributes: &[("axis", AttrType::Int)],
+        ..DEQUANTIZE_LINEAR.spec
+    },
+    oracle: |c| Ok(vec![dequantize_linear(c, 19)?]),
+    shape: |a, s, v| dequantize_shape(a, s, v, 19),
+    ..DEQUANTIZE_LINEAR
+};
+/// DequantizeLinear-13: `axis`.
+pub(super) const DEQUANTIZE_LINEAR_13: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 13,
+        input_types: &[
+            var("T", DEQ_X_10),
+            var("x_scale", F32_ONLY),
+            var("T", DEQ_X_10),
+        ],
+        attributes: &[("axis", AttrType::Int)],
+        ..DEQUANTIZE_LINEAR.spec
+    },
+    oracle: |c| Ok(vec![dequantize_linear(c, 13)?]),
+    shape: |a, s, v| dequantize_shape(a, s, v, 13),
+    ..DEQUANTIZE_LINEAR
+};
+/// DequantizeLinear-10: per tensor only.
+pub(super) const DEQUANTIZE_LINEAR_10: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 10,
+        attributes: &[],
+        ..DEQUANTIZE_LINEAR_13.spec
+    },
+    oracle: |c| Ok(vec![dequantize_linear(c, 10)?]),
+    shape: |a, s, v| dequantize_shape(a, s, v, 10),
+    ..DEQUANTIZE_LINEAR
+};
+
+/// DequantizeLinear's output: x's shape; output_dtype, else the scale's
+/// dtype.
+fn dequantize_shape(
+    attrs: &Attributes,
+    inputs: &[Option<TypedShape>],
+    values: &mut dyn FnMut(usize) -> Vec<f64>,
+    opset: i64,
+) -> std::result::Result<Vec<TypedShape>, String> {
+    let plan = Dequantize::resolve(attrs, inputs, values, opset)?;
+    Ok(vec![(plan.out, rules::input(inputs, 0)?.1.clone())])
+}
+use crate::numerics::{DType, from_f64_bits, from_f64_bits_saturating, round_to, to_f64_bits};
 
 /// Converts `v` to an fp8 dtype as ONNX Cast and QuantizeLinear do: round to
 /// nearest even; with `saturate`, values rounding past the largest finite
 /// value and +-Inf become +-max, otherwise +-Inf (E5M2) or NaN (E4M3FN).
 /// Shared with Cast so both ops follow one, exhaustively tested conversion.
 pub(super) fn to_fp8(dtype: DType, v: f64, saturate: bool) -> f64 {
-    debug_assert!(matches!(dtype, DType::F8E4M3FN | DType::F8E5M2));
+    debug_assert!(matches!(
+        dtype,
+        DType::F8E4M3FN | DType::F8E5M2 | DType::F8E4M3FNUZ | DType::F8E5M2FNUZ
+    ));
     let mut b = [0u8; 1];
     if saturate {
         from_f64_bits_saturating(dtype, v, &mut b);
@@ -165,12 +419,18 @@ fn int_range(dtype: DType) -> Option<(f64, f64)> {
         DType::U8 => (0.0, 255.0),
         DType::I16 => (-32768.0, 32767.0),
         DType::U16 => (0.0, 65535.0),
+        DType::I4 => (-8.0, 7.0),
+        DType::U4 => (0.0, 15.0),
         _ => return None,
     })
 }
 
+/// The float quantized types (fp8 and FP4), whose zero point must be 0.
 fn is_fp8(dtype: DType) -> bool {
-    matches!(dtype, DType::F8E4M3FN | DType::F8E5M2)
+    matches!(
+        dtype,
+        DType::F8E4M3FN | DType::F8E5M2 | DType::F8E4M3FNUZ | DType::F8E5M2FNUZ | DType::F4E2M1
+    )
 }
 
 /// How a scale (and its zero point, which has the scale's shape) maps onto
@@ -314,6 +574,10 @@ struct Quantize {
     granularity: Granularity,
     /// Whether an fp8 result beyond the range saturates.
     saturate: bool,
+    /// The dtype `x / y_scale` is rounded to before the final rounding
+    /// (23+: `precision`, else y_scale's float type); `None`: the exact
+    /// quotient (before 23, which leaves it unspecified; module docs).
+    precision: Option<DType>,
 }
 
 impl Quantize {
@@ -332,18 +596,24 @@ impl Quantize {
         attrs: &Attributes,
         inputs: &[Option<TypedShape>],
         values: &mut dyn FnMut(usize) -> Vec<f64>,
+        opset: i64,
     ) -> std::result::Result<Self, String> {
-        let (_, x) = rules::input(inputs, 0)?;
-        let (_, scale) = rules::input(inputs, 1)?;
+        let (x_dtype, x) = rules::input(inputs, 0)?;
+        let (scale_dtype, scale) = rules::input(inputs, 1)?;
         let zp = inputs.get(2).and_then(Option::as_ref).map(|(d, _)| *d);
-        let out = quantized_dtype(attrs, zp)?;
+        let out = quantized_dtype(attrs, zp, opset)?;
         let saturate = rules::flag(attrs, "saturate", true)?;
         let granularity = Granularity::of(attrs, "y_scale", scale, x)?;
-        if let Some(v) = known(values, 1, scale)
-            .and_then(|v| v.into_iter().find(|v| !v.is_finite() || *v == 0.0))
-        {
-            return Err(format!("y_scale must be finite and nonzero, got {v}"));
-        }
+        per_tensor_before_13(granularity, "y_scale", opset)?;
+        // An int32 x is divided exactly, as before 23: its quotients may
+        // lie closer to a tie than a float division resolves, and rounding
+        // them to a float precision first is a double rounding that xpucert
+        // does not model (a documented limitation).
+        let precision = match division_precision(attrs, *scale_dtype)? {
+            Some(p) if opset >= 23 && *x_dtype != DType::I32 => Some(p),
+            _ => None,
+        };
+        check_scale_values(values, scale, "y_scale", *scale_dtype)?;
         check_zero_point(inputs, values, ["y_scale", "y_zero_point"], is_fp8(out))?;
         if int_range(out).is_some()
             && known(values, 0, x).is_some_and(|v| v.iter().any(|v| v.is_nan()))
@@ -356,6 +626,7 @@ impl Quantize {
             out,
             granularity,
             saturate,
+            precision,
         })
     }
 }
@@ -378,24 +649,103 @@ impl Dequantize {
         attrs: &Attributes,
         inputs: &[Option<TypedShape>],
         values: &mut dyn FnMut(usize) -> Vec<f64>,
+        opset: i64,
     ) -> std::result::Result<Self, String> {
         let (x_dtype, x) = rules::input(inputs, 0)?;
-        let (out, scale) = rules::input(inputs, 1)?;
+        let (scale_dtype, scale) = rules::input(inputs, 1)?;
         let granularity = Granularity::of(attrs, "x_scale", scale, x)?;
+        per_tensor_before_13(granularity, "x_scale", opset)?;
         let zero_only = is_fp8(*x_dtype) || *x_dtype == DType::I32;
         check_zero_point(inputs, values, ["x_scale", "x_zero_point"], zero_only)?;
-        Ok(Dequantize {
-            out: *out,
-            granularity,
-        })
+        check_scale_values(values, scale, "x_scale", *scale_dtype)?;
+        // 23+: output_dtype (float, float16 or bfloat16), else the scale's
+        // type, which an E8M0 scale (24) cannot be.
+        let code = attrs.int("output_dtype", 0)?;
+        let out = match code {
+            0 if FLOAT_SCALES.contains(scale_dtype) => *scale_dtype,
+            0 => {
+                return Err(format!(
+                    "x_scale is {scale_dtype}, which is no output type: output_dtype \
+                     (float, float16 or bfloat16) is required"
+                ));
+            }
+            c => i32::try_from(c)
+                .ok()
+                .and_then(DType::from_code)
+                .filter(|d| FLOAT_SCALES.contains(d))
+                .ok_or_else(|| {
+                    format!("attribute output_dtype = {c} must be 1 (float), 10 (float16) or 16 (bfloat16)")
+                })?,
+        };
+        Ok(Dequantize { out, granularity })
     }
 }
 
+/// The scale's values, when known: finite and nonzero for a QuantizeLinear
+/// scale (x / 0 has no quantized value), not NaN for an E8M0 one (its 0xFF).
+fn check_scale_values(
+    values: &mut dyn FnMut(usize) -> Vec<f64>,
+    scale: &[usize],
+    name: &str,
+    dtype: DType,
+) -> std::result::Result<(), String> {
+    let quantize = name == "y_scale";
+    let bad = |v: &f64| v.is_nan() || (quantize && (v.is_infinite() || *v == 0.0));
+    if let Some(v) = known(values, 1, scale).and_then(|v| v.into_iter().find(bad)) {
+        return Err(if quantize {
+            format!("{name} must be finite and nonzero, got {v}")
+        } else {
+            format!("{name} ({dtype}) holds NaN")
+        });
+    }
+    Ok(())
+}
+
+/// Before opset 13 (no `axis`) a scale is per tensor: a scalar.
+fn per_tensor_before_13(g: Granularity, name: &str, opset: i64) -> std::result::Result<(), String> {
+    if opset < 13 && g != Granularity::PerTensor {
+        return Err(format!(
+            "{name} must be a scalar at opset {opset} (per-axis scales came in 13)"
+        ));
+    }
+    Ok(())
+}
+
+/// QuantizeLinear-23+'s division precision: the `precision` attribute (an
+/// ONNX float dtype code; 0 = unset), else y_scale's type when it is a
+/// float of xpucert's (f32, f16, bf16); an int32 or E8M0 scale without
+/// `precision` divides exactly (an E8M0 scale is a power of two).
+fn division_precision(
+    attrs: &Attributes,
+    scale: DType,
+) -> std::result::Result<Option<DType>, String> {
+    let code = attrs.int("precision", 0)?;
+    if code == 0 {
+        return Ok(FLOAT_SCALES.contains(&scale).then_some(scale));
+    }
+    i32::try_from(code)
+        .ok()
+        .and_then(DType::from_code)
+        .filter(|d| matches!(d, DType::F64 | DType::F32 | DType::F16 | DType::BF16))
+        .map(Some)
+        .ok_or_else(|| {
+            format!(
+                "attribute precision = {code} must be a float type (1 float, 10 float16, 16 bfloat16, 11 double)"
+            )
+        })
+}
+
 /// The output dtype of QuantizeLinear: the zero point's dtype, else the
-/// `output_dtype` attribute (an ONNX dtype code; 0 = unset), else uint8.
-fn quantized_dtype(attrs: &Attributes, zp: Option<DType>) -> std::result::Result<DType, String> {
+/// `output_dtype` attribute (an ONNX dtype code; 0 = unset), else uint8;
+/// one of the quantized types of `opset`.
+fn quantized_dtype(
+    attrs: &Attributes,
+    zp: Option<DType>,
+    opset: i64,
+) -> std::result::Result<DType, String> {
+    let quantized = quantized_at(opset);
     let accepted = || {
-        QUANTIZED
+        quantized
             .iter()
             .map(|d| format!("{} {d}", d.code()))
             .collect::<Vec<_>>()
@@ -427,7 +777,7 @@ fn quantized_dtype(attrs: &Attributes, zp: Option<DType>) -> std::result::Result
         (None, Some(a)) => a,
         (None, None) => DType::U8,
     };
-    if QUANTIZED.contains(&out) {
+    if quantized.contains(&out) {
         Ok(out)
     } else {
         Err(format!(
@@ -447,17 +797,27 @@ fn exact_quotient(x: f64, scale: f64) -> f64 {
     x / scale
 }
 
-/// QuantizeLinear (opset 21): `saturate(round(x / y_scale) + y_zero_point)`
+/// QuantizeLinear (`opset`: 10 to 24): `saturate(round(x / y_scale) + y_zero_point)`
 /// for integer targets; `x / y_scale` converted to fp8 (with `saturate`,
 /// default 1) for fp8 targets, whose zero point must be 0. What a valid
 /// call is: [`Quantize::resolve`].
-fn quantize_linear(call: &Call) -> Result<Output> {
-    quantize_with(call, exact_quotient)
+fn quantize_linear(call: &Call, opset: i64) -> Result<Output> {
+    quantize_with(call, exact_quotient, opset)
 }
 
-fn quantize_with(call: &Call, quotient: Quotient) -> Result<Output> {
-    let plan = Quantize::resolve(call.attrs, &call.typed_shapes(), &mut |i| call.values(i))
-        .map_err(|m| call.err(m))?;
+fn quantize_with(call: &Call, quotient: Quotient, opset: i64) -> Result<Output> {
+    let plan = Quantize::resolve(
+        call.attrs,
+        &call.typed_shapes(),
+        &mut |i| call.values(i),
+        opset,
+    )
+    .map_err(|m| call.err(m))?;
+    // 23+: the quotient rounded once to the division's precision first.
+    let quotient = |x: f64, s: f64| match plan.precision {
+        Some(p) => round_to(p, quotient(x, s)),
+        None => quotient(x, s),
+    };
     let (x, scale) = (call.input(0)?, call.input(1)?);
     let out = plan.out;
     let s = plan.granularity.expand(&scale.data, x.shape());
@@ -470,7 +830,7 @@ fn quantize_with(call: &Call, quotient: Quotient) -> Result<Output> {
         *y = match int_range(out) {
             // x holds no NaN here (checked).
             Some((lo, hi)) => {
-                let r = if x.dtype == DType::I32 {
+                let r = if x.dtype == DType::I32 && scale.dtype == DType::I32 {
                     // Both are integers below 2^31: divide exactly.
                     div_round_half_even(xv as i128, sv as i128) as f64
                 } else {
@@ -478,6 +838,8 @@ fn quantize_with(call: &Call, quotient: Quotient) -> Result<Output> {
                 };
                 (r + zv).clamp(lo, hi)
             }
+            // E2M1 always saturates (ONNX's float4 table).
+            None if out == DType::F4E2M1 => round_to(out, quotient(xv, sv)),
             None => to_fp8(out, quotient(xv, sv), plan.saturate),
         };
     }
@@ -496,13 +858,18 @@ fn div_round_half_even(a: i128, b: i128) -> i128 {
     }
 }
 
-/// DequantizeLinear (opset 21): `(x - x_zero_point) * x_scale`, in the
-/// scale's dtype (f32, f16 or bf16). x is int8, uint8, int16, uint16, int32
-/// or fp8 ([`Dequantize::resolve`]). NaN and infinite fp8 inputs stay NaN
+/// DequantizeLinear (`opset`: 10 to 24): `(x - x_zero_point) * x_scale`, in
+/// `output_dtype` (23+), else the scale's dtype (f32, f16 or bf16). x is a
+/// quantized type or int32 ([`Dequantize::resolve`]). NaN and infinite fp8 inputs stay NaN
 /// and infinite.
-fn dequantize_linear(call: &Call) -> Result<Output> {
-    let plan = Dequantize::resolve(call.attrs, &call.typed_shapes(), &mut |i| call.values(i))
-        .map_err(|m| call.err(m))?;
+fn dequantize_linear(call: &Call, opset: i64) -> Result<Output> {
+    let plan = Dequantize::resolve(
+        call.attrs,
+        &call.typed_shapes(),
+        &mut |i| call.values(i),
+        opset,
+    )
+    .map_err(|m| call.err(m))?;
     let (x, scale) = (call.input(0)?, call.input(1)?);
     let s = plan.granularity.expand(&scale.data, x.shape());
     let z = match call.opt(2) {
@@ -532,9 +899,19 @@ fn pow2_scales(n: usize) -> Vec<f64> {
 /// dtype allows it (fp8 and int32 zero points must be 0).
 fn zero_point(dtype: DType, i: usize) -> f64 {
     match dtype {
-        DType::U8 | DType::U16 => 3.0 + (i % 4) as f64,
-        DType::I8 | DType::I16 => -3.0 + (i % 4) as f64,
+        DType::U8 | DType::U16 | DType::U4 => 3.0 + (i % 4) as f64,
+        DType::I8 | DType::I16 | DType::I4 => -3.0 + (i % 4) as f64,
         _ => 0.0,
+    }
+}
+
+/// The scale's dtype: the float dtype of the case, or E8M0 (24's MX-style
+/// block scales).
+fn scale_dtype(p: &Pick, dt: DType) -> DType {
+    if p.is("scale", "e8m0scale") {
+        DType::F8E8M0
+    } else {
+        dt
     }
 }
 
@@ -557,8 +934,21 @@ pub(super) fn quantize_cases() -> Option<CaseSpace> {
             Factor::dtypes(&[DType::F32, DType::F16, DType::BF16]),
             Factor::new(
                 "to",
-                &["tou8", "toi8", "tou16", "toi16", "tof8e4m3fn", "tof8e5m2"],
+                &[
+                    "tou8",
+                    "toi8",
+                    "tou16",
+                    "toi16",
+                    "tof8e4m3fn",
+                    "tof8e5m2",
+                    "tof8e4m3fnuz",
+                    "tof8e5m2fnuz",
+                    "toi4",
+                    "tou4",
+                    "tof4e2m1",
+                ],
             ),
+            Factor::new("scale", &["floatscale", "e8m0scale"]),
             Factor::new("granularity", &["pertensor", "peraxis0", "peraxislast"]),
             Factor::new("zeropoint", &["withzp", "nozp"]),
             Factor::new("size", &["n1", "prime", "large"]),
@@ -581,7 +971,8 @@ pub(super) fn quantize_cases() -> Option<CaseSpace> {
                     .fill(Fill::Uniform(-20.0, 20.0))
                     .stored(Storage::from_level(p.get("layout")))
                     .some(),
-                GenInput::values(dt, pow2_scales(n))
+                // An E8M0 scale (24, MX style) holds the same powers of two.
+                GenInput::values(scale_dtype(p, dt), pow2_scales(n))
                     .shaped(sshape.clone())
                     .some(),
             ];
@@ -620,8 +1011,14 @@ pub(super) fn dequantize_cases() -> Option<CaseSpace> {
                     "fromi32",
                     "fromf8e4m3fn",
                     "fromf8e5m2",
+                    "fromf8e4m3fnuz",
+                    "fromf8e5m2fnuz",
+                    "fromi4",
+                    "fromu4",
+                    "fromf4e2m1",
                 ],
             ),
+            Factor::new("scale", &["floatscale", "e8m0scale"]),
             Factor::new("granularity", &["pertensor", "peraxis0", "peraxislast"]),
             Factor::new("zeropoint", &["withzp", "nozp"]),
             Factor::new("size", &["n1", "prime", "large"]),
@@ -639,7 +1036,10 @@ pub(super) fn dequantize_cases() -> Option<CaseSpace> {
             let (sshape, n, axis) = granularity(p.get("granularity"), &x);
             let fill = match from {
                 DType::U8 | DType::U16 => Fill::Int(0, 255),
-                DType::F8E4M3FN | DType::F8E5M2 => Fill::Normal(8.0),
+                DType::I4 => Fill::Int(-8, 7),
+                DType::U4 => Fill::Int(0, 15),
+                DType::F4E2M1 => Fill::Uniform(-6.0, 6.0),
+                d if d.is_float() => Fill::Normal(8.0),
                 _ => Fill::Int(-128, 127),
             };
             let mut inputs = vec![
@@ -647,7 +1047,7 @@ pub(super) fn dequantize_cases() -> Option<CaseSpace> {
                     .fill(fill)
                     .stored(Storage::from_level(p.get("layout")))
                     .some(),
-                GenInput::values(dt, pow2_scales(n))
+                GenInput::values(scale_dtype(p, dt), pow2_scales(n))
                     .shaped(sshape.clone())
                     .some(),
             ];
@@ -659,6 +1059,10 @@ pub(super) fn dequantize_cases() -> Option<CaseSpace> {
                 );
             }
             let mut case = GenCase::new(inputs);
+            if p.is("scale", "e8m0scale") {
+                // An E8M0 scale is no output type: output_dtype names it.
+                case = case.int("output_dtype", i64::from(dt.code()));
+            }
             if let Some(a) = axis {
                 case = case.int("axis", a);
             }

@@ -196,12 +196,18 @@ fn fp8_targets_saturate_or_not() {
 fn one_rounding_of_the_exact_quotient() {
     // 0.35f32 / 0.1f32 = 3.49999988...: exactly 3. Dividing in f32 first
     // gives 3.5 and then 4 (the reason the suites avoid near-ties).
+    // Before 23 (which leaves the division's precision open) the oracle
+    // rounds the exact quotient once; from 23 the division is in y_scale's
+    // type (here f32), so 4 is the specified result.
     let (x, s) = (0.35f32, 0.1f32);
-    let y = q(
-        &Attributes::new(),
-        &[f(&[1], &[f64::from(x)]), scalar(DType::F32, f64::from(s))],
-    );
-    assert_eq!(y.data[[0]], 3.0);
+    let inputs = [
+        Some(f(&[1], &[f64::from(x)])),
+        Some(scalar(DType::F32, f64::from(s))),
+    ];
+    let y = run_at("QuantizeLinear", 21, &Attributes::new(), &inputs).unwrap();
+    assert_eq!(y[0].value.data[[0]], 3.0);
+    let y = run_at("QuantizeLinear", 24, &Attributes::new(), &inputs).unwrap();
+    assert_eq!(y[0].value.data[[0]], 4.0);
     assert_eq!((x / s).round_ties_even(), 4.0);
     assert_eq!((x * (1.0 / s)).round_ties_even(), 4.0);
     // f16 x and scale, exact ties: 2.5 / 1 -> 2, 3.5 -> 4.
@@ -375,10 +381,20 @@ fn configuration_errors() {
         &[x.clone(), scalar(DType::F32, 0.0)],
         "finite and nonzero",
     );
-    qf(
+    // x and y_scale share T1 before 23 (separate types from 23).
+    let at21 = run_at(
+        "QuantizeLinear",
+        21,
         &Attributes::new(),
-        &[x.clone(), scalar(DType::F16, 1.0)],
-        "same dtype",
+        &[Some(x.clone()), Some(scalar(DType::F16, 1.0))],
+    );
+    assert!(
+        at21.unwrap_err().to_string().contains("same dtype"),
+        "QuantizeLinear-21 with an f16 scale for f32 x"
+    );
+    assert_eq!(
+        q(&Attributes::new(), &[x.clone(), scalar(DType::F16, 1.0)]).dtype,
+        DType::U8
     );
     qf(
         &Attributes::new(),
@@ -401,9 +417,9 @@ fn configuration_errors() {
         "not a quantized type",
     );
     qf(
-        &a(&[("output_dtype", 22)]),
+        &a(&[("output_dtype", 26)]),
         &[x.clone(), s.clone()],
-        "output_dtype = 22",
+        "output_dtype = 26",
     );
     qf(
         &Attributes::new(),
@@ -418,7 +434,7 @@ fn configuration_errors() {
     dqf(
         &Attributes::new(),
         &[t(DType::U8, &[1], &[1.0]), scalar(DType::I32, 1.0)],
-        "input x_scale must be one of (type T2: f32, f16, bf16)",
+        "input x_scale must be one of (type T2: f32, f16, bf16, f8e8m0)",
     );
     dqf(
         &Attributes::new(),
@@ -503,7 +519,7 @@ fn core_suite_has_no_near_ties() {
             .remove(0)
             .value;
         for (name, qf) in backend_quotients(case.dtype) {
-            let other = quantize_with(&call, qf).unwrap().value;
+            let other = quantize_with(&call, qf, spec.opset).unwrap().value;
             let diff = exact
                 .data
                 .iter()
