@@ -151,6 +151,7 @@ fn onnx_node_tests_convert_and_the_oracle_and_reference_agree_with_onnx() {
             "the published outputs are typed to four digits: ONNX's ReferenceEvaluator \
              gives 0.517783, 0.343411, 0.32290465 for the first three, published \
              0.5178, 0.3434, 0.3229 (largest difference 5.0e-5)",
+        ),
         (
             "onnx_node.cast.f16.test_cast_float16_to_float4e2m1",
             FP4_NAN,
