@@ -365,23 +365,17 @@ impl Exec for BackendExec<'_> {
 
     fn follow_routing(&mut self, own: &[usize]) -> Option<Vec<usize>> {
         let r = self.routing.pop_front()?;
-        if let Err(note) = judge_routing(&r, own) {
-            self.routing_notes.push(note);
-            return None;
+        match judge_routing(&r, own) {
+            Ok(0) => None,
+            Ok(n) => {
+                self.rerouted += n;
+                Some(r.chosen)
+            }
+            Err(note) => {
+                self.routing_notes.push(note);
+                None
+            }
         }
-        let differs = |t: usize| {
-            let mut a = own[t * r.k..(t + 1) * r.k].to_vec();
-            let mut b = r.chosen[t * r.k..(t + 1) * r.k].to_vec();
-            a.sort_unstable();
-            b.sort_unstable();
-            a != b
-        };
-        let n = (0..r.tokens).filter(|&t| differs(t)).count();
-        if n == 0 {
-            return None;
-        }
-        self.rerouted += n;
-        Some(r.chosen)
     }
 
     fn set_recording(&mut self, on: bool) {

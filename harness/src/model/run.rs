@@ -113,10 +113,7 @@ pub fn argmax(v: &[f64]) -> i64 {
 
 /// The indices of the `k` largest values, largest first, ties by index.
 pub fn top_k(v: &[f64], k: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
-    idx.truncate(k);
-    idx
+    crate::ops::top_indices(v, 0..v.len(), k)
 }
 
 /// Runs the model on `e`: the prefill (profiled), then the decode steps.

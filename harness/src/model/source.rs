@@ -229,6 +229,45 @@ pub fn verify(path: &Path, want: Option<&str>) -> Result<(), ModelError> {
 mod tests {
     use super::*;
 
+    fn seeded(config: &str) -> ModelSuite {
+        let text = format!(
+            "model: t\nfamily: deepseek_v3\nweights: {{ format: seeded, seed: 1 }}\n{config}\n\
+             inputs: {{ prompt: [1], decode: 1 }}\ndtypes: [f32]\nthresholds:\n  \
+             f32: {{ logits_cosine_min: 0.9, top1_min: 1.0, layer_rel_l2_max: 1.0e-4 }}\n"
+        );
+        crate::model::spec::parse(std::path::Path::new("t.yaml"), &text).unwrap()
+    }
+
+    #[test]
+    fn a_bad_config_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.json");
+        let e = deepseek_config(&seeded(&format!("config_file: {}", missing.display())))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("config_file") && e.contains("nope.json"), "{e}");
+        let list = dir.path().join("list.json");
+        std::fs::write(&list, "[1, 2]").unwrap();
+        let e = deepseek_config(&seeded(&format!("config_file: {}", list.display())))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a JSON object"), "{e}");
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "{\"hidden_size\": ").unwrap();
+        let e = deepseek_config(&seeded(&format!("config_file: {}", bad.display())))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad.json"), "{e}");
+        // An override the config does not know is refused by name.
+        let v3 = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/deepseek-v3.json");
+        let e = deepseek_config(&seeded(&format!(
+            "config_file: {v3}\nconfig: {{ num_hiden_layers: 2 }}"
+        )))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("num_hiden_layers"), "{e}");
+    }
+
     #[test]
     fn seeded_weights_are_deterministic_per_name() {
         let mut shapes = BTreeMap::new();

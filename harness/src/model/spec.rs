@@ -366,6 +366,23 @@ thresholds:
     }
 
     #[test]
+    fn config_file_is_for_seeded_weights() {
+        let text = TINY.replace(
+            "weights: { format: seeded, seed: 1 }",
+            "weights: { format: gguf, path: m.gguf }\nconfig_file: c.json",
+        );
+        let e = parse(Path::new("t.yaml"), &text).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`config_file` is for seeded weights"),
+            "{e}"
+        );
+        let text = TINY.replace("config: { hidden: 8 }\n", "");
+        let e = parse(Path::new("t.yaml"), &text).unwrap_err();
+        assert!(e.to_string().contains("`config` or a `config_file`"), "{e}");
+    }
+
+    #[test]
     fn rejects_int_dtype_and_bad_name() {
         let e = parse(Path::new("t.yaml"), &TINY.replace("[f32]", "[int8]")).unwrap_err();
         assert!(e.to_string().contains("f32, bf16 or f16"), "{e}");

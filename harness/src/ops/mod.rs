@@ -207,6 +207,10 @@ macro_rules! registry {
     };
 }
 
+/// The `k` best of some indices by their keys, best first, ties to the
+/// lower index.
+pub use moe::best as top_indices;
+
 registry! {
     Add => elementwise::ADD,
     Sub => elementwise::SUB,

@@ -195,8 +195,9 @@ fn add_f32(a: f64, b: f64) -> f64 {
 }
 
 /// The `k` indices of the best `keys` among `candidates`, best first,
-/// ties to the lower index.
-fn best(keys: &[f64], candidates: impl Iterator<Item = usize>, k: usize) -> Vec<usize> {
+/// ties to the lower index (also the model checks' top-k and the routing
+/// judge's ranking, as `ops::top_indices`).
+pub fn best(keys: &[f64], candidates: impl Iterator<Item = usize>, k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = candidates.collect();
     order.sort_by(|&a, &b| keys[b].total_cmp(&keys[a]).then(a.cmp(&b)));
     order.truncate(k);

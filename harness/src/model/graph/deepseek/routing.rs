@@ -36,6 +36,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ops::top_indices as best;
+
 /// One MoE call as the oracle routed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Routing {
@@ -59,15 +61,6 @@ pub struct Routing {
     pub chosen: Vec<usize>,
 }
 
-/// The `n` best of `candidates` by `keys`, best first, ties to the lower
-/// index.
-fn best(keys: &[f64], candidates: impl Iterator<Item = usize>, n: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = candidates.collect();
-    order.sort_by(|&a, &b| keys[b].total_cmp(&keys[a]).then(a.cmp(&b)));
-    order.truncate(n);
-    order
-}
-
 /// Whether `own` (`tokens x k`, a path's choice) is the oracle's choice up
 /// to near-ties, token by token. With groups, the token may use no more
 /// groups than are kept, and each group it uses must score within the
@@ -76,8 +69,9 @@ fn best(keys: &[f64], candidates: impl Iterator<Item = usize>, n: usize) -> Vec<
 /// move). Each chosen expert must score within the slack (twice) of the
 /// `k`-th best among the groups this path could have kept: those it used,
 /// filled up with the oracle's.
-/// `Err` names the first token where it does not hold and by how much.
-pub fn judge(r: &Routing, own: &[usize]) -> Result<(), String> {
+/// `Ok` counts the tokens whose experts differ from the oracle's; `Err`
+/// names the first token where it does not hold and by how much.
+pub fn judge(r: &Routing, own: &[usize]) -> Result<usize, String> {
     if own.len() != r.tokens * r.k {
         return Err(format!(
             "{}: {} experts chosen, {} expected ({} tokens x {})",
@@ -89,6 +83,7 @@ pub fn judge(r: &Routing, own: &[usize]) -> Result<(), String> {
         ));
     }
     let per = r.experts / r.groups.max(1);
+    let mut differing = 0;
     for t in 0..r.tokens {
         let c = &r.select[t * r.experts..(t + 1) * r.experts];
         let slack = r.slack[t];
@@ -101,6 +96,7 @@ pub fn judge(r: &Routing, own: &[usize]) -> Result<(), String> {
         if a == b {
             continue;
         }
+        differing += 1;
         if a.windows(2).any(|w| w[0] == w[1]) || a.iter().any(|&e| e >= r.experts) {
             return Err(format!(
                 "{} token {t}: experts {mine:?} are not {} distinct experts of {}",
@@ -158,7 +154,7 @@ pub fn judge(r: &Routing, own: &[usize]) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
+    Ok(differing)
 }
 
 /// The weights of `chosen` experts (`tokens x k`) from `scores` (`tokens x
@@ -217,9 +213,9 @@ mod tests {
         // Groups (pairs): g0 1.0, g1 0.9999, g2 0.5, g3 1.2. Kept: g3, g0.
         let c = vec![0.6, 0.4, 0.5, 0.4999, 0.3, 0.2, 0.7, 0.5];
         let r = routing(c, 1e-4, vec![6, 0]);
-        assert_eq!(judge(&r, &[0, 6]), Ok(()), "order is free");
+        assert_eq!(judge(&r, &[0, 6]), Ok(0), "order is free");
         // g1 is within 4 slack of g0 (1e-4 apart): choosing from it passes.
-        assert_eq!(judge(&r, &[6, 2]), Ok(()));
+        assert_eq!(judge(&r, &[6, 2]), Ok(1));
         // g2 is 0.5 below: a router that ignored the groups...
         let e = judge(&r, &[6, 4]).unwrap_err();
         assert!(e.contains("expert group 2"), "{e}");
