@@ -431,7 +431,7 @@ mod tests {
         assert_eq!(compute_precision(info, DType::F16), Some(DType::F32));
         assert_eq!(compute_precision(info, DType::F32), None);
         let m = ReferenceBackend.manifest();
-        assert!(m.contains("\"op\": \"DequantizeLinear\", \"opsets\": [21], \"dtypes\": [\"i8\", \"u8\", \"i16\", \"u16\", \"i32\", \"f8e4m3fn\", \"f8e5m2\", \"f8e4m3fnuz\", \"f8e5m2fnuz\", \"i4\", \"u4\", \"f4e2m1\"]"));
+        assert!(m.contains("\"op\": \"DequantizeLinear\", \"opsets\": [10, 13, 19, 21, 23, 24], \"dtypes\": [\"i8\", \"u8\", \"i16\", \"u16\", \"i32\", \"f8e4m3fn\", \"f8e5m2\", \"f8e4m3fnuz\", \"f8e5m2fnuz\", \"i4\", \"u4\", \"f4e2m1\"]"));
     }
 
     #[test]
