@@ -115,7 +115,11 @@ fn repro_command(
 /// Runs `repro`: exit 0 if the case passes (or is unsupported), 1 if it
 /// fails, like `run`.
 pub(super) fn repro(a: ReproArgs) -> Result<ExitCode, Failure> {
-    let suites = plan::load_suites(&super::suite_paths(&a.suites)?)?;
+    // Only the wanted case's entry needs expanding.
+    let suites = plan::load_selected_suites(
+        &super::suite_paths(&a.suites)?,
+        std::slice::from_ref(&a.case),
+    )?;
     let Some(case) = suites
         .iter()
         .flat_map(|s| &s.cases)

@@ -468,30 +468,59 @@ pub fn pairwise(op: Op, space: &CaseSpace, keep: &dyn Fn(&str, &str) -> bool) ->
     let mut covered = vec![false; pairs];
     let mut left = coverable.iter().filter(|&&c| c).count();
     let total = left;
+    // Greedy set cover: each step takes the candidate that holds the most
+    // uncovered pairs, the cheaper on a tie, then the earlier. Each
+    // candidate's count of uncovered pairs is kept up to date through an
+    // index from pair to the candidates holding it, so a step is one pass
+    // over the counts rather than over every candidate's pairs (which made
+    // the bundled coverage suite take seconds to load).
+    let mut start = vec![0usize; pairs + 1];
+    for c in &candidates {
+        for &p in &c.pairs {
+            start[p + 1] += 1;
+        }
+    }
+    for p in 0..pairs {
+        start[p + 1] += start[p];
+    }
+    let mut holders = vec![0usize; start[pairs]];
+    let mut fill = start.clone();
+    for (i, c) in candidates.iter().enumerate() {
+        for &p in &c.pairs {
+            holders[fill[p]] = i;
+            fill[p] += 1;
+        }
+    }
+    let mut new: Vec<usize> = candidates.iter().map(|c| c.pairs.len()).collect();
     let mut picked = Vec::new();
     while left > 0 {
-        let mut best: Option<(usize, usize, f64)> = None;
+        let mut best: Option<usize> = None;
         for (i, c) in candidates.iter().enumerate() {
-            let new = c.pairs.iter().filter(|&&p| !covered[p]).count();
             let better = match best {
-                None => new > 0,
-                Some((_, bn, bc)) => new > bn || (new == bn && c.cost < bc),
+                None => new[i] > 0,
+                Some(b) => new[i] > new[b] || (new[i] == new[b] && c.cost < candidates[b].cost),
             };
             if better {
-                best = Some((i, new, c.cost));
+                best = Some(i);
             }
         }
-        let (i, new, _) = best.expect("an uncovered coverable pair is held by some candidate");
-        let c = candidates.remove(i);
-        for &p in &c.pairs {
-            covered[p] = true;
+        let i = best.expect("an uncovered coverable pair is held by some candidate");
+        left -= new[i];
+        for &p in &candidates[i].pairs {
+            if !covered[p] {
+                covered[p] = true;
+                for &h in &holders[start[p]..start[p + 1]] {
+                    new[h] -= 1;
+                }
+            }
         }
-        left -= new;
-        picked.push(c);
-        // Candidates that cover nothing new never will: drop them, which
-        // keeps the scan short (the order, enumeration order, is kept).
-        candidates.retain(|c| c.pairs.iter().any(|&p| !covered[p]));
+        picked.push(i);
     }
+    let mut slots: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
+    let picked: Vec<Candidate> = picked
+        .into_iter()
+        .map(|i| slots[i].take().expect("a candidate is picked once"))
+        .collect();
     let cost = picked.iter().map(|c| c.cost).sum();
     let picks = picked.iter().map(|c| c.levels.clone()).collect();
     let cases = picked

@@ -863,6 +863,46 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     pi == p.len()
 }
 
+/// Whether some id that starts with `prefix` matches `pattern`, as
+/// [`glob_match`] reads it: false only when none can. Runs the glob as a
+/// set of pattern positions over the prefix; any position still alive can
+/// finish on a suitable rest of the id.
+pub fn glob_may_match_prefix(pattern: &str, prefix: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    // `*` matches the empty run too: a position on a star also stands
+    // after it.
+    let close = |alive: &mut Vec<bool>| {
+        for i in 0..p.len() {
+            if alive[i] && p[i] == '*' {
+                alive[i + 1] = true;
+            }
+        }
+    };
+    let mut alive = vec![false; p.len() + 1];
+    alive[0] = true;
+    close(&mut alive);
+    for c in prefix.chars() {
+        let mut next = vec![false; p.len() + 1];
+        for i in 0..p.len() {
+            if !alive[i] {
+                continue;
+            }
+            match p[i] {
+                '*' => next[i] = true,
+                '?' => next[i + 1] = true,
+                x if x == c => next[i + 1] = true,
+                _ => {}
+            }
+        }
+        close(&mut next);
+        if !next.iter().any(|&a| a) {
+            return false;
+        }
+        alive = next;
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -875,6 +915,39 @@ mod tests {
         assert!(!glob_match("core.matmul.*", "core.gemm.f32.x"));
         assert!(glob_match("*", ""));
         assert!(!glob_match("a*b", "acbd"));
+    }
+
+    #[test]
+    fn a_prefix_is_ruled_out_only_when_no_id_with_it_can_match() {
+        for (glob, prefix, may) in [
+            ("*.lppool.*", "coverage.lppool.", true),
+            // The star may take "lpnormalization." and more.
+            ("*.lppool.*", "coverage.lpnormalization.", true),
+            ("coverage.lppool.*", "coverage.lpnormalization.", false),
+            ("core.add.f32.x", "core.add.", true),
+            ("core.add.f32.x", "core.addx", false),
+            ("core.a?d.*", "core.and.", true),
+            ("*", "anything.", true),
+            ("", "core.", false),
+            ("core.*.f16.*", "edge.", false),
+        ] {
+            assert_eq!(
+                glob_may_match_prefix(glob, prefix),
+                may,
+                "{glob} / {prefix}"
+            );
+        }
+        // Agrees with glob_match: every prefix of a matching id may match.
+        for (glob, id) in [("*.f32.*", "core.add.f32.scalar"), ("a*b*c", "axxbyyc")] {
+            assert!(glob_match(glob, id));
+            for n in 0..=id.len() {
+                assert!(
+                    glob_may_match_prefix(glob, &id[..n]),
+                    "{glob} / {}",
+                    &id[..n]
+                );
+            }
+        }
     }
 
     #[test]

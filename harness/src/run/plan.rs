@@ -328,6 +328,11 @@ pub fn load_suites(paths: &[PathBuf]) -> Result<Vec<Suite>, RunError> {
     suite::load_all(paths).map_err(RunError::config)
 }
 
+/// [`load_suites`], expanding only what `filters` can select.
+pub fn load_selected_suites(paths: &[PathBuf], filters: &[String]) -> Result<Vec<Suite>, RunError> {
+    suite::load_selected(paths, filters).map_err(RunError::config)
+}
+
 /// Op suites, the selected model cases, and the model suites.
 type Loaded = (Vec<Suite>, Vec<ModelCase>, Vec<ModelSuite>);
 
@@ -338,7 +343,7 @@ pub fn load_all_suites(paths: &[PathBuf], filters: &[String]) -> Result<Loaded, 
     let suites = if op_paths.is_empty() {
         Vec::new()
     } else {
-        load_suites(&op_paths)?
+        load_selected_suites(&op_paths, filters)?
     };
     let mut model_suites = Vec::new();
     for p in &model_paths {

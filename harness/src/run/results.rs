@@ -72,7 +72,8 @@ pub struct SuiteInfo {
     pub path: String,
     /// sha256 of its files.
     pub sha256: String,
-    /// Number of cases it expanded to.
+    /// Number of cases it expanded to. Under `--filter`, a `generate:`
+    /// entry the filters cannot select is not expanded, nor counted.
     pub cases: usize,
 }
 

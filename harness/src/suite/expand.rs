@@ -31,8 +31,16 @@ mod generate;
 mod judge;
 mod validate;
 
-pub(crate) fn load_suite(path: &Path) -> Result<Suite, SuiteError> {
-    load_with(Loader::default(), path)
+/// Loads the suite at `path`. With `select` (case id globs, as `--filter`
+/// takes), a `generate:` entry none of whose ids a glob could match is not
+/// expanded: computing an op's covering is most of the time a filtered run
+/// of the generated suite would take otherwise.
+pub(crate) fn load_suite(path: &Path, select: &[String]) -> Result<Suite, SuiteError> {
+    let ld = Loader {
+        select: select.to_vec(),
+        ..Loader::default()
+    };
+    load_with(ld, path)
 }
 
 /// Loads a suite from `text` as if it were the file `name`; `include:` is
@@ -49,7 +57,7 @@ fn load_with(mut ld: Loader, path: &Path) -> Result<Suite, SuiteError> {
     let root = ld
         .load_file(path, None)?
         .expect("the root file is never already visited");
-    if ld.cases.is_empty() {
+    if ld.cases.is_empty() && !ld.skipped {
         return Err(SuiteError::at(
             path,
             &root.source,
@@ -119,6 +127,11 @@ struct Loader {
     ids: HashMap<String, String>,
     /// The root file's text when it does not come from disk (`parse_str`).
     memory: Option<String>,
+    /// Case id globs that select the cases wanted (none: all).
+    select: Vec<String>,
+    /// Whether a `generate:` entry was left unexpanded because `select`
+    /// cannot match its cases.
+    skipped: bool,
 }
 
 impl Loader {
@@ -186,6 +199,8 @@ impl Loader {
         let options = super::yaml_options();
         let raw: RawSuite = serde_saphyr::from_str_with_options(&source, options)
             .map_err(|e| SuiteError::from_yaml(path, &source, &e))?;
+        // Owned, as the includes below load through `self`.
+        let select = self.select.clone();
         let ctx = FileCtx {
             path,
             src: &source,
@@ -194,6 +209,8 @@ impl Loader {
             timeout: raw.timeout.as_ref().map(|t| (t.value, t.referenced)),
             throughput: raw.throughput.as_ref().map(|t| (t.value, t.referenced)),
             expanded: std::cell::Cell::new(0),
+            select: &select,
+            skipped: std::cell::Cell::new(false),
         };
         if !is_segment(&raw.suite.value) {
             return Err(ctx.err(
@@ -222,6 +239,8 @@ impl Loader {
                 self.cases.push(case);
             }
         }
+        let skipped = ctx.skipped.get();
+        self.skipped |= skipped;
         Ok(Some(RootInfo {
             name: raw.suite.value.clone(),
             name_loc: raw.suite.referenced,
@@ -280,6 +299,10 @@ struct FileCtx<'a> {
     throughput: Option<(crate::perf::ThroughputSpec, Location)>,
     /// Cases the load holds before the entry being expanded.
     expanded: std::cell::Cell<usize>,
+    /// The load's case id globs (none: every case is wanted).
+    select: &'a [String],
+    /// Set when a `generate:` entry is left unexpanded for `select`.
+    skipped: std::cell::Cell<bool>,
 }
 
 fn is_segment(s: &str) -> bool {

@@ -322,7 +322,7 @@ pub(crate) fn yaml_options() -> serde_saphyr::Options {
 
 /// Loads one suite file and everything it includes, and expands its cases.
 pub fn load(path: &Path) -> Result<Suite, SuiteError> {
-    expand::load_suite(path)
+    expand::load_suite(path, &[])
 }
 
 /// Parses and expands a suite given as text, as if read from a file called
@@ -353,6 +353,14 @@ pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, SuiteError> {
 /// already includes is not loaded a second time; any other case id that
 /// appears twice is an error.
 pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Suite>, SuiteError> {
+    load_selected(paths, &[])
+}
+
+/// [`load_all`] for a run that wants only the cases whose ids match one of
+/// `select`'s globs (none: all). The suites hold at least those cases;
+/// `generate:` entries that cannot hold one are not expanded, so a filter
+/// on the generated suite costs little. The caller still filters.
+pub fn load_selected(paths: &[PathBuf], select: &[String]) -> Result<Vec<Suite>, SuiteError> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -363,7 +371,7 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Suite>, SuiteError> {
     }
     let mut suites = Vec::new();
     for f in &files {
-        suites.push(load(f)?);
+        suites.push(expand::load_suite(f, select)?);
     }
     // Drop suites that another suite already pulls in through `include:`.
     let included: Vec<&PathBuf> = suites.iter().flat_map(|s| s.files.iter().skip(1)).collect();

@@ -951,3 +951,44 @@ fn requested_outputs_reach_the_case() {
     .unwrap();
     assert_eq!(suite.cases[0].outputs, Some(3));
 }
+
+#[test]
+fn a_selecting_load_expands_only_the_generated_entries_a_glob_can_reach() {
+    let text = "suite: g\nseed: 3\ncases:\n  - {op: Softmax, generate: pairwise}\n  - {op: Relu, generate: pairwise}\n  - name: one\n    op: Add\n    dtypes: [f32]\n    inputs: [{shape: [2]}, {shape: [2]}]\n";
+    let (_dir, path) = write(&[("g.yaml", text)]);
+    let all = load(&path).unwrap();
+    let select = |globs: &[&str]| {
+        let globs: Vec<String> = globs.iter().map(|g| g.to_string()).collect();
+        load_selected(std::slice::from_ref(&path), &globs)
+            .unwrap()
+            .remove(0)
+    };
+    let ids = |s: &Suite, start: &str| -> Vec<String> {
+        s.cases
+            .iter()
+            .filter(|c| c.id.starts_with(start))
+            .map(|c| c.id.clone())
+            .collect()
+    };
+    // The selected op's cases are exactly the unselected load's, with the
+    // same seeds and inputs; the other generated entry is not expanded;
+    // hand-written cases always load (they cost nothing to expand).
+    let relu = select(&["g.relu.*"]);
+    assert_eq!(ids(&relu, "g.relu."), ids(&all, "g.relu."));
+    assert!(!ids(&relu, "g.relu.").is_empty());
+    assert!(ids(&relu, "g.softmax.").is_empty());
+    assert_eq!(ids(&relu, "g.add."), ids(&all, "g.add."));
+    for c in relu.cases.iter().filter(|c| c.id.starts_with("g.relu.")) {
+        let same = all.cases.iter().find(|a| a.id == c.id).unwrap();
+        assert_eq!((c.seed, &c.inputs), (same.seed, &same.inputs));
+    }
+    // A glob whose star can reach any op keeps everything.
+    assert_eq!(select(&["*.relu.*"]).cases.len(), all.cases.len());
+    // A suite left with nothing by the globs is not an empty-suite error.
+    let (_d2, only_gen) = write(&[(
+        "h.yaml",
+        "suite: h\ncases:\n  - {op: Relu, generate: pairwise}\n",
+    )]);
+    let none = load_selected(&[only_gen], &["h.softmax.*".to_string()]).unwrap();
+    assert!(none[0].cases.is_empty());
+}

@@ -97,6 +97,18 @@ impl FileCtx<'_> {
         let keep = |factor: &str, level: &str| {
             factor != DTYPE || wanted.is_empty() || wanted.iter().any(|d| d.name() == level)
         };
+        // Every id below starts with this; when no wanted glob can match
+        // it, the covering (the costly part) is not computed.
+        let id_start = format!("{}.{}.", self.suite, op.name.to_lowercase());
+        if !self.select.is_empty()
+            && !self
+                .select
+                .iter()
+                .any(|g| crate::run::glob_may_match_prefix(g, &id_start))
+        {
+            self.skipped.set(true);
+            return Ok(Vec::new());
+        }
         let covering = cases::pairwise(op, &space, &keep);
         if covering.cases.len() > super::MAX_CASES.saturating_sub(self.expanded.get()) {
             return Err(self.err(
