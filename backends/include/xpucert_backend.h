@@ -139,6 +139,8 @@ extern "C" {
 #define XPU_DTYPE_I4 22     /* packed two to a byte, two's complement */
 #define XPU_DTYPE_F4E2M1 23 /* packed two to a byte */
 #define XPU_DTYPE_F8E8M0 24 /* 2^(code - 127); 0xFF is NaN (OCP MX scale) */
+#define XPU_DTYPE_U2 25     /* packed four to a byte, see XpuTensor */
+#define XPU_DTYPE_I2 26     /* packed four to a byte, two's complement */
 #define XPU_DTYPE_VENDOR_BASE 0x10000
 
 /* Compute precisions that are not storage dtypes, for XpuOpSupport. */
@@ -183,6 +185,10 @@ typedef struct XpuError {
  * byte_offset + k/2, in the low nibble when k is even and the high nibble
  * when k is odd. A contiguous tensor of n elements takes ceil(n/2) bytes;
  * the unused high nibble of an odd-length output may hold anything.
+ * The 2-bit dtypes (U2, I2) are packed four to a byte, lowest bits first:
+ * element k lives in bits 2*(k%4) .. 2*(k%4)+1 of byte byte_offset + k/4.
+ * A contiguous tensor of n elements takes ceil(n/4) bytes; the unused bits
+ * of the last byte of an output may hold anything.
  * An absent optional input has dtype == XPU_DTYPE_UNDEFINED and data == NULL.
  * ------------------------------------------------------------------------- */
 typedef struct XpuTensor {

@@ -56,8 +56,8 @@ fn descr(d: DType) -> (&'static str, bool) {
         DType::F8E4M3FN | DType::F8E5M2 | DType::F8E4M3FNUZ | DType::F8E5M2FNUZ | DType::F8E8M0 => {
             ("|u1", false)
         }
-        // One 4-bit code per byte, unpacked (see `Dump::tensor`).
-        DType::F4E2M1 | DType::I4 | DType::U4 => ("|u1", false),
+        // One 4- or 2-bit code per byte, unpacked (see `Dump::tensor`).
+        DType::F4E2M1 | DType::I4 | DType::U4 | DType::I2 | DType::U2 => ("|u1", false),
         DType::I8 => ("|i1", true),
         DType::U8 => ("|u1", true),
         DType::I16 => ("<i2", true),
@@ -163,7 +163,7 @@ impl Dump {
         Ok(json!({
             "file": format!("{stem}.npy"), "f64_file": format!("{stem}.f64.npy"),
             "dtype": t.dtype.name(), "shape": t.shape,
-            "storage": if native { "native" } else if t.dtype.is_packed() { "4-bit codes, one per byte, in the low nibble (numpy has no such dtype)" } else { "raw bits (numpy has no such dtype; see tensors.safetensors)" },
+            "storage": if native { "native" } else if t.dtype.is_packed() { "4- or 2-bit codes, one per byte, in the low bits (numpy has no such dtype)" } else { "raw bits (numpy has no such dtype; see tensors.safetensors)" },
         }))
     }
 

@@ -44,6 +44,8 @@ pub const XPU_DTYPE_U4: i32 = 21;
 pub const XPU_DTYPE_I4: i32 = 22;
 pub const XPU_DTYPE_F4E2M1: i32 = 23;
 pub const XPU_DTYPE_F8E8M0: i32 = 24;
+pub const XPU_DTYPE_U2: i32 = 25;
+pub const XPU_DTYPE_I2: i32 = 26;
 pub const XPU_DTYPE_VENDOR_BASE: i32 = 0x10000;
 
 pub const XPU_PRECISION_DEFAULT: i32 = 0;

@@ -135,6 +135,12 @@ pub enum DType {
     I4,
     /// unsigned 4-bit integer (0..=15), packed like [`DType::I4`]
     U4,
+    /// signed 2-bit integer (-2..=1), two's complement, packed four to a
+    /// byte: element i in bits `2*(i%4)..2*(i%4)+2` of byte i/4, lowest
+    /// bits first (ONNX's layout, as for the 4-bit types)
+    I2,
+    /// unsigned 2-bit integer (0..=3), packed like [`DType::I2`]
+    U2,
     /// signed 8-bit integer
     I8,
     /// unsigned 8-bit integer
@@ -160,8 +166,8 @@ impl DType {
     /// the integers and bool of 8 bits and more, then the narrow types that
     /// only conversions and quantization take, in the order ONNX's Cast
     /// added them (fp8 fnuz in 19, int4/uint4 in 21, FP4 E2M1 in 23, E8M0 in
-    /// 24); the harness slices the list by that order.
-    pub const ALL: [DType; 21] = [
+    /// 24, int2/uint2 in 25); the harness slices the list by that order.
+    pub const ALL: [DType; 23] = [
         DType::F64,
         DType::F32,
         DType::F16,
@@ -183,11 +189,13 @@ impl DType {
         DType::U4,
         DType::F4E2M1,
         DType::F8E8M0,
+        DType::I2,
+        DType::U2,
     ];
 
     /// Validates a dtype integer received over the ABI. `XPU_DTYPE_UNDEFINED`
-    /// (0) and codes this crate does not know (strings, complex, 2-bit
-    /// integers, vendor codes) give `None`.
+    /// (0) and codes this crate does not know (strings, complex, vendor
+    /// codes) give `None`.
     pub fn from_code(code: i32) -> Option<DType> {
         Some(match code {
             1 => DType::F32,
@@ -211,6 +219,8 @@ impl DType {
             22 => DType::I4,
             23 => DType::F4E2M1,
             24 => DType::F8E8M0,
+            25 => DType::U2,
+            26 => DType::I2,
             _ => return None,
         })
     }
@@ -239,10 +249,12 @@ impl DType {
             DType::I4 => 22,
             DType::F4E2M1 => 23,
             DType::F8E8M0 => 24,
+            DType::U2 => 25,
+            DType::I2 => 26,
         }
     }
 
-    /// Bits per element: 4 for the packed types, 8 times the byte size
+    /// Bits per element: 4 or 2 for the packed types, 8 times the byte size
     /// otherwise.
     pub fn bits(self) -> usize {
         match self {
@@ -258,12 +270,48 @@ impl DType {
             | DType::U8
             | DType::Bool => 8,
             DType::F4E2M1 | DType::I4 | DType::U4 => 4,
+            DType::I2 | DType::U2 => 2,
         }
     }
 
-    /// True for the sub-byte types, stored two elements to a byte.
+    /// True for the sub-byte types, stored two (4-bit) or four (2-bit)
+    /// elements to a byte.
     pub fn is_packed(self) -> bool {
         self.bits() < 8
+    }
+
+    /// The code of element `k` of packed (sub-byte) data: the `bits()` bits
+    /// at bit `bits * (k % per_byte)` of byte `k / per_byte`, lowest bits
+    /// first (ONNX's layout); `None` past the end of `data`. The one place
+    /// the packing order is written down for reading.
+    pub fn packed_code(self, data: &[u8], k: usize) -> Option<u8> {
+        let bits = self.bits();
+        debug_assert!(bits < 8, "{self} is not packed");
+        let per_byte = 8 / bits;
+        let byte = *data.get(k / per_byte)?;
+        Some((byte >> (bits * (k % per_byte))) & self.code_mask())
+    }
+
+    /// Stores `code` (only its low `bits()` bits) as element `k` of packed
+    /// data, leaving the byte's other elements alone; the inverse of
+    /// [`DType::packed_code`]. Panics when `k` is past the end of `data`.
+    pub fn set_packed_code(self, data: &mut [u8], k: usize, code: u8) {
+        let bits = self.bits();
+        debug_assert!(bits < 8, "{self} is not packed");
+        let per_byte = 8 / bits;
+        let shift = bits * (k % per_byte);
+        let mask = self.code_mask() << shift;
+        let byte = &mut data[k / per_byte];
+        *byte = (*byte & !mask) | ((code << shift) & mask);
+    }
+
+    /// The mask of one element's code: `2^bits - 1` for the packed types
+    /// (0x0F, 0x03), 0xFF otherwise.
+    pub fn code_mask(self) -> u8 {
+        match self.bits() {
+            b if b < 8 => (1u8 << b) - 1,
+            _ => 0xFF,
+        }
     }
 
     /// Bytes per element for the whole-byte types. A packed (sub-byte) type
@@ -275,10 +323,11 @@ impl DType {
 
     /// Bytes of a contiguous buffer of `numel` elements:
     /// `ceil(numel * bits / 8)` (a packed odd count leaves the last high
-    /// nibble unused, zero when written by the harness).
+    /// nibble unused, zero when written by the harness; likewise the last
+    /// byte of a 2-bit tensor whose length is not a multiple of four).
     pub fn bytes_for(self, numel: usize) -> usize {
         match self.bits() {
-            4 => numel.div_ceil(2),
+            b if b < 8 => numel.div_ceil(8 / b),
             b => numel * (b / 8),
         }
     }
@@ -299,6 +348,8 @@ impl DType {
             DType::F4E2M1 => "f4e2m1",
             DType::I4 => "i4",
             DType::U4 => "u4",
+            DType::I2 => "i2",
+            DType::U2 => "u2",
             DType::I8 => "i8",
             DType::U8 => "u8",
             DType::I16 => "i16",

@@ -154,11 +154,12 @@ impl<'a> TensorRef<'a> {
 
     /// Reads every element in logical row-major order as `T`, which must have
     /// the dtype's size (e.g. `f32` for F32, `u16` for the bits of F16/BF16).
-    /// A packed 4-bit dtype reads as `u8`, one code (0..=15) per element.
+    /// A packed (4- or 2-bit) dtype reads as `u8`, one code per element
+    /// (0..=15, 0..=3).
     pub fn read<T: Element>(&self) -> Result<Vec<T>, BackendError> {
         if self.dtype.is_packed() && T::SIZE == 1 {
             return self
-                .read_nibbles()
+                .read_codes()
                 .map(|codes| codes.into_iter().map(|c| T::read(&[c])).collect());
         }
         if T::SIZE != self.dtype.size() {
@@ -189,25 +190,25 @@ impl<'a> TensorRef<'a> {
             .collect())
     }
 
-    /// The 4-bit codes of a packed tensor in logical order: element k of the
-    /// stride grid is nibble k of the data (low nibble first).
-    fn read_nibbles(&self) -> Result<Vec<u8>, BackendError> {
+    /// The codes of a packed tensor in logical order: element k of the
+    /// stride grid is code k of the data ([`DType::packed_code`]).
+    fn read_codes(&self) -> Result<Vec<u8>, BackendError> {
         if self.numel() == 0 {
             return Ok(Vec::new());
         }
         let data = self
             .data
             .ok_or_else(|| BackendError::invalid("tensor data is not readable on the host"))?;
-        let nibble = |k: usize| -> Result<u8, BackendError> {
-            let byte = data
-                .get(k / 2)
-                .ok_or_else(|| BackendError::invalid("tensor data is shorter than its shape"))?;
-            Ok(if k % 2 == 0 { byte & 0x0F } else { byte >> 4 })
+        let dtype = self.dtype;
+        let code = |k: usize| -> Result<u8, BackendError> {
+            dtype
+                .packed_code(data, k)
+                .ok_or_else(|| BackendError::invalid("tensor data is shorter than its shape"))
         };
         if self.is_contiguous() {
-            return (0..self.numel()).map(nibble).collect();
+            return (0..self.numel()).map(code).collect();
         }
-        self.offsets().into_iter().map(nibble).collect()
+        self.offsets().into_iter().map(code).collect()
     }
 }
 
@@ -337,8 +338,8 @@ impl<'a> TensorMut<'a> {
     }
 
     /// Writes all elements from `values` (row-major; length must be `numel`).
-    /// A packed 4-bit dtype takes `u8` codes (the low nibble of each is kept)
-    /// and packs them two to a byte.
+    /// A packed dtype takes `u8` codes (the low 4 or 2 bits of each are
+    /// kept) and packs them two or four to a byte.
     pub fn write<T: Element>(&mut self, values: &[T]) -> Result<(), BackendError> {
         if self.dtype.is_packed() && T::SIZE == 1 {
             if values.len() != self.numel() {
@@ -352,7 +353,7 @@ impl<'a> TensorMut<'a> {
             for (k, v) in values.iter().enumerate() {
                 let mut code = [0u8];
                 v.write(&mut code);
-                self.data[k / 2] |= (code[0] & 0x0F) << (4 * (k % 2));
+                self.dtype.set_packed_code(self.data, k, code[0]);
             }
             return Ok(());
         }
@@ -422,6 +423,40 @@ mod tests {
         assert_eq!(v.read::<u8>().unwrap(), vec![1, 3, 2, 4]);
         assert!(TensorRef::host(DType::U4, &[5], &[1], &bytes).is_err());
         assert!(v.read::<u16>().is_err());
+    }
+
+    #[test]
+    fn two_bit_tensors_pack_four_to_a_byte_lowest_bits_first() {
+        // Five u2 elements take two bytes: 0b11_10_01_00 = 0xE4 holds 0, 1,
+        // 2, 3 from the low bits up; the fifth (1) starts the next byte.
+        let mut buf = vec![0xFFu8; 2];
+        let mut t = TensorMut::host(DType::U2, &[5], &mut buf).unwrap();
+        t.write(&[0u8, 1, 2, 3, 5]).unwrap();
+        assert_eq!(buf, [0xE4, 0x01], "only the low two bits of 5 are kept");
+        assert!(TensorMut::host(DType::I2, &[5], &mut [0u8; 1]).is_err());
+        assert!(TensorMut::host(DType::I2, &[4], &mut [0u8; 1]).is_ok());
+        // A 2x2 transposed view of the codes [0, 1, 2, 3] reads 0, 2, 1, 3.
+        let v = TensorRef::host(DType::I2, &[2, 2], &[1, 2], &buf[..1]).unwrap();
+        assert_eq!(v.read::<u8>().unwrap(), vec![0, 2, 1, 3]);
+        assert!(TensorRef::host(DType::U2, &[5], &[1], &buf[..1]).is_err());
+        // Every code of every position survives a write and a read.
+        for k in 0..8 {
+            for code in 0..4u8 {
+                let mut data = [0x5Au8, 0xA5];
+                let before = data;
+                DType::U2.set_packed_code(&mut data, k, code);
+                assert_eq!(DType::U2.packed_code(&data, k), Some(code));
+                for j in (0..8).filter(|&j| j != k) {
+                    assert_eq!(
+                        DType::U2.packed_code(&data, j),
+                        DType::U2.packed_code(&before, j),
+                        "writing element {k} changed element {j}"
+                    );
+                }
+            }
+        }
+        assert_eq!(DType::I2.packed_code(&[0u8; 2], 8), None);
+        assert_eq!((DType::I2.bytes_for(5), DType::U2.bytes_for(8)), (2, 2));
     }
 
     #[test]

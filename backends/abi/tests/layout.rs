@@ -154,6 +154,8 @@ fn dtype_table() -> Vec<(&'static str, Option<DType>)> {
         ("XPU_DTYPE_I4", Some(DType::I4)),
         ("XPU_DTYPE_F4E2M1", Some(DType::F4E2M1)),
         ("XPU_DTYPE_F8E8M0", Some(DType::F8E8M0)),
+        ("XPU_DTYPE_U2", Some(DType::U2)),
+        ("XPU_DTYPE_I2", Some(DType::I2)),
         ("XPU_DTYPE_VENDOR_BASE", None),
     ]
 }

@@ -136,13 +136,16 @@ pub fn load(t: &TensorRef<'_>) -> Result<Tensor, BackendError> {
         DType::U32 => Data::U32(read_elements(t)?),
         DType::U64 => Data::U64(read_elements(t)?),
         DType::Bool => Data::Bool(read_elements(t)?),
-        // One code per element; `TensorRef::read` unpacks the 4-bit types.
+        // One code per element; `TensorRef::read` unpacks the 4- and 2-bit
+        // types.
         d @ (DType::F8E4M3FNUZ
         | DType::F8E5M2FNUZ
         | DType::F8E8M0
         | DType::F4E2M1
         | DType::I4
-        | DType::U4) => Data::Codes(d, read_elements(t)?),
+        | DType::U4
+        | DType::I2
+        | DType::U2) => Data::Codes(d, read_elements(t)?),
     };
     Tensor::new(t.shape().iter().map(|&d| d as usize).collect(), data)
 }
@@ -431,7 +434,7 @@ mod tests {
         assert_eq!(compute_precision(info, DType::F16), Some(DType::F32));
         assert_eq!(compute_precision(info, DType::F32), None);
         let m = ReferenceBackend.manifest();
-        assert!(m.contains("\"op\": \"DequantizeLinear\", \"opsets\": [10, 13, 19, 21, 23, 24], \"dtypes\": [\"i8\", \"u8\", \"i16\", \"u16\", \"i32\", \"f8e4m3fn\", \"f8e5m2\", \"f8e4m3fnuz\", \"f8e5m2fnuz\", \"i4\", \"u4\", \"f4e2m1\"]"));
+        assert!(m.contains("\"op\": \"DequantizeLinear\", \"opsets\": [10, 13, 19, 21, 23, 24, 25], \"dtypes\": [\"i8\", \"u8\", \"i16\", \"u16\", \"i32\", \"f8e4m3fn\", \"f8e5m2\", \"f8e4m3fnuz\", \"f8e5m2fnuz\", \"i4\", \"u4\", \"f4e2m1\", \"i2\", \"u2\"]"));
     }
 
     #[test]

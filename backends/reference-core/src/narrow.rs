@@ -1,10 +1,10 @@
 //! The other narrow types ONNX defines next to fp8: FP4 E2M1, the E8M0
-//! scale type of the OCP MX formats, and the 4-bit integers. Each element is
-//! held as its code in one `u8` (4-bit codes in the low nibble); packing two
-//! to a byte happens only at the ABI boundary (`xpucert_abi::TensorRef::read`
-//! and `TensorMut::write`).
+//! scale type of the OCP MX formats, and the 4- and 2-bit integers. Each
+//! element is held as its code in one `u8` (in the low bits); packing two or
+//! four to a byte happens only at the ABI boundary
+//! (`xpucert_abi::TensorRef::read` and `TensorMut::write`).
 //!
-//! Written from the ONNX notes (docs/technical/float4.md, int4.md, Cast-25's
+//! Written from the ONNX notes (docs/technical/float4.md, int4.md, int2.md, Cast-25's
 //! E8M0 table), by table lookup and comparison rather than bit arithmetic,
 //! so a mistake here is unlikely to repeat one in the harness's converter.
 
@@ -59,6 +59,28 @@ pub fn four_bit_encode(x: f64) -> u8 {
 /// An integer's low four bits (Cast's "discard higher bits").
 pub fn four_bit_wrap(v: i64) -> u8 {
     (v & 0x0F) as u8
+}
+
+/// The value of an int2 code: two's complement in two bits (codes 0, 1, 2,
+/// 3 are 0, 1, -2, -1).
+pub fn i2_decode(code: u8) -> i8 {
+    const VALUES: [i8; 4] = [0, 1, -2, -1];
+    VALUES[usize::from(code & 0x03)]
+}
+
+/// ONNX's conversion to a 2-bit integer (its int2 note): round to nearest
+/// even, keep the low two bits (one code serves int2 and uint2). NaN and
+/// ±Inf give 0.
+pub fn two_bit_encode(x: f64) -> u8 {
+    if !x.is_finite() {
+        return 0;
+    }
+    x.round_ties_even().rem_euclid(4.0) as u8
+}
+
+/// An integer's low two bits (Cast's "discard higher bits").
+pub fn two_bit_wrap(v: i64) -> u8 {
+    (v & 0x03) as u8
 }
 
 /// Cast's `round_mode` for E8M0 targets.

@@ -204,10 +204,37 @@ const MOVABLE: &[DType] = &[
     DType::F8E4M3FN,
     DType::F8E5M2,
 ];
+/// The structural ops' dtypes from the versions that widened their `T`
+/// (Reshape, Transpose, Identity, Flatten, Squeeze, Unsqueeze, Shape, Size,
+/// Pad): the movable ones and the narrow types (fp8 fnuz from 19, int4/uint4
+/// from 21, FP4 E2M1 from 23, E8M0 from 24, int2/uint2 from 25), which they
+/// only move. As for Cast, the harness sends each only where it is valid.
+const MOVABLE_NARROW: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::F64,
+    DType::I64,
+    DType::I32,
+    DType::I8,
+    DType::U8,
+    DType::Bool,
+    DType::F8E4M3FN,
+    DType::F8E5M2,
+    DType::F8E4M3FNUZ,
+    DType::F8E5M2FNUZ,
+    DType::I4,
+    DType::U4,
+    DType::F4E2M1,
+    DType::F8E8M0,
+    DType::I2,
+    DType::U2,
+];
 /// Cast's and CastLike's dtypes (both sides): the movable ones and the
 /// narrow types ONNX adds for them (fp8 fnuz from 19, int4/uint4 from 21,
-/// FP4 E2M1 from 23, E8M0 from 24; the reference takes them at every
-/// version it registers, the harness sends each only where it is valid).
+/// FP4 E2M1 from 23, E8M0 from 24, int2/uint2 from 25; the reference takes
+/// them at every version it registers, the harness sends each only where it
+/// is valid).
 const CAST_TYPES: &[DType] = &[
     DType::F32,
     DType::F16,
@@ -226,6 +253,8 @@ const CAST_TYPES: &[DType] = &[
     DType::F4E2M1,
     DType::I4,
     DType::U4,
+    DType::I2,
+    DType::U2,
 ];
 /// Dtypes of the integer-capable activations (Clip, Abs, Sign, Shrink):
 /// the floats and the integers of 8 to 64 bits but u32 and u64.
@@ -254,8 +283,8 @@ const CLASSIFIED: &[DType] = &[
 /// ONNX also allows int32 `x`; not implemented.
 const QUANTIZE_FROM: &[DType] = &[DType::F32, DType::F16, DType::BF16];
 /// The QuantizeLinear and DequantizeLinear versions implemented: every one
-/// that changed them up to 24 (25 adds only 2-bit integers).
-const Q_OPSETS: &[i64] = &[10, 13, 19, 21, 23, 24];
+/// that changed them (25 adds only the 2-bit integers).
+const Q_OPSETS: &[i64] = &[10, 13, 19, 21, 23, 24, 25];
 /// Dtypes QuantizeLinear produces and DequantizeLinear reads (besides i32).
 const QUANTIZED: &[DType] = &[
     DType::I8,
@@ -269,6 +298,8 @@ const QUANTIZED: &[DType] = &[
     DType::I4,
     DType::U4,
     DType::F4E2M1,
+    DType::I2,
+    DType::U2,
 ];
 /// Dtypes DequantizeLinear reads.
 const DEQUANTIZE_FROM: &[DType] = &[
@@ -284,6 +315,8 @@ const DEQUANTIZE_FROM: &[DType] = &[
     DType::I4,
     DType::U4,
     DType::F4E2M1,
+    DType::I2,
+    DType::U2,
 ];
 
 /// The 8-bit quantized types of MatMulInteger, ConvInteger and the QLinear
@@ -360,11 +393,11 @@ pub const OPS: &[OpInfo] = &[
     op("LayerNormalization", &[17], FLOATS, (2, 3), 3),
     op("RMSNormalization", &[23], FLOATS, (2, 2), 1),
     op("Gather", &[13], MOVABLE, (2, 2), 1),
-    op("Transpose", &[21], MOVABLE, (1, 1), 1),
-    op("Reshape", &[21], MOVABLE, (2, 2), 1),
+    op("Transpose", &[21, 23, 24, 25], MOVABLE_NARROW, (1, 1), 1),
+    op("Reshape", &[21, 23, 24, 25], MOVABLE_NARROW, (2, 2), 1),
     op("Concat", &[13], MOVABLE, (1, usize::MAX), 1),
     op("Where", &[16], MOVABLE, (3, 3), 1),
-    op("Cast", &[21, 23, 24], CAST_TYPES, (1, 1), 1),
+    op("Cast", &[21, 23, 24, 25], CAST_TYPES, (1, 1), 1),
     op("TopK", &[11], ARITHMETIC, (2, 2), 2),
     op("RotaryEmbedding", &[23], FLOATS, (3, 4), 1),
     op("Attention", &[23, 24], FLOATS, (3, 7), 4),
@@ -439,17 +472,59 @@ pub const OPS: &[OpInfo] = &[
     op("Resize", &[11, 13, 18, 19], RESIZABLE, (1, 4), 1),
     // issue 17: shape and indexing
     op("Slice", &[10, 11, 13], MOVABLE, (3, 5), 1),
-    op("Squeeze", &[11, 13], MOVABLE, (1, 2), 1),
-    op("Unsqueeze", &[11, 13], MOVABLE, (1, 2), 1),
-    op("Shape", &[1, 13, 15], MOVABLE, (1, 1), 1),
-    op("Size", &[1, 13], MOVABLE, (1, 1), 1),
-    op("Identity", &[1, 16], MOVABLE, (1, 1), 1),
-    op("Flatten", &[11, 13], MOVABLE, (1, 1), 1),
+    op(
+        "Squeeze",
+        &[11, 13, 21, 23, 24, 25],
+        MOVABLE_NARROW,
+        (1, 2),
+        1,
+    ),
+    op(
+        "Unsqueeze",
+        &[11, 13, 21, 23, 24, 25],
+        MOVABLE_NARROW,
+        (1, 2),
+        1,
+    ),
+    op(
+        "Shape",
+        &[1, 13, 15, 19, 21, 23, 24, 25],
+        MOVABLE_NARROW,
+        (1, 1),
+        1,
+    ),
+    op(
+        "Size",
+        &[1, 13, 19, 21, 23, 24, 25],
+        MOVABLE_NARROW,
+        (1, 1),
+        1,
+    ),
+    op(
+        "Identity",
+        &[1, 16, 19, 21, 23, 24, 25],
+        MOVABLE_NARROW,
+        (1, 1),
+        1,
+    ),
+    op(
+        "Flatten",
+        &[11, 13, 21, 23, 24, 25],
+        MOVABLE_NARROW,
+        (1, 1),
+        1,
+    ),
     op("Expand", &[8, 13], MOVABLE, (2, 2), 1),
     op("Tile", &[6, 13], MOVABLE, (2, 2), 1),
     op("ConstantOfShape", &[9], &[DType::I64], (1, 1), 1),
     op("Range", &[11, 27], RANGE, (3, 3), 1),
-    op("Pad", &[11, 13, 18, 19], MOVABLE, (2, 4), 1),
+    op(
+        "Pad",
+        &[11, 13, 18, 19, 21, 23, 24, 25],
+        MOVABLE_NARROW,
+        (2, 4),
+        1,
+    ),
     op("Split", &[11, 13, 18], MOVABLE, (1, 2), usize::MAX),
     op("EyeLike", &[9, 22], MOVABLE, (1, 1), 1),
     op("Trilu", &[14], MOVABLE, (1, 2), 1),
@@ -489,7 +564,7 @@ pub const OPS: &[OpInfo] = &[
     op("LpNormalization", &[1, 22], FLOATS, (1, 1), 1),
     op("LRN", &[1, 13], FLOATS, (1, 1), 1),
     op("Dropout", &[10, 12, 13, 22], DROPOUT_TYPES, (1, 3), 2),
-    op("CastLike", &[15, 19, 21, 23, 24], CAST_TYPES, (2, 2), 1),
+    op("CastLike", &[15, 19, 21, 23, 24, 25], CAST_TYPES, (2, 2), 1),
     // issue 17: convolution transpose and quantized linear algebra
     op("ConvTranspose", &[11], FLOATS, (2, 3), 1),
     // issue 17: integer-quantized ops and the last pooling ops

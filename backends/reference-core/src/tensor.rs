@@ -48,8 +48,8 @@ pub enum Data {
     /// booleans, one byte each (0 or 1)
     Bool(Vec<u8>),
     /// The narrow types without arithmetic of their own (fp8 fnuz, E8M0,
-    /// FP4 E2M1, int4, uint4), one code per element (the 4-bit types
-    /// unpacked, code in the low nibble); see [`crate::narrow`].
+    /// FP4 E2M1, int4, uint4, int2, uint2), one code per element (the 4- and
+    /// 2-bit types unpacked, code in the low bits); see [`crate::narrow`].
     Codes(DType, Vec<u8>),
 }
 
@@ -221,7 +221,7 @@ impl Data {
             Data::Codes(d, v) if d.is_packed() => {
                 let mut out = vec![0u8; d.bytes_for(v.len())];
                 for (k, &c) in v.iter().enumerate() {
-                    out[k / 2] |= (c & 0x0F) << (4 * (k % 2));
+                    d.set_packed_code(&mut out, k, c);
                 }
                 out
             }

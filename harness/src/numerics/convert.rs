@@ -25,12 +25,14 @@
 //!
 //! The 4-bit integers follow ONNX's int4 note: round to nearest even, then
 //! keep the low 4 bits (so 8 -> -8 in int4 and -1 -> 15 in uint4); NaN and
-//! ±Inf give 0. E8M0 (a power of two, no sign) rounds to the nearest power
+//! ±Inf give 0. The 2-bit integers follow its int2 note, the same rule with
+//! 2 bits (2 -> -2 in int2, -1 -> 3 in uint2). E8M0 (a power of two, no sign) rounds to the nearest power
 //! of two, ties (1.5 * 2^k) up, as Cast's `round_mode=nearest`; Cast's other
 //! modes use [`to_e8m0`].
 //!
-//! A packed 4-bit element is read from and written to the low nibble of one
-//! byte here; [`super::HostTensor`] places nibbles two to a byte.
+//! A packed (4- or 2-bit) element is read from and written to the low bits
+//! of one byte here; [`super::HostTensor`] places the codes two or four to a
+//! byte ([`DType::packed_code`]).
 //!
 //! The conversions are verified exhaustively against an independent
 //! implementation in `tests/it/conversions.rs`.
@@ -44,34 +46,27 @@ pub fn round_to(dtype: DType, x: f64) -> f64 {
     to_f64_bits(dtype, &buf[..dtype.size()])
 }
 
-/// Element `i` of a contiguous buffer of `dtype` (packed dtypes: nibble `i`,
-/// low nibble first), as f64.
+/// Element `i` of a contiguous buffer of `dtype` (packed dtypes: code `i`,
+/// lowest bits first), as f64. Panics past the end of `data`.
 pub fn read_element(dtype: DType, data: &[u8], i: usize) -> f64 {
     if dtype.is_packed() {
-        let byte = data[i / 2];
-        return to_f64_bits(
-            dtype,
-            &[if i.is_multiple_of(2) {
-                byte & 0x0F
-            } else {
-                byte >> 4
-            }],
-        );
+        let code = dtype
+            .packed_code(data, i)
+            .expect("packed element within the buffer");
+        return to_f64_bits(dtype, &[code]);
     }
     let sz = dtype.size();
     to_f64_bits(dtype, &data[i * sz..(i + 1) * sz])
 }
 
 /// Writes `x` converted to `dtype` ([`from_f64_bits`]) as element `i` of a
-/// contiguous buffer (packed dtypes: into nibble `i`, leaving the other
-/// nibble of its byte as it was).
+/// contiguous buffer (packed dtypes: into code `i`, leaving the other
+/// codes of its byte as they were).
 pub fn write_element(dtype: DType, data: &mut [u8], i: usize, x: f64) {
     if dtype.is_packed() {
         let mut code = [0u8];
         from_f64_bits(dtype, x, &mut code);
-        let shift = 4 * (i % 2);
-        let byte = &mut data[i / 2];
-        *byte = (*byte & !(0x0F << shift)) | ((code[0] & 0x0F) << shift);
+        dtype.set_packed_code(data, i, code[0]);
         return;
     }
     let sz = dtype.size();
@@ -178,6 +173,9 @@ pub fn to_f64_bits(dtype: DType, bytes: &[u8]) -> f64 {
         // Sign-extend the low nibble: shift it to the top of an i8 and back.
         DType::I4 => f64::from(((bytes[0] << 4) as i8) >> 4),
         DType::U4 => f64::from(bytes[0] & 0x0F),
+        // The same with the low two bits.
+        DType::I2 => f64::from(((bytes[0] << 6) as i8) >> 6),
+        DType::U2 => f64::from(bytes[0] & 0x03),
         DType::I8 => rd!(i8) as f64,
         DType::U8 => rd!(u8) as f64,
         DType::I16 => rd!(i16) as f64,
@@ -217,7 +215,8 @@ fn write_bits(dtype: DType, x: f64, overflow: Overflow, out: &mut [u8]) {
         }
         // E2M1 always saturates (it has nothing else to overflow to).
         DType::F4E2M1 => out[0] = narrow_u8(E2M1, x, overflow),
-        DType::I4 | DType::U4 => out[0] = four_bit_int(x),
+        DType::I4 | DType::U4 => out[0] = narrow_int(x, 4),
+        DType::I2 | DType::U2 => out[0] = narrow_int(x, 2),
         // Rust's float-to-int `as` truncates toward zero, saturates at the
         // range and maps NaN to 0: the documented choice for what ONNX
         // leaves undefined.
@@ -233,16 +232,18 @@ fn write_bits(dtype: DType, x: f64, overflow: Overflow, out: &mut [u8]) {
     }
 }
 
-/// ONNX's conversion to int4/uint4: round to nearest even, keep the low
-/// four bits (two's complement, so the one code serves both types). NaN and
-/// ±Inf, for which ONNX defines nothing, give 0.
-fn four_bit_int(x: f64) -> u8 {
+/// ONNX's conversion to int4/uint4 and int2/uint2 (`bits` 4 or 2): round to
+/// nearest even, keep the low `bits` bits (two's complement, so the one code
+/// serves the signed and the unsigned type). NaN and ±Inf, for which ONNX
+/// defines nothing, give 0.
+fn narrow_int(x: f64, bits: u32) -> u8 {
     if !x.is_finite() {
         return 0;
     }
     // Every f64 of magnitude >= 2^52 is an integer, and rem_euclid of an
-    // integer-valued f64 by 16 is exact, so this is the low nibble.
-    x.round_ties_even().rem_euclid(16.0) as u8
+    // integer-valued f64 by a power of two is exact, so these are the low
+    // bits.
+    x.round_ties_even().rem_euclid(f64::from(1u32 << bits)) as u8
 }
 
 /// The value of an E8M0 code: 2^(code - 127), NaN for 0xFF.

@@ -52,13 +52,17 @@ impl HostTensor {
     }
 
     /// The data with one byte per element: `data` itself for whole-byte
-    /// dtypes, the 4-bit codes (zero-extended) for packed ones.
+    /// dtypes, the 4- or 2-bit codes (zero-extended) for packed ones.
     pub fn unpacked_codes(&self) -> Vec<u8> {
         if !self.dtype.is_packed() {
             return self.data.clone();
         }
         (0..self.numel())
-            .map(|i| (self.data[i / 2] >> (4 * (i % 2))) & 0x0F)
+            .map(|i| {
+                self.dtype
+                    .packed_code(&self.data, i)
+                    .expect("a host tensor holds all its elements")
+            })
             .collect()
     }
 
@@ -95,5 +99,43 @@ mod tests {
         assert_eq!(HostTensor::zeros(DType::U4, &[5]).data.len(), 3);
         let f = HostTensor::from_f64(DType::F4E2M1, &a);
         assert_eq!(f.data, vec![0xC2, 0x07]); // 1.0 = 0x2, -2.0 = 0xC, 6.0 = 0x7
+    }
+
+    #[test]
+    fn two_bit_dtypes_take_a_quarter_byte_each_and_sign_extend() {
+        // int2 -2, -1, 0, 1 are the codes 2, 3, 0, 1: 0b01_00_11_10 = 0x4E,
+        // lowest bits first; the fifth element (-2) starts a second byte.
+        let a = ArrayD::from_shape_vec(IxDyn(&[5]), vec![-2.0, -1.0, 0.0, 1.0, -2.0]).unwrap();
+        let t = HostTensor::from_f64(DType::I2, &a);
+        assert_eq!(t.data, vec![0x4E, 0x02]);
+        assert_eq!(t.to_f64(), a, "codes 2 and 3 read back negative");
+        assert_eq!(t.unpacked_codes(), vec![2, 3, 0, 1, 2]);
+        // The same bits read as uint2 are 2, 3, 0, 1, 2.
+        let u = HostTensor {
+            dtype: DType::U2,
+            ..t.clone()
+        };
+        assert_eq!(
+            u.to_f64().into_raw_vec_and_offset().0,
+            vec![2.0, 3.0, 0.0, 1.0, 2.0]
+        );
+        // Round to nearest even, then keep two bits (ONNX's int2 note): 2.5
+        // rounds to 2, which wraps to -2 in int2; -1 is 3 in uint2.
+        let w = ArrayD::from_shape_vec(IxDyn(&[4]), vec![2.5, 1.5, -1.0, 0.49]).unwrap();
+        assert_eq!(
+            HostTensor::from_f64(DType::I2, &w)
+                .to_f64()
+                .into_raw_vec_and_offset()
+                .0,
+            vec![-2.0, -2.0, -1.0, 0.0]
+        );
+        assert_eq!(
+            HostTensor::from_f64(DType::U2, &w)
+                .to_f64()
+                .into_raw_vec_and_offset()
+                .0,
+            vec![2.0, 2.0, 3.0, 0.0]
+        );
+        assert_eq!(HostTensor::zeros(DType::U2, &[9]).data.len(), 3);
     }
 }

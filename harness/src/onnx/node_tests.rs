@@ -46,7 +46,7 @@ pub enum Reason {
     /// The model's opset is older than every version xpucert implements.
     OpsetTooOld,
     /// An input or output has a data type xpucert has no dtype for
-    /// (strings, complex, int4, the fp8 FNUZ types, ...).
+    /// (strings, complex, ...).
     UnsupportedDtype,
     /// An input or output is a sequence, map, optional or sparse tensor.
     NonTensorValue,

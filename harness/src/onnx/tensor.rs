@@ -109,7 +109,8 @@ impl Tensor {
                 data_type_name(self.data_type)
             )));
         }
-        // ONNX packs 4-bit types low nibble first, as xpucert's buffers do.
+        // ONNX packs 4- and 2-bit types lowest bits first, as xpucert's
+        // buffers do.
         Ok((0..self.numel())
             .map(|i| read_element(dtype, &self.bytes, i))
             .collect())

@@ -77,8 +77,9 @@ fn a_wrong_element_count_or_unknown_type_is_an_error_not_a_panic() {
     assert!(e.contains("data type 99"), "{e}");
     let e = Tensor::decode(&tensor(1, &[-1])).unwrap_err().to_string();
     assert!(e.contains("negative dimension -1"), "{e}");
-    // int4 decodes packed, two to a byte, low nibble first; int2 decodes
-    // (four to a byte) but has no xpucert dtype.
+    // int4 decodes packed, two to a byte, low nibble first; int2 four to a
+    // byte, lowest bits first: 0x39 = 0b00_11_10_01 holds the codes 1, 2, 3,
+    // which are 1, -2, -1 in int2 and 1, 2, 3 in uint2.
     let mut q = tensor(22, &[3]);
     q.raw_data = vec![0xF1, 0x08];
     let t = Tensor::decode(&q).unwrap();
@@ -88,7 +89,12 @@ fn a_wrong_element_count_or_unknown_type_is_an_error_not_a_panic() {
     q.raw_data = vec![0x39];
     let t = Tensor::decode(&q).unwrap();
     assert_eq!(t.bytes.len(), 1);
-    assert!(t.to_f64().is_err());
+    assert_eq!(t.to_f64().unwrap(), vec![1.0, -2.0, -1.0]);
+    q.data_type = 25;
+    assert_eq!(
+        Tensor::decode(&q).unwrap().to_f64().unwrap(),
+        vec![1.0, 2.0, 3.0]
+    );
     assert!(TensorProto::decode(&[0xff, 0xff][..]).is_err());
 }
 

@@ -8,8 +8,8 @@ use ndarray::Zip;
 
 use super::rules::{broadcast_all, no_flops, no_sum, per_output_element, same_as_first};
 use super::spec::{
-    BINARY, CONVERTIBLE_21, CONVERTIBLE_23, CONVERTIBLE_24, T_ANY, T_FLOAT, T_NUMERIC, TypeVar,
-    UNARY, fixed, unary,
+    BINARY, CONVERTIBLE_21, CONVERTIBLE_23, CONVERTIBLE_24, CONVERTIBLE_25, T_ANY, T_FLOAT,
+    T_NUMERIC, TypeVar, UNARY, fixed, unary,
 };
 use super::{
     AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape, Value,
@@ -251,11 +251,15 @@ const T_CAST_23: TypeVar = TypeVar {
     name: "T",
     allowed: CONVERTIBLE_23,
 };
-/// Cast-24's: FLOAT8E8M0 added (25's 2-bit integers are not xpucert
-/// dtypes, so 24 is the newest version that changes anything here).
+/// Cast-24's: FLOAT8E8M0 added.
 const T_CAST_24: TypeVar = TypeVar {
     name: "T",
     allowed: CONVERTIBLE_24,
+};
+/// Cast-25's: int2 and uint2 added.
+const T_CAST_25: TypeVar = TypeVar {
+    name: "T",
+    allowed: CONVERTIBLE_25,
 };
 
 /// A conversion is one rounding, which the oracle does too: exact.
@@ -303,6 +307,18 @@ pub(super) const CAST_24: OpDef = OpDef {
     },
     oracle: |c| Ok(vec![cast(c, CONVERTIBLE_24)?]),
     shape: |a, s, _| cast_shape(a, s, CONVERTIBLE_24),
+    ..CAST
+};
+
+/// Cast-25: adds int2 and uint2 (round to nearest even, keep two bits).
+pub(super) const CAST_25: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 25,
+        input_types: &[T_CAST_25],
+        ..CAST_24.spec
+    },
+    oracle: |c| Ok(vec![cast(c, CONVERTIBLE_25)?]),
+    shape: |a, s, _| cast_shape(a, s, CONVERTIBLE_25),
     ..CAST
 };
 
@@ -478,7 +494,7 @@ fn where_(call: &Call) -> Result<Output> {
     Ok(Output::plain(x.dtype, data))
 }
 
-/// Cast (opsets 21, 23, 24; `allowed`: the version's dtypes, which `to`
+/// Cast (opsets 21, 23, 24, 25; `allowed`: the version's dtypes, which `to`
 /// must be one of): the value converted to `to`.
 /// * to a float type: round to nearest even (`round_to`);
 /// * to fp8: the spec's tables. With saturate=1 (default) +-Inf and values
@@ -490,8 +506,9 @@ fn where_(call: &Call) -> Result<Output> {
 ///   (ONNX's float4 table);
 /// * to FLOAT8E8M0: the power of two by `round_mode` (up, down, nearest),
 ///   zero to 2^-127 with saturate (NaN without), NaN to NaN;
-/// * to int4/uint4: round to nearest even, then keep the low four bits
-///   (ONNX's int4 note), from floats and integers alike;
+/// * to int4/uint4 (int2/uint2): round to nearest even, then keep the low
+///   four (two) bits (ONNX's int4 and int2 notes), from floats and integers
+///   alike;
 /// * float to integer: truncation toward zero (numpy's `astype`, which the
 ///   ONNX reference uses); out of range is undefined in ONNX and saturates
 ///   here; NaN gives 0;
@@ -531,7 +548,7 @@ pub(super) fn convert(x: &Value, to: DType, saturate: bool, rounding: E8m0Roundi
         DType::F8E8M0 => to_f64_bits(DType::F8E8M0, &[to_e8m0(v, saturate, rounding)]),
         // ONNX's int4 note: round to nearest even, keep four bits, for
         // float and integer sources alike (an integer is its own rounding).
-        DType::I4 | DType::U4 => round_to(to, v),
+        DType::I4 | DType::U4 | DType::I2 | DType::U2 => round_to(to, v),
         DType::Bool => wrap_int(DType::Bool, v),
         t if t.is_float() => round_to(t, v),
         t if from_float => round_to(t, v),
@@ -854,6 +871,8 @@ const CONVERTED: &[DType] = &[
     DType::U4,
     DType::F4E2M1,
     DType::F8E8M0,
+    DType::I2,
+    DType::U2,
 ];
 
 /// The case space of a conversion (Cast, CastLike): the input `x` of every
@@ -883,6 +902,8 @@ pub(super) fn conversion_space(call: fn(GenInput, DType) -> GenCase) -> CaseSpac
                     "tou4",
                     "tof4e2m1",
                     "tof8e8m0",
+                    "toi2",
+                    "tou2",
                 ],
             ),
             Factor::new("saturate", &["satdefault", "sat0"]),
@@ -908,7 +929,7 @@ pub(super) fn conversion_space(call: fn(GenInput, DType) -> GenCase) -> CaseSpac
             // u8 is undefined in ONNX); fp8 targets get values past their
             // range, where saturate decides; the narrow sources get values
             // spread over their own range.
-            let unsigned = matches!(to, DType::U8 | DType::U4);
+            let unsigned = matches!(to, DType::U8 | DType::U4 | DType::U2);
             let narrow_f8 = matches!(
                 from,
                 DType::F8E4M3FN | DType::F8E5M2 | DType::F8E4M3FNUZ | DType::F8E5M2FNUZ
@@ -920,6 +941,8 @@ pub(super) fn conversion_space(call: fn(GenInput, DType) -> GenCase) -> CaseSpac
                 DType::F8E8M0 => Fill::Uniform(0.01, 100.0),
                 DType::I4 => Fill::Int(lo(-8.0) as i64, 7),
                 DType::U4 => Fill::Int(0, 15),
+                DType::I2 => Fill::Int(lo(-2.0) as i64, 1),
+                DType::U2 => Fill::Int(0, 3),
                 d if d.is_float() && f8 && !narrow_f8 => {
                     Fill::Normal(if matches!(to, DType::F8E5M2 | DType::F8E5M2FNUZ) {
                         40000.0

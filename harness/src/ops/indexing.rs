@@ -1136,6 +1136,11 @@ fn pad_plan(
             return Err(format!("constant_value must be a scalar, got shape {cs:?}"));
         }
     }
+    // The default fill is zero, which E8M0 (Pad-24+) cannot hold.
+    let has_value = matches!(inputs.get(2), Some(Some(_)));
+    if mode == "constant" && *dtype == DType::F8E8M0 && !has_value {
+        return Err("float8e8m0 has no zero: constant mode needs a constant_value".into());
+    }
     let axes: Vec<usize> = match inputs.get(3) {
         Some(Some((_, s))) => {
             one_d("axes", s)?;

@@ -53,6 +53,7 @@ mod sample;
 mod shape;
 mod spec;
 mod variadic;
+mod widened;
 
 use std::fmt;
 
@@ -237,11 +238,14 @@ registry! {
     LayerNormalization => norm::LAYER_NORMALIZATION,
     RMSNormalization => norm::RMS_NORMALIZATION,
     Gather => shape::GATHER,
-    Transpose => shape::TRANSPOSE,
-    Reshape => shape::RESHAPE,
+    Transpose => widened::TRANSPOSE_25,
+        older: [widened::TRANSPOSE_21, widened::TRANSPOSE_23, widened::TRANSPOSE_24],
+    Reshape => widened::RESHAPE_25,
+        older: [widened::RESHAPE_21, widened::RESHAPE_23, widened::RESHAPE_24],
     Concat => shape::CONCAT,
     Where => elementwise::WHERE,
-    Cast => elementwise::CAST_24, older: [elementwise::CAST, elementwise::CAST_23],
+    Cast => elementwise::CAST_25,
+        older: [elementwise::CAST, elementwise::CAST_23, elementwise::CAST_24],
     TopK => reduce::TOPK,
     RotaryEmbedding => rope::ROTARY_EMBEDDING,
     Attention => attention::ATTENTION, older: [attention::ATTENTION_23],
@@ -251,6 +255,7 @@ registry! {
         quant::QUANTIZE_LINEAR_19,
         quant::QUANTIZE_LINEAR_21,
         quant::QUANTIZE_LINEAR_23,
+        quant::QUANTIZE_LINEAR_24,
     ],
     DequantizeLinear => quant::DEQUANTIZE_LINEAR, older: [
         quant::DEQUANTIZE_LINEAR_10,
@@ -258,6 +263,7 @@ registry! {
         quant::DEQUANTIZE_LINEAR_19,
         quant::DEQUANTIZE_LINEAR_21,
         quant::DEQUANTIZE_LINEAR_23,
+        quant::DEQUANTIZE_LINEAR_24,
     ],
     // issue 17: activations and unary math
     Clip => activation::CLIP, older: [activation::CLIP_6, activation::CLIP_11, activation::CLIP_12],
@@ -331,17 +337,65 @@ registry! {
     Resize => resize::RESIZE_19, older: [resize::RESIZE_11, resize::RESIZE_13, resize::RESIZE_18],
     // issue 17: shape and indexing
     Slice => indexing::SLICE, older: [indexing::SLICE_10, indexing::SLICE_11],
-    Squeeze => indexing::SQUEEZE, older: [indexing::SQUEEZE_11],
-    Unsqueeze => indexing::UNSQUEEZE, older: [indexing::UNSQUEEZE_11],
-    Shape => indexing::SHAPE, older: [indexing::SHAPE_1, indexing::SHAPE_13],
-    Size => indexing::SIZE, older: [indexing::SIZE_1],
-    Identity => indexing::IDENTITY, older: [indexing::IDENTITY_1],
-    Flatten => indexing::FLATTEN, older: [indexing::FLATTEN_11],
+    Squeeze => widened::SQUEEZE_25, older: [
+        indexing::SQUEEZE_11,
+        indexing::SQUEEZE,
+        widened::SQUEEZE_21,
+        widened::SQUEEZE_23,
+        widened::SQUEEZE_24,
+    ],
+    Unsqueeze => widened::UNSQUEEZE_25, older: [
+        indexing::UNSQUEEZE_11,
+        indexing::UNSQUEEZE,
+        widened::UNSQUEEZE_21,
+        widened::UNSQUEEZE_23,
+        widened::UNSQUEEZE_24,
+    ],
+    Shape => widened::SHAPE_25, older: [
+        indexing::SHAPE_1,
+        indexing::SHAPE_13,
+        indexing::SHAPE,
+        widened::SHAPE_19,
+        widened::SHAPE_21,
+        widened::SHAPE_23,
+        widened::SHAPE_24,
+    ],
+    Size => widened::SIZE_25, older: [
+        indexing::SIZE_1,
+        indexing::SIZE,
+        widened::SIZE_19,
+        widened::SIZE_21,
+        widened::SIZE_23,
+        widened::SIZE_24,
+    ],
+    Identity => widened::IDENTITY_25, older: [
+        indexing::IDENTITY_1,
+        indexing::IDENTITY,
+        widened::IDENTITY_19,
+        widened::IDENTITY_21,
+        widened::IDENTITY_23,
+        widened::IDENTITY_24,
+    ],
+    Flatten => widened::FLATTEN_25, older: [
+        indexing::FLATTEN_11,
+        indexing::FLATTEN,
+        widened::FLATTEN_21,
+        widened::FLATTEN_23,
+        widened::FLATTEN_24,
+    ],
     Expand => indexing::EXPAND, older: [indexing::EXPAND_8],
     Tile => indexing::TILE, older: [indexing::TILE_6],
     ConstantOfShape => indexing::CONSTANT_OF_SHAPE,
     Range => indexing::RANGE, older: [indexing::RANGE_11],
-    Pad => indexing::PAD, older: [indexing::PAD_11, indexing::PAD_13, indexing::PAD_18],
+    Pad => widened::PAD_25, older: [
+        indexing::PAD_11,
+        indexing::PAD_13,
+        indexing::PAD_18,
+        indexing::PAD,
+        widened::PAD_21,
+        widened::PAD_23,
+        widened::PAD_24,
+    ],
     Split => indexing::SPLIT, older: [indexing::SPLIT_11, indexing::SPLIT_13],
     EyeLike => indexing::EYE_LIKE,
     Trilu => indexing::TRILU,
@@ -391,6 +445,7 @@ registry! {
         normalize2::CAST_LIKE_19,
         normalize2::CAST_LIKE_21,
         normalize2::CAST_LIKE_23,
+        normalize2::CAST_LIKE_24,
     ],
     // issue 17: convolution transpose and quantized linear algebra
     ConvTranspose => conv_transpose::CONV_TRANSPOSE,

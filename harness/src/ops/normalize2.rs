@@ -23,7 +23,8 @@ use ndarray::{ArrayD, Axis, IxDyn};
 use super::activation::{T_F16_F32_F64, T_FLOAT4, older};
 use super::rules::{self, no_flops, no_sum, per_input_element};
 use super::spec::{
-    CONVERTIBLE_19, CONVERTIBLE_21, CONVERTIBLE_23, CONVERTIBLE_24, FLOATS, TypeVar, fixed,
+    CONVERTIBLE_19, CONVERTIBLE_21, CONVERTIBLE_23, CONVERTIBLE_24, CONVERTIBLE_25, FLOATS,
+    TypeVar, fixed,
 };
 use super::{
     AttrType, Attributes, AttributesExt, Call, OpDef, OpSpec, Output, Result, TypedShape, Work,
@@ -888,7 +889,7 @@ pub(super) const DROPOUT_10: OpDef = OpDef {
 
 // ----------------------------------------------------------------- CastLike
 
-/// CastLike (15, 19, 21, 23, 24): `input` converted to `target_type`'s
+/// CastLike (15, 19, 21, 23, 24, 25): `input` converted to `target_type`'s
 /// dtype by Cast's rules (`elementwise::convert`: round to nearest even,
 /// truncation toward zero to integers, wrap between integers, fp8 by
 /// `saturate`, 19+, E8M0 by `round_mode`, 24+); target_type's values are
@@ -916,15 +917,15 @@ fn cast_like_shape(
 }
 
 /// A conversion is one rounding, which the oracle does too: exact.
-/// CastLike-24: every xpucert dtype, `round_mode` for E8M0 targets.
+/// CastLike-25: every xpucert dtype (int2 and uint2 added).
 pub(super) const CAST_LIKE: OpDef = OpDef {
     spec: OpSpec {
         name: "CastLike",
         domain: "",
-        opset: 24,
+        opset: 25,
         arity: fixed(2, 0),
         input_names: &["input", "target_type"],
-        input_types: cast_like_types!(CONVERTIBLE_24),
+        input_types: cast_like_types!(CONVERTIBLE_25),
         outputs: 1,
         attributes: &[
             ("saturate", AttrType::Int),
@@ -936,6 +937,15 @@ pub(super) const CAST_LIKE: OpDef = OpDef {
     cost: no_flops,
     check: CheckPolicy::Exact,
     terms: no_sum,
+};
+/// CastLike-24: up to E8M0, `round_mode` for E8M0 targets.
+pub(super) const CAST_LIKE_24: OpDef = OpDef {
+    spec: OpSpec {
+        opset: 24,
+        input_types: cast_like_types!(CONVERTIBLE_24),
+        ..CAST_LIKE.spec
+    },
+    ..CAST_LIKE
 };
 /// CastLike-23: up to FLOAT4E2M1, no `round_mode`.
 pub(super) const CAST_LIKE_23: OpDef = OpDef {

@@ -338,6 +338,8 @@ pub(super) fn wrap_int(dtype: DType, x: f64) -> f64 {
         DType::Bool => return f64::from(u8::from(x != 0.0)),
         DType::I4 => (4, true),
         DType::U4 => (4, false),
+        DType::I2 => (2, true),
+        DType::U2 => (2, false),
         DType::I8 => (8, true),
         DType::U8 => (8, false),
         DType::I16 => (16, true),

@@ -178,7 +178,7 @@ pub(super) const INTS: &[DType] = DType::ALL.split_at(6).1.split_at(8).0;
 /// Every dtype but bool and the narrow ones.
 pub(super) const NUMERIC: &[DType] = DType::ALL.split_at(14).0;
 /// Every dtype but the narrow ones (fp8 fnuz, int4, uint4, FP4 E2M1,
-/// E8M0), which ONNX admits only in conversions, quantization and a few
+/// E8M0, int2, uint2), which ONNX admits only in conversions, quantization and a few
 /// structural ops (`all_tensor_types_ir10` and later), not in the broad `T`
 /// of data movement (`all_tensor_types_ir4`) nor in arithmetic.
 pub(super) const STANDARD: &[DType] = DType::ALL.split_at(15).0;
@@ -188,9 +188,10 @@ pub(super) const CONVERTIBLE_19: &[DType] = DType::ALL.split_at(17).0;
 pub(super) const CONVERTIBLE_21: &[DType] = DType::ALL.split_at(19).0;
 /// Cast-23's and CastLike-23's dtypes: [`CONVERTIBLE_21`] and FP4 E2M1.
 pub(super) const CONVERTIBLE_23: &[DType] = DType::ALL.split_at(20).0;
-/// Cast-24's and CastLike-24's dtypes: every dtype (E8M0 added; 25's
-/// 2-bit integers are not xpucert dtypes).
-pub(super) const CONVERTIBLE_24: &[DType] = &DType::ALL;
+/// Cast-24's and CastLike-24's dtypes: [`CONVERTIBLE_23`] and E8M0.
+pub(super) const CONVERTIBLE_24: &[DType] = DType::ALL.split_at(21).0;
+/// Cast-25's and CastLike-25's dtypes: every dtype (int2 and uint2 added).
+pub(super) const CONVERTIBLE_25: &[DType] = &DType::ALL;
 
 /// `T`: any float.
 pub(super) const T_FLOAT: TypeVar = TypeVar {
@@ -331,16 +332,19 @@ mod tests {
         assert_eq!(STANDARD.last(), Some(&DType::Bool));
         assert!(!NUMERIC.contains(&DType::Bool));
         assert_eq!(
-            &CONVERTIBLE_24[STANDARD.len()..],
+            &CONVERTIBLE_25[STANDARD.len()..],
             [
                 DType::F8E4M3FNUZ,
                 DType::F8E5M2FNUZ,
                 DType::I4,
                 DType::U4,
                 DType::F4E2M1,
-                DType::F8E8M0
+                DType::F8E8M0,
+                DType::I2,
+                DType::U2
             ]
         );
+        assert_eq!(CONVERTIBLE_24.last(), Some(&DType::F8E8M0));
         assert_eq!(CONVERTIBLE_23.last(), Some(&DType::F4E2M1));
         assert_eq!(CONVERTIBLE_21.last(), Some(&DType::U4));
         assert_eq!(CONVERTIBLE_19.last(), Some(&DType::F8E5M2FNUZ));

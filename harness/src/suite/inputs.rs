@@ -127,6 +127,8 @@ pub fn dtype_max(dtype: DType) -> f64 {
         DType::F4E2M1 => 6.0,
         DType::I4 => 7.0,
         DType::U4 => 15.0,
+        DType::I2 => 1.0,
+        DType::U2 => 3.0,
         DType::I8 => i8::MAX as f64,
         DType::U8 => u8::MAX as f64,
         DType::I16 => i16::MAX as f64,

@@ -88,13 +88,12 @@ impl Layout {
     pub fn store(&self, t: &HostTensor) -> (Vec<u8>, Vec<i64>) {
         let (strides, len) = self.strides_and_len(&t.shape);
         if t.dtype.is_packed() {
-            // Element k of the stride grid is nibble k of the buffer (low
-            // nibble first), as the header defines for the 4-bit dtypes.
+            // Element k of the stride grid is code k of the buffer (lowest
+            // bits first), as the header defines for the packed dtypes.
             let mut buf = vec![POISON; t.dtype.bytes_for(len)];
-            for (i, off) in offsets(&t.shape, &strides).into_iter().enumerate() {
-                let code = (t.data[i / 2] >> (4 * (i % 2))) & 0x0F;
-                let shift = 4 * (off % 2);
-                buf[off / 2] = (buf[off / 2] & !(0x0F << shift)) | (code << shift);
+            let codes = t.unpacked_codes();
+            for (code, off) in codes.into_iter().zip(offsets(&t.shape, &strides)) {
+                t.dtype.set_packed_code(&mut buf, off, code);
             }
             return (buf, strides);
         }

@@ -429,30 +429,36 @@ fn f32_sweep_fnuz_and_fp4() {
     f32_sweep(&[E4M3FNUZ, E5M2FNUZ, E2M1], STRIDE);
 }
 
-/// int4/uint4: every code decodes to its two's complement (or unsigned)
-/// value; encoding is ONNX's "round to nearest even, then keep 4 bits",
-/// checked on every integer and half-integer in a range that wraps several
-/// times, their f64 neighbours, and the non-finite values.
+/// int4/uint4 and int2/uint2: every code decodes to its two's complement
+/// (or unsigned) value; encoding is ONNX's "round to nearest even, then keep
+/// 4 (2) bits", checked on every integer and half-integer in a range that
+/// wraps several times, their f64 neighbours, and the non-finite values.
 #[test]
-fn four_bit_integers_all_codes_and_boundaries() {
-    for (dtype, lo) in [(DType::I4, -8i64), (DType::U4, 0)] {
-        for code in 0u8..16 {
-            let want = (i64::from(code) - lo).rem_euclid(16) + lo;
+fn four_and_two_bit_integers_all_codes_and_boundaries() {
+    for (dtype, lo, bits) in [
+        (DType::I4, -8i64, 4u32),
+        (DType::U4, 0, 4),
+        (DType::I2, -2, 2),
+        (DType::U2, 0, 2),
+    ] {
+        let codes = 1i64 << bits;
+        for code in 0..codes as u8 {
+            let want = (i64::from(code) - lo).rem_euclid(codes) + lo;
             assert_eq!(
                 to_f64_bits(dtype, &[code]),
                 want as f64,
                 "{dtype} {code:#x}"
             );
-            // The high nibble is not part of the element.
+            // The bits above the element's are not part of it.
             assert_eq!(to_f64_bits(dtype, &[code | 0xA0]), want as f64);
         }
         let encode = |x: f64| {
             let mut b = [0u8];
             from_f64_bits(dtype, x, &mut b);
-            assert_eq!(b[0] >> 4, 0);
+            assert_eq!(b[0] >> bits, 0);
             to_f64_bits(dtype, &b)
         };
-        let wrap = |n: i64| ((n - lo).rem_euclid(16) + lo) as f64;
+        let wrap = |n: i64| ((n - lo).rem_euclid(codes) + lo) as f64;
         for twice in -80i64..=80 {
             let x = twice as f64 / 2.0;
             // Nearest integer, ties to the even one, by integer arithmetic.
@@ -565,7 +571,8 @@ fn e8m0_reference(x: f64, sat: bool, r: E8m0Rounding) -> u8 {
 }
 
 /// Every conversion between a narrow type (fp8 fnuz, E2M1, E8M0, int4,
-/// uint4) and any float format or 4-bit integer, in both directions: each
+/// uint4, int2, uint2) and any float format or 4- or 2-bit integer, in both
+/// directions: each
 /// code of the source, at its exact value (the decoders are checked above),
 /// encoded into the target and compared with the target's reference
 /// rounding. Cast converts through exactly these two steps, so this covers
@@ -581,6 +588,8 @@ fn every_pair_with_a_narrow_type() {
                 | DType::F8E8M0
                 | DType::I4
                 | DType::U4
+                | DType::I2
+                | DType::U2
         )
     };
     let mut sources: Vec<(DType, f64)> = Vec::new();
@@ -589,6 +598,8 @@ fn every_pair_with_a_narrow_type() {
     }
     sources.extend((-8..8).map(|v| (DType::I4, f64::from(v))));
     sources.extend((0..16).map(|v| (DType::U4, f64::from(v))));
+    sources.extend((-2..2).map(|v| (DType::I2, f64::from(v))));
+    sources.extend((0..4).map(|v| (DType::U2, f64::from(v))));
     sources.extend((0..=255u8).map(|c| (DType::F8E8M0, to_f64_bits(DType::F8E8M0, &[c]))));
     let mut t = Tally::default();
     for &(from, x) in &sources {
@@ -599,17 +610,22 @@ fn every_pair_with_a_narrow_type() {
                 }
             }
         }
-        for (to, lo) in [(DType::I4, -8.0), (DType::U4, 0.0)] {
+        for (to, lo, codes) in [
+            (DType::I4, -8.0, 16),
+            (DType::U4, 0.0, 16),
+            (DType::I2, -2.0, 4),
+            (DType::U2, 0.0, 4),
+        ] {
             t.checked += 1;
             let mut b = [0u8];
             from_f64_bits(to, x, &mut b);
             let got = to_f64_bits(to, &b);
-            // Round to nearest even, keep four bits (in integers: f64
+            // Round to nearest even, keep four (two) bits (in integers: f64
             // arithmetic on huge values would round); non-finite gives 0,
             // and so does anything from 2^62, a multiple of 1024.
             let r = x.round_ties_even();
             let want = if x.is_finite() && r.abs() < pow2(62) {
-                ((r as i64 - lo as i64).rem_euclid(16) + lo as i64) as f64
+                ((r as i64 - lo as i64).rem_euclid(codes) + lo as i64) as f64
             } else {
                 0.0
             };

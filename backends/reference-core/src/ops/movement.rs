@@ -226,6 +226,10 @@ pub fn convert(
             Wide::Int(v.iter().map(|&c| i64::from(narrow::i4_decode(c))).collect())
         }
         Data::Codes(DType::U4, v) => Wide::Int(v.iter().map(|&c| i64::from(c & 0x0F)).collect()),
+        Data::Codes(DType::I2, v) => {
+            Wide::Int(v.iter().map(|&c| i64::from(narrow::i2_decode(c))).collect())
+        }
+        Data::Codes(DType::U2, v) => Wide::Int(v.iter().map(|&c| i64::from(c & 0x03)).collect()),
         Data::Codes(..) => Wide::Float(x.to_real::<f64>()?),
     };
     macro_rules! convert {
@@ -284,6 +288,11 @@ pub fn convert(
             convert!(|&e| narrow::four_bit_encode(e), |&e| narrow::four_bit_wrap(
                 e
             )),
+        ),
+        // The same with two bits (ONNX's int2 note).
+        DType::I2 | DType::U2 => Data::Codes(
+            to,
+            convert!(|&e| narrow::two_bit_encode(e), |&e| narrow::two_bit_wrap(e)),
         ),
         other => return Err(BackendError::unsupported(format!("Cast to {other}"))),
     };

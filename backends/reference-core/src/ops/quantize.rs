@@ -114,6 +114,11 @@ fn quantized_values(t: &Tensor) -> Result<Vec<f64>, BackendError> {
             .map(|&c| f64::from(crate::narrow::i4_decode(c)))
             .collect(),
         Data::Codes(DType::U4, v) => v.iter().map(|&c| f64::from(c & 0x0F)).collect(),
+        Data::Codes(DType::I2, v) => v
+            .iter()
+            .map(|&c| f64::from(crate::narrow::i2_decode(c)))
+            .collect(),
+        Data::Codes(DType::U2, v) => v.iter().map(|&c| f64::from(c & 0x03)).collect(),
         Data::Codes(DType::F8E4M3FNUZ | DType::F8E5M2FNUZ | DType::F4E2M1, _) => {
             t.to_real::<f64>()?
         }
@@ -220,6 +225,15 @@ pub fn quantize_linear(args: &Args<'_>) -> Result<Tensor, BackendError> {
             target,
             integer(0.0, 15.0).iter().map(|&v| v as u8).collect(),
         ),
+        // Likewise -2..=1 / 0..=3 (25): keep 2 bits.
+        DType::I2 => Data::Codes(
+            target,
+            integer(-2.0, 1.0)
+                .iter()
+                .map(|&v| (v as i8 as u8) & 0x03)
+                .collect(),
+        ),
+        DType::U2 => Data::Codes(target, integer(0.0, 3.0).iter().map(|&v| v as u8).collect()),
         DType::F4E2M1 => Data::Codes(
             target,
             quotients

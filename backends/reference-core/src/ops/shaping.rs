@@ -83,6 +83,19 @@ fn element(dtype: DType, v: f64) -> Result<Data, BackendError> {
         DType::U16 => Data::U16(vec![v as u16]),
         DType::U8 => Data::U8(vec![v as u8]),
         DType::Bool => Data::Bool(vec![u8::from(v != 0.0)]),
+        // Pad's default fill in the narrow types: code 0 is zero in each of
+        // them (fp8 fnuz, FP4, the 4- and 2-bit integers); E8M0 has no zero.
+        d @ (DType::F8E4M3FNUZ
+        | DType::F8E5M2FNUZ
+        | DType::F4E2M1
+        | DType::I4
+        | DType::U4
+        | DType::I2
+        | DType::U2)
+            if v == 0.0 =>
+        {
+            Data::Codes(d, vec![0])
+        }
         other => return Err(BackendError::unsupported(format!("dtype {other}"))),
     })
 }

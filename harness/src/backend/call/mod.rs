@@ -147,18 +147,19 @@ impl StoredTensor {
 
     /// Reads a contiguous tensor back (used for outputs): for a
     /// data-dependent output, the prefix of its [`StoredTensor::actual_shape`].
-    /// The unused high nibble of an odd-length packed output (the header
-    /// lets a backend leave anything there) is cleared, so equal outputs
-    /// hash equal.
+    /// The unused high bits of the last byte of a packed output whose
+    /// length does not fill it (the header lets a backend leave anything
+    /// there) are cleared, so equal outputs hash equal.
     pub fn to_host(&self) -> HostTensor {
         let shape: Vec<usize> = self.actual_shape().iter().map(|&d| d as usize).collect();
         let n = shape.iter().product::<usize>();
         let mut data = self.buf.bytes()[..self.dtype.bytes_for(n)].to_vec();
+        let per_byte = 8 / self.dtype.bits().min(8);
         if self.dtype.is_packed()
-            && n % 2 == 1
+            && n % per_byte != 0
             && let Some(last) = data.last_mut()
         {
-            *last &= 0x0F;
+            *last &= (1u8 << (self.dtype.bits() * (n % per_byte))) - 1;
         }
         HostTensor {
             dtype: self.dtype,

@@ -1,6 +1,6 @@
-//! QuantizeLinear and DequantizeLinear (opsets 10, 13, 19, 21, 23, 24):
-//! linear quantization to int8/uint8/int16/uint16/int4/uint4, the four fp8
-//! formats and FLOAT4E2M1, and back; float or (24) E8M0 scales.
+//! QuantizeLinear and DequantizeLinear (opsets 10, 13, 19, 21, 23, 24, 25):
+//! linear quantization to int8/uint8/int16/uint16/int4/uint4/int2/uint2, the
+//! four fp8 formats and FLOAT4E2M1, and back; float or (24) E8M0 scales.
 //!
 //! Scale and zero point are expanded to the shape of `x` first, by the three
 //! granularities ONNX defines: per tensor (a scalar, or a one-element 1-D
@@ -65,13 +65,16 @@ use crate::numerics::check::CheckPolicy;
 // `saturate`, f16/bf16 x), 21 (blocked, int16/uint16/int4/uint4,
 // `output_dtype`), 23 (FLOAT4E2M1; y_scale a type of its own and the
 // `precision` of the division; DequantizeLinear's `output_dtype`), 24
-// (FLOAT8E8M0 scales, MX style). 25 adds only the 2-bit integers, which
-// xpucert has no tensors for, so 24 is the newest version here. One oracle
-// and one shape rule serve all, told the version.
+// (FLOAT8E8M0 scales, MX style), 25 (int2/uint2). One oracle and one shape
+// rule serve all, told the version; one function per op builds every
+// version's definition from the version's type lists and attributes
+// ([`quantize_def`], [`dequantize_def`]).
 
-/// The quantized types of a version (the zero point's and y's), in the
-/// order ONNX added them.
-const QUANTIZED_ALL: [DType; 11] = [
+/// DequantizeLinear's `x` types, int32 first, then the quantized types in
+/// the order ONNX added them: every version's list is a prefix of this
+/// ([`quantized_count`]).
+const QUANTIZABLE: [DType; 14] = [
+    DType::I32,
     DType::I8,
     DType::U8,
     DType::F8E4M3FN,
@@ -83,17 +86,31 @@ const QUANTIZED_ALL: [DType; 11] = [
     DType::I4,
     DType::U4,
     DType::F4E2M1,
+    DType::I2,
+    DType::U2,
 ];
 
-/// The dtypes QuantizeLinear can produce at `opset` (DequantizeLinear reads
-/// these and int32).
-fn quantized_at(opset: i64) -> &'static [DType] {
+/// How many quantized types (zero point's and y's) `opset` has: the first
+/// that many of [`QUANTIZABLE`] after int32.
+const fn quantized_count(opset: i64) -> usize {
     match opset {
-        ..19 => &QUANTIZED_ALL[..2],
-        19..21 => &QUANTIZED_ALL[..6],
-        21..23 => &QUANTIZED_ALL[..10],
-        _ => &QUANTIZED_ALL,
+        ..19 => 2,
+        19..21 => 6,
+        21..23 => 10,
+        23..25 => 11,
+        _ => 13,
     }
+}
+
+/// The dtypes QuantizeLinear can produce at `opset`.
+const fn quantized_at(opset: i64) -> &'static [DType] {
+    QUANTIZABLE.split_at(1).1.split_at(quantized_count(opset)).0
+}
+
+/// The dtypes DequantizeLinear reads at `opset`: the quantized ones and
+/// int32.
+const fn dequantizable_at(opset: i64) -> &'static [DType] {
+    QUANTIZABLE.split_at(1 + quantized_count(opset)).0
 }
 
 /// A type variable named `name` over `allowed`.
@@ -105,9 +122,9 @@ const fn var(name: &'static str, allowed: &'static [DType]) -> TypeVar {
 const F32_ONLY: &[DType] = &[DType::F32];
 /// QuantizeLinear-10/13's x.
 const X_10: &[DType] = &[DType::F32, DType::I32];
-/// QuantizeLinear-19+'s x (and y_scale before 23).
+/// QuantizeLinear-19+'s x (and y_scale from 19 to 23); y_scale from 24
+/// adds E8M0.
 const X_19: &[DType] = &[DType::F32, DType::F16, DType::BF16, DType::I32];
-/// QuantizeLinear-24's y_scale: E8M0 added.
 const Y_SCALE_24: &[DType] = &[
     DType::F32,
     DType::F16,
@@ -115,157 +132,201 @@ const Y_SCALE_24: &[DType] = &[
     DType::I32,
     DType::F8E8M0,
 ];
-/// DequantizeLinear's x_scale from 19, and its output (`T3`, 23+).
+/// DequantizeLinear's x_scale from 19, and its output (`T3`, 23+);
+/// x_scale from 24 adds E8M0.
 const FLOAT_SCALES: &[DType] = &[DType::F32, DType::F16, DType::BF16];
-/// DequantizeLinear-24's x_scale: E8M0 added.
 const X_SCALE_24: &[DType] = &[DType::F32, DType::F16, DType::BF16, DType::F8E8M0];
-/// DequantizeLinear's x by version: the quantized types and int32.
-const DEQ_X_10: &[DType] = &[DType::I8, DType::U8, DType::I32];
-const DEQ_X_19: &[DType] = &[
-    DType::I8,
-    DType::U8,
-    DType::I32,
-    DType::F8E4M3FN,
-    DType::F8E4M3FNUZ,
-    DType::F8E5M2,
-    DType::F8E5M2FNUZ,
-];
-const DEQ_X_21: &[DType] = &[
-    DType::I8,
-    DType::U8,
-    DType::I16,
-    DType::U16,
-    DType::I32,
-    DType::F8E4M3FN,
-    DType::F8E4M3FNUZ,
-    DType::F8E5M2,
-    DType::F8E5M2FNUZ,
-    DType::I4,
-    DType::U4,
-];
-const DEQ_X_23: &[DType] = &[
-    DType::I8,
-    DType::U8,
-    DType::I16,
-    DType::U16,
-    DType::I32,
-    DType::F8E4M3FN,
-    DType::F8E4M3FNUZ,
-    DType::F8E5M2,
-    DType::F8E5M2FNUZ,
-    DType::I4,
-    DType::U4,
-    DType::F4E2M1,
-];
 
 const Q_NAMES: &[&str] = &["x", "y_scale", "y_zero_point"];
 const DQ_NAMES: &[&str] = &["x", "x_scale", "x_zero_point"];
 
-/// One rounding, which the oracle makes too. Integer outputs are exact
-/// (every integer output is); fp8 outputs get the dtype's allclose.
-/// QuantizeLinear-24.
-pub(super) const QUANTIZE_LINEAR: OpDef = OpDef {
-    spec: OpSpec {
-        name: "QuantizeLinear",
-        domain: "",
-        opset: 24,
-        arity: fixed(2, 1),
-        input_names: Q_NAMES,
-        input_types: &[
-            var("T1", X_19),
-            var("T2", Y_SCALE_24),
-            var("T3", &QUANTIZED_ALL),
-        ],
-        outputs: 1,
-        attributes: &[
-            ("axis", AttrType::Int),
-            ("saturate", AttrType::Int),
-            ("block_size", AttrType::Int),
-            ("output_dtype", AttrType::Int),
-            ("precision", AttrType::Int),
-        ],
-    },
-    oracle: |c| Ok(vec![quantize_linear(c, 24)?]),
-    shape: |a, s, v| quantize_shape(a, s, v, 24),
-    cost: per_input_element::<2>,
-    check: CheckPolicy::Allclose,
-    terms: no_sum,
-};
+/// The attributes by version: `axis` from 13, `saturate` (Q) from 19,
+/// `block_size` and `output_dtype` (Q) from 21, `precision` (Q) and
+/// `output_dtype` (DQ) from 23.
+const Q_ATTRS: [(&str, AttrType); 5] = [
+    ("axis", AttrType::Int),
+    ("saturate", AttrType::Int),
+    ("block_size", AttrType::Int),
+    ("output_dtype", AttrType::Int),
+    ("precision", AttrType::Int),
+];
+const DQ_ATTRS: [(&str, AttrType); 3] = [
+    ("axis", AttrType::Int),
+    ("block_size", AttrType::Int),
+    ("output_dtype", AttrType::Int),
+];
+
+/// QuantizeLinear-`V`'s `x`, `y_scale` and `y_zero_point` types. Before 23
+/// x and y_scale share one type variable.
+const fn quantize_types(opset: i64) -> &'static [TypeVar] {
+    const fn at(opset: i64) -> [TypeVar; 3] {
+        let t3 = var("T3", quantized_at(opset));
+        match opset {
+            ..19 => [
+                var("T1", X_10),
+                var("y_scale", F32_ONLY),
+                var("T2", quantized_at(opset)),
+            ],
+            19..23 => [
+                var("T1", X_19),
+                var("T1", X_19),
+                var("T2", quantized_at(opset)),
+            ],
+            23 => [var("T1", X_19), var("T2", X_19), t3],
+            _ => [var("T1", X_19), var("T2", Y_SCALE_24), t3],
+        }
+    }
+    // A const fn cannot return a reference to a value it computes; these
+    // constants are evaluated once, at compile time.
+    const V10: [TypeVar; 3] = at(10);
+    const V19: [TypeVar; 3] = at(19);
+    const V21: [TypeVar; 3] = at(21);
+    const V23: [TypeVar; 3] = at(23);
+    const V24: [TypeVar; 3] = at(24);
+    const V25: [TypeVar; 3] = at(25);
+    match opset {
+        ..19 => &V10,
+        19..21 => &V19,
+        21..23 => &V21,
+        23 => &V23,
+        24 => &V24,
+        _ => &V25,
+    }
+}
+
+/// DequantizeLinear-`V`'s `x`, `x_scale` and `x_zero_point` types.
+const fn dequantize_types(opset: i64) -> &'static [TypeVar] {
+    const fn at(opset: i64) -> [TypeVar; 3] {
+        let x = dequantizable_at(opset);
+        match opset {
+            ..19 => [var("T", x), var("x_scale", F32_ONLY), var("T", x)],
+            19..24 => [var("T1", x), var("T2", FLOAT_SCALES), var("T1", x)],
+            _ => [var("T1", x), var("T2", X_SCALE_24), var("T1", x)],
+        }
+    }
+    const V10: [TypeVar; 3] = at(10);
+    const V19: [TypeVar; 3] = at(19);
+    const V21: [TypeVar; 3] = at(21);
+    const V23: [TypeVar; 3] = at(23);
+    const V24: [TypeVar; 3] = at(24);
+    const V25: [TypeVar; 3] = at(25);
+    match opset {
+        ..19 => &V10,
+        19..21 => &V19,
+        21..23 => &V21,
+        23 => &V23,
+        24 => &V24,
+        _ => &V25,
+    }
+}
+
+/// QuantizeLinear-`V` ([`quantize_linear`]): one rounding, which the oracle
+/// makes too. Integer outputs are exact (every integer output is); fp8
+/// outputs get the dtype's allclose.
+const fn quantize_def<const V: i64>() -> OpDef {
+    fn oracle<const V: i64>(c: &Call) -> Result<Vec<Output>> {
+        Ok(vec![quantize_linear(c, V)?])
+    }
+    fn shape<const V: i64>(
+        a: &Attributes,
+        s: &[Option<TypedShape>],
+        v: &mut dyn FnMut(usize) -> Vec<f64>,
+    ) -> std::result::Result<Vec<TypedShape>, String> {
+        quantize_shape(a, s, v, V)
+    }
+    let attrs = match V {
+        ..13 => 0,
+        13..19 => 1,
+        19..21 => 2,
+        21..23 => 4,
+        _ => 5,
+    };
+    OpDef {
+        spec: OpSpec {
+            name: "QuantizeLinear",
+            domain: "",
+            opset: V,
+            arity: fixed(2, 1),
+            input_names: Q_NAMES,
+            input_types: quantize_types(V),
+            outputs: 1,
+            attributes: Q_ATTRS.split_at(attrs).0,
+        },
+        oracle: oracle::<V>,
+        shape: shape::<V>,
+        cost: per_input_element::<2>,
+        check: CheckPolicy::Allclose,
+        terms: no_sum,
+    }
+}
+
+/// DequantizeLinear-`V` ([`dequantize_linear`]): `(x - zero_point) * scale`
+/// is exact in f64; torch's allclose on the float output.
+const fn dequantize_def<const V: i64>() -> OpDef {
+    fn oracle<const V: i64>(c: &Call) -> Result<Vec<Output>> {
+        Ok(vec![dequantize_linear(c, V)?])
+    }
+    fn shape<const V: i64>(
+        a: &Attributes,
+        s: &[Option<TypedShape>],
+        v: &mut dyn FnMut(usize) -> Vec<f64>,
+    ) -> std::result::Result<Vec<TypedShape>, String> {
+        dequantize_shape(a, s, v, V)
+    }
+    let attrs = match V {
+        ..13 => 0,
+        13..21 => 1,
+        21..23 => 2,
+        _ => 3,
+    };
+    OpDef {
+        spec: OpSpec {
+            name: "DequantizeLinear",
+            domain: "",
+            opset: V,
+            arity: fixed(2, 1),
+            input_names: DQ_NAMES,
+            input_types: dequantize_types(V),
+            outputs: 1,
+            attributes: DQ_ATTRS.split_at(attrs).0,
+        },
+        oracle: oracle::<V>,
+        shape: shape::<V>,
+        cost: per_input_element::<2>,
+        check: CheckPolicy::Allclose,
+        terms: no_sum,
+    }
+}
+
+/// QuantizeLinear-25: int2 and uint2.
+pub(super) const QUANTIZE_LINEAR: OpDef = quantize_def::<25>();
+/// QuantizeLinear-24: FLOAT8E8M0 scales.
+pub(super) const QUANTIZE_LINEAR_24: OpDef = quantize_def::<24>();
 /// QuantizeLinear-23: FLOAT4E2M1, y_scale's own type, `precision`.
-pub(super) const QUANTIZE_LINEAR_23: OpDef = OpDef {
-    spec: OpSpec {
-        opset: 23,
-        input_types: &[var("T1", X_19), var("T2", X_19), var("T3", &QUANTIZED_ALL)],
-        ..QUANTIZE_LINEAR.spec
-    },
-    oracle: |c| Ok(vec![quantize_linear(c, 23)?]),
-    shape: |a, s, v| quantize_shape(a, s, v, 23),
-    ..QUANTIZE_LINEAR
-};
+pub(super) const QUANTIZE_LINEAR_23: OpDef = quantize_def::<23>();
 /// QuantizeLinear-21: blocked, 16- and 4-bit integers, `output_dtype`.
-pub(super) const QUANTIZE_LINEAR_21: OpDef = OpDef {
-    spec: OpSpec {
-        opset: 21,
-        input_types: &[
-            var("T1", X_19),
-            var("T1", X_19),
-            var("T2", QUANTIZED_ALL.split_at(10).0),
-        ],
-        attributes: &[
-            ("axis", AttrType::Int),
-            ("saturate", AttrType::Int),
-            ("block_size", AttrType::Int),
-            ("output_dtype", AttrType::Int),
-        ],
-        ..QUANTIZE_LINEAR.spec
-    },
-    oracle: |c| Ok(vec![quantize_linear(c, 21)?]),
-    shape: |a, s, v| quantize_shape(a, s, v, 21),
-    ..QUANTIZE_LINEAR
-};
+pub(super) const QUANTIZE_LINEAR_21: OpDef = quantize_def::<21>();
 /// QuantizeLinear-19: fp8 and `saturate`; f16/bf16 x.
-pub(super) const QUANTIZE_LINEAR_19: OpDef = OpDef {
-    spec: OpSpec {
-        opset: 19,
-        input_types: &[
-            var("T1", X_19),
-            var("T1", X_19),
-            var("T2", QUANTIZED_ALL.split_at(6).0),
-        ],
-        attributes: &[("axis", AttrType::Int), ("saturate", AttrType::Int)],
-        ..QUANTIZE_LINEAR.spec
-    },
-    oracle: |c| Ok(vec![quantize_linear(c, 19)?]),
-    shape: |a, s, v| quantize_shape(a, s, v, 19),
-    ..QUANTIZE_LINEAR
-};
+pub(super) const QUANTIZE_LINEAR_19: OpDef = quantize_def::<19>();
 /// QuantizeLinear-13: `axis` (per-axis scales).
-pub(super) const QUANTIZE_LINEAR_13: OpDef = OpDef {
-    spec: OpSpec {
-        opset: 13,
-        input_types: &[
-            var("T1", X_10),
-            var("y_scale", F32_ONLY),
-            var("T2", QUANTIZED_ALL.split_at(2).0),
-        ],
-        attributes: &[("axis", AttrType::Int)],
-        ..QUANTIZE_LINEAR.spec
-    },
-    oracle: |c| Ok(vec![quantize_linear(c, 13)?]),
-    shape: |a, s, v| quantize_shape(a, s, v, 13),
-    ..QUANTIZE_LINEAR
-};
+pub(super) const QUANTIZE_LINEAR_13: OpDef = quantize_def::<13>();
 /// QuantizeLinear-10: per tensor only, int8/uint8, f32 scale.
-pub(super) const QUANTIZE_LINEAR_10: OpDef = OpDef {
-    spec: OpSpec {
-        opset: 10,
-        attributes: &[],
-        ..QUANTIZE_LINEAR_13.spec
-    },
-    oracle: |c| Ok(vec![quantize_linear(c, 10)?]),
-    shape: |a, s, v| quantize_shape(a, s, v, 10),
-    ..QUANTIZE_LINEAR
-};
+pub(super) const QUANTIZE_LINEAR_10: OpDef = quantize_def::<10>();
+
+/// DequantizeLinear-25: int2 and uint2.
+pub(super) const DEQUANTIZE_LINEAR: OpDef = dequantize_def::<25>();
+/// DequantizeLinear-24: FLOAT8E8M0 scales.
+pub(super) const DEQUANTIZE_LINEAR_24: OpDef = dequantize_def::<24>();
+/// DequantizeLinear-23: FLOAT4E2M1 and `output_dtype`.
+pub(super) const DEQUANTIZE_LINEAR_23: OpDef = dequantize_def::<23>();
+/// DequantizeLinear-21: blocked, 16- and 4-bit integers.
+pub(super) const DEQUANTIZE_LINEAR_21: OpDef = dequantize_def::<21>();
+/// DequantizeLinear-19: fp8; f16/bf16 scales.
+pub(super) const DEQUANTIZE_LINEAR_19: OpDef = dequantize_def::<19>();
+/// DequantizeLinear-13: `axis`.
+pub(super) const DEQUANTIZE_LINEAR_13: OpDef = dequantize_def::<13>();
+/// DequantizeLinear-10: per tensor only.
+pub(super) const DEQUANTIZE_LINEAR_10: OpDef = dequantize_def::<10>();
 
 /// QuantizeLinear's output: x's shape; the zero point's dtype, else
 /// output_dtype, else uint8.
@@ -278,108 +339,6 @@ fn quantize_shape(
     let plan = Quantize::resolve(attrs, inputs, values, opset)?;
     Ok(vec![(plan.out, rules::input(inputs, 0)?.1.clone())])
 }
-
-/// `(x - zero_point) * scale` is exact in f64; torch's allclose on the
-/// float output. DequantizeLinear-24.
-pub(super) const DEQUANTIZE_LINEAR: OpDef = OpDef {
-    spec: OpSpec {
-        name: "DequantizeLinear",
-        domain: "",
-        opset: 24,
-        arity: fixed(2, 1),
-        input_names: DQ_NAMES,
-        input_types: &[
-            var("T1", DEQ_X_23),
-            var("T2", X_SCALE_24),
-            var("T1", DEQ_X_23),
-        ],
-        outputs: 1,
-        attributes: &[
-            ("axis", AttrType::Int),
-            ("block_size", AttrType::Int),
-            ("output_dtype", AttrType::Int),
-        ],
-    },
-    oracle: |c| Ok(vec![dequantize_linear(c, 24)?]),
-    shape: |a, s, v| dequantize_shape(a, s, v, 24),
-    cost: per_input_element::<2>,
-    check: CheckPolicy::Allclose,
-    terms: no_sum,
-};
-/// DequantizeLinear-23: FLOAT4E2M1 and `output_dtype`.
-pub(super) const DEQUANTIZE_LINEAR_23: OpDef = OpDef {
-    spec: OpSpec {
-        opset: 23,
-        input_types: &[
-            var("T1", DEQ_X_23),
-            var("T2", FLOAT_SCALES),
-            var("T1", DEQ_X_23),
-        ],
-        ..DEQUANTIZE_LINEAR.spec
-    },
-    oracle: |c| Ok(vec![dequantize_linear(c, 23)?]),
-    shape: |a, s, v| dequantize_shape(a, s, v, 23),
-    ..DEQUANTIZE_LINEAR
-};
-/// DequantizeLinear-21: blocked, 16- and 4-bit integers.
-pub(super) const DEQUANTIZE_LINEAR_21: OpDef = OpDef {
-    spec: OpSpec {
-        opset: 21,
-        input_types: &[
-            var("T1", DEQ_X_21),
-            var("T2", FLOAT_SCALES),
-            var("T1", DEQ_X_21),
-        ],
-        attributes: &[("axis", AttrType::Int), ("block_size", AttrType::Int)],
-        ..DEQUANTIZE_LINEAR.spec
-    },
-    oracle: |c| Ok(vec![dequantize_linear(c, 21)?]),
-    shape: |a, s, v| dequantize_shape(a, s, v, 21),
-    ..DEQUANTIZE_LINEAR
-};
-/// DequantizeLinear-19: fp8; f16/bf16 scales.
-pub(super) const DEQUANTIZE_LINEAR_19: OpDef = OpDef {
-    spec: OpSpec {
-        opset: 19,
-        input_types: &[
-            var("T1", DEQ_X_19),
-            var("T2", FLOAT_SCALES),
-            var("T1", DEQ_X_19),
-        ],
-        attributes: &[("axis", AttrType::Int)],
-        ..DEQUANTIZE_LINEAR.spec
-    },
-    oracle: |c| Ok(vec![dequantize_linear(c, 19)?]),
-    shape: |a, s, v| dequantize_shape(a, s, v, 19),
-    ..DEQUANTIZE_LINEAR
-};
-/// DequantizeLinear-13: `axis`.
-pub(super) const DEQUANTIZE_LINEAR_13: OpDef = OpDef {
-    spec: OpSpec {
-        opset: 13,
-        input_types: &[
-            var("T", DEQ_X_10),
-            var("x_scale", F32_ONLY),
-            var("T", DEQ_X_10),
-        ],
-        attributes: &[("axis", AttrType::Int)],
-        ..DEQUANTIZE_LINEAR.spec
-    },
-    oracle: |c| Ok(vec![dequantize_linear(c, 13)?]),
-    shape: |a, s, v| dequantize_shape(a, s, v, 13),
-    ..DEQUANTIZE_LINEAR
-};
-/// DequantizeLinear-10: per tensor only.
-pub(super) const DEQUANTIZE_LINEAR_10: OpDef = OpDef {
-    spec: OpSpec {
-        opset: 10,
-        attributes: &[],
-        ..DEQUANTIZE_LINEAR_13.spec
-    },
-    oracle: |c| Ok(vec![dequantize_linear(c, 10)?]),
-    shape: |a, s, v| dequantize_shape(a, s, v, 10),
-    ..DEQUANTIZE_LINEAR
-};
 
 /// DequantizeLinear's output: x's shape; output_dtype, else the scale's
 /// dtype.
@@ -421,6 +380,8 @@ fn int_range(dtype: DType) -> Option<(f64, f64)> {
         DType::U16 => (0.0, 65535.0),
         DType::I4 => (-8.0, 7.0),
         DType::U4 => (0.0, 15.0),
+        DType::I2 => (-2.0, 1.0),
+        DType::U2 => (0.0, 3.0),
         _ => return None,
     })
 }
@@ -901,6 +862,9 @@ fn zero_point(dtype: DType, i: usize) -> f64 {
     match dtype {
         DType::U8 | DType::U16 | DType::U4 => 3.0 + (i % 4) as f64,
         DType::I8 | DType::I16 | DType::I4 => -3.0 + (i % 4) as f64,
+        // Every value of the 2-bit types.
+        DType::U2 => (i % 4) as f64,
+        DType::I2 => -2.0 + (i % 4) as f64,
         _ => 0.0,
     }
 }
@@ -946,6 +910,8 @@ pub(super) fn quantize_cases() -> Option<CaseSpace> {
                     "toi4",
                     "tou4",
                     "tof4e2m1",
+                    "toi2",
+                    "tou2",
                 ],
             ),
             Factor::new("scale", &["floatscale", "e8m0scale"]),
@@ -1016,6 +982,8 @@ pub(super) fn dequantize_cases() -> Option<CaseSpace> {
                     "fromi4",
                     "fromu4",
                     "fromf4e2m1",
+                    "fromi2",
+                    "fromu2",
                 ],
             ),
             Factor::new("scale", &["floatscale", "e8m0scale"]),
@@ -1038,6 +1006,8 @@ pub(super) fn dequantize_cases() -> Option<CaseSpace> {
                 DType::U8 | DType::U16 => Fill::Int(0, 255),
                 DType::I4 => Fill::Int(-8, 7),
                 DType::U4 => Fill::Int(0, 15),
+                DType::I2 => Fill::Int(-2, 1),
+                DType::U2 => Fill::Int(0, 3),
                 DType::F4E2M1 => Fill::Uniform(-6.0, 6.0),
                 d if d.is_float() => Fill::Normal(8.0),
                 _ => Fill::Int(-128, 127),

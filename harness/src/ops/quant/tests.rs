@@ -30,6 +30,31 @@ fn uint8_by_default_rounds_half_to_even_and_saturates() {
 }
 
 #[test]
+fn two_bit_targets_saturate_at_their_ranges_and_dequantize_back() {
+    // x / 1 = -3, -1.5, -0.5, 0.5, 1.5, 3 -> -3, -2, -0, 0, 2, 3 (ties to
+    // even); + zero point -1 -> -4, -3, -1, -1, 1, 2; int2 clamps to -2..=1.
+    let x = f(&[6], &[-3.0, -1.5, -0.5, 0.5, 1.5, 3.0]);
+    let one = scalar(DType::F32, 1.0);
+    let y = q(
+        &Attributes::new(),
+        &[x.clone(), one.clone(), scalar(DType::I2, -1.0)],
+    );
+    assert_eq!(y.dtype, DType::I2);
+    close(&y.data, &[-2.0, -2.0, -1.0, -1.0, 1.0, 1.0], 0.0);
+    // uint2 by output_dtype (25 = UINT2), zero point 0: clamps to 0..=3.
+    let y = q(&a(&[("output_dtype", 25)]), &[x, one]);
+    assert_eq!(y.dtype, DType::U2);
+    close(&y.data, &[0.0, 0.0, 0.0, 0.0, 2.0, 3.0], 0.0);
+    // (x - zp) * scale over every int2 value.
+    let codes = t(DType::I2, &[4], &[-2.0, -1.0, 0.0, 1.0]);
+    let y = dq(
+        &Attributes::new(),
+        &[codes, scalar(DType::F32, 0.5), scalar(DType::I2, 1.0)],
+    );
+    close(&y.data, &[-1.5, -1.0, -0.5, 0.0], 0.0);
+}
+
+#[test]
 fn zero_point_is_added_after_rounding() {
     // round(2.5) - 3 = -1; adding first would give round(-0.5) = 0.
     // round(-2.5) - 3 = -5, round(-3.5) - 3 = -7; saturation at both ends.
@@ -417,10 +442,22 @@ fn configuration_errors() {
         "not a quantized type",
     );
     qf(
-        &a(&[("output_dtype", 26)]),
+        &a(&[("output_dtype", 99)]),
         &[x.clone(), s.clone()],
-        "output_dtype = 26",
+        "output_dtype = 99",
     );
+    // int2 (26) is a quantized type from opset 25 only.
+    let int2 = |opset| {
+        run_at(
+            "QuantizeLinear",
+            opset,
+            &a(&[("output_dtype", 26)]),
+            &[Some(x.clone()), Some(s.clone())],
+        )
+    };
+    let e = int2(24).unwrap_err().to_string();
+    assert!(e.contains("output_dtype"), "{e}");
+    assert_eq!(int2(25).unwrap()[0].value.dtype, DType::I2);
     qf(
         &Attributes::new(),
         &[f(&[1], &[f64::NAN]), s.clone()],
@@ -429,7 +466,7 @@ fn configuration_errors() {
     dqf(
         &Attributes::new(),
         &[x.clone(), s.clone()],
-        "input x must be one of (type T1: i8, u8",
+        "input x must be one of (type T1: i32, i8, u8",
     );
     dqf(
         &Attributes::new(),
