@@ -153,10 +153,7 @@ mod tests {
         for (a, b) in pairs {
             assert_eq!(a.len(), b.len());
             let scale = a.iter().fold(0f64, |m, v| m.max(v.abs()));
-            let worst = a
-                .iter()
-                .zip(b)
-                .fold(0f64, |m, (x, y)| m.max((x - y).abs()));
+            let worst = a.iter().zip(b).fold(0f64, |m, (x, y)| m.max((x - y).abs()));
             assert!(worst <= 1e-9 * scale, "differ by {worst} (scale {scale})");
         }
     }
