@@ -156,7 +156,7 @@ mod tests {
     use crate::tensor::{Data, Tensor};
     use xpucert_abi::AttrValue;
 
-    fn attrs(scale: f32, rank: i64, causal: i64) -> [(&'static str, AttrValue<'static>); 3] {
+    fn attrs(scale: f64, rank: i64, causal: i64) -> [(&'static str, AttrValue<'static>); 3] {
         [
             ("scale", AttrValue::Float(scale)),
             ("kv_lora_rank", AttrValue::Int(rank)),
@@ -170,7 +170,7 @@ mod tests {
         // 1/3 of the latents [1, 0] and [0, 2].
         let out = run1(
             "MlaAttention",
-            &attrs(std::f32::consts::LN_2, 2, 0),
+            &attrs(std::f64::consts::LN_2, 2, 0),
             vec![
                 f32t(&[1, 1, 1, 3], &[1.0, 1.0, 1.0]),
                 f32t(&[1, 2, 3], &[1.0, 0.0, 1.0, 0.0, 2.0, -1.0]),
@@ -206,7 +206,11 @@ mod tests {
             Some(
                 Tensor::new(
                     shape.to_vec(),
-                    Data::BF16(v.iter().map(|&x| half::bf16::from_f32(x)).collect()),
+                    Data::BF16(
+                        v.iter()
+                            .map(|&x| half::bf16::from_f32(x).to_bits())
+                            .collect(),
+                    ),
                 )
                 .unwrap(),
             )
