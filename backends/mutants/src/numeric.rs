@@ -27,6 +27,7 @@ mod indexing;
 mod io;
 mod linalg;
 mod logic;
+mod mla;
 mod moe;
 mod normalize;
 mod normalize2;
@@ -639,5 +640,7 @@ pub fn modes() -> Vec<Mode> {
         "RoiAlign computes coordinate_transformation_mode half_pixel (the default from opset 16) as output_half_pixel: ROIs not shifted by half a pixel",
         Patch::new(&["RoiAlign"], grid::roialign_half_pixel_ignored),
     ));
+    // issue 18: mla
+    all.extend(mla::modes());
     all
 }

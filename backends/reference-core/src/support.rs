@@ -585,7 +585,12 @@ pub const OPS: &[OpInfo] = &[
     // issue 17: optional outputs, tensor attributes, opset 24
     op("Swish", &[24], FLOATS, (1, 1), 1),
     op("TensorScatter", &[24], EVERY, (2, 3), 1),
+    // issue 18: mla
+    xop("MlaAttention", MLA_TYPES, (2, 3), 1),
 ];
+
+/// MlaAttention's q and cache: the floats deployments run it in, and f64.
+const MLA_TYPES: &[DType] = &[DType::F32, DType::F16, DType::BF16, DType::F64];
 
 /// GridSample's X dtypes: the floats, and for nearest (a gather) the
 /// integers and bool.
@@ -1263,6 +1268,11 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         "TensorScatter" => {
             want(inv, 1, &same)?;
             want(inv, 2, &indices)?;
+        }
+        // issue 18: mla
+        "MlaAttention" => {
+            want_same(inv, 1, main)?;
+            want(inv, 2, &[DType::I64])?;
         }
         _ => {}
     }

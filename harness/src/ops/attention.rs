@@ -628,20 +628,24 @@ fn attention(call: &Call) -> Result<Vec<Output>> {
     Ok(outputs)
 }
 
-/// What one (batch, head) of attention computed, for its error model.
-struct Stages<'a> {
+/// What one (batch, head) of attention computed, for its error model
+/// (also MlaAttention's, `mla.rs`: the same three stages over the latent
+/// cache).
+pub(super) struct Stages<'a> {
     /// `sum_l |q_il| |k_jl|`: the magnitude of each QKᵀ dot product.
-    qk_abs: Array2<f64>,
+    pub(super) qk_abs: Array2<f64>,
     /// QKᵀ, before the scale.
-    raw: Array2<f64>,
+    pub(super) raw: Array2<f64>,
     /// The softmax's input: scaled, softcapped, biased and masked scores.
-    logits: Array2<f64>,
+    pub(super) logits: Array2<f64>,
     /// The softmax's output P.
-    probs: &'a Array2<f64>,
-    scale: f64,
-    softcap: f64,
+    pub(super) probs: &'a Array2<f64>,
+    /// The scale on QKᵀ.
+    pub(super) scale: f64,
+    /// The softcap, 0 for none.
+    pub(super) softcap: f64,
     /// The head size the QKᵀ dot products sum over.
-    head: usize,
+    pub(super) head: usize,
 }
 
 impl Stages<'_> {
@@ -674,7 +678,10 @@ impl Stages<'_> {
     /// Also returns the probabilities' own model (`P_j` times the relative
     /// error of the source, without the P·V sum's growth), which
     /// [`Stages::score_model`] gives qk_matmul_output in mode 3.
-    fn error_model(&self, v: ndarray::ArrayView2<f64>) -> ([Array2<f64>; 3], [Array2<f64>; 3]) {
+    pub(super) fn error_model(
+        &self,
+        v: ndarray::ArrayView2<f64>,
+    ) -> ([Array2<f64>; 3], [Array2<f64>; 3]) {
         let n = self.logits.ncols();
         let g_head = sum_growth(self.head);
         let g_keys = sum_growth(n);
@@ -763,7 +770,7 @@ impl Stages<'_> {
 /// Adds the mask bias of (batch bi, head h) to `scores` (q_seq x total),
 /// masks key j for query i where `j > i + offset` under a causal `Some(offset)`,
 /// and every key from `valid` on (nonpad_kv_seqlen's padding).
-fn add_bias(
+pub(super) fn add_bias(
     scores: &mut Array2<f64>,
     bias: Option<ArrayView4<f64>>,
     bi: usize,
@@ -785,7 +792,7 @@ fn add_bias(
 }
 
 /// Softmax of each row, maximum subtracted; an all -inf row becomes NaN.
-fn softmax_rows(scores: &mut Array2<f64>) {
+pub(super) fn softmax_rows(scores: &mut Array2<f64>) {
     for mut row in scores.outer_iter_mut() {
         let max = row.fold(
             f64::NEG_INFINITY,

@@ -33,6 +33,7 @@ mod grid;
 mod indexing;
 mod linalg;
 mod logic;
+mod mla;
 mod moe;
 mod norm;
 mod normalize;
@@ -467,6 +468,8 @@ registry! {
     // issue 17: optional outputs, tensor attributes, opset 24
     Swish => opset24::SWISH,
     TensorScatter => opset24::TENSOR_SCATTER,
+    // issue 18: mla
+    MlaAttention => mla::MLA_ATTENTION,
 }
 
 impl Op {

@@ -290,3 +290,45 @@ fn a_broken_model_suite_is_a_usage_error_and_missing_weights_say_how_to_fetch() 
         "{msg}"
     );
 }
+
+// issue 18: mla
+
+/// deepseek-tiny with absorbed MLA (MlaAttention over the latent cache):
+/// the reference passes in every dtype; the honest fused-kernel order
+/// (`mla_absorbed_reordered`: latent and rope dot products apart, keys in
+/// blocks with an online softmax, io-dtype probabilities) passes; the rope
+/// key cached before its rotation fails at layer 0, blamed on the
+/// single-head RotaryEmbedding whose output went into the cache.
+#[test]
+fn deepseek_tiny_absorbed_mla_passes_and_its_rope_fault_is_localized() {
+    build_reference();
+    let suite = "suites/models/deepseek-tiny-absorbed.yaml";
+    let out = tempfile::tempdir().unwrap();
+    let (code, cases) = run_model(suite, "reference", &[], out.path());
+    assert_eq!(code, 0);
+    assert_eq!(cases.len(), 3);
+    assert_passes_with_throughput(&cases, true);
+    let out = tempfile::tempdir().unwrap();
+    let (code, cases) = run_model(
+        suite,
+        "mutants",
+        &["--option", "mode=mla_absorbed_reordered"],
+        out.path(),
+    );
+    assert_eq!(code, 0);
+    assert_passes_with_throughput(&cases, true);
+    let out = tempfile::tempdir().unwrap();
+    let (code, cases) = run_model(
+        suite,
+        "mutants",
+        &[
+            "--option",
+            "mode=mla_rope_before_rotation",
+            "--filter",
+            "*.f32",
+        ],
+        out.path(),
+    );
+    assert_eq!(code, 1);
+    assert_localized(&cases, "layer 0", "RotaryEmbedding");
+}

@@ -151,7 +151,7 @@ fn nan_max(v: &[f32]) -> f32 {
 }
 
 /// A value rounded to `dtype` (f16 or bf16; unchanged for f32).
-fn round_to(dtype: DType, x: f32) -> f32 {
+pub(super) fn round_to(dtype: DType, x: f32) -> f32 {
     match dtype {
         DType::F16 => f16::from_f32(x).to_f32(),
         DType::BF16 => bf16::from_f32(x).to_f32(),

@@ -25,6 +25,7 @@ pub mod gather;
 pub mod grid;
 pub mod linalg;
 pub mod logic;
+pub mod mla;
 pub mod moe;
 pub mod movement;
 pub mod norm;
@@ -246,6 +247,8 @@ pub fn run_checked(
         // issue 17: optional outputs, tensor attributes, opset 24
         "Swish" => one(opset24::swish(&args)),
         "TensorScatter" => one(opset24::tensor_scatter(&args)),
+        // issue 18: mla
+        "MlaAttention" => one(mla::mla_attention(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),

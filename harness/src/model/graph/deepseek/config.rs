@@ -32,6 +32,26 @@ pub enum ScoringFunc {
     Softmax,
 }
 
+/// Which form of MLA the attention runs in (`mla`, an xpucert option, not a
+/// field of DeepSeek's config.json; `mla.rs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MlaForm {
+    /// Per-head keys and values expanded from the latent through kv_b_proj,
+    /// ONNX Attention over them (the default).
+    #[default]
+    Naive,
+    /// The latent cache with W_UK absorbed into the query and W_UV into the
+    /// output, through the `xpucert`-domain MlaAttention.
+    Absorbed,
+}
+
+impl MlaForm {
+    fn is_naive(&self) -> bool {
+        *self == MlaForm::Naive
+    }
+}
+
 /// `rope_scaling` of type `yarn` (YaRN, Peng et al. 2023, as DeepSeek-V3
 /// configures it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -210,6 +230,10 @@ pub struct DeepseekConfig {
     /// FP8 block quantization of the weights.
     #[serde(default)]
     pub quantization_config: Option<serde_json::Value>,
+    /// The form MLA runs in: `naive` (default) or `absorbed` (an xpucert
+    /// option a suite sets in its config overrides; not exported).
+    #[serde(default, skip_serializing_if = "MlaForm::is_naive")]
+    pub mla: MlaForm,
 
     // Fields of the published config that do not change the arithmetic
     // (or must have the one value xpucert builds; `validate` checks).

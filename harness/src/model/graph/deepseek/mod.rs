@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 mod config;
+mod mla;
 mod routing;
 
-pub use config::{DeepseekConfig, RopeScaling, ScoringFunc, TopkMethod, yarn_mscale};
+pub use config::{DeepseekConfig, MlaForm, RopeScaling, ScoringFunc, TopkMethod, yarn_mscale};
 pub use routing::{Routing, judge as judge_routing};
 
 use super::{
@@ -165,30 +166,47 @@ pub fn deepseek_step<E: Exec>(
         let q_nope = matmul(e, &cq, &format!("{p}.q_b_nope"))?;
         let q_rope = matmul(e, &cq, &format!("{p}.q_b_rope"))?;
         let q_rope = rope(e, &q_rope, &caches, &pos_t, nh, inter)?;
-        let q_nope = heads_first(e, &q_nope, t, nh, c.qk_nope_head_dim)?;
-        let q_rope = heads_first(e, &q_rope, t, nh, c.qk_rope_head_dim)?;
         // Keys and values from the compressed KV; the decoupled RoPE key is
         // one head, shared by all heads.
         let ckv = matmul(e, &n, &format!("{p}.kv_a"))?;
         let ckv = rms_norm(e, &ckv, &format!("{p}.kv_a_norm"), eps)?;
         let k_rope = matmul(e, &n, &format!("{p}.k_rope"))?;
         let k_rope = rope(e, &k_rope, &caches, &pos_t, 1, inter)?;
-        let k_rope = heads_first(e, &k_rope, t, 1, c.qk_rope_head_dim)?;
-        let k_rope = one(
-            e,
-            Op::Gather,
-            &[("axis", AttrValue::Int(1))],
-            &[Some(&k_rope), Some(&head_zeros)],
-        )?;
-        let k_nope = matmul(e, &ckv, &format!("{p}.k_b"))?;
-        let k_nope = heads_first(e, &k_nope, t, nh, c.qk_nope_head_dim)?;
-        let v = matmul(e, &ckv, &format!("{p}.v_b"))?;
-        let v = heads_first(e, &v, t, nh, c.v_head_dim)?;
-        let cat3 = [("axis", AttrValue::Int(3))];
-        let q = one(e, Op::Concat, &cat3, &[Some(&q_nope), Some(&q_rope)])?;
-        let k = one(e, Op::Concat, &cat3, &[Some(&k_nope), Some(&k_rope)])?;
-        let y = cached_attention(e, &q, &k, &v, slot, Some(scale))?;
-        let y = heads_last(e, &y, t, nh * c.v_head_dim)?;
+        let y = match c.mla {
+            MlaForm::Naive => {
+                let q_nope = heads_first(e, &q_nope, t, nh, c.qk_nope_head_dim)?;
+                let q_rope = heads_first(e, &q_rope, t, nh, c.qk_rope_head_dim)?;
+                let k_rope = heads_first(e, &k_rope, t, 1, c.qk_rope_head_dim)?;
+                let k_rope = one(
+                    e,
+                    Op::Gather,
+                    &[("axis", AttrValue::Int(1))],
+                    &[Some(&k_rope), Some(&head_zeros)],
+                )?;
+                let k_nope = matmul(e, &ckv, &format!("{p}.k_b"))?;
+                let k_nope = heads_first(e, &k_nope, t, nh, c.qk_nope_head_dim)?;
+                let v = matmul(e, &ckv, &format!("{p}.v_b"))?;
+                let v = heads_first(e, &v, t, nh, c.v_head_dim)?;
+                let cat3 = [("axis", AttrValue::Int(3))];
+                let q = one(e, Op::Concat, &cat3, &[Some(&q_nope), Some(&q_rope)])?;
+                let k = one(e, Op::Concat, &cat3, &[Some(&k_nope), Some(&k_rope)])?;
+                let y = cached_attention(e, &q, &k, &v, slot, Some(scale))?;
+                heads_last(e, &y, t, nh * c.v_head_dim)?
+            }
+            MlaForm::Absorbed => mla::absorbed(
+                e,
+                c,
+                &p,
+                mla::Step {
+                    q_nope: &q_nope,
+                    q_rope: &q_rope,
+                    ckv: &ckv,
+                    k_rope: &k_rope,
+                    t,
+                },
+                slot,
+            )?,
+        };
         let o = matmul(e, &y, &format!("{p}.o"))?;
         let r = bin(e, Op::Add, &x, &o)?;
         let n = rms_norm(e, &r, &format!("{p}.ffn_norm"), eps)?;
