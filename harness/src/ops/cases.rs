@@ -703,6 +703,8 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         // issue 17: optional outputs, tensor attributes, opset 24
         Op::Swish => super::opset24::swish_cases,
         Op::TensorScatter => super::opset24::tensor_scatter_cases,
+        // issue 18: fp8
+        Op::Fp8BlockGemm => super::fp8::fp8_block_gemm_cases,
     };
     declare()
 }

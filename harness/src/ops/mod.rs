@@ -28,6 +28,7 @@ mod conv_transpose;
 mod dynamic;
 mod einsum;
 mod elementwise;
+mod fp8;
 mod gather;
 mod grid;
 mod indexing;
@@ -412,6 +413,8 @@ registry! {
     // issue 17: optional outputs, tensor attributes, opset 24
     Swish => opset24::SWISH,
     TensorScatter => opset24::TENSOR_SCATTER,
+    // issue 18: fp8
+    Fp8BlockGemm => fp8::FP8_BLOCK_GEMM,
 }
 
 impl Op {
