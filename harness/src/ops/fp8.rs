@@ -240,13 +240,13 @@ pub(super) fn fp8_block_gemm_cases() -> Option<CaseSpace> {
     Some(CaseSpace {
         factors: vec![
             Factor::dtypes(&[DType::F32, DType::BF16]),
-            Factor::new("shape", &["one_block", "ragged", "k2048", "k7168"]),
+            Factor::new("shape", &["oneblock", "ragged", "k2048", "k7168"]),
             Factor::new("blocks", &["b128", "b64x32"]),
             Factor::new("data", &["signed", "positive"]),
         ],
         build: Box::new(|p: &Pick| {
             let (m, n, k): (usize, usize, usize) = match p.get("shape") {
-                "one_block" => (3, 16, 128),
+                "oneblock" => (3, 16, 128),
                 "ragged" => (5, 200, 300),
                 "k2048" => (4, 160, 2048),
                 _ => (2, 136, 7168),
