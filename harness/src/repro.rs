@@ -266,7 +266,7 @@ pub fn repro(
             let precision = answer
                 .as_ref()
                 .map_or(xpucert_abi::Precision::Default, |a| a.precision);
-            let u = check::Roundoff::declared(precision, dtype);
+            let u = case.def().check.roundoff(precision, dtype);
             let shape = exp.value.shape().to_vec();
             dump.write(
                 &format!("expected_{j}.npy"),

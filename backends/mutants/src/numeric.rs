@@ -20,6 +20,7 @@ mod conv_transpose;
 mod dynamic;
 mod einsum;
 mod elementwise;
+mod fp8;
 mod gather;
 mod grid;
 mod half_io;
@@ -60,7 +61,9 @@ struct Patch {
     reading: Reading,
     /// The replacement kernel.
     kernel: Kernel,
-    /// A precision declared for f32 calls of `ops` (None: the reference's).
+    /// A precision declared for f32 and fp8 calls of `ops` (None: the
+    /// reference's). Fp8 first inputs are Fp8BlockGemm's, whose declared
+    /// bf16 names the operands' conversion.
     declares: Option<Precision>,
     /// Output elements left unwritten (the harness's poison stays).
     skip: Option<Skip>,
@@ -86,15 +89,15 @@ impl Behaviour for Patch {
     fn query(&self, r: &ReferenceBackend, call: &OpCall<'_>) -> Result<OpSupport, BackendError> {
         use xpucert_abi::Backend;
         let mut answer = r.query_op(call)?;
-        let f32_call = call
+        let first = call
             .inputs
             .first()
             .and_then(Option::as_ref)
-            .map(|t| t.dtype())
-            == Some(DType::F32);
+            .map(|t| t.dtype());
+        let declaring_call = matches!(first, Some(DType::F32 | DType::F8E4M3FN));
         if let Some(p) = self.declares
             && self.changes(call.op_type)
-            && f32_call
+            && declaring_call
             && answer.support != xpucert_abi::Support::None
         {
             answer.compute_precision = p;
@@ -642,5 +645,7 @@ pub fn modes() -> Vec<Mode> {
     ));
     // issue 18: mla
     all.extend(mla::modes());
+    // issue 18: fp8
+    all.extend(fp8::modes());
     all
 }

@@ -587,6 +587,8 @@ pub const OPS: &[OpInfo] = &[
     op("TensorScatter", &[24], EVERY, (2, 3), 1),
     // issue 18: mla
     xop("MlaAttention", MLA_TYPES, (2, 3), 1),
+    // issue 18: fp8
+    xop("Fp8BlockGemm", &[DType::F8E4M3FN], (4, 4), 1),
 ];
 
 /// MlaAttention's q and cache: the floats deployments run it in, and f64.
@@ -879,6 +881,11 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "DynamicQuantizeLinear" => vec![DType::U8, DType::F32, DType::U8],
         // issue 18: DeepSeek
         "MoeGatingTopK" => vec![DType::F32, DType::I64],
+        // issue 18: fp8
+        "Fp8BlockGemm" => vec![match inv.attrs.int("output_dtype", 1)? {
+            16 => DType::BF16,
+            _ => DType::F32,
+        }],
         _ => vec![main],
     })
 }
@@ -1273,6 +1280,18 @@ fn check_op_specific(inv: &Invocation<'_>, main: DType) -> Result<(), BackendErr
         "MlaAttention" => {
             want_same(inv, 1, main)?;
             want(inv, 2, &[DType::I64])?;
+        }
+        // issue 18: fp8
+        "Fp8BlockGemm" => {
+            want(inv, 1, &[DType::F32])?;
+            want(inv, 2, &[DType::F8E4M3FN])?;
+            want(inv, 3, &[DType::F32])?;
+            let code = inv.attrs.int("output_dtype", 1)?;
+            if !matches!(code, 1 | 16) {
+                return Err(BackendError::unsupported(format!(
+                    "Fp8BlockGemm: output_dtype {code} (f32 = 1 and bf16 = 16 are implemented)"
+                )));
+            }
         }
         _ => {}
     }

@@ -113,6 +113,8 @@ qlinear_zero_point_ignored, lppool_p_ignored, \
 moe_groups_ignored, moe_bias_in_weights, attention_scale_ignored, \
 gridsample_align_corners_ignored, roialign_half_pixel_ignored, \
 mla_absorbed_reordered, mla_rope_before_rotation, \
+fp8_promote_every_64, fp8_weights_bf16_declared, fp8_block_scale_per_tensor, \
+fp8_accumulate_14bit, \
 cache_outputs, segfault, abort, exit0, infinite_loop, sleep, write_past_output, \
 write_input, unwritten_output, leak, unknown_status, no_nul_message, init_crash, \
 async_stream, async_sync_fails, async_sync_hangs";

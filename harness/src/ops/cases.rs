@@ -734,6 +734,8 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::TensorScatter => super::opset24::tensor_scatter_cases,
         // issue 18: mla
         Op::MlaAttention => super::mla::mla_attention_cases,
+        // issue 18: fp8
+        Op::Fp8BlockGemm => super::fp8::fp8_block_gemm_cases,
     };
     declare()
 }

@@ -28,6 +28,7 @@ mod conv_transpose;
 mod dynamic;
 mod einsum;
 mod elementwise;
+mod fp8;
 mod gather;
 mod grid;
 mod indexing;
@@ -470,6 +471,8 @@ registry! {
     TensorScatter => opset24::TENSOR_SCATTER,
     // issue 18: mla
     MlaAttention => mla::MLA_ATTENTION,
+    // issue 18: fp8
+    Fp8BlockGemm => fp8::FP8_BLOCK_GEMM,
 }
 
 impl Op {

@@ -20,7 +20,7 @@ fn names_are_unique_and_found() {
         Op::from_name("matmul").is_none(),
         "lookup is case-sensitive, like ONNX"
     );
-    assert_eq!(Op::ALL.len(), 160);
+    assert_eq!(Op::ALL.len(), 161);
 }
 
 fn infer(

@@ -778,7 +778,7 @@ pub(crate) fn compare_outputs(
         let cmp = check::compare_declared(
             spec,
             dtype,
-            check::Roundoff::declared(precision, dtype),
+            case.def().check.roundoff(precision, dtype),
             exp.expected(),
             &actual_values,
             flush,
@@ -793,7 +793,7 @@ pub(crate) fn compare_outputs(
                 index: i,
                 check: spec,
                 dtype,
-                u: check::Roundoff::declared(precision, dtype),
+                u: case.def().check.roundoff(precision, dtype),
                 comparison: &cmp,
                 actual: &actual,
                 expected: exp,

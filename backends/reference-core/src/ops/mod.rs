@@ -21,6 +21,7 @@ pub mod dynamic;
 pub mod einsum;
 pub mod elementwise;
 pub mod fast;
+pub mod fp8;
 pub mod gather;
 pub mod grid;
 pub mod linalg;
@@ -249,6 +250,8 @@ pub fn run_checked(
         "TensorScatter" => one(opset24::tensor_scatter(&args)),
         // issue 18: mla
         "MlaAttention" => one(mla::mla_attention(&args)),
+        // issue 18: fp8
+        "Fp8BlockGemm" => one(fp8::block_gemm(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -400,6 +403,13 @@ pub(crate) mod testing {
             "MatMulInteger" | "ConvInteger" => vec![DType::I32],
             "QLinearMatMul" | "QLinearConv" => vec![metas[7].as_ref().map_or(main, |m| m.dtype)],
             "DynamicQuantizeLinear" => vec![DType::U8, DType::F32, DType::U8],
+            // issue 18: fp8
+            "Fp8BlockGemm" => {
+                let bf16 = attrs
+                    .iter()
+                    .any(|a| a.name == "output_dtype" && matches!(a.value, AttrValue::Int(16)));
+                vec![if bf16 { DType::BF16 } else { DType::F32 }]
+            }
             _ => vec![main],
         }
     }

@@ -26,6 +26,29 @@ use xpucert_abi::Precision;
 
 use super::{DType, round_to};
 
+impl CheckPolicy {
+    /// The unit roundoffs a call of an op with this policy is judged with,
+    /// given the compute precision its backend declared: what
+    /// [`Roundoff::declared`] says, except for
+    /// [`CheckPolicy::OperandSumBound`], where a float precision coarser
+    /// than f32 is the precision of the products' operands and the sums
+    /// keep f32's (the accumulation such ops specify).
+    pub fn roundoff(self, precision: Precision, out_dtype: DType) -> Roundoff {
+        let f32_u = unit_roundoff(DType::F32);
+        match (self, precision) {
+            (CheckPolicy::OperandSumBound, Precision::DType(d))
+                if d.is_float() && unit_roundoff(d) > f32_u =>
+            {
+                Roundoff {
+                    compute: compute_roundoff(Precision::Default, out_dtype).max(f32_u),
+                    products: unit_roundoff(d),
+                }
+            }
+            _ => Roundoff::declared(precision, out_dtype),
+        }
+    }
+}
+
 /// The rule a case is judged by.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -359,6 +382,14 @@ pub enum CheckPolicy {
     /// `bound` with `c = 4 + n`: the worst-case `gamma_n`, which holds for
     /// every summation order.
     WorstCaseSumBound,
+    /// [`CheckPolicy::SumBound`] for a product of operands stored in a
+    /// narrower format than they are multiplied in (Fp8BlockGemm's e4m3
+    /// blocks): the sums are f32 whatever is declared, and a declared float
+    /// precision coarser than f32 names the format the dequantized
+    /// operands are converted to (bf16 weights on hardware without fp8),
+    /// so it scales the products' share of the bound, not the sums'
+    /// ([`CheckPolicy::roundoff`]).
+    OperandSumBound,
     /// `bound` with `c = 1`: the oracle's magnitudes are a complete
     /// first-order error model of the op's stages, each summation's growth
     /// factor already folded in (Attention, the normalisations, RoPE, Gelu;
@@ -444,7 +475,7 @@ pub fn default_check(policy: CheckPolicy, dtype: DType, terms: usize) -> CheckSp
         CheckPolicy::Ulp(n) => CheckSpec::Ulp { n },
         CheckPolicy::UlpOrSubnormal(n) => ulps_with_floor(dtype, n, subnormal_floor(dtype, n)),
         CheckPolicy::UlpOrAbsolute(n) => ulps_with_floor(dtype, n, n * unit_roundoff(dtype)),
-        CheckPolicy::SumBound => CheckSpec::Bound {
+        CheckPolicy::SumBound | CheckPolicy::OperandSumBound => CheckSpec::Bound {
             c: sum_growth(terms),
         },
         // Sums of exponentials: positive terms over a wide range, where a
