@@ -640,7 +640,7 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::Flatten => indexing::flatten_cases,
         Op::Expand => indexing::expand_cases,
         Op::Tile => indexing::tile_cases,
-        Op::ConstantOfShape => indexing::constant_of_shape_cases,
+        Op::ConstantOfShape => super::constant::constant_of_shape_cases,
         Op::Range => indexing::range_cases,
         Op::Pad => indexing::pad_cases,
         Op::Split => indexing::split_cases,
@@ -703,6 +703,9 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         // issue 17: optional outputs, tensor attributes, opset 24
         Op::Swish => super::opset24::swish_cases,
         Op::TensorScatter => super::opset24::tensor_scatter_cases,
+        // issue 17: attrs
+        Op::Constant => super::constant::constant_cases,
+        Op::BitCast => super::bitcast::bit_cast_cases,
     };
     declare()
 }

@@ -21,8 +21,11 @@
 
 mod activation;
 mod attention;
+pub(crate) mod attr_tensor;
+mod bitcast;
 mod broadcast;
 pub mod cases;
+mod constant;
 mod conv;
 mod conv_transpose;
 mod dynamic;
@@ -339,7 +342,7 @@ registry! {
     Flatten => indexing::FLATTEN, older: [indexing::FLATTEN_11],
     Expand => indexing::EXPAND, older: [indexing::EXPAND_8],
     Tile => indexing::TILE, older: [indexing::TILE_6],
-    ConstantOfShape => indexing::CONSTANT_OF_SHAPE,
+    ConstantOfShape => constant::CONSTANT_OF_SHAPE_24, older: [constant::CONSTANT_OF_SHAPE_9, constant::CONSTANT_OF_SHAPE_20, constant::CONSTANT_OF_SHAPE_21, constant::CONSTANT_OF_SHAPE_23],
     Range => indexing::RANGE, older: [indexing::RANGE_11],
     Pad => indexing::PAD, older: [indexing::PAD_11, indexing::PAD_13, indexing::PAD_18],
     Split => indexing::SPLIT, older: [indexing::SPLIT_11, indexing::SPLIT_13],
@@ -412,6 +415,9 @@ registry! {
     // issue 17: optional outputs, tensor attributes, opset 24
     Swish => opset24::SWISH,
     TensorScatter => opset24::TENSOR_SCATTER,
+    // issue 17: attrs
+    Constant => constant::CONSTANT_24, older: [constant::CONSTANT_11, constant::CONSTANT_12, constant::CONSTANT_13, constant::CONSTANT_19, constant::CONSTANT_21, constant::CONSTANT_23],
+    BitCast => bitcast::BIT_CAST,
 }
 
 impl Op {
