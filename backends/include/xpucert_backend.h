@@ -78,13 +78,15 @@ extern "C" {
 #endif
 
 #define XPU_ABI_MAJOR 1
-#define XPU_ABI_MINOR 2
+#define XPU_ABI_MINOR 3
 /* Minor versions:
  *   0  the first published ABI 1.
  *   1  XpuOpSupport.numeric_flags (XPU_NUMERIC_FLUSH_SUBNORMAL_*).
  *   2  XpuOpCall.output_shapes: operators whose output size depends on the
  *      data (NonZero, Compress, Unique, NonMaxSuppression) get outputs
- *      allocated at an upper bound and report the actual shape. */
+ *      allocated at an upper bound and report the actual shape.
+ *   3  XPU_ATTR_TENSOR and XpuOpCall.attribute_tensors: tensor-valued
+ *      attributes (Constant's and ConstantOfShape's `value`). */
 
 /* Length of the message buffer in XpuError, including the terminating NUL. */
 #define XPU_ERROR_MESSAGE_LEN 1024
@@ -209,6 +211,21 @@ typedef struct XpuTensor {
 #define XPU_ATTR_STRING 3 /* NUL-terminated UTF-8 in .s */
 #define XPU_ATTR_INTS 4   /* .count values at .ints */
 #define XPU_ATTR_FLOATS 5 /* .count values at .floats */
+#define XPU_ATTR_TENSOR 6 /* since minor 3: XpuOpCall.attribute_tensors[i] */
+
+/* TENSOR ATTRIBUTES (since minor 3). XpuAttribute is passed as an array, so
+ * it is frozen (rule 3): a tensor-valued attribute (an ONNX AttributeProto of
+ * type TENSOR, e.g. `value` of Constant and ConstantOfShape) has type
+ * XPU_ATTR_TENSOR, every value member zero / NULL, and its tensor in the
+ * parallel array XpuOpCall.attribute_tensors: entry i belongs to
+ * attributes[i]. The tensor is in host memory (XPU_MEMORY_HOST), contiguous
+ * row-major with strides given, byte_offset 0, owned by the harness for the
+ * duration of the call like every other pointer of the call; its data is
+ * present in query_op too (an attribute is part of the call's signature:
+ * Constant's output shape is the tensor's). A harness of minor < 3 never sends
+ * XPU_ATTR_TENSOR; a harness of minor >= 3 never sends it to a library of
+ * minor < 3 (such calls are reported unsupported, naming the minor they
+ * need), so an older library never meets an attribute it cannot read. */
 
 /* One named operator attribute, as in an ONNX NodeProto. Only the member that
  * matches .type is meaningful; the others are zero / NULL. ONNX's one
@@ -309,6 +326,12 @@ typedef struct XpuOpCall {
      * fixed-shape output, else outputs[i].ndim dims the backend overwrites
      * with the actual shape (see DATA-DEPENDENT OUTPUT SHAPES above). */
     int64_t *const *output_shapes;
+    /* Since minor 3: NULL, or num_attributes pointers; entry i points to the
+     * tensor of attributes[i] when its type is XPU_ATTR_TENSOR and is NULL
+     * otherwise (see TENSOR ATTRIBUTES above). Read it only if struct_size >=
+     * offsetof(XpuOpCall, attribute_tensors) + sizeof(void *); a harness of an
+     * older minor passes a shorter struct and no tensor attributes. */
+    const XpuTensor *const *attribute_tensors;
 } XpuOpCall;
 
 /* Support levels for XpuOpSupport.support. */

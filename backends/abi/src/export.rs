@@ -227,16 +227,19 @@ unsafe fn slice<'a, T>(
 /// an error is reported: building them eagerly was a third of the per-call
 /// cost of a tiny op.
 #[derive(Clone, Copy)]
-enum Which {
+enum Which<'n> {
     Input(usize),
     Output(usize),
+    /// A tensor-valued attribute, by name (minor 3).
+    Attribute(&'n str),
 }
 
-impl Display for Which {
+impl Display for Which<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Which::Input(i) => write!(f, "input {i}"),
             Which::Output(i) => write!(f, "output {i}"),
+            Which::Attribute(n) => write!(f, "attribute {n}"),
         }
     }
 }
@@ -253,7 +256,10 @@ struct Meta<'a> {
 /// # Safety
 /// `t` must point to a tensor struct valid for `'a`, with shape/strides
 /// arrays of `ndim` entries.
-unsafe fn meta<'a>(t: &'a ffi::XpuTensor, what: Which) -> Result<Option<Meta<'a>>, BackendError> {
+unsafe fn meta<'a>(
+    t: &'a ffi::XpuTensor,
+    what: Which<'_>,
+) -> Result<Option<Meta<'a>>, BackendError> {
     if t.struct_size < std::mem::size_of::<ffi::XpuTensor>() {
         return Err(BackendError::invalid(format!(
             "{what}: struct_size {} is smaller than ABI 1.0's {}",
@@ -321,8 +327,10 @@ unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>
     let op_type = unsafe { c_str(call.op_type, "op_type")? };
     // SAFETY: as above.
     let raw_attrs = unsafe { slice(call.attributes, call.num_attributes, "attributes")? };
+    // SAFETY: as above; the array has num_attributes entries when present.
+    let tensor_slots = unsafe { attribute_tensor_slots(call)? };
     let mut attributes = Vec::with_capacity(raw_attrs.len());
-    for a in raw_attrs {
+    for (k, a) in raw_attrs.iter().enumerate() {
         // SAFETY: attribute members are valid for the call (header contract).
         let name = unsafe { c_str(a.name, "attribute name")? };
         let value = match a.r#type {
@@ -334,6 +342,18 @@ unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>
             ffi::XPU_ATTR_INTS => AttrValue::Ints(unsafe { slice(a.ints, a.count, name)? }),
             // SAFETY: as above.
             ffi::XPU_ATTR_FLOATS => AttrValue::Floats(unsafe { slice(a.floats, a.count, name)? }),
+            ffi::XPU_ATTR_TENSOR => {
+                let t = tensor_slots
+                    .and_then(|s| (!s[k].is_null()).then_some(s[k]))
+                    .ok_or_else(|| {
+                        BackendError::invalid(format!(
+                            "attribute {name}: XPU_ATTR_TENSOR without an attribute_tensors entry"
+                        ))
+                    })?;
+                // SAFETY: a non-NULL entry points to a tensor valid for the
+                // call (header contract).
+                AttrValue::Tensor(unsafe { attribute_tensor(&*t, name)? })
+            }
             t => {
                 return Err(BackendError::invalid(format!(
                     "attribute {name}: unknown type code {t}"
@@ -407,6 +427,70 @@ unsafe fn op_call<'a>(call: &'a XpuOpCall, with_data: bool) -> Result<OpCall<'a>
         inputs,
         output_specs,
         output_bounded: bounded,
+    })
+}
+
+/// `call.attribute_tensors` as a slice of `num_attributes` slots, or `None`
+/// when the harness's struct ends before the field (minor < 3) or it is NULL.
+///
+/// # Safety
+/// `call` must be valid for the call (header contract).
+unsafe fn attribute_tensor_slots(
+    call: &XpuOpCall,
+) -> Result<Option<&[*const ffi::XpuTensor]>, BackendError> {
+    let end = ffi::XPU_OP_CALL_SIZE_V1_2 + std::mem::size_of::<usize>();
+    if call.struct_size < end || call.attribute_tensors.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: a non-NULL attribute_tensors has num_attributes entries (header).
+    unsafe {
+        slice(
+            call.attribute_tensors,
+            call.num_attributes,
+            "attribute_tensors",
+        )
+        .map(Some)
+    }
+}
+
+/// The host tensor of a tensor-valued attribute, with its data: the header
+/// promises a contiguous host tensor, in queries too, so anything else is a
+/// malformed call.
+///
+/// # Safety
+/// `t` must be valid for `'a` and its data readable over its extent.
+unsafe fn attribute_tensor<'a>(
+    t: &'a ffi::XpuTensor,
+    name: &str,
+) -> Result<TensorRef<'a>, BackendError> {
+    let what = Which::Attribute(name);
+    // SAFETY: caller contract.
+    let m = unsafe { meta(t, what)? }
+        .ok_or_else(|| BackendError::invalid(format!("{what} has no dtype")))?;
+    if t.memory_kind != ffi::XPU_MEMORY_HOST || t.byte_offset != 0 {
+        return Err(BackendError::invalid(format!(
+            "{what}: a tensor attribute is host memory at byte_offset 0"
+        )));
+    }
+    let bytes = m
+        .span
+        .checked_mul(m.dtype.bits())
+        .map(|bits| bits.div_ceil(8))
+        .ok_or_else(|| BackendError::invalid(format!("{what}: extent overflows")))?;
+    let data = if bytes == 0 {
+        Some(&[][..])
+    } else if t.data.is_null() {
+        return Err(BackendError::invalid(format!("{what}: data is NULL")));
+    } else {
+        // SAFETY: the harness guarantees the data is readable over its extent.
+        Some(unsafe { std::slice::from_raw_parts(t.data as *const u8, bytes) })
+    };
+    Ok(TensorRef {
+        dtype: m.dtype,
+        shape: m.shape,
+        strides: m.strides,
+        memory_kind: t.memory_kind,
+        data,
     })
 }
 

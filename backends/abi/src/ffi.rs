@@ -10,7 +10,7 @@
 use std::ffi::{c_char, c_void};
 
 pub const XPU_ABI_MAJOR: u32 = 1;
-pub const XPU_ABI_MINOR: u32 = 2;
+pub const XPU_ABI_MINOR: u32 = 3;
 pub const XPU_ERROR_MESSAGE_LEN: usize = 1024;
 pub const XPU_SUPPORT_NOTE_LEN: usize = 256;
 
@@ -64,6 +64,8 @@ pub const XPU_ATTR_FLOAT: i32 = 2;
 pub const XPU_ATTR_STRING: i32 = 3;
 pub const XPU_ATTR_INTS: i32 = 4;
 pub const XPU_ATTR_FLOATS: i32 = 5;
+/// Since minor 3.
+pub const XPU_ATTR_TENSOR: i32 = 6;
 
 pub const XPU_SUPPORT_NONE: i32 = 0;
 pub const XPU_SUPPORT_NATIVE: i32 = 1;
@@ -143,11 +145,17 @@ pub struct XpuOpCall {
     pub num_outputs: usize,
     /// Since minor 2.
     pub output_shapes: *const *mut i64,
+    /// Since minor 3.
+    pub attribute_tensors: *const *const XpuTensor,
 }
 
 /// `sizeof(XpuOpCall)` of a minor 0 or 1 header: the struct ended before
 /// `output_shapes`. A call this small carries no data-dependent outputs.
 pub const XPU_OP_CALL_SIZE_V1_0: usize = std::mem::offset_of!(XpuOpCall, output_shapes);
+
+/// `sizeof(XpuOpCall)` of a minor 2 header: the struct ended before
+/// `attribute_tensors`. A call this small carries no tensor attributes.
+pub const XPU_OP_CALL_SIZE_V1_2: usize = std::mem::offset_of!(XpuOpCall, attribute_tensors);
 
 #[repr(C)]
 pub struct XpuOpSupport {

@@ -597,6 +597,9 @@ pub enum AttrValue<'a> {
     Ints(&'a [i64]),
     /// `XPU_ATTR_FLOATS`
     Floats(&'a [f64]),
+    /// `XPU_ATTR_TENSOR` (minor 3): a host tensor, with its data even in
+    /// `query_op`.
+    Tensor(TensorRef<'a>),
 }
 
 /// One named attribute of an op call.
@@ -680,6 +683,17 @@ impl<'a> OpCall<'a> {
             Some(AttrValue::Ints(v)) => Ok(Some(v)),
             Some(other) => Err(BackendError::invalid(format!(
                 "attribute {name} must be a list of ints, got {other:?}"
+            ))),
+        }
+    }
+
+    /// A tensor attribute (ABI minor 3), if given; a wrong type is an error.
+    pub fn attr_tensor(&self, name: &str) -> Result<Option<TensorRef<'a>>, BackendError> {
+        match self.attr(name) {
+            None => Ok(None),
+            Some(AttrValue::Tensor(t)) => Ok(Some(t)),
+            Some(other) => Err(BackendError::invalid(format!(
+                "attribute {name} must be a tensor, got {other:?}"
             ))),
         }
     }

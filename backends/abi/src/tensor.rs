@@ -32,7 +32,7 @@ impl_element!(f32, f64, i8, u8, i16, u16, i32, u32, i64, u64);
 
 /// A read-only input tensor. Its metadata is always valid; its data is
 /// present for `run_op` on host memory and absent for `query_op`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TensorRef<'a> {
     pub(crate) dtype: DType,
     pub(crate) shape: &'a [i64],

@@ -274,6 +274,7 @@ impl Call<'_> {
             outputs: outputs.as_ptr(),
             num_outputs: outputs.len(),
             output_shapes: std::ptr::null(),
+            attribute_tensors: std::ptr::null(),
         };
 
         let mut support = XpuOpSupport::new();
@@ -743,6 +744,7 @@ fn a_short_xpu_error_is_not_written_past_its_struct_size() {
         outputs: ptr::null(),
         num_outputs: 0,
         output_shapes: std::ptr::null(),
+        attribute_tensors: std::ptr::null(),
     };
     for declared in [size_of::<usize>(), message_at, message_at + 16] {
         let mut err = XpuError::new();

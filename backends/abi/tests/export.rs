@@ -70,6 +70,16 @@ impl Backend for TestBackend {
                 outputs[0].set_shape(&[y.len() as i64])?;
                 outputs[0].write(&y)
             }
+            // A tensor attribute (minor 3): every output element is the
+            // one value of the f32 attribute `value`.
+            "Fill" => {
+                let v = call
+                    .attr_tensor("value")?
+                    .ok_or_else(|| BackendError::invalid("Fill needs value"))?
+                    .read::<f32>()?;
+                let n = outputs[0].numel();
+                outputs[0].write(&vec![v[0]; n])
+            }
             "Panic" => panic!("deliberate panic in run_op"),
             other => Err(BackendError::unsupported(format!(
                 "{other} is not implemented"
@@ -84,7 +94,7 @@ fn host(major: u32) -> ffi::XpuHostApi {
     ffi::XpuHostApi {
         struct_size: size_of::<ffi::XpuHostApi>(),
         abi_major: major,
-        abi_minor: 3, // a minor this crate has never heard of must be accepted
+        abi_minor: 9, // a minor this crate has never heard of must be accepted
         log: None,
         user: ptr::null_mut(),
     }
@@ -189,6 +199,7 @@ fn op_call(op_type: &CStr, inputs: &[ffi::XpuTensor], outputs: &[ffi::XpuTensor]
         outputs: outputs.as_ptr(),
         num_outputs: outputs.len(),
         output_shapes: std::ptr::null(),
+        attribute_tensors: std::ptr::null(),
     }
 }
 
@@ -615,4 +626,50 @@ fn negative_dimension_is_invalid_argument() {
     let (status, _, err) = ctx.query(&call);
     assert_eq!(status, ffi::XPU_STATUS_INVALID_ARGUMENT);
     assert_eq!(err.code, ffi::XPU_STATUS_INVALID_ARGUMENT);
+}
+
+#[test]
+fn tensor_attributes_arrive_through_the_parallel_array() {
+    let ctx = Ctx::new();
+    let mut value = [2.5f32];
+    let mut out = [0.0f32; 3];
+    let value_t = tensor(f32_code(), value.as_mut_ptr().cast(), 0, &[1], &[1]);
+    let outputs = [tensor(f32_code(), out.as_mut_ptr().cast(), 0, &[3], &[1])];
+    let attrs = [ffi::XpuAttribute {
+        struct_size: size_of::<ffi::XpuAttribute>(),
+        name: c"value".as_ptr(),
+        r#type: ffi::XPU_ATTR_TENSOR,
+        reserved: 0,
+        i: 0,
+        f: 0.0,
+        s: ptr::null(),
+        ints: ptr::null(),
+        floats: ptr::null(),
+        count: 0,
+    }];
+    let slots = [&value_t as *const ffi::XpuTensor];
+    let mut call = op_call(c"Fill", &[], &outputs);
+    call.attributes = attrs.as_ptr();
+    call.num_attributes = 1;
+    call.attribute_tensors = slots.as_ptr();
+    let (status, err) = ctx.run(&call);
+    assert_eq!(status, ffi::XPU_STATUS_OK, "{}", err.message_lossy());
+    assert_eq!(out, [2.5; 3]);
+
+    // A minor-2 struct ends before attribute_tensors: the tensor attribute
+    // has nowhere to come from, and the call is malformed, never misread.
+    call.struct_size = ffi::XPU_OP_CALL_SIZE_V1_2;
+    let (status, err) = ctx.run(&call);
+    assert_eq!(status, ffi::XPU_STATUS_INVALID_ARGUMENT);
+    assert!(
+        err.message_lossy().contains("attribute_tensors"),
+        "{}",
+        err.message_lossy()
+    );
+    // So is a NULL entry for a tensor attribute.
+    call.struct_size = size_of::<XpuOpCall>();
+    let null_slots = [ptr::null::<ffi::XpuTensor>()];
+    call.attribute_tensors = null_slots.as_ptr();
+    let (status, _) = ctx.run(&call);
+    assert_eq!(status, ffi::XPU_STATUS_INVALID_ARGUMENT);
 }

@@ -69,7 +69,7 @@ fn rust_layouts() -> Vec<StructLayout> {
         XpuAttribute { struct_size, name, r#type, reserved, i, f, s, ints, floats, count }
         XpuOpCall {
             struct_size, domain, op_type, opset, attributes, num_attributes, inputs, num_inputs,
-            outputs, num_outputs, output_shapes,
+            outputs, num_outputs, output_shapes, attribute_tensors,
         }
         XpuOpSupport { struct_size, support, compute_precision, note, numeric_flags }
         XpuOption { struct_size, key, value }
@@ -117,6 +117,7 @@ fn rust_constants() -> Vec<(&'static str, i128)> {
         XPU_ATTR_STRING,
         XPU_ATTR_INTS,
         XPU_ATTR_FLOATS,
+        XPU_ATTR_TENSOR,
         XPU_SUPPORT_NONE,
         XPU_SUPPORT_NATIVE,
         XPU_SUPPORT_EMULATED,

@@ -181,6 +181,7 @@ fn run(ctx: *mut XpuContext, op: &CStr, s: *mut XpuStream) -> (i32, String, [f32
         outputs: outputs.as_ptr(),
         num_outputs: 1,
         output_shapes: std::ptr::null(),
+        attribute_tensors: std::ptr::null(),
     };
     let mut err = XpuError::new();
     // SAFETY: the call's arrays and buffers outlive the call; s is NULL or a

@@ -154,6 +154,7 @@ fn wrong_add_claims_add_and_computes_it_wrongly() {
         outputs: outputs.as_ptr(),
         num_outputs: 1,
         output_shapes: std::ptr::null(),
+        attribute_tensors: std::ptr::null(),
     };
     let mut support = ffi::XpuOpSupport::new();
     // SAFETY: ctx is live; call and its buffers outlive the calls.

@@ -216,8 +216,11 @@ impl Backend for ReferenceBackend {
         match check(&inv) {
             Ok(info) => {
                 let mut answer = OpSupport::native();
-                let main = inv.input(usize::from(inv.op_type == "Where"))?.dtype;
-                if let Some(p) = compute_precision(info, main) {
+                // Constant has no input, and computes nothing.
+                let main = (inv.inputs.get(usize::from(inv.op_type == "Where")))
+                    .and_then(Option::as_ref)
+                    .map(|m| m.dtype);
+                if let Some(p) = main.and_then(|main| compute_precision(info, main)) {
                     answer.compute_precision = Precision::DType(p);
                 }
                 Ok(answer)
@@ -278,7 +281,7 @@ mod tests {
             "\"backend_version\": \"{}\"",
             env!("CARGO_PKG_VERSION")
         )));
-        assert_eq!(support::OPS.len(), 161);
+        assert_eq!(support::OPS.len(), 163);
         for op in support::OPS {
             assert_eq!(
                 m.matches(&format!("\"op\": \"{}\"", op.name)).count(),

@@ -98,6 +98,15 @@ impl<'a> Attrs<'a> {
             Some(v) => Err(type_error(name, "a list of ints", v)),
         }
     }
+
+    /// Tensor attribute (ABI minor 3), if given.
+    pub fn tensor(&self, name: &str) -> Result<Option<xpucert_abi::TensorRef<'a>>, BackendError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(AttrValue::Tensor(t)) => Ok(Some(t)),
+            Some(v) => Err(type_error(name, "a tensor", v)),
+        }
+    }
 }
 
 fn type_error(name: &str, want: &str, got: AttrValue<'_>) -> BackendError {
@@ -516,7 +525,13 @@ pub const OPS: &[OpInfo] = &[
     ),
     op("Expand", &[8, 13], MOVABLE, (2, 2), 1),
     op("Tile", &[6, 13], MOVABLE, (2, 2), 1),
-    op("ConstantOfShape", &[9], &[DType::I64], (1, 1), 1),
+    op(
+        "ConstantOfShape",
+        &[9, 20, 21, 23, 24],
+        &[DType::I64],
+        (1, 1),
+        1,
+    ),
     op("Range", &[11, 27], RANGE, (3, 3), 1),
     op(
         "Pad",
@@ -589,6 +604,15 @@ pub const OPS: &[OpInfo] = &[
     xop("MlaAttention", MLA_TYPES, (2, 3), 1),
     // issue 18: fp8
     xop("Fp8BlockGemm", &[DType::F8E4M3FN], (4, 4), 1),
+    // issue 17: attrs (Constant's dtypes are its value's: it has no input)
+    op(
+        "Constant",
+        &[11, 12, 13, 19, 21, 23, 24],
+        &DType::ALL,
+        (0, 0),
+        1,
+    ),
+    op("BitCast", &[26], &DType::ALL, (1, 1), 1),
 ];
 
 /// MlaAttention's q and cache: the floats deployments run it in, and f64.
@@ -862,7 +886,11 @@ fn output_dtypes(inv: &Invocation<'_>, main: DType) -> Result<Vec<DType>, Backen
         "ArgMax" | "ArgMin" => vec![DType::I64],
         // issue 17: shape and indexing
         "Shape" | "Size" => vec![DType::I64],
-        "ConstantOfShape" => vec![DType::F32],
+        "BitCast" => vec![crate::ops::bitcast::bit_cast_target(&inv.attrs)?],
+        "ConstantOfShape" => match inv.attrs.tensor("value")? {
+            Some(t) => vec![t.dtype()],
+            None => vec![DType::F32],
+        },
         "EyeLike" => vec![crate::ops::shaping::eye_like_dtype(&inv.attrs, main)?],
         "Split" => vec![main; inv.output_dtypes.len()],
         // issue 17: recurrent
@@ -952,7 +980,11 @@ pub fn check(inv: &Invocation<'_>) -> Result<&'static OpInfo, BackendError> {
     }
     // The main input's dtype (Where's is X; the condition is checked below).
     let main_index = usize::from(inv.op_type == "Where");
-    let main = inv.input(main_index)?.dtype;
+    // Constant has no input: its value attribute's dtype stands for one.
+    let main = match inv.op_type {
+        "Constant" => crate::ops::constant::constant_dtype(&inv.attrs)?,
+        _ => inv.input(main_index)?.dtype,
+    };
     if !info.dtypes.contains(&main) {
         return Err(unsupported_dtype(inv, main_index, main));
     }

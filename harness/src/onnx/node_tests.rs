@@ -50,8 +50,9 @@ pub enum Reason {
     UnsupportedDtype,
     /// An input or output is a sequence, map, optional or sparse tensor.
     NonTensorValue,
-    /// A tensor-valued attribute (Constant's `value`, ConstantOfShape's
-    /// `value`): xpucert's attributes are scalars, strings and lists.
+    /// A tensor-valued attribute where the registry's definition declares
+    /// another type (a declared tensor attribute, Constant's and
+    /// ConstantOfShape's `value`, is converted).
     TensorAttribute,
     /// Another attribute kind xpucert's attributes cannot carry (graphs,
     /// lists of strings, type protos).
@@ -330,10 +331,18 @@ fn convert_inner(test: &str, dir: &Path) -> Result<Box<TestOutcome>, Box<TestOut
         let value = Attribute::decode(a).map_err(|e| skip(Reason::Unreadable, e.to_string()))?;
         let declared = def.spec.attributes.iter().find(|(n, _)| *n == a.name);
         let text = match &value {
-            Attribute::Tensor(_) => {
+            // A tensor where the definition declares another type (a
+            // tensor the definition declares is written below).
+            Attribute::Tensor(_) if declared.is_some_and(|d| d.1 != AttrType::Tensor) => {
                 return Err(skip(
                     Reason::TensorAttribute,
-                    format!("attribute `{}` is a tensor", a.name),
+                    format!(
+                        "attribute `{}` is a tensor; {}-{} declares it {:?}",
+                        a.name,
+                        op.name,
+                        def.spec.opset,
+                        declared.map(|d| d.1)
+                    ),
                 ));
             }
             Attribute::Strings(_) | Attribute::Other(_) => {
@@ -350,6 +359,21 @@ fn convert_inner(test: &str, dir: &Path) -> Result<Box<TestOutcome>, Box<TestOut
                         op.name, def.spec.opset, a.name
                     ),
                 ));
+            }
+            // `{dtype, shape, values}`, as an input's literal (ABI minor 3
+            // passes it to the backend as XPU_ATTR_TENSOR).
+            Attribute::Tensor(t) => {
+                let dtype = t.dtype().ok_or_else(|| {
+                    skip(
+                        Reason::UnsupportedDtype,
+                        format!(
+                            "attribute `{}` is a tensor of {}",
+                            a.name,
+                            data_type_name(t.data_type)
+                        ),
+                    )
+                })?;
+                tensor_yaml(t, dtype).map_err(|(r, d)| skip(r, d))?
             }
             Attribute::Int(i) => i.to_string(),
             Attribute::Float(f) => float_text(f64::from(*f), Some(DType::F32)),

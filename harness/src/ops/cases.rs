@@ -669,7 +669,7 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::Flatten => indexing::flatten_cases,
         Op::Expand => indexing::expand_cases,
         Op::Tile => indexing::tile_cases,
-        Op::ConstantOfShape => indexing::constant_of_shape_cases,
+        Op::ConstantOfShape => super::constant::constant_of_shape_cases,
         Op::Range => indexing::range_cases,
         Op::Pad => indexing::pad_cases,
         Op::Split => indexing::split_cases,
@@ -736,6 +736,9 @@ pub fn space(op: Op) -> Option<CaseSpace> {
         Op::MlaAttention => super::mla::mla_attention_cases,
         // issue 18: fp8
         Op::Fp8BlockGemm => super::fp8::fp8_block_gemm_cases,
+        // issue 17: attrs
+        Op::Constant => super::constant::constant_cases,
+        Op::BitCast => super::bitcast::bit_cast_cases,
     };
     declare()
 }

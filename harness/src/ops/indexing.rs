@@ -1,7 +1,7 @@
 //! Shape and indexing (issue 17): Slice, Squeeze, Unsqueeze, Shape, Size,
-//! Identity, Flatten, Expand, Tile, ConstantOfShape, Range, Pad, Split,
-//! EyeLike, Trilu. Values are copied (or, for Range, EyeLike and
-//! ConstantOfShape, written from exact integers), never computed, so every
+//! Identity, Flatten, Expand, Tile, Range, Pad, Split, EyeLike, Trilu
+//! (ConstantOfShape is in `constant.rs`, with Constant). Values are copied
+//! (or, for Range and EyeLike, written from exact integers), never computed, so every
 //! check is `exact`; what matters is that every shape rule of the spec,
 //! and every clamping rule, is what the oracle enforces.
 //!
@@ -278,20 +278,6 @@ pub(super) const TILE: OpDef = def(
 );
 pub(super) const TILE_6: OpDef = at_opset!(TILE, 6);
 
-pub(super) const CONSTANT_OF_SHAPE: OpDef = def(
-    "ConstantOfShape",
-    9,
-    fixed(1, 0),
-    &["input"],
-    &[T_I64],
-    1,
-    // `value` is a one-element tensor attribute, which the suite format's
-    // attribute types cannot express: calls leave it out and get ONNX's
-    // default, a float32 0 (an unknown-attribute error otherwise).
-    &[],
-    constant_of_shape_eval,
-    constant_of_shape_shape,
-);
 pub(super) const RANGE: OpDef = def(
     "Range",
     27,
@@ -862,7 +848,7 @@ fn size_eval(call: &Call) -> Result<Vec<Output>> {
 // ----------------------------------------------------------- Expand, Tile
 
 /// A shape input's values: 1-D, every value >= 0.
-fn dims_input(
+pub(super) fn dims_input(
     name: &str,
     shape: &[usize],
     values: &[f64],
@@ -928,34 +914,7 @@ fn tile_plan(
     })
 }
 
-// ------------------------------------------------ ConstantOfShape, Range, EyeLike
-
-fn constant_of_shape_plan(
-    inputs: &[Option<TypedShape>],
-    values: Values<'_>,
-) -> std::result::Result<Vec<usize>, String> {
-    let (_, s) = rules::input(inputs, 0)?;
-    dims_input("input", s, &values(0))
-}
-
-fn constant_of_shape_shape(
-    _: &Attributes,
-    inputs: &[Option<TypedShape>],
-    values: Values<'_>,
-) -> Shapes {
-    Ok(vec![(DType::F32, constant_of_shape_plan(inputs, values)?)])
-}
-
-/// ConstantOfShape (9): a float32 tensor of the shape the input holds,
-/// every element ONNX's default `value`, 0.
-fn constant_of_shape_eval(call: &Call) -> Result<Vec<Output>> {
-    let shape = constant_of_shape_plan(&call.typed_shapes(), &mut |i| call.values(i))
-        .map_err(|m| call.err(m))?;
-    Ok(vec![Output::plain(
-        DType::F32,
-        ArrayD::zeros(IxDyn(&shape)),
-    )])
-}
+// ------------------------------------------------ Range, EyeLike
 
 /// Range's plan: the three scalars (a one-element 1-D tensor is accepted
 /// too, as runtimes do), delta not 0, and the element count
@@ -1986,29 +1945,6 @@ pub(super) fn tile_cases() -> Option<CaseSpace> {
     })
 }
 
-/// ConstantOfShape: a scalar, 1-D, 3-D or empty shape, the last dim 1,
-/// prime or large (the value is ONNX's default float 0: see the spec).
-pub(super) fn constant_of_shape_cases() -> Option<CaseSpace> {
-    Some(CaseSpace {
-        factors: vec![
-            Factor::dtypes(&[DType::F32]),
-            Factor::new("rank", &["r0", "r1", "r3"]),
-            Factor::new("size", &["n0", "n1", "prime", "large"]),
-        ],
-        build: Box::new(|p: &Pick| {
-            let rank = cases::rank_of(p.get("rank"));
-            if rank == 0 && !p.is("size", "n1") {
-                return None;
-            }
-            let dims: Vec<i64> = cases::dims(rank, size_of(p.get("size")), false)
-                .into_iter()
-                .map(|d| d as i64)
-                .collect();
-            Some(GenCase::new(vec![i64s(&dims)]))
-        }),
-    })
-}
-
 /// Range: f32, f64, i32, i64; counting up, down, empty (limit behind
 /// start) or by a fraction (floats), from 1, prime or large counts.
 pub(super) fn range_cases() -> Option<CaseSpace> {
@@ -2587,20 +2523,7 @@ mod tests {
     }
 
     #[test]
-    fn constant_of_shape_range_eye_trilu() {
-        let y = run1("ConstantOfShape", &none(), &[i(&[2], &[2, 3])]);
-        assert_eq!((y.dtype, y.shape()), (DType::F32, &[2, 3][..]));
-        assert!(y.data.iter().all(|&v| v == 0.0));
-        assert_eq!(
-            run1("ConstantOfShape", &none(), &[i(&[0], &[])]).shape(),
-            &[] as &[usize]
-        );
-        fails(
-            "ConstantOfShape",
-            &attrs(&[("value", AttrValue::Float(1.0))]),
-            &[Some(i(&[1], &[2]))],
-            "unknown attribute value",
-        );
+    fn range_eye_trilu() {
         let sc = |d: DType, v: f64| t(d, &[], &[v]);
         let r = |d: DType, a: f64, b: f64, c: f64| {
             run1("Range", &none(), &[sc(d, a), sc(d, b), sc(d, c)])

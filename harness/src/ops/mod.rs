@@ -21,8 +21,11 @@
 
 mod activation;
 mod attention;
+pub(crate) mod attr_tensor;
+mod bitcast;
 mod broadcast;
 pub mod cases;
+mod constant;
 mod conv;
 mod conv_transpose;
 mod dynamic;
@@ -387,7 +390,7 @@ registry! {
     ],
     Expand => indexing::EXPAND, older: [indexing::EXPAND_8],
     Tile => indexing::TILE, older: [indexing::TILE_6],
-    ConstantOfShape => indexing::CONSTANT_OF_SHAPE,
+    ConstantOfShape => constant::CONSTANT_OF_SHAPE_24, older: [constant::CONSTANT_OF_SHAPE_9, constant::CONSTANT_OF_SHAPE_20, constant::CONSTANT_OF_SHAPE_21, constant::CONSTANT_OF_SHAPE_23],
     Range => indexing::RANGE, older: [indexing::RANGE_11],
     Pad => widened::PAD_25, older: [
         indexing::PAD_11,
@@ -473,6 +476,9 @@ registry! {
     MlaAttention => mla::MLA_ATTENTION,
     // issue 18: fp8
     Fp8BlockGemm => fp8::FP8_BLOCK_GEMM,
+    // issue 17: attrs
+    Constant => constant::CONSTANT_24, older: [constant::CONSTANT_11, constant::CONSTANT_12, constant::CONSTANT_13, constant::CONSTANT_19, constant::CONSTANT_21, constant::CONSTANT_23],
+    BitCast => bitcast::BIT_CAST,
 }
 
 impl Op {

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::numerics::DType;
+use crate::numerics::{DType, HostTensor};
 
 /// The type of an attribute, as in ONNX `AttributeProto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub enum AttrType {
     Ints,
     /// list of floats
     Floats,
+    /// a tensor (ONNX `AttributeProto.TENSOR`; ABI minor 3)
+    Tensor,
 }
 
 /// A typed attribute value.
@@ -41,6 +43,8 @@ pub enum AttrValue {
     Ints(Vec<i64>),
     /// list of floats
     Floats(Vec<f64>),
+    /// a tensor: Constant's and ConstantOfShape's `value` (ABI minor 3)
+    Tensor(#[serde(with = "super::attr_tensor::wire")] HostTensor),
 }
 
 impl AttrValue {
@@ -52,6 +56,7 @@ impl AttrValue {
             AttrValue::String(_) => AttrType::String,
             AttrValue::Ints(_) => AttrType::Ints,
             AttrValue::Floats(_) => AttrType::Floats,
+            AttrValue::Tensor(_) => AttrType::Tensor,
         }
     }
 }
@@ -64,6 +69,7 @@ impl fmt::Display for AttrValue {
             AttrValue::String(v) => write!(f, "{v:?}"),
             AttrValue::Ints(v) => write!(f, "{v:?}"),
             AttrValue::Floats(v) => write!(f, "{v:?}"),
+            AttrValue::Tensor(t) => super::attr_tensor::describe(t, f),
         }
     }
 }
@@ -82,6 +88,8 @@ pub trait AttributesExt {
     fn string<'a>(&'a self, name: &str, default: &'a str) -> Result<&'a str, String>;
     /// Int-list attribute, if present.
     fn ints(&self, name: &str) -> Result<Option<&[i64]>, String>;
+    /// Tensor attribute, if present.
+    fn tensor(&self, name: &str) -> Result<Option<&HostTensor>, String>;
 }
 
 impl AttributesExt for Attributes {
@@ -112,6 +120,13 @@ impl AttributesExt for Attributes {
             None => Ok(None),
             Some(AttrValue::Ints(v)) => Ok(Some(v)),
             Some(v) => Err(format!("attribute {name} must be a list of ints, got {v}")),
+        }
+    }
+    fn tensor(&self, name: &str) -> Result<Option<&HostTensor>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(AttrValue::Tensor(t)) => Ok(Some(t)),
+            Some(v) => Err(format!("attribute {name} must be a tensor, got {v}")),
         }
     }
 }

@@ -20,7 +20,7 @@ fn names_are_unique_and_found() {
         Op::from_name("matmul").is_none(),
         "lookup is case-sensitive, like ONNX"
     );
-    assert_eq!(Op::ALL.len(), 161);
+    assert_eq!(Op::ALL.len(), 163);
 }
 
 fn infer(
@@ -364,6 +364,19 @@ fn mutants(
                 AttrValue::Ints(vec![-7, 3]),
             ],
             AttrType::Floats => vec![AttrValue::Floats(vec![]), AttrValue::Floats(vec![1.0])],
+            // One element or several, of a wide, a narrow and a bool dtype.
+            AttrType::Tensor => [
+                (DType::F32, vec![], vec![2.5]),
+                (DType::I64, vec![2], vec![3.0, -1.0]),
+                (DType::F8E8M0, vec![1], vec![4.0]),
+                (DType::Bool, vec![1, 1], vec![1.0]),
+                (DType::U8, vec![0], vec![]),
+            ]
+            .into_iter()
+            .map(|(d, s, v)| {
+                AttrValue::Tensor(crate::ops::attr_tensor::from_values(d, &s, &v).expect("exact"))
+            })
+            .collect(),
         };
         for v in tries {
             let mut a = attrs.clone();

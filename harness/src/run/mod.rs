@@ -384,7 +384,7 @@ pub fn run_case(backend: &mut dyn Executor, case: &Case, limit: Duration) -> Cas
             return result;
         }
     }
-    if let Some(why) = needs_minor(backend.abi_version(), case, &call) {
+    if let Some(why) = needs_minor(backend.abi_version(), case.op.name, &call) {
         result.status = Status::Unsupported;
         result.support = Some("none".into());
         result.message = Some(why);
@@ -585,16 +585,23 @@ pub fn check_oracle(
 /// call with data-dependent outputs (allocated at a bound, the actual shape
 /// reported through `XpuOpCall.output_shapes`) needs minor 2; a library of
 /// an older minor would read its outputs as fixed-shape and fill the bound.
-pub(crate) fn needs_minor(version: (u32, u32), case: &Case, call: &PreparedCall) -> Option<String> {
+/// A call with a tensor attribute needs minor 3.
+pub(crate) fn needs_minor(version: (u32, u32), op: &str, call: &PreparedCall) -> Option<String> {
     let (_, minor) = version;
     let bounded: Vec<usize> = (call.outputs.iter().enumerate())
         .filter(|(_, o)| o.reported.is_some())
         .map(|(i, _)| i)
         .collect();
-    (minor < 2 && !bounded.is_empty()).then(|| {
+    if minor < 2 && !bounded.is_empty() {
+        return Some(format!(
+            "not sent: {op} has data-dependent output shapes (output {bounded:?}), which need ABI minor 2 (XpuOpCall.output_shapes); the library is built against 1.{minor}"
+        ));
+    }
+    // A library of minor < 3 knows no XPU_ATTR_TENSOR and would read the
+    // attribute as an unknown type, or skip it and compute with the default.
+    (minor < 3 && call.has_tensor_attributes()).then(|| {
         format!(
-            "not sent: {} has data-dependent output shapes (output {bounded:?}), which need ABI minor 2 (XpuOpCall.output_shapes); the library is built against 1.{minor}",
-            case.op.name
+            "not sent: the call of {op} has a tensor attribute, which needs ABI minor 3 (XPU_ATTR_TENSOR, XpuOpCall.attribute_tensors); the library is built against 1.{minor}"
         )
     })
 }
@@ -948,6 +955,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_tensor_attribute_is_sent_only_to_minor_3_and_later() {
+        let call = crate::backend::call::tests::tensor_attribute_call();
+        let why = needs_minor((1, 2), "ConstantOfShape", &call).expect("refused");
+        assert!(
+            why.contains("tensor attribute") && why.contains("minor 3") && why.contains("1.2"),
+            "{why}"
+        );
+        assert!(needs_minor((1, 0), "ConstantOfShape", &call).is_some());
+        assert_eq!(needs_minor((1, 3), "ConstantOfShape", &call), None);
+        assert_eq!(needs_minor((1, 9), "ConstantOfShape", &call), None);
     }
 
     #[test]

@@ -196,6 +196,9 @@ pub(crate) enum RawValue {
     Bool(bool),
     Str(String),
     List(Vec<Spanned<RawValue>>),
+    /// A mapping, in file order: only a tensor attribute's
+    /// `{dtype, shape, values}` takes one.
+    Map(Vec<(Spanned<String>, Spanned<RawValue>)>),
 }
 
 impl RawValue {
@@ -207,6 +210,7 @@ impl RawValue {
             RawValue::Bool(v) => format!("the boolean {v}"),
             RawValue::Str(v) => format!("the string `{v}`"),
             RawValue::List(_) => "a list".to_string(),
+            RawValue::Map(_) => "a mapping".to_string(),
         }
     }
 }
@@ -242,6 +246,13 @@ impl<'de> Deserialize<'de> for RawValue {
                     out.push(x);
                 }
                 Ok(RawValue::List(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<RawValue, A::Error> {
+                let mut out = Vec::new();
+                while let Some(kv) = a.next_entry()? {
+                    out.push(kv);
+                }
+                Ok(RawValue::Map(out))
             }
         }
         d.deserialize_any(V)

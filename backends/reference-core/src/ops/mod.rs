@@ -14,6 +14,8 @@
 
 pub mod activation;
 pub mod attention;
+pub mod bitcast;
+pub mod constant;
 pub mod conv;
 pub mod conv_transpose;
 pub mod crop;
@@ -186,7 +188,7 @@ pub fn run_checked(
         "Flatten" => one(shaping::flatten(&args)),
         "Expand" => one(shaping::expand(&args)),
         "Tile" => one(shaping::tile(&args)),
-        "ConstantOfShape" => one(shaping::constant_of_shape(&args)),
+        "ConstantOfShape" => one(constant::constant_of_shape(&args)),
         "Range" => one(shaping::range(&args)),
         "Pad" => one(shaping::pad(&args)),
         "Split" => shaping::split(&args),
@@ -252,6 +254,9 @@ pub fn run_checked(
         "MlaAttention" => one(mla::mla_attention(&args)),
         // issue 18: fp8
         "Fp8BlockGemm" => one(fp8::block_gemm(&args)),
+        // issue 17: attrs
+        "Constant" => one(constant::constant(&args)),
+        "BitCast" => one(bitcast::bit_cast(&args)),
         other => Err(BackendError::internal(format!(
             "{other} is in the support table but has no kernel"
         ))),
@@ -392,7 +397,17 @@ pub(crate) mod testing {
                     .and_then(|m| m.as_ref())
                     .map_or(main, |m| m.dtype),
             ],
-            "ConstantOfShape" => vec![DType::F32],
+            "ConstantOfShape" => vec![
+                attrs
+                    .iter()
+                    .find_map(|a| match a.value {
+                        AttrValue::Tensor(t) if a.name == "value" => Some(t.dtype()),
+                        _ => None,
+                    })
+                    .unwrap_or(DType::F32),
+            ],
+            "Constant" => vec![super::constant::constant_dtype(&Attrs(attrs)).unwrap_or(main)],
+            "BitCast" => vec![super::bitcast::bit_cast_target(&Attrs(attrs)).unwrap_or(main)],
             "EyeLike" => {
                 let attrs = Attrs(attrs);
                 vec![super::shaping::eye_like_dtype(&attrs, main).unwrap_or(main)]

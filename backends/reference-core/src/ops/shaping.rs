@@ -1,6 +1,6 @@
 //! Shape and indexing ops for every dtype (issue 17): Slice, Squeeze,
 //! Unsqueeze, Shape, Size, Identity, Flatten, Expand, Tile,
-//! ConstantOfShape, Range, Pad, Split, EyeLike, Trilu.
+//! Range, Pad, Split, EyeLike, Trilu (ConstantOfShape is in `constant.rs`).
 //!
 //! Like `movement.rs`, each kernel works out which input element every
 //! output element copies (per output axis, a source coordinate or "the
@@ -278,7 +278,7 @@ pub fn size(args: &Args<'_>) -> Result<Tensor, BackendError> {
 }
 
 /// A shape-like int64 input: 1-D, no negative value.
-fn dims(args: &Args<'_>, i: usize, name: &str) -> Result<Vec<usize>, BackendError> {
+pub(crate) fn dims(args: &Args<'_>, i: usize, name: &str) -> Result<Vec<usize>, BackendError> {
     index_list(args, i, name)?
         .into_iter()
         .map(|v| usize::try_from(v).map_err(|_| args.invalid(format!("{name} holds {v}"))))
@@ -329,19 +329,6 @@ pub fn tile(args: &Args<'_>) -> Result<Tensor, BackendError> {
         .map(|(&d, &r)| (0..r).flat_map(|_| 0..d).collect())
         .collect();
     remap(&x.data, &x.shape, &maps, None)
-}
-
-/// ConstantOfShape (9): float32 zeros (the default `value`) of the shape
-/// the input holds.
-pub fn constant_of_shape(args: &Args<'_>) -> Result<Tensor, BackendError> {
-    if args.attrs.has("value") {
-        return Err(BackendError::unsupported(
-            "ConstantOfShape: a value attribute (tensor attributes are not implemented)",
-        ));
-    }
-    let shape = dims(args, 0, "input")?;
-    let n = shape.iter().product();
-    Tensor::new(shape, Data::F32(vec![0.0; n]))
 }
 
 /// Range (11): `start + i * delta` for `i < max(ceil((limit - start) /

@@ -218,6 +218,32 @@ enum AttrStorage {
     Str(CString),
     Ints(Vec<i64>),
     Floats(Vec<f64>),
+    /// A tensor attribute (minor 3): dtype code, shape, contiguous strides,
+    /// the bytes.
+    Tensor(i32, Vec<i64>, Vec<i64>, Vec<u8>),
+}
+
+impl AttrStorage {
+    /// The raw tensor of a tensor attribute (host, contiguous, offset 0;
+    /// data present in queries too, as the header says), else `None`.
+    fn raw_tensor(&self) -> Option<XpuTensor> {
+        let AttrStorage::Tensor(dtype, shape, strides, data) = self else {
+            return None;
+        };
+        Some(XpuTensor {
+            struct_size: std::mem::size_of::<XpuTensor>(),
+            // The backend only reads it (the header: every pointer of the
+            // call is the harness's); the ABI's field is not const.
+            data: data.as_ptr() as *mut std::ffi::c_void,
+            byte_offset: 0,
+            dtype: *dtype,
+            memory_kind: ffi::XPU_MEMORY_HOST,
+            device_index: 0,
+            ndim: shape.len() as i32,
+            shape: shape.as_ptr(),
+            strides: strides.as_ptr(),
+        })
+    }
 }
 
 /// Everything one `XpuOpCall` points into.
@@ -272,6 +298,11 @@ impl PreparedCall {
                     AttrValue::String(s) => AttrStorage::Str(c_string(s)),
                     AttrValue::Ints(v) => AttrStorage::Ints(v.clone()),
                     AttrValue::Floats(v) => AttrStorage::Floats(v.clone()),
+                    AttrValue::Tensor(t) => {
+                        let shape: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
+                        let strides = contiguous_strides(&t.shape);
+                        AttrStorage::Tensor(t.dtype.code(), shape, strides, t.data.clone())
+                    }
                     _ => AttrStorage::None,
                 };
                 (v.clone(), storage)
@@ -301,6 +332,12 @@ impl PreparedCall {
         }
     }
 
+    /// Whether a tensor-valued attribute is among the call's: such a call
+    /// needs ABI minor 3 (`XpuOpCall.attribute_tensors`).
+    pub fn has_tensor_attributes(&self) -> bool {
+        (self.attr_values.iter()).any(|(_, s)| matches!(s, AttrStorage::Tensor(..)))
+    }
+
     /// Lays out the raw structs and calls `f` with the `XpuOpCall` (valid
     /// only inside `f`). With `with_data` false (queries), tensor data
     /// pointers are NULL, as the header allows. Calls of up to [`INLINE`]
@@ -311,6 +348,24 @@ impl PreparedCall {
         // A call without data-dependent outputs passes output_shapes NULL,
         // as every call did before minor 2.
         let bounded = self.outputs.iter().any(|o| o.reported.is_some());
+        // Likewise attribute_tensors is NULL for a call without tensor
+        // attributes (nearly all: nothing is allocated for them).
+        let attr_tensors: Vec<Option<XpuTensor>> = if self.has_tensor_attributes() {
+            self.attr_values
+                .iter()
+                .map(|(_, s)| s.raw_tensor())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let attr_slots: Vec<*const XpuTensor> = attr_tensors
+            .iter()
+            .map(|t| {
+                t.as_ref()
+                    .map_or(std::ptr::null(), |t| t as *const XpuTensor)
+            })
+            .collect();
+        let attr_slots = (!attr_slots.is_empty()).then_some(&attr_slots[..]);
         if na <= INLINE && ni <= INLINE && no <= INLINE {
             let mut attrs = [EMPTY_ATTRIBUTE; INLINE];
             let mut inputs = [EMPTY_TENSOR; INLINE];
@@ -324,7 +379,13 @@ impl PreparedCall {
                 &mut slots[..no],
             );
             let slots = bounded.then_some(&slots[..no]);
-            f(&self.op_call(&attrs[..na], &inputs[..ni], &outputs[..no], slots))
+            f(&self.op_call(
+                &attrs[..na],
+                &inputs[..ni],
+                &outputs[..no],
+                slots,
+                attr_slots,
+            ))
         } else {
             let mut attrs = vec![EMPTY_ATTRIBUTE; na];
             let mut inputs = vec![EMPTY_TENSOR; ni];
@@ -332,7 +393,7 @@ impl PreparedCall {
             let mut slots = vec![std::ptr::null_mut(); no];
             self.fill_raw(with_data, &mut attrs, &mut inputs, &mut outputs, &mut slots);
             let slots = bounded.then_some(&slots[..]);
-            f(&self.op_call(&attrs, &inputs, &outputs, slots))
+            f(&self.op_call(&attrs, &inputs, &outputs, slots, attr_slots))
         }
     }
 
@@ -376,6 +437,10 @@ impl PreparedCall {
                     a.floats = v.as_ptr();
                     a.count = v.len();
                 }
+                (_, AttrStorage::Tensor(..)) => {
+                    // The tensor itself goes into attribute_tensors.
+                    a.r#type = ffi::XPU_ATTR_TENSOR;
+                }
                 (_, AttrStorage::None) => unreachable!("storage built from the value"),
             }
         }
@@ -405,6 +470,7 @@ impl PreparedCall {
         inputs: &[XpuTensor],
         outputs: &[XpuTensor],
         slots: Option<&[*mut i64]>,
+        attr_slots: Option<&[*const XpuTensor]>,
     ) -> XpuOpCall {
         XpuOpCall {
             struct_size: std::mem::size_of::<XpuOpCall>(),
@@ -418,6 +484,7 @@ impl PreparedCall {
             outputs: outputs.as_ptr(),
             num_outputs: outputs.len(),
             output_shapes: slots.map_or(std::ptr::null(), |s| s.as_ptr()),
+            attribute_tensors: attr_slots.map_or(std::ptr::null(), |s| s.as_ptr()),
         }
     }
 }
@@ -481,7 +548,7 @@ impl PreparedCall {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -523,6 +590,67 @@ mod tests {
             assert!(inputs[0].data.is_null(), "queries carry no data");
             assert_eq!(inputs[1].dtype, 0, "absent input is UNDEFINED");
         });
+    }
+
+    /// A ConstantOfShape call with an i16 `value` [2] tensor attribute and
+    /// an int attribute beside it (an attribute name the op lacks, which
+    /// the layout does not care about).
+    pub(crate) fn tensor_attribute_call() -> PreparedCall {
+        let mut attrs = Attributes::new();
+        let value = crate::ops::attr_tensor::from_values(DType::I16, &[2], &[-3.0, 300.0]).unwrap();
+        attrs.insert("value".into(), AttrValue::Tensor(value));
+        attrs.insert("zz".into(), AttrValue::Int(1));
+        let shape = StoredTensor::new(DType::I64, &[1], vec![1], &2i64.to_ne_bytes());
+        PreparedCall::new(
+            "",
+            "ConstantOfShape",
+            24,
+            &attrs,
+            vec![Some(shape)],
+            vec![StoredTensor::output(DType::I16, &[2])],
+        )
+    }
+
+    #[test]
+    fn tensor_attributes_travel_in_the_parallel_array_queries_included() {
+        let mut call = tensor_attribute_call();
+        assert!(call.has_tensor_attributes());
+        for with_data in [false, true] {
+            call.with_raw(with_data, |c| {
+                assert_eq!(c.struct_size, std::mem::size_of::<XpuOpCall>());
+                assert!(!c.attribute_tensors.is_null());
+                // SAFETY: with_raw lays out num_attributes attributes and as
+                // many attribute_tensors slots, alive inside the closure.
+                let (attrs, slots) = unsafe {
+                    (
+                        std::slice::from_raw_parts(c.attributes, c.num_attributes),
+                        std::slice::from_raw_parts(c.attribute_tensors, c.num_attributes),
+                    )
+                };
+                // Attributes are sorted by name: value, then zz.
+                assert_eq!(attrs[0].r#type, ffi::XPU_ATTR_TENSOR);
+                assert_eq!((attrs[0].count, attrs[0].i), (0, 0), "value members zero");
+                assert_eq!(attrs[1].r#type, ffi::XPU_ATTR_INT);
+                assert!(slots[1].is_null(), "no tensor for the int attribute");
+                // SAFETY: a non-NULL slot points to a tensor valid in the closure.
+                let t = unsafe { &*slots[0] };
+                assert_eq!((t.dtype, t.ndim, t.memory_kind), (DType::I16.code(), 1, 0));
+                // SAFETY: shape, strides and data hold what the tensor says.
+                let (shape, strides, data) = unsafe {
+                    (
+                        std::slice::from_raw_parts(t.shape, 1),
+                        std::slice::from_raw_parts(t.strides, 1),
+                        std::slice::from_raw_parts(t.data as *const u8, 4),
+                    )
+                };
+                assert_eq!((shape, strides), (&[2i64][..], &[1i64][..]));
+                assert_eq!(data, [(-3i16).to_ne_bytes(), 300i16.to_ne_bytes()].concat());
+            });
+        }
+        // A call without tensor attributes passes NULL, as minor 2 did.
+        let mut plain = one_in_one_out(StoredTensor::output(DType::F32, &[4]));
+        assert!(!plain.has_tensor_attributes());
+        plain.with_raw(true, |c| assert!(c.attribute_tensors.is_null()));
     }
 
     pub(super) fn one_in_one_out(out: StoredTensor) -> PreparedCall {

@@ -114,6 +114,7 @@ impl FileCtx<'_> {
             AttrType::String => "a string",
             AttrType::Ints => "a list of ints",
             AttrType::Floats => "a list of floats",
+            AttrType::Tensor => "a tensor `{dtype, shape, values}`",
         };
         let wrong = |got: String| {
             let tip = if got.starts_with("the boolean") {
@@ -129,6 +130,12 @@ impl FileCtx<'_> {
                 ),
             )
         };
+        if ty == AttrType::Tensor {
+            return match &v.value {
+                RawValue::Map(m) => self.tensor_attr(m, v.referenced),
+                other => Err(wrong(other.describe())),
+            };
+        }
         // Sweep variables stand for numbers and int lists, never for strings.
         let resolved = match (&v.value, ty) {
             (RawValue::Str(s), AttrType::String) => return Ok(AttrValue::String(s.clone())),
@@ -201,8 +208,95 @@ impl FileCtx<'_> {
                     AttrValue::Floats(floats)
                 })
             }
-            (AttrType::String, None) => Err(wrong(v.value.describe())),
+            (AttrType::String, None) | (AttrType::Tensor, None) => Err(wrong(v.value.describe())),
         }
+    }
+
+    /// A tensor attribute's literal: `dtype` (required), `values` (required,
+    /// numbers, `.nan`/`.inf`, `true`/`false`), `shape` (default: 1-D of the
+    /// values' count). No sweep variables: a tensor is one literal.
+    fn tensor_attr(
+        &self,
+        m: &[(Spanned<String>, Spanned<RawValue>)],
+        at: Location,
+    ) -> Result<AttrValue, SuiteError> {
+        let (mut dtype, mut shape, mut values) = (None, None, None);
+        for (k, v) in m {
+            match k.value.as_str() {
+                "dtype" => match &v.value {
+                    RawValue::Str(s) => {
+                        let name = Spanned {
+                            value: s.clone(),
+                            referenced: v.referenced,
+                            defined: v.defined,
+                        };
+                        dtype = Some(self.dtype(&name)?);
+                    }
+                    other => {
+                        return Err(self.err(
+                            v.referenced,
+                            format!("a tensor's dtype is a name, got {}", other.describe()),
+                        ));
+                    }
+                },
+                "shape" | "values" => {
+                    let RawValue::List(items) = &v.value else {
+                        return Err(self.err(
+                            v.referenced,
+                            format!(
+                                "a tensor's {} is a list, got {}",
+                                k.value,
+                                v.value.describe()
+                            ),
+                        ));
+                    };
+                    let mut out = Vec::with_capacity(items.len());
+                    for it in items {
+                        let x = match (&it.value, k.value.as_str()) {
+                            (RawValue::Int(i), "shape") if *i >= 0 => *i as f64,
+                            (RawValue::Int(i), "values") => *i as f64,
+                            (RawValue::Float(f), "values") => *f,
+                            (RawValue::Bool(b), "values") => f64::from(u8::from(*b)),
+                            (other, what) => {
+                                let want = if what == "shape" {
+                                    "integers >= 0"
+                                } else {
+                                    "numbers"
+                                };
+                                return Err(self.err(
+                                    it.referenced,
+                                    format!(
+                                        "a tensor's {what} holds {want}, got {}",
+                                        other.describe()
+                                    ),
+                                ));
+                            }
+                        };
+                        out.push(x);
+                    }
+                    if k.value == "shape" {
+                        shape = Some(out.into_iter().map(|x| x as usize).collect::<Vec<_>>());
+                    } else {
+                        values = Some((out, v.referenced));
+                    }
+                }
+                other => {
+                    return Err(self.err(
+                        k.referenced,
+                        format!(
+                            "unknown key `{other}` in a tensor attribute (it has dtype, shape, values)"
+                        ),
+                    ));
+                }
+            }
+        }
+        let dtype = dtype.ok_or_else(|| self.err(at, "a tensor attribute needs `dtype`"))?;
+        let (values, vat) =
+            values.ok_or_else(|| self.err(at, "a tensor attribute needs `values`"))?;
+        let shape = shape.unwrap_or_else(|| vec![values.len()]);
+        crate::ops::attr_tensor::from_values(dtype, &shape, &values)
+            .map(AttrValue::Tensor)
+            .map_err(|e| self.err(vat, e))
     }
 
     pub(super) fn input(
