@@ -208,7 +208,7 @@ impl FileCtx<'_> {
                     AttrValue::Floats(floats)
                 })
             }
-            (AttrType::String, None) | (AttrType::Tensor, None) => Err(wrong(v.value.describe())),
+            (AttrType::String | AttrType::Tensor, None) => Err(wrong(v.value.describe())),
         }
     }
 
