@@ -243,7 +243,15 @@ fn deepseek_profile_levels_reference_and_a_broken_backend() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(suites, ["core", "deepseek", "models.deepseek-tiny"]);
+    assert_eq!(
+        suites,
+        [
+            "core",
+            "deepseek",
+            "models.deepseek-tiny",
+            "models.deepseek-tiny-absorbed"
+        ]
+    );
     let bundle = t.path().join("bundle");
     let o = run(xpucert()
         .args(["certify", "--profile", "deepseek", "--results"])
