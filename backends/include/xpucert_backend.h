@@ -87,9 +87,9 @@ extern "C" {
  *      allocated at an upper bound and report the actual shape.
  *   3  XPU_ATTR_TENSOR and XpuOpCall.attribute_tensors: tensor-valued
  *      attributes (Constant's and ConstantOfShape's `value`); the dtypes
- *      XPU_DTYPE_U2 and XPU_DTYPE_I2 (ONNX 25's 2-bit integers). A library
- *      of an older minor that meets an unknown dtype code answers
- *      unsupported, as for any dtype it lacks. */
+ *      XPU_DTYPE_U2 and XPU_DTYPE_I2 (ONNX 25's 2-bit integers). The
+ *      harness asks query_op before every call, so a library of an older
+ *      minor declines these codes as it declines any dtype it lacks. */
 
 /* Length of the message buffer in XpuError, including the terminating NUL. */
 #define XPU_ERROR_MESSAGE_LEN 1024

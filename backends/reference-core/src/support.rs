@@ -218,27 +218,7 @@ const MOVABLE: &[DType] = &[
 /// Pad): the movable ones and the narrow types (fp8 fnuz from 19, int4/uint4
 /// from 21, FP4 E2M1 from 23, E8M0 from 24, int2/uint2 from 25), which they
 /// only move. As for Cast, the harness sends each only where it is valid.
-const MOVABLE_NARROW: &[DType] = &[
-    DType::F32,
-    DType::F16,
-    DType::BF16,
-    DType::F64,
-    DType::I64,
-    DType::I32,
-    DType::I8,
-    DType::U8,
-    DType::Bool,
-    DType::F8E4M3FN,
-    DType::F8E5M2,
-    DType::F8E4M3FNUZ,
-    DType::F8E5M2FNUZ,
-    DType::I4,
-    DType::U4,
-    DType::F4E2M1,
-    DType::F8E8M0,
-    DType::I2,
-    DType::U2,
-];
+const MOVABLE_NARROW: &[DType] = CAST_TYPES;
 /// Cast's and CastLike's dtypes (both sides): the movable ones and the
 /// narrow types ONNX adds for them (fp8 fnuz from 19, int4/uint4 from 21,
 /// FP4 E2M1 from 23, E8M0 from 24, int2/uint2 from 25; the reference takes
